@@ -1,0 +1,3 @@
+"""Commands on local studies and runs: `inspect`, `merge`."""
+
+from __future__ import annotations

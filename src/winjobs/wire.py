@@ -1,0 +1,280 @@
+"""Wire models: the request and response types of the driver's HTTP API.
+
+One module shared by the driver (server side), the worker and the CLI (client side), so
+that a field renamed on one side is renamed on all of them and mypy sees the break. It
+holds only pydantic models, enums and path constants: no HTTP, no database.
+
+Conventions: MC years are 0-based everywhere on the wire (as in `generaldata.ini`); the
+CLI shows them 1-based. Times are timezone-aware UTC datetimes. Ids are integers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+API_PREFIX = "/api/v1"
+
+#: Header a worker sends with each request of the worker protocol: its registered id.
+WORKER_ID_HEADER = "X-Winjobs-Worker"
+
+
+class JobStatus(StrEnum):
+    """Life of a job (see docs/architecture.md for the state machine)."""
+
+    QUEUED = "queued"  #: accepted, no task has started yet
+    RUNNING = "running"  #: at least one task has been claimed, not all years are done
+    SUCCEEDED = "succeeded"  #: every year ran and the merged output is assembled
+    FAILED = "failed"  #: a task failed max_attempts times, or the output assembly failed
+    CANCELLED = "cancelled"  #: cancelled by its owner or an admin
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class TaskStatus(StrEnum):
+    """Life of a task: one chunk of a job's years, run by one worker per attempt."""
+
+    QUEUED = "queued"  #: waiting for a worker (new, or re-queued after a lost or failed attempt)
+    RUNNING = "running"  #: leased to a worker; the lease must be renewed by heartbeats
+    SUCCEEDED = "succeeded"  #: the worker reported a checked run folder
+    FAILED = "failed"  #: failed max_attempts times; the job fails with it
+    CANCELLED = "cancelled"  #: its job was cancelled
+
+    @property
+    def is_final(self) -> bool:
+        return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+
+class Role(StrEnum):
+    USER = "user"  #: submits jobs, sees all jobs, changes only their own
+    ADMIN = "admin"  #: changes any job, sees everything
+    WORKER = "worker"  #: only the worker protocol
+
+
+class Transfer(StrEnum):
+    """How study archives and task outputs travel between driver and workers."""
+
+    HTTP = "http"  #: uploaded and downloaded through the driver's API
+    SHARED = "shared"  #: read and written on shared folders (Windows shares, NFS...)
+
+
+class WorkerState(StrEnum):
+    IDLE = "idle"
+    BUSY = "busy"
+    DRAINING = "draining"  #: finishing its task, claims no more (Ctrl-C once)
+    OFFLINE = "offline"  #: not seen for longer than the offline delay
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ErrorBody(_Model):
+    """Body of every 4xx/5xx answer: `detail` is one readable line for the user."""
+
+    detail: str
+
+
+# --------------------------------------------------------------------------- identity
+
+
+class Identity(_Model):
+    """Who a token belongs to (`GET /api/v1/me`)."""
+
+    name: str
+    role: Role
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+class JobSubmitFields(_Model):
+    """Form fields sent next to the study archive in `POST /jobs` (multipart).
+
+    `years` is a comma-separated list of 0-based MC years (a subset of the study's active
+    years); empty means all active years.
+    """
+
+    priority: int = Field(50, ge=1, le=100)
+    name: str | None = Field(None, max_length=200)
+    years: str | None = None
+    task_time_limit_s: float | None = Field(None, gt=0)
+
+
+class JobCreated(_Model):
+    job_id: int
+    warnings: list[str] = []
+
+
+class TaskInfo(_Model):
+    id: int
+    job_id: int
+    years: list[int]  #: 0-based MC years of this task
+    status: TaskStatus
+    worker: str | None = None  #: name of the worker running it (or that ran it last)
+    attempts: int = 0  #: attempts started so far
+    years_done: int = 0  #: progress reported by the worker
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+    log_tail: str | None = None
+    #: where the task's output lives (shared mode with collect=link: on that worker's share)
+    output_location: str | None = None
+
+
+class JobSummary(_Model):
+    id: int
+    name: str
+    submitter: str
+    priority: int
+    status: JobStatus
+    study_name: str
+    antares_version: str  #: "8.8", "9.2"...
+    mode: str  #: "economy" | "adequacy"
+    years_total: int
+    years_done: int
+    tasks_running: int
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    eta_seconds: float | None = None
+    error: str | None = None
+    warnings: list[str] = []
+    result_available: bool = False
+
+
+class JobDetail(JobSummary):
+    years: list[int]  #: the job's 0-based MC years
+    task_time_limit_s: float | None = None
+    run_folder: str | None = None  #: name of the assembled output folder, once succeeded
+    tasks: list[TaskInfo] = []
+
+
+class JobList(_Model):
+    jobs: list[JobSummary]
+
+
+class PriorityChange(_Model):
+    priority: int = Field(ge=1, le=100)
+
+
+# --------------------------------------------------------------------------- workers
+
+
+class WorkerRegistration(_Model):
+    name: str = Field(min_length=1, max_length=200)
+    cores: int = Field(ge=1)
+    os: str  #: platform description, e.g. "Windows-10" or "Linux-6.1"
+    versions: list[str] = Field(min_length=1)  #: Antares versions it has a solver for
+    free_disk_bytes: int | None = None
+    transfer: Transfer = Transfer.HTTP
+    #: shared mode: the worker's own shared output root, as the DRIVER reaches it
+    shared_output_root: str | None = None
+
+
+class WorkerRegistered(_Model):
+    worker_id: int
+    heartbeat_interval_s: float
+    lease_seconds: float
+
+
+class WorkerInfo(_Model):
+    id: int
+    name: str
+    os: str
+    cores: int
+    versions: list[str]
+    state: WorkerState
+    current_task: int | None = None
+    current_job: int | None = None
+    last_seen: datetime
+    registered_at: datetime
+
+
+class WorkerList(_Model):
+    workers: list[WorkerInfo]
+
+
+# --------------------------------------------------------------------------- worker protocol
+
+
+class ClaimRequest(_Model):
+    free_cores: int = Field(ge=1)
+    wait_s: float = Field(25.0, ge=0, le=60)  #: long-poll: how long to wait for work
+    free_disk_bytes: int | None = None
+    draining: bool = False
+
+
+class TaskAssignment(_Model):
+    """What a worker needs to run one attempt of a task.
+
+    `attempt` is the fencing token: every later report for this task must carry it; a
+    report with an older token is refused with 409 and changes nothing.
+    """
+
+    task_id: int
+    job_id: int
+    attempt: int
+    years: list[int]  #: 0-based MC years to run
+    antares_version: str  #: the study's version
+    solver_version: str  #: which of the worker's declared versions to run it with
+    study_sha256: str
+    study_size: int
+    study_name: str
+    transfer: Transfer
+    shared_archive_path: str | None = None  #: shared mode: archive path as the driver sees it
+    time_limit_s: float | None = None
+    solver_args: list[str] = []  #: extra solver options the job carries
+    lease_seconds: float
+    heartbeat_interval_s: float
+
+
+class Heartbeat(_Model):
+    attempt: int
+    years_done: int = Field(0, ge=0)
+
+
+class HeartbeatReply(_Model):
+    """`cancel`: the job was cancelled, kill the solver and drop the task."""
+
+    cancel: bool = False
+    lease_until: datetime
+
+
+class TaskFailure(_Model):
+    attempt: int
+    reason: str
+    log_tail: str = ""
+    #: True when the worker gives the task back without it being the task's fault
+    #: (shutting down, not enough disk): the attempt is not counted as a failure.
+    release: bool = False
+
+
+class SharedCompletion(_Model):
+    """Shared mode: the run folder stays on the worker's share."""
+
+    attempt: int
+    run_path: str  #: path of the run folder as the DRIVER reaches it (prefix map applied)
+    log_tail: str = ""
+
+
+class Ack(_Model):
+    ok: bool = True
+    detail: str = ""
+
+
+# --------------------------------------------------------------------------- health
+
+
+class Health(_Model):
+    status: str = "ok"
+    version: str
+    database: str  #: "sqlite" | "postgresql"

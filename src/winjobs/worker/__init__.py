@@ -1,0 +1,1 @@
+"""The worker: claims tasks, stages studies, runs the solver, reports back, forever."""
