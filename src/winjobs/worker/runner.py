@@ -1,0 +1,199 @@
+"""Run one solver process: start it, watch it, and kill its whole tree when told to.
+
+Everything that ends a solver lives here, built on `subprocess` and psutil only, because
+Windows has neither signal-based timeouts nor process groups that `os.killpg` could hit.
+The solver is started detached from the worker's console (a new session on POSIX, a new
+process group without a console window on Windows) so that the operator's Ctrl-C reaches
+the worker alone: the worker decides whether the task finishes or dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+#: How often the watcher looks at the process, the clock and the stop request.
+POLL_S = 0.1
+#: How long a killed tree may take to disappear before we give up waiting on it.
+KILL_WAIT_S = 5.0
+
+
+class StopReason(StrEnum):
+    """Why the worker ended a solver before it exited by itself."""
+
+    TIME_LIMIT = "time limit reached"
+    CANCELLED = "job cancelled"
+    LEASE_LOST = "lease lost (task re-assigned)"
+    SHUTDOWN = "worker shutting down"
+
+
+class StopRequest:
+    """A one-shot, thread-safe "stop, because..." shared by heartbeats, signals and the loop.
+
+    The first reason wins: a cancel that arrives after a shutdown does not rewrite history.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._reason: StopReason | None = None
+
+    def request(self, reason: StopReason) -> None:
+        with self._lock:
+            if self._reason is None:
+                self._reason = reason
+        self._event.set()
+
+    @property
+    def reason(self) -> StopReason | None:
+        return self._reason
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a solver run ended: `stopped` is None when the solver exited by itself."""
+
+    exit_code: int | None
+    stopped: StopReason | None
+    seconds: float
+
+
+def _detached() -> dict[str, Any]:
+    """Popen options that keep the operator's Ctrl-C away from the solver."""
+    if sys.platform == "win32":
+        flags = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW
+        return {"creationflags": flags}
+    return {"start_new_session": True}
+
+
+def kill_process_tree(pid: int, wait_s: float = KILL_WAIT_S) -> None:
+    """Kill `pid` and every process below it, and wait until they are gone.
+
+    The tree is listed before anything dies (children of a dead process become orphans
+    nobody can find through it). On POSIX the solver leads its own session, so its process
+    group is killed too: it catches grandchildren orphaned earlier (double forks).
+    """
+    victims: list[psutil.Process] = []
+    try:
+        root = psutil.Process(pid)
+        victims = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        pass
+    _kill_session(pid)
+    for process in victims:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(victims, timeout=wait_s)
+
+
+def _kill_session(leader_pid: int) -> None:
+    """POSIX: kill what is left of the process group the solver leads (nothing on Windows)."""
+    if sys.platform != "win32":
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(leader_pid, signal.SIGKILL)
+
+
+class SolverProcess:
+    """One solver invocation, its output appended to `log_path`."""
+
+    def __init__(self, command: Sequence[str], log_path: Path, cwd: Path | None = None) -> None:
+        self.command = [str(part) for part in command]
+        self.log_path = log_path
+        self.cwd = cwd
+        self._process: subprocess.Popen[bytes] | None = None
+        self._started = 0.0
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> None:
+        """Start the solver: no shell, the worker's environment, output to the log file."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.cwd,
+                **_detached(),
+            )
+        self._started = time.monotonic()
+
+    def wait(self, time_limit_s: float | None, stop: StopRequest) -> RunOutcome:
+        """Wait for the solver to exit, the time limit or a stop request, whichever first.
+
+        On the limit or a request the whole process tree is killed before returning.
+        """
+        process = self._require_started()
+        deadline = self._started + time_limit_s if time_limit_s else None
+        reason: StopReason | None = None
+        while True:
+            try:
+                process.wait(timeout=POLL_S)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if stop.is_set():
+                reason = stop.reason or StopReason.SHUTDOWN
+            elif deadline is not None and time.monotonic() >= deadline:
+                reason = StopReason.TIME_LIMIT
+            if reason is not None:
+                kill_process_tree(process.pid)
+                process.wait()
+                break
+        if reason is None:
+            self._kill_leftovers()
+        return RunOutcome(
+            exit_code=process.returncode,
+            stopped=reason,
+            seconds=time.monotonic() - self._started,
+        )
+
+    def kill(self) -> None:
+        """Kill the solver's tree now (safe to call when it already ended)."""
+        if self._process is not None:
+            kill_process_tree(self._process.pid)
+            self._process.wait()
+
+    def _kill_leftovers(self) -> None:
+        """A solver that exited may leave helpers behind in its session: end them too."""
+        if self._process is not None:
+            _kill_session(self._process.pid)
+
+    def _require_started(self) -> subprocess.Popen[bytes]:
+        if self._process is None:
+            raise RuntimeError("the solver was not started")
+        return self._process
+
+
+def read_tail(path: Path, lines: int, max_bytes: int = 256 * 1024) -> str:
+    """The last `lines` lines of a text file (decoded leniently), "" when it is missing."""
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - max_bytes))
+            data = handle.read()
+    except FileNotFoundError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
