@@ -88,20 +88,48 @@ def kill_process_tree(pid: int, wait_s: float = KILL_WAIT_S) -> None:
     """Kill `pid` and every process below it, and wait until they are gone.
 
     The tree is listed before anything dies (children of a dead process become orphans
-    nobody can find through it). On POSIX the solver leads its own session, so its process
-    group is killed too: it catches grandchildren orphaned earlier (double forks).
+    nobody can find through it). On POSIX the solver leads its own session, so the rest of
+    its session is killed too: it catches grandchildren orphaned earlier (double forks).
     """
-    victims: list[psutil.Process] = []
+    victims: dict[int, psutil.Process] = {}
     try:
         root = psutil.Process(pid)
-        victims = [root, *root.children(recursive=True)]
+        victims = {p.pid: p for p in (root, *root.children(recursive=True))}
     except psutil.NoSuchProcess:
         pass
-    _kill_session(pid)
-    for process in victims:
+    _kill_all(pid, victims, wait_s)
+
+
+def kill_session_leftovers(leader_pid: int, wait_s: float = KILL_WAIT_S) -> None:
+    """POSIX: kill what a solver that already exited (and was reaped) left in its session.
+
+    Its pid may belong to another process by now, so only the session is looked at.
+    """
+    if sys.platform != "win32":
+        _kill_all(leader_pid, {}, wait_s)
+
+
+def _kill_all(leader_pid: int, victims: dict[int, psutil.Process], wait_s: float) -> None:
+    victims.update({p.pid: p for p in _session_members(leader_pid)})
+    _kill_session(leader_pid)
+    for process in victims.values():
         with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
-    psutil.wait_procs(victims, timeout=wait_s)
+    _wait_gone(list(victims.values()), wait_s)
+
+
+def _session_members(leader_pid: int) -> list[psutil.Process]:
+    """POSIX: the processes still in the session the solver leads (none on Windows)."""
+    if sys.platform == "win32":
+        return []
+    members = []
+    for process in psutil.process_iter():
+        try:
+            if process.pid != os.getpid() and os.getsid(process.pid) == leader_pid:
+                members.append(process)
+        except (ProcessLookupError, PermissionError, psutil.Error):
+            continue
+    return members
 
 
 def _kill_session(leader_pid: int) -> None:
@@ -109,6 +137,24 @@ def _kill_session(leader_pid: int) -> None:
     if sys.platform != "win32":
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(leader_pid, signal.SIGKILL)
+
+
+def _wait_gone(processes: list[psutil.Process], wait_s: float) -> None:
+    """Wait until every process is dead. A zombie counts as dead: it runs nothing, and
+    one that is not our child is reaped by whoever adopted it (not always promptly)."""
+    deadline = time.monotonic() + wait_s
+    alive = processes
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if _running(p)]
+        if alive:
+            time.sleep(0.02)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 class SolverProcess:
@@ -162,7 +208,7 @@ class SolverProcess:
                 process.wait()
                 break
         if reason is None:
-            self._kill_leftovers()
+            kill_session_leftovers(process.pid)
         return RunOutcome(
             exit_code=process.returncode,
             stopped=reason,
@@ -171,14 +217,14 @@ class SolverProcess:
 
     def kill(self) -> None:
         """Kill the solver's tree now (safe to call when it already ended)."""
-        if self._process is not None:
-            kill_process_tree(self._process.pid)
-            self._process.wait()
-
-    def _kill_leftovers(self) -> None:
-        """A solver that exited may leave helpers behind in its session: end them too."""
-        if self._process is not None:
-            _kill_session(self._process.pid)
+        process = self._process
+        if process is None:
+            return
+        if process.returncode is None:  # not reaped: the pid is still this solver's
+            kill_process_tree(process.pid)
+            process.wait()
+        else:
+            kill_session_leftovers(process.pid)
 
     def _require_started(self) -> subprocess.Popen[bytes]:
         if self._process is None:
