@@ -306,7 +306,7 @@ class IniDocument:
 
     def _property_indexes(self, section: str, key: str | None = None) -> list[int]:
         wanted_section = section.lower()
-        wanted_key = key.strip().lower() if key is not None else None
+        wanted_key = key.strip(" \t").lower() if key is not None else None
         found: list[int] = []
         inside = False
         for i, line in enumerate(self._lines):
