@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from winjobs.client import ClientError
 from winjobs.errors import WinjobsError
@@ -22,6 +21,12 @@ from winjobs.errors import WinjobsError
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
+
+
+class Cancellable(Protocol):
+    """What a retry wait can be cut short by: a `threading.Event` or a `StopRequest`."""
+
+    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 class RetryAborted(WinjobsError):
@@ -50,7 +55,7 @@ def retry_transient(
     *,
     what: str,
     backoff: Backoff,
-    abort: threading.Event | None = None,
+    abort: Cancellable | None = None,
     give_up_after_s: float | None = None,
 ) -> T:
     """`call()` until it succeeds or fails for good.

@@ -1,8 +1,12 @@
-"""The worker's configuration: a YAML file, `WINJOBS_*` environment variables and flags.
+"""The worker's configuration: a YAML file, `WINJOBS_WORKER_*` environment variables, flags.
 
 Precedence, highest first: command-line flags, environment variables, the YAML file,
 defaults. Everything is validated once at start-up so that a typo stops the worker with a
 message naming the key, instead of surfacing inside the first task an hour later.
+
+The `WINJOBS_WORKER_` prefix (like the driver's `WINJOBS_DRIVER_`): driver, worker and user
+CLI often share a machine and an environment, and keys such as `token` and `data_dir`
+exist on several of them.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from pydantic_settings import (
 
 from winjobs.errors import ConfigError
 
+ENV_PREFIX = "WINJOBS_WORKER_"
+
 #: An Antares version as the driver and the solvers map name it: "8.8", "9.2".
 VERSION_KEY = re.compile(r"^\d+\.\d+$")
 
@@ -43,7 +49,7 @@ class WorkerSettings(BaseSettings):
     """Every key a worker reads; the YAML keys are the field names."""
 
     model_config = SettingsConfigDict(
-        env_prefix="WINJOBS_",
+        env_prefix=ENV_PREFIX,
         extra="forbid",
         validate_default=True,
     )
@@ -69,6 +75,8 @@ class WorkerSettings(BaseSettings):
     retry_max_s: float = Field(30.0, gt=0)
     #: Lines of the solver log sent with a failure report.
     log_tail_lines: int = Field(40, ge=1, le=2000)
+    #: 7-Zip executable to unpack studies with, when present (the built-in unzip otherwise).
+    sevenzip: Path | None = None
 
     @field_validator("driver_url")
     @classmethod
@@ -161,7 +169,9 @@ def _describe(error: ValidationError, config_file: Path | None) -> str:
         if item["type"] == "extra_forbidden":
             lines.append(f"unknown key `{field}`")
         elif item["type"] == "missing":
-            lines.append(f"`{field}` is required (YAML key {field}, or WINJOBS_{field.upper()})")
+            lines.append(
+                f"`{field}` is required (YAML key {field}, or {ENV_PREFIX}{field.upper()})"
+            )
         else:
             lines.append(f"`{field}`: {item['msg']}")
     where = f" (config file {config_file})" if config_file is not None else ""

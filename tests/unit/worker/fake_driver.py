@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesParser
@@ -83,7 +84,9 @@ class FakeDriver:
         self.down = False  #: every request fails to connect
         self.errors_to_serve = 0  #: the next N requests answer 503
         self.cut_downloads_after: int | None = None  #: a study download stops after N bytes
+        self.max_claim_wait_s = 1.0  #: cap of the long-poll, whatever the worker asks
         self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
         self._next_task = 1
 
     # ------------------------------------------------------------------ test controls
@@ -106,6 +109,7 @@ class FakeDriver:
             )
             self.tasks[task.id] = task
             self._next_task += 1
+            self._changed.notify_all()
         return task
 
     def expire_lease(self, task_id: int) -> None:
@@ -115,6 +119,12 @@ class FakeDriver:
             assert task.status is TaskStatus.RUNNING
             task.status = TaskStatus.QUEUED
             task.worker_id = None
+            self._changed.notify_all()
+
+    def forget_workers(self) -> None:
+        """A driver that lost its records: every worker must register again."""
+        with self._lock:
+            self.workers.clear()
 
     def cancel_job(self, job_id: int) -> None:
         with self._lock:
@@ -163,7 +173,7 @@ class FakeDriver:
             return self._register(request)
         worker_id = self._worker(request)
         if worker_id is None:
-            return _error(403, "unknown worker: register first")
+            return _error(404, "unknown worker: register again")
         if request.method == "POST" and path == "/workers/claim":
             return self._claim(request, worker_id)
         if request.method == "GET" and (m := re.fullmatch(r"/studies/([0-9a-f]{64})", path)):
@@ -200,30 +210,40 @@ class FakeDriver:
         if claim.draining:
             self.draining.add(worker_id)
             return httpx.Response(204)
-        for task in sorted(self.tasks.values(), key=lambda t: t.id):
-            if task.status is TaskStatus.QUEUED:
-                task.status = TaskStatus.RUNNING
-                task.attempt += 1
-                task.worker_id = worker_id
-                task.years_done = 0
-                assignment = TaskAssignment(
-                    task_id=task.id,
-                    job_id=task.job_id,
-                    attempt=task.attempt,
-                    years=task.years,
-                    antares_version=task.solver_version,
-                    solver_version=task.solver_version,
-                    study_sha256=task.study_sha256,
-                    study_size=task.study_size,
-                    study_name="study",
-                    transfer=Transfer.HTTP,
-                    time_limit_s=task.time_limit_s,
-                    solver_args=task.solver_args,
-                    lease_seconds=self.lease_seconds,
-                    heartbeat_interval_s=self.heartbeat_interval_s,
-                )
-                return httpx.Response(200, json=assignment.model_dump(mode="json"))
-        return httpx.Response(204)
+        deadline = time.monotonic() + min(claim.wait_s, self.max_claim_wait_s)
+        while (task := self._next_queued()) is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return httpx.Response(204)
+            self._changed.wait(remaining)
+        return self._lease(task, worker_id)
+
+    def _next_queued(self) -> FakeTask | None:
+        queued = [t for t in self.tasks.values() if t.status is TaskStatus.QUEUED]
+        return min(queued, key=lambda t: t.id) if queued else None
+
+    def _lease(self, task: FakeTask, worker_id: int) -> httpx.Response:
+        task.status = TaskStatus.RUNNING
+        task.attempt += 1
+        task.worker_id = worker_id
+        task.years_done = 0
+        assignment = TaskAssignment(
+            task_id=task.id,
+            job_id=task.job_id,
+            attempt=task.attempt,
+            years=task.years,
+            antares_version=task.solver_version,
+            solver_version=task.solver_version,
+            study_sha256=task.study_sha256,
+            study_size=task.study_size,
+            study_name="study",
+            transfer=Transfer.HTTP,
+            time_limit_s=task.time_limit_s,
+            solver_args=task.solver_args,
+            lease_seconds=self.lease_seconds,
+            heartbeat_interval_s=self.heartbeat_interval_s,
+        )
+        return httpx.Response(200, json=assignment.model_dump(mode="json"))
 
     def _study(self, request: httpx.Request, sha: str) -> httpx.Response:
         data = self.studies.get(sha)

@@ -21,7 +21,7 @@ solvers:               # Antares version -> solver executable
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("DRIVER_URL", "TOKEN", "NAME", "CORES", "DATA_DIR", "SOLVERS"):
-        monkeypatch.delenv(f"WINJOBS_{key}", raising=False)
+        monkeypatch.delenv(f"WINJOBS_WORKER_{key}", raising=False)
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -54,9 +54,9 @@ def test_precedence_flags_over_env_over_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = _write(tmp_path, ISSUE_EXAMPLE)
-    monkeypatch.setenv("WINJOBS_CORES", "8")
-    monkeypatch.setenv("WINJOBS_NAME", "from-env")
-    monkeypatch.setenv("WINJOBS_SOLVERS", '{"9.2": "/env/antares-solver"}')
+    monkeypatch.setenv("WINJOBS_WORKER_CORES", "8")
+    monkeypatch.setenv("WINJOBS_WORKER_NAME", "from-env")
+    monkeypatch.setenv("WINJOBS_WORKER_SOLVERS", '{"9.2": "/env/antares-solver"}')
     flags = {"name": "from-flag", "cores": None, "solvers": {"9.2": "/flag/antares-solver"}}
     settings = load_settings(config, flags)
     assert settings.name == "from-flag"
@@ -110,7 +110,7 @@ def test_missing_required_keys(tmp_path: Path) -> None:
         load_settings(_write(tmp_path, "cores: 2\n"))
     message = str(caught.value)
     assert "`token` is required" in message
-    assert "WINJOBS_TOKEN" in message
+    assert "WINJOBS_WORKER_TOKEN" in message
     assert "`solvers` is required" in message
     with pytest.raises(ConfigError, match=r"`solvers`: .*at least 1"):
         load_settings(None, {"token": "t", "solvers": {}})
