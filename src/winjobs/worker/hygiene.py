@@ -18,7 +18,12 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
+from winjobs.worker.runner import kill_recorded_solver
+
 log = logging.getLogger(__name__)
+
+#: Name of the file, in a task folder, recording the solver's process (see runner).
+SOLVER_PID_FILE = "solver.pid"
 
 
 def free_disk_bytes(path: Path) -> int:
@@ -139,9 +144,13 @@ class TaskFolders:
             remove_tree(self._retired.popleft())
 
     def clean_stale(self) -> list[Path]:
+        """Delete folders left by an earlier run, first killing a solver still running in
+        one (a worker killed with kill -9 cannot take its solver down with it)."""
         if not self.root.is_dir():
             return []
         stale = [path for path in self.root.iterdir() if path.is_dir()]
         for path in stale:
+            if kill_recorded_solver(path / SOLVER_PID_FILE):
+                log.warning("killed a solver left running in %s", path)
             remove_tree(path)
         return stale

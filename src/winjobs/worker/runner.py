@@ -160,10 +160,17 @@ def _running(process: psutil.Process) -> bool:
 class SolverProcess:
     """One solver invocation, its output appended to `log_path`."""
 
-    def __init__(self, command: Sequence[str], log_path: Path, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        log_path: Path,
+        cwd: Path | None = None,
+        pid_file: Path | None = None,
+    ) -> None:
         self.command = [str(part) for part in command]
         self.log_path = log_path
         self.cwd = cwd
+        self.pid_file = pid_file
         self._process: subprocess.Popen[bytes] | None = None
         self._started = 0.0
 
@@ -184,6 +191,8 @@ class SolverProcess:
                 **_detached(),
             )
         self._started = time.monotonic()
+        if self.pid_file is not None:
+            write_pid_file(self.pid_file, self._process.pid)
 
     def wait(self, time_limit_s: float | None, stop: StopRequest) -> RunOutcome:
         """Wait for the solver to exit, the time limit or a stop request, whichever first.
@@ -230,6 +239,37 @@ class SolverProcess:
         if self._process is None:
             raise RuntimeError("the solver was not started")
         return self._process
+
+
+def write_pid_file(path: Path, pid: int) -> None:
+    """Record a solver so that a later run of the worker can end it if this one dies.
+
+    The creation time tells the solver apart from an unrelated process that got its pid.
+    """
+    try:
+        created = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        return
+    path.write_text(f"{pid} {created!r}\n", encoding="ascii")
+
+
+def kill_recorded_solver(path: Path) -> bool:
+    """Kill the solver tree recorded in `path` if it still runs (the worker that started
+    it was killed and could not). True when something was killed."""
+    try:
+        pid_text, created_text = path.read_text(encoding="ascii").split()
+        pid, created = int(pid_text), float(created_text)
+    except (OSError, ValueError):
+        return False
+    try:
+        same = abs(psutil.Process(pid).create_time() - created) < 0.01
+    except psutil.NoSuchProcess:
+        same = False
+    if same:
+        kill_process_tree(pid)
+    else:
+        kill_session_leftovers(pid)
+    return same
 
 
 def read_tail(path: Path, lines: int, max_bytes: int = 256 * 1024) -> str:

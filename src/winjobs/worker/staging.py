@@ -19,7 +19,7 @@ from winjobs.antares.playlist import write_task_playlist
 from winjobs.client import DriverClient
 from winjobs.errors import WinjobsError
 from winjobs.wire import TaskAssignment, Transfer
-from winjobs.worker.hygiene import evict_archives, touch
+from winjobs.worker.hygiene import SOLVER_PID_FILE, evict_archives, touch
 from winjobs.worker.retry import Backoff, Cancellable, retry_transient
 
 log = logging.getLogger(__name__)
@@ -36,10 +36,16 @@ class StagedTask:
     folder: Path  #: the attempt's own folder
     study_dir: Path  #: the unpacked study the solver runs on
     log_path: Path  #: the solver's stdout and stderr
+    pid_file: Path  #: the running solver's pid, for a later worker to clean up after us
 
     @classmethod
     def under(cls, folder: Path) -> StagedTask:
-        return cls(folder=folder, study_dir=folder / "study", log_path=folder / "solver.log")
+        return cls(
+            folder=folder,
+            study_dir=folder / "study",
+            log_path=folder / "solver.log",
+            pid_file=folder / SOLVER_PID_FILE,
+        )
 
 
 class StudyCache:

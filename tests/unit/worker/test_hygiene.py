@@ -3,11 +3,14 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from winjobs.worker.hygiene import (
+    SOLVER_PID_FILE,
     TaskFolders,
     evict_archives,
     free_disk_bytes,
@@ -15,6 +18,7 @@ from winjobs.worker.hygiene import (
     remove_tree,
     touch,
 )
+from winjobs.worker.runner import SolverProcess, kill_recorded_solver
 
 
 def _archive(cache: Path, name: str, size: int, age: int) -> Path:
@@ -96,3 +100,30 @@ def test_read_only_files_are_deleted(tmp_path: Path) -> None:
     (folder / "input").chmod(stat.S_IREAD | stat.S_IEXEC)
     remove_tree(folder)
     assert not folder.exists()
+
+
+def test_a_solver_left_running_by_a_killed_worker_is_killed_at_start(tmp_path: Path) -> None:
+    folder = tmp_path / "tasks" / "job1-task1-a1"
+    folder.mkdir(parents=True)
+    orphan = SolverProcess(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        folder / "solver.log",
+        pid_file=folder / SOLVER_PID_FILE,
+    )
+    orphan.start()
+    assert orphan.pid is not None
+    assert TaskFolders(tmp_path / "tasks").clean_stale() == [folder]
+    assert not folder.exists()
+    assert not psutil.pid_exists(orphan.pid) or (
+        psutil.Process(orphan.pid).status() == psutil.STATUS_ZOMBIE
+    )
+    orphan.kill()  # reaps it
+
+
+def test_a_recorded_pid_now_used_by_another_process_is_left_alone(tmp_path: Path) -> None:
+    pid_file = tmp_path / SOLVER_PID_FILE
+    pid_file.write_text(f"{os.getpid()} 12345.0\n")  # our pid, but another creation time
+    assert kill_recorded_solver(pid_file) is False
+    pid_file.write_text("garbage")
+    assert kill_recorded_solver(pid_file) is False
+    assert kill_recorded_solver(tmp_path / "missing") is False
