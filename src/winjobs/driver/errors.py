@@ -37,3 +37,9 @@ class Invalid(DriverError):
 
 class TooLarge(DriverError):
     status_code = 413
+
+
+class Unauthorized(DriverError):
+    """No credentials, or credentials nobody issued: 401 with `WWW-Authenticate: Bearer`."""
+
+    status_code = 401

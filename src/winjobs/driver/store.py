@@ -201,6 +201,13 @@ class Store:
             raise NotFound(f"no job {job_id}")
         return job
 
+    def get_task(self, task_id: int) -> Task:
+        with self._session() as session:
+            task = session.get(Task, task_id)
+        if task is None:
+            raise NotFound(f"no task {task_id}")
+        return task
+
     def job_tasks(self, job_id: int) -> list[Task]:
         with self._session() as session:
             return list(
@@ -890,6 +897,12 @@ class Store:
                 )
             ).all()
         return {(int(j), int(t), int(a)) for j, t, a in rows}
+
+    def ping(self) -> str:
+        """Round-trip to the database; returns its kind ("sqlite" or "postgresql")."""
+        with self._read() as conn:
+            conn.execute(select(1))
+        return "sqlite" if self._sqlite else "postgresql"
 
     def counts(self) -> Counts:
         with self._read() as conn:
