@@ -58,6 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "filterwarnings", "ignore:You should not use the 'timeout' argument with the TestClient"
     )
 
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server for the session; skips (with why) when none can run."""

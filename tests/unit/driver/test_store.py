@@ -11,7 +11,7 @@ import pytest
 from tests.unit.driver.helpers import FakeClock
 from winjobs.driver.errors import Conflict, NotFound
 from winjobs.driver.settings import ChunkPolicy
-from winjobs.driver.store import ClaimPolicy, Claimed, FailOutcome, NewJob, Store, describe_years
+from winjobs.driver.store import Claimed, ClaimPolicy, FailOutcome, NewJob, Store, describe_years
 from winjobs.wire import JobStatus, TaskStatus
 
 POLICY = ClaimPolicy(ChunkPolicy.CORES, lease_seconds=60, worker_offline_s=90)
@@ -41,7 +41,9 @@ def new_job(
     )
 
 
-def worker(store: Store, name: str = "w1", cores: int = 4, versions: list[str] | None = None) -> int:
+def worker(
+    store: Store, name: str = "w1", cores: int = 4, versions: list[str] | None = None
+) -> int:
     return store.register_worker(name, "Linux", cores, versions or ["8.8"], "http", None, None)
 
 
