@@ -124,7 +124,7 @@ class YearResults:
         return float(sum(float(values["OV. COST"].sum()) for values in self.areas.values()))
 
 
-def _rng(digest: bytes, *labels: str | int) -> np.random.Generator:
+def seeded_rng(digest: bytes, *labels: str | int) -> np.random.Generator:
     """A generator seeded by the digest and labels only (stable across machines)."""
     hasher = hashlib.sha256(digest)
     for label in labels:
@@ -144,7 +144,7 @@ class _AreaSize:
 
 
 def _area_size(system: System, area: Area) -> _AreaSize:
-    rng = _rng(system.digest, "area-size", area.id)
+    rng = seeded_rng(system.digest, "area-size", area.id)
     load = float(rng.uniform(400.0, 6000.0))
     installed = sum(c.unit_count * c.nominal_capacity for c in area.clusters)
     margin = float(rng.uniform(1.0, 1.12))
@@ -191,14 +191,14 @@ def _must_run(calendar: Calendar, rng: np.random.Generator, size: float) -> Floa
 
 
 def _link_capacity(system: System, link: Link, loads: dict[str, float]) -> float:
-    rng = _rng(system.digest, "link-size", link.folder)
+    rng = seeded_rng(system.digest, "link-size", link.folder)
     smaller = min(loads[link.origin.id], loads[link.extremity.id])
     return float(rng.uniform(0.08, 0.35)) * smaller
 
 
 def simulate_year(system: System, year: int) -> YearResults:
     """The hourly results of `year` (0-based): a deterministic function of its inputs."""
-    rng = _rng(system.digest, "year", system.mode, year)
+    rng = seeded_rng(system.digest, "year", system.mode, year)
     calendar = system.calendar
     sizes = {area.id: _area_size(system, area) for area in system.areas}
     load = {a.id: _load_profile(calendar, rng, sizes[a.id].load) for a in system.areas}
@@ -314,7 +314,7 @@ def _link_year(
     congested_up = flow >= capacity - 1e-9
     congested_down = flow <= -capacity + 1e-9
     marginal = np.where(congested_up | congested_down, np.abs(spread), 0.0)
-    loop = _rng(system.digest, "loop-flow", link.folder).choice([0.0, 0.0, 0.0, 5.0])
+    loop = seeded_rng(system.digest, "loop-flow", link.folder).choice([0.0, 0.0, 0.0, 5.0])
     return {
         "FLOW LIN.": flow,
         "UCAP LIN.": np.abs(flow),
