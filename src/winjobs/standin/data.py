@@ -22,7 +22,8 @@ from enum import Enum
 import numpy as np
 import numpy.typing as npt
 
-from winjobs.standin.calendar import Calendar
+from winjobs.antares.calendar import Calendar
+from winjobs.standin.calendar import day_of_year, hour_groups, nb_hours
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -51,6 +52,7 @@ class Area:
     unsupplied_cost: float = 3000.0
     spilled_cost: float = 0.0
     clusters: tuple[Cluster, ...] = ()
+    reservoir: bool = False  # hydro reservoir management: H. VAL is N/A without it
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ AREA_VARIABLES: tuple[tuple[str, TimeRule], ...] = (
     ("BALANCE", TimeRule.SUM),
     ("ROW BAL.", TimeRule.SUM),
     ("LOAD", TimeRule.SUM),
+    ("H. VAL", TimeRule.MEAN),
     ("UNSP. ENRG", TimeRule.SUM),
     ("SPIL. ENRG", TimeRule.SUM),
     ("LOLD", TimeRule.SUM),
@@ -158,16 +161,18 @@ def _area_size(system: System, area: Area) -> _AreaSize:
 
 def _load_profile(calendar: Calendar, rng: np.random.Generator, size: float) -> FloatArray:
     """Daily (evening peak), weekly (weekend dip) and seasonal (winter peak) shape."""
-    hours = np.arange(calendar.nb_hours)
-    hour_of_day = hours % 24
-    day = (calendar.first_day - 1) + hours // 24
-    daily = 1.0 + 0.12 * np.sin(2 * np.pi * (hour_of_day - 9) / 24) + 0.06 * np.sin(
-        2 * np.pi * (hour_of_day - 3) / 12
+    count = nb_hours(calendar)
+    hour_of_day = np.arange(count) % 24
+    day = day_of_year(calendar)
+    daily = (
+        1.0
+        + 0.12 * np.sin(2 * np.pi * (hour_of_day - 9) / 24)
+        + 0.06 * np.sin(2 * np.pi * (hour_of_day - 3) / 12)
     )
     weekly = np.where((day % 7) >= 5, 0.9, 1.0)
     seasonal = 1.0 + 0.22 * np.cos(2 * np.pi * (day - 15) / 365)
     weather = 1.0 + float(rng.normal(0.0, 0.03))
-    noise = 1.0 + rng.normal(0.0, 0.025, calendar.nb_hours)
+    noise = 1.0 + rng.normal(0.0, 0.025, count)
     return np.asarray(size * daily * weekly * seasonal * weather * noise, dtype=np.float64)
 
 
@@ -175,18 +180,18 @@ def _available_capacity(
     calendar: Calendar, rng: np.random.Generator, peak_load: float, margin: float
 ) -> FloatArray:
     """Dispatchable capacity: a margin over the peak, minus weekly planned/forced outages."""
-    nb_weeks = -(-calendar.nb_hours // 168)
-    outage = rng.choice([0.0, 0.03, 0.06, 0.12], size=nb_weeks, p=[0.5, 0.25, 0.17, 0.08])
-    hourly_outage = np.repeat(outage, 168)[: calendar.nb_hours]
-    forced = rng.uniform(0.0, 0.05, calendar.nb_hours)
+    count = nb_hours(calendar)
+    outage = rng.choice([0.0, 0.03, 0.06, 0.12], size=-(-count // 168), p=[0.5, 0.25, 0.17, 0.08])
+    hourly_outage = np.repeat(outage, 168)[:count]
+    forced = rng.uniform(0.0, 0.05, count)
     return np.asarray(peak_load * margin * (1.0 - hourly_outage - forced), dtype=np.float64)
 
 
 def _must_run(calendar: Calendar, rng: np.random.Generator, size: float) -> FloatArray:
     """Must-run and renewable output: a solar-like day bell plus windy weeks."""
-    hours = np.arange(calendar.nb_hours)
-    sun = np.maximum(0.0, np.sin(np.pi * ((hours % 24) - 6) / 12))
-    wind = np.repeat(rng.gamma(2.0, 0.5, -(-calendar.nb_hours // 24)), 24)[: calendar.nb_hours]
+    count = nb_hours(calendar)
+    sun = np.maximum(0.0, np.sin(np.pi * ((np.arange(count) % 24) - 6) / 12))
+    wind = np.repeat(rng.gamma(2.0, 0.5, count // 24), 24)
     return np.asarray(size * (0.3 + 1.2 * sun + 0.6 * wind), dtype=np.float64)
 
 
@@ -210,7 +215,7 @@ def simulate_year(system: System, year: int) -> YearResults:
     surplus = {a.id: capacity[a.id] + must_run[a.id] - load[a.id] for a in system.areas}
 
     flows: dict[str, FloatArray] = {}
-    net_import = {a.id: np.zeros(calendar.nb_hours) for a in system.areas}
+    net_import = {a.id: np.zeros(nb_hours(calendar)) for a in system.areas}
     link_caps = {
         link.folder: _link_capacity(system, link, {k: v.load for k, v in sizes.items()})
         for link in system.links
@@ -218,10 +223,10 @@ def simulate_year(system: System, year: int) -> YearResults:
     for link in system.links:
         cap = link_caps[link.folder]
         origin, extremity = link.origin.id, link.extremity.id
-        tightness = surplus[origin] / load[origin].mean() - surplus[extremity] / load[
-            extremity
-        ].mean()
-        push = 2.5 * cap * tightness + rng.normal(0.0, 0.35 * cap, calendar.nb_hours)
+        tightness = (
+            surplus[origin] / load[origin].mean() - surplus[extremity] / load[extremity].mean()
+        )
+        push = 2.5 * cap * tightness + rng.normal(0.0, 0.35 * cap, nb_hours(calendar))
         flow = np.clip(push - np.median(push), -cap, cap)
         flows[link.folder] = flow
         net_import[link.origin.id] -= flow
@@ -270,6 +275,7 @@ def _area_year(
         "BALANCE": -net_import,
         "ROW BAL.": np.full(load.shape, size.row_balance / 1.0),
         "LOAD": load,
+        "H. VAL": _water_value(area, price, rng),
         "UNSP. ENRG": unsupplied,
         "SPIL. ENRG": spilled,
         "LOLD": lold,
@@ -280,6 +286,15 @@ def _area_year(
     if area.clusters:
         results.details[area.id] = _cluster_details(area, generation, price)
     return np.asarray(price, dtype=np.float64)
+
+
+def _water_value(area: Area, price: FloatArray, rng: np.random.Generator) -> FloatArray:
+    """Water values follow the weekly average price; N/A (NaN) without a reservoir."""
+    if not area.reservoir:
+        return np.full(price.shape, np.nan)
+    weeks = np.arange(price.size) // 168
+    weekly = np.bincount(weeks, weights=price) / np.bincount(weeks)
+    return np.asarray(0.85 * weekly[weeks] + rng.normal(0.0, 0.5, price.size), dtype=np.float64)
 
 
 def _cluster_details(
@@ -331,11 +346,10 @@ def aggregate(hourly: FloatArray, rule: TimeRule, calendar: Calendar, period: st
     """A year's hourly values -> one value per row of `period` (exact, not rounded)."""
     if period == "hourly":
         return hourly
-    groups = calendar.hour_groups(period)
-    rows = calendar.nb_rows(period)
+    groups, rows = hour_groups(calendar, period)
     match rule:
         case TimeRule.SUM:
-            return np.bincount(groups, weights=hourly, minlength=rows)
+            return np.bincount(groups, weights=hourly, minlength=rows).astype(np.float64)
         case TimeRule.MEAN:
             counts = np.bincount(groups, minlength=rows)
             return np.bincount(groups, weights=hourly, minlength=rows) / counts

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from winjobs.antares.ini import as_bool
+from winjobs.standin.calendar import hour_groups
 from winjobs.standin.data import System, seeded_rng
 from winjobs.standin.model import RunSettings
 from winjobs.standin.version import PosedVersion
@@ -100,7 +101,7 @@ def write_about_the_study(
     lines: list[str] = []
     for area in settings.system.areas:
         lines.append(area.id)
-        lines += [f"\t{l.extremity.id}" for l in settings.system.links if l.origin is area]
+        lines += [f"\t{k.extremity.id}" for k in settings.system.links if k.origin is area]
     (about / "links.txt").write_text("".join(f"{line}\n" for line in lines), "utf-8", newline="\n")
 
 
@@ -143,7 +144,7 @@ def write_week_by_week(run_dir: Path, settings: RunSettings, year: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     rng = seeded_rng(settings.system.digest, "durations", year)
     lines = ["# Week Optimization_1_ms Optimization_2_ms Update_ms1 Update_ms2"]
-    for week in range(settings.system.calendar.nb_weeks):
+    for week in range(hour_groups(settings.system.calendar, "weekly")[1]):
         first, second = (int(v) for v in rng.integers(0, 3, 2))
         lines.append(f"{week} {first} {second} 0 0")
     (folder / f"year_{year}.txt").write_text("\n".join(lines) + "\n", "utf-8", newline="\n")
@@ -196,9 +197,9 @@ def write_execution_info(
     calls = {key: 1 for key in durations_ms}
     calls["yby_export"] = len(settings.years) if settings.year_by_year else 0
     nb_clusters = sum(len(area.clusters) for area in system.areas)
-    sections = [
-        ("durations_ms", sorted(durations_ms.items())),
-        ("number_of_calls", sorted(calls.items())),
+    sections: list[tuple[str, list[tuple[str, object]]]] = [
+        ("durations_ms", [(k, v) for k, v in sorted(durations_ms.items())]),
+        ("number_of_calls", [(k, v) for k, v in sorted(calls.items())]),
         ("optimization problem", [("constraints", 0), ("non-zero coefficients", 0),
                                   ("variables", 0)]),
         ("study", [
@@ -230,7 +231,7 @@ def write_grid(mode_dir: Path, settings: RunSettings) -> None:
     grid.mkdir(parents=True, exist_ok=True)
     system = settings.system
     areas = ["id\tname", *(f"{a.id}\t{a.name}" for a in system.areas)]
-    links = ["upstream\tdownstream", *(f"{l.origin.id}\t{l.extremity.id}" for l in system.links)]
+    links = ["upstream\tdownstream", *(f"{k.origin.id}\t{k.extremity.id}" for k in system.links)]
     thermal = [
         "area id\tid\tname\tgroup\tunit count\tnominal capacity\tmin stable power\t"
         "min up/down time\tspinning\tco2\tmarginal cost\tfixed cost\tstartup cost\t"

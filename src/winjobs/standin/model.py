@@ -17,7 +17,7 @@ from winjobs.antares.ini import IniDocument, as_bool, as_uint
 from winjobs.antares.playlist import GENERALDATA, evaluate_playlist
 from winjobs.antares.study import STUDY_FILE, Study, open_study
 from winjobs.errors import IniError, StudyError
-from winjobs.standin.calendar import Calendar
+from winjobs.standin.calendar import calendar_from_generaldata
 from winjobs.standin.data import Area, Cluster, Link, System
 from winjobs.standin.options import SolverOptions
 
@@ -65,7 +65,8 @@ def input_digest(study_dir: Path) -> bytes:
     hasher = hashlib.sha256()
     if root.is_dir():
         files = sorted(
-            (p for p in root.rglob("*") if p.is_file()), key=lambda p: p.relative_to(root).as_posix()
+            (p for p in root.rglob("*") if p.is_file()),
+            key=lambda p: p.relative_to(root).as_posix(),
         )
         for path in files:
             relative = path.relative_to(root).as_posix().encode("utf-8", "surrogateescape")
@@ -108,6 +109,7 @@ def read_areas(study_dir: Path) -> tuple[Area, ...]:
         raise StudyError(f"{listing} is missing: the study has no area list")
     names = [line.strip() for line in listing.read_text("utf-8", "replace").splitlines()]
     costs = _read_optional(study_dir / "input" / "thermal" / "areas.ini")
+    hydro = _read_optional(study_dir / "input" / "hydro" / "hydro.ini")
     areas = []
     for name in dict.fromkeys(n for n in names if n):
         ident = area_id(name)
@@ -120,6 +122,7 @@ def read_areas(study_dir: Path) -> tuple[Area, ...]:
                 unsupplied_cost=_number(unsupplied, 3000.0),
                 spilled_cost=_number(spilled, 0.0),
                 clusters=_clusters(study_dir, ident),
+                reservoir=hydro is not None and as_bool(hydro.get("reservoir", ident)),
             )
         )
     if not areas:
@@ -140,19 +143,6 @@ def read_links(study_dir: Path, areas: tuple[Area, ...]) -> tuple[Link, ...]:
             if extremity is not None and extremity.id != origin.id:
                 links.append(Link(origin, extremity))
     return tuple(sorted(links, key=lambda link: (link.origin.id, link.extremity.id)))
-
-
-def _calendar(generaldata: IniDocument, mode: str) -> Calendar:
-    start = as_uint(generaldata.get("general", "simulation.start")) or 1
-    end = as_uint(generaldata.get("general", "simulation.end")) or 365
-    first_month = (generaldata.get("general", "first-month-in-year") or "january").strip()
-    return Calendar.from_settings(
-        start,
-        end,
-        economy=mode == "economy",
-        first_month=first_month.lower(),
-        leap_year=as_bool(generaldata.get("general", "leapyear")),
-    )
 
 
 def load_run_settings(options: SolverOptions) -> RunSettings:
@@ -179,7 +169,7 @@ def load_run_settings(options: SolverOptions) -> RunSettings:
     system = System(
         areas=areas,
         links=read_links(study.path, areas),
-        calendar=_calendar(generaldata, mode),
+        calendar=calendar_from_generaldata(generaldata),
         digest=input_digest(study.path),
         mode=mode,
     )

@@ -24,12 +24,13 @@ from pathlib import Path
 
 from winjobs.errors import WinjobsError
 from winjobs.standin import layout
-from winjobs.standin.data import YearResults, simulate_year
+from winjobs.standin.calendar import log_lines
+from winjobs.standin.data import FloatArray, simulate_year
 from winjobs.standin.faults import CRASH_EXIT_STATUS, Faults
 from winjobs.standin.log import SolverLog
 from winjobs.standin.model import RunSettings, load_run_settings
 from winjobs.standin.options import SolverOptions
-from winjobs.standin.results import Synthesis, emitted_variables, write_year
+from winjobs.standin.results import Synthesis, emitted_variables, write_year, year_tables
 from winjobs.standin.signals import StopRequest, ignore_stop_signals, install_stop_handlers
 from winjobs.standin.texts import STANDIN_NOTICE
 from winjobs.standin.version import PosedVersion
@@ -46,6 +47,15 @@ class YearFailure(Exception):
     def __init__(self, year: int) -> None:
         super().__init__(f"year {year + 1} failed")
         self.year = year
+
+
+@dataclass(frozen=True)
+class YearOutcome:
+    """A finished year: its exact tables (for mc-all) and its system cost."""
+
+    year: int
+    tables: dict[tuple[str, str, str], FloatArray]
+    system_cost: float
 
 
 @dataclass
@@ -93,13 +103,18 @@ class Run:
             self.log.close()
 
     def _execute(self) -> int:
-        install_stop_handlers(self.stop)
+        restore = install_stop_handlers(self.stop)
+        try:
+            return self._execute_with_handlers()
+        finally:
+            restore()
+
+    def _execute_with_handlers(self) -> int:
         self._log_header()
         if self.faults.crash:
             self.log.info("Loading the list of areas...")
             sys.stderr.write(
-                "Segmentation fault (simulated by winjobs-standin-solver: "
-                "WINJOBS_STANDIN_CRASH)\n"
+                "Segmentation fault (simulated by winjobs-standin-solver: WINJOBS_STANDIN_CRASH)\n"
             )
             sys.stderr.flush()
             return CRASH_EXIT_STATUS
@@ -184,8 +199,8 @@ class Run:
         log.info("The study is loaded.")
         log.info()
         log.info("Generating calendar informations")
-        log.info(system.calendar.summary_line(settings.nbyears))
-        log.info(system.calendar.days_per_month_line())
+        for line in log_lines(system.calendar, settings.nbyears):
+            log.info(line)
         log.info()
         log.info("Summary")
         log.info(f"     areas: {len(system.areas)}")
@@ -250,7 +265,7 @@ class Run:
                     return self._failed(state, failed)
         return None
 
-    def _wait_batch(self, state: RunState, futures: dict[Future[YearResults], int]) -> int | None:
+    def _wait_batch(self, state: RunState, futures: dict[Future[YearOutcome], int]) -> int | None:
         """Wait for a batch while watching for stop requests; the failed year, if any."""
         failed: int | None = None
         pending = set(futures)
@@ -258,12 +273,12 @@ class Run:
             done, pending = wait(pending, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
             for future in done:
                 try:
-                    results = future.result()
+                    outcome = future.result()
                 except YearFailure as exc:
                     failed = exc.year if failed is None else min(failed, exc.year)
                     continue
-                state.synthesis.add(results)
-                state.costs[results.year] = results.system_cost
+                state.synthesis.add(outcome.year, outcome.tables)
+                state.costs[outcome.year] = outcome.system_cost
                 state.finished += 1
                 if self._partial_reached(state):
                     break
@@ -275,7 +290,7 @@ class Run:
             self.stop.request(f"WINJOBS_STANDIN_PARTIAL_EXIT0={limit}")
         return self.stop.is_set()
 
-    def _play_year(self, state: RunState, year: int) -> YearResults:
+    def _play_year(self, state: RunState, year: int) -> YearOutcome:
         """One MC year (in a worker thread): wait, compute, export."""
         time.sleep(self.faults.seconds_per_year)
         settings = state.settings
@@ -289,15 +304,16 @@ class Run:
             )
             raise YearFailure(year)
         results = simulate_year(settings.system, year)
+        tables = year_tables(settings.system, results)
         with state.export_lock:
             if state.run_dir is not None:
                 if settings.year_by_year and state.mode_dir is not None:
                     self.log.info("Exporting the annual results")
                     for name in _exported_names(settings):
                         self.log.info(f"Exporting results : {name}")
-                    write_year(state.mode_dir / "mc-ind" / f"{year + 1:05d}", settings, results)
+                    write_year(state.mode_dir / "mc-ind" / f"{year + 1:05d}", settings, tables)
                 layout.write_week_by_week(state.run_dir, settings, year)
-        return results
+        return YearOutcome(year, tables, results.system_cost)
 
     def _hang(self) -> None:
         ignore_stop_signals()
@@ -380,10 +396,3 @@ def _exported_names(settings: RunSettings) -> list[str]:
     names = [area.name for area in system.areas]
     names += [f"{link.origin.name} - {link.extremity.name}" for link in system.links]
     return [*names, "binding constraints"]
-
-
-def run_command(
-    options: SolverOptions, version: PosedVersion, faults: Faults, log: SolverLog, command: list[str]
-) -> int:
-    """Run the solver for parsed options; the process exit status."""
-    return Run(options, version, faults, log, command).execute()

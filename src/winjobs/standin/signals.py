@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 
@@ -38,16 +39,25 @@ def _stop_signals() -> list[tuple[signal.Signals, str]]:
     return found
 
 
-def install_stop_handlers(stop: StopRequest) -> None:
-    """Route the stop signals to `stop` (main thread only, as Python requires)."""
+def install_stop_handlers(stop: StopRequest) -> Callable[[], None]:
+    """Route the stop signals to `stop` (main thread only, as Python requires); returns
+    the function that puts the previous handlers back (a run inside a test process must
+    not leave its handlers behind)."""
     if threading.current_thread() is not threading.main_thread():
-        return
+        return lambda: None
+    previous = []
     for number, name in _stop_signals():
 
         def handler(_signum: int, _frame: FrameType | None, name: str = name) -> None:
             stop.request(name)
 
-        signal.signal(number, handler)
+        previous.append((number, signal.signal(number, handler)))
+
+    def restore() -> None:
+        for number, old in previous:
+            signal.signal(number, old)
+
+    return restore
 
 
 def ignore_stop_signals() -> None:

@@ -23,7 +23,9 @@ def test_coloured_tags_match_the_real_terminal_output() -> None:
     fatal = format_line(STAMP, "solver", Level.FATAL, "Year 3 failed", colour=True)
     assert fatal == f"[{STAMP}][solver]\x1b[0;31m[fatal]\x1b[0m Year 3 failed"
     check = format_line(STAMP, "solver", Level.CHECK, "Running", colour=True)
-    assert check == f"[{STAMP}][solver]\x1b[1;37m\x1b[1m[check]\x1b[0m \x1b[1;37m\x1b[1mRunning\x1b[0m"
+    assert (
+        check == f"[{STAMP}][solver]\x1b[1;37m\x1b[1m[check]\x1b[0m \x1b[1;37m\x1b[1mRunning\x1b[0m"
+    )
     notice = format_line(STAMP, "solver", Level.NOTICE, "Preparing x...", colour=True)
     assert notice == f"[{STAMP}][solver]\x1b[0;32m[notic]\x1b[0m Preparing x..."
     assert format_line(STAMP, "solver", Level.INFO, "x", colour=True).endswith("[infos] x")
