@@ -94,8 +94,9 @@ def write_about_the_study(
     about.mkdir(exist_ok=True)
     (about / "parameters.ini").write_bytes(settings.generaldata.to_bytes())
     (about / "study.ini").write_bytes(_study_ini(settings, version, start))
-    comments = comment_file or settings.path / "settings" / "comments.txt"
-    (about / "comments.txt").write_bytes(comments.read_bytes() if comments.is_file() else b"")
+    # Like the real 8.8 solver: the -c file, else empty (settings/comments.txt is not used).
+    comments = comment_file.read_bytes() if comment_file is not None else b""
+    (about / "comments.txt").write_bytes(comments)
     areas = "".join(f"{area.name}\r\n" for area in settings.system.areas)
     (about / "areas.txt").write_bytes(areas.encode("utf-8"))
     lines: list[str] = []
