@@ -78,10 +78,10 @@ def test_about_the_study_and_info(runs: tuple[Path, Path]) -> None:
 
 def test_once_per_run_files_have_the_real_shape(runs: tuple[Path, Path]) -> None:
     mine, real = runs
-    cost = re.compile(r"^(EXP|STD|MIN|MAX) : -?\d(\.\d+)?(e[+-]\d+)?$")
-    assert all(
-        cost.match(line) for line in (mine / "annualSystemCost.txt").read_text().splitlines()
-    )
+    cost = re.compile(r"^(EXP|STD|MIN|MAX) : -?\d+(\.\d+)?(e[+-]\d+)?$")
+    lines = (mine / "annualSystemCost.txt").read_text().splitlines()
+    assert [line[:3] for line in lines] == ["EXP", "STD", "MIN", "MAX"]
+    assert all(cost.match(line) for line in lines)
     integrity = (mine / "checkIntegrity.txt").read_text().splitlines()
     assert len(integrity) == 8
     assert all(re.fullmatch(r"-?\d\.\d{14}e[+-]\d\d", line) for line in integrity)
