@@ -13,6 +13,7 @@ from winjobs.antares.archive import pack_study
 from winjobs.antares.output import read_run_info
 from winjobs.client import ClientError, DriverClient
 from winjobs.driver.collector import restore_moved_years
+from winjobs.driver.models import Task
 from winjobs.wire import JobStatus, JobSubmitFields, TaskAssignment
 
 NBYEARS = 4
@@ -206,7 +207,7 @@ def test_an_interrupted_assembly_is_redone(api: Api, study: Path, tmp_path: Path
     assert not work.exists()
 
 
-def test_restore_moved_years_only_moves_what_is_missing(tmp_path: Path, study: Path) -> None:
+def test_restore_moved_years_only_moves_what_is_missing(tmp_path: Path) -> None:
     run = tmp_path / "run"
     (run / "economy" / "mc-ind" / "00001").mkdir(parents=True)
     work = tmp_path / "work"
@@ -214,9 +215,6 @@ def test_restore_moved_years_only_moves_what_is_missing(tmp_path: Path, study: P
     (moved / "00001").mkdir(parents=True)
     (moved / "00002").mkdir()
 
-    class T:
-        years = [0, 1]
-
-    restore_moved_years(work, [T()], [run])  # type: ignore[list-item]
+    restore_moved_years(work, [Task(years=[0, 1])], [run])
     assert (run / "economy" / "mc-ind" / "00002").is_dir()
     assert (moved / "00001").is_dir()  # its home was not empty: left for the merge to redo
