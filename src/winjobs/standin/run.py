@@ -21,6 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 from winjobs.errors import WinjobsError
 from winjobs.standin import layout
@@ -83,6 +84,7 @@ class Run:
     faults: Faults
     log: SolverLog
     command: list[str]
+    errors: IO[str] = field(default_factory=lambda: sys.stderr)
     start: datetime = field(default_factory=datetime.now)
     stop: StopRequest = field(default_factory=StopRequest)
 
@@ -113,10 +115,10 @@ class Run:
         self._log_header()
         if self.faults.crash:
             self.log.info("Loading the list of areas...")
-            sys.stderr.write(
+            self.errors.write(
                 "Segmentation fault (simulated by winjobs-standin-solver: WINJOBS_STANDIN_CRASH)\n"
             )
-            sys.stderr.flush()
+            self.errors.flush()
             return CRASH_EXIT_STATUS
         try:
             settings = load_run_settings(self.options)
