@@ -127,6 +127,12 @@ class Run:
             self.log.fatal(str(exc))
             self.log.error("Aborting now. See logs for more details")
             return EXIT_FAILURE
+        refusal = self._refusal(settings)
+        if refusal is not None:
+            self.log.info("[UI] Quitting the solver gracefully")
+            self.log.fatal(refusal)
+            self.log.error("Aborting now. See logs for more details")
+            return EXIT_FAILURE
         run_dir = self._prepare_output(settings)
         state = RunState(settings, run_dir, Synthesis(settings))
         self._log_loaded(settings)
@@ -134,6 +140,21 @@ class Run:
         if status is not None:
             return status
         return self._finish(state)
+
+    def _refusal(self, settings: RunSettings) -> str | None:
+        """What the real solver of the posed version refuses to run (exit 1)."""
+        study_version = settings.study.version_info
+        posed = (self.version.major, self.version.minor)
+        if study_version > posed:
+            return (
+                f"Invalid version for the study: found `{settings.study.version}`, "
+                f"expected <= `{posed[0]}.{posed[1]}` (the solver is too old for this study)"
+            )
+        mode = settings.generaldata.get("other preferences", "unit-commitment-mode", "")
+        ortools = {"use-ortools", "solver", "ortools-solver"} & set(self.options.given)
+        if (mode or "").strip().lower() == "milp" and not ortools:
+            return "Unit Commitment mode 'milp' must be used with an OR-Tools solver "
+        return None
 
     # -- logging of the preamble -----------------------------------------------------------
     def _log_header(self) -> None:
