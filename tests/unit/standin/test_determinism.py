@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers.output_compare import compare_tables
 from tests.unit.standin.conftest import only_run, run_inprocess, set_settings
 from winjobs.antares.ini import IniDocument
 from winjobs.antares.playlist import write_task_playlist
 from winjobs.antares.values import read_table
+from winjobs.standin import results
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -148,3 +150,21 @@ def test_printing_edge_cases_and_plausible_numbers(shared_antares: Path, tmp_pat
     link = read_table(economy / "mc-all" / "links" / "sink 1 - source" / "values-hourly.txt")
     congestion = link.values[:, [c.caption for c in link.columns].index("CONG. PROB +")]
     assert 0 < (congestion > 0).mean() < 0.5
+
+
+def test_long_runs_fold_statistics_in_chunks(
+    small_study: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Folding chunks of years with `stats.pool` (bounded memory) prints what a single
+    synthesis over all years prints, within one unit of the last digit."""
+    whole = _run(small_study(nbyears=7, name="whole")) / "economy" / "mc-all"
+    monkeypatch.setattr(results, "CHUNK_YEARS", 2)
+    chunked = _run(small_study(nbyears=7, name="chunked")) / "economy" / "mc-all"
+    files = sorted(p.relative_to(whole) for p in whole.rglob("*.txt"))
+    assert files == sorted(p.relative_to(chunked) for p in chunked.rglob("*.txt"))
+    for relative in files:
+        if relative.name.startswith("id-") or relative.parts[0] == "grid":
+            assert (whole / relative).read_bytes() == (chunked / relative).read_bytes()
+        else:
+            assert compare_tables(read_table(whole / relative), read_table(chunked / relative),
+                                  str(relative)) == []  # fmt: skip
