@@ -16,6 +16,7 @@ some years only); spillage with a zero or slightly negative price (`0`, `-0.00`)
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -23,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from winjobs.antares.calendar import Calendar
-from winjobs.standin.calendar import day_of_year, hour_groups, nb_hours
+from winjobs.standin.calendar import day_of_year, nb_hours, period_starts
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -342,17 +343,18 @@ def _link_year(
     }
 
 
-def aggregate(hourly: FloatArray, rule: TimeRule, calendar: Calendar, period: str) -> FloatArray:
-    """A year's hourly values -> one value per row of `period` (exact, not rounded)."""
+def aggregate(
+    hourly: FloatArray, rules: Sequence[TimeRule], calendar: Calendar, period: str
+) -> FloatArray:
+    """A year's hourly values (hours x columns, one rule per column) -> one row per
+    `period` row, exact (not rounded). N/A (NaN) stays N/A."""
     if period == "hourly":
         return hourly
-    groups, rows = hour_groups(calendar, period)
-    match rule:
-        case TimeRule.SUM:
-            return np.bincount(groups, weights=hourly, minlength=rows).astype(np.float64)
-        case TimeRule.MEAN:
-            counts = np.bincount(groups, minlength=rows)
-            return np.bincount(groups, weights=hourly, minlength=rows) / counts
-        case TimeRule.ANY:
-            hits = np.bincount(groups, weights=(hourly > 0).astype(np.float64), minlength=rows)
-            return np.where(hits > 0, 100.0, 0.0)
+    starts, counts = period_starts(calendar, period)
+    sums = np.add.reduceat(hourly, starts, axis=0)
+    means = sums / counts[:, None]
+    hits = np.maximum.reduceat(np.where(np.isnan(hourly), np.nan, hourly > 0), starts, axis=0)
+    anys = np.where(np.isnan(hits), np.nan, np.where(hits > 0, 100.0, 0.0))
+    kind = np.array([rule.value for rule in rules])
+    return np.where(kind == TimeRule.SUM.value, sums, np.where(kind == TimeRule.MEAN.value,
+                    means, anys))  # fmt: skip
