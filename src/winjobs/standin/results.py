@@ -89,6 +89,10 @@ def table_specs(system: System) -> list[TableSpec]:
     for link in system.links:
         specs.append(TableSpec(f"links/{link.folder}", "values", link.origin.name, "link",
                                link.extremity.name, LINK_CATALOGUE))  # fmt: skip
+    for district in system.districts:
+        # The real 8.8 files name every set of areas `system` in their first cell.
+        specs.append(TableSpec(f"areas/{district.folder}", "values", "system", "set of areas",
+                               "", AREA_CATALOGUE))  # fmt: skip
     return specs
 
 
@@ -96,6 +100,9 @@ def _hourly_columns(spec: TableSpec, system: System, results: YearResults) -> li
     tuple[FloatArray, TimeRule]
 ]:  # fmt: skip
     area_id = spec.folder.split("/", 1)[1]
+    if spec.data_level == "set of areas":
+        values = results.districts[area_id.removeprefix("@ ")]
+        return [(values[caption], rule) for caption, rule in AREA_VARIABLES]
     if spec.data_level == "link":
         values = results.links[area_id]
         return [(values[caption], rule) for caption, rule in LINK_VARIABLES]

@@ -198,6 +198,10 @@ class Run:
         log.info(f"  {count} area{'s' if count != 1 else ''} found")
         for index, area in enumerate(system.areas, start=1):
             log.info(f"Loading the area {index}/{count}: {area.name}")
+        log.info("Loading sets of areas...")
+        for district in system.districts:
+            size = len(district.members)
+            log.info(f"   found `{district.id}` ({size} item{'s' if size != 1 else ''})")
 
     def _prepare_output(self, settings: RunSettings) -> Path | None:
         self._log_study(settings)
@@ -418,4 +422,5 @@ def _exported_names(settings: RunSettings) -> list[str]:
     system = settings.system
     names = [area.name for area in system.areas]
     names += [f"{link.origin.name} - {link.extremity.name}" for link in system.links]
+    names += [district.caption for district in system.districts]
     return [*names, "binding constraints"]
