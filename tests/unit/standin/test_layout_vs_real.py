@@ -162,8 +162,8 @@ def test_digest_has_the_real_shape(runs: tuple[Path, Path]) -> None:
         fields, real_fields = line.split("\t"), other.split("\t")
         if not real_fields[1:2] or not real_fields[1].isdigit():  # counts differ (13 vs 84)
             assert fields[:2] == real_fields[:2]
-        if len(real_fields) == 5 and real_fields[1] in ("sink 1", "sink 2", "source"):
-            if "X" in real_fields:  # a matrix row: same shape of cells
-                shape = ["X" if f == "X" else "--" if f == "--" else "n" for f in real_fields]
-                assert ["X" if f == "X" else "--" if f == "--" else "n" for f in fields] == shape
+        matrix_row = len(real_fields) == 5 and real_fields[1] in ("sink 1", "sink 2", "source")
+        if matrix_row and "X" in real_fields:  # same shape of cells
+            shape = ["X" if f == "X" else "--" if f == "--" else "n" for f in real_fields]
+            assert ["X" if f == "X" else "--" if f == "--" else "n" for f in fields] == shape
     assert mine_lines[2].split("\t")[2:] == ["3", "2"]
