@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
+import zipfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -248,3 +250,14 @@ def write_grid(mode_dir: Path, settings: RunSettings) -> None:
             )
     for file_name, lines in (("areas.txt", areas), ("links.txt", links), ("thermal.txt", thermal)):
         (grid / file_name).write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
+
+
+def zip_run_folder(run_dir: Path) -> Path:
+    """-z: the run folder becomes `<run>.zip`, entries relative to the run root."""
+    archive_path = run_dir.with_name(run_dir.name + ".zip")
+    with zipfile.ZipFile(archive_path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(run_dir.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(run_dir).as_posix())
+    shutil.rmtree(run_dir)
+    return archive_path
