@@ -178,7 +178,10 @@ class Run:
         played = set(settings.years)
         if self._partial_reached(state):
             return self._stopped(state)
-        with ThreadPoolExecutor(max_workers=self._threads()) as pool:
+        # Not a `with` block: on a stop request the run must end now, like the real
+        # solver's exit() from its signal handler, not after the years in flight.
+        pool = ThreadPoolExecutor(max_workers=self._threads())
+        try:
             for batch in self._batches(settings):
                 years = [y for y in batch if y in played]
                 self.log.info(f"parallel batch size : {len(batch)} ({len(years)} perfomed)")
@@ -191,10 +194,11 @@ class Run:
                 futures = {pool.submit(self._play_year, state, year): year for year in years}
                 failed = self._wait_batch(state, futures)
                 if self.stop.is_set():
-                    pool.shutdown(wait=False, cancel_futures=True)
                     return self._stopped(state)
                 if failed is not None:
                     return self._failed(state, failed)
+        finally:
+            pool.shutdown(wait=not self.stop.is_set(), cancel_futures=True)
         return None
 
     def _wait_batch(self, state: RunState, futures: dict[Future[YearOutcome], int]) -> int | None:
