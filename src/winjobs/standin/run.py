@@ -56,7 +56,8 @@ class YearOutcome:
 
 @dataclass
 class RunState:
-    """Everything a run accumulates; shared by the year threads under `export_lock`."""
+    """Everything a run accumulates. Year threads only write their own year's files;
+    `export_lock` keeps each year's `Exporting results` lines together in the log."""
 
     settings: RunSettings
     run_dir: Path | None
@@ -241,14 +242,14 @@ class Run:
             raise YearFailure(year)
         results = simulate_year(settings.system, year)
         tables = year_tables(settings.system, results)
-        with state.export_lock:
-            if state.run_dir is not None:
-                if settings.year_by_year and state.mode_dir is not None:
+        if state.run_dir is not None:
+            if settings.year_by_year and state.mode_dir is not None:
+                with state.export_lock:  # one year's export lines stay together
                     self.log.info("Exporting the annual results")
                     for name in narration.exported_names(settings):
                         self.log.info(f"Exporting results : {name}")
-                    write_year(state.mode_dir / "mc-ind" / f"{year + 1:05d}", settings, tables)
-                layout.write_week_by_week(state.run_dir, settings, year)
+                write_year(state.mode_dir / "mc-ind" / f"{year + 1:05d}", settings, tables)
+            layout.write_week_by_week(state.run_dir, settings, year)
         return YearOutcome(year, tables, results.system_cost)
 
     def _hang(self) -> None:
