@@ -243,8 +243,14 @@ class Run:
         results = simulate_year(settings.system, year)
         tables = year_tables(settings.system, results)
         if state.run_dir is not None:
+            optimisations = layout.mps_optimisations(settings, "mps-export" in self.options.given)
+            exported = layout.write_mps_exports(state.run_dir, settings, year, optimisations)
+            with state.export_lock:  # one year's lines stay together
+                for mps, criterion in zip(exported[::2], exported[1::2], strict=True):
+                    self.log.info(f"Solver MPS File: `{mps}'")
+                    self.log.info(f"Solver Criterion File: `{criterion}'")
             if settings.year_by_year and state.mode_dir is not None:
-                with state.export_lock:  # one year's export lines stay together
+                with state.export_lock:
                     self.log.info("Exporting the annual results")
                     for name in narration.exported_names(settings):
                         self.log.info(f"Exporting results : {name}")
