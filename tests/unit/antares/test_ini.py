@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import SHARED_ANTARES, shared_studies
@@ -32,6 +32,7 @@ def test_every_shared_ini_round_trips_byte_for_byte(shared_antares: Path, path: 
     assert IniDocument.parse(data).to_bytes() == data
 
 
+@pytest.mark.shared_data
 def test_shared_study_set_is_complete(shared_antares: Path) -> None:
     """Guard against the parametrisation above silently shrinking."""
     assert len(shared_studies()) == 15
@@ -301,6 +302,7 @@ def _ini_texts(draw: st.DrawFn) -> tuple[bytes, list[tuple[str, str, str]]]:
     return text.encode("utf-8"), expected
 
 
+@settings(deadline=None)  # the CI machine is shared: timing is noise
 @given(_ini_texts())
 def test_generated_ini_round_trips_and_reads_back(
     sample: tuple[bytes, list[tuple[str, str, str]]],
@@ -311,6 +313,7 @@ def test_generated_ini_round_trips_and_reads_back(
     assert doc.entries() == expected
 
 
+@settings(deadline=None)  # the CI machine is shared: timing is noise
 @given(_ini_texts(), _names, _names, _values)
 def test_generated_set_changes_exactly_what_it_says(
     sample: tuple[bytes, list[tuple[str, str, str]]], section: str, key: str, value: str

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import shared_studies
@@ -76,6 +76,7 @@ def test_active_years_of_every_shared_study(shared_antares: Path, name: str) -> 
     assert warnings == []
 
 
+@pytest.mark.shared_data
 def test_table_covers_every_shared_study(shared_antares: Path) -> None:
     assert {study.name for study in shared_studies()} == set(EXPECTED_YEARS)
 
@@ -240,6 +241,7 @@ _ops = st.lists(
 )
 
 
+@settings(deadline=None)  # the CI machine is shared: timing is noise
 @given(st.integers(1, 8), st.booleans(), _ops)
 def test_playlist_matches_a_set_model(nbyears: int, user: bool, ops: list) -> None:
     lines: list[str] = []
@@ -349,6 +351,7 @@ def test_task_copy_rejects_years_the_study_does_not_run(years: list[int], messag
         task_generaldata(doc, years)
 
 
+@pytest.mark.shared_data
 def test_write_task_playlist_rewrites_the_study_copy(shared_antares: Path, tmp_path: Path) -> None:
     study = tmp_path / "study"
     shutil.copytree(shared_antares / "studies" / "thermal-refresh", study)
