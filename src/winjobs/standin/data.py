@@ -67,6 +67,19 @@ class Link:
 
 
 @dataclass(frozen=True)
+class District:
+    """A set of areas with output (input/areas/sets.ini): `@ <id>` folders."""
+
+    caption: str
+    id: str
+    members: tuple[str, ...]  # area ids
+
+    @property
+    def folder(self) -> str:
+        return f"@ {self.id}"
+
+
+@dataclass(frozen=True)
 class System:
     """What the generator knows of a study: its objects, calendar and input digest."""
 
@@ -75,6 +88,7 @@ class System:
     calendar: Calendar
     digest: bytes
     mode: str
+    districts: tuple[District, ...] = ()
 
 
 # The variables the stand-in emits, in the real solver's column order, with the rule
@@ -121,6 +135,7 @@ class YearResults:
     areas: dict[str, dict[str, FloatArray]] = field(default_factory=dict)
     links: dict[str, dict[str, FloatArray]] = field(default_factory=dict)
     details: dict[str, dict[tuple[str, str], FloatArray]] = field(default_factory=dict)
+    districts: dict[str, dict[str, FloatArray]] = field(default_factory=dict)
 
     @property
     def system_cost(self) -> float:
@@ -244,7 +259,23 @@ def simulate_year(system: System, year: int) -> YearResults:
         results.links[link.folder] = _link_year(
             link, flows[link.folder], link_caps[link.folder], prices, system, rng
         )
+    for district in system.districts:
+        results.districts[district.id] = _district_year(results, district)
     return results
+
+
+def _district_year(results: YearResults, district: District) -> dict[str, FloatArray]:
+    """A district's hourly values from its areas', by the solver's spatial rules: sums,
+    the mean price, LOLD from the summed unsupplied energy, LOLP if any area's is > 0;
+    H. VAL does not apply to a district (N/A, as in the real runs)."""
+    members = [results.areas[area] for area in district.members]
+    values = {caption: np.sum([m[caption] for m in members], axis=0) for caption, _ in
+              AREA_VARIABLES}  # fmt: skip
+    values["MRG. PRICE"] = np.mean([m["MRG. PRICE"] for m in members], axis=0)
+    values["H. VAL"] = np.full(values["LOAD"].shape, np.nan)
+    values["LOLD"] = (values["UNSP. ENRG"] > 0).astype(np.float64)
+    values["LOLP"] = np.where(np.any([m["LOLP"] > 0 for m in members], axis=0), 100.0, 0.0)
+    return values
 
 
 def _area_year(
@@ -268,7 +299,7 @@ def _area_year(
     price = np.where(spilled > 0, np.where(rng.random(load.shape) < 0.3, -0.001, 0.0), price)
     price = np.where(unsupplied > 0, area.unsupplied_cost, price)
     op_cost = generation * (12.0 + 55.0 * use**2)
-    lold = (unsupplied > 0).astype(np.float64)
+    lold = (unsupplied > 0.5).astype(np.float64)  # the solver's LOLD threshold
     results.areas[area.id] = {
         "OV. COST": op_cost + unsupplied * area.unsupplied_cost + spilled * area.spilled_cost,
         "OP. COST": op_cost,
@@ -280,7 +311,7 @@ def _area_year(
         "UNSP. ENRG": unsupplied,
         "SPIL. ENRG": spilled,
         "LOLD": lold,
-        "LOLP": 100.0 * lold,
+        "LOLP": np.where(unsupplied > 0, 100.0, 0.0),
         "AVL DTG": capacity,
         "DTG MRG": capacity - generation,
     }

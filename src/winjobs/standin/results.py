@@ -31,6 +31,7 @@ from winjobs.standin.data import (
     YearResults,
     aggregate,
 )
+from winjobs.standin.digest import digest_row, digest_text
 from winjobs.standin.model import RunSettings
 
 FloatArray = npt.NDArray[np.float64]
@@ -89,6 +90,10 @@ def table_specs(system: System) -> list[TableSpec]:
     for link in system.links:
         specs.append(TableSpec(f"links/{link.folder}", "values", link.origin.name, "link",
                                link.extremity.name, LINK_CATALOGUE))  # fmt: skip
+    for district in system.districts:
+        # The real 8.8 files name every set of areas `system` in their first cell.
+        specs.append(TableSpec(f"areas/{district.folder}", "values", "system", "set of areas",
+                               "", AREA_CATALOGUE))  # fmt: skip
     return specs
 
 
@@ -96,6 +101,9 @@ def _hourly_columns(spec: TableSpec, system: System, results: YearResults) -> li
     tuple[FloatArray, TimeRule]
 ]:  # fmt: skip
     area_id = spec.folder.split("/", 1)[1]
+    if spec.data_level == "set of areas":
+        values = results.districts[area_id.removeprefix("@ ")]
+        return [(values[caption], rule) for caption, rule in AREA_VARIABLES]
     if spec.data_level == "link":
         values = results.links[area_id]
         return [(values[caption], rule) for caption, rule in LINK_VARIABLES]
@@ -219,6 +227,24 @@ class Synthesis:
                     self._table(spec, period, id_columns, id_values, missing, kind="id").write(
                         mc_all / spec.folder / table_file_name("id", period)
                     )
+        self._write_digest(mc_all / "grid" / "digest.txt")
+
+    def _write_digest(self, path: Path) -> None:
+        system = self.settings.system
+        areas, districts = [], []
+        for area in system.areas:
+            annual = self.folded[(f"areas/{area.id}", "values", "annual")]
+            areas.append(digest_row(area.id, AREA_CATALOGUE, annual))
+        for district in system.districts:
+            annual = self.folded[(f"areas/{district.folder}", "values", "annual")]
+            districts.append(digest_row(district.folder, AREA_CATALOGUE, annual))
+        flows = {}
+        for link in system.links:
+            annual = self.folded[(f"links/{link.folder}", "values", "annual")]
+            flows[(link.origin.id, link.extremity.id)] = float(annual.exp[0, 0])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = digest_text(system, areas, districts, flows)
+        path.write_text(text, encoding="utf-8", newline="\n")
 
     def _table(
         self,
