@@ -24,6 +24,7 @@ driver, so figures are pessimistic; on a shared machine they are also noisy.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import shutil
@@ -261,10 +262,8 @@ def bench_backend(
         with DriverClient.connect(url, "bench-user") as user:
             for job in user.list_jobs().jobs:
                 if not job.status.is_final:
-                    try:
+                    with contextlib.suppress(ClientError):  # it finished meanwhile
                         user.cancel_job(job.id)
-                    except ClientError:  # it finished meanwhile
-                        pass
             for _ in range(args.jobs):
                 user.submit_job(large_zip, JobSubmitFields())
         tally, elapsed = simulate(url, args.workers, args.seconds, None)
