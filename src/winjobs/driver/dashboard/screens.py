@@ -79,7 +79,8 @@ def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:
         "running_for": present.elapsed(job.started_at, job.finished_at, now),
         "timeline": present.timeline(job.tasks, now),
         "places": present.year_places(job.tasks),
-        "failures": [t for t in job.tasks if t.error or t.log_tail],
+        #: a task's error is cleared when an attempt succeeds: these are the live problems
+        "failures": [t for t in job.tasks if t.error],
         "log_text": log_text,
         "log_cut": cut,
         "log_lines": LOG_LINES,
