@@ -65,5 +65,5 @@ async def _page_error(request: Request, exc: Exception) -> Response:
         status_code=exc.status_code,
         **base_context(dashboard, viewer, active="", title="Refused"),
         message=str(exc),
-        status_code_=exc.status_code,
+        error_status=exc.status_code,
     )
