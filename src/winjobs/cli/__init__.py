@@ -16,7 +16,8 @@ def _register_commands() -> None:
     """Import the command modules; each registers its commands on `app`."""
     import winjobs.cli.driver_cmd
     import winjobs.cli.runs
-    import winjobs.cli.study  # noqa: F401
+    import winjobs.cli.study
+    import winjobs.cli.worker_cmd  # noqa: F401
 
 
 _register_commands()
