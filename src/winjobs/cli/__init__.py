@@ -14,7 +14,7 @@ __all__ = ["app", "main"]
 
 def _register_commands() -> None:
     """Import the command modules; each registers its commands on `app`."""
-    import winjobs.cli.jobs  # noqa: F401
+    import winjobs.cli.jobs
     import winjobs.cli.study  # noqa: F401
 
 

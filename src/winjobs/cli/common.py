@@ -52,9 +52,7 @@ class JobNotSucceeded(WinjobsError):
 
 def check_priority(priority: int) -> int:
     if not 1 <= priority <= 100:
-        raise InputError(
-            f"priority must be between 1 and 100 (higher runs first), not {priority}"
-        )
+        raise InputError(f"priority must be between 1 and 100 (higher runs first), not {priority}")
     return priority
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
@@ -19,6 +20,9 @@ from winjobs.cli.render import format_seconds
 from winjobs.client import ClientError, DriverClient
 from winjobs.errors import WinjobsError
 from winjobs.wire import JobDetail
+
+#: Seconds between two looks at the job (a GET of a few hundred bytes).
+POLL_INTERVAL_S = 1.0
 
 
 class StoppedFollowing(WinjobsError):
@@ -57,13 +61,13 @@ class JobFollower:
         self,
         client: DriverClient,
         console: Console,
-        poll_interval: float = 1.0,
+        poll_interval: float | None = None,
         patience: float = 120.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
         self._console = console
-        self._poll_interval = poll_interval
+        self._poll_interval = POLL_INTERVAL_S if poll_interval is None else poll_interval
         self._patience = patience
         self._sleep = sleep
 
@@ -120,7 +124,7 @@ class JobFollower:
             bar: TaskID | None = None
             while True:
                 job = self._poll(job_id)
-                fields = {
+                fields: dict[str, Any] = {
                     "job": job.id,
                     "status": str(job.status),
                     "running": job.tasks_running,
@@ -128,9 +132,7 @@ class JobFollower:
                 }
                 if bar is None:
                     bar = progress.add_task("", total=job.years_total, **fields)
-                progress.update(
-                    bar, completed=job.years_done, total=job.years_total, **fields
-                )
+                progress.update(bar, completed=job.years_done, total=job.years_total, **fields)
                 if job.status.is_final:
                     return job
                 self._sleep(self._poll_interval)

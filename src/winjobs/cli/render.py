@@ -43,7 +43,7 @@ def status_text(status: str) -> Text:
 
 def format_seconds(seconds: float) -> str:
     """A duration the way a person reads it: `45s`, `2m 05s`, `1h 02m`, `3d 04h`."""
-    total = max(0, int(round(seconds)))
+    total = max(0, round(seconds))
     if total < 60:
         return f"{total}s"
     minutes, secs = divmod(total, 60)

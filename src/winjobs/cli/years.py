@@ -55,9 +55,7 @@ def check_years(years: Sequence[int], nbyears: int, active: Sequence[int]) -> No
     """Every chosen (0-based) year must be one the study would run; say which is not."""
     beyond = [y for y in years if y >= nbyears]
     if beyond:
-        raise YearsError(
-            f"--years: year {beyond[0] + 1} is beyond the study's {nbyears} MC years"
-        )
+        raise YearsError(f"--years: year {beyond[0] + 1} is beyond the study's {nbyears} MC years")
     active_set = set(active)
     inactive = [y for y in years if y not in active_set]
     if inactive:
