@@ -252,7 +252,10 @@ class IniDocument:
         if indexes:
             index = indexes[-1]
             old = self._lines[index]
-            raw = old.raw[: old.value_start] + value + old.raw[old.value_end :]
+            prefix = old.raw[: old.value_start]
+            if not value and prefix.endswith("="):
+                prefix += " "  # `key =` with nothing after '=' would vanish for the solver
+            raw = prefix + value + old.raw[old.value_end :]
             self._lines[index] = _parse_line(raw, index + 1, self._source)
             return
         headers = self._headers(section)
@@ -265,8 +268,9 @@ class IniDocument:
     def replace_section(self, section: str, items: list[tuple[str, str]]) -> None:
         """Make `items` the whole content of `section`, touching no other section.
 
-        The first block of the section keeps its place and its trailing blank lines; its
-        properties and comments are replaced; later blocks of the same name are removed.
+        The first block of the section keeps its place and whatever follows its last
+        property (blank lines, comments); its properties and the comments between them are
+        replaced; later blocks of the same name are removed.
         A missing section is appended at the end of the file.
         """
         _check_text("section", section, "[]")
@@ -302,7 +306,7 @@ class IniDocument:
 
     def _property_indexes(self, section: str, key: str | None = None) -> list[int]:
         wanted_section = section.lower()
-        wanted_key = key.strip().lower() if key is not None else None
+        wanted_key = key.strip(" \t").lower() if key is not None else None
         found: list[int] = []
         inside = False
         for i, line in enumerate(self._lines):
@@ -324,9 +328,10 @@ class IniDocument:
         return len(self._lines)
 
     def _body_end(self, header: int) -> int:
-        """Where the section's content ends: before its trailing blank lines."""
+        """Where the section's content ends: after its last property. Blank lines and
+        comments that follow (usually about the next section) stay where they are."""
         end = self._block_end(header)
-        while end > header + 1 and not self._lines[end - 1].raw.strip():
+        while end > header + 1 and self._lines[end - 1].kind != "property":
             end -= 1
         return end
 
@@ -349,4 +354,6 @@ class IniDocument:
     def _append_section(self, section: str, items: list[tuple[str, str]]) -> None:
         """Append `[section]`, its items and a blank line, the way Antares writes sections."""
         texts = [f"[{section}]", *(f"{key} = {value}" for key, value in items), ""]
+        if self._lines and self._lines[-1].raw.strip():
+            texts.insert(0, "")  # keep a blank line between sections, as Antares does
         self._insert(len(self._lines), texts)
