@@ -15,7 +15,8 @@ __all__ = ["app", "main"]
 def _register_commands() -> None:
     """Import the command modules; each registers its commands on `app`."""
     import winjobs.cli.jobs
-    import winjobs.cli.study  # noqa: F401
+    import winjobs.cli.study
+    import winjobs.cli.submit  # noqa: F401
 
 
 _register_commands()

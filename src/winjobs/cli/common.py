@@ -11,6 +11,7 @@ import typer
 from winjobs.cli.userconfig import Connection, resolve_connection
 from winjobs.client import ClientError, DriverClient
 from winjobs.errors import WinjobsError
+from winjobs.wire import JobDetail
 
 DriverOpt = Annotated[
     str | None,
@@ -48,6 +49,10 @@ class JobNotSucceeded(WinjobsError):
     """A followed job ended failed or cancelled: scripts tell it from other errors by 3."""
 
     exit_code = 3
+
+    def __init__(self, message: str, job: JobDetail | None = None) -> None:
+        super().__init__(message)
+        self.job = job
 
 
 def check_priority(priority: int) -> int:

@@ -87,7 +87,7 @@ def wait_for(client: DriverClient, job_id: int, as_json: bool) -> JobDetail:
     if job.status == JobStatus.SUCCEEDED:
         return job
     reason = f": {job.error}" if job.error else ""
-    raise JobNotSucceeded(f"job {job.id} {job.status}{reason}")
+    raise JobNotSucceeded(f"job {job.id} {job.status}{reason}", job)
 
 
 @app.command("wait")

@@ -105,6 +105,9 @@ class FakeDriver:
     scripts: dict[int, list[JobDetail]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
     unreachable: bool = False
+    #: states the next submitted job goes through (as `script`), and its result archive
+    next_job_states: list[dict[str, Any]] = field(default_factory=list)
+    next_job_result: bytes | None = None
 
     def add(self, job: JobDetail) -> JobDetail:
         self.jobs[job.id] = job
@@ -278,6 +281,10 @@ class FakeDriver:
                 **extra,
             )
         )
+        if self.next_job_states:
+            self.script(job_id, self.next_job_states)
+        if self.next_job_result is not None:
+            self.results[job_id] = self.next_job_result
         return _json({"job_id": job_id, "warnings": []}, 201)
 
 
