@@ -99,6 +99,11 @@ class Child:
         except OSError:
             pass  # it is already gone
 
+    def kill(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            kill_tree(self._process.pid)
+        self.wait_or_kill(10.0)
+
     def wait_or_kill(self, grace: float) -> None:
         process = self._process
         if process is None:
@@ -153,7 +158,14 @@ class Children(AbstractContextManager["Children"]):
                 self._children.remove(child)
 
     def stop_all(self) -> None:
-        self.stop(list(reversed(self._children)))
+        """Stop everything; a Ctrl-C meanwhile turns the polite stop into kills."""
+        try:
+            self.stop(list(reversed(self._children)))
+        except KeyboardInterrupt:
+            for child in self._children:
+                child.kill()
+            self._children.clear()
+            raise
 
     def __exit__(
         self,
