@@ -37,3 +37,14 @@ def shared_studies() -> list[Path]:
     if not studies.is_dir():
         return []
     return sorted(p for p in studies.iterdir() if (p / "study.antares").is_file())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Starlette 1.x's TestClient prefers the `httpx2` fork and warns when it runs on httpx;
+    # our DriverClient is built on httpx and tests hand it a TestClient (an httpx client),
+    # as docs NOTES recommend. Both warnings are about that choice, not about our code.
+    for message in (
+        "Using `httpx` with `starlette.testclient` is deprecated",
+        "You should not use the 'timeout' argument with the TestClient",
+    ):
+        config.addinivalue_line("filterwarnings", f"ignore:{message}")

@@ -1,0 +1,79 @@
+"""FastAPI dependencies as `Annotated` aliases: the driver's services and who is calling.
+
+The identity dependencies are `async def` on purpose: they only hash a token and look it
+up, and a sync dependency would cost every request a thread-pool round trip.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from winjobs.driver.auth import authenticate, require_role
+from winjobs.driver.dispatch import Dispatch
+from winjobs.driver.errors import Forbidden
+from winjobs.driver.jobs import JobService
+from winjobs.driver.runtime import Driver
+from winjobs.driver.settings import DriverSettings
+from winjobs.wire import WORKER_ID_HEADER, Identity, Role
+
+
+def get_driver(request: Request) -> Driver:
+    driver: Driver = request.app.state.driver
+    return driver
+
+
+async def _driver(request: Request) -> Driver:
+    return get_driver(request)
+
+
+async def _jobs(request: Request) -> JobService:
+    return get_driver(request).jobs
+
+
+async def _dispatch(request: Request) -> Dispatch:
+    return get_driver(request).dispatch
+
+
+async def _settings(request: Request) -> DriverSettings:
+    return get_driver(request).settings
+
+
+async def current_identity(request: Request) -> Identity:
+    return authenticate(request, request.app.state.authenticators)
+
+
+CurrentIdentity = Annotated[Identity, Depends(current_identity)]
+
+
+async def _user(identity: CurrentIdentity) -> Identity:
+    return require_role(identity, (Role.USER, Role.ADMIN), "this endpoint")
+
+
+async def _worker(identity: CurrentIdentity) -> Identity:
+    return require_role(identity, (Role.WORKER,), "the worker protocol")
+
+
+async def _worker_or_admin(identity: CurrentIdentity) -> Identity:
+    return require_role(identity, (Role.WORKER, Role.ADMIN), "downloading a study")
+
+
+async def _worker_id(
+    _identity: Annotated[Identity, Depends(_worker)],
+    worker_id: Annotated[str | None, Header(alias=WORKER_ID_HEADER)] = None,
+) -> int:
+    if worker_id is None or not worker_id.strip().isdigit():
+        raise Forbidden(f"send the {WORKER_ID_HEADER} header: register the worker first")
+    return int(worker_id)
+
+
+DriverDep = Annotated[Driver, Depends(_driver)]
+JobsDep = Annotated[JobService, Depends(_jobs)]
+DispatchDep = Annotated[Dispatch, Depends(_dispatch)]
+SettingsDep = Annotated[DriverSettings, Depends(_settings)]
+UserIdentity = Annotated[Identity, Depends(_user)]
+WorkerIdentity = Annotated[Identity, Depends(_worker)]
+StudyReader = Annotated[Identity, Depends(_worker_or_admin)]
+#: the calling worker's registered id (worker token + X-Winjobs-Worker header)
+WorkerId = Annotated[int, Depends(_worker_id)]

@@ -1,0 +1,142 @@
+"""`/jobs`: submit, list, look at, cancel, re-prioritise, retry, download, read logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, PlainTextResponse
+from pydantic import ValidationError
+
+from winjobs.driver.api.deps import JobsDep, SettingsDep, UserIdentity
+from winjobs.driver.api.uploads import receive_multipart
+from winjobs.driver.errors import Invalid
+from winjobs.driver.jobs import Upload
+from winjobs.wire import (
+    JobCreated,
+    JobDetail,
+    JobList,
+    JobStatus,
+    JobSubmitFields,
+    PriorityChange,
+)
+
+router = APIRouter(tags=["jobs"])
+
+#: /docs shows the multipart body, which the handler parses itself (streaming)
+_SUBMIT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["archive"],
+                    "properties": {
+                        "archive": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "the study packed as a zip (without output/)",
+                        },
+                        **JobSubmitFields.model_json_schema()["properties"],
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def parse_submit_fields(fields: dict[str, str]) -> JobSubmitFields:
+    present = {key: value for key, value in fields.items() if value != ""}
+    try:
+        return JobSubmitFields.model_validate(present)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in exc.errors()
+        ]
+        raise Invalid("; ".join(problems)) from exc
+
+
+@router.post("/jobs", status_code=201, response_model=JobCreated, openapi_extra=_SUBMIT_BODY)
+async def submit_job(
+    request: Request, identity: UserIdentity, jobs: JobsDep, settings: SettingsDep
+) -> JobCreated:
+    """Upload a packed study (multipart: file `archive` + the JobSubmitFields fields).
+
+    The study is validated before it is accepted: a bad one gets 422 with every reason
+    and leaves nothing behind.
+    """
+
+    async def check(fields: dict[str, str]) -> None:
+        parse_submit_fields(fields)
+
+    dest = jobs.files.temp_path("upload")
+    received = await receive_multipart(request, "archive", dest, settings.max_upload_bytes, check)
+    try:
+        fields = parse_submit_fields(received.fields)
+        upload = Upload(path=received.path, size=received.size, sha256=received.sha256)
+        return await run_in_threadpool(jobs.submit, upload, fields, identity.name)
+    finally:
+        received.path.unlink(missing_ok=True)
+
+
+@router.get("/jobs", response_model=JobList)
+def list_jobs(
+    _identity: UserIdentity,
+    jobs: JobsDep,
+    status: JobStatus | None = None,
+    submitter: str | None = None,
+) -> JobList:
+    """Every job, newest first; filter by status and submitter."""
+    return jobs.list(status, submitter)
+
+
+@router.get("/jobs/{job_id}", response_model=JobDetail)
+def get_job(job_id: int, _identity: UserIdentity, jobs: JobsDep) -> JobDetail:
+    return jobs.detail(job_id)
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobDetail)
+def cancel_job(job_id: int, identity: UserIdentity, jobs: JobsDep) -> JobDetail:
+    """Queued tasks are dropped; running ones are told to stop at their next heartbeat."""
+    return jobs.cancel(job_id, identity)
+
+
+@router.post("/jobs/{job_id}/priority", response_model=JobDetail)
+def set_priority(
+    job_id: int, change: PriorityChange, identity: UserIdentity, jobs: JobsDep
+) -> JobDetail:
+    """Change a queued or running job's priority (1..100, higher runs first)."""
+    return jobs.set_priority(job_id, change.priority, identity)
+
+
+@router.post("/jobs/{job_id}/retry", response_model=JobDetail)
+def retry_job(job_id: int, identity: UserIdentity, jobs: JobsDep) -> JobDetail:
+    """Run a failed or cancelled job's missing years again (finished ones are kept)."""
+    return jobs.retry(job_id, identity)
+
+
+@router.get(
+    "/jobs/{job_id}/result",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+def download_result(job_id: int, _identity: UserIdentity, jobs: JobsDep) -> FileResponse:
+    """The assembled run folder as one zip (entries under `<run folder>/`)."""
+    path, filename = jobs.result(job_id)
+    return FileResponse(path, media_type="application/zip", filename=filename)
+
+
+@router.get("/jobs/{job_id}/log", response_class=PlainTextResponse)
+def job_log(job_id: int, _identity: UserIdentity, jobs: JobsDep) -> PlainTextResponse:
+    return PlainTextResponse(jobs.job_log(job_id))
+
+
+@router.get("/jobs/{job_id}/tasks/{task_id}/log", response_class=PlainTextResponse)
+def task_log(
+    job_id: int, task_id: int, _identity: UserIdentity, jobs: JobsDep
+) -> PlainTextResponse:
+    """The log tails the task's workers reported, attempt by attempt."""
+    return PlainTextResponse(jobs.task_log(job_id, task_id))

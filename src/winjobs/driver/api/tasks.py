@@ -1,0 +1,89 @@
+"""`/tasks/{id}/...`: the reports of a running attempt (heartbeat, fail, complete).
+
+Every report carries the attempt number it was given (the fencing token); a report from
+an attempt that no longer holds the task gets 409 and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from winjobs.driver.api.deps import DispatchDep, SettingsDep, WorkerId
+from winjobs.driver.api.uploads import receive_multipart
+from winjobs.driver.errors import Invalid
+from winjobs.wire import Ack, Heartbeat, HeartbeatReply, TaskFailure
+
+router = APIRouter(tags=["worker protocol"])
+
+_COMPLETE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["attempt", "output"],
+                    "properties": {
+                        "attempt": {"type": "integer", "description": "the fencing token"},
+                        "log_tail": {"type": "string"},
+                        "output": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "zip of the run folder (see wire.py)",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/tasks/{task_id}/heartbeat", response_model=HeartbeatReply)
+def heartbeat(
+    task_id: int, beat: Heartbeat, worker_id: WorkerId, dispatch: DispatchDep
+) -> HeartbeatReply:
+    """Extend the lease and report progress; `cancel=true` means: stop, drop the task."""
+    return dispatch.heartbeat(task_id, worker_id, beat)
+
+
+@router.post("/tasks/{task_id}/fail", response_model=Ack)
+def fail(task_id: int, failure: TaskFailure, worker_id: WorkerId, dispatch: DispatchDep) -> Ack:
+    """The attempt failed (counted) or is given back (`release=true`, not counted)."""
+    return dispatch.fail(task_id, worker_id, failure)
+
+
+def _attempt(fields: dict[str, str]) -> int:
+    raw = fields.get("attempt", "").strip()
+    if not raw.isdigit():
+        raise Invalid("attempt: the form field `attempt` (an integer) is required")
+    return int(raw)
+
+
+@router.post("/tasks/{task_id}/complete", response_model=Ack, openapi_extra=_COMPLETE_BODY)
+async def complete(
+    task_id: int,
+    request: Request,
+    worker_id: WorkerId,
+    dispatch: DispatchDep,
+    settings: SettingsDep,
+) -> Ack:
+    """Upload the attempt's run folder (zip, streamed); it is verified before it counts."""
+
+    async def check(fields: dict[str, str]) -> None:
+        attempt = _attempt(fields)
+        await run_in_threadpool(dispatch.check_report, task_id, worker_id, attempt)
+
+    dest = dispatch.files.temp_path("output-upload")
+    received = await receive_multipart(request, "output", dest, settings.max_upload_bytes, check)
+    try:
+        attempt = _attempt(received.fields)
+        log_tail = received.fields.get("log_tail", "")
+        return await run_in_threadpool(
+            dispatch.complete, task_id, worker_id, attempt, log_tail, received.path
+        )
+    finally:
+        received.path.unlink(missing_ok=True)

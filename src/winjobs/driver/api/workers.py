@@ -1,0 +1,83 @@
+"""`/workers`: list them; the worker protocol's register and claim (long-poll)."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from winjobs.driver import views
+from winjobs.driver.api.deps import (
+    DispatchDep,
+    DriverDep,
+    SettingsDep,
+    UserIdentity,
+    WorkerId,
+    WorkerIdentity,
+)
+from winjobs.wire import (
+    ClaimRequest,
+    TaskAssignment,
+    WorkerList,
+    WorkerRegistered,
+    WorkerRegistration,
+)
+
+router = APIRouter(tags=["workers"])
+
+
+@router.get("/workers", response_model=WorkerList)
+def list_workers(_identity: UserIdentity, driver: DriverDep) -> WorkerList:
+    """Every worker that ever registered: state, current task, last seen."""
+    now = driver.store.clock()
+    offline = driver.settings.worker_offline_s
+    return WorkerList(
+        workers=[
+            views.worker_info(worker, task, now, offline)
+            for worker, task in driver.store.list_workers()
+        ]
+    )
+
+
+@router.post("/workers/register", response_model=WorkerRegistered)
+def register(
+    registration: WorkerRegistration, _identity: WorkerIdentity, dispatch: DispatchDep
+) -> WorkerRegistered:
+    """Register (or re-register, by name) a worker; the answer's id goes in the
+    X-Winjobs-Worker header of every later request."""
+    return dispatch.register(registration)
+
+
+@router.post(
+    "/workers/claim",
+    response_model=TaskAssignment,
+    responses={204: {"description": "no work appeared within wait_s"}},
+)
+async def claim(
+    claim_request: ClaimRequest,
+    request: Request,
+    worker_id: WorkerId,
+    dispatch: DispatchDep,
+    settings: SettingsDep,
+) -> Response:
+    """Lease a task to the calling worker, waiting up to `wait_s` (long-poll) for one.
+
+    Returns at once when work appears: submissions, re-queued tasks and retries wake
+    every waiting claim. The wait holds no thread (only each database attempt does).
+    """
+    signal = dispatch.signal
+    deadline = time.monotonic() + min(claim_request.wait_s, settings.claim_max_wait_s)
+    while True:
+        generation = signal.generation
+        assignment = await run_in_threadpool(dispatch.claim_once, worker_id, claim_request)
+        if assignment is not None:
+            dispatch.claims.count_result(assigned=True)
+            return JSONResponse(assignment.model_dump(mode="json"))
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or claim_request.draining or await request.is_disconnected():
+            break
+        await signal.wait(generation, remaining)
+    dispatch.claims.count_result(assigned=False)
+    return Response(status_code=204)

@@ -1,0 +1,126 @@
+"""The FastAPI application factory, its start-up/shut-down, and `serve` to run it.
+
+`create_app(settings)` builds nothing heavy: the lifespan creates the engine, migrates the
+schema, recovers from a previous crash (tmp/ emptied, orphan files removed, leases
+extended, interrupted assemblies redone), starts the collector and the sweeper, and keeps
+them on `app.state.driver`. No module-level singletons: two apps in one process (tests)
+never share a database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+import winjobs
+from winjobs.driver.api import include_routers
+from winjobs.driver.auth import Authenticator, TokenTable, bearer_authenticator
+from winjobs.driver.errors import DriverError
+from winjobs.driver.runtime import Driver
+from winjobs.driver.settings import DriverSettings
+from winjobs.driver.store import Clock, utcnow
+from winjobs.errors import WinjobsError
+
+log = logging.getLogger(__name__)
+
+
+class DriverStartError(WinjobsError):
+    """The driver could not start (port taken, database unreachable...)."""
+
+
+def create_app(settings: DriverSettings, clock: Clock = utcnow) -> FastAPI:
+    """The driver's ASGI app. `clock` is for tests that move time (lease expiry)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, settings.thread_pool_size)
+        driver = await anyio.to_thread.run_sync(Driver.start, settings, clock)
+        app.state.driver = driver
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(driver.stop)
+
+    app = FastAPI(
+        title="winjobs driver",
+        version=winjobs.__version__,
+        description=(
+            "Spreads the Monte-Carlo years of Antares studies over workers. Every endpoint "
+            "but /health needs `Authorization: Bearer <token>`."
+        ),
+        lifespan=lifespan,
+    )
+    authenticators: list[Authenticator] = [bearer_authenticator(TokenTable(settings.tokens))]
+    app.state.authenticators = authenticators
+    app.state.settings = settings
+
+    @app.exception_handler(DriverError)
+    async def _driver_error(_request: Request, exc: DriverError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
+
+    include_routers(app)
+    return app
+
+
+def uvicorn_config(settings: DriverSettings, app: FastAPI | None = None) -> uvicorn.Config:
+    return uvicorn.Config(
+        app or create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def serve(settings: DriverSettings) -> None:
+    """Run the driver with uvicorn until interrupted (Ctrl-C / SIGTERM)."""
+    uvicorn.Server(uvicorn_config(settings)).run()
+
+
+class RunningDriver:
+    """A driver served by uvicorn in a background thread (tests, `winjobs demo`).
+
+    With `port: 0` the system picks a free port; `url` tells which. Use as a context
+    manager, or call `stop()`.
+    """
+
+    def __init__(self, settings: DriverSettings, app: FastAPI | None = None) -> None:
+        self.app = app or create_app(settings)
+        self.server = uvicorn.Server(uvicorn_config(settings, self.app))
+        self._thread = threading.Thread(target=self.server.run, name="winjobs-driver", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise DriverStartError(
+                    f"the driver did not start on {settings.host}:{settings.port}"
+                )
+            time.sleep(0.02)
+        host, port = self.server.servers[0].sockets[0].getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=30)
+
+    def __enter__(self) -> RunningDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_in_thread(settings: DriverSettings) -> RunningDriver:
+    return RunningDriver(settings)

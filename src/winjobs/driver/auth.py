@@ -1,0 +1,79 @@
+"""Who is calling, and what they may do. No FastAPI here: `api/deps.py` wires it in.
+
+Identities come from a list of *authenticators*, each a function `Request -> Identity |
+None` tried in order (`app.state.authenticators`). The bearer-token one is built in; the
+dashboard adds a cookie-session authenticator to the same list, and every route
+protected by `api.deps` accepts either without change. An authenticator returns None when
+its kind of credential is absent, and raises `Unauthorized` when it is present but wrong
+(a wrong token never falls through to another method).
+
+Tokens are compared by their sha256 (the configuration holds digests only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from starlette.requests import HTTPConnection
+
+from winjobs.driver.errors import Forbidden, Unauthorized
+from winjobs.driver.settings import TokenConfig, hash_token
+from winjobs.wire import Identity, Role
+
+Authenticator = Callable[[HTTPConnection], Identity | None]
+
+
+class TokenTable:
+    """The configured bearer tokens, by digest."""
+
+    def __init__(self, tokens: Iterable[TokenConfig]) -> None:
+        self._by_digest = {
+            t.token_sha256: Identity(name=t.name, role=t.role) for t in tokens if t.token_sha256
+        }
+
+    def identify(self, token: str) -> Identity | None:
+        return self._by_digest.get(hash_token(token))
+
+    def __len__(self) -> int:
+        return len(self._by_digest)
+
+
+def bearer_authenticator(table: TokenTable) -> Authenticator:
+    def authenticate(connection: HTTPConnection) -> Identity | None:
+        header = connection.headers.get("authorization")
+        if header is None:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("malformed Authorization header: expected 'Bearer <token>'")
+        identity = table.identify(token.strip())
+        if identity is None:
+            raise Unauthorized("unknown token")
+        return identity
+
+    return authenticate
+
+
+def authenticate(connection: HTTPConnection, authenticators: Iterable[Authenticator]) -> Identity:
+    for method in authenticators:
+        identity = method(connection)
+        if identity is not None:
+            return identity
+    raise Unauthorized("this endpoint needs a token (Authorization: Bearer <token>)")
+
+
+def require_role(identity: Identity, roles: Iterable[Role], what: str) -> Identity:
+    allowed = tuple(roles)
+    if identity.role not in allowed:
+        names = " or ".join(r.value for r in allowed)
+        raise Forbidden(f"{what} needs a {names} token; {identity.name} is a {identity.role}")
+    return identity
+
+
+def ensure_can_change(identity: Identity, submitter: str, job_id: int) -> None:
+    """Users change only their own jobs; admins change any."""
+    if identity.role is Role.ADMIN:
+        return
+    if identity.role is Role.USER and identity.name == submitter:
+        return
+    raise Forbidden(f"job {job_id} belongs to {submitter}: only they or an admin may change it")

@@ -1,0 +1,202 @@
+"""Task outputs in, one job output out.
+
+`accept_output` unpacks an uploaded run folder (with the archive guards), checks it with
+`winjobs.antares.output` (a complete, successful run of exactly the task's years) and
+keeps it under the job's folder. When a job's last task is in, `schedule` queues its
+assembly on the collector's own thread: `winjobs.antares.merge.merge_runs` builds the job's
+run folder inside the job's copy of the study (`study/output/<run folder>/`), moving the
+tasks' `mc-ind` years into it (HTTP mode), and the run folder is zipped for download.
+
+Assembly is idempotent, so an assembly cut short by a crash is simply redone at start-up
+(`recover`): it is built in `assembly.tmp/` and renamed into place; year folders an
+interrupted run had already moved out of the task outputs are moved back first. Only
+after the result zip exists is the job marked succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from datetime import UTC
+from pathlib import Path
+
+from winjobs.antares.archive import UnpackLimits, pack_folder, unpack_archive
+from winjobs.driver.errors import Invalid
+from winjobs.driver.files import DataDir, remove_tree, replace_dir
+from winjobs.driver.models import Job, Task
+from winjobs.driver.store import Store
+from winjobs.errors import WinjobsError
+
+log = logging.getLogger(__name__)
+
+#: folder name of a task output whose zip held the run folder's content at its root
+_UNNAMED_RUN = "run"
+
+
+def _run_root(unpacked: Path) -> Path:
+    """The run folder in an unpacked upload: its root, or its only top-level folder."""
+    children = [p for p in unpacked.iterdir() if not p.name.startswith(".")]
+    if len(children) == 1 and children[0].is_dir():
+        return children[0]
+    return unpacked
+
+
+def run_folder_name(job: Job, tasks: Sequence[Task]) -> str:
+    """`<YYYYMMDD-HHMM><eco|adq>-<job name>`, the way Antares names a run.
+
+    The time is the last task's end, so that a redone assembly picks the same name.
+    """
+    ends = [t.finished_at for t in tasks if t.finished_at is not None]
+    moment = max(ends) if ends else job.created_at
+    kind = "adq" if job.mode == "adequacy" else "eco"
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in job.name).strip("-")
+    suffix = f"-{slug[:60]}" if slug else ""
+    return f"{moment.astimezone(UTC):%Y%m%d-%H%M}{kind}{suffix}"
+
+
+class Collector:
+    def __init__(self, store: Store, files: DataDir, limits: UnpackLimits) -> None:
+        self.store = store
+        self.files = files
+        self.limits = limits
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self.idle = threading.Event()  #: set when no assembly is queued or running
+        self.idle.set()
+
+    # ------------------------------------------------------------------ task outputs
+
+    def accept_output(
+        self, job_id: int, task_id: int, attempt: int, years: list[int], upload: Path
+    ) -> Path:
+        """Unpack and check an uploaded run folder; returns where it is now kept."""
+        unpacked = self.files.temp_path("output")
+        try:
+            unpack_archive(upload, unpacked, limits=self.limits)
+            run = _run_root(unpacked)
+            verify_task_run(run, years)
+            if run == unpacked:  # give the run folder a name inside its task folder
+                holder = self.files.temp_path("output")
+                holder.mkdir()
+                unpacked.replace(holder / _UNNAMED_RUN)
+                unpacked = holder
+            target = self.files.task_output(job_id, task_id, attempt)
+            replace_dir(unpacked, target)
+            return target
+        except WinjobsError as exc:
+            raise Invalid(f"task {task_id}: the uploaded output was refused: {exc}") from exc
+        finally:
+            remove_tree(unpacked)
+            upload.unlink(missing_ok=True)
+
+    def discard_output(self, kept: Path) -> None:
+        remove_tree(kept)
+
+    def task_run_dir(self, job_id: int, task: Task) -> Path:
+        folder = self.files.task_output(job_id, task.id, task.attempt)
+        runs = [p for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
+        if len(runs) != 1:
+            raise Invalid(f"the output of task {task.id} is missing from the driver's data")
+        return runs[0]
+
+    # ------------------------------------------------------------------ assembly
+
+    def schedule(self, job_id: int) -> None:
+        self.idle.clear()
+        self._queue.put(job_id)
+
+    def recover(self) -> None:
+        """Queue the assemblies a previous run of the driver did not finish."""
+        for job_id in self.store.jobs_awaiting_assembly():
+            log.info("job %d: redoing its output assembly (interrupted)", job_id)
+            self.schedule(job_id)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="winjobs-collector", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=60)
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            try:
+                self.assemble(job_id)
+            except Exception:
+                log.exception("job %d: output assembly crashed", job_id)
+            finally:
+                if self._queue.empty():
+                    self.idle.set()
+
+    def assemble(self, job_id: int) -> None:
+        """Build, zip and publish a job's output; a failure fails the job with the reason."""
+        job = self.store.get_job(job_id)
+        tasks = self.store.job_tasks(job_id)
+        if job_id not in self.store.jobs_awaiting_assembly():
+            return
+        log_path = self.files.job_log(job_id)
+        try:
+            name = run_folder_name(job, tasks)
+            final = self._merged_output(job, tasks, name)
+            result = self.files.result_zip(job_id)
+            if not result.is_file():
+                staging = self.files.temp_path("result")
+                pack_folder(final, staging, arcname_root=name)
+                staging.replace(result)
+        except (WinjobsError, OSError) as exc:
+            reason = f"output assembly failed: {exc}"
+            if self.store.fail_job(job_id, reason):
+                self.files.append_log(log_path, reason)
+            return
+        if self.store.finish_job(job_id, name):
+            self.files.append_log(log_path, f"succeeded: output {name} assembled")
+            remove_tree(self.files.job_dir(job_id) / "tasks")
+
+    def _merged_output(self, job: Job, tasks: Sequence[Task], name: str) -> Path:
+        study = self.files.job_study(job.id)
+        final = study / "output" / name
+        if final.is_dir():  # renamed into place by an assembly the driver did not record
+            return final
+        runs = [self.task_run_dir(job.id, t) for t in tasks]
+        work = self.files.assembly_dir(job.id)
+        if work.exists():
+            restore_moved_years(work, tasks, runs)
+            remove_tree(work)
+        work.mkdir(parents=True)
+        merge_task_runs(study, runs, work / name)
+        replace_dir(work / name, final)
+        remove_tree(work)
+        return final
+
+
+def verify_task_run(run: Path, years: list[int]) -> None:
+    """Raise OutputError unless `run` is a successful run of exactly `years`."""
+    raise NotImplementedError(f"{run} {years}: waiting for winjobs.antares.output")
+
+
+def merge_task_runs(study: Path, runs: list[Path], out: Path) -> None:
+    raise NotImplementedError(f"{study} {runs} {out}: waiting for winjobs.antares.merge")
+
+
+def restore_moved_years(work: Path, tasks: Sequence[Task], runs: Sequence[Path]) -> None:
+    """Undo an interrupted merge: move mc-ind year folders back to their task's run."""
+    owner = {year: run for task, run in zip(tasks, runs, strict=True) for year in task.years}
+    for year_dir in work.glob("*/*/mc-ind/*"):
+        if not year_dir.name.isdigit():
+            continue
+        run = owner.get(int(year_dir.name) - 1)
+        if run is None:
+            continue
+        mode_dir = year_dir.parent.parent.name
+        back = run / mode_dir / "mc-ind" / year_dir.name
+        if not back.exists():
+            back.parent.mkdir(parents=True, exist_ok=True)
+            year_dir.replace(back)

@@ -1,0 +1,188 @@
+"""The worker protocol's operations: register, claim, heartbeat, fail, complete, fetch study.
+
+Knows nothing of HTTP. The long-poll waiting itself lives in `api/workers.py` (async, so
+a waiting claim holds no thread); `claim_once` is the single database attempt it repeats.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from winjobs.driver import scheduler
+from winjobs.driver.collector import Collector
+from winjobs.driver.errors import Invalid, NotFound
+from winjobs.driver.files import DataDir
+from winjobs.driver.metrics import ClaimStats
+from winjobs.driver.settings import DriverSettings
+from winjobs.driver.signals import WorkSignal
+from winjobs.driver.store import ClaimPolicy, FailOutcome, Store, TaskEvent, describe_years
+from winjobs.wire import (
+    Ack,
+    ClaimRequest,
+    Heartbeat,
+    HeartbeatReply,
+    TaskAssignment,
+    TaskFailure,
+    Transfer,
+    WorkerRegistered,
+    WorkerRegistration,
+)
+
+_SHA256_HEX = frozenset("0123456789abcdef")
+
+
+class Dispatch:
+    def __init__(
+        self,
+        store: Store,
+        files: DataDir,
+        settings: DriverSettings,
+        signal: WorkSignal,
+        claims: ClaimStats,
+        collector: Collector,
+    ) -> None:
+        self.store = store
+        self.files = files
+        self.settings = settings
+        self.signal = signal
+        self.claims = claims
+        self.collector = collector
+        self.policy = ClaimPolicy(
+            chunk_policy=settings.chunk_policy,
+            lease_seconds=settings.lease_seconds,
+            worker_offline_s=settings.worker_offline_s,
+        )
+
+    def register(self, registration: WorkerRegistration) -> WorkerRegistered:
+        bad = []
+        for version in registration.versions:
+            try:
+                scheduler.parse_version(version)
+            except ValueError as exc:
+                bad.append(str(exc))
+        if bad:
+            raise Invalid("versions: " + "; ".join(bad))
+        worker_id = self.store.register_worker(
+            name=registration.name,
+            os=registration.os,
+            cores=registration.cores,
+            versions=list(registration.versions),
+            transfer=registration.transfer.value,
+            shared_output_root=registration.shared_output_root,
+            free_disk_bytes=registration.free_disk_bytes,
+        )
+        return WorkerRegistered(
+            worker_id=worker_id,
+            heartbeat_interval_s=self.settings.heartbeat_every_s,
+            lease_seconds=self.settings.lease_seconds,
+        )
+
+    def claim_once(self, worker_id: int, request: ClaimRequest) -> TaskAssignment | None:
+        """One attempt at leasing a task to this worker (timed for /metrics)."""
+        started = time.perf_counter()
+        claimed = self.store.claim(
+            worker_id,
+            free_cores=request.free_cores,
+            draining=request.draining,
+            free_disk_bytes=request.free_disk_bytes,
+            policy=self.policy,
+        )
+        self.claims.observe(time.perf_counter() - started)
+        if claimed is None:
+            return None
+        self._log(
+            claimed.job_id,
+            f"task {claimed.task_id} (years {describe_years(claimed.years)}) attempt "
+            f"{claimed.attempt} -> worker {claimed.worker_name} (solver {claimed.solver_version})",
+        )
+        return TaskAssignment(
+            task_id=claimed.task_id,
+            job_id=claimed.job_id,
+            attempt=claimed.attempt,
+            years=claimed.years,
+            antares_version=claimed.antares_version,
+            solver_version=claimed.solver_version,
+            study_sha256=claimed.study_sha256,
+            study_size=claimed.study_size,
+            study_name=claimed.study_name,
+            transfer=Transfer.HTTP,
+            time_limit_s=claimed.time_limit_s,
+            lease_seconds=self.settings.lease_seconds,
+            heartbeat_interval_s=self.settings.heartbeat_every_s,
+        )
+
+    def heartbeat(self, task_id: int, worker_id: int, beat: Heartbeat) -> HeartbeatReply:
+        result = self.store.heartbeat(
+            task_id, worker_id, beat.attempt, beat.years_done, self.settings.lease_seconds
+        )
+        return HeartbeatReply(cancel=result.cancel, lease_until=result.lease_until)
+
+    def fail(self, task_id: int, worker_id: int, failure: TaskFailure) -> Ack:
+        event = self.store.fail_task(
+            task_id,
+            worker_id,
+            failure.attempt,
+            reason=failure.reason,
+            log_tail=failure.log_tail,
+            release=failure.release,
+            max_attempts=self.settings.max_attempts,
+        )
+        if failure.log_tail:
+            self._task_log(event.job_id, task_id, failure.attempt, failure.log_tail)
+        self.record([event])
+        return Ack(detail=event.outcome.value)
+
+    def check_report(self, task_id: int, worker_id: int, attempt: int) -> None:
+        """Refuse early (before a long upload) a report the attempt can no longer make."""
+        self.store.check_running(task_id, worker_id, attempt)
+
+    def complete(
+        self, task_id: int, worker_id: int, attempt: int, log_tail: str, upload: Path
+    ) -> Ack:
+        """Accept an uploaded run folder: verify it, keep it, then record the success."""
+        job_id = self.store.check_running(task_id, worker_id, attempt)
+        task = self.store.get_task(task_id)
+        kept = self.collector.accept_output(job_id, task_id, attempt, list(task.years), upload)
+        try:
+            job_id, all_done = self.store.complete_task(task_id, worker_id, attempt, log_tail)
+        except BaseException:
+            self.collector.discard_output(kept)
+            raise
+        if log_tail:
+            self._task_log(job_id, task_id, attempt, log_tail)
+        self._log(job_id, f"task {task_id} attempt {attempt} succeeded")
+        if all_done:
+            self._log(job_id, "every year is done: assembling the output")
+            self.collector.schedule(job_id)
+        return Ack()
+
+    def study_archive(self, sha256: str) -> Path:
+        if len(sha256) != 64 or not set(sha256) <= _SHA256_HEX:
+            raise NotFound(f"{sha256!r} is not a study hash (64 lowercase hex digits)")
+        path = self.files.study_archive(sha256)
+        if not path.is_file():
+            raise NotFound(f"no study archive {sha256[:12]}... on this driver")
+        return path
+
+    def record(self, events: list[TaskEvent]) -> None:
+        """Log what failures and lease expiries did; wake claims if work came back."""
+        for event in events:
+            years = describe_years(event.years)
+            what = {
+                FailOutcome.RELEASED: "given back by its worker",
+                FailOutcome.REQUEUED: "failed and is queued again",
+                FailOutcome.JOB_FAILED: "failed for the last time: the job failed",
+            }[event.outcome]
+            self._log(event.job_id, f"task {event.task_id} (years {years}) {what}: {event.reason}")
+        if any(e.outcome is not FailOutcome.JOB_FAILED for e in events):
+            self.signal.notify()
+
+    def _log(self, job_id: int, text: str) -> None:
+        self.files.append_log(self.files.job_log(job_id), text)
+
+    def _task_log(self, job_id: int, task_id: int, attempt: int, text: str) -> None:
+        path = self.files.task_log(job_id, task_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(f"===== attempt {attempt} =====\n{text.rstrip()}\n")

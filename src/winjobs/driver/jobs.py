@@ -1,0 +1,178 @@
+"""Job operations for users: submit, look, cancel, re-prioritise, retry, fetch results.
+
+Orchestrates the store, the data folder, the collector and the work signal; knows nothing
+of HTTP. Ownership rules are checked here (`auth.ensure_can_change`), so every caller (API,
+dashboard) gets them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from winjobs.antares.archive import UnpackLimits
+from winjobs.driver import views
+from winjobs.driver.auth import ensure_can_change
+from winjobs.driver.collector import Collector
+from winjobs.driver.errors import Conflict, NotFound
+from winjobs.driver.files import DataDir, remove_tree, replace_dir
+from winjobs.driver.intake import validate_submission
+from winjobs.driver.settings import DriverSettings
+from winjobs.driver.signals import WorkSignal
+from winjobs.driver.store import NewJob, Store, describe_years
+from winjobs.wire import Identity, JobCreated, JobDetail, JobList, JobStatus, JobSubmitFields
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file received in full under the data folder's tmp/ (see api/uploads.py)."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+class JobService:
+    def __init__(
+        self,
+        store: Store,
+        files: DataDir,
+        settings: DriverSettings,
+        signal: WorkSignal,
+        collector: Collector,
+    ) -> None:
+        self.store = store
+        self.files = files
+        self.settings = settings
+        self.signal = signal
+        self.collector = collector
+
+    # ------------------------------------------------------------------ submit
+
+    def submit(self, upload: Upload, fields: JobSubmitFields, submitter: str) -> JobCreated:
+        """Validate the uploaded study, then store it and queue the job (all or nothing)."""
+        unpacked = self.files.temp_path("study")
+        limits = UnpackLimits(
+            max_total_bytes=self.settings.max_unpacked_bytes,
+            max_ratio=self.settings.max_compression_ratio,
+        )
+        try:
+            intake = validate_submission(
+                upload.path, unpacked, limits, fields.years, self.settings.max_years_per_job
+            )
+            study = intake.study
+            self.files.keep_archive(upload.path, upload.sha256)
+            job = NewJob(
+                name=fields.name or study.name,
+                submitter=submitter,
+                priority=fields.priority,
+                study_name=study.name,
+                study_sha256=upload.sha256,
+                study_size=upload.size,
+                antares_version=study.version,
+                mode=study.mode,
+                years=intake.years,
+                splittable=study.splittable,
+                task_time_limit_s=fields.task_time_limit_s or self.settings.task_time_limit_s,
+                warnings=list(study.warnings),
+            )
+            placed: list[Path] = []
+
+            def place_study(job_id: int) -> None:
+                target = self.files.job_study(job_id)
+                placed.append(target)
+                replace_dir(intake.root, target)
+
+            try:
+                job_id = self.store.create_job(job, on_created=place_study)
+            except BaseException:
+                for path in placed:
+                    remove_tree(path.parent)
+                raise
+        finally:
+            remove_tree(unpacked)
+            upload.path.unlink(missing_ok=True)
+        split = "" if study.splittable else " (cannot be split: one task)"
+        self._log(
+            job_id,
+            f"submitted by {submitter}: study {study.name!r} (Antares {study.version}, "
+            f"{study.mode}), years {describe_years(job.years)}, priority {job.priority}{split}",
+        )
+        for warning in job.warnings:
+            self._log(job_id, f"warning: {warning}")
+        self.signal.notify()
+        return JobCreated(job_id=job_id, warnings=job.warnings)
+
+    # ------------------------------------------------------------------ read
+
+    def detail(self, job_id: int) -> JobDetail:
+        job = self.store.get_job(job_id)
+        tasks = self.store.job_tasks(job_id)
+        progress = self.store.progress([job_id])[job_id]
+        return views.job_detail(job, tasks, progress, self.store.clock())
+
+    def list(self, status: JobStatus | None, submitter: str | None) -> JobList:
+        jobs = self.store.list_jobs(status.value if status else None, submitter)
+        progress = self.store.progress([j.id for j in jobs])
+        now = self.store.clock()
+        return JobList(jobs=[views.job_summary(j, progress[j.id], now) for j in jobs])
+
+    def result(self, job_id: int) -> tuple[Path, str]:
+        """The result zip and the file name to offer for it."""
+        job = self.store.get_job(job_id)
+        if job.status != JobStatus.SUCCEEDED.value or job.run_folder is None:
+            raise Conflict(f"job {job_id} has no result: it is {job.status}")
+        path = self.files.result_zip(job_id)
+        if not path.is_file():
+            raise NotFound(f"the result of job {job_id} was removed from the driver")
+        return path, f"{job.run_folder}.zip"
+
+    def job_log(self, job_id: int) -> str:
+        self.store.get_job(job_id)
+        return _read_text(self.files.job_log(job_id))
+
+    def task_log(self, job_id: int, task_id: int) -> str:
+        tasks = {t.id: t for t in self.store.job_tasks(job_id)}
+        if task_id not in tasks:
+            self.store.get_job(job_id)
+            raise NotFound(f"job {job_id} has no task {task_id}")
+        return _read_text(self.files.task_log(job_id, task_id))
+
+    # ------------------------------------------------------------------ change
+
+    def _owned(self, job_id: int, identity: Identity) -> None:
+        job = self.store.get_job(job_id)
+        ensure_can_change(identity, job.submitter, job_id)
+
+    def cancel(self, job_id: int, identity: Identity) -> JobDetail:
+        self._owned(job_id, identity)
+        self.store.cancel_job(job_id)
+        self._log(job_id, f"cancelled by {identity.name}")
+        return self.detail(job_id)
+
+    def set_priority(self, job_id: int, priority: int, identity: Identity) -> JobDetail:
+        self._owned(job_id, identity)
+        self.store.set_priority(job_id, priority)
+        self._log(job_id, f"priority set to {priority} by {identity.name}")
+        self.signal.notify()
+        return self.detail(job_id)
+
+    def retry(self, job_id: int, identity: Identity) -> JobDetail:
+        self._owned(job_id, identity)
+        only_assembly = self.store.retry_job(job_id)
+        self._log(job_id, f"retried by {identity.name}: unfinished years queued again")
+        if only_assembly:
+            self.collector.schedule(job_id)
+        else:
+            self.signal.notify()
+        return self.detail(job_id)
+
+    def _log(self, job_id: int, text: str) -> None:
+        self.files.append_log(self.files.job_log(job_id), text)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""

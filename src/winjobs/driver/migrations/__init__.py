@@ -1,0 +1,1 @@
+"""Alembic migration scripts of the driver's database (run by `db.migrate` at start-up)."""

@@ -1,0 +1,128 @@
+"""Database schema (SQLAlchemy 2 declarative). Only `store.py` queries these tables.
+
+Three tables. A job's years are cut into tasks lazily, as workers claim: `jobs.next_index`
+says how many of `jobs.years` (ascending) already belong to a task; the rest are
+"unassigned". A task keeps its years for life: a failed or lost attempt re-queues the same
+years, so `failures` counts failures *of the same years* (the max_attempts rule).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone: stored naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime) and value.tzinfo is not None, "naive datetime"
+        moment: datetime = value.astimezone(UTC)
+        return moment.replace(tzinfo=None) if dialect.name == "sqlite" else moment
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    submitter: Mapped[str] = mapped_column(String(200), index=True)
+    priority: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    study_name: Mapped[str] = mapped_column(String(500))
+    study_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    study_size: Mapped[int] = mapped_column(BigInteger)
+    antares_version: Mapped[str] = mapped_column(String(16))
+    #: the solver version every task of the job runs with, fixed by the first claim
+    solver_version: Mapped[str | None] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(16))
+    years: Mapped[list[int]] = mapped_column(JSON)
+    years_total: Mapped[int] = mapped_column(Integer)
+    #: years[:next_index] are in tasks; years[next_index:] are still unassigned
+    next_index: Mapped[int] = mapped_column(Integer, default=0)
+    splittable: Mapped[bool] = mapped_column(Boolean)
+    task_time_limit_s: Mapped[float | None] = mapped_column(Float)
+    warnings: Mapped[list[str]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    run_folder: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Worker(Base):
+    __tablename__ = "workers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    os: Mapped[str] = mapped_column(String(200))
+    cores: Mapped[int] = mapped_column(Integer)
+    versions: Mapped[list[str]] = mapped_column(JSON)
+    transfer: Mapped[str] = mapped_column(String(16))
+    shared_output_root: Mapped[str | None] = mapped_column(Text)
+    free_disk_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    draining: Mapped[bool] = mapped_column(Boolean, default=False)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_job_status", "job_id", "status"),
+        Index("ix_tasks_status_lease", "status", "lease_until"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    years: Mapped[list[int]] = mapped_column(JSON)
+    first_year: Mapped[int] = mapped_column(Integer)
+    n_years: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    #: fencing token: number of attempts started; every report must carry the current one
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    #: attempts of these years that failed or lost their lease (releases not counted)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
+    worker_name: Mapped[str | None] = mapped_column(String(200))
+    solver_version: Mapped[str | None] = mapped_column(String(16))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    years_done: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    log_tail: Mapped[str | None] = mapped_column(Text)
+    output_location: Mapped[str | None] = mapped_column(Text)

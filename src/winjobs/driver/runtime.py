@@ -1,0 +1,76 @@
+"""A running driver's parts, built and recovered at start-up, stopped at shut-down."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from winjobs.antares.archive import UnpackLimits
+from winjobs.driver.collector import Collector
+from winjobs.driver.db import make_engine, migrate
+from winjobs.driver.dispatch import Dispatch
+from winjobs.driver.files import DataDir
+from winjobs.driver.jobs import JobService
+from winjobs.driver.leases import Sweeper
+from winjobs.driver.metrics import ClaimStats
+from winjobs.driver.settings import DriverSettings
+from winjobs.driver.signals import WorkSignal
+from winjobs.driver.store import Clock, Store, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Driver:
+    """Everything a running driver holds; one per app (`app.state.driver`)."""
+
+    settings: DriverSettings
+    store: Store
+    files: DataDir
+    signal: WorkSignal
+    claims: ClaimStats
+    collector: Collector
+    sweeper: Sweeper
+    jobs: JobService
+    dispatch: Dispatch
+
+    @classmethod
+    def start(cls, settings: DriverSettings, clock: Clock = utcnow) -> Driver:
+        files = DataDir(settings.data_dir)
+        files.prepare()
+        engine = make_engine(settings.resolved_database_url, pool_size=20)
+        migrate(engine)
+        store = Store(engine, clock=clock)
+        signal, claims = WorkSignal(), ClaimStats()
+        limits = UnpackLimits(
+            max_total_bytes=settings.max_unpacked_bytes,
+            max_ratio=settings.max_compression_ratio,
+        )
+        collector = Collector(store, files, limits)
+        dispatch = Dispatch(store, files, settings, signal, claims, collector)
+        sweeper = Sweeper(
+            store, settings.sweep_interval_s, settings.max_attempts, on_events=dispatch.record
+        )
+        jobs = JobService(store, files, settings, signal, collector)
+        driver = cls(settings, store, files, signal, claims, collector, sweeper, jobs, dispatch)
+        driver._recover()
+        collector.start()
+        sweeper.start()
+        return driver
+
+    def _recover(self) -> None:
+        """Put the data folder back in line with the database after a crash."""
+        removed = self.files.cleanup(
+            self.store.job_ids(), self.store.study_hashes(), self.store.succeeded_attempts()
+        )
+        for path in removed:
+            log.info("removed %s: no committed job or task refers to it", path)
+        extended = self.store.extend_running_leases(self.settings.lease_seconds)
+        if extended:
+            log.info("gave %d running task(s) a fresh lease after start-up", extended)
+        self.collector.recover()
+
+    def stop(self) -> None:
+        self.sweeper.stop()
+        self.collector.stop()
+        self.store.engine.dispose()

@@ -1,0 +1,212 @@
+"""The driver's configuration: YAML file < `WINJOBS_DRIVER_*` environment < command line flags.
+
+Why the `WINJOBS_DRIVER_` prefix rather than a bare `WINJOBS_`: the driver, the workers and
+the user CLI often share one machine and one environment (the demo starts all three), and
+their keys overlap (`data_dir`, `token`...). A bare prefix would let a worker's
+`WINJOBS_DATA_DIR` move the driver's database. The CLI's `WINJOBS_DRIVER` (the driver URL)
+does not collide: pydantic-settings only reads prefix + field name.
+
+Plain tokens are hashed as the file is loaded: the settings object never holds a secret,
+only sha256 digests, so it can be printed or logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from winjobs.errors import ConfigError
+from winjobs.wire import Role
+
+ENV_PREFIX = "WINJOBS_DRIVER_"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ChunkPolicy(StrEnum):
+    """How many years a claiming worker gets (see `scheduler.chunk_size`)."""
+
+    BALANCED = "balanced"  #: shares of the remaining work, shrinking towards the end
+    CORES = "cores"  #: the original tool's rule: as many years as the worker has free cores
+
+
+def hash_token(token: str) -> str:
+    """The digest under which a bearer token is stored and looked up."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class TokenConfig(BaseModel):
+    """One bearer token: give either `token` (plain, for trials) or `token_sha256`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    token: SecretStr | None = Field(default=None, exclude=True, repr=False)
+    token_sha256: str | None = None
+
+    @model_validator(mode="after")
+    def _hash_plain_token(self) -> TokenConfig:
+        if (self.token is None) == (self.token_sha256 is None):
+            raise ValueError("give exactly one of `token` or `token_sha256`")
+        if self.token is not None:
+            plain = self.token.get_secret_value()
+            if not plain:
+                raise ValueError("`token` must not be empty")
+            self.token_sha256 = hash_token(plain)
+            self.token = None
+        else:
+            digest = (self.token_sha256 or "").lower()
+            if not _HEX64.match(digest):
+                raise ValueError("`token_sha256` must be 64 hexadecimal digits")
+            self.token_sha256 = digest
+        return self
+
+
+class DriverSettings(BaseSettings):
+    """Every key of the driver's configuration, with its default."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, frozen=True
+    )
+
+    host: str = "127.0.0.1"
+    #: 0 picks a free port (tests, in-process drivers); read the real one from the server
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = Path("data/driver")
+    #: default `sqlite:///<data_dir>/winjobs.db`; PostgreSQL as `postgresql+psycopg://...`
+    database_url: str | None = None
+    tokens: list[TokenConfig] = []
+
+    lease_seconds: float = Field(60.0, gt=0)
+    #: how often workers are asked to heartbeat; default: a quarter of the lease
+    heartbeat_interval_s: float | None = Field(None, gt=0)
+    #: how often the sweeper looks for expired leases
+    sweep_interval_s: float = Field(5.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+    chunk_policy: ChunkPolicy = ChunkPolicy.BALANCED
+    #: upper bound of a claim's long-poll, whatever the worker asks for
+    claim_max_wait_s: float = Field(30.0, ge=0, le=60)
+    #: a worker not heard from for this long is offline (and not counted when sizing chunks)
+    worker_offline_s: float = Field(90.0, gt=0)
+
+    max_upload_bytes: int = Field(20 * 1024**3, gt=0)
+    max_years_per_job: int = Field(10_000, ge=1)
+    #: zip-bomb guards when unpacking a submitted study
+    max_unpacked_bytes: int = Field(200 * 1024**3, gt=0)
+    max_compression_ratio: float = Field(1000.0, gt=1)
+    #: default time limit per task (seconds) for jobs that do not set one
+    task_time_limit_s: float | None = Field(None, gt=0)
+    #: threads serving blocking requests; raised above anyio's 40 so many long-polling
+    #: workers and uploads never starve the other requests
+    thread_pool_size: int = Field(100, ge=4)
+    log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _check_tokens(self) -> DriverSettings:
+        seen: set[str] = set()
+        for entry in self.tokens:
+            digest = entry.token_sha256 or ""
+            if digest in seen:
+                raise ValueError(f"tokens: the token of {entry.name!r} is listed twice")
+            seen.add(digest)
+        if self.database_url is not None and not self.database_url.startswith(
+            ("sqlite:", "postgresql")
+        ):
+            raise ValueError(
+                "database_url: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+            )
+        if self.heartbeat_interval_s is not None and self.heartbeat_interval_s >= (
+            self.lease_seconds
+        ):
+            raise ValueError("heartbeat_interval_s must be shorter than lease_seconds")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'winjobs.db').resolve().as_posix()}"
+
+    @property
+    def heartbeat_every_s(self) -> float:
+        return self.heartbeat_interval_s or self.lease_seconds / 4
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags (init arguments) beat the environment, which beats the YAML file."""
+        assert isinstance(init_settings, InitSettingsSource)
+        yaml_data = init_settings.init_kwargs.pop(_YAML_KEY, {})
+        return (init_settings, env_settings, _DictSource(settings_cls, yaml_data))
+
+
+_YAML_KEY = "__winjobs_yaml__"
+
+
+class _DictSource(PydanticBaseSettingsSource):
+    """The already-parsed YAML file, as the lowest-priority source."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(data)}")
+    return data
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "config"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def load_settings(config_file: Path | None = None, **flags: Any) -> DriverSettings:
+    """Settings from a YAML file, the environment and explicit flags (None flags ignored).
+
+    Raises ConfigError (exit status 2) naming every invalid field and why.
+    """
+    yaml_data = _read_yaml(config_file) if config_file is not None else {}
+    given = {key: value for key, value in flags.items() if value is not None}
+    try:
+        arguments: dict[str, Any] = {_YAML_KEY: yaml_data, **given}
+        return DriverSettings(**arguments)
+    except ValidationError as exc:
+        source = f" (config file {config_file})" if config_file else ""
+        raise ConfigError(f"invalid driver configuration{source}: {_describe(exc)}") from exc

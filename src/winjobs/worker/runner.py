@@ -1,0 +1,285 @@
+"""Run one solver process: start it, watch it, and kill its whole tree when told to.
+
+Everything that ends a solver lives here, built on `subprocess` and psutil only, because
+Windows has neither signal-based timeouts nor process groups that `os.killpg` could hit.
+The solver is started detached from the worker's console (a new session on POSIX, a new
+process group without a console window on Windows) so that the operator's Ctrl-C reaches
+the worker alone: the worker decides whether the task finishes or dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+#: How often the watcher looks at the process, the clock and the stop request.
+POLL_S = 0.1
+#: How long a killed tree may take to disappear before we give up waiting on it.
+KILL_WAIT_S = 5.0
+
+
+class StopReason(StrEnum):
+    """Why the worker ended a solver before it exited by itself."""
+
+    TIME_LIMIT = "time limit reached"
+    CANCELLED = "job cancelled"
+    LEASE_LOST = "lease lost (task re-assigned)"
+    SHUTDOWN = "worker shutting down"
+
+
+class StopRequest:
+    """A one-shot, thread-safe "stop, because..." shared by heartbeats, signals and the loop.
+
+    The first reason wins: a cancel that arrives after a shutdown does not rewrite history.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._reason: StopReason | None = None
+
+    def request(self, reason: StopReason) -> None:
+        with self._lock:
+            if self._reason is None:
+                self._reason = reason
+        self._event.set()
+
+    @property
+    def reason(self) -> StopReason | None:
+        return self._reason
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a solver run ended: `stopped` is None when the solver exited by itself."""
+
+    exit_code: int | None
+    stopped: StopReason | None
+    seconds: float
+
+
+def _detached() -> dict[str, Any]:
+    """Popen options that keep the operator's Ctrl-C away from the solver."""
+    if sys.platform == "win32":
+        flags = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW
+        return {"creationflags": flags}
+    return {"start_new_session": True}
+
+
+def kill_process_tree(pid: int, wait_s: float = KILL_WAIT_S) -> None:
+    """Kill `pid` and every process below it, and wait until they are gone.
+
+    The tree is listed before anything dies (children of a dead process become orphans
+    nobody can find through it). On POSIX the solver leads its own session, so the rest of
+    its session is killed too: it catches grandchildren orphaned earlier (double forks).
+    """
+    victims: dict[int, psutil.Process] = {}
+    try:
+        root = psutil.Process(pid)
+        victims = {p.pid: p for p in (root, *root.children(recursive=True))}
+    except psutil.NoSuchProcess:
+        pass
+    _kill_all(pid, victims, wait_s)
+
+
+def kill_session_leftovers(leader_pid: int, wait_s: float = KILL_WAIT_S) -> None:
+    """POSIX: kill what a solver that already exited (and was reaped) left in its session.
+
+    Its pid may belong to another process by now, so only the session is looked at.
+    """
+    if sys.platform != "win32":
+        _kill_all(leader_pid, {}, wait_s)
+
+
+def _kill_all(leader_pid: int, victims: dict[int, psutil.Process], wait_s: float) -> None:
+    victims.update({p.pid: p for p in _session_members(leader_pid)})
+    _kill_session(leader_pid)
+    for process in victims.values():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    _wait_gone(list(victims.values()), wait_s)
+
+
+def _session_members(leader_pid: int) -> list[psutil.Process]:
+    """POSIX: the processes still in the session the solver leads (none on Windows)."""
+    if sys.platform == "win32":
+        return []
+    members = []
+    for process in psutil.process_iter():
+        try:
+            if process.pid != os.getpid() and os.getsid(process.pid) == leader_pid:
+                members.append(process)
+        except (ProcessLookupError, PermissionError, psutil.Error):
+            continue
+    return members
+
+
+def _kill_session(leader_pid: int) -> None:
+    """POSIX: kill what is left of the process group the solver leads (nothing on Windows)."""
+    if sys.platform != "win32":
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(leader_pid, signal.SIGKILL)
+
+
+def _wait_gone(processes: list[psutil.Process], wait_s: float) -> None:
+    """Wait until every process is dead. A zombie counts as dead: it runs nothing, and
+    one that is not our child is reaped by whoever adopted it (not always promptly)."""
+    deadline = time.monotonic() + wait_s
+    alive = processes
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if _running(p)]
+        if alive:
+            time.sleep(0.02)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+class SolverProcess:
+    """One solver invocation, its output appended to `log_path`."""
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        log_path: Path,
+        cwd: Path | None = None,
+        pid_file: Path | None = None,
+    ) -> None:
+        self.command = [str(part) for part in command]
+        self.log_path = log_path
+        self.cwd = cwd
+        self.pid_file = pid_file
+        self._process: subprocess.Popen[bytes] | None = None
+        self._started = 0.0
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> None:
+        """Start the solver: no shell, the worker's environment, output to the log file."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.cwd,
+                **_detached(),
+            )
+        self._started = time.monotonic()
+        if self.pid_file is not None:
+            write_pid_file(self.pid_file, self._process.pid)
+
+    def wait(self, time_limit_s: float | None, stop: StopRequest) -> RunOutcome:
+        """Wait for the solver to exit, the time limit or a stop request, whichever first.
+
+        On the limit or a request the whole process tree is killed before returning.
+        """
+        process = self._require_started()
+        deadline = self._started + time_limit_s if time_limit_s else None
+        reason: StopReason | None = None
+        while True:
+            try:
+                process.wait(timeout=POLL_S)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if stop.is_set():
+                reason = stop.reason or StopReason.SHUTDOWN
+            elif deadline is not None and time.monotonic() >= deadline:
+                reason = StopReason.TIME_LIMIT
+            if reason is not None:
+                kill_process_tree(process.pid)
+                process.wait()
+                break
+        if reason is None:
+            kill_session_leftovers(process.pid)
+        return RunOutcome(
+            exit_code=process.returncode,
+            stopped=reason,
+            seconds=time.monotonic() - self._started,
+        )
+
+    def kill(self) -> None:
+        """Kill the solver's tree now (safe to call when it already ended)."""
+        process = self._process
+        if process is None:
+            return
+        if process.returncode is None:  # not reaped: the pid is still this solver's
+            kill_process_tree(process.pid)
+            process.wait()
+        else:
+            kill_session_leftovers(process.pid)
+
+    def _require_started(self) -> subprocess.Popen[bytes]:
+        if self._process is None:
+            raise RuntimeError("the solver was not started")
+        return self._process
+
+
+def write_pid_file(path: Path, pid: int) -> None:
+    """Record a solver so that a later run of the worker can end it if this one dies.
+
+    The creation time tells the solver apart from an unrelated process that got its pid.
+    """
+    try:
+        created = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        return
+    path.write_text(f"{pid} {created!r}\n", encoding="ascii")
+
+
+def kill_recorded_solver(path: Path) -> bool:
+    """Kill the solver tree recorded in `path` if it still runs (the worker that started
+    it was killed and could not). True when something was killed."""
+    try:
+        pid_text, created_text = path.read_text(encoding="ascii").split()
+        pid, created = int(pid_text), float(created_text)
+    except (OSError, ValueError):
+        return False
+    try:
+        same = abs(psutil.Process(pid).create_time() - created) < 0.01
+    except psutil.NoSuchProcess:
+        same = False
+    if same:
+        kill_process_tree(pid)
+    else:
+        kill_session_leftovers(pid)
+    return same
+
+
+def read_tail(path: Path, lines: int, max_bytes: int = 256 * 1024) -> str:
+    """The last `lines` lines of a text file (decoded leniently), "" when it is missing."""
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - max_bytes))
+            data = handle.read()
+    except FileNotFoundError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,195 @@
+"""The worker's configuration: a YAML file, `WINJOBS_WORKER_*` environment variables, flags.
+
+Precedence, highest first: command-line flags, environment variables, the YAML file,
+defaults. Everything is validated once at start-up so that a typo stops the worker with a
+message naming the key, instead of surfacing inside the first task an hour later.
+
+The `WINJOBS_WORKER_` prefix (like the driver's `WINJOBS_DRIVER_`): driver, worker and user
+CLI often share a machine and an environment, and keys such as `token` and `data_dir`
+exist on several of them.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+import psutil
+import yaml
+from pydantic import ByteSize, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from winjobs.errors import ConfigError
+
+ENV_PREFIX = "WINJOBS_WORKER_"
+
+#: An Antares version as the driver and the solvers map name it: "8.8", "9.2".
+VERSION_KEY = re.compile(r"^\d+\.\d+$")
+
+#: The YAML file of the settings being loaded (a context variable rather than a class
+#: attribute so that two loads in one process, e.g. in tests, cannot see each other's).
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("winjobs_worker_config", default=None)
+
+
+def _host_name() -> str:
+    return socket.gethostname() or "worker"
+
+
+class WorkerSettings(BaseSettings):
+    """Every key a worker reads; the YAML keys are the field names."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    driver_url: str = "http://127.0.0.1:8000"
+    token: SecretStr = Field(description="the worker token declared in the driver's config")
+    name: str = Field(default_factory=_host_name, min_length=1, max_length=200)
+    cores: int = Field(0, ge=0, description="cores given to the solver; 0 = all of them")
+    data_dir: Path = Path("data/worker")
+    #: Antares version ("8.8") -> solver executable.
+    solvers: dict[str, Path] = Field(min_length=1)
+
+    #: Long-poll length of one claim; also how long an idle `--exit-when-idle` worker waits.
+    claim_wait_s: float = Field(25.0, ge=0, le=60)
+    #: Finished task folders kept on disk for inspection (0: delete once acknowledged).
+    keep_task_folders: int = Field(0, ge=0)
+    #: Total size of the cached study archives before the least recently used go.
+    cache_max_bytes: ByteSize = ByteSize(20 * 1024**3)
+    #: A task is refused (and handed back to the driver) below this much free disk.
+    min_free_disk_bytes: ByteSize = ByteSize(2 * 1024**3)
+    #: Backoff against a driver that is down or failing: first and longest wait.
+    retry_initial_s: float = Field(1.0, gt=0)
+    retry_max_s: float = Field(30.0, gt=0)
+    #: Lines of the solver log sent with a failure report.
+    log_tail_lines: int = Field(40, ge=1, le=2000)
+    #: 7-Zip executable to unpack studies with, when present (the built-in unzip otherwise).
+    sevenzip: Path | None = None
+
+    @field_validator("driver_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL, e.g. http://driver-host:8000")
+        return value.rstrip("/")
+
+    @field_validator("token")
+    @classmethod
+    def _token_not_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("solvers", mode="before")
+    @classmethod
+    def _quoted_keys(cls, value: Any) -> Any:
+        # YAML reads `9.2:` as a float, and `9.10` would silently become 9.1.
+        if isinstance(value, dict):
+            for version in value:
+                if not isinstance(version, str):
+                    raise ValueError(f'version {version!r} must be quoted in YAML: "{version}"')
+        return value
+
+    @field_validator("solvers")
+    @classmethod
+    def _version_keys(cls, value: dict[str, Path]) -> dict[str, Path]:
+        for version in value:
+            if not VERSION_KEY.match(version):
+                raise ValueError(f"version {version!r} must look like 8.8 or 9.2")
+        return value
+
+    @property
+    def solver_cores(self) -> int:
+        """Cores handed to the solver: the configured count, or every logical core."""
+        return self.cores or psutil.cpu_count(logical=True) or 1
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def tasks_dir(self) -> Path:
+        return self.data_dir / "tasks"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _CONFIG_FILE.get()
+        if config_file is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+
+@contextmanager
+def _reading(config_file: Path | None) -> Iterator[None]:
+    token = _CONFIG_FILE.set(config_file)
+    try:
+        yield
+    finally:
+        _CONFIG_FILE.reset(token)
+
+
+def _check_yaml(config_file: Path) -> None:
+    """Fail with a readable message on a missing, unreadable or non-mapping YAML file."""
+    if not config_file.is_file():
+        raise ConfigError(f"config file {config_file} does not exist")
+    try:
+        content = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {config_file} cannot be read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {config_file} is not valid YAML: {exc}") from exc
+    if content is not None and not isinstance(content, dict):
+        raise ConfigError(f"config file {config_file} must hold `key: value` lines at top level")
+
+
+def _describe(error: ValidationError, config_file: Path | None) -> str:
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "config"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"unknown key `{field}`")
+        elif item["type"] == "missing":
+            lines.append(
+                f"`{field}` is required (YAML key {field}, or {ENV_PREFIX}{field.upper()})"
+            )
+        else:
+            lines.append(f"`{field}`: {item['msg']}")
+    where = f" (config file {config_file})" if config_file is not None else ""
+    return "invalid worker settings" + where + ": " + "; ".join(lines)
+
+
+def load_settings(
+    config_file: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> WorkerSettings:
+    """Settings from `config_file`, the environment and `overrides` (flags, None = unset).
+
+    Raises `ConfigError` (exit status 2) naming every bad key.
+    """
+    if config_file is not None:
+        _check_yaml(config_file)
+    flags = {key: value for key, value in (overrides or {}).items() if value is not None}
+    try:
+        with _reading(config_file):
+            return WorkerSettings(**flags)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, config_file)) from exc

@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.unit.worker.conftest import ScriptFactory
+from winjobs.worker.runner import (
+    SolverProcess,
+    StopReason,
+    StopRequest,
+    kill_process_tree,
+    read_tail,
+)
+
+PROGRESS = """
+import sys, time
+print("[t][solver][infos] MC-Years : [1 .. 3], total: 3", flush=True)
+for year in range(3):
+    time.sleep(0.05)
+    print("[t][solver][infos] Exporting the annual results", flush=True)
+print("an error line", file=sys.stderr, flush=True)
+sys.exit(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+"""
+
+#: A solver that starts a child which starts a grandchild, all sleeping; pids to a file.
+TREE = """
+import subprocess, sys, time
+from pathlib import Path
+pids = Path(sys.argv[1])
+if len(sys.argv) > 2:
+    level = int(sys.argv[2])
+else:
+    level = 0
+with pids.open("a") as out:
+    out.write(f"{__import__('os').getpid()}\\n")
+if level < 2:
+    subprocess.Popen([sys.executable, __file__, str(pids), str(level + 1)])
+time.sleep(60)
+"""
+
+#: A solver whose child starts a grandchild and exits: the grandchild is an orphan.
+ORPHAN = """
+import os, subprocess, sys, time
+from pathlib import Path
+pids = Path(sys.argv[1])
+role = sys.argv[2] if len(sys.argv) > 2 else "solver"
+with pids.open("a") as out:
+    out.write(f"{os.getpid()}\\n")
+if role == "solver":
+    subprocess.run([sys.executable, __file__, str(pids), "middle"])
+    time.sleep(60)
+elif role == "middle":
+    subprocess.Popen([sys.executable, __file__, str(pids), "orphan"])
+else:
+    time.sleep(60)
+"""
+
+
+def _wait_for_lines(path: Path, count: int, timeout: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            lines = path.read_text().split()
+            if len(lines) >= count:
+                return [int(line) for line in lines]
+        time.sleep(0.02)
+    raise AssertionError(f"{path} never got {count} pids")
+
+
+def _gone(pids: list[int]) -> bool:
+    return not any(
+        psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        for pid in pids
+    )
+
+
+def test_a_finished_run_keeps_its_output_and_exit_code(
+    make_script: ScriptFactory, tmp_path: Path
+) -> None:
+    solver = make_script("solver", PROGRESS)
+    log = tmp_path / "logs" / "solver.log"
+    run = SolverProcess([str(solver), "7"], log)
+    run.start()
+    outcome = run.wait(time_limit_s=30, stop=StopRequest())
+    assert outcome.exit_code == 7
+    assert outcome.stopped is None
+    text = log.read_text()
+    assert text.count("Exporting the annual results") == 3
+    assert "an error line" in text  # stderr goes to the same log
+    assert read_tail(log, 2).splitlines() == [
+        "[t][solver][infos] Exporting the annual results",
+        "an error line",
+    ]
+
+
+def test_the_solver_inherits_the_environment_and_gets_no_shell(
+    make_script: ScriptFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WINJOBS_TEST_MARKER", "inherited")
+    solver = make_script(
+        "env", "import os, sys\nprint(os.environ['WINJOBS_TEST_MARKER'], sys.argv[1:])\n"
+    )
+    log = tmp_path / "solver.log"
+    run = SolverProcess([str(solver), "a b", "$HOME;echo"], log)
+    run.start()
+    assert run.wait(None, StopRequest()).exit_code == 0
+    assert log.read_text().strip() == "inherited ['a b', '$HOME;echo']"
+
+
+def test_the_solver_runs_in_its_own_session(make_script: ScriptFactory, tmp_path: Path) -> None:
+    solver = make_script("sid", "import os\nprint(os.getsid(0))\n")
+    run = SolverProcess([str(solver)], tmp_path / "solver.log")
+    run.start()
+    run.wait(None, StopRequest())
+    assert int((tmp_path / "solver.log").read_text()) != os.getsid(0)
+
+
+def test_a_hanging_solver_is_killed_at_the_time_limit(
+    make_script: ScriptFactory, tmp_path: Path
+) -> None:
+    solver = make_script("tree", TREE)
+    pid_file = tmp_path / "pids"
+    run = SolverProcess([str(solver), str(pid_file)], tmp_path / "solver.log")
+    run.start()
+    outcome = run.wait(time_limit_s=1.5, stop=StopRequest())
+    pids = [int(p) for p in pid_file.read_text().split()]
+    assert outcome.stopped is StopReason.TIME_LIMIT
+    assert 1.5 <= outcome.seconds < 8
+    assert len(pids) == 3  # solver, child, grandchild were all up
+    assert _gone(pids)
+
+
+def test_a_stop_request_kills_the_whole_tree_quickly(
+    make_script: ScriptFactory, tmp_path: Path
+) -> None:
+    solver = make_script("tree", TREE)
+    pid_file = tmp_path / "pids"
+    run = SolverProcess([str(solver), str(pid_file)], tmp_path / "solver.log")
+    run.start()
+    pids = _wait_for_lines(pid_file, 3)
+    stop = StopRequest()
+    stop.request(StopReason.CANCELLED)
+    stop.request(StopReason.SHUTDOWN)  # the first reason wins
+    started = time.monotonic()
+    outcome = run.wait(time_limit_s=None, stop=stop)
+    assert outcome.stopped is StopReason.CANCELLED
+    assert time.monotonic() - started < 3
+    assert _gone(pids)
+
+
+def test_orphaned_grandchildren_are_killed_too(make_script: ScriptFactory, tmp_path: Path) -> None:
+    solver = make_script("orphan", ORPHAN)
+    pid_file = tmp_path / "pids"
+    run = SolverProcess([str(solver), str(pid_file)], tmp_path / "solver.log")
+    run.start()
+    pids = _wait_for_lines(pid_file, 3)
+    orphan = psutil.Process(pids[2])
+    assert orphan.ppid() != pids[0]  # really outside the solver's tree
+    run.kill()
+    assert _gone(pids)
+
+
+def test_helpers_left_behind_by_a_finished_solver_are_ended(
+    make_script: ScriptFactory, tmp_path: Path
+) -> None:
+    solver = make_script(
+        "leaves",
+        "import subprocess, sys, time\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "print(p.pid, flush=True)\n",
+    )
+    log = tmp_path / "solver.log"
+    run = SolverProcess([str(solver)], log)
+    run.start()
+    assert run.wait(None, StopRequest()).exit_code == 0
+    helper = int(log.read_text())
+    deadline = time.monotonic() + 5
+    while not _gone([helper]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone([helper])
+
+
+def test_killing_a_process_that_is_gone_is_harmless(make_script: ScriptFactory) -> None:
+    solver = make_script("quick", "pass\n")
+    run = SolverProcess([str(solver)], solver.parent / "log")
+    run.start()
+    pid = run.pid
+    assert pid is not None
+    run.wait(None, StopRequest())
+    kill_process_tree(pid)
+    run.kill()
+
+
+def test_read_tail(tmp_path: Path) -> None:
+    assert read_tail(tmp_path / "missing.log", 5) == ""
+    log = tmp_path / "big.log"
+    log.write_bytes(b"".join(f"line {i}\n".encode() for i in range(100_000)) + b"\xff end")
+    assert read_tail(log, 3).splitlines() == ["line 99998", "line 99999", "\ufffd end"]
