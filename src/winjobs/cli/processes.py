@@ -49,6 +49,7 @@ class Child:
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._descendants: list[psutil.Process] = []
 
     @property
     def pid(self) -> int | None:
@@ -87,10 +88,15 @@ class Child:
         return " | ".join(tail) or "(empty log)"
 
     def ask_to_stop(self) -> None:
-        """The polite request: SIGTERM on POSIX, CTRL_BREAK on Windows."""
+        """The polite request: SIGTERM on POSIX, CTRL_BREAK on Windows.
+
+        What it started is noted first: a descendant left running once it has exited
+        (a solver in its own session, say) is killed by `wait_or_kill`.
+        """
         process = self._process
         if process is None or process.poll() is not None:
             return
+        self._descendants = _descendants(process.pid)
         try:
             if sys.platform == "win32":
                 process.send_signal(signal.CTRL_BREAK_EVENT)
@@ -114,22 +120,34 @@ class Child:
             kill_tree(process.pid)
             process.wait(timeout=10)
         finally:
+            _kill_all(self._descendants)
+            self._descendants = []
             if self._log is not None:
                 self._log.close()
                 self._log = None
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return list(psutil.Process(pid).children(recursive=True))
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _kill_all(processes: list[psutil.Process]) -> None:
+    for process in processes:
+        with suppress(psutil.NoSuchProcess):
+            process.kill()  # psutil refuses if the pid was reused by another process
+    psutil.wait_procs(processes, timeout=5)
 
 
 def kill_tree(pid: int) -> None:
     """Kill a process and everything it started (children first)."""
     try:
         root = psutil.Process(pid)
-        family = [*root.children(recursive=True), root]
     except psutil.NoSuchProcess:
         return
-    for process in family:
-        with suppress(psutil.NoSuchProcess):
-            process.kill()
-    psutil.wait_procs(family, timeout=5)
+    _kill_all([*_descendants(pid), root])
 
 
 class Children(AbstractContextManager["Children"]):
