@@ -262,6 +262,13 @@ def _sevenzip_pack(
     return sha256_file(target)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
 def _pack(
     root: Path,
     dest: Path,
@@ -270,6 +277,8 @@ def _pack(
     sevenzip: Path | None,
 ) -> PackResult:
     dest = Path(dest)
+    if dest.exists():  # a previous archive written inside the folder is not content
+        entries = [entry for entry in entries if not _same_file(entry.path, dest)]
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     os.close(fd)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import stat
 import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import shared_studies
+from tests.conftest import PROJECT_ROOT, shared_studies
 from winjobs.antares.archive import (
     PackResult,
     UnpackLimits,
@@ -392,3 +394,33 @@ def test_dest_must_not_exist(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="already exists"):
         unpack_archive(archive, tmp_path / "dest")
     assert _tree(tmp_path / "dest") == {"mine.txt": b"precious"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    shutil.which("zip") is None or shutil.which("unzip") is None,
+    reason="the benchmark compares with the zip/unzip commands, not installed here",
+)
+def test_benchmark_script_runs_end_to_end(tmp_path: Path) -> None:
+    """Smoke test of benchmarks/bench_archive.py on a tiny study (figures not checked)."""
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "benchmarks" / "bench_archive.py"), "--size-mb", "2",
+         "--workdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["files"] > 2
+    for name in ("pack ours", "pack zip", "unpack ours", "unpack unzip"):
+        assert report[name]["mb_per_s"] > 0
+    assert 0 < report["our_peak_mb"] < 1000
+    assert list(tmp_path.iterdir()) == []  # the work folder is removed
+
+
+def test_repacking_into_the_study_does_not_pack_the_previous_archive(
+    study: Path, tmp_path: Path
+) -> None:
+    first = pack_study(study, study / "study.zip")
+    second = pack_study(study, study / "study.zip")
+    assert second.sha256 == first.sha256
+    assert second.files == first.files == 8
