@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.postgres_server import PostgresServer, PostgresUnavailable, running_server
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,12 +43,33 @@ def shared_studies() -> list[Path]:
     return sorted(p for p in studies.iterdir() if (p / "study.antares").is_file())
 
 
+# Starlette 1.x's TestClient prefers the `httpx2` fork and warns (once, on import) when it
+# runs on httpx. Our DriverClient is built on httpx and tests hand it a TestClient (an
+# httpx client), as the design notes recommend: import it once here, warning silenced.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    import starlette.testclient  # noqa: F401
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    # Starlette 1.x's TestClient prefers the `httpx2` fork and warns when it runs on httpx;
-    # our DriverClient is built on httpx and tests hand it a TestClient (an httpx client),
-    # as docs NOTES recommend. Both warnings are about that choice, not about our code.
-    for message in (
-        "Using `httpx` with `starlette.testclient` is deprecated",
-        "You should not use the 'timeout' argument with the TestClient",
-    ):
-        config.addinivalue_line("filterwarnings", f"ignore:{message}")
+    # DriverClient passes per-request timeouts (long-poll claims), which TestClient ignores
+    # with a warning; real clients need them.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:You should not use the 'timeout' argument with the TestClient"
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session; skips (with why) when none can run."""
+    try:
+        with running_server() as server:
+            yield server
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """SQLAlchemy URL of a fresh, empty database on the session's PostgreSQL server."""
+    return postgres_server.fresh_database()

@@ -59,6 +59,14 @@ def _study_root(folder: Path) -> Path:
     return folder
 
 
+def _hide(exc: Exception, dest: Path) -> str:
+    """The message without the driver's temporary paths (meaningless to the user)."""
+    text = str(exc)
+    for path in sorted({str(dest), str(dest.resolve())}, key=len, reverse=True):
+        text = text.replace(path + "/", "").replace(path, "the archive")
+    return text
+
+
 def validate_submission(
     archive: Path,
     dest: Path,
@@ -81,10 +89,10 @@ def validate_submission(
         return Intake(study=study, root=root, years=years)
     except ArchiveError as exc:
         remove_tree(dest)
-        raise Invalid(f"the study archive was refused: {exc}") from exc
+        raise Invalid(f"the study archive was refused: {_hide(exc, dest)}") from exc
     except StudyError as exc:
         remove_tree(dest)
-        raise Invalid(f"invalid study: {exc}") from exc
+        raise Invalid(f"invalid study: {_hide(exc, dest)}") from exc
     except BaseException:
         remove_tree(dest)
         raise

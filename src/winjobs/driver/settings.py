@@ -105,7 +105,7 @@ class DriverSettings(BaseSettings):
     max_years_per_job: int = Field(10_000, ge=1)
     #: zip-bomb guards when unpacking a submitted study
     max_unpacked_bytes: int = Field(200 * 1024**3, gt=0)
-    max_compression_ratio: float = Field(1000.0, gt=1)
+    max_compression_ratio: float = Field(200.0, gt=1)
     #: default time limit per task (seconds) for jobs that do not set one
     task_time_limit_s: float | None = Field(None, gt=0)
     #: threads serving blocking requests; raised above anyio's 40 so many long-polling

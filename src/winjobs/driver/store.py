@@ -438,7 +438,7 @@ class Store:
         current = and_(Task.worker_id == Worker.id, Task.status == TaskStatus.RUNNING.value)
         stmt = select(Worker, Task).outerjoin(Task, current).order_by(Worker.name)
         with self._session() as session:
-            return [(w, t) for w, t in session.execute(stmt).tuples()]
+            return [(w, t) for w, t in session.execute(stmt)]
 
     def get_worker(self, worker_id: int) -> Worker:
         with self._session() as session:

@@ -1,0 +1,240 @@
+"""The worker protocol through the test client: register, claim (long-poll), heartbeat,
+fail, fencing, lease expiry, study download, the workers list and /metrics."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.unit.driver.helpers import Api, claim, packed_study
+from winjobs.client import ClientError
+from winjobs.wire import (
+    ClaimRequest,
+    Heartbeat,
+    JobStatus,
+    JobSubmitFields,
+    TaskFailure,
+    WorkerRegistration,
+    WorkerState,
+)
+
+P = "/api/v1"
+
+
+def submit(api: Api, tmp_path: Path, **options: object) -> int:
+    archive = packed_study(tmp_path, name=f"s{time.monotonic_ns()}", **options)  # type: ignore[arg-type]
+    return api.client("alice-secret").submit_job(archive, JobSubmitFields()).job_id
+
+
+def test_register_answers_the_protocol_timings(api: Api) -> None:
+    client = api.client("worker-secret")
+    reply = client.register_worker(
+        WorkerRegistration(name="pc-01", cores=8, os="Windows-10", versions=["8.8", "9.2"])
+    )
+    assert (reply.lease_seconds, reply.heartbeat_interval_s) == (60.0, 15.0)
+    again = api.client("worker-secret").register_worker(
+        WorkerRegistration(name="pc-01", cores=4, os="Windows-10", versions=["8.8"])
+    )
+    assert again.worker_id == reply.worker_id
+
+
+def test_register_refuses_bad_versions(api: Api) -> None:
+    response = api.raw("worker-secret").post(
+        f"{P}/workers/register",
+        json={"name": "x", "cores": 2, "os": "Linux", "versions": ["eight"]},
+    )
+    assert response.status_code == 422 and "not an Antares version" in response.json()["detail"]
+    response = api.raw("worker-secret").post(
+        f"{P}/workers/register", json={"name": "x", "cores": 0, "os": "Linux", "versions": []}
+    )
+    assert response.status_code == 422
+
+
+def test_claim_returns_204_when_there_is_no_work(api: Api) -> None:
+    worker = api.worker()
+    started = time.monotonic()
+    assert worker.claim(ClaimRequest(free_cores=4, wait_s=0.3)) is None
+    assert 0.25 <= time.monotonic() - started < 5
+
+
+def test_a_waiting_claim_returns_as_soon_as_work_appears(api: Api, tmp_path: Path) -> None:
+    worker = api.worker()
+    got: list[object] = []
+    waited: list[float] = []
+
+    def long_poll() -> None:
+        started = time.monotonic()
+        got.append(worker.claim(ClaimRequest(free_cores=4, wait_s=20)))
+        waited.append(time.monotonic() - started)
+
+    thread = threading.Thread(target=long_poll)
+    thread.start()
+    time.sleep(0.5)
+    assert thread.is_alive()  # still waiting: no work yet
+    job_id = submit(api, tmp_path)
+    thread.join(timeout=15)
+    assert not thread.is_alive()
+    assert got[0] is not None and got[0].job_id == job_id  # type: ignore[attr-defined]
+    assert waited[0] < 10
+
+
+def test_a_requeued_task_wakes_waiting_claims(api: Api, tmp_path: Path) -> None:
+    submit(api, tmp_path, nbyears=2)
+    first, second = api.worker("w1"), api.worker("w2")
+    task = claim(first)
+    got: list[object] = []
+    thread = threading.Thread(
+        target=lambda: got.append(second.claim(ClaimRequest(free_cores=4, wait_s=20)))
+    )
+    thread.start()
+    time.sleep(0.3)
+    first.fail_task(
+        task.task_id, TaskFailure(attempt=task.attempt, reason="disk full", release=True)
+    )
+    thread.join(timeout=15)
+    assert got and got[0] is not None and got[0].task_id == task.task_id  # type: ignore[attr-defined]
+
+
+def test_draining_worker_gets_nothing(api: Api, tmp_path: Path) -> None:
+    submit(api, tmp_path)
+    worker = api.worker()
+    assert worker.claim(ClaimRequest(free_cores=4, wait_s=5, draining=True)) is None
+    states = {w.name: w.state for w in api.client("alice-secret").list_workers().workers}
+    assert states == {"w1": WorkerState.DRAINING}
+    assert worker.claim(ClaimRequest(free_cores=4, wait_s=0)) is not None
+
+
+def test_heartbeat_progress_and_fencing(api: Api, tmp_path: Path) -> None:
+    job_id = submit(api, tmp_path, nbyears=4)
+    worker = api.worker()
+    task = claim(worker, cores=4)
+    reply = worker.heartbeat(task.task_id, Heartbeat(attempt=task.attempt, years_done=3))
+    assert reply.cancel is False
+    job = api.client("alice-secret").get_job(job_id)
+    assert (job.years_done, job.tasks_running, job.tasks[0].years_done) == (3, 1, 3)
+    api.clock.advance(10)
+    assert api.client("alice-secret").get_job(job_id).eta_seconds == pytest.approx(10 / 3)
+    with pytest.raises(ClientError) as stale:
+        worker.heartbeat(task.task_id, Heartbeat(attempt=task.attempt + 1))
+    assert stale.value.status_code == 409 and stale.value.is_conflict
+    with pytest.raises(ClientError) as missing:
+        worker.heartbeat(999, Heartbeat(attempt=1))
+    assert missing.value.status_code == 404
+
+
+def test_an_expired_lease_requeues_and_fences_the_old_attempt(api: Api, tmp_path: Path) -> None:
+    job_id = submit(api, tmp_path, nbyears=4)
+    slow, fresh = api.worker("slow"), api.worker("fresh")
+    old = claim(slow)
+    api.clock.advance(61)
+    [event] = api.driver.sweeper.sweep_once()
+    assert "lease expired: worker slow" in event.reason
+    new = claim(fresh)
+    assert (new.task_id, new.attempt) == (old.task_id, 2)
+    for report in (
+        lambda: slow.heartbeat(old.task_id, Heartbeat(attempt=old.attempt)),
+        lambda: slow.fail_task(old.task_id, TaskFailure(attempt=old.attempt, reason="late")),
+    ):
+        with pytest.raises(ClientError) as refused:
+            report()
+        assert refused.value.status_code == 409
+    job = api.client("alice-secret").get_job(job_id)
+    assert (job.tasks[0].worker, job.tasks[0].attempts, job.tasks[0].status) == (
+        "fresh",
+        2,
+        "running",
+    )
+    assert "lease expired" in api.client("alice-secret").job_log(job_id)
+
+
+def test_complete_refuses_a_stale_attempt_before_reading_the_upload(
+    api: Api, tmp_path: Path
+) -> None:
+    submit(api, tmp_path, nbyears=2)
+    worker = api.worker()
+    task = claim(worker)
+    upload = tmp_path / "run.zip"
+    upload.write_bytes(b"x" * 3_000_000)
+    with pytest.raises(ClientError, match="stale") as refused:
+        worker.complete_task_upload(task.task_id, task.attempt + 5, upload)
+    assert refused.value.status_code == 409
+    assert list(api.driver.files.tmp.iterdir()) == []
+
+
+def test_complete_refuses_a_damaged_upload(api: Api, tmp_path: Path) -> None:
+    job_id = submit(api, tmp_path, nbyears=2)
+    worker = api.worker()
+    task = claim(worker)
+    upload = tmp_path / "run.zip"
+    upload.write_bytes(b"not a zip")
+    with pytest.raises(ClientError, match="uploaded output was refused") as refused:
+        worker.complete_task_upload(task.task_id, task.attempt, upload)
+    assert refused.value.status_code == 422
+    assert api.client("alice-secret").get_job(job_id).tasks[0].status == "running"
+    assert list(api.driver.files.tmp.iterdir()) == []
+    response = api.raw("worker-secret").post(
+        f"{P}/tasks/{task.task_id}/complete",
+        headers={"X-Winjobs-Worker": str(worker.worker_id)},
+        files={"output": ("r.zip", b"PK")},
+    )
+    assert response.status_code == 422 and "attempt" in response.json()["detail"]
+
+
+def test_study_download_resumes(api: Api, tmp_path: Path) -> None:
+    submit(api, tmp_path, nbyears=3)
+    worker = api.worker()
+    task = claim(worker)
+    archive = api.driver.files.study_archive(task.study_sha256).read_bytes()
+    dest = tmp_path / "cache" / "study.zip"
+    dest.parent.mkdir()
+    (dest.parent / "study.zip.part").write_bytes(archive[:100])  # an interrupted download
+    worker.download_study(task.study_sha256, dest)
+    assert dest.read_bytes() == archive
+    response = api.raw("worker-secret").get(
+        f"{P}/studies/{task.study_sha256}", headers={"Range": "bytes=10-19"}
+    )
+    assert response.status_code == 206 and response.content == archive[10:20]
+    for bad in ("0" * 64, "not-a-hash"):
+        assert api.raw("worker-secret").get(f"{P}/studies/{bad}").status_code == 404
+
+
+def test_workers_list_and_metrics(api: Api, tmp_path: Path) -> None:
+    submit(api, tmp_path, nbyears=4)
+    busy, idle = api.worker("busy", cores=2), api.worker("idle", cores=2)
+    task = claim(busy, cores=2)
+    assert idle.claim(ClaimRequest(free_cores=2, wait_s=0)) is not None
+    idle_task = api.client("alice-secret").get_job(task.job_id).tasks[1]
+    idle.fail_task(idle_task.id, TaskFailure(attempt=1, reason="x", release=True))
+    api.worker("gone", cores=1)
+    api.clock.advance(30)
+    busy.heartbeat(task.task_id, Heartbeat(attempt=task.attempt))
+    idle.claim(ClaimRequest(free_cores=2, wait_s=0, draining=True))
+    api.clock.advance(70)  # "gone" was last seen 100 s ago
+    workers = {w.name: w for w in api.client("alice-secret").list_workers().workers}
+    assert workers["busy"].state == WorkerState.BUSY
+    assert (workers["busy"].current_task, workers["busy"].current_job) == (
+        task.task_id,
+        task.job_id,
+    )
+    assert workers["idle"].state == WorkerState.DRAINING
+    assert workers["gone"].state == WorkerState.OFFLINE
+    text = api.raw("ops-secret").get("/metrics").text
+    assert 'winjobs_jobs{status="running"} 1' in text
+    assert 'winjobs_tasks{status="running"} 1' in text
+    assert 'winjobs_tasks{status="queued"} 1' in text
+    assert 'winjobs_workers{state="offline"} 1' in text
+    assert 'winjobs_claims_total{result="task"} 2' in text
+    assert 'winjobs_claims_total{result="empty"} 1' in text
+    assert 'winjobs_claim_latency_seconds_bucket{le="+Inf"} 3' in text
+    assert JobStatus.RUNNING == "running"
+
+
+def test_openapi_documents_the_api(api: Api) -> None:
+    schema = api.http.get("/openapi.json").json()
+    assert f"{P}/workers/claim" in schema["paths"]
+    body = schema["paths"][f"{P}/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert {"archive", "priority", "years"} <= set(body["schema"]["properties"])
+    assert api.http.get("/docs").status_code == 200
