@@ -14,6 +14,9 @@ starting with a letter skipped), and applies each property as it comes:
 - `playlist_year_weight = i,w`: weight of year i; the solver ignores a negative weight
   with a log line, we report it as a problem (the study is wrong).
 
+Weights are reported as the decimal values written in the file; the solver holds them as
+32-bit floats, a difference far below the printed precision of its outputs.
+
 A task's copy of a study plays a subset of these years: `task_generaldata` rewrites only
 the playlist (`user-playlist = true`, `playlist_reset = false`, one `+` line per year, the
 original weights) and checks its own result with the same evaluation.

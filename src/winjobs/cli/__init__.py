@@ -18,7 +18,8 @@ def _register_commands() -> None:
     import winjobs.cli.driver_cmd
     import winjobs.cli.jobs
     import winjobs.cli.study
-    import winjobs.cli.submit  # noqa: F401
+    import winjobs.cli.submit
+    import winjobs.cli.worker_cmd  # noqa: F401
 
 
 _register_commands()

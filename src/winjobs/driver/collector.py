@@ -23,11 +23,14 @@ from datetime import UTC
 from pathlib import Path
 
 from winjobs.antares.archive import UnpackLimits, pack_folder, unpack_archive
+from winjobs.antares.merge import merge_runs
+from winjobs.antares.output import check_run, read_run_info
+from winjobs.driver import scheduler
 from winjobs.driver.errors import Invalid
 from winjobs.driver.files import DataDir, remove_tree, replace_dir
 from winjobs.driver.models import Job, Task
-from winjobs.driver.store import Store
-from winjobs.errors import WinjobsError
+from winjobs.driver.store import Store, describe_years
+from winjobs.errors import OutputError, WinjobsError
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +72,20 @@ class Collector:
     # ------------------------------------------------------------------ task outputs
 
     def accept_output(
-        self, job_id: int, task_id: int, attempt: int, years: list[int], upload: Path
+        self,
+        job_id: int,
+        task_id: int,
+        attempt: int,
+        years: list[int],
+        solver_version: str | None,
+        upload: Path,
     ) -> Path:
         """Unpack and check an uploaded run folder; returns where it is now kept."""
         unpacked = self.files.temp_path("output")
         try:
             unpack_archive(upload, unpacked, limits=self.limits)
             run = _run_root(unpacked)
-            verify_task_run(run, years)
+            verify_task_run(run, years, solver_version)
             if run == unpacked:  # give the run folder a name inside its task folder
                 holder = self.files.temp_path("output")
                 holder.mkdir()
@@ -177,26 +186,56 @@ class Collector:
         return final
 
 
-def verify_task_run(run: Path, years: list[int]) -> None:
-    """Raise OutputError unless `run` is a successful run of exactly `years`."""
-    raise NotImplementedError(f"{run} {years}: waiting for winjobs.antares.output")
+def verify_task_run(run: Path, years: list[int], solver_version: str | None) -> None:
+    """Raise OutputError unless `run` is a finished, successful run of exactly `years`
+    made by the solver version the task was given."""
+    if not (run / "execution_info.ini").is_file():
+        raise OutputError(f"{run.name} has no execution_info.ini: the run did not finish")
+    info = read_run_info(run)
+    if sorted(info.years) != sorted(years):
+        raise OutputError(
+            f"{run.name} played years {describe_years(info.years)}, "
+            f"the task is years {describe_years(years)}"
+        )
+    if solver_version is not None:
+        try:
+            made_by = scheduler.parse_version(info.version)
+        except ValueError as exc:
+            raise OutputError(f"{run.name}: {exc}") from None
+        if made_by != scheduler.parse_version(solver_version):
+            raise OutputError(
+                f"{run.name} was made by Antares {made_by}, the task asked for {solver_version}"
+            )
+    check = check_run(
+        run, exit_code=0, expected_years=years, year_by_year=info.year_by_year, log_text=""
+    )
+    if not check.ok:
+        raise OutputError(check.reason or f"{run.name} is not a successful run")
 
 
 def merge_task_runs(study: Path, runs: list[Path], out: Path) -> None:
-    raise NotImplementedError(f"{study} {runs} {out}: waiting for winjobs.antares.merge")
+    """One run folder from the tasks' runs; their mc-ind years are moved (HTTP mode)."""
+    merge_runs(study, runs, out, mc_ind="move")
 
 
 def restore_moved_years(work: Path, tasks: Sequence[Task], runs: Sequence[Path]) -> None:
-    """Undo an interrupted merge: move mc-ind year folders back to their task's run."""
+    """Undo a merge the driver's death interrupted: put back what it had moved.
+
+    `merge_runs(mc_ind="move")` moves each year's `<mode>/mc-ind/NNNNN/` folder and its
+    `optimization/week-by-week/year_<n>.txt` file out of the task runs into its staging
+    folder (inside `work`); it puts them back itself on an error, but not on a kill -9.
+    """
     owner = {year: run for task, run in zip(tasks, runs, strict=True) for year in task.years}
-    for year_dir in work.glob("*/*/mc-ind/*"):
-        if not year_dir.name.isdigit():
-            continue
-        run = owner.get(int(year_dir.name) - 1)
-        if run is None:
-            continue
-        mode_dir = year_dir.parent.parent.name
-        back = run / mode_dir / "mc-ind" / year_dir.name
-        if not back.exists():
-            back.parent.mkdir(parents=True, exist_ok=True)
-            year_dir.replace(back)
+    for moved in work.glob("*/*/mc-ind/*"):
+        if moved.name.isdigit() and (run := owner.get(int(moved.name) - 1)) is not None:
+            _put_back(moved, run / moved.parent.parent.name / "mc-ind" / moved.name)
+    for moved in work.glob("*/optimization/week-by-week/year_*.txt"):
+        number = moved.stem.removeprefix("year_")
+        if number.isdigit() and (run := owner.get(int(number))) is not None:
+            _put_back(moved, run / "optimization" / "week-by-week" / moved.name)
+
+
+def _put_back(moved: Path, home: Path) -> None:
+    if not home.exists():
+        home.parent.mkdir(parents=True, exist_ok=True)
+        moved.replace(home)

@@ -143,7 +143,9 @@ class Dispatch:
         """Accept an uploaded run folder: verify it, keep it, then record the success."""
         job_id = self.store.check_running(task_id, worker_id, attempt)
         task = self.store.get_task(task_id)
-        kept = self.collector.accept_output(job_id, task_id, attempt, list(task.years), upload)
+        kept = self.collector.accept_output(
+            job_id, task_id, attempt, list(task.years), task.solver_version, upload
+        )
         try:
             job_id, all_done = self.store.complete_task(task_id, worker_id, attempt, log_tail)
         except BaseException:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from winjobs.antares.archive import UnpackLimits, unpack_archive
+from winjobs.antares.playlist import write_task_playlist
 from winjobs.antares.study import STUDY_FILE, Study, open_study
 from winjobs.driver.errors import Invalid
 from winjobs.driver.files import remove_tree
@@ -86,6 +87,10 @@ def validate_submission(
             raise Invalid(
                 f"{len(years)} years requested; this driver accepts at most {max_years} per job"
             )
+        if years != sorted(study.years):
+            # the job's copy of the study plays the chosen years, so the merged output
+            # (whose parameters.ini is this generaldata.ini) says which years it holds
+            write_task_playlist(root, years)
         return Intake(study=study, root=root, years=years)
     except ArchiveError as exc:
         remove_tree(dest)

@@ -73,6 +73,9 @@ class WorkerSettings(BaseSettings):
     #: Backoff against a driver that is down or failing: first and longest wait.
     retry_initial_s: float = Field(1.0, gt=0)
     retry_max_s: float = Field(30.0, gt=0)
+    #: How long a report (output upload, failure) is retried while the driver answers
+    #: 5xx or cannot be reached, before the worker gives the result up.
+    report_retry_limit_s: float = Field(1800.0, gt=0)
     #: Lines of the solver log sent with a failure report.
     log_tail_lines: int = Field(40, ge=1, le=2000)
     #: 7-Zip executable to unpack studies with, when present (the built-in unzip otherwise).

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from winjobs.antares.archive import UnpackLimits, unpack_archive
 from winjobs.antares.playlist import write_task_playlist
+from winjobs.antares.study import Study, open_study
 from winjobs.client import DriverClient
 from winjobs.errors import WinjobsError
 from winjobs.wire import TaskAssignment, Transfer
@@ -104,7 +105,11 @@ def unpack_task(
     years: list[int],
     limits: UnpackLimits | None = None,
     sevenzip: Path | None = None,
-) -> None:
-    """Unpack the study into the attempt's folder and make it play exactly `years`."""
+) -> Study:
+    """Unpack the study into the attempt's folder and make it play exactly `years`.
+
+    Returns the task copy's facts (the run check needs to know if it is year-by-year).
+    """
     unpack_archive(archive, staged.study_dir, limits=limits or UnpackLimits(), sevenzip=sevenzip)
     write_task_playlist(staged.study_dir, years)
+    return open_study(staged.study_dir)

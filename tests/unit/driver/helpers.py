@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import shutil
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,10 +13,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from winjobs.antares.archive import pack_study
+from winjobs.antares.archive import pack_folder, pack_study
+from winjobs.antares.output import find_run_folders
+from winjobs.antares.playlist import write_task_playlist
 from winjobs.client import DriverClient
 from winjobs.driver.runtime import Driver
 from winjobs.driver.settings import DriverSettings, load_settings
+from winjobs.standin.cli import run_solver
 from winjobs.wire import ClaimRequest, TaskAssignment, WorkerRegistration
 
 TOKENS = [
@@ -36,7 +41,8 @@ def make_study(
 ) -> Path:
     """A minimal study folder the `winjobs.antares.study` rules accept."""
     (root / "settings").mkdir(parents=True)
-    (root / "input").mkdir()
+    (root / "input" / "areas").mkdir(parents=True)
+    (root / "input" / "areas" / "list.txt").write_text("north\n", encoding="utf-8")
     (root / "study.antares").write_text(
         f"[antares]\nversion = {version}\ncaption = {caption}\n", encoding="utf-8"
     )
@@ -58,6 +64,24 @@ def make_study(
         general.append("")
     (root / "settings" / "generaldata.ini").write_text("\n".join(general), encoding="utf-8")
     return root
+
+
+def standin_run(
+    study: Path, years: list[int], workdir: Path, name: str, version: str | None = None
+) -> Path:
+    """Run the stand-in solver (in-process) on a copy of `study` playing `years`, the way a
+    worker does; returns its run folder zipped as a worker uploads it."""
+    task = workdir / name
+    shutil.copytree(study, task)
+    write_task_playlist(task, years)
+    environ = {"WINJOBS_STANDIN_SECONDS_PER_YEAR": "0"}
+    if version is not None:
+        environ["WINJOBS_STANDIN_VERSION"] = version
+    argv = ["antares-solver", "-i", str(task), "-n", name, f"--force-parallel={len(years)}"]
+    log = io.StringIO()
+    assert run_solver(argv, environ, log) == 0, log.getvalue()[-2000:]
+    run = find_run_folders(task)[-1]
+    return pack_folder(run, workdir / f"{name}.zip", arcname_root=run.name).path
 
 
 def packed_study(tmp: Path, name: str = "study", **options: Any) -> Path:

@@ -83,6 +83,7 @@ class FakeDriver:
         self.calls: list[Call] = []
         self.down = False  #: every request fails to connect
         self.errors_to_serve = 0  #: the next N requests answer 503
+        self.broken_routes: set[str] = set()  #: paths ending so answer 503, always
         self.cut_downloads_after: int | None = None  #: a study download stops after N bytes
         self.max_claim_wait_s = 1.0  #: cap of the long-poll, whatever the worker asks
         self._lock = threading.RLock()
@@ -166,6 +167,8 @@ class FakeDriver:
         if self.errors_to_serve > 0:
             self.errors_to_serve -= 1
             return _error(503, "the driver is restarting")
+        if any(request.url.path.endswith(route) for route in self.broken_routes):
+            return _error(500, "internal error")
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return _error(401, "unknown token")
         path = request.url.path.removeprefix(API_PREFIX)

@@ -1,0 +1,183 @@
+"""Merge K partial runs of one study (disjoint year sets) into ONE run folder that looks
+like a single run of all those years (docs/merging.md).
+
+- mc-all: pooled from the partial mc-all tables (`merge_tables`): needs no year-by-year
+  output, so it scales to studies of thousands of years;
+- mc-ind years and `optimization/week-by-week/year_<n>.txt`: gathered by moving, copying
+  or symbolically linking them (`mc_ind`);
+- summaries pooled and metadata synthesised (`merge_files`); `about-the-study/
+  parameters.ini` is the ORIGINAL study's `settings/generaldata.ini`;
+- every other file (ts-numbers, grid/areas.txt..., about-the-study/*) is the same on every
+  worker and copied once; the run-specific timing files (`optimization/*-durations.txt`)
+  and `about-the-study/study.ini` (its `lastsave`) come from the first run.
+
+The result is built in a hidden sibling folder and renamed into place at the end, so a
+failed merge leaves no half-written OUT; with `mc_ind="move"` the moved year folders are
+put back if the merge fails after moving them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from winjobs.antares.ini import IniDocument
+from winjobs.antares.merge_steps import (
+    McIndMode,
+    MergeReport,
+    PartialRun,
+    gather_years,
+    write_mc_all,
+    write_once_files,
+)
+from winjobs.antares.output import RUN_NAME, read_run_info, run_files
+from winjobs.antares.study import Study, open_study
+from winjobs.errors import MergeError, OutputError, StudyError
+
+__all__ = ["McIndMode", "MergeReport", "merge_runs"]
+
+
+def merge_runs(
+    study_dir: Path,
+    run_dirs: Sequence[Path],
+    out_dir: Path,
+    *,
+    mc_ind: McIndMode = "copy",
+    name: str | None = None,
+) -> MergeReport:
+    """Merge `run_dirs` (partial runs of the study at `study_dir`) into `out_dir`."""
+    if mc_ind not in ("move", "copy", "link"):
+        raise MergeError(f"mc_ind must be move, copy or link, not {mc_ind!r}")
+    study = _open(study_dir)
+    runs = _check_runs(study, [Path(r) for r in run_dirs])
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise MergeError(f"{out_dir} already exists and is not empty: choose a new folder")
+    staging = out_dir.parent / f".{out_dir.name}.merging"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    report = MergeReport(out_dir, tuple(study.years), tuple(r.path for r in runs))
+    if study.hot_start:
+        report.warnings.append(
+            "the study uses hydro hot start: each year depends on the previous one, so the "
+            "merged result differs from a single run of all years"
+        )
+    moved: list[tuple[Path, Path]] = []
+    try:
+        mode = "adequacy" if study.mode == "adequacy" else "economy"
+        write_mc_all(runs, staging, mode, report)
+        write_once_files(study, runs, staging, report, _run_name(out_dir, name))
+        moved = gather_years(runs, staging, mode, mc_ind, report)
+        if out_dir.exists():
+            out_dir.rmdir()
+        staging.rename(out_dir)
+    except BaseException:
+        for source, target in reversed(moved):
+            if target.exists() and not source.exists():
+                shutil.move(str(target), str(source))
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return report
+
+
+def _run_name(out_dir: Path, name: str | None) -> str:
+    if name is not None:
+        return name
+    match = RUN_NAME.fullmatch(out_dir.name)
+    return (match.group("name") or "") if match else out_dir.name
+
+
+def _open(study_dir: Path) -> Study:
+    try:
+        return open_study(Path(study_dir))
+    except StudyError as exc:
+        raise MergeError(f"the study {study_dir} cannot be read: {exc}") from None
+
+
+def _settings_without_playlist(doc: IniDocument) -> list[tuple[str, str, str]]:
+    return [
+        (section.lower(), key.lower(), value.strip())
+        for section, key, value in doc.entries()
+        if section.lower() != "playlist"
+        and not (section.lower() == "general" and key.lower() == "user-playlist")
+    ]
+
+
+def _check_runs(study: Study, run_dirs: list[Path]) -> list[PartialRun]:
+    if not run_dirs:
+        raise MergeError("no partial run to merge")
+    original = _settings_without_playlist(IniDocument.read(study.path / "settings/generaldata.ini"))
+    runs: list[PartialRun] = []
+    owner: dict[int, Path] = {}
+    for path in run_dirs:
+        if not path.is_dir():
+            kind = "a zipped run: unzip it first" if path.is_file() else "missing"
+            raise MergeError(f"partial run {path} is {kind}")
+        files = frozenset(run_files(path))
+        dirs = {f.rsplit("/", 1)[0] for f in files} | {"/".join(f.split("/")[:3]) for f in files}
+        if "execution_info.ini" not in files:
+            raise MergeError(
+                f"partial run {path.name} did not finish (no execution_info.ini): rerun its years"
+            )
+        try:
+            info = read_run_info(path)
+        except OutputError as exc:
+            raise MergeError(f"partial run {path.name} cannot be read: {exc}") from None
+        params = IniDocument.read(path / "about-the-study/parameters.ini")
+        if _settings_without_playlist(params) != original:
+            raise MergeError(
+                f"partial run {path.name} was made with other settings than {study.path} "
+                "(a different study, or its settings changed since)"
+            )
+        for year in info.years:
+            if year in owner:
+                raise MergeError(
+                    f"MC year {year + 1} is in two partial runs: {owner[year].name} and {path.name}"
+                )
+            if year not in study.weights:
+                raise MergeError(
+                    f"partial run {path.name} played year {year + 1}, not in the study"
+                )
+            if info.weights[year] != study.weights[year]:
+                raise MergeError(
+                    f"partial run {path.name} gave year {year + 1} the weight "
+                    f"{info.weights[year]}, the study {study.weights[year]}"
+                )
+            owner[year] = path
+        if study.year_by_year:
+            mode = "adequacy" if study.mode == "adequacy" else "economy"
+            lacking = [y + 1 for y in info.years if f"{mode}/mc-ind/{y + 1:05d}" not in dirs]
+            if lacking:
+                raise MergeError(
+                    f"partial run {path.name} lacks the year-by-year output of MC years "
+                    f"{', '.join(map(str, lacking))}"
+                )
+        runs.append(PartialRun(path, info, files))
+    versions = sorted({r.info.version for r in runs})
+    if len(versions) > 1:
+        raise MergeError(f"the partial runs come from different solver versions: {versions}")
+    missing = [y + 1 for y in study.years if y not in owner]
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        raise MergeError(f"MC years {shown} are in no partial run: a partial run is missing")
+    _check_same_study_files(runs)
+    return sorted(runs, key=lambda r: min(r.info.years))
+
+
+def _check_same_study_files(runs: list[PartialRun]) -> None:
+    first = runs[0]
+    for name in ("about-the-study/areas.txt", "about-the-study/links.txt"):
+        reference = _read(first.path, name)
+        for other in runs[1:]:
+            if _read(other.path, name) != reference:
+                raise MergeError(
+                    f"{first.path.name} and {other.path.name} differ in {name}: "
+                    "runs of different studies"
+                )
+
+
+def _read(run: Path, relative: str) -> bytes | None:
+    path = run / relative
+    return path.read_bytes() if path.is_file() else None

@@ -1,0 +1,232 @@
+"""Pool the mc-all tables of partial runs into the tables of a single run.
+
+A values/details table of each partial run becomes a `Summary` per variable (its EXP,
+std, min, max and `values` columns, and the years of its id file); `stats.pool` combines
+them; `mcall.statistic` picks what each output column prints. Columns keep the first
+run's layout and decimals (widened when another run printed more decimals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from winjobs.antares.mcall import statistic
+from winjobs.antares.stats import Summary, pool
+from winjobs.antares.textnum import render_block
+from winjobs.antares.values import OutputTable
+from winjobs.antares.variables import Column, Rule, rule_for
+from winjobs.errors import MergeError
+
+_ZERO = 1e-6
+
+
+@dataclass(frozen=True)
+class RunWeight:
+    """A partial run's share: W (sum of its years' weights, as C floats) and K (years)."""
+
+    weight: float
+    count: int
+
+
+@dataclass(frozen=True)
+class _Group:
+    caption: str
+    unit: str
+    columns: tuple[int, ...]
+    stats: tuple[str, ...]
+
+
+def _groups(columns: Sequence[Column]) -> list[_Group]:
+    """Consecutive columns of one variable (same caption and unit) form a group."""
+    groups: list[_Group] = []
+    start = 0
+    for j in range(1, len(columns) + 1):
+        if j == len(columns) or (columns[j].caption, columns[j].unit) != (
+            columns[start].caption,
+            columns[start].unit,
+        ):
+            picked = tuple(range(start, j))
+            stats = tuple(columns[c].stat for c in picked)
+            groups.append(_Group(columns[start].caption, columns[start].unit, picked, stats))
+            start = j
+    return groups
+
+
+def _summary(
+    table: OutputTable, ids: OutputTable | None, groups: list[_Group], share: RunWeight
+) -> Summary:
+    rows, n = table.values.shape[0], len(groups)
+    fields = {k: np.full((rows, n), np.nan) for k in ("EXP", "std", "min", "max")}
+    years = {k: np.zeros((rows, n), np.int64) for k in ("min", "max")}
+    for j, group in enumerate(groups):
+        for col, stat in zip(group.columns, group.stats, strict=True):
+            fields["EXP" if stat == "values" else stat][:, j] = table.values[:, col]
+    if ids is not None:
+        position = {g.caption: j for j, g in enumerate(groups)}
+        for col, column in enumerate(ids.columns):
+            j_or_none = position.get(column.caption)
+            if j_or_none is not None and column.stat in years:
+                found = ids.values[:, col]
+                years[column.stat][:, j_or_none] = np.where(np.isfinite(found), found, 0)
+    return Summary(
+        weight=share.weight,
+        count=share.count,
+        exp=fields["EXP"],
+        std=fields["std"],
+        min=fields["min"],
+        min_year=years["min"],
+        max=fields["max"],
+        max_year=years["max"],
+        share=fields["EXP"],
+    )
+
+
+def _check_same_layout(tables: Sequence[OutputTable], what: str) -> None:
+    first = tables[0]
+    layout = [(c.caption, c.unit, c.stat) for c in first.columns]
+    for other in tables[1:]:
+        if [(c.caption, c.unit, c.stat) for c in other.columns] != layout or (
+            other.index != first.index
+        ):
+            raise MergeError(
+                f"{what}: the partial runs disagree on its columns or rows "
+                "(runs of different studies or settings?)"
+            )
+
+
+@dataclass
+class MergedTable:
+    values: OutputTable
+    ids: OutputTable | None
+    notes: list[str]
+
+
+def merge_table(
+    tables: Sequence[OutputTable],
+    id_tables: Sequence[OutputTable] | None,
+    shares: Sequence[RunWeight],
+    what: str,
+) -> MergedTable:
+    """Pool one values/details table (and its id table) over the partial runs."""
+    _check_same_layout(tables, what)
+    if id_tables is not None:
+        _check_same_layout(id_tables, what.replace("values-", "id-"))
+    first = tables[0]
+    groups = _groups(first.columns)
+    summaries = [
+        _summary(t, None if id_tables is None else id_tables[k], groups, shares[k])
+        for k, t in enumerate(tables)
+    ]
+    pooled = pool(summaries)
+    out = np.empty_like(first.values)
+    not_applicable = (
+        np.zeros(out.shape, dtype=bool)
+        if first.not_applicable is None
+        else first.not_applicable.copy()
+    )
+    notes: list[str] = []
+    for j, group in enumerate(groups):
+        rule = rule_for(first.kind, group.caption, group.stats)
+        for col, stat in zip(group.columns, group.stats, strict=True):
+            if rule is Rule.NOT_MERGEABLE or rule is None:
+                if all(np.all(np.abs(t.values[:, col]) < _ZERO) for t in tables):
+                    out[:, col] = 0.0
+                    continue
+                not_applicable[:, col] = True
+                out[:, col] = np.nan
+                why = "is solved once on averages" if rule else "has no known pooling rule"
+                notes.append(f"{what}: {group.caption} {why}: printed N/A")
+                continue
+            out[:, col] = statistic(pooled, stat, rule, first.period)[:, j]
+    columns = [
+        Column(c.caption, c.unit, c.stat, max(t.columns[i].decimals for t in tables))
+        for i, c in enumerate(first.columns)
+    ]
+    merged = first.with_values(out, columns, not_applicable if not_applicable.any() else None)
+    merged_ids = None
+    if id_tables is not None:
+        merged_ids = _merge_ids(id_tables[0], groups, pooled)
+    return MergedTable(merged, merged_ids, notes)
+
+
+def _merge_ids(template: OutputTable, groups: list[_Group], pooled: Summary) -> OutputTable:
+    position = {g.caption: j for j, g in enumerate(groups)}
+    values = template.values.copy()
+    for col, column in enumerate(template.columns):
+        j = position.get(column.caption)
+        if j is None or column.stat not in ("min", "max"):
+            continue
+        years = pooled.min_year if column.stat == "min" else pooled.max_year
+        values[:, col] = years[:, j]
+    na = template.not_applicable
+    if na is not None:
+        values[na] = np.nan
+    return template.with_values(values, template.columns, na)
+
+
+def first_statistic_row(
+    table: OutputTable,
+) -> tuple[NDArray[np.float64], list[Column], NDArray[np.bool_]]:
+    """The annual row restricted to each variable's first column (EXP or values): what
+    the digest prints for an area."""
+    picks = [g.columns[0] for g in _groups(table.columns)]
+    na = (
+        table.not_applicable[0, picks]
+        if table.not_applicable is not None
+        else np.zeros(len(picks), dtype=bool)
+    )
+    return table.values[0, picks], [table.columns[c] for c in picks], na
+
+
+def rebuild_digest(
+    template: str,
+    area_rows: dict[str, tuple[NDArray[np.float64], list[Column], NDArray[np.bool_]]],
+    link_flows: dict[str, dict[tuple[str, str], float]],
+) -> str:
+    """grid/digest.txt of the merged run: the first partial run's digest with every area
+    row (`\\t<area id>\\t...`) and every `Links (<variable>)` matrix recomputed from the
+    merged annual tables. Rows it cannot match are kept as they were."""
+    out: list[str] = []
+    lines = template.split("\n")
+    matrix: dict[tuple[str, str], float] | None = None
+    header: list[str] = []
+    for line in lines:
+        fields = line.split("\t")
+        if len(fields) == 2 and fields[1].startswith("Links (") and fields[1].endswith(")"):
+            matrix = link_flows.get(fields[1][len("Links (") : -1])
+            header = []
+        elif matrix is not None and len(fields) > 2 and fields[1] == "...To":
+            header = fields[2:]
+        elif matrix is not None and header and len(fields) == len(header) + 2:
+            to = fields[1]
+            cells = [_matrix_cell(matrix, source, to) for source in header]
+            line = "\t".join(["", to, *cells])
+        elif len(fields) > 2 and fields[1] in area_rows:
+            values, columns, na = area_rows[fields[1]]
+            if len(fields) == len(columns) + 2:
+                decimals = np.array([c.decimals for c in columns], dtype=np.int64)
+                row = render_block([fields[1]], values.reshape(1, -1), decimals, na.reshape(1, -1))
+                line = row.decode("utf-8").rstrip("\n")
+        if not line and header:
+            matrix, header = None, []
+        out.append(line)
+    return "\n".join(out)
+
+
+def _matrix_cell(flows: dict[tuple[str, str], float], source: str, to: str) -> str:
+    """Flow from `source` (column) to `to` (row); links are stored `a - b` with a < b."""
+    if source == to:
+        return "X"
+    if (source, to) in flows:
+        value = flows[(source, to)]
+    elif (to, source) in flows:
+        value = -flows[(to, source)]
+    else:
+        return "--"
+    if np.isnan(value):
+        return "--"
+    return "0" if abs(value) < _ZERO else f"{value:.0f}"

@@ -1,0 +1,237 @@
+"""Solver runs seen from outside: find the folder a run produced, decide whether it
+succeeded, follow its progress in the log, and read what it says about itself.
+
+The solver has no output-directory option: each run creates
+`STUDY/output/<YYYYMMDD-HHMM><eco|adq>[-name]` (`-2`, `-3`... on a clash; `.zip` with
+`-z`), so the worker lists `output/` before the run and looks for the new entry after.
+
+Success is decided the strict way (FORMAT.md section 3), because the 8.8 solver logs
+"Quitting the solver gracefully" even on failures and leaves a partial folder: exit status
+0, `execution_info.ini` present (written after a normal run), every expected `mc-ind`
+year present when year-by-year is on, and no `[fatal]` line in the log.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from winjobs.antares.ini import IniDocument, as_bool
+from winjobs.antares.playlist import evaluate_playlist, generaldata_nbyears
+from winjobs.errors import IniError, OutputError, StudyError
+
+__all__ = [
+    "Progress",
+    "RunCheck",
+    "RunInfo",
+    "check_run",
+    "find_run_folders",
+    "mode_folder",
+    "new_run_folder",
+    "parse_progress",
+    "read_run_file",
+    "read_run_info",
+    "run_files",
+]
+
+RUN_NAME = re.compile(r"(?P<stamp>\d{8}-\d{4})(?P<mode>eco|adq)(?:-(?P<name>.+?))?(?:\.zip)?")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_LEVEL = re.compile(r"\[(?:infos|check|warns|error|fatal|notic|debug)\]")
+_FATAL = re.compile(r"\[fatal\]\s*(?P<text>.*)")
+_MC_YEARS = re.compile(r"MC-Years : \[\d+ \.\. (?P<last>\d+)\], total: (?P<total>\d+)")
+_BATCH = re.compile(r"\]\s*Year\(s\)(?P<years>(?: \d+)*)\s*$")
+_EXIT_REASONS = {42: "the solver ran out of memory (exit status 42)"}
+
+
+@dataclass(frozen=True)
+class RunCheck:
+    ok: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    years_done: int
+    years_total: int | None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a run folder says about itself. `years` are 0-based; `weights` per year."""
+
+    path: Path
+    version: str
+    mode: str
+    name: str
+    date: str
+    nbyears: int
+    years: tuple[int, ...]
+    weights: dict[int, float]
+    year_by_year: bool
+    synthesis: bool
+
+
+def find_run_folders(study_dir: Path) -> list[Path]:
+    """Run folders (and zipped runs) in `study_dir/output`, by name."""
+    output = Path(study_dir) / "output"
+    if not output.is_dir():
+        return []
+    return sorted(
+        p
+        for p in output.iterdir()
+        if RUN_NAME.fullmatch(p.name) and (p.is_dir() or (p.is_file() and p.suffix == ".zip"))
+    )
+
+
+def new_run_folder(study_dir: Path, before: Collection[str]) -> Path | None:
+    """The run folder that appeared since `before` (names listed before the run); the
+    last by name when several did (a clash gives `-2`, which sorts after)."""
+    fresh = [p for p in find_run_folders(study_dir) if p.name not in before]
+    return fresh[-1] if fresh else None
+
+
+def run_files(run_dir: Path) -> set[str]:
+    """Relative POSIX paths of the files of a run folder or zipped run."""
+    if run_dir.is_file():
+        try:
+            with zipfile.ZipFile(run_dir) as zf:
+                return {n.rstrip("/") for n in zf.namelist() if not n.endswith("/")}
+        except zipfile.BadZipFile as exc:
+            raise OutputError(f"{run_dir} is not a readable zip ({exc})") from None
+    return {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
+
+
+def read_run_file(run_dir: Path, relative: str) -> bytes | None:
+    """One file of a run folder or zipped run (None when absent)."""
+    if run_dir.is_file():
+        with zipfile.ZipFile(run_dir) as zf:
+            try:
+                return zf.read(relative)
+            except KeyError:
+                return None
+    path = run_dir / PurePosixPath(relative)
+    return path.read_bytes() if path.is_file() else None
+
+
+def mode_folder(files: Collection[str]) -> str | None:
+    """`economy` or `adequacy`: the folder holding the run's results."""
+    for name in ("economy", "adequacy"):
+        if any(f.startswith(name + "/") for f in files):
+            return name
+    return None
+
+
+def _fatal_lines(text: str) -> list[str]:
+    clean = _ANSI.sub("", text)
+    return [m.group("text").strip() for m in _FATAL.finditer(clean)]
+
+
+def check_run(
+    run_dir: Path | None,
+    *,
+    exit_code: int,
+    expected_years: Sequence[int],
+    year_by_year: bool,
+    log_text: str,
+) -> RunCheck:
+    """Did this solver invocation succeed? `expected_years` are 0-based; `log_text` is
+    what the solver printed (the run's own simulation.log is read as well)."""
+    fatal = _fatal_lines(log_text)
+    if exit_code != 0:
+        reason = _EXIT_REASONS.get(exit_code, f"the solver exited with status {exit_code}")
+        return RunCheck(False, reason + (f": {fatal[0]}" if fatal else ""))
+    if fatal:
+        return RunCheck(False, f"the solver printed a fatal error: {fatal[0]}")
+    if run_dir is None:
+        return RunCheck(False, "the solver wrote no run folder in the study's output/")
+    files = run_files(run_dir)
+    if "execution_info.ini" not in files:
+        return RunCheck(
+            False, f"{run_dir.name} has no execution_info.ini: the run did not finish normally"
+        )
+    log = read_run_file(run_dir, "simulation.log")
+    fatal = _fatal_lines(log.decode("utf-8", "replace")) if log else []
+    if fatal:
+        return RunCheck(False, f"the run's simulation.log has a fatal error: {fatal[0]}")
+    if year_by_year:
+        mode = mode_folder(files) or "economy"
+        present = {
+            int(parts[2]) - 1
+            for parts in (f.split("/") for f in files)
+            if len(parts) > 3 and parts[0] == mode and parts[1] == "mc-ind" and parts[2].isdigit()
+        }
+        missing = [y for y in expected_years if y not in present]
+        if missing:
+            shown = ", ".join(f"{y + 1:05d}" for y in missing[:10])
+            more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+            return RunCheck(False, f"{run_dir.name} lacks mc-ind years {shown}{more}")
+    return RunCheck(True)
+
+
+def parse_progress(log_text: str) -> Progress:
+    """Years finished and played, from the solver's log so far.
+
+    `MC-Years : [1 .. N], total: K` gives K. A year is finished when the solver logs
+    `Exporting the annual results` for it (year-by-year) or, without year-by-year, when
+    the batch that played it (`Year(s) 3 4`) is followed by the next batch or by
+    `Exporting the survey results` (then every year is done).
+    """
+    total: int | None = None
+    exported = 0
+    batches: list[int] = []
+    survey = False
+    for raw in _ANSI.sub("", log_text).splitlines():
+        if not _LEVEL.search(raw):
+            continue
+        if m := _MC_YEARS.search(raw):
+            total, exported, batches, survey = int(m.group("total")), 0, [], False
+        elif "Exporting the annual results" in raw:
+            exported += 1
+        elif m := _BATCH.search(raw):
+            batches.append(len(m.group("years").split()))
+        elif "Exporting the survey results" in raw:
+            survey = True
+    if survey and total is not None:
+        return Progress(total, total)
+    finished_batches = sum(batches[:-1])
+    done = max(exported, finished_batches)
+    return Progress(min(done, total) if total is not None else done, total)
+
+
+def _ini(run_dir: Path, relative: str) -> IniDocument:
+    data = read_run_file(run_dir, relative)
+    if data is None:
+        raise OutputError(f"{run_dir.name} has no {relative}")
+    try:
+        return IniDocument.parse(data, source=f"{run_dir.name}/{relative}")
+    except IniError as exc:
+        raise OutputError(str(exc)) from None
+
+
+def read_run_info(run_dir: Path) -> RunInfo:
+    """Version, mode, name, date (info.antares-output) and the played years and weights
+    (about-the-study/parameters.ini, replayed like the solver)."""
+    info = _ini(run_dir, "info.antares-output")
+    params = _ini(run_dir, "about-the-study/parameters.ini")
+    try:
+        nbyears = generaldata_nbyears(params)
+    except StudyError as exc:
+        raise OutputError(f"{run_dir.name}: {exc}") from None
+    playlist = evaluate_playlist(params, nbyears)
+    if playlist.problems:
+        raise OutputError(f"{run_dir.name}: " + "; ".join(playlist.problems))
+    return RunInfo(
+        path=run_dir,
+        version=(info.get("general", "version") or "").strip(),
+        mode=(info.get("general", "mode") or "").strip(),
+        name=(info.get("general", "name") or "").strip(),
+        date=(info.get("general", "date") or "").strip(),
+        nbyears=nbyears,
+        years=tuple(playlist.years),
+        weights=dict(playlist.weights),
+        year_by_year=as_bool(params.get("general", "year-by-year")),
+        synthesis=as_bool(params.get("output", "synthesis", "true")),
+    )

@@ -1,0 +1,106 @@
+"""`winjobs worker`: run this machine's worker until stopped."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from winjobs.cli.app import app
+from winjobs.client import DriverClient
+from winjobs.errors import ConfigError
+from winjobs.worker.agent import Agent
+from winjobs.worker.settings import load_settings
+from winjobs.worker.shutdown import Shutdown, signals_to
+from winjobs.worker.solvers import check_solvers
+
+
+def _parse_solvers(values: list[str] | None) -> dict[str, str] | None:
+    if not values:
+        return None
+    solvers: dict[str, str] = {}
+    for value in values:
+        version, sep, path = value.partition("=")
+        if not sep or not version.strip() or not path.strip():
+            raise ConfigError(f"--solver {value!r}: expected VERSION=PATH, e.g. 8.8=/opt/solver")
+        solvers[version.strip()] = path.strip()
+    return solvers
+
+
+_SOLVER_HELP = (
+    "Solver of an Antares version; repeat for several. (env WINJOBS_WORKER_SOLVERS, JSON)"
+)
+
+
+@app.command("worker")
+def worker(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="WINJOBS_WORKER_CONFIG",
+            help="YAML file with the worker's settings (see docs/worker.md).",
+        ),
+    ] = None,
+    max_tasks: Annotated[
+        int | None, typer.Option("--max-tasks", min=1, help="Stop after settling N tasks.")
+    ] = None,
+    exit_when_idle: Annotated[
+        bool, typer.Option("--exit-when-idle", help="Stop as soon as a claim finds no work.")
+    ] = False,
+    driver_url: Annotated[
+        str | None,
+        typer.Option(help="The driver, e.g. http://host:8000. (env WINJOBS_WORKER_DRIVER_URL)"),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(help="The driver's worker token. (env WINJOBS_WORKER_TOKEN)"),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="Name on the driver (default: host name). (env WINJOBS_WORKER_NAME)"),
+    ] = None,
+    cores: Annotated[
+        int | None,
+        typer.Option(help="Cores for the solver; 0 = all. (env WINJOBS_WORKER_CORES)"),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Cache and task folders. (env WINJOBS_WORKER_DATA_DIR)"),
+    ] = None,
+    solver: Annotated[
+        list[str] | None,
+        typer.Option("--solver", metavar="VERSION=PATH", help=_SOLVER_HELP),
+    ] = None,
+) -> None:
+    """Claim tasks from the driver and run them with this machine's solvers, until stopped.
+
+    Ctrl-C (or SIGTERM; CTRL_BREAK on Windows) once: finish the running task, then exit.
+    Twice: kill it and hand it back to the driver.
+    """
+    settings = load_settings(
+        config,
+        {
+            "driver_url": driver_url,
+            "token": token,
+            "name": name,
+            "cores": cores,
+            "data_dir": data_dir,
+            "solvers": _parse_solvers(solver),
+        },
+    )
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    solvers = check_solvers(settings.solvers)
+    shutdown = Shutdown()
+    with (
+        DriverClient.connect(settings.driver_url, settings.token.get_secret_value()) as client,
+        signals_to(shutdown),
+    ):
+        Agent(settings, client, solvers, shutdown).run(max_tasks, exit_when_idle)

@@ -1,0 +1,249 @@
+"""The run folder and the files a run writes once: names and formats of the real solver.
+
+`output/<YYYYMMDD-HHMM><eco|adq>[-name]` (`-2`, `-3`... on a clash); at the start
+`info.antares-output`, `about-the-study/` and `ts-numbers/` (when `storenewset`); per
+finished year `optimization/week-by-week/year_<y>.txt`; at a normal end
+`execution_info.ini`, `annualSystemCost.txt`, `checkIntegrity.txt`,
+`optimization/{solve,update}-durations.txt` and `<mode>/mc-all/grid/`. A failed or
+interrupted run stops before the end-of-run files, exactly like the real solver, which is
+how a strict reader tells a complete run from a partial one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from winjobs.antares.ini import as_bool
+from winjobs.standin.calendar import hour_groups
+from winjobs.standin.data import System, seeded_rng
+from winjobs.standin.model import RunSettings
+from winjobs.standin.version import PosedVersion
+
+_MODE_SUFFIX = {"economy": "eco", "adequacy": "adq"}
+_BAD_NAME_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+
+
+def mode_title(mode: str) -> str:
+    return mode.capitalize()
+
+
+def run_folder_base(start: datetime, mode: str, name: str | None) -> str:
+    """`20261125-0824eco-name`: start minute, mode, then the -n name (made file-safe)."""
+    base = start.strftime("%Y%m%d-%H%M") + _MODE_SUFFIX[mode]
+    if name:
+        base += "-" + _BAD_NAME_CHARS.sub("_", name)
+    return base
+
+
+def reserve_run_folder(output_dir: Path, base: str, *, zipped: bool) -> Path:
+    """Create the run folder, appending -2, -3... while the name (or its .zip) is taken.
+
+    `mkdir` without exist_ok makes the reservation atomic: two runs started in the same
+    minute on the same study never share a folder.
+    """
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 10_000):
+        name = base if attempt == 1 else f"{base}-{attempt}"
+        folder = output_dir / name
+        if zipped and folder.with_name(name + ".zip").exists():
+            continue
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise RuntimeError(f"no free run folder name for {base} in {output_dir}")
+
+
+def write_info(run_dir: Path, settings: RunSettings, version: PosedVersion, name: str,
+               start: datetime) -> None:  # fmt: skip
+    stamp = start.strftime("%Y.%m.%d - %H:%M")
+    text = (
+        "[general]\n"
+        f"version = {version.format_version}\n"
+        f"name = {name}\n"
+        f"mode = {mode_title(settings.mode)}\n"
+        f"date = {stamp}\n"
+        f"title = {stamp}\n"
+        f"timestamp = {int(start.timestamp())}\n"
+        "\n"
+    )
+    (run_dir / "info.antares-output").write_text(text, encoding="utf-8", newline="\n")
+
+
+def _study_ini(settings: RunSettings, version: PosedVersion, start: datetime) -> bytes:
+    """study.antares as the solver saves it: its own version and the run's lastsave."""
+    study = settings.study_file.copy()
+    study.set("antares", "version", version.format_version)
+    study.set("antares", "lastsave", str(int(start.timestamp())))
+    return study.to_bytes()
+
+
+def write_about_the_study(
+    run_dir: Path,
+    settings: RunSettings,
+    version: PosedVersion,
+    start: datetime,
+    comment_file: Path | None,
+) -> None:
+    about = run_dir / "about-the-study"
+    about.mkdir(exist_ok=True)
+    (about / "parameters.ini").write_bytes(settings.generaldata.to_bytes())
+    (about / "study.ini").write_bytes(_study_ini(settings, version, start))
+    # Like the real 8.8 solver: the -c file, else empty (settings/comments.txt is not used).
+    comments = comment_file.read_bytes() if comment_file is not None else b""
+    (about / "comments.txt").write_bytes(comments)
+    areas = "".join(f"{area.name}\r\n" for area in settings.system.areas)
+    (about / "areas.txt").write_bytes(areas.encode("utf-8"))
+    lines: list[str] = []
+    for area in settings.system.areas:
+        lines.append(area.id)
+        lines += [f"\t{k.extremity.id}" for k in settings.system.links if k.origin is area]
+    (about / "links.txt").write_text("".join(f"{line}\n" for line in lines), "utf-8", newline="\n")
+
+
+def _ts_file(path: Path, numbers: Sequence[int]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "".join(f"{n}\n" for n in numbers)
+    path.write_text(f"size:1x{len(numbers)}\n{body}", encoding="utf-8", newline="\n")
+
+
+def write_ts_numbers(run_dir: Path, settings: RunSettings) -> None:
+    """ts-numbers/ when `storenewset = true`: the time series drawn for EVERY year.
+
+    They depend on the input only (identical on every worker of a job), like the real
+    solver's draws, which are made for all years whether played or not.
+    """
+    if not as_bool(settings.generaldata.get("output", "storenewset")):
+        return
+    system: System = settings.system
+    root = run_dir / "ts-numbers"
+
+    def draws(*labels: str) -> list[int]:
+        rng = seeded_rng(system.digest, "ts-numbers", *labels)
+        return [int(n) for n in rng.integers(1, 3, settings.nbyears)]
+
+    for kind in ("hydro", "load", "solar", "wind"):
+        for area in system.areas:
+            _ts_file(root / kind / f"{area.id}.txt", draws(kind, area.id))
+    for link in system.links:
+        _ts_file(root / "ntc" / link.origin.id / f"{link.extremity.id}.txt",
+                 draws("ntc", link.folder))  # fmt: skip
+    for area in system.areas:
+        for cluster in area.clusters:
+            _ts_file(root / "thermal" / area.id / f"{cluster.name.lower()}.txt",
+                     draws("thermal", area.id, cluster.name))  # fmt: skip
+
+
+def write_week_by_week(run_dir: Path, settings: RunSettings, year: int) -> None:
+    """optimization/week-by-week/year_<0-based>.txt: synthetic solve times per week."""
+    folder = run_dir / "optimization" / "week-by-week"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = seeded_rng(settings.system.digest, "durations", year)
+    lines = ["# Week Optimization_1_ms Optimization_2_ms Update_ms1 Update_ms2"]
+    for week in range(hour_groups(settings.system.calendar, "weekly")[1]):
+        first, second = (int(v) for v in rng.integers(0, 3, 2))
+        lines.append(f"{week} {first} {second} 0 0")
+    (folder / f"year_{year}.txt").write_text("\n".join(lines) + "\n", "utf-8", newline="\n")
+
+
+def _stats(values: Sequence[float]) -> tuple[float, float, float, float]:
+    """Unweighted mean, population std, min and max (the solver's summary files)."""
+    if not values:
+        return 0.0, 0.0, 0.0, 0.0
+    mean = sum(values) / len(values)
+    variance = max(0.0, sum(v * v for v in values) / len(values) - mean * mean)
+    return mean, math.sqrt(variance), min(values), max(0.0, max(values))
+
+
+def write_annual_system_cost(run_dir: Path, costs: Sequence[float]) -> None:
+    """annualSystemCost.txt: 6 significant digits, MAX starting at 0 (8.8.1+ format)."""
+    mean, std, low, high = _stats(costs)
+    text = f"EXP : {mean:g}\nSTD : {std:g}\nMIN : {low:g}\nMAX : {high:g}\n"
+    (run_dir / "annualSystemCost.txt").write_text(text, encoding="utf-8", newline="\n")
+
+
+def write_check_integrity(run_dir: Path, first: Sequence[float], second: Sequence[float]) -> None:
+    """checkIntegrity.txt: mean, std, min, max of both optimisations' objectives, %.14e."""
+    lines = []
+    for objectives in (first, second):
+        mean, std, low, _ = _stats(objectives)
+        high = max(objectives) if objectives else 0.0
+        lines += [f"{v:.14e}" for v in (mean, std, low, high)]
+    (run_dir / "checkIntegrity.txt").write_text("\n".join(lines) + "\n", "utf-8", newline="\n")
+
+
+def write_durations(run_dir: Path) -> None:
+    folder = run_dir / "optimization"
+    folder.mkdir(exist_ok=True)
+    block = "EXP (ms) : 0\nSTD (ms) : 0\nMIN (ms) : 0\nMAX (ms) : 0\n"
+    solve = f"First optimization :\n{block}Second optimization :\n{block}"
+    (folder / "solve-durations.txt").write_text(solve, encoding="utf-8", newline="\n")
+    (folder / "update-durations.txt").write_text(block, encoding="utf-8", newline="\n")
+
+
+def write_execution_info(
+    run_dir: Path,
+    settings: RunSettings,
+    version: PosedVersion,
+    durations_ms: dict[str, int],
+    parallel_years: int,
+) -> None:
+    """execution_info.ini: written last, after a normal end only (the success marker)."""
+    system = settings.system
+    calls = {key: 1 for key in durations_ms}
+    calls["yby_export"] = len(settings.years) if settings.year_by_year else 0
+    nb_clusters = sum(len(area.clusters) for area in system.areas)
+    sections: list[tuple[str, list[tuple[str, object]]]] = [
+        ("durations_ms", [(k, v) for k, v in sorted(durations_ms.items())]),
+        ("number_of_calls", [(k, v) for k, v in sorted(calls.items())]),
+        ("optimization problem", [("constraints", 0), ("non-zero coefficients", 0),
+                                  ("variables", 0)]),
+        ("study", [
+            ("antares version", version.format_version),
+            ("areas", len(system.areas)),
+            ("enabled bc", 0),
+            ("enabled daily bc", 0),
+            ("enabled hourly bc", 0),
+            ("enabled thermal clusters", nb_clusters),
+            ("enabled weekly bc", 0),
+            ("links", len(system.links)),
+            ("max parallel years", parallel_years),
+            ("ortools solver", "none"),
+            ("ortools used", "false"),
+            ("performed years", len(settings.years)),
+            ("unit commitment", "fast"),
+        ]),
+    ]  # fmt: skip
+    text = "".join(
+        f"[{name}]\n" + "".join(f"{key} = {value}\n" for key, value in items) + "\n"
+        for name, items in sections
+    )
+    (run_dir / "execution_info.ini").write_text(text, encoding="utf-8", newline="\n")
+
+
+def write_grid(mode_dir: Path, settings: RunSettings) -> None:
+    """mc-all/grid/{areas,links,thermal}.txt: the study's structure as the solver lists it."""
+    grid = mode_dir / "mc-all" / "grid"
+    grid.mkdir(parents=True, exist_ok=True)
+    system = settings.system
+    areas = ["id\tname", *(f"{a.id}\t{a.name}" for a in system.areas)]
+    links = ["upstream\tdownstream", *(f"{k.origin.id}\t{k.extremity.id}" for k in system.links)]
+    thermal = [
+        "area id\tid\tname\tgroup\tunit count\tnominal capacity\tmin stable power\t"
+        "min up/down time\tspinning\tco2\tmarginal cost\tfixed cost\tstartup cost\t"
+        "market bid cost\tspread cost"
+    ]
+    for area in system.areas:
+        for c in area.clusters:
+            thermal.append(
+                f"{area.id}\t{c.name.lower()}\t{c.name}\tOther\t{c.unit_count}\t"
+                f"{c.nominal_capacity:.6f}\t0.000000\t1\t0.000000\t0.000000\t0.000000\t"
+                "0.000000\t0.000000\t0.000000\t0.000000"
+            )
+    for file_name, lines in (("areas.txt", areas), ("links.txt", links), ("thermal.txt", thermal)):
+        (grid / file_name).write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")

@@ -1,0 +1,426 @@
+"""The worker's loop: register, claim, stage, run, report, and again, until told to stop.
+
+Each claimed attempt ends in exactly one report: its output (checked strictly, zipped,
+uploaded), a failure with the reason and the log tail, a release (the worker could not
+or would not run it: not the task's fault), or nothing at all when the driver already
+took the task away (cancelled, lease lost). The driver being down never ends the loop:
+calls wait and retry; a finished result is kept until the driver takes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+from winjobs.antares.archive import pack_folder
+from winjobs.antares.output import check_run, find_run_folders, new_run_folder, parse_progress
+from winjobs.antares.study import Study
+from winjobs.client import ClientError, DriverClient
+from winjobs.errors import WinjobsError
+from winjobs.wire import (
+    ClaimRequest,
+    TaskAssignment,
+    TaskFailure,
+    Transfer,
+    WorkerRegistered,
+    WorkerRegistration,
+)
+from winjobs.worker.heartbeat import HeartbeatThread
+from winjobs.worker.hygiene import TaskFolders, evict_archives, free_disk_bytes, low_disk_reason
+from winjobs.worker.retry import Backoff, RetryAborted, retry_transient
+from winjobs.worker.runner import SolverProcess, StopReason, StopRequest, read_tail
+from winjobs.worker.settings import WorkerSettings
+from winjobs.worker.shutdown import Interrupted, Shutdown
+from winjobs.worker.solvers import Solver
+from winjobs.worker.staging import StagedTask, StudyCache, unpack_task
+
+log = logging.getLogger(__name__)
+
+#: How long a worker that refused a task for lack of disk waits before claiming again.
+LOW_DISK_PAUSE_S = 30.0
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A checked run, zipped, waiting to be accepted by the driver."""
+
+    run_zip: Path
+    log_tail: str
+
+
+@dataclass(frozen=True)
+class Failure:
+    reason: str
+    log_tail: str = ""
+    release: bool = False  #: not the task's fault: the attempt is not counted
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """The driver took the task back (cancelled, re-assigned): nothing to report."""
+
+    reason: str
+
+
+Report = Upload | Failure | Dropped
+
+
+class LogProgress:
+    """Years finished so far, read from the solver's log (for the heartbeats)."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+
+    def years_done(self) -> int:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return 0
+        return parse_progress(text).years_done
+
+
+class Agent:
+    """One worker process's loop around an injected `DriverClient`."""
+
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        client: DriverClient,
+        solvers: dict[str, Solver],
+        shutdown: Shutdown | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.solvers = solvers
+        self.shutdown = shutdown or Shutdown()
+        self.backoff = backoff or Backoff(settings.retry_initial_s, settings.retry_max_s)
+        self.cores = settings.solver_cores
+        self.cache = StudyCache(
+            client, settings.cache_dir, int(settings.cache_max_bytes), self.backoff
+        )
+        self.folders = TaskFolders(settings.tasks_dir, settings.keep_task_folders)
+        self.registered: WorkerRegistered | None = None
+        self.handled = 0  #: attempts claimed and settled by this run
+        self.low_disk_pause_s = LOW_DISK_PAUSE_S
+        self._pause_s = 0.0
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, max_tasks: int | None = None, exit_when_idle: bool = False) -> int:
+        """Work until stopped, `max_tasks` attempts are settled, or (with `exit_when_idle`)
+        a claim finds no work. Returns the number of attempts settled."""
+        for stale in self.folders.clean_stale():
+            log.info("deleted %s, left by an earlier run of this worker", stale)
+        try:
+            self._register()
+            while not self.shutdown.drain.is_set():
+                if max_tasks is not None and self.handled >= max_tasks:
+                    break
+                assignment = self._claim()
+                if assignment is None:
+                    if exit_when_idle and not self.shutdown.drain.is_set():
+                        log.info("no work: exiting (--exit-when-idle)")
+                        break
+                    continue
+                self._handle(assignment)
+                self.handled += 1
+                if self._pause_s:
+                    self.shutdown.drain.wait(self._pause_s)
+                    self._pause_s = 0.0
+        except (Interrupted, RetryAborted):
+            pass
+        if self.shutdown.drain.is_set():
+            self._announce_draining()
+        log.info("worker stopped after %d task(s)", self.handled)
+        return self.handled
+
+    def _registration(self) -> WorkerRegistration:
+        return WorkerRegistration(
+            name=self.settings.name,
+            cores=self.cores,
+            os=platform.platform(terse=True),
+            versions=sorted(self.solvers),
+            free_disk_bytes=free_disk_bytes(self.settings.data_dir),
+            transfer=Transfer.HTTP,
+        )
+
+    def _register(self) -> None:
+        with self.shutdown.interruptible(on_drain=True):
+            self.registered = retry_transient(
+                lambda: self.client.register_worker(self._registration()),
+                what="registration with the driver",
+                backoff=self.backoff,
+                abort=self.shutdown.drain,
+            )
+        log.info(
+            "registered as %r (id %s) at %s: %d cores, solvers %s",
+            self.settings.name,
+            self.registered.worker_id,
+            self.client.base_url,
+            self.cores,
+            ", ".join(f"{s.version} ({s.reported})" for s in self.solvers.values()),
+        )
+
+    def _claim_request(self, draining: bool = False) -> ClaimRequest:
+        return ClaimRequest(
+            free_cores=self.cores,
+            wait_s=0 if draining else self.settings.claim_wait_s,
+            free_disk_bytes=free_disk_bytes(self.settings.data_dir),
+            draining=draining,
+        )
+
+    def _claim(self) -> TaskAssignment | None:
+        """Long-poll for a task; None when none came (or the driver could not be reached)."""
+        try:
+            with self.shutdown.interruptible(on_drain=True):
+                return retry_transient(
+                    lambda: self.client.claim(self._claim_request()),
+                    what="claim",
+                    backoff=self.backoff,
+                    abort=self.shutdown.drain,
+                )
+        except ClientError as exc:
+            if exc.status_code != 404:
+                raise
+            log.warning("the driver does not know this worker (%s): registering again", exc)
+            self._register()
+            return None
+
+    def _announce_draining(self) -> None:
+        """Tell the driver this worker takes no more work (shown as draining)."""
+        try:
+            self.client.claim(self._claim_request(draining=True))
+        except ClientError as exc:
+            log.info("could not tell the driver this worker is stopping: %s", exc)
+
+    # ------------------------------------------------------------------ one task
+
+    def _handle(self, assignment: TaskAssignment) -> None:
+        task = assignment.task_id
+        log.info(
+            "task %d (job %d, attempt %d): years %s",
+            task,
+            assignment.job_id,
+            assignment.attempt,
+            _years(assignment.years),
+        )
+        staged = StagedTask.under(
+            self.folders.new(f"job{assignment.job_id}-task{task}-a{assignment.attempt}")
+        )
+        stop = StopRequest()
+        progress = LogProgress(staged.log_path)
+        with (
+            self.shutdown.task(stop),
+            HeartbeatThread(
+                self.client,
+                task,
+                assignment.attempt,
+                assignment.heartbeat_interval_s,
+                progress.years_done,
+                stop,
+            ),
+        ):
+            try:
+                report = self._work(assignment, staged, stop)
+            except Interrupted:
+                report = Failure(StopReason.SHUTDOWN.value, release=True)
+            self._send(assignment, report, stop)
+        self.folders.retire(staged.folder)
+
+    def _work(self, assignment: TaskAssignment, staged: StagedTask, stop: StopRequest) -> Report:
+        if (refusal := self._check_disk(assignment)) is not None:
+            return refusal
+        try:
+            with self.shutdown.interruptible(on_drain=False):
+                archive = self.cache.archive_for(assignment, stop)
+            study = unpack_task(archive, staged, assignment.years, sevenzip=self.settings.sevenzip)
+        except RetryAborted:
+            return self._stopped(stop.reason or StopReason.SHUTDOWN, staged)
+        except WinjobsError as exc:
+            return Failure(f"could not stage the study: {exc}")
+        if stop.is_set():
+            return self._stopped(stop.reason or StopReason.SHUTDOWN, staged)
+        return self._run_solver(assignment, staged, study, stop)
+
+    def _check_disk(self, assignment: TaskAssignment) -> Failure | None:
+        """Refuse the task (hand it back) when it would leave too little free disk.
+
+        The estimate counts the archive if it is not cached yet, plus an unpacked copy at
+        least as large as the archive. Cached archives are evicted first if that helps.
+        """
+        needed = assignment.study_size * (1 if self.cache.has(assignment.study_sha256) else 2)
+        minimum = int(self.settings.min_free_disk_bytes)
+        reason = low_disk_reason(self.settings.data_dir, minimum, needed)
+        if reason is not None:
+            keep = [self.cache.path_of(assignment.study_sha256)]
+            evict_archives(self.settings.cache_dir, 0, keep=keep)
+            reason = low_disk_reason(self.settings.data_dir, minimum, needed)
+        if reason is None:
+            return None
+        log.warning("task %d refused: %s", assignment.task_id, reason)
+        self._pause_s = self.low_disk_pause_s  # or the driver hands the same task right back
+        return Failure(reason, release=True)
+
+    def _run_solver(
+        self, assignment: TaskAssignment, staged: StagedTask, study: Study, stop: StopRequest
+    ) -> Report:
+        solver = self.solvers.get(assignment.solver_version)
+        if solver is None:
+            return Failure(
+                f"this worker has no solver {assignment.solver_version} "
+                f"(it has {', '.join(sorted(self.solvers))})",
+                release=True,
+            )
+        command = [
+            str(solver.path),
+            "-i",
+            str(staged.study_dir),
+            f"--force-parallel={self.cores}",
+            "-n",
+            str(assignment.task_id),
+            *assignment.solver_args,
+        ]
+        before = {path.name for path in find_run_folders(staged.study_dir)}
+        process = SolverProcess(
+            command, staged.log_path, cwd=staged.folder, pid_file=staged.pid_file
+        )
+        try:
+            process.start()
+        except OSError as exc:
+            return Failure(f"could not start the solver {solver.path}: {exc}")
+        outcome = process.wait(assignment.time_limit_s, stop)
+        log.info(
+            "task %d: solver ended after %.1f s (exit status %s%s)",
+            assignment.task_id,
+            outcome.seconds,
+            outcome.exit_code,
+            f", {outcome.stopped.value}" if outcome.stopped else "",
+        )
+        if outcome.stopped is not None:
+            return self._stopped(outcome.stopped, staged, assignment.time_limit_s)
+        tail = read_tail(staged.log_path, self.settings.log_tail_lines)
+        run = new_run_folder(staged.study_dir, before)
+        try:
+            check = check_run(
+                run,
+                exit_code=outcome.exit_code if outcome.exit_code is not None else -1,
+                expected_years=assignment.years,
+                year_by_year=study.year_by_year or "--year-by-year" in assignment.solver_args,
+                log_text=staged.log_path.read_text(encoding="utf-8", errors="replace"),
+            )
+            if not check.ok or run is None:
+                return Failure(check.reason or "the run failed", tail)
+            # A zipped run (-z) is uploaded as it is: its entries are relative to the run.
+            upload = run if run.is_file() else pack_folder(run, staged.folder / "run.zip").path
+        except WinjobsError as exc:
+            return Failure(f"the run could not be checked: {exc}", tail)
+        return Upload(upload, tail)
+
+    def _stopped(
+        self, reason: StopReason, staged: StagedTask, time_limit_s: float | None = None
+    ) -> Report:
+        if reason in (StopReason.CANCELLED, StopReason.LEASE_LOST):
+            return Dropped(reason.value)
+        tail = read_tail(staged.log_path, self.settings.log_tail_lines)
+        if reason is StopReason.TIME_LIMIT:
+            return Failure(f"killed at the task time limit of {time_limit_s:g} s", tail)
+        return Failure(reason.value, tail, release=True)
+
+    # ------------------------------------------------------------------ reports
+
+    def _send(self, assignment: TaskAssignment, report: Report, stop: StopRequest) -> None:
+        task = assignment.task_id
+        if isinstance(report, Dropped):
+            log.info("task %d dropped: %s", task, report.reason)
+            return
+        try:
+            failure = (
+                self._upload(assignment, report, stop) if isinstance(report, Upload) else report
+            )
+            if failure is not None:
+                self._fail(assignment, failure, stop)
+        except ClientError as exc:
+            if exc.is_conflict:
+                log.warning("task %d: the driver refused the report (%s): dropped", task, exc)
+            else:
+                log.error("task %d: the driver refused the report: %s", task, exc)
+        except (RetryAborted, Interrupted):
+            why = stop.reason.value if stop.reason else "the worker is stopping"
+            log.warning("task %d: report abandoned: %s", task, why)
+            if self.shutdown.abort.is_set():
+                self._release_quietly(assignment)
+
+    def _upload(
+        self, assignment: TaskAssignment, report: Upload, stop: StopRequest
+    ) -> Failure | None:
+        """Upload the output; a Failure to report instead if the driver kept failing."""
+        try:
+            with self.shutdown.interruptible(on_drain=False):
+                retry_transient(
+                    lambda: self.client.complete_task_upload(
+                        assignment.task_id, assignment.attempt, report.run_zip, report.log_tail
+                    ),
+                    what=f"upload of task {assignment.task_id}",
+                    backoff=self.backoff,
+                    abort=stop,
+                    give_up_after_s=self.settings.report_retry_limit_s,
+                )
+        except ClientError as exc:
+            if not exc.is_transient:
+                raise
+            # A driver that fails on this upload again and again (not just down) would
+            # otherwise hold the task forever while the heartbeats keep its lease alive.
+            return Failure(f"the driver did not take the output: {exc}", report.log_tail)
+        log.info("task %d: output accepted by the driver", assignment.task_id)
+        return None
+
+    def _fail(self, assignment: TaskAssignment, report: Failure, stop: StopRequest) -> None:
+        verb = "handing back" if report.release else "reporting failure of"
+        log.warning("%s task %d: %s", verb, assignment.task_id, report.reason)
+        failure = TaskFailure(
+            attempt=assignment.attempt,
+            reason=report.reason,
+            log_tail=report.log_tail,
+            release=report.release,
+        )
+        # A release at shutdown is tried once: the operator is waiting, and the lease
+        # expiry returns the task anyway.
+        if report.release and self.shutdown.abort.is_set():
+            self.client.fail_task(assignment.task_id, failure)
+            return
+        retry_transient(
+            lambda: self.client.fail_task(assignment.task_id, failure),
+            what=f"failure report of task {assignment.task_id}",
+            backoff=self.backoff,
+            abort=stop,
+            give_up_after_s=self.settings.report_retry_limit_s,
+        )
+
+    def _release_quietly(self, assignment: TaskAssignment) -> None:
+        failure = TaskFailure(
+            attempt=assignment.attempt, reason=StopReason.SHUTDOWN.value, release=True
+        )
+        try:
+            self.client.fail_task(assignment.task_id, failure)
+        except ClientError as exc:
+            log.info(
+                "task %d: could not hand it back (%s); its lease will expire",
+                assignment.task_id,
+                exc,
+            )
+
+
+def _years(years: list[int]) -> str:
+    """1-based, as users count them: `1-4, 9`."""
+    if not years:
+        return "none"
+    ranges: list[tuple[int, int]] = []
+    for year in sorted(years):
+        if ranges and year == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], year)
+        else:
+            ranges.append((year, year))
+    return ", ".join(f"{a + 1}" if a == b else f"{a + 1}-{b + 1}" for a, b in ranges)

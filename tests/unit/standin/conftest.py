@@ -1,0 +1,77 @@
+"""Fixtures of the stand-in tests: small studies and a way to run the solver in-process."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import stat
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from winjobs.antares.example import write_example_study
+from winjobs.antares.ini import IniDocument
+from winjobs.standin.cli import run_solver
+
+FAST = {"WINJOBS_STANDIN_SECONDS_PER_YEAR": "0", "WINJOBS_STANDIN_COLOR": "never"}
+
+
+@dataclass
+class Outcome:
+    status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+
+def run_inprocess(argv: list[str], environ: Mapping[str, str] | None = None) -> Outcome:
+    """`winjobs-standin-solver argv` inside the test process (fast, no interpreter start)."""
+    out, err = io.StringIO(), io.StringIO()
+    status = run_solver(["winjobs-standin-solver", *argv], {**FAST, **(environ or {})}, out, err)
+    return Outcome(status, out.getvalue(), err.getvalue())
+
+
+def set_settings(study: Path, section: str, settings: Mapping[str, str]) -> None:
+    """Edit keys of one section of a study's generaldata.ini."""
+    path = study / "settings" / "generaldata.ini"
+    document = IniDocument.read(path)
+    for key, value in settings.items():
+        document.set(section, key, value)
+    document.write(path)
+
+
+def copy_study(source: Path, dest: Path) -> Path:
+    """A writable copy of a (read-only) shared study."""
+    shutil.copytree(source, dest)
+    for path in [dest, *dest.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    return dest
+
+
+def only_run(study: Path) -> Path:
+    runs = [p for p in (study / "output").iterdir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+@pytest.fixture
+def small_study(tmp_path: Path) -> Callable[..., Path]:
+    """The bundled example study cut to two weeks (fast runs), with `nbyears` years."""
+
+    def make(nbyears: int = 6, name: str = "study", days: int = 14) -> Path:
+        study = write_example_study(tmp_path / name, nbyears=nbyears)
+        set_settings(study, "general", {"simulation.end": str(days)})
+        return study
+
+    return make
+
+
+def python_solver() -> list[str]:
+    """The stand-in as a separate process, the way the worker starts a solver."""
+    return [sys.executable, "-m", "winjobs.standin"]

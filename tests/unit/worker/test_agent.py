@@ -1,0 +1,396 @@
+"""The agent loop against the honest fake driver, with a small solver stand-in."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.unit.worker.conftest import ScriptFactory
+from tests.unit.worker.fake_driver import FakeDriver, FakeTask
+from winjobs.antares.archive import pack_study
+from winjobs.client import ClientError
+from winjobs.wire import TaskStatus
+from winjobs.worker.agent import Agent
+from winjobs.worker.retry import Backoff
+from winjobs.worker.settings import WorkerSettings, load_settings
+from winjobs.worker.shutdown import Shutdown, signals_to
+from winjobs.worker.solvers import check_solvers
+
+MINI_SOLVER = Path(__file__).with_name("mini_solver.py")
+
+
+def _study(root: Path, nbyears: int) -> bytes:
+    study = root / "study-src"
+    (study / "settings").mkdir(parents=True)
+    (study / "input").mkdir()
+    (study / "study.antares").write_text("[antares]\nversion = 880\ncaption = tiny\n")
+    (study / "settings" / "generaldata.ini").write_text(
+        "[general]\nmode = Economy\nnbyears = "
+        f"{nbyears}\nyear-by-year = true\nuser-playlist = false\n\n[output]\nsynthesis = true\n"
+    )
+    packed = pack_study(study, root / "study.zip")
+    return packed.path.read_bytes()
+
+
+class World:
+    """A fake driver, a worker configured against it, and a tiny study."""
+
+    def __init__(self, tmp_path: Path, make_script: ScriptFactory) -> None:
+        self.tmp_path = tmp_path
+        self.driver = FakeDriver(heartbeat_interval_s=0.05)
+        self.driver.max_claim_wait_s = 0.2
+        solver = make_script("antares-8.8-solver", MINI_SOLVER.read_text())
+        self.solvers = check_solvers({"8.8": solver})
+        self.study = _study(tmp_path, nbyears=6)
+        self.pid_file = tmp_path / "solver-pids"
+        self.overrides: dict[str, Any] = {}
+
+    def settings(self) -> WorkerSettings:
+        base = {
+            "token": "worker-secret",
+            "solvers": {"8.8": str(self.solvers["8.8"].path)},
+            "name": "unit-worker",
+            "cores": 2,
+            "data_dir": self.tmp_path / "data",
+            "claim_wait_s": 0.2,
+            "min_free_disk_bytes": 0,
+        }
+        return load_settings(None, {**base, **self.overrides})
+
+    def agent(self, shutdown: Shutdown | None = None) -> Agent:
+        return Agent(
+            self.settings(),
+            self.driver.client(),
+            self.solvers,
+            shutdown=shutdown,
+            backoff=Backoff(initial_s=0.02, max_s=0.1),
+        )
+
+    def add(self, years: list[int], **extra: Any) -> FakeTask:
+        return self.driver.add_task(years, self.study, **extra)
+
+    def solver_pids(self, count: int = 1, timeout: float = 10.0) -> list[int]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pid_file.exists():
+                pids = [int(line) for line in self.pid_file.read_text().split()]
+                if len(pids) >= count:
+                    return pids
+            time.sleep(0.01)
+        raise AssertionError("the solver never started")
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path, make_script: ScriptFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[World]:
+    for key in list(os.environ):
+        if key.startswith(("WINJOBS_WORKER_", "MINI_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("MINI_PID_FILE", str(tmp_path / "solver-pids"))
+    yield World(tmp_path, make_script)
+
+
+def _run_in_thread(agent: Agent, **kwargs: Any) -> threading.Thread:
+    thread = threading.Thread(target=agent.run, kwargs=kwargs, daemon=True)
+    thread.start()
+    return thread
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition never met")
+        time.sleep(0.01)
+
+
+def _mc_ind_years(output: bytes) -> list[int]:
+    with zipfile.ZipFile(io.BytesIO(output)) as archive:
+        names = archive.namelist()
+    folders = {n.split("mc-ind/")[1][:5] for n in names if "mc-ind/" in n}
+    return sorted(int(folder) - 1 for folder in folders if folder.isdigit())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_tasks_run_with_their_years_and_the_study_is_downloaded_once(world: World) -> None:
+    first = world.add([0, 1, 2])
+    second = world.add([4, 5])
+    agent = world.agent()
+    assert agent.run(exit_when_idle=True) == 2
+    assert first.status is TaskStatus.SUCCEEDED
+    assert second.status is TaskStatus.SUCCEEDED
+    assert first.output is not None and second.output is not None
+    assert _mc_ind_years(first.output) == [0, 1, 2]
+    assert _mc_ind_years(second.output) == [4, 5]
+    assert "Quitting the solver gracefully" in (first.output_log_tail or "")
+    assert len(world.driver.paths("GET")) == 1  # one download for both tasks
+    registration = world.driver.workers[1]
+    assert (registration.name, registration.cores, registration.versions) == (
+        "unit-worker",
+        2,
+        ["8.8"],
+    )
+    assert list((world.tmp_path / "data" / "tasks").iterdir()) == []  # acknowledged: deleted
+    assert [p.name for p in (world.tmp_path / "data" / "cache").iterdir()] == [
+        f"{first.study_sha256}.zip"
+    ]
+
+
+def test_the_solver_gets_the_command_line_and_heartbeats_carry_progress(world: World) -> None:
+    world.overrides["keep_task_folders"] = 1
+    world.add([1, 3], solver_args=["--year-by-year"])
+    world.driver.heartbeat_interval_s = 0.02
+    os.environ["MINI_SECONDS_PER_YEAR"] = "0.3"
+    try:
+        world.agent().run(max_tasks=1)
+    finally:
+        del os.environ["MINI_SECONDS_PER_YEAR"]
+    folder = world.tmp_path / "data" / "tasks" / "job1-task1-a1"
+    log = (folder / "solver.log").read_text()
+    assert "options: --force-parallel=2 -n 1 --year-by-year (--force-parallel=2)" in log
+    beats = [c.body.years_done for c in world.driver.calls if c.path.endswith("/heartbeat")]
+    assert beats == sorted(beats)
+    assert 1 in beats
+    assert (folder / "study" / "settings" / "generaldata.ini").read_text().count(
+        "playlist_year + ="
+    ) == 2
+
+
+def test_a_failing_solver_is_reported_with_the_log_tail(world: World) -> None:
+    task = world.add([0, 1, 2])
+    os.environ["MINI_FAIL_YEAR"] = "1"
+    try:
+        world.agent().run(max_tasks=1)
+    finally:
+        del os.environ["MINI_FAIL_YEAR"]
+    assert task.status is TaskStatus.FAILED
+    [failure] = task.failures
+    assert failure.release is False
+    assert failure.attempt == 1
+    assert "[fatal] Year 2: the problem is infeasible" in failure.log_tail
+    assert failure.reason
+
+
+def test_a_hanging_solver_is_killed_at_the_time_limit(world: World) -> None:
+    task = world.add([0], time_limit_s=1.0)
+    os.environ["MINI_HANG"] = "1"
+    try:
+        started = time.monotonic()
+        world.agent().run(max_tasks=1)
+    finally:
+        del os.environ["MINI_HANG"]
+    assert time.monotonic() - started < 8
+    [failure] = task.failures
+    assert failure.reason == "killed at the task time limit of 1 s"
+    assert "MC-Years" in failure.log_tail
+    assert not _alive(world.solver_pids()[0])
+
+
+@pytest.mark.parametrize("how", ["cancel", "lease lost"])
+def test_cancel_or_lost_lease_kills_the_solver_and_drops_the_task(world: World, how: str) -> None:
+    task = world.add([0, 1])
+    os.environ["MINI_HANG"] = "1"
+    try:
+        agent = world.agent()
+        thread = _run_in_thread(agent, max_tasks=1)
+        [pid] = world.solver_pids()
+        if how == "cancel":
+            world.driver.cancel_job(task.job_id)
+        else:
+            world.driver.expire_lease(task.id)
+        started = time.monotonic()
+        _wait(lambda: not _alive(pid), timeout=5)
+        assert time.monotonic() - started < 3
+        thread.join(10)
+        assert not thread.is_alive()
+    finally:
+        del os.environ["MINI_HANG"]
+    reports = [p for p in world.driver.paths("POST") if p.endswith(("/fail", "/complete"))]
+    assert reports == []  # the driver already took the task back: nothing to report
+    assert task.output is None
+    assert list((world.tmp_path / "data" / "tasks").iterdir()) == []
+
+
+def test_a_finished_result_waits_for_the_driver_to_come_back(world: World) -> None:
+    task = world.add([0, 1])
+    agent = world.agent()
+    original = agent.client.complete_task_upload
+    calls = []
+
+    def upload(*args: Any, **kwargs: Any) -> Any:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            world.driver.down = True
+            threading.Timer(0.5, lambda: setattr(world.driver, "down", False)).start()
+        return original(*args, **kwargs)
+
+    agent.client.complete_task_upload = upload  # type: ignore[method-assign]
+    agent.run(max_tasks=1)
+    assert task.status is TaskStatus.SUCCEEDED
+    assert _mc_ind_years(task.output or b"") == [0, 1]
+    assert len(calls) >= 2
+    assert calls[-1] - calls[0] >= 0.4
+
+
+def test_a_result_for_a_reassigned_task_is_dropped(world: World) -> None:
+    task = world.add([0, 1])
+    agent = world.agent()
+    original = agent.client.complete_task_upload
+
+    def upload(*args: Any, **kwargs: Any) -> Any:
+        world.driver.expire_lease(task.id)  # the lease ran out just before the report
+        return original(*args, **kwargs)
+
+    agent.client.complete_task_upload = upload  # type: ignore[method-assign]
+    assert agent.run(max_tasks=1) == 1  # no crash
+    assert task.status is TaskStatus.QUEUED
+    assert task.output is None
+    completions = [c.status for c in world.driver.calls if c.path.endswith("/complete")]
+    assert completions == [409]
+
+
+def test_a_task_is_handed_back_when_the_disk_is_too_full(world: World) -> None:
+    world.overrides["min_free_disk_bytes"] = 10**18
+    task = world.add([0])
+    agent = world.agent()
+    agent.low_disk_pause_s = 0.01
+    agent.run(max_tasks=1)
+    assert task.status is TaskStatus.QUEUED
+    [release] = task.releases
+    assert release.release is True
+    assert release.reason.startswith("not enough free disk on the worker")
+    assert task.failures == []
+    assert world.driver.paths("GET") == []  # nothing downloaded
+
+
+def test_an_unknown_solver_version_is_handed_back(world: World) -> None:
+    task = world.add([0], solver_version="9.2")
+    world.agent().run(max_tasks=1)
+    [release] = task.releases
+    assert "no solver 9.2" in release.reason
+
+
+def test_an_interrupted_download_resumes(world: World) -> None:
+    task = world.add([0])
+    world.driver.cut_downloads_after = len(world.study) // 2 + 1
+
+    def heal() -> None:
+        world.driver.cut_downloads_after = None
+
+    threading.Timer(0.05, heal).start()
+    world.agent().run(max_tasks=1)
+    assert task.status is TaskStatus.SUCCEEDED
+    gets = [c for c in world.driver.calls if c.method == "GET"]
+    assert len(gets) >= 2
+
+
+def test_driver_outage_at_start_and_forgotten_worker(world: World) -> None:
+    world.driver.down = True
+    threading.Timer(0.3, lambda: setattr(world.driver, "down", False)).start()
+    agent = world.agent()
+    thread = _run_in_thread(agent, max_tasks=1)
+    _wait(lambda: 1 in world.driver.workers)
+    world.driver.forget_workers()
+    time.sleep(0.3)
+    task = world.add([2])
+    thread.join(15)
+    assert task.status is TaskStatus.SUCCEEDED
+    assert len(world.driver.workers) == 1  # registered again
+    assert [c.status for c in world.driver.calls].count(404) >= 1
+
+
+def test_a_bad_token_stops_the_worker(world: World) -> None:
+    agent = world.agent()
+    agent.client._http.headers["Authorization"] = "Bearer wrong"
+    with pytest.raises(ClientError, match="HTTP 401"):
+        agent.run()
+
+
+def test_stale_task_folders_are_removed_at_start(world: World) -> None:
+    stale = world.tmp_path / "data" / "tasks" / "job9-task9-a1"
+    stale.mkdir(parents=True)
+    world.agent().run(exit_when_idle=True)
+    assert not stale.exists()
+
+
+def test_first_stop_request_lets_the_task_finish_then_drains(world: World) -> None:
+    task = world.add([0, 1, 2])
+    world.add([3])
+    shutdown = Shutdown()
+    os.environ["MINI_SECONDS_PER_YEAR"] = "0.2"
+    try:
+        agent = world.agent(shutdown)
+        thread = _run_in_thread(agent)
+        world.solver_pids()
+        shutdown.request()
+        thread.join(15)
+    finally:
+        del os.environ["MINI_SECONDS_PER_YEAR"]
+    assert not thread.is_alive()
+    assert task.status is TaskStatus.SUCCEEDED
+    assert world.driver.tasks[2].status is TaskStatus.QUEUED  # not claimed
+    assert world.driver.draining == {1}
+
+
+def test_second_stop_request_kills_and_hands_the_task_back(world: World) -> None:
+    task = world.add([0, 1])
+    shutdown = Shutdown()
+    os.environ["MINI_HANG"] = "1"
+    try:
+        agent = world.agent(shutdown)
+        thread = _run_in_thread(agent)
+        [pid] = world.solver_pids()
+        shutdown.request()
+        time.sleep(0.2)
+        assert _alive(pid)
+        shutdown.request()
+        thread.join(10)
+    finally:
+        del os.environ["MINI_HANG"]
+    assert not thread.is_alive()
+    assert not _alive(pid)
+    [release] = task.releases
+    assert release.reason == "worker shutting down"
+    assert task.status is TaskStatus.QUEUED
+
+
+def test_ctrl_c_interrupts_an_idle_claim_at_once(world: World) -> None:
+    world.driver.max_claim_wait_s = 30
+    world.overrides["claim_wait_s"] = 30
+    shutdown = Shutdown()
+    agent = world.agent(shutdown)
+    threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    started = time.monotonic()
+    with signals_to(shutdown):
+        assert agent.run() == 0
+    assert time.monotonic() - started < 5
+    assert shutdown.drain.is_set()
+    assert world.driver.draining == {1}
+
+
+def test_an_upload_the_driver_keeps_failing_becomes_a_failure_report(world: World) -> None:
+    world.overrides["report_retry_limit_s"] = 0.3
+    task = world.add([0])
+    world.driver.broken_routes.add("/complete")
+    world.agent().run(max_tasks=1)
+    [failure] = task.failures
+    assert failure.reason == "the driver did not take the output: internal error (HTTP 500)"
+    assert task.output is None
+    assert [c.status for c in world.driver.calls if c.path.endswith("/complete")].count(500) > 1
