@@ -46,7 +46,7 @@ from winjobs.wire import JobDetail, JobStatus
 #: Seconds each MC year takes in the stand-in: long enough to watch, short enough that
 #: 8 years on 2 workers x 2 cores finish in a few seconds. WINJOBS_STANDIN_SECONDS_PER_YEAR
 #: in the user's environment overrides it.
-DEMO_SECONDS_PER_YEAR = 1.5
+DEMO_SECONDS_PER_YEAR = 1.0
 DEMO_CORES_PER_WORKER = 2
 STANDIN_SECONDS_ENV = "WINJOBS_STANDIN_SECONDS_PER_YEAR"
 STANDIN_VERSION_ENV = "WINJOBS_STANDIN_VERSION"
@@ -218,6 +218,7 @@ def start_children(plan: DemoPlan, children: Children) -> DriverClient:
                 f"worker {index}",
                 winjobs_command("worker", "--config", str(config)),
                 logs / f"worker-{index}.log",
+                group="workers",
             ),
             env,
         )
@@ -241,14 +242,16 @@ def run_job(plan: DemoPlan, client: DriverClient, study: Path) -> DemoOutcome:
     return DemoOutcome(client.get_job(job.id), output, time.monotonic() - started)
 
 
-def print_summary(plan: DemoPlan, outcome: DemoOutcome) -> None:
+def print_summary(plan: DemoPlan, outcome: DemoOutcome, total_seconds: float) -> None:
     job = outcome.job
     workers = sorted({t.worker for t in job.tasks if t.worker and t.status == "succeeded"})
     console.print(f"merged output: {outcome.output}", highlight=False, soft_wrap=True)
     console.print(
         f"{job.years_total} years in {len(job.tasks)} tasks on {len(workers)} workers "
-        f"({', '.join(workers)}), {format_seconds(outcome.seconds)} from submit to result",
+        f"({', '.join(workers)}), {format_seconds(outcome.seconds)} from submit to result, "
+        f"{format_seconds(total_seconds)} in all",
         highlight=False,
+        soft_wrap=True,
     )
     console.print(f"everything is in {plan.root}", highlight=False, soft_wrap=True)
 
@@ -299,6 +302,7 @@ def demo(
         raise InputError(f"--workers must be between 1 and 8, not {workers}")
     if not 0 <= port <= 65535:
         raise InputError(f"--port must be between 0 and 65535, not {port}")
+    began = time.monotonic()
     root = prepare_root(data_dir)
     err_console.print(f"demo folder: {root}", highlight=False, soft_wrap=True)
     plan, study = make_plan(root, port, workers)
@@ -306,7 +310,7 @@ def demo(
         with Children() as children:
             with start_children(plan, children) as client:
                 outcome = run_job(plan, client, study)
-            print_summary(plan, outcome)
+            print_summary(plan, outcome, time.monotonic() - began)
             if keep:
                 keep_running(plan, children)
     except (KeyboardInterrupt, StoppedFollowing):

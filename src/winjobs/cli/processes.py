@@ -43,8 +43,12 @@ def _detached() -> dict[str, Any]:
 class Child:
     """One process, its output going to `log_path`."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path) -> None:
+    def __init__(
+        self, name: str, argv: Sequence[str], log_path: Path, group: str | None = None
+    ) -> None:
         self.name = name
+        #: children of one group are stopped together (e.g. all workers, then the driver)
+        self.group = group or name
         self.argv = list(argv)
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
@@ -176,9 +180,12 @@ class Children(AbstractContextManager["Children"]):
                 self._children.remove(child)
 
     def stop_all(self) -> None:
-        """Stop everything; a Ctrl-C meanwhile turns the polite stop into kills."""
+        """Stop group by group, the last started first (workers before their driver, so
+        that they leave cleanly); a Ctrl-C meanwhile turns the polite stops into kills."""
         try:
-            self.stop(list(reversed(self._children)))
+            while self._children:
+                group = self._children[-1].group
+                self.stop([c for c in reversed(self._children) if c.group == group])
         except KeyboardInterrupt:
             for child in self._children:
                 child.kill()
