@@ -32,6 +32,7 @@ def test_every_shared_ini_round_trips_byte_for_byte(shared_antares: Path, path: 
     assert IniDocument.parse(data).to_bytes() == data
 
 
+@pytest.mark.shared_data
 def test_shared_study_set_is_complete(shared_antares: Path) -> None:
     """Guard against the parametrisation above silently shrinking."""
     assert len(shared_studies()) == 15

@@ -76,6 +76,7 @@ def test_active_years_of_every_shared_study(shared_antares: Path, name: str) -> 
     assert warnings == []
 
 
+@pytest.mark.shared_data
 def test_table_covers_every_shared_study(shared_antares: Path) -> None:
     assert {study.name for study in shared_studies()} == set(EXPECTED_YEARS)
 
@@ -350,6 +351,7 @@ def test_task_copy_rejects_years_the_study_does_not_run(years: list[int], messag
         task_generaldata(doc, years)
 
 
+@pytest.mark.shared_data
 def test_write_task_playlist_rewrites_the_study_copy(shared_antares: Path, tmp_path: Path) -> None:
     study = tmp_path / "study"
     shutil.copytree(shared_antares / "studies" / "thermal-refresh", study)
