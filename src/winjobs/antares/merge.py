@@ -69,7 +69,7 @@ def merge_runs(
         mode = "adequacy" if study.mode == "adequacy" else "economy"
         write_mc_all(runs, staging, mode, report)
         write_once_files(study, runs, staging, report, _run_name(out_dir, name))
-        moved = gather_years(runs, staging, mode, mc_ind, report)
+        gather_years(runs, staging, mode, mc_ind, report, moved)
         if out_dir.exists():
             out_dir.rmdir()
         staging.rename(out_dir)

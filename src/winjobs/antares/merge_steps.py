@@ -135,7 +135,8 @@ def write_mc_all(runs: Sequence[PartialRun], out: Path, mode: str, report: Merge
             continue
         id_name = f"{match['dir']}/id-{match['period']}.txt"
         tables = [_read(r, relative, report) for r in runs]
-        ids = [_read(r, id_name, report) for r in runs] if id_name in runs[0].files else None
+        with_ids = match["kind"] == "values" and id_name in runs[0].files
+        ids = [_read(r, id_name, report) for r in runs] if with_ids else None
         merged = merge_table(tables, ids, shares, relative)
         merged.values.write(_target(out, relative))
         report.tables += 1
@@ -254,11 +255,15 @@ def write_once_files(
 
 
 def gather_years(
-    runs: Sequence[PartialRun], out: Path, mode: str, how: McIndMode, report: MergeReport
-) -> list[tuple[Path, Path]]:
-    """mc-ind year folders and week-by-week year files into `out`; returns what was moved
-    (source, target) so a failed merge can put it back."""
-    moved: list[tuple[Path, Path]] = []
+    runs: Sequence[PartialRun],
+    out: Path,
+    mode: str,
+    how: McIndMode,
+    report: MergeReport,
+    moved: list[tuple[Path, Path]],
+) -> None:
+    """mc-ind year folders and week-by-week year files into `out`; appends to `moved`
+    each (source, target) as soon as it is moved, so a failed merge can put it back."""
     for run in runs:
         for year in run.info.years:
             pieces = [
@@ -274,4 +279,3 @@ def gather_years(
                 if how == "move":
                     moved.append((source, target))
                 report.mc_ind_years += int(is_year_folder)
-    return moved

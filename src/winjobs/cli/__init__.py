@@ -17,6 +17,7 @@ def _register_commands() -> None:
     import winjobs.cli.demo
     import winjobs.cli.driver_cmd
     import winjobs.cli.jobs
+    import winjobs.cli.runs
     import winjobs.cli.study
     import winjobs.cli.submit
     import winjobs.cli.worker_cmd  # noqa: F401

@@ -1,25 +1,7 @@
-"""Fixtures of the output-layer tests: the real solver runs, unzipped once per session."""
+"""Fixtures of the output-layer tests."""
 
 from __future__ import annotations
 
-import zipfile
-from pathlib import Path
+from tests.helpers.real_outputs import real_outputs, run_folder
 
-import pytest
-
-
-@pytest.fixture(scope="session")
-def real_outputs(shared_antares: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`real-outputs/*.zip` (and `failures/*.zip`) unzipped: `<dest>/<zip stem>/<run>/`."""
-    source = shared_antares / "real-outputs"
-    dest = tmp_path_factory.mktemp("real-outputs")
-    for archive in sorted([*source.glob("*.zip"), *source.glob("failures/*.zip")]):
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(dest / archive.stem)
-    return dest
-
-
-def run_folder(real_outputs: Path, name: str) -> Path:
-    """The single run folder inside an unzipped real output (`ntc-full` -> its run dir)."""
-    (folder,) = [p for p in (real_outputs / name).iterdir() if p.is_dir()]
-    return folder
+__all__ = ["real_outputs", "run_folder"]

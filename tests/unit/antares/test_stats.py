@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.unit.antares.conftest import run_folder
+from tests.helpers.real_outputs import run_folder
 from winjobs.antares.mcall import id_matrix, mc_all_matrix
 from winjobs.antares.stats import Summary, pool, synthesis_from_years
 from winjobs.antares.values import read_table

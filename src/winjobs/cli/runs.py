@@ -1,0 +1,54 @@
+"""`winjobs merge`: turn partial runs of one study into a single run folder, locally."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from winjobs.antares.merge import McIndMode, merge_runs
+from winjobs.cli.app import app, console, err_console
+
+
+@app.command("merge")
+def merge_command(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Run folders of the partial runs (disjoint MC years).", show_default=False
+        ),
+    ],
+    study: Annotated[
+        Path, typer.Option("--study", help="The original study: its settings are the reference.")
+    ],
+    out: Annotated[
+        Path, typer.Option("-o", "--out", help="New folder for the merged run (must not exist).")
+    ],
+    mc_ind: Annotated[
+        str,
+        typer.Option(
+            "--mc-ind",
+            help="How per-year outputs reach OUT: copy, move (out of the partial runs) or "
+            "link (symbolic links; on Windows needs Developer Mode).",
+        ),
+    ] = "copy",
+) -> None:
+    """Merge partial runs of STUDY into OUT, a run folder like a single run of all years.
+
+    mc-all is pooled from the partial runs' statistics (no year-by-year output needed);
+    results equal a single run within Antares' non-regression tolerances.
+    """
+    if mc_ind not in ("copy", "move", "link"):
+        raise typer.BadParameter("must be copy, move or link", param_hint="--mc-ind")
+    how: McIndMode = "copy" if mc_ind == "copy" else "move" if mc_ind == "move" else "link"
+    report = merge_runs(study, runs, out, mc_ind=how)
+    for warning in report.warnings:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"merged {len(report.runs)} runs ({len(report.years)} MC years, {report.tables} tables, "
+        f"{report.mc_ind_years} year-by-year folders) into {report.out_dir}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )

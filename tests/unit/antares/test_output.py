@@ -1,0 +1,132 @@
+"""Reading solver runs: run folders, the strict success check, progress, run info."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.real_outputs import run_folder
+from winjobs.antares.output import (
+    Progress,
+    check_run,
+    find_run_folders,
+    new_run_folder,
+    parse_progress,
+    read_run_info,
+)
+
+LOG = "[2026-11-25 08:24:14][solver][infos] "
+
+
+def test_run_folders_and_the_new_one(tmp_path: Path) -> None:
+    output = tmp_path / "output"
+    for name in ("20261125-0824eco-first", "20261125-0824adq", "logs", "maps-eco"):
+        (output / name).mkdir(parents=True)
+    (output / "20261125-0830eco-zipped.zip").write_bytes(b"")
+    (output / "notes.txt").write_text("x")
+    names = [p.name for p in find_run_folders(tmp_path)]
+    assert names == ["20261125-0824adq", "20261125-0824eco-first", "20261125-0830eco-zipped.zip"]
+    before = set(names)
+    assert new_run_folder(tmp_path, before) is None
+    (output / "20261125-0824eco-first-2").mkdir()  # the solver's name on a clash
+    (output / "20261125-0824eco-first-3").mkdir()
+    new = new_run_folder(tmp_path, before)
+    assert new is not None and new.name == "20261125-0824eco-first-3"
+    assert find_run_folders(tmp_path / "nowhere") == []
+
+
+@pytest.mark.shared_data
+def test_real_successful_runs_pass(real_outputs: Path) -> None:
+    for name in ("ntc-full", "ntc-part-1-3", "plc-part-2", "adq-full"):
+        run = run_folder(real_outputs, name)
+        info = read_run_info(run)
+        check = check_run(
+            run, exit_code=0, expected_years=info.years, year_by_year=True, log_text=""
+        )
+        assert check.ok and check.reason is None, (name, check)
+        assert parse_progress((run / "simulation.log").read_text()) == Progress(
+            len(info.years), len(info.years)
+        )
+    plc = read_run_info(run_folder(real_outputs, "plc-part-2"))
+    assert (plc.years, plc.weights, plc.version, plc.mode) == ((2,), {2: 3.0}, "880", "Economy")
+    assert plc.name == "plc-part-2" and plc.year_by_year and plc.synthesis
+
+
+@pytest.mark.shared_data
+def test_real_failures_are_recognised_with_their_reason(
+    real_outputs: Path, shared_antares: Path
+) -> None:
+    failures = shared_antares / "real-outputs" / "failures"
+    infeasible_out = (failures / "unfeasible-problem-01.stdout.txt").read_text()
+    run = run_folder(real_outputs, "unfeasible-problem-01-output")
+    years = list(range(12))
+    check = check_run(
+        run, exit_code=1, expected_years=years, year_by_year=False, log_text=infeasible_out
+    )
+    assert not check.ok
+    assert check.reason == (
+        "the solver exited with status 1: Year 3 has failed in the previous set of parallel year."
+    )
+    # exit 0 would not save it: the folder has no execution_info.ini
+    check = check_run(run, exit_code=0, expected_years=years, year_by_year=False, log_text="")
+    assert not check.ok and "no execution_info.ini" in (check.reason or "")
+    # the coloured [fatal] line alone makes a failure, whatever the exit status
+    check = check_run(
+        run, exit_code=0, expected_years=years, year_by_year=False, log_text=infeasible_out
+    )
+    assert not check.ok and "Year 3 has failed" in (check.reason or "")
+    assert parse_progress(infeasible_out) == Progress(2, 12)  # years 1 and 2 finished, 3 failed
+    milp = (failures / "milp-accurate-uc.stdout.txt").read_text()
+    check = check_run(None, exit_code=1, expected_years=[0], year_by_year=True, log_text=milp)
+    assert check.reason == (
+        "the solver exited with status 1: "
+        "Unit Commitment mode 'milp' must be used with an OR-Tools solver"
+    )
+
+
+@pytest.mark.shared_data
+def test_missing_years_zipped_runs_and_other_failures(real_outputs: Path, tmp_path: Path) -> None:
+    run = run_folder(real_outputs, "ntc-part-1-3")
+    check = check_run(run, exit_code=0, expected_years=[1, 2, 3], year_by_year=True, log_text="")
+    assert check.reason == f"{run.name} lacks mc-ind years 00003"
+    assert check_run(run, exit_code=0, expected_years=[2], year_by_year=False, log_text="").ok
+    assert check_run(run, exit_code=42, expected_years=[], year_by_year=False, log_text="").reason
+    assert (
+        check_run(None, exit_code=0, expected_years=[1], year_by_year=False, log_text="").reason
+        == "the solver wrote no run folder in the study's output/"
+    )
+    zipped = tmp_path / f"{run.name}.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        for path in sorted(run.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(run).as_posix())
+    assert check_run(zipped, exit_code=0, expected_years=[1, 3], year_by_year=True, log_text="").ok
+    assert read_run_info(zipped).years == (1, 3)
+    broken = tmp_path / "copy"
+    shutil.copytree(run, broken)
+    with (broken / "simulation.log").open("a") as log:
+        log.write("[2026-11-25 08:24:10][solver][fatal] out of luck\n")
+    check = check_run(broken, exit_code=0, expected_years=[1, 3], year_by_year=True, log_text="")
+    assert check.reason == "the run's simulation.log has a fatal error: out of luck"
+
+
+def test_progress_from_partial_logs() -> None:
+    start = f"{LOG}MC-Years : [1 .. 10], total: 4\n"
+    assert parse_progress("") == Progress(0, None)
+    assert parse_progress(start) == Progress(0, 4)
+    by_year = start + f"{LOG}Year(s) 1 2 \n" + f"{LOG}Exporting the annual results\n"
+    assert parse_progress(by_year) == Progress(1, 4)
+    batches = (
+        start
+        + f"{LOG}parallel batch size : 2 (2 perfomed)\n{LOG}Year(s) 1 2 \n"
+        + f"{LOG}parallel batch size : 2 (2 perfomed)\n{LOG}Year(s) 5 9 \n"
+    )
+    assert parse_progress(batches) == Progress(2, 4)  # the second batch is still running
+    done = batches + "[2026-11-25 08:24:14][solver][check] Exporting the survey results...\n"
+    assert parse_progress(done) == Progress(4, 4)
+    coloured = start.replace("[infos]", "\x1b[0;32m[infos]\x1b[0m") + f"{LOG}Year(s) 3 \n"
+    assert parse_progress(coloured) == Progress(0, 4)
+    assert parse_progress("Year(s) 1 2\nExporting the annual results\n") == Progress(0, None)
