@@ -84,6 +84,17 @@ def hour_groups(calendar: Calendar, period: str) -> tuple[IntArray, int]:
     return np.repeat(per_day, 24), int(per_day[-1]) + 1
 
 
+@functools.lru_cache(maxsize=32)
+def period_starts(calendar: Calendar, period: str) -> tuple[IntArray, IntArray]:
+    """First hour of every row of a `period` file, and the hours in each row (rows are
+    runs of consecutive hours, so sums are one `np.add.reduceat`)."""
+    groups, rows = hour_groups(calendar, period)
+    starts = np.flatnonzero(np.diff(groups, prepend=-1)).astype(np.int64)
+    counts = np.diff(np.append(starts, len(groups))).astype(np.int64)
+    assert len(starts) == rows
+    return starts, counts
+
+
 def log_lines(calendar: Calendar, nb_years: int) -> list[str]:
     """`Calendar: hours:1..8736, ...` and `Simulation days per month : ...` (real log)."""
     days = _days(calendar)

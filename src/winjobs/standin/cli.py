@@ -60,7 +60,7 @@ def run_solver(
         log.fatal(f"the stand-in solver cannot imitate {names}: run the real solver for that")
         log.error("Aborting now. See logs for more details")
         return EXIT_FAILURE
-    run = Run(options, version, faults, log, list(argv))
+    run = Run(options, version, faults, log, list(argv), errors)
     status = run.execute()
     if run.stop.is_set():
         stdout.flush()

@@ -16,6 +16,7 @@ some years only); spillage with a zero or slightly negative price (`0`, `-0.00`)
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -23,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from winjobs.antares.calendar import Calendar
-from winjobs.standin.calendar import day_of_year, hour_groups, nb_hours
+from winjobs.standin.calendar import day_of_year, nb_hours, period_starts
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -66,6 +67,19 @@ class Link:
 
 
 @dataclass(frozen=True)
+class District:
+    """A set of areas with output (input/areas/sets.ini): `@ <id>` folders."""
+
+    caption: str
+    id: str
+    members: tuple[str, ...]  # area ids
+
+    @property
+    def folder(self) -> str:
+        return f"@ {self.id}"
+
+
+@dataclass(frozen=True)
 class System:
     """What the generator knows of a study: its objects, calendar and input digest."""
 
@@ -74,6 +88,7 @@ class System:
     calendar: Calendar
     digest: bytes
     mode: str
+    districts: tuple[District, ...] = ()
 
 
 # The variables the stand-in emits, in the real solver's column order, with the rule
@@ -120,6 +135,7 @@ class YearResults:
     areas: dict[str, dict[str, FloatArray]] = field(default_factory=dict)
     links: dict[str, dict[str, FloatArray]] = field(default_factory=dict)
     details: dict[str, dict[tuple[str, str], FloatArray]] = field(default_factory=dict)
+    districts: dict[str, dict[str, FloatArray]] = field(default_factory=dict)
 
     @property
     def system_cost(self) -> float:
@@ -243,7 +259,23 @@ def simulate_year(system: System, year: int) -> YearResults:
         results.links[link.folder] = _link_year(
             link, flows[link.folder], link_caps[link.folder], prices, system, rng
         )
+    for district in system.districts:
+        results.districts[district.id] = _district_year(results, district)
     return results
+
+
+def _district_year(results: YearResults, district: District) -> dict[str, FloatArray]:
+    """A district's hourly values from its areas', by the solver's spatial rules: sums,
+    the mean price, LOLD from the summed unsupplied energy, LOLP if any area's is > 0;
+    H. VAL does not apply to a district (N/A, as in the real runs)."""
+    members = [results.areas[area] for area in district.members]
+    values = {caption: np.sum([m[caption] for m in members], axis=0) for caption, _ in
+              AREA_VARIABLES}  # fmt: skip
+    values["MRG. PRICE"] = np.mean([m["MRG. PRICE"] for m in members], axis=0)
+    values["H. VAL"] = np.full(values["LOAD"].shape, np.nan)
+    values["LOLD"] = (values["UNSP. ENRG"] > 0).astype(np.float64)
+    values["LOLP"] = np.where(np.any([m["LOLP"] > 0 for m in members], axis=0), 100.0, 0.0)
+    return values
 
 
 def _area_year(
@@ -267,7 +299,7 @@ def _area_year(
     price = np.where(spilled > 0, np.where(rng.random(load.shape) < 0.3, -0.001, 0.0), price)
     price = np.where(unsupplied > 0, area.unsupplied_cost, price)
     op_cost = generation * (12.0 + 55.0 * use**2)
-    lold = (unsupplied > 0).astype(np.float64)
+    lold = (unsupplied > 0.5).astype(np.float64)  # the solver's LOLD threshold
     results.areas[area.id] = {
         "OV. COST": op_cost + unsupplied * area.unsupplied_cost + spilled * area.spilled_cost,
         "OP. COST": op_cost,
@@ -279,7 +311,7 @@ def _area_year(
         "UNSP. ENRG": unsupplied,
         "SPIL. ENRG": spilled,
         "LOLD": lold,
-        "LOLP": 100.0 * lold,
+        "LOLP": np.where(unsupplied > 0, 100.0, 0.0),
         "AVL DTG": capacity,
         "DTG MRG": capacity - generation,
     }
@@ -342,17 +374,18 @@ def _link_year(
     }
 
 
-def aggregate(hourly: FloatArray, rule: TimeRule, calendar: Calendar, period: str) -> FloatArray:
-    """A year's hourly values -> one value per row of `period` (exact, not rounded)."""
+def aggregate(
+    hourly: FloatArray, rules: Sequence[TimeRule], calendar: Calendar, period: str
+) -> FloatArray:
+    """A year's hourly values (hours x columns, one rule per column) -> one row per
+    `period` row, exact (not rounded). N/A (NaN) stays N/A."""
     if period == "hourly":
         return hourly
-    groups, rows = hour_groups(calendar, period)
-    match rule:
-        case TimeRule.SUM:
-            return np.bincount(groups, weights=hourly, minlength=rows).astype(np.float64)
-        case TimeRule.MEAN:
-            counts = np.bincount(groups, minlength=rows)
-            return np.bincount(groups, weights=hourly, minlength=rows) / counts
-        case TimeRule.ANY:
-            hits = np.bincount(groups, weights=(hourly > 0).astype(np.float64), minlength=rows)
-            return np.where(hits > 0, 100.0, 0.0)
+    starts, counts = period_starts(calendar, period)
+    sums = np.add.reduceat(hourly, starts, axis=0)
+    means = sums / counts[:, None]
+    hits = np.maximum.reduceat(np.where(np.isnan(hourly), np.nan, hourly > 0), starts, axis=0)
+    anys = np.where(np.isnan(hits), np.nan, np.where(hits > 0, 100.0, 0.0))
+    kind = np.array([rule.value for rule in rules])
+    return np.where(kind == TimeRule.SUM.value, sums, np.where(kind == TimeRule.MEAN.value,
+                    means, anys))  # fmt: skip

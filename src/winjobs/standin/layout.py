@@ -97,7 +97,8 @@ def write_about_the_study(
     # Like the real 8.8 solver: the -c file, else empty (settings/comments.txt is not used).
     comments = comment_file.read_bytes() if comment_file is not None else b""
     (about / "comments.txt").write_bytes(comments)
-    areas = "".join(f"{area.name}\r\n" for area in settings.system.areas)
+    names = [d.folder for d in settings.system.districts] + [a.name for a in settings.system.areas]
+    areas = "".join(f"{name}\r\n" for name in names)
     (about / "areas.txt").write_bytes(areas.encode("utf-8"))
     lines: list[str] = []
     for area in settings.system.areas:

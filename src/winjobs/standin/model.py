@@ -18,7 +18,7 @@ from winjobs.antares.playlist import GENERALDATA, evaluate_playlist
 from winjobs.antares.study import STUDY_FILE, Study, open_study
 from winjobs.errors import IniError, StudyError
 from winjobs.standin.calendar import calendar_from_generaldata
-from winjobs.standin.data import Area, Cluster, Link, System
+from winjobs.standin.data import Area, Cluster, District, Link, System
 from winjobs.standin.options import SolverOptions
 
 _NOT_IN_ID = re.compile(r"[^a-z0-9 _\-(),&]")
@@ -145,6 +145,34 @@ def read_links(study_dir: Path, areas: tuple[Area, ...]) -> tuple[Link, ...]:
     return tuple(sorted(links, key=lambda link: (link.origin.id, link.extremity.id)))
 
 
+def read_districts(study_dir: Path, areas: tuple[Area, ...]) -> tuple[District, ...]:
+    """Sets of areas with output (input/areas/sets.ini), members applied in file order:
+    `apply-filter = add-all|remove-all`, then `+ = area` / `- = area`; unknown areas
+    are ignored and an empty set is not written, like the solver."""
+    sets = _read_optional(study_dir / "input" / "areas" / "sets.ini")
+    if sets is None:
+        return ()
+    known = [area.id for area in areas]
+    districts = []
+    for section in sets.sections():
+        if not as_bool(sets.get(section, "output", "true")):
+            continue
+        members: list[str] = []
+        for key, value in sets.items(section):
+            name, item = key.strip().lower(), area_id(value)
+            if name == "apply-filter":
+                members = list(known) if value.strip().lower() == "add-all" else []
+            elif name == "+" and item in known and item not in members:
+                members.append(item)
+            elif name == "-" and item in members:
+                members.remove(item)
+        if members:
+            caption = (sets.get(section, "caption") or section).strip()
+            ordered = tuple(a for a in known if a in members)
+            districts.append(District(caption, section.strip().lower(), ordered))
+    return tuple(sorted(districts, key=lambda d: d.id))
+
+
 def load_run_settings(options: SolverOptions) -> RunSettings:
     """Open the study named on the command line and apply -y, --economy/--adequacy and
     --year-by-year on top of its settings. Raises StudyError/IniError with the reason."""
@@ -170,6 +198,7 @@ def load_run_settings(options: SolverOptions) -> RunSettings:
         areas=areas,
         links=read_links(study.path, areas),
         calendar=calendar_from_generaldata(generaldata),
+        districts=read_districts(study.path, areas),
         digest=input_digest(study.path),
         mode=mode,
     )

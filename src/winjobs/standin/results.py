@@ -10,7 +10,6 @@ synthetic years into those tables and writes them where the real solver does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy.typing as npt
 
 from winjobs.antares.calendar import PERIODS
 from winjobs.antares.mcall import id_matrix, mc_all_matrix
-from winjobs.antares.stats import synthesis_from_years
+from winjobs.antares.stats import Summary, pool, synthesis_from_years
 from winjobs.antares.values import OutputTable, table_file_name
 from winjobs.antares.variables import DETAILS_VARIABLES, Column, Rule, Variable, variable
 from winjobs.standin.data import (
@@ -32,6 +31,7 @@ from winjobs.standin.data import (
     YearResults,
     aggregate,
 )
+from winjobs.standin.digest import digest_row, digest_text
 from winjobs.standin.model import RunSettings
 
 FloatArray = npt.NDArray[np.float64]
@@ -90,6 +90,10 @@ def table_specs(system: System) -> list[TableSpec]:
     for link in system.links:
         specs.append(TableSpec(f"links/{link.folder}", "values", link.origin.name, "link",
                                link.extremity.name, LINK_CATALOGUE))  # fmt: skip
+    for district in system.districts:
+        # The real 8.8 files name every set of areas `system` in their first cell.
+        specs.append(TableSpec(f"areas/{district.folder}", "values", "system", "set of areas",
+                               "", AREA_CATALOGUE))  # fmt: skip
     return specs
 
 
@@ -97,6 +101,9 @@ def _hourly_columns(spec: TableSpec, system: System, results: YearResults) -> li
     tuple[FloatArray, TimeRule]
 ]:  # fmt: skip
     area_id = spec.folder.split("/", 1)[1]
+    if spec.data_level == "set of areas":
+        values = results.districts[area_id.removeprefix("@ ")]
+        return [(values[caption], rule) for caption, rule in AREA_VARIABLES]
     if spec.data_level == "link":
         values = results.links[area_id]
         return [(values[caption], rule) for caption, rule in LINK_VARIABLES]
@@ -117,9 +124,11 @@ def year_tables(system: System, results: YearResults) -> dict[tuple[str, str, st
     tables: dict[tuple[str, str, str], FloatArray] = {}
     for spec in table_specs(system):
         columns = _hourly_columns(spec, system, results)
+        hourly = np.column_stack([values for values, _ in columns])
+        rules = [rule for _, rule in columns]
         for period in PERIODS:
-            tables[(spec.folder, spec.kind, period)] = np.column_stack(
-                [aggregate(hourly, rule, system.calendar, period) for hourly, rule in columns]
+            tables[(spec.folder, spec.kind, period)] = aggregate(
+                hourly, rules, system.calendar, period
             )
     return tables
 
@@ -164,31 +173,50 @@ def _id_not_applicable(
     return missing if missing.any() else None
 
 
+#: Years kept in memory before their statistics are folded into the running summary.
+CHUNK_YEARS = 32
+
+TableKey = tuple[str, str, str]
+
+
 @dataclass
 class Synthesis:
-    """Collects each finished year's tables; writes mc-all from the exact values."""
+    """Collects each finished year's exact tables and writes mc-all from them.
+
+    Up to `CHUNK_YEARS` years, statistics come from one `synthesis_from_years` over all
+    of them (the solver's own arithmetic). Longer runs fold each chunk into a running
+    summary with `stats.pool`, so memory stays bounded by the chunk whatever `nbyears`
+    (a 1000-year study would otherwise hold gigabytes of hourly tables).
+    """
 
     settings: RunSettings
-    years: dict[int, dict[tuple[str, str, str], FloatArray]] = field(default_factory=dict)
+    pending: dict[int, dict[TableKey, FloatArray]] = field(default_factory=dict)
+    folded: dict[TableKey, Summary] = field(default_factory=dict)
 
-    def add(self, year: int, tables: dict[tuple[str, str, str], FloatArray]) -> None:
-        self.years[year] = tables
+    def add(self, year: int, tables: dict[TableKey, FloatArray]) -> None:
+        self.pending[year] = tables
+        if len(self.pending) >= CHUNK_YEARS:
+            self._fold()
 
-    def _stack(self, key: tuple[str, str, str]) -> Iterator[FloatArray]:
-        for year in sorted(self.years):
-            yield self.years[year][key]
-
-    def write(self, mc_all: Path) -> None:
-        if not self.years:
-            return
-        system = self.settings.system
-        played = sorted(self.years)
+    def _fold(self) -> None:
+        played = sorted(self.pending)
         ids = [year + 1 for year in played]
         weights = [self.settings.weights.get(year, 1.0) for year in played]
-        for spec in table_specs(system):
+        for key in self.pending[played[0]]:
+            stacked = np.stack([self.pending[year][key] for year in played])
+            summary = synthesis_from_years(stacked, ids, weights)
+            previous = self.folded.get(key)
+            self.folded[key] = summary if previous is None else pool([previous, summary])
+        self.pending.clear()
+
+    def write(self, mc_all: Path) -> None:
+        if self.pending:
+            self._fold()
+        if not self.folded:
+            return
+        for spec in table_specs(self.settings.system):
             for period in PERIODS:
-                key = (spec.folder, spec.kind, period)
-                summary = synthesis_from_years(np.stack(list(self._stack(key))), ids, weights)
+                summary = self.folded[(spec.folder, spec.kind, period)]
                 columns, values = mc_all_matrix(spec.variables, summary, period)
                 self._table(spec, period, columns, values, _not_applicable(values)).write(
                     mc_all / spec.folder / table_file_name(spec.kind, period)
@@ -199,6 +227,24 @@ class Synthesis:
                     self._table(spec, period, id_columns, id_values, missing, kind="id").write(
                         mc_all / spec.folder / table_file_name("id", period)
                     )
+        self._write_digest(mc_all / "grid" / "digest.txt")
+
+    def _write_digest(self, path: Path) -> None:
+        system = self.settings.system
+        areas, districts = [], []
+        for area in system.areas:
+            annual = self.folded[(f"areas/{area.id}", "values", "annual")]
+            areas.append(digest_row(area.id, AREA_CATALOGUE, annual))
+        for district in system.districts:
+            annual = self.folded[(f"areas/{district.folder}", "values", "annual")]
+            districts.append(digest_row(district.folder, AREA_CATALOGUE, annual))
+        flows = {}
+        for link in system.links:
+            annual = self.folded[(f"links/{link.folder}", "values", "annual")]
+            flows[(link.origin.id, link.extremity.id)] = float(annual.exp[0, 0])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = digest_text(system, areas, districts, flows)
+        path.write_text(text, encoding="utf-8", newline="\n")
 
     def _table(
         self,

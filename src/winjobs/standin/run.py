@@ -21,6 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 from winjobs.errors import WinjobsError
 from winjobs.standin import layout
@@ -83,6 +84,7 @@ class Run:
     faults: Faults
     log: SolverLog
     command: list[str]
+    errors: IO[str] = field(default_factory=lambda: sys.stderr)
     start: datetime = field(default_factory=datetime.now)
     stop: StopRequest = field(default_factory=StopRequest)
 
@@ -113,16 +115,22 @@ class Run:
         self._log_header()
         if self.faults.crash:
             self.log.info("Loading the list of areas...")
-            sys.stderr.write(
+            self.errors.write(
                 "Segmentation fault (simulated by winjobs-standin-solver: WINJOBS_STANDIN_CRASH)\n"
             )
-            sys.stderr.flush()
+            self.errors.flush()
             return CRASH_EXIT_STATUS
         try:
             settings = load_run_settings(self.options)
         except WinjobsError as exc:
             self.log.info("[UI] Quitting the solver gracefully")
             self.log.fatal(str(exc))
+            self.log.error("Aborting now. See logs for more details")
+            return EXIT_FAILURE
+        refusal = self._refusal(settings)
+        if refusal is not None:
+            self.log.info("[UI] Quitting the solver gracefully")
+            self.log.fatal(refusal)
             self.log.error("Aborting now. See logs for more details")
             return EXIT_FAILURE
         run_dir = self._prepare_output(settings)
@@ -132,6 +140,21 @@ class Run:
         if status is not None:
             return status
         return self._finish(state)
+
+    def _refusal(self, settings: RunSettings) -> str | None:
+        """What the real solver of the posed version refuses to run (exit 1)."""
+        study_version = settings.study.version_info
+        posed = (self.version.major, self.version.minor)
+        if study_version > posed:
+            return (
+                f"Invalid version for the study: found `{settings.study.version}`, "
+                f"expected <= `{posed[0]}.{posed[1]}` (the solver is too old for this study)"
+            )
+        mode = settings.generaldata.get("other preferences", "unit-commitment-mode", "")
+        ortools = {"use-ortools", "solver", "ortools-solver"} & set(self.options.given)
+        if (mode or "").strip().lower() == "milp" and not ortools:
+            return "Unit Commitment mode 'milp' must be used with an OR-Tools solver "
+        return None
 
     # -- logging of the preamble -----------------------------------------------------------
     def _log_header(self) -> None:
@@ -175,6 +198,10 @@ class Run:
         log.info(f"  {count} area{'s' if count != 1 else ''} found")
         for index, area in enumerate(system.areas, start=1):
             log.info(f"Loading the area {index}/{count}: {area.name}")
+        log.info("Loading sets of areas...")
+        for district in system.districts:
+            size = len(district.members)
+            log.info(f"   found `{district.id}` ({size} item{'s' if size != 1 else ''})")
 
     def _prepare_output(self, settings: RunSettings) -> Path | None:
         self._log_study(settings)
@@ -395,4 +422,5 @@ def _exported_names(settings: RunSettings) -> list[str]:
     system = settings.system
     names = [area.name for area in system.areas]
     names += [f"{link.origin.name} - {link.extremity.name}" for link in system.links]
+    names += [district.caption for district in system.districts]
     return [*names, "binding constraints"]

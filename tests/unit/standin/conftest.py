@@ -60,13 +60,21 @@ def only_run(study: Path) -> Path:
     return runs[0]
 
 
+@pytest.fixture(scope="session")
+def example_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled example study, generated once per session (copied per test)."""
+    return write_example_study(tmp_path_factory.mktemp("template") / "example", nbyears=8)
+
+
 @pytest.fixture
-def small_study(tmp_path: Path) -> Callable[..., Path]:
+def small_study(tmp_path: Path, example_template: Path) -> Callable[..., Path]:
     """The bundled example study cut to two weeks (fast runs), with `nbyears` years."""
 
     def make(nbyears: int = 6, name: str = "study", days: int = 14) -> Path:
-        study = write_example_study(tmp_path / name, nbyears=nbyears)
-        set_settings(study, "general", {"simulation.end": str(days)})
+        study = tmp_path / name
+        shutil.copytree(example_template, study)
+        settings = {"nbyears": str(nbyears), "simulation.end": str(days)}
+        set_settings(study, "general", settings)
         return study
 
     return make

@@ -1,0 +1,89 @@
+"""mc-all/grid/digest.txt: the annual overview the real solver writes after the survey.
+
+Layout of the real 8.8 file: a block of area rows (each variable's first mc-all
+statistic, EXP or `values`, of the annual table), a block of district rows, then one
+`Links (<variable>)` matrix per link variable with the flow from each column's area to
+each row's area (`X` on the diagonal, `--` without a link). The stand-in writes the FLOW
+LIN. matrix, the only link-flow variable it emits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from winjobs.antares.mcall import statistic
+from winjobs.antares.stats import Summary
+from winjobs.antares.textnum import ZERO, render_block
+from winjobs.antares.variables import Variable
+from winjobs.standin.data import System
+
+
+@dataclass(frozen=True)
+class DigestRow:
+    """One object's annual first statistics (`values[j]` for `variables[j]`)."""
+
+    name: str
+    variables: tuple[Variable, ...]
+    values: npt.NDArray[np.float64]
+
+
+def digest_row(name: str, variables: Sequence[Variable], annual: Summary) -> DigestRow:
+    """The first mc-all statistic of every variable from an annual summary (one row)."""
+    values = np.array(
+        [
+            statistic(annual, v.mc_all_columns()[0].stat, v.rule, "annual")[0, j]
+            for j, v in enumerate(variables)
+        ],
+        dtype=np.float64,
+    )
+    return DigestRow(name, tuple(variables), values)
+
+
+def _block(rows: Sequence[DigestRow], nb_links: int) -> list[str]:
+    lines = ["\tdigest", "\tVARIABLES\tAREAS\tLINKS"]
+    if not rows:
+        return [*lines, f"\t0\t0\t{nb_links}", "", "\t", "\t", "\t"]
+    variables = rows[0].variables
+    lines += [f"\t{len(variables)}\t{len(rows)}\t{nb_links}", ""]
+    lines.append("\t" + "".join("\t" + v.caption for v in variables))
+    lines.append("\t" + "".join("\t" + v.unit for v in variables))
+    lines.append("\t" + "".join("\t" + v.mc_all_columns()[0].stat for v in variables))
+    decimals = np.array([v.decimals for v in variables], dtype=np.int64)
+    for row in rows:
+        values = row.values.reshape(1, -1)
+        missing = np.isnan(values)
+        text = render_block([row.name], values, decimals, missing if missing.any() else None)
+        lines.append(text.decode("utf-8").rstrip("\n"))
+    return lines
+
+
+def _flow_cell(flows: dict[tuple[str, str], float], source: str, to: str) -> str:
+    if source == to:
+        return "X"
+    if (source, to) in flows:
+        value = flows[(source, to)]
+    elif (to, source) in flows:
+        value = -flows[(to, source)]
+    else:
+        return "--"
+    return "0" if abs(value) < ZERO else f"{value:.0f}"
+
+
+def digest_text(
+    system: System,
+    areas: Sequence[DigestRow],
+    districts: Sequence[DigestRow],
+    flows: dict[tuple[str, str], float],
+) -> str:
+    """The whole file; `flows[(origin id, extremity id)]` is a link's annual FLOW LIN."""
+    ids = [area.id for area in system.areas]
+    lines = [*_block(areas, len(system.links)), "", ""]
+    lines += [*_block(districts, len(system.links)), *[""] * 6]
+    lines += ["\tLinks (FLOW LIN.)", "\t\tFrom...", "\t...To" + "".join("\t" + i for i in ids)]
+    for to in ids:
+        lines.append(f"\t{to}" + "".join("\t" + _flow_cell(flows, s, to) for s in ids))
+    return "\n".join(lines) + "\n"
