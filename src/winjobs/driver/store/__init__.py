@@ -1,0 +1,55 @@
+"""The only place that issues SQL: every read and write of jobs, tasks and workers.
+
+Each public method is one transaction. Writers are serialised: on SQLite by `BEGIN
+IMMEDIATE` plus an in-process lock (no busy-wait sleeps under contention); on PostgreSQL
+by row locks taken in one order (worker, job, tasks), with `FOR UPDATE SKIP LOCKED` to
+pick queued tasks. Every state change of a task is a conditional UPDATE whose row count
+is checked, so a stale report (old fencing token) changes nothing.
+
+The scheduling decisions come from `scheduler` (pure); the store gathers its facts and
+applies its answers. The parts: `claims` (the hot path), `reports` (heartbeat, complete,
+fail, lease sweep), `jobs`, `workers` (and the start-up/overview queries).
+"""
+
+from __future__ import annotations
+
+from winjobs.driver.store.claims import ClaimStore
+from winjobs.driver.store.jobs import JobStore
+from winjobs.driver.store.records import (
+    ACTIVE_JOB,
+    OPEN_TASK,
+    Beat,
+    Claimed,
+    ClaimPolicy,
+    Clock,
+    Counts,
+    FailOutcome,
+    NewJob,
+    Progress,
+    TaskEvent,
+    describe_years,
+    utcnow,
+)
+from winjobs.driver.store.reports import ReportStore
+from winjobs.driver.store.workers import WorkerStore
+
+__all__ = [
+    "ACTIVE_JOB",
+    "OPEN_TASK",
+    "Beat",
+    "ClaimPolicy",
+    "Claimed",
+    "Clock",
+    "Counts",
+    "FailOutcome",
+    "NewJob",
+    "Progress",
+    "Store",
+    "TaskEvent",
+    "describe_years",
+    "utcnow",
+]
+
+
+class Store(ClaimStore, ReportStore, JobStore, WorkerStore):
+    """Transactions over the driver's database. Thread-safe; one instance per app."""

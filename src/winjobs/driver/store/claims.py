@@ -1,0 +1,260 @@
+"""The claim: lease the next task to a worker, cutting new years into a task when needed.
+
+This is the hot path (every worker, every few seconds), so its statements are built once
+(with bind parameters) rather than per call: building a SQLAlchemy statement costs more
+than running it on SQLite. On PostgreSQL every write locks rows in one order, worker then
+job then tasks, so concurrent claims, reports and cancels never deadlock.
+
+One claim is five statements in one write transaction: touch the worker, read the active
+jobs' facts, then either take the job's lowest queued task or read the job and cut its
+next years, mark the job started (and advance it), and insert the task.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from winjobs.driver import scheduler
+from winjobs.driver.errors import NotFound
+from winjobs.driver.models import Job, Task, Worker
+from winjobs.driver.settings import ChunkPolicy
+from winjobs.driver.store.base import StoreBase
+from winjobs.driver.store.records import ACTIVE_JOB, Claimed, ClaimPolicy
+from winjobs.wire import JobStatus, TaskStatus
+
+_TOUCH_WORKER = (
+    update(Worker)
+    .where(Worker.id == bindparam("b_worker"))
+    .values(
+        last_seen=bindparam("b_now"),
+        draining=bindparam("b_draining"),
+        free_disk_bytes=bindparam("b_disk"),
+    )
+    .returning(Worker.name, Worker.versions)
+)
+_JOB_FACTS = select(
+    Job.id,
+    Job.priority,
+    Job.antares_version,
+    Job.solver_version,
+    select(func.count())
+    .where(Task.job_id == Job.id, Task.status == TaskStatus.QUEUED.value)
+    .scalar_subquery(),
+    Job.years_total - Job.next_index,
+).where(Job.status.in_(ACTIVE_JOB))
+_LOWEST_QUEUED = (
+    select(Task.id)
+    .where(Task.job_id == bindparam("b_job"), Task.status == TaskStatus.QUEUED.value)
+    .order_by(Task.first_year)
+    .limit(1)
+)
+_TAKE_QUEUED = (
+    update(Task)
+    .where(Task.id == bindparam("b_task"), Task.status == TaskStatus.QUEUED.value)
+    .values(
+        status=TaskStatus.RUNNING.value,
+        attempt=Task.attempt + 1,
+        worker_id=bindparam("b_worker"),
+        worker_name=bindparam("b_worker_name"),
+        solver_version=bindparam("b_solver"),
+        lease_until=bindparam("b_lease"),
+        started_at=bindparam("b_now"),
+        finished_at=None,
+        years_done=0,
+    )
+    .returning(Task.attempt, Task.years)
+)
+_JOB_TO_CUT = select(Job.years, Job.next_index, Job.splittable, Job.status).where(
+    Job.id == bindparam("b_job")
+)
+_POOL = select(func.coalesce(func.sum(Worker.cores), 0), func.count()).where(
+    Worker.last_seen >= bindparam("b_online"), Worker.draining.is_(False)
+)
+_IN_FLIGHT = select(func.coalesce(func.sum(Task.n_years), 0)).where(
+    Task.job_id == bindparam("b_job"), Task.status == TaskStatus.RUNNING.value
+)
+_JOB_STARTED_FIELDS = {
+    "status": JobStatus.RUNNING.value,
+    "started_at": func.coalesce(Job.started_at, bindparam("b_now")),
+    "solver_version": func.coalesce(Job.solver_version, bindparam("b_solver")),
+}
+_JOB_ASSIGNMENT_FIELDS = (
+    Job.antares_version,
+    Job.study_sha256,
+    Job.study_size,
+    Job.study_name,
+    Job.task_time_limit_s,
+)
+_START_JOB = (
+    update(Job)
+    .where(Job.id == bindparam("b_job"))
+    .values(**_JOB_STARTED_FIELDS)
+    .returning(*_JOB_ASSIGNMENT_FIELDS)
+)
+#: the same, advancing the unassigned years, only if nobody advanced them meanwhile
+_START_AND_ADVANCE_JOB = (
+    update(Job)
+    .where(Job.id == bindparam("b_job"), Job.next_index == bindparam("b_old_index"))
+    .values(next_index=bindparam("b_new_index"), **_JOB_STARTED_FIELDS)
+    .returning(*_JOB_ASSIGNMENT_FIELDS)
+)
+_INSERT_TASK = insert(Task).returning(Task.id)
+
+
+class ClaimStore(StoreBase):
+    def claim(
+        self,
+        worker_id: int,
+        free_cores: int,
+        draining: bool,
+        free_disk_bytes: int | None,
+        policy: ClaimPolicy,
+    ) -> Claimed | None:
+        """Lease the next task to this worker, cutting new years if needed; None: no work."""
+        now = self.clock()
+        with self._write() as conn:
+            worker = conn.execute(
+                _TOUCH_WORKER,
+                {
+                    "b_worker": worker_id,
+                    "b_now": now,
+                    "b_draining": draining,
+                    "b_disk": free_disk_bytes,
+                },
+            ).one_or_none()
+            if worker is None:
+                raise NotFound(f"no worker {worker_id}: register again")
+            if draining:
+                return None
+            name, versions = worker
+            for _ in range(3):  # a lost race (PostgreSQL only) re-reads the facts
+                decision = scheduler.pick(self._job_facts(conn), versions)
+                if decision is None:
+                    return None
+                lease_until = now + timedelta(seconds=policy.lease_seconds)
+                params = {
+                    "b_job": decision.job_id,
+                    "b_worker": worker_id,
+                    "b_worker_name": name,
+                    "b_solver": decision.solver_version,
+                    "b_now": now,
+                    "b_lease": lease_until,
+                }
+                if decision.requeued_task:
+                    claimed = self._take_queued(conn, decision, params)
+                else:
+                    claimed = self._cut(conn, decision, params, free_cores, policy)
+                if claimed is not None:
+                    return claimed
+            return None
+
+    def _job_facts(self, conn: Connection) -> list[scheduler.JobFacts]:
+        return [
+            scheduler.JobFacts(
+                id=job_id,
+                priority=priority,
+                antares_version=version,
+                solver_version=solver,
+                queued_tasks=int(queued),
+                unassigned_years=int(unassigned),
+            )
+            for job_id, priority, version, solver, queued, unassigned in conn.execute(_JOB_FACTS)
+        ]
+
+    def _take_queued(
+        self, conn: Connection, decision: scheduler.Decision, params: dict[str, Any]
+    ) -> Claimed | None:
+        if not self._sqlite:  # lock order everywhere: worker, then job, then tasks
+            conn.execute(_JOB_TO_CUT.with_for_update(), params)
+        task_id = conn.execute(
+            self._for_update(_LOWEST_QUEUED, skip_locked=True), params
+        ).scalar_one_or_none()
+        if task_id is None:
+            return None
+        taken = conn.execute(_TAKE_QUEUED, {**params, "b_task": task_id}).one_or_none()
+        if taken is None:
+            return None
+        job = conn.execute(_START_JOB, params).one()
+        return _claimed(task_id, taken.attempt, list(taken.years), decision, params, job)
+
+    def _cut(
+        self,
+        conn: Connection,
+        decision: scheduler.Decision,
+        params: dict[str, Any],
+        free_cores: int,
+        policy: ClaimPolicy,
+    ) -> Claimed | None:
+        job = conn.execute(self._for_update(_JOB_TO_CUT), params).one()
+        remaining = len(job.years) - job.next_index
+        if job.status not in ACTIVE_JOB or remaining <= 0:
+            return None
+        pool, in_flight = scheduler.Pool(cores=0, workers=0), 0
+        if policy.chunk_policy is ChunkPolicy.BALANCED:
+            online = params["b_now"] - timedelta(seconds=policy.worker_offline_s)
+            cores, count = conn.execute(_POOL, {"b_online": online}).one()
+            pool = scheduler.Pool(cores=int(cores), workers=int(count))
+            in_flight = int(conn.execute(_IN_FLIGHT, params).scalar_one())
+        size = scheduler.chunk_size(
+            policy.chunk_policy,
+            unassigned=remaining,
+            free_cores=free_cores,
+            pool=pool,
+            in_flight=in_flight,
+            splittable=job.splittable,
+        )
+        years = list(job.years[job.next_index : job.next_index + size])
+        started = conn.execute(
+            _START_AND_ADVANCE_JOB,
+            {**params, "b_old_index": job.next_index, "b_new_index": job.next_index + size},
+        ).one_or_none()
+        if started is None:
+            return None
+        task_id = conn.execute(
+            _INSERT_TASK,
+            {
+                "job_id": decision.job_id,
+                "years": years,
+                "first_year": years[0],
+                "n_years": len(years),
+                "status": TaskStatus.RUNNING.value,
+                "attempt": 1,
+                "failures": 0,
+                "worker_id": params["b_worker"],
+                "worker_name": params["b_worker_name"],
+                "solver_version": decision.solver_version,
+                "lease_until": params["b_lease"],
+                "years_done": 0,
+                "created_at": params["b_now"],
+                "started_at": params["b_now"],
+            },
+        ).scalar_one()
+        return _claimed(int(task_id), 1, years, decision, params, started)
+
+
+def _claimed(
+    task_id: int,
+    attempt: int,
+    years: list[int],
+    decision: scheduler.Decision,
+    params: dict[str, Any],
+    job: Any,
+) -> Claimed:
+    lease_until: datetime = params["b_lease"]
+    return Claimed(
+        task_id=task_id,
+        job_id=decision.job_id,
+        attempt=attempt,
+        years=years,
+        antares_version=job.antares_version,
+        solver_version=decision.solver_version,
+        study_sha256=job.study_sha256,
+        study_size=job.study_size,
+        study_name=job.study_name,
+        time_limit_s=job.task_time_limit_s,
+        worker_name=params["b_worker_name"],
+        lease_until=lease_until,
+    )

@@ -1,0 +1,216 @@
+"""Jobs: create, read, change state, and the assembly hand-offs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import case, func, insert, select, update
+
+from winjobs.driver.errors import Conflict, NotFound
+from winjobs.driver.models import Job, Task
+from winjobs.driver.store.base import StoreBase
+from winjobs.driver.store.records import ACTIVE_JOB, NewJob, Progress
+from winjobs.wire import JobStatus, TaskStatus
+
+
+class JobStore(StoreBase):
+    def create_job(self, job: NewJob, on_created: Callable[[int], None] | None = None) -> int:
+        """Insert a job; `on_created(id)` runs inside the transaction (files move then)."""
+        now = self.clock()
+        status = JobStatus.QUEUED.value
+        with self._write() as conn:
+            job_id = conn.execute(
+                insert(Job)
+                .values(
+                    name=job.name,
+                    submitter=job.submitter,
+                    priority=job.priority,
+                    status=status,
+                    study_name=job.study_name,
+                    study_sha256=job.study_sha256,
+                    study_size=job.study_size,
+                    antares_version=job.antares_version,
+                    mode=job.mode,
+                    years=list(job.years),
+                    years_total=len(job.years),
+                    next_index=0,
+                    splittable=job.splittable,
+                    task_time_limit_s=job.task_time_limit_s,
+                    warnings=list(job.warnings),
+                    created_at=now,
+                )
+                .returning(Job.id)
+            ).scalar_one()
+            if on_created is not None:
+                on_created(job_id)
+        return int(job_id)
+
+    def get_job(self, job_id: int) -> Job:
+        with self._session() as session:
+            job = session.get(Job, job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        return job
+
+    def get_task(self, task_id: int) -> Task:
+        with self._session() as session:
+            task = session.get(Task, task_id)
+        if task is None:
+            raise NotFound(f"no task {task_id}")
+        return task
+
+    def job_tasks(self, job_id: int) -> list[Task]:
+        with self._session() as session:
+            return list(
+                session.scalars(select(Task).where(Task.job_id == job_id).order_by(Task.first_year))
+            )
+
+    def list_jobs(self, status: str | None = None, submitter: str | None = None) -> list[Job]:
+        stmt = select(Job).order_by(Job.id.desc())
+        if status is not None:
+            stmt = stmt.where(Job.status == status)
+        if submitter is not None:
+            stmt = stmt.where(Job.submitter == submitter)
+        with self._session() as session:
+            return list(session.scalars(stmt))
+
+    def progress(self, job_ids: Sequence[int]) -> dict[int, Progress]:
+        """Years done (finished tasks' years + running tasks' reports) and running tasks."""
+        if not job_ids:
+            return {}
+        running = Task.status == TaskStatus.RUNNING.value
+        done = case(
+            (Task.status == TaskStatus.SUCCEEDED.value, Task.n_years),
+            (running, Task.years_done),
+            else_=0,
+        )
+        stmt = (
+            select(Task.job_id, func.sum(done), func.sum(case((running, 1), else_=0)))
+            .where(Task.job_id.in_(list(job_ids)))
+            .group_by(Task.job_id)
+        )
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        found = {int(j): Progress(int(d or 0), int(r or 0)) for j, d, r in rows}
+        return {j: found.get(j, Progress(0, 0)) for j in job_ids}
+
+    def set_priority(self, job_id: int, priority: int) -> None:
+        with self._write() as conn:
+            changed = conn.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status.in_(ACTIVE_JOB))
+                .values(priority=priority)
+            ).rowcount
+            if changed != 1:
+                self._raise_job_not_active(conn, job_id, "change the priority of")
+
+    def cancel_job(self, job_id: int) -> None:
+        """Cancel a queued or running job: its open tasks are cancelled at once.
+
+        A running task's worker learns it at its next heartbeat (`cancel=true`).
+        """
+        now = self.clock()
+        with self._write() as conn:
+            changed = conn.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status.in_(ACTIVE_JOB))
+                .values(status=JobStatus.CANCELLED.value, finished_at=now)
+            ).rowcount
+            if changed != 1:
+                self._raise_job_not_active(conn, job_id, "cancel")
+            self._close_open_tasks(conn, job_id, now)
+
+    def retry_job(self, job_id: int) -> bool:
+        """Re-queue a failed or cancelled job's unfinished work; True if only assembly remains."""
+        with self._write() as conn:
+            job = conn.execute(
+                self._for_update(select(Job.status, Job.next_index, Job.years_total)).where(
+                    Job.id == job_id
+                )
+            ).one_or_none()
+            if job is None:
+                raise NotFound(f"no job {job_id}")
+            if job.status not in (JobStatus.FAILED.value, JobStatus.CANCELLED.value):
+                raise Conflict(
+                    f"job {job_id} is {job.status}: only a failed or cancelled job can be retried"
+                )
+            conn.execute(
+                update(Task)
+                .where(
+                    Task.job_id == job_id,
+                    Task.status.in_((TaskStatus.FAILED.value, TaskStatus.CANCELLED.value)),
+                )
+                .values(
+                    status=TaskStatus.QUEUED.value,
+                    failures=0,
+                    years_done=0,
+                    lease_until=None,
+                    finished_at=None,
+                    error=None,
+                )
+            )
+            succeeded = conn.execute(
+                select(func.count())
+                .select_from(Task)
+                .where(Task.job_id == job_id, Task.status == TaskStatus.SUCCEEDED.value)
+            ).scalar_one()
+            conn.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(
+                    status=JobStatus.RUNNING.value if succeeded else JobStatus.QUEUED.value,
+                    error=None,
+                    finished_at=None,
+                    run_folder=None,
+                )
+            )
+            return self._all_years_done(conn, job_id)
+
+    # ------------------------------------------------------------------ assembly
+
+    def jobs_awaiting_assembly(self) -> list[int]:
+        """Running jobs whose years are all done: their output still has to be built."""
+        not_done = (
+            select(Task.id)
+            .where(Task.job_id == Job.id, Task.status != TaskStatus.SUCCEEDED.value)
+            .exists()
+        )
+        stmt = (
+            select(Job.id)
+            .where(
+                Job.status == JobStatus.RUNNING.value,
+                Job.next_index >= Job.years_total,
+                ~not_done,
+            )
+            .order_by(Job.id)
+        )
+        with self._read() as conn:
+            return [int(i) for i in conn.execute(stmt).scalars()]
+
+    def finish_job(self, job_id: int, run_folder: str) -> bool:
+        """Mark an assembled job succeeded; False if it was cancelled meanwhile."""
+        with self._write() as conn:
+            return (
+                conn.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
+                    .values(
+                        status=JobStatus.SUCCEEDED.value,
+                        run_folder=run_folder,
+                        finished_at=self.clock(),
+                    )
+                ).rowcount
+                == 1
+            )
+
+    def fail_job(self, job_id: int, reason: str) -> bool:
+        now = self.clock()
+        with self._write() as conn:
+            changed = conn.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status.in_(ACTIVE_JOB))
+                .values(status=JobStatus.FAILED.value, error=reason, finished_at=now)
+            ).rowcount
+            if changed == 1:
+                self._close_open_tasks(conn, job_id, now)
+            return changed == 1

@@ -1,0 +1,110 @@
+"""What the store takes and gives: plain records, no database types."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from winjobs.driver.settings import ChunkPolicy
+from winjobs.wire import JobStatus, TaskStatus
+
+Clock = Callable[[], datetime]
+ACTIVE_JOB = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+OPEN_TASK = (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def describe_years(years: Sequence[int]) -> str:
+    """0-based years as users read them: 1-based, runs collapsed (`3-5, 9`)."""
+    shown = sorted(y + 1 for y in years)
+    parts: list[str] = []
+    start = prev = shown[0] if shown else 0
+    for year in [*shown[1:], None]:
+        if year is not None and year == prev + 1:
+            prev = year
+            continue
+        parts.append(f"{start}-{prev}" if prev > start else f"{start}")
+        if year is not None:
+            start = prev = year
+    return ", ".join(parts) if shown else "none"
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A validated submission, as stored."""
+
+    name: str
+    submitter: str
+    priority: int
+    study_name: str
+    study_sha256: str
+    study_size: int
+    antares_version: str
+    mode: str
+    years: list[int]
+    splittable: bool
+    task_time_limit_s: float | None
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class ClaimPolicy:
+    chunk_policy: ChunkPolicy
+    lease_seconds: float
+    worker_offline_s: float
+
+
+@dataclass(frozen=True)
+class Claimed:
+    task_id: int
+    job_id: int
+    attempt: int
+    years: list[int]
+    antares_version: str
+    solver_version: str
+    study_sha256: str
+    study_size: int
+    study_name: str
+    time_limit_s: float | None
+    worker_name: str
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class Beat:
+    cancel: bool
+    lease_until: datetime
+
+
+class FailOutcome(StrEnum):
+    RELEASED = "released"  #: given back, not counted
+    REQUEUED = "requeued"  #: counted, will be tried again
+    JOB_FAILED = "job_failed"  #: reached max_attempts: the job failed
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """What a failure or lease expiry did, for the job log and the work signal."""
+
+    task_id: int
+    job_id: int
+    years: list[int]
+    outcome: FailOutcome
+    reason: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    years_done: int
+    tasks_running: int
+
+
+@dataclass(frozen=True)
+class Counts:
+    jobs: dict[str, int]
+    tasks: dict[str, int]

@@ -1,0 +1,121 @@
+"""Workers: registration, listing; and the start-up and overview queries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from winjobs.driver.errors import Conflict, NotFound
+from winjobs.driver.models import Job, Task, Worker
+from winjobs.driver.store.base import StoreBase
+from winjobs.driver.store.records import Counts
+from winjobs.wire import TaskStatus
+
+
+class WorkerStore(StoreBase):
+    def register_worker(
+        self,
+        name: str,
+        os: str,
+        cores: int,
+        versions: list[str],
+        transfer: str,
+        shared_output_root: str | None,
+        free_disk_bytes: int | None,
+    ) -> int:
+        """Create the worker, or refresh it when a worker of that name registers again."""
+        now = self.clock()
+        values: dict[str, Any] = {
+            "os": os,
+            "cores": cores,
+            "versions": versions,
+            "transfer": transfer,
+            "shared_output_root": shared_output_root,
+            "free_disk_bytes": free_disk_bytes,
+            "draining": False,
+            "registered_at": now,
+            "last_seen": now,
+        }
+        for _ in range(3):
+            try:
+                with self._write() as conn:
+                    found = conn.execute(
+                        update(Worker).where(Worker.name == name).values(**values)
+                    ).rowcount
+                    if found:
+                        return int(
+                            conn.execute(select(Worker.id).where(Worker.name == name)).scalar_one()
+                        )
+                    return int(
+                        conn.execute(
+                            insert(Worker).values(name=name, **values).returning(Worker.id)
+                        ).scalar_one()
+                    )
+            except IntegrityError:  # the same name registered concurrently: update it
+                continue
+        raise Conflict(f"worker {name!r} is registering from several places at once")
+
+    def list_workers(self) -> list[tuple[Worker, Task | None]]:
+        """Every worker with the task it is running, if any."""
+        current = and_(Task.worker_id == Worker.id, Task.status == TaskStatus.RUNNING.value)
+        stmt = select(Worker, Task).outerjoin(Task, current).order_by(Worker.name)
+        with self._session() as session:
+            return [(w, t) for w, t in session.execute(stmt)]
+
+    def get_worker(self, worker_id: int) -> Worker:
+        with self._session() as session:
+            worker = session.get(Worker, worker_id)
+        if worker is None:
+            raise NotFound(f"no worker {worker_id}: register again")
+        return worker
+
+    # ------------------------------------------------------------------ start-up & overview
+
+    def extend_running_leases(self, lease_seconds: float) -> int:
+        """At start-up: give running tasks a full lease, as the driver's downtime is not
+        their workers' fault (they kept running and retried their heartbeats)."""
+        until = self.clock() + timedelta(seconds=lease_seconds)
+        with self._write() as conn:
+            return int(
+                conn.execute(
+                    update(Task)
+                    .where(
+                        Task.status == TaskStatus.RUNNING.value,
+                        or_(Task.lease_until.is_(None), Task.lease_until < until),
+                    )
+                    .values(lease_until=until)
+                ).rowcount
+            )
+
+    def job_ids(self) -> set[int]:
+        with self._read() as conn:
+            return {int(i) for i in conn.execute(select(Job.id)).scalars()}
+
+    def study_hashes(self) -> set[str]:
+        with self._read() as conn:
+            return set(conn.execute(select(Job.study_sha256).distinct()).scalars())
+
+    def succeeded_attempts(self) -> set[tuple[int, int, int]]:
+        """(job id, task id, attempt) of every succeeded task: the outputs to keep."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(Task.job_id, Task.id, Task.attempt).where(
+                    Task.status == TaskStatus.SUCCEEDED.value
+                )
+            ).all()
+        return {(int(j), int(t), int(a)) for j, t, a in rows}
+
+    def ping(self) -> str:
+        """Round-trip to the database; returns its kind ("sqlite" or "postgresql")."""
+        with self._read() as conn:
+            conn.execute(select(1))
+        return "sqlite" if self._sqlite else "postgresql"
+
+    def counts(self) -> Counts:
+        with self._read() as conn:
+            jobs = conn.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+            tasks = conn.execute(select(Task.status, func.count()).group_by(Task.status)).all()
+        return Counts({s: int(n) for s, n in jobs}, {s: int(n) for s, n in tasks})

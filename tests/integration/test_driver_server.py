@@ -1,0 +1,66 @@
+"""The driver served by uvicorn on loopback (in a thread): long-polling workers hold no
+threads, so they never starve other requests, and all of them wake up when work comes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.unit.driver.helpers import driver_settings, packed_study
+from winjobs.client import DriverClient
+from winjobs.driver.app import RunningDriver
+from winjobs.wire import ClaimRequest, JobSubmitFields, TaskAssignment, WorkerRegistration
+
+pytestmark = pytest.mark.slow
+WORKERS = 50
+
+
+def test_fifty_long_polls_do_not_starve_other_requests(tmp_path: Path) -> None:
+    settings = driver_settings(tmp_path / "data", port=0, thread_pool_size=8)
+    with RunningDriver(settings) as running:
+        workers = []
+        for i in range(WORKERS):
+            client = DriverClient.connect(running.url, "worker-secret")
+            client.register_worker(
+                WorkerRegistration(name=f"w{i:02d}", cores=1, os="Linux", versions=["8.8"])
+            )
+            workers.append(client)
+        results: list[TaskAssignment | None] = []
+        lock = threading.Lock()
+
+        def long_poll(client: DriverClient) -> None:
+            got = client.claim(ClaimRequest(free_cores=1, wait_s=20))
+            with lock:
+                results.append(got)
+
+        threads = [threading.Thread(target=long_poll, args=(c,)) for c in workers]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)  # every claim is now waiting, with only 8 threads in the pool
+        with DriverClient.connect(running.url, "alice-secret") as alice:
+            started = time.monotonic()
+            assert alice.health().status == "ok"
+            assert alice.list_jobs().jobs == []
+            assert time.monotonic() - started < 2.0
+            archive = packed_study(tmp_path, nbyears=WORKERS)
+            started = time.monotonic()
+            alice.submit_job(archive, JobSubmitFields())
+        for thread in threads:
+            thread.join(timeout=30)
+        assert time.monotonic() - started < 10  # nobody waited for the 20 s timeout
+        tasks = [r for r in results if r is not None]
+        years = sorted(y for t in tasks for y in t.years)
+        assert years == sorted(set(years)) and len(years) == WORKERS
+        for client in workers:
+            client.close()
+
+
+def test_running_driver_reports_its_port(tmp_path: Path) -> None:
+    with RunningDriver(driver_settings(tmp_path / "data", port=0)) as running:
+        assert httpx.get(f"{running.url}/health").json()["status"] == "ok"
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{running.url}/health", timeout=2)

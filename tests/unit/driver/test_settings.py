@@ -1,0 +1,124 @@
+"""Driver configuration: YAML < WINJOBS_DRIVER_* environment < flags; clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from winjobs.driver.settings import ChunkPolicy, hash_token, load_settings
+from winjobs.errors import ConfigError
+
+EXAMPLE = """
+host: 127.0.0.1
+port: 8000
+data_dir: ./data/driver
+tokens:
+  - {name: alice, role: user, token: "alice-secret"}
+  - {name: ops, role: admin, token_sha256: "%s"}
+  - {name: pool, role: worker, token: "worker-secret"}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("WINJOBS_DRIVER_"):
+            monkeypatch.delenv(key)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "driver.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_documented_example_loads(tmp_path: Path) -> None:
+    digest = hash_token("ops-secret")
+    settings = load_settings(write(tmp_path, EXAMPLE % digest))
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert [t.token_sha256 for t in settings.tokens] == [
+        hash_token("alice-secret"),
+        digest,
+        hash_token("worker-secret"),
+    ]
+    assert all(t.token is None for t in settings.tokens)  # no plain secret kept
+    assert "alice-secret" not in repr(settings)
+    assert settings.resolved_database_url.startswith("sqlite:///")
+    assert settings.resolved_database_url.endswith("data/driver/winjobs.db")
+    assert (settings.lease_seconds, settings.max_attempts) == (60.0, 3)
+    assert settings.chunk_policy is ChunkPolicy.BALANCED
+    assert settings.heartbeat_every_s == 15.0
+
+
+def test_environment_beats_the_file_and_flags_beat_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write(tmp_path, "port: 8001\nchunk_policy: cores\nlease_seconds: 20\n")
+    monkeypatch.setenv("WINJOBS_DRIVER_PORT", "8002")
+    monkeypatch.setenv("WINJOBS_DRIVER_DATABASE_URL", "postgresql+psycopg://u@h/db")
+    monkeypatch.setenv("WINJOBS_DATA_DIR", "/somewhere/else")  # the worker's: ignored
+    settings = load_settings(config, port=None)
+    assert (settings.port, settings.chunk_policy, settings.lease_seconds) == (
+        8002,
+        ChunkPolicy.CORES,
+        20.0,
+    )
+    assert settings.resolved_database_url == "postgresql+psycopg://u@h/db"
+    assert settings.data_dir == Path("data/driver")
+    assert load_settings(config, port=8003).port == 8003
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("port: 70000", "port: Input should be less than or equal to 65535"),
+        ("lease_seconds: 0", "lease_seconds: Input should be greater than 0"),
+        ("chunk_policy: fastest", "chunk_policy: Input should be 'balanced' or 'cores'"),
+        ("max_attempts: 0", "max_attempts"),
+        ("colour: blue", "colour: Extra inputs are not permitted"),
+        ("tokens: [{name: a, role: boss, token: x}]", "tokens.0.role"),
+        ("tokens: [{name: a, role: user}]", "exactly one of `token` or `token_sha256`"),
+        ("tokens: [{name: a, role: user, token_sha256: abc}]", "64 hexadecimal digits"),
+        (
+            "tokens: [{name: a, role: user, token: x}, {name: b, role: admin, token: x}]",
+            "listed twice",
+        ),
+        ("database_url: mysql://x", "database_url: use sqlite"),
+        ("heartbeat_interval_s: 90", "heartbeat_interval_s must be shorter"),
+    ],
+)
+def test_invalid_configuration_names_the_field(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match="invalid driver configuration") as error:
+        load_settings(write(tmp_path, text))
+    assert message in str(error.value)
+    assert error.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"), [("port: [1", "not valid YAML"), ("- a\n- b\n", "mapping of keys")]
+)
+def test_unreadable_files(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, text))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "missing.yaml")
+
+
+def test_the_command_exits_2_naming_the_field(tmp_path: Path) -> None:
+    config = write(tmp_path, "port: 70000\n")
+    winjobs = Path(sys.executable).with_name("winjobs")
+    result = subprocess.run(
+        [str(winjobs), "driver", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "port: Input should be less than or equal to 65535" in result.stderr
+    assert result.stderr.count("\n") == 1  # one line, no traceback
