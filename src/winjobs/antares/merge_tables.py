@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -56,22 +57,55 @@ def _groups(columns: Sequence[Column]) -> list[_Group]:
     return groups
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Per statistic, the column holding it for each variable (the same in every run).
+    A variable without that statistic points at its first column: the pooled number is
+    then meaningless but never printed (only the variable's own statistics are)."""
+
+    columns: dict[str, NDArray[np.intp]]
+    id_columns: dict[str, NDArray[np.intp]] | None
+
+
+def _layout(groups: list[_Group], ids: OutputTable | None) -> _Layout:
+    columns: dict[str, NDArray[np.intp]] = {}
+    for stat in ("EXP", "std", "min", "max"):
+        picks = []
+        for group in groups:
+            wanted = ("EXP", "values") if stat == "EXP" else (stat,)
+            found = [c for c, s in zip(group.columns, group.stats, strict=True) if s in wanted]
+            picks.append(found[0] if found else group.columns[0])
+        columns[stat] = np.array(picks, dtype=np.intp)
+    id_columns = None
+    if ids is not None and ids.columns:
+        where = {(c.caption, c.stat): k for k, c in enumerate(ids.columns)}
+        id_columns = {
+            stat: np.array([where.get((g.caption, stat), 0) for g in groups], dtype=np.intp)
+            for stat in ("min", "max")
+        }
+    return _Layout(columns, id_columns)
+
+
+def _take_columns(matrix: NDArray[np.float64], columns: NDArray[np.intp]) -> NDArray[np.float64]:
+    """matrix[:, columns], copying whole contiguous columns when the matrix is
+    column-major (as pandas returns it)."""
+    if matrix.flags.f_contiguous and not matrix.flags.c_contiguous:
+        picked: NDArray[np.float64] = matrix.T[columns].T
+        return picked
+    return matrix[:, columns]
+
+
 def _summary(
-    table: OutputTable, ids: OutputTable | None, groups: list[_Group], share: RunWeight
+    table: OutputTable, ids: OutputTable | None, layout: _Layout, share: RunWeight
 ) -> Summary:
-    rows, n = table.values.shape[0], len(groups)
-    fields = {k: np.full((rows, n), np.nan) for k in ("EXP", "std", "min", "max")}
-    years = {k: np.zeros((rows, n), np.int64) for k in ("min", "max")}
-    for j, group in enumerate(groups):
-        for col, stat in zip(group.columns, group.stats, strict=True):
-            fields["EXP" if stat == "values" else stat][:, j] = table.values[:, col]
-    if ids is not None:
-        position = {g.caption: j for j, g in enumerate(groups)}
-        for col, column in enumerate(ids.columns):
-            j_or_none = position.get(column.caption)
-            if j_or_none is not None and column.stat in years:
-                found = ids.values[:, col]
-                years[column.stat][:, j_or_none] = np.where(np.isfinite(found), found, 0)
+    fields = {stat: _take_columns(table.values, cols) for stat, cols in layout.columns.items()}
+    years: dict[str, NDArray[np.int64]] = {}
+    for stat in ("min", "max"):
+        if ids is None or layout.id_columns is None:
+            years[stat] = np.zeros(fields["EXP"].shape, dtype=np.int64)
+            continue
+        found = _take_columns(ids.values, layout.id_columns[stat])
+        years[stat] = np.where(np.isfinite(found), found, 0).astype(np.int64)
     return Summary(
         weight=share.weight,
         count=share.count,
@@ -83,6 +117,11 @@ def _summary(
         max_year=years["max"],
         share=fields["EXP"],
     )
+
+
+def _order(matrix: NDArray[np.float64]) -> Literal["C", "F"]:
+    """Keep the memory order the reader gave: column copies stay contiguous."""
+    return "F" if matrix.flags.f_contiguous and not matrix.flags.c_contiguous else "C"
 
 
 def _check_same_layout(tables: Sequence[OutputTable], what: str) -> None:
@@ -117,12 +156,13 @@ def merge_table(
         _check_same_layout(id_tables, what.replace("values-", "id-"))
     first = tables[0]
     groups = _groups(first.columns)
+    layout = _layout(groups, None if id_tables is None else id_tables[0])
     summaries = [
-        _summary(t, None if id_tables is None else id_tables[k], groups, shares[k])
+        _summary(t, None if id_tables is None else id_tables[k], layout, shares[k])
         for k, t in enumerate(tables)
     ]
     pooled = pool(summaries)
-    out = np.empty_like(first.values)
+    out = np.empty(first.values.shape, order=_order(first.values))
     not_applicable = (
         np.zeros(out.shape, dtype=bool)
         if first.not_applicable is None

@@ -14,7 +14,7 @@ Two entry points, both vectorised over whole matrices (any shape of cells):
   statistics alone (no per-year data needed, so it works without year-by-year output):
   W = sum W_k; EXP = sum (W_k/W) EXP_k; variance = sum (W_k/W) (std_k^2 + (EXP_k - EXP)^2),
   the pooled form, which avoids the E[x^2] - EXP^2 cancellation; share weighted by year
-  counts K_k; min/max candidates scanned in ascending year order with the same 1e-7 rule.
+  counts K_k; min/max: the best candidate, its year the earliest within 1e-7 of it.
 
 Printed partial values are rounded, so a pooled result matches a single run within
 printing tolerance, not bit for bit; `pool` is exact on exact inputs.
@@ -97,14 +97,31 @@ def pool(parts: Sequence[Summary]) -> Summary:
     count = sum(p.count for p in parts)
     if weight <= 0:
         raise ValueError("the partial runs' weights sum to zero")
-    exp = sum((p.weight / weight) * p.exp for p in parts)
-    exp = np.asarray(exp, dtype=np.float64)
-    variance = sum((p.weight / weight) * (p.std * p.std + (p.exp - exp) ** 2) for p in parts)
-    std = np.sqrt(np.maximum(0.0, np.asarray(variance, dtype=np.float64)))
-    share = np.asarray(sum((p.count / count) * p.share for p in parts), dtype=np.float64)
+    exp = _weighted_sum([p.exp for p in parts], [p.weight / weight for p in parts])
+    if all(p.share is p.exp for p in parts) and all(
+        p.weight / weight == p.count / count for p in parts
+    ):
+        share = exp  # unit weights: the shares pool like the means
+    else:
+        share = _weighted_sum([p.share for p in parts], [p.count / count for p in parts])
+    variance = np.zeros_like(exp)
+    for p in parts:
+        spread = p.exp - exp
+        spread *= spread
+        spread += p.std * p.std
+        spread *= p.weight / weight
+        variance += spread
+    std = np.sqrt(np.maximum(0.0, variance, out=variance), out=variance)
     low, low_year = _pool_extreme([p.min for p in parts], [p.min_year for p in parts], True)
     high, high_year = _pool_extreme([p.max for p in parts], [p.max_year for p in parts], False)
     return Summary(weight, count, exp, std, low, low_year, high, high_year, share)
+
+
+def _weighted_sum(arrays: Sequence[Floats], ratios: Sequence[float]) -> Floats:
+    total = np.zeros_like(np.asarray(arrays[0], dtype=np.float64))
+    for array, ratio in zip(arrays, ratios, strict=True):
+        total += array * ratio
+    return total
 
 
 def _improve(best: Floats, best_year: Years, x: Floats, year: int | Years, *, lower: bool) -> None:
@@ -117,17 +134,19 @@ def _improve(best: Floats, best_year: Years, x: Floats, year: int | Years, *, lo
 def _pool_extreme(
     extremes: Sequence[Floats], years: Sequence[Years], lower: bool
 ) -> tuple[Floats, Years]:
-    """Candidates (one per part) scanned per cell in ascending year order."""
-    values = np.stack([np.asarray(e, dtype=np.float64) for e in extremes])
-    ids = np.stack([np.asarray(y, dtype=np.int64) for y in years])
-    order = np.argsort(ids, axis=0, kind="stable")
-    values = np.take_along_axis(values, order, axis=0)
-    ids = np.take_along_axis(ids, order, axis=0)
-    start = np.finfo(np.float64).max
-    best = np.full(values.shape[1:], start if lower else -start)
-    best_year = np.zeros(values.shape[1:], np.int64)
-    for candidate, year in zip(values, ids, strict=True):
-        _improve(best, best_year, candidate, year, lower=lower)
-    nan = np.isnan(values).all(axis=0)
-    best[nan] = np.nan
+    """One candidate per part: the best value, and the earliest year among the candidates
+    within eps of it. This is the solver's ascending-year scan whenever candidates are
+    equal or further apart than eps (always, for printed values); a chain of values
+    closer than eps each may end on another year of the same value within eps."""
+    pick = np.fmin if lower else np.fmax  # NaN-skipping
+    best = np.array(extremes[0], dtype=np.float64, copy=True)
+    for candidate in extremes[1:]:
+        pick(best, candidate, out=best)
+    limit = best + TIE_EPSILON if lower else best - TIE_EPSILON
+    none = np.iinfo(np.int64).max
+    best_year = np.full(best.shape, none, dtype=np.int64)
+    for candidate, year in zip(extremes, years, strict=True):
+        near = candidate <= limit if lower else candidate >= limit
+        np.minimum(best_year, np.where(near, year, none), out=best_year)
+    best_year[best_year == none] = 0
     return best, best_year

@@ -74,26 +74,46 @@ def parse_block(
     if n_values == 0:
         return index, np.zeros((n_rows, 0)), np.zeros(0, np.int64), None
     values = _read_numbers(body, range(first_value, fields_per_row))
-    lengths = ends[:, first_value:] - ends[:, first_value - 1 : -1] - 1
-    decimals = _decimals(values, lengths)
-    starts = ends[:, first_value - 1 : -1] + 1
+    # Field lengths come from the gaps between separators: gap k is the length of field
+    # k + 1 plus one, so a value cell (r, c) longer than one byte has gaps[r*F + c - 1] > 2.
+    gaps = np.diff(seps)
+    long_flat = np.empty(seps.size, dtype=bool)
+    long_flat[:-1] = gaps > 2
+    long_flat[-1] = False
+    long = long_flat.reshape(n_rows, fields_per_row)[:, first_value - 1 : -1]
+    # Work in the memory order the reader returned (pandas: column-major): elementwise
+    # operations on arrays of one layout are several times faster than mixed ones.
+    column_major = not values.flags.c_contiguous
+    if column_major:
+        grid, long = values.T, np.ascontiguousarray(long.T)
+    else:
+        grid = values
+    zero = grid == 0.0
+    wide = zero & long
+    finite = np.isfinite(grid)
+    axis = 1 if column_major else 0
+    decimals = _decimals(grid, ends, first_value, ~zero | long, finite, axis)
+
+    def cells(mask: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        i, j = np.nonzero(mask)
+        return (j, i) if column_major else (i, j)
 
     not_applicable: NDArray[np.bool_] | None = None
-    nan_rows, nan_cols = np.nonzero(np.isnan(values))
-    if nan_rows.size:
-        slash = buf[np.minimum(starts[nan_rows, nan_cols] + 1, buf.size - 1)] == _SLASH
+    if not finite.all():
+        rows, cols = cells(np.isnan(grid))
+        before = ends[rows, first_value - 1 + cols]
+        slash = buf[np.minimum(before + 2, buf.size - 1)] == _SLASH
         if slash.any():
             not_applicable = np.zeros(values.shape, dtype=bool)
-            not_applicable[nan_rows[slash], nan_cols[slash]] = True
-
-    wide_rows, wide_cols = np.nonzero((values == 0.0) & (lengths > 1))
-    if wide_rows.size:  # `-0`, `0.00`, `-0.00`: a value too small for its decimals
-        values[wide_rows, wide_cols] = np.copysign(PRINTED_ZERO, values[wide_rows, wide_cols])
+            not_applicable[rows[slash], cols[slash]] = True
+    if wide.any():  # `-0`, `0.00`, `-0.00`: a value too small for its decimals
+        rows, cols = cells(wide)
+        values[rows, cols] = np.copysign(PRINTED_ZERO, values[rows, cols])
     return index, values, decimals, not_applicable
 
 
 #: Below this many bytes numpy's loadtxt is faster (pandas pays ~3 ms per call).
-_PANDAS_FROM = 1 << 20
+_PANDAS_FROM = 256 << 10
 
 
 def _read_numbers(body: bytes, columns: range) -> NDArray[np.float64]:
@@ -123,21 +143,32 @@ def _read_numbers(body: bytes, columns: range) -> NDArray[np.float64]:
         )
     except ValueError as exc:
         raise FieldError(f"a value is not a number ({exc})") from None
-    return np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
+    return frame.to_numpy(dtype=np.float64)
 
 
-def _decimals(values: NDArray[np.float64], lengths: NDArray[np.int64]) -> NDArray[np.int64]:
+def _decimals(
+    grid: NDArray[np.float64],
+    ends: NDArray[np.intp],
+    first_value: int,
+    shown: NDArray[np.bool_],
+    finite: NDArray[np.bool_],
+    axis: int,
+) -> NDArray[np.int64]:
     """Decimals per column, from the first cell of each column not printed `0`: its text
-    length minus sign and integer digits (and the point) is the number of decimals."""
-    informative = ((lengths > 1) | (values != 0.0)) & np.isfinite(values)
-    found = informative.any(axis=0)
-    cols = np.flatnonzero(found)
-    rows = informative.argmax(axis=0)[cols]
-    sample = values[rows, cols]
+    length minus sign and integer digits (and the point) is the number of decimals.
+    `grid` is (rows, columns) when axis is 0, (columns, rows) when it is 1; `ends` holds
+    each field's end offset per row."""
+    informative = shown & finite
+    found = np.flatnonzero(informative.any(axis=axis))
+    first = informative.argmax(axis=axis)[found]
+    rows, cols = first, found
+    sample = grid[cols, rows] if axis == 1 else grid[rows, cols]
+    field = first_value + cols
+    length = ends[rows, field] - ends[rows, field - 1] - 1
     integer = np.trunc(np.abs(sample))
     digits = np.maximum(1, np.searchsorted(_FLOAT_POW10, integer, side="right"))
-    decimals = np.full(values.shape[1], -1, np.int64)
-    decimals[cols] = np.maximum(0, lengths[rows, cols] - np.signbit(sample) - digits - 1)
+    decimals = np.full(grid.shape[1 - axis], -1, np.int64)
+    decimals[found] = np.maximum(0, length - np.signbit(sample) - digits - 1)
     return decimals
 
 
@@ -177,6 +208,36 @@ def render_block(
     return out.tobytes()
 
 
+def _round_scaled(magnitude: NDArray[np.float64], dec: NDArray[np.int64]) -> NDArray[np.int64]:
+    """round-half-even(magnitude * 10**dec) of the EXACT product, like C's `%.{d}f`.
+
+    With dec = 0 there is no product: `rint` is exact. Otherwise the rounded product p
+    carries an error e (p + e is exact, Dekker's two-product, no FMA needed), and the
+    rounding direction is the sign of (p - (floor(p) + 1/2)) + e, exact near a tie."""
+    result = np.rint(magnitude).astype(np.int64)
+    scaled_cells = np.flatnonzero(dec > 0)
+    if scaled_cells.size == 0:
+        return result
+    a = magnitude[scaled_cells]
+    b = _POW10[dec[scaled_cells]].astype(np.float64)
+    p = a * b
+    a_hi, a_lo = _split(a)
+    b_hi, b_lo = _split(b)
+    e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    floor = np.floor(p)
+    above = (p - (floor + 0.5)) + e
+    up = (above > 0) | ((above == 0) & (np.fmod(floor, 2) == 1))
+    result[scaled_cells] = (floor + up).astype(np.int64)
+    return result
+
+
+def _split(x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Veltkamp split: x = hi + lo, each with at most 26 significant bits."""
+    c = 134217729.0 * x  # 2**27 + 1
+    hi = c - (c - x)
+    return hi, x - hi
+
+
 class _Kinds:
     """Classification of every cell and the bytes each one prints as."""
 
@@ -186,34 +247,38 @@ class _Kinds:
         dec: NDArray[np.int64],
         not_applicable: NDArray[np.bool_] | None,
     ) -> None:
-        na = (
-            np.zeros(flat.size, dtype=bool)
-            if not_applicable is None
-            else np.ascontiguousarray(not_applicable).ravel()
-        )
-        magnitude = np.abs(flat)
         self.size = flat.size
-        self.special: dict[bytes, NDArray[np.intp]] = {
-            _SPECIAL["N/A"]: np.flatnonzero(na),
-            _SPECIAL["NaN"]: np.flatnonzero(np.isnan(flat) & ~na),
-            _SPECIAL["+inf"]: np.flatnonzero((flat == np.inf) & ~na),
-            _SPECIAL["-inf"]: np.flatnonzero((flat == -np.inf) & ~na),
-        }
-        normal = np.flatnonzero((magnitude >= ZERO) & np.isfinite(flat) & ~na)
+        finite = np.isfinite(flat)
+        normal_mask = finite & (np.abs(flat) >= ZERO)
+        self.special: dict[bytes, NDArray[np.intp]] = {}
+        if not_applicable is not None and not_applicable.any():
+            na = np.ascontiguousarray(not_applicable).ravel()
+            self.special[_SPECIAL["N/A"]] = np.flatnonzero(na)
+            normal_mask &= ~na
+            finite = finite | na
+        if not finite.all():
+            odd = np.flatnonzero(~finite)
+            for token, pick in (
+                (_SPECIAL["NaN"], np.isnan(flat[odd])),
+                (_SPECIAL["+inf"], flat[odd] == np.inf),
+                (_SPECIAL["-inf"], flat[odd] == -np.inf),
+            ):
+                self.special[token] = odd[pick]
+        normal = np.flatnonzero(normal_mask)
+        magnitude = np.abs(flat[normal])
         d = dec[normal]
-        scaled = magnitude[normal] * _POW10[d].astype(np.float64)
-        fraction = scaled - np.floor(scaled)
-        slow = (scaled >= _EXACT_LIMIT) | (np.abs(fraction - 0.5) < 1e-6)
+        huge = magnitude >= _EXACT_LIMIT / _POW10[d].astype(np.float64)
         self.fallback: dict[int, bytes] = {
             int(i): (b"%.*f" % (int(k), float(flat[i])))
-            for i, k in zip(normal[slow].tolist(), d[slow].tolist(), strict=True)
+            for i, k in zip(normal[huge].tolist(), d[huge].tolist(), strict=True)
         }
-        fast = ~slow
-        self.normal = normal[fast]
-        self.dec = d[fast]
-        rounded = np.rint(scaled[fast]).astype(np.int64)
-        self.int_part, self.frac_part = np.divmod(rounded, _POW10[self.dec])
-        self.negative = flat[self.normal] < 0
+        if huge.any():
+            normal, magnitude, d = normal[~huge], magnitude[~huge], d[~huge]
+        self.normal = normal
+        self.dec = d
+        rounded = _round_scaled(magnitude, d)
+        self.int_part, self.frac_part = np.divmod(rounded, _POW10[d])
+        self.negative = flat[normal] < 0
         self.int_digits = np.maximum(1, np.searchsorted(_POW10, self.int_part, side="right"))
 
     def token_lengths(self) -> NDArray[np.int64]:

@@ -8,6 +8,7 @@ does, without waiting for the year threads).
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -72,6 +73,9 @@ def main() -> None:
     environ = dict(os.environ)
     argv = list(sys.argv)
     log_stdout = sys.stdout
+    if isinstance(log_stdout, io.TextIOWrapper):
+        # A Windows console or pipe may not encode every area name: never crash on it.
+        log_stdout.reconfigure(errors="replace")
     status = run_solver(argv, environ, log_stdout)
     log_stdout.flush()
     sys.stderr.flush()

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
+import zipfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -248,3 +250,48 @@ def write_grid(mode_dir: Path, settings: RunSettings) -> None:
             )
     for file_name, lines in (("areas.txt", areas), ("links.txt", links), ("thermal.txt", thermal)):
         (grid / file_name).write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
+
+
+def zip_run_folder(run_dir: Path) -> Path:
+    """-z: the run folder becomes `<run>.zip`, entries relative to the run root."""
+    archive_path = run_dir.with_name(run_dir.name + ".zip")
+    with zipfile.ZipFile(archive_path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(run_dir.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(run_dir).as_posix())
+    shutil.rmtree(run_dir)
+    return archive_path
+
+
+_MPS_OPTIMS = {"true": (1, 2), "both-optims": (1, 2), "optim-1": (1,), "optim-2": (2,)}
+
+
+def mps_optimisations(settings: RunSettings, forced: bool) -> tuple[int, ...]:
+    """Which optimisations export their problem (`[optimization] include-exportmps`, or
+    `-m` on the command line): none, 1, 2 or both."""
+    if forced:
+        return (1, 2)
+    value = settings.generaldata.get("optimization", "include-exportmps", "") or ""
+    return _MPS_OPTIMS.get(value.strip().lower(), ())
+
+
+def write_mps_exports(run_dir: Path, settings: RunSettings, year: int,
+                      optimisations: tuple[int, ...]) -> list[str]:  # fmt: skip
+    """The first week's problem and criterion files of a year, named like the real
+    solver's (`problem-<year>-1--optim-nb-<k>.mps`, `criterion-...txt`, 1-based year);
+    the problem is an empty synthetic MPS model. Returns the file names, in log order."""
+    rng = seeded_rng(settings.system.digest, "criterion", year)
+    names = []
+    for optimisation in optimisations:
+        stem = f"{year + 1}-1--optim-nb-{optimisation}"
+        model = (
+            "* Number of variables:   0\n* Number of constraints: 0\n"
+            "NAME          Pb Solve\nROWS\n N  OBJECTIF\nCOLUMNS\nRHS\nBOUNDS\nENDATA\n"
+        )
+        (run_dir / f"problem-{stem}.mps").write_text(model, encoding="utf-8", newline="\n")
+        value = float(rng.uniform(1e5, 1e8))
+        (run_dir / f"criterion-{stem}.txt").write_text(
+            f"* Optimal criterion value :   {value:.10e}\n", encoding="utf-8", newline="\n"
+        )
+        names += [f"problem-{stem}.mps", f"criterion-{stem}.txt"]
+    return names

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from winjobs.errors import IniError, StudyError
 from winjobs.standin.calendar import calendar_from_generaldata
 from winjobs.standin.data import Area, Cluster, District, Link, System
 from winjobs.standin.options import SolverOptions
+from winjobs.standin.version import PosedVersion
 
 _NOT_IN_ID = re.compile(r"[^a-z0-9 _\-(),&]")
 
@@ -215,3 +217,22 @@ def load_run_settings(options: SolverOptions) -> RunSettings:
         synthesis=study.synthesis,
         system=system,
     )
+
+
+def refused_by_solver(
+    settings: RunSettings, version: PosedVersion, given: Sequence[str]
+) -> str | None:
+    """Why the real solver of `version` would refuse this study (None: it runs it):
+    a study newer than the solver, or MILP unit commitment without OR-Tools (`given`
+    lists the long names of the options on the command line)."""
+    posed = (version.major, version.minor)
+    if settings.study.version_info > posed:
+        return (
+            f"Invalid version for the study: found `{settings.study.version}`, "
+            f"expected <= `{posed[0]}.{posed[1]}` (the solver is too old for this study)"
+        )
+    mode = settings.generaldata.get("other preferences", "unit-commitment-mode", "") or ""
+    ortools = {"use-ortools", "solver", "ortools-solver"} & set(given)
+    if mode.strip().lower() == "milp" and not ortools:
+        return "Unit Commitment mode 'milp' must be used with an OR-Tools solver "
+    return None

@@ -164,7 +164,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "m",
         None,
         "Export in the mps (anonymous) format the optimization problems (both optim).",
-        Effect.IGNORED,
+        Effect.HONOURED,
         "Optimization",
     ),
     OptionSpec(

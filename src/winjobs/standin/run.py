@@ -11,12 +11,9 @@ signals cut this sequence where the real solver would stop.
 from __future__ import annotations
 
 import os
-import platform
-import socket
 import sys
 import threading
 import time
-import zipfile
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,16 +21,14 @@ from pathlib import Path
 from typing import IO
 
 from winjobs.errors import WinjobsError
-from winjobs.standin import layout
-from winjobs.standin.calendar import log_lines
+from winjobs.standin import layout, narration
 from winjobs.standin.data import FloatArray, simulate_year
 from winjobs.standin.faults import CRASH_EXIT_STATUS, Faults
 from winjobs.standin.log import SolverLog
-from winjobs.standin.model import RunSettings, load_run_settings
+from winjobs.standin.model import RunSettings, load_run_settings, refused_by_solver
 from winjobs.standin.options import SolverOptions
-from winjobs.standin.results import Synthesis, emitted_variables, write_year, year_tables
+from winjobs.standin.results import Synthesis, write_year, year_tables
 from winjobs.standin.signals import StopRequest, ignore_stop_signals, install_stop_handlers
-from winjobs.standin.texts import STANDIN_NOTICE
 from winjobs.standin.version import PosedVersion
 
 EXIT_OK = 0
@@ -61,7 +56,8 @@ class YearOutcome:
 
 @dataclass
 class RunState:
-    """Everything a run accumulates; shared by the year threads under `export_lock`."""
+    """Everything a run accumulates. Year threads only write their own year's files;
+    `export_lock` keeps each year's `Exporting results` lines together in the log."""
 
     settings: RunSettings
     run_dir: Path | None
@@ -112,7 +108,7 @@ class Run:
             restore()
 
     def _execute_with_handlers(self) -> int:
-        self._log_header()
+        narration.log_header(self.log, self.version, self.command)
         if self.faults.crash:
             self.log.info("Loading the list of areas...")
             self.errors.write(
@@ -123,88 +119,22 @@ class Run:
         try:
             settings = load_run_settings(self.options)
         except WinjobsError as exc:
-            self.log.info("[UI] Quitting the solver gracefully")
-            self.log.fatal(str(exc))
-            self.log.error("Aborting now. See logs for more details")
+            narration.log_abort(self.log, str(exc))
             return EXIT_FAILURE
-        refusal = self._refusal(settings)
+        refusal = refused_by_solver(settings, self.version, self.options.given)
         if refusal is not None:
-            self.log.info("[UI] Quitting the solver gracefully")
-            self.log.fatal(refusal)
-            self.log.error("Aborting now. See logs for more details")
+            narration.log_abort(self.log, refusal)
             return EXIT_FAILURE
         run_dir = self._prepare_output(settings)
         state = RunState(settings, run_dir, Synthesis(settings))
-        self._log_loaded(settings)
+        narration.log_loaded(self.log, settings)
         status = self._simulate(state)
         if status is not None:
             return status
         return self._finish(state)
 
-    def _refusal(self, settings: RunSettings) -> str | None:
-        """What the real solver of the posed version refuses to run (exit 1)."""
-        study_version = settings.study.version_info
-        posed = (self.version.major, self.version.minor)
-        if study_version > posed:
-            return (
-                f"Invalid version for the study: found `{settings.study.version}`, "
-                f"expected <= `{posed[0]}.{posed[1]}` (the solver is too old for this study)"
-            )
-        mode = settings.generaldata.get("other preferences", "unit-commitment-mode", "")
-        ortools = {"use-ortools", "solver", "ortools-solver"} & set(self.options.given)
-        if (mode or "").strip().lower() == "milp" and not ortools:
-            return "Unit Commitment mode 'milp' must be used with an OR-Tools solver "
-        return None
-
-    # -- logging of the preamble -----------------------------------------------------------
-    def _log_header(self) -> None:
-        log = self.log
-        log.check(f"Antares Solver v{self.version.text} ()")
-        bits = "64-bit" if platform.architecture()[0].startswith("64") else "32-bit"
-        log.info(f"  :: built for {bits} architectures, {platform.system()}, "
-                 f"{os.cpu_count() or 1} cpu(s)")  # fmt: skip
-        log.info(f"  :: hostname = {socket.gethostname()}")
-        log.info()
-        log.info(f"  :: command: {' '.join(self.command)}")
-        log.info(f"  :: log filename: {self.log.path}")
-        log.info()
-        log.info(f"  :: {STANDIN_NOTICE}")
-        log.info()
-
-    def _log_study(self, settings: RunSettings) -> None:
-        log = self.log
-        log.notice(f"Preparing {settings.caption}...")
-        log.info(f"  detected version: {settings.study_file.get('antares', 'version', '')}")
-        log.info(f"  from `{settings.path}`")
-        log.info()
-        log.info(f"  simulation mode: {layout.mode_title(settings.mode)}")
-        if settings.user_playlist:
-            count = len(settings.years)
-            log.info(f"  {count} year{'s' if count != 1 else ''} in the user's playlist")
-            weighted = {y: w for y, w in settings.weights.items() if w != 1.0}
-            if weighted:
-                log.info(f"  {len(weighted)} years with weight !=1 in the user's playlist")
-                top = max(weighted.values())
-                years = " ".join(str(y) for y, w in weighted.items() if w == top)
-                log.info(f"  maximum weight {top:.6f} for year(s) {years}")
-        if settings.year_by_year:
-            log.info("  :: enabling the 'year-by-year' mode")
-        if settings.user_playlist:
-            log.info("  :: enabling the user playlist")
-        system = settings.system
-        log.info("Loading the list of areas...")
-        log.info(f"  Loading the area list from `{settings.path / 'input' / 'areas' / 'list.txt'}`")
-        count = len(system.areas)
-        log.info(f"  {count} area{'s' if count != 1 else ''} found")
-        for index, area in enumerate(system.areas, start=1):
-            log.info(f"Loading the area {index}/{count}: {area.name}")
-        log.info("Loading sets of areas...")
-        for district in system.districts:
-            size = len(district.members)
-            log.info(f"   found `{district.id}` ({size} item{'s' if size != 1 else ''})")
-
     def _prepare_output(self, settings: RunSettings) -> Path | None:
-        self._log_study(settings)
+        narration.log_study(self.log, settings)
         if self.options.no_output:
             self.log.info("  Output folder : (none: --no-output)")
             return None
@@ -219,30 +149,6 @@ class Run:
         )
         layout.write_ts_numbers(run_dir, settings)
         return run_dir
-
-    def _log_loaded(self, settings: RunSettings) -> None:
-        log = self.log
-        system = settings.system
-        log.info("The study is loaded.")
-        log.info()
-        log.info("Generating calendar informations")
-        for line in log_lines(system.calendar, settings.nbyears):
-            log.info(line)
-        log.info()
-        log.info("Summary")
-        log.info(f"     areas: {len(system.areas)}")
-        log.info(f"     links: {len(system.links)}")
-        log.info(f"     thermal clusters: {sum(len(a.clusters) for a in system.areas)}")
-        log.info()
-        log.check(f"Running the simulation ({settings.mode})")
-        log.info(" Variables: (synthetic, written by the stand-in)")
-        for kind, captions in emitted_variables():
-            log.info(f"  + {kind}")
-            for caption in captions:
-                log.info(f"       {caption}")
-        log.info()
-        log.info(f"MC-Years : [1 .. {settings.nbyears}], total: {len(settings.years)}")
-        log.info(" Starting the simulation")
 
     # -- the years ---------------------------------------------------------------------------
     def _threads(self) -> int:
@@ -273,7 +179,10 @@ class Run:
         played = set(settings.years)
         if self._partial_reached(state):
             return self._stopped(state)
-        with ThreadPoolExecutor(max_workers=self._threads()) as pool:
+        # Not a `with` block: on a stop request the run must end now, like the real
+        # solver's exit() from its signal handler, not after the years in flight.
+        pool = ThreadPoolExecutor(max_workers=self._threads())
+        try:
             for batch in self._batches(settings):
                 years = [y for y in batch if y in played]
                 self.log.info(f"parallel batch size : {len(batch)} ({len(years)} perfomed)")
@@ -286,10 +195,11 @@ class Run:
                 futures = {pool.submit(self._play_year, state, year): year for year in years}
                 failed = self._wait_batch(state, futures)
                 if self.stop.is_set():
-                    pool.shutdown(wait=False, cancel_futures=True)
                     return self._stopped(state)
                 if failed is not None:
                     return self._failed(state, failed)
+        finally:
+            pool.shutdown(wait=not self.stop.is_set(), cancel_futures=True)
         return None
 
     def _wait_batch(self, state: RunState, futures: dict[Future[YearOutcome], int]) -> int | None:
@@ -332,14 +242,20 @@ class Run:
             raise YearFailure(year)
         results = simulate_year(settings.system, year)
         tables = year_tables(settings.system, results)
-        with state.export_lock:
-            if state.run_dir is not None:
-                if settings.year_by_year and state.mode_dir is not None:
+        if state.run_dir is not None:
+            optimisations = layout.mps_optimisations(settings, "mps-export" in self.options.given)
+            exported = layout.write_mps_exports(state.run_dir, settings, year, optimisations)
+            with state.export_lock:  # one year's lines stay together
+                for mps, criterion in zip(exported[::2], exported[1::2], strict=True):
+                    self.log.info(f"Solver MPS File: `{mps}'")
+                    self.log.info(f"Solver Criterion File: `{criterion}'")
+            if settings.year_by_year and state.mode_dir is not None:
+                with state.export_lock:
                     self.log.info("Exporting the annual results")
-                    for name in _exported_names(settings):
+                    for name in narration.exported_names(settings):
                         self.log.info(f"Exporting results : {name}")
-                    write_year(state.mode_dir / "mc-ind" / f"{year + 1:05d}", settings, tables)
-                layout.write_week_by_week(state.run_dir, settings, year)
+                write_year(state.mode_dir / "mc-ind" / f"{year + 1:05d}", settings, tables)
+            layout.write_week_by_week(state.run_dir, settings, year)
         return YearOutcome(year, tables, results.system_cost)
 
     def _hang(self) -> None:
@@ -355,7 +271,7 @@ class Run:
             self.log.notice(f"[signal] received signal {reason}. Exiting...")
         else:
             self.log.notice(f"[signal] stand-in fault {reason}: exiting as on SIGTERM...")
-        self._zip_if_asked(state)
+        self._zip_if_asked(state.run_dir)
         return EXIT_OK
 
     def _failed(self, state: RunState, year: int) -> int:
@@ -364,9 +280,12 @@ class Run:
         self.log.info("[UI] Quitting the solver gracefully")
         if state.run_dir is not None:
             self.log.copy_to(state.run_dir / "simulation.log")
-        self.log.fatal(f"Year {year + 1} has failed in the previous set of parallel year.")
-        self.log.error("Aborting now. See logs for more details")
-        self._zip_if_asked(state)
+        narration.log_abort(
+            self.log,
+            f"Year {year + 1} has failed in the previous set of parallel year.",
+            quitting=False,
+        )
+        self._zip_if_asked(state.run_dir)
         return EXIT_FAILURE
 
     def _finish(self, state: RunState) -> int:
@@ -378,7 +297,7 @@ class Run:
         started = time.monotonic()
         if state.run_dir is not None and state.mode_dir is not None:
             if settings.synthesis:
-                for name in _exported_names(settings):
+                for name in narration.exported_names(settings):
                     log.info(f"Exporting results : {name}")
                 state.synthesis.write(state.mode_dir / "mc-all")
                 log.info("Exporting digest...")
@@ -400,27 +319,9 @@ class Run:
             layout.write_execution_info(
                 state.run_dir, settings, self.version, durations, self._threads()
             )
-        self._zip_if_asked(state)
+        self._zip_if_asked(state.run_dir)
         return EXIT_OK
 
-    def _zip_if_asked(self, state: RunState) -> None:
-        """-z: the run folder becomes `<run>.zip` with entries relative to the run root."""
-        if not self.options.zip_output or state.run_dir is None:
-            return
-        run_dir = state.run_dir
-        with zipfile.ZipFile(run_dir.with_name(run_dir.name + ".zip"), "w") as archive:
-            for path in sorted(run_dir.rglob("*")):
-                if path.is_file():
-                    archive.write(path, path.relative_to(run_dir).as_posix())
-        for path in sorted(run_dir.rglob("*"), reverse=True):
-            path.unlink() if path.is_file() else path.rmdir()
-        run_dir.rmdir()
-
-
-def _exported_names(settings: RunSettings) -> list[str]:
-    """`Exporting results : X` lines: areas, links (`A - B`), then binding constraints."""
-    system = settings.system
-    names = [area.name for area in system.areas]
-    names += [f"{link.origin.name} - {link.extremity.name}" for link in system.links]
-    names += [district.caption for district in system.districts]
-    return [*names, "binding constraints"]
+    def _zip_if_asked(self, run_dir: Path | None) -> None:
+        if self.options.zip_output and run_dir is not None:
+            layout.zip_run_folder(run_dir)

@@ -76,13 +76,15 @@ def test_malformed_rows_name_the_file() -> None:
         OutputTable.parse((HOURLY_HEADER + "\t1\t01\tJAN\t00:00\t1\tabc\t2\n").encode())
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(
     values=st.lists(
         st.one_of(
             st.floats(allow_nan=True, allow_infinity=True, width=64),
             st.floats(min_value=-1e6, max_value=1e6),
-            st.integers(-(10**7), 10**7).map(lambda i: i / 200),  # decimal ties
+            st.integers(-(10**7), 10**7).map(lambda i: i / 200),  # decimal ties, 2 places
+            st.integers(-(10**7), 10**7).map(lambda i: i / 20),
+            st.integers(-(10**9), 10**9).map(lambda i: i / 2000),
             st.sampled_from([0.0, -0.0, 1e-6, -1e-6, 9.99e-7, 0.005, 0.125, 2.5, -2.5]),
         ),
         min_size=1,

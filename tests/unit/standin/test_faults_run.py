@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.standin.conftest import FAST, only_run, python_solver, run_inprocess
+from winjobs.antares.output import check_run
 from winjobs.standin.faults import (
     CRASH_ENV,
     CRASH_EXIT_STATUS,
@@ -109,7 +110,7 @@ def test_stop_signal_exits_0_with_partial_output(
     study = small_study(nbyears=8)
     with _start(study, **{SECONDS_ENV: "0.3"}) as process:
         try:
-            _read_until(process, "Exporting the annual results")
+            _read_until(process, "Year(s) 2 ")  # year 1 is written: its batch is over
             process.send_signal(sig)
             rest, _ = process.communicate(timeout=30)
         finally:
@@ -118,7 +119,11 @@ def test_stop_signal_exits_0_with_partial_output(
     assert f"[signal] received signal {sig.name}. Exiting..." in rest
     run = only_run(study)
     assert 1 <= len(_mc_ind_years(run)) < 8
+    assert len(list((run / "economy" / "mc-ind" / "00001").rglob("*.txt"))) == 45
     assert not (run / "execution_info.ini").exists()
+    verdict = check_run(run, exit_code=0, expected_years=range(8), year_by_year=True,
+                        log_text=rest)  # fmt: skip
+    assert not verdict.ok, "exit status 0, yet not a success"
 
 
 @POSIX_ONLY
@@ -137,3 +142,6 @@ def test_hang_ignores_sigterm_until_killed(small_study: Callable[..., Path]) -> 
             process.kill()
     assert process.returncode == -signal.SIGKILL
     assert _mc_ind_years(only_run(study)) == []
+    verdict = check_run(only_run(study), exit_code=process.returncode, expected_years=[0, 1, 2],
+                        year_by_year=True, log_text="")  # fmt: skip
+    assert not verdict.ok

@@ -25,6 +25,7 @@ STUDY = "multiple-ntc-sc-builder"
 _PROGRESS = re.compile(
     r"MC-Years|parallel batch size|Year\(s\)|playlist: ignoring|Exporting the annual results"
     r"|Exporting results|Exporting the survey results|Quitting the solver gracefully"
+    r"|Solver MPS File|Solver Criterion File"
 )
 
 
@@ -35,8 +36,8 @@ def _real_run(shared: Path, name: str, tmp_path: Path) -> Path:
     return run
 
 
-def _standin_run(shared: Path, name: str, tmp_path: Path) -> Path:
-    study = copy_study(shared / "studies" / STUDY, tmp_path / name)
+def _standin_run(shared: Path, name: str, tmp_path: Path, study_name: str = STUDY) -> Path:
+    study = copy_study(shared / "studies" / study_name, tmp_path / name)
     shutil.copyfile(
         shared / "real-outputs" / f"{name}.generaldata.ini",
         study / "settings" / "generaldata.ini",
@@ -138,12 +139,32 @@ def _progress(log: str) -> list[str]:
     return lines
 
 
-@pytest.mark.parametrize("name", ["ntc-full", "ntc-part-0-2-4", "ntc-part-1-3"])
-def test_progress_lines_match_the_real_log(
-    name: str, shared_antares: Path, tmp_path: Path, runs: tuple[Path, Path]
+#: Every golden run and the study it was made from.
+GOLDEN_RUNS = {
+    "ntc-full": STUDY,
+    "ntc-part-0-2-4": STUDY,
+    "ntc-part-1-3": STUDY,
+    "plc-full": "playlist-1-cold",
+    "plc-part-1": "playlist-1-cold",
+    "plc-part-2": "playlist-1-cold",
+    "pl1-full": "playlist-1",
+    "pl1-part-1": "playlist-1",
+    "pl1-part-2": "playlist-1",
+    "adq-full": "power-fluctuations-adequacy-v800",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(GOLDEN_RUNS))
+def test_same_files_and_progress_lines_as_every_golden_run(
+    name: str, shared_antares: Path, tmp_path: Path
 ) -> None:
-    mine = runs[0] if name == "ntc-full" else _standin_run(shared_antares, name, tmp_path)
+    """Every real run, redone by the stand-in with the same generaldata.ini: the same
+    relative paths (districts, ts-numbers, MPS exports, week-by-week files of the played
+    years...) and the same progress lines (batches, skipped years, exports), line for line."""
+    mine = _standin_run(shared_antares, name, tmp_path, GOLDEN_RUNS[name])
     real = _real_run(shared_antares, name, tmp_path)
+    assert _paths(mine) == _paths(real)
     assert _progress((mine / "simulation.log").read_text()) == _progress(
         (real / "simulation.log").read_text()
     )
@@ -162,8 +183,8 @@ def test_digest_has_the_real_shape(runs: tuple[Path, Path]) -> None:
         fields, real_fields = line.split("\t"), other.split("\t")
         if not real_fields[1:2] or not real_fields[1].isdigit():  # counts differ (13 vs 84)
             assert fields[:2] == real_fields[:2]
-        if len(real_fields) == 5 and real_fields[1] in ("sink 1", "sink 2", "source"):
-            if "X" in real_fields:  # a matrix row: same shape of cells
-                shape = ["X" if f == "X" else "--" if f == "--" else "n" for f in real_fields]
-                assert ["X" if f == "X" else "--" if f == "--" else "n" for f in fields] == shape
+        matrix_row = len(real_fields) == 5 and real_fields[1] in ("sink 1", "sink 2", "source")
+        if matrix_row and "X" in real_fields:  # same shape of cells
+            shape = ["X" if f == "X" else "--" if f == "--" else "n" for f in real_fields]
+            assert ["X" if f == "X" else "--" if f == "--" else "n" for f in fields] == shape
     assert mine_lines[2].split("\t")[2:] == ["3", "2"]

@@ -27,8 +27,6 @@ from winjobs.antares.study import open_study
 from winjobs.antares.values import read_table
 from winjobs.standin.version import VERSION_ENV
 
-pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
-
 #: Studies with nothing to check, and why.
 NOT_SPLITTABLE = {
     "multistage-derated": "derated = true makes the solver play year 0 only: it cannot be split",
@@ -80,6 +78,8 @@ def _solve(study: Path, name: str, environ: dict[str, str]) -> Path:
     return only_run(study)
 
 
+@pytest.mark.slow
+@pytest.mark.shared_data
 @pytest.mark.parametrize("name", [study.name for study in shared_studies()])
 def test_merged_partial_runs_equal_a_single_run(
     name: str, shared_antares: Path, tmp_path: Path
