@@ -20,6 +20,7 @@ from winjobs.antares.merge_files import (
     sum_execution_info,
 )
 from winjobs.antares.merge_tables import (
+    DigestRow,
     RunWeight,
     first_statistic_row,
     merge_table,
@@ -165,9 +166,7 @@ def _read(run: PartialRun, relative: str, report: MergeReport) -> OutputTable:
     return read_table(path)
 
 
-def _digest_rows(
-    tables: dict[str, OutputTable],
-) -> dict[str, tuple[np.ndarray, list, np.ndarray]]:  # type: ignore[type-arg]
+def _digest_rows(tables: dict[str, OutputTable]) -> dict[str, DigestRow]:
     return {area: first_statistic_row(t) for area, t in tables.items()}
 
 

@@ -208,9 +208,11 @@ def _merge_ids(template: OutputTable, groups: list[_Group], pooled: Summary) -> 
     return template.with_values(values, template.columns, na)
 
 
-def first_statistic_row(
-    table: OutputTable,
-) -> tuple[NDArray[np.float64], list[Column], NDArray[np.bool_]]:
+#: One area's digest row: values, their columns, their N/A flags.
+DigestRow = tuple[NDArray[np.float64], list[Column], NDArray[np.bool_]]
+
+
+def first_statistic_row(table: OutputTable) -> DigestRow:
     """The annual row restricted to each variable's first column (EXP or values): what
     the digest prints for an area."""
     picks = [g.columns[0] for g in _groups(table.columns)]
@@ -224,7 +226,7 @@ def first_statistic_row(
 
 def rebuild_digest(
     template: str,
-    area_rows: dict[str, tuple[NDArray[np.float64], list[Column], NDArray[np.bool_]]],
+    area_rows: dict[str, DigestRow],
     link_flows: dict[str, dict[tuple[str, str], float]],
 ) -> str:
     """grid/digest.txt of the merged run: the first partial run's digest with every area

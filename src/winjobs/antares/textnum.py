@@ -59,8 +59,10 @@ def parse_block(
         body += b"\n"
     buf = np.frombuffer(body, dtype=np.uint8)
     seps = np.flatnonzero(buf < 11)  # tabs and newlines: the files hold no other control byte
-    n_rows = body.count(b"\n")
-    if seps.size != n_rows * fields_per_row:
+    # Every row ends with its newline exactly when every fields_per_row-th separator is a
+    # newline: a row with a field too few or too many shifts all the following ends.
+    n_rows, extra = divmod(seps.size, fields_per_row)
+    if extra or buf[-1] != _NL:
         raise FieldError(f"expected {fields_per_row} tab-separated fields on every data row")
     ends = seps.reshape(n_rows, fields_per_row)
     if not np.all(buf[ends[:, -1]] == _NL):
@@ -74,6 +76,8 @@ def parse_block(
     if n_values == 0:
         return index, np.zeros((n_rows, 0)), np.zeros(0, np.int64), None
     values = _read_numbers(body, range(first_value, fields_per_row))
+    if values.shape != (n_rows, n_values):  # a newline in place of a tab splits a row
+        raise FieldError(f"expected {fields_per_row} tab-separated fields on every data row")
     # Field lengths come from the gaps between separators: gap k is the length of field
     # k + 1 plus one, so a value cell (r, c) longer than one byte has gaps[r*F + c - 1] > 2.
     gaps = np.diff(seps)

@@ -70,6 +70,9 @@ def test_malformed_rows_name_the_file() -> None:
     bad = HOURLY_HEADER + "\t1\t01\tJAN\t00:00\t1\t2\n"
     with pytest.raises(OutputError, match=r"demo\.txt: expected 8 tab-separated fields"):
         OutputTable.parse(bad.encode(), source="demo.txt")
+    split = HOURLY_HEADER + "\t1\t01\tJAN\t00:00\t1\n2\t3\n"
+    with pytest.raises(OutputError, match=r"tab-separated fields|column index"):
+        OutputTable.parse(split.encode())  # a row cut in two lines
     with pytest.raises(OutputError, match="not an Antares output file"):
         OutputTable.parse(b"hello\n", source="x")
     with pytest.raises(OutputError, match="not a number"):
