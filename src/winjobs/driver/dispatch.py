@@ -137,24 +137,31 @@ class Dispatch:
         """Refuse early (before a long upload) a report the attempt can no longer make."""
         self.store.check_running(task_id, worker_id, attempt)
 
-    def complete(
-        self, task_id: int, worker_id: int, attempt: int, log_tail: str, upload: Path
-    ) -> Ack:
-        """Accept an uploaded run folder: verify it, keep it, then record the success."""
+    def receive_output(self, task_id: int, worker_id: int, attempt: int, upload: Path) -> Path:
+        """Verify an uploaded run folder and keep it (no database write); returns where.
+
+        Refused (409) first if the attempt no longer holds the task.
+        """
         job_id = self.store.check_running(task_id, worker_id, attempt)
         task = self.store.get_task(task_id)
-        kept = self.collector.accept_output(
+        return self.collector.accept_output(
             job_id, task_id, attempt, list(task.years), task.solver_version, upload
         )
+
+    def record_completion(
+        self, task_id: int, worker_id: int, attempt: int, log_tail: str, kept: Path
+    ) -> Ack:
+        """The output is kept: mark the attempt succeeded (or drop the output if it lost
+        the task meanwhile) and queue the job's assembly when it was the last one."""
         try:
-            job_id, all_done = self.store.complete_task(task_id, worker_id, attempt, log_tail)
+            job_id, ready = self.store.complete_task(task_id, worker_id, attempt, log_tail)
         except BaseException:
             self.collector.discard_output(kept)
             raise
         if log_tail:
             self._task_log(job_id, task_id, attempt, log_tail)
         self._log(job_id, f"task {task_id} attempt {attempt} succeeded")
-        if all_done:
+        if ready:
             self._log(job_id, "every year is done: assembling the output")
             self.collector.schedule(job_id)
         return Ack()

@@ -120,8 +120,12 @@ class DataDir:
         """Append timestamped lines to a log file (one write: lines never interleave)."""
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
         lines = "".join(f"[{stamp}] {line}\n" for line in text.rstrip("\n").splitlines())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
+        try:
+            handle = path.open("a", encoding="utf-8")
+        except FileNotFoundError:  # first line of the folder (rare: no mkdir on the hot path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = path.open("a", encoding="utf-8")
+        with handle:
             handle.write(lines)
 
     # ------------------------------------------------------------------ start-up

@@ -82,8 +82,11 @@ async def complete(
     try:
         attempt = _attempt(received.fields)
         log_tail = received.fields.get("log_tail", "")
+        kept = await run_in_threadpool(
+            dispatch.receive_output, task_id, worker_id, attempt, received.path
+        )
         return await run_in_threadpool(
-            dispatch.complete, task_id, worker_id, attempt, log_tail, received.path
+            dispatch.record_completion, task_id, worker_id, attempt, log_tail, kept
         )
     finally:
         received.path.unlink(missing_ok=True)

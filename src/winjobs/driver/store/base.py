@@ -44,6 +44,10 @@ class StoreBase:
             threading.Lock() if self._sqlite else nullcontext()
         )
 
+    @property
+    def is_sqlite(self) -> bool:
+        return self._sqlite
+
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         with self._write_lock, self.engine.begin() as conn:
