@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -167,7 +168,12 @@ def _measure(case: Case, policy: str, job: JobDetail, times: list[float]) -> Res
     )
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so that the drivers and workers are stopped on the way out
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds-per-year", type=float, default=10.0)
     parser.add_argument("--cases", default="even,uneven years,uneven workers")

@@ -1,8 +1,9 @@
 """The worker's loop: register, claim, stage, run, report, and again, until told to stop.
 
-Each claimed attempt ends in exactly one report (see `reports`). The driver being down
-never ends the loop: calls wait and retry; a finished result is kept until the driver
-takes it. Heartbeats run beside the attempt from the claim until its report is accepted.
+Each claimed attempt ends in exactly one report (see `reports`), sent in the background
+(see `finishing`) while the next task already runs. The driver being down never ends the
+loop: calls wait and retry; a finished result is kept until the driver takes it.
+Heartbeats run beside the attempt from the claim until its report is accepted.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ import logging
 import platform
 from pathlib import Path
 
-from winjobs.antares.archive import pack_folder
-from winjobs.antares.output import check_run, find_run_folders, new_run_folder, parse_progress
+from winjobs.antares.output import find_run_folders, parse_progress
 from winjobs.antares.study import Study
 from winjobs.client import ClientError, DriverClient
 from winjobs.errors import WinjobsError
@@ -23,9 +23,10 @@ from winjobs.wire import (
     WorkerRegistered,
     WorkerRegistration,
 )
+from winjobs.worker.finishing import Finisher, Ran, conclude
 from winjobs.worker.heartbeat import HeartbeatThread
 from winjobs.worker.hygiene import TaskFolders, evict_archives, free_disk_bytes, low_disk_reason
-from winjobs.worker.reports import Dropped, Failure, Report, Reporter, Upload
+from winjobs.worker.reports import Dropped, Failure, Report, Reporter
 from winjobs.worker.retry import Backoff, RetryAborted, retry_transient
 from winjobs.worker.runner import SolverProcess, StopReason, StopRequest, read_tail
 from winjobs.worker.settings import WorkerSettings
@@ -74,6 +75,7 @@ class Agent:
             client, settings.cache_dir, int(settings.cache_max_bytes), self.backoff
         )
         self.folders = TaskFolders(settings.tasks_dir, settings.keep_task_folders)
+        self.finisher = Finisher()
         self.reporter = Reporter(client, self.backoff, self.shutdown, settings.report_retry_limit_s)
         self.registered: WorkerRegistered | None = None
         self.handled = 0  #: attempts claimed and settled by this run
@@ -105,6 +107,8 @@ class Agent:
                     self._pause_s = 0.0
         except (Interrupted, RetryAborted):
             pass
+        finally:
+            self.finisher.wait()  # the last report goes out before the worker stops
         if self.registered is not None:
             self._announce_draining()  # even on --max-tasks: don't count its cores any more
         log.info("worker stopped after %d task(s)", self.handled)
@@ -182,38 +186,58 @@ class Agent:
             assignment.attempt,
             _years(assignment.years),
         )
+        stop = StopRequest()
         name = f"job{assignment.job_id}-task{task}-a{assignment.attempt}"
         try:
             staged = StagedTask.under(self.folders.new(name))
         except OSError as exc:  # a full or read-only disk: not the task's fault
-            self.reporter.send(
-                assignment,
-                Failure(f"cannot create the task folder: {exc}", release=True),
-                stop=StopRequest(),
-            )
+            failure = Failure(f"cannot create the task folder: {exc}", release=True)
+            self.reporter.send(assignment, failure, stop)
             self._pause_s = self.low_disk_pause_s
             return
-        stop = StopRequest()
-        progress = LogProgress(staged.log_path)
-        with (
-            self.shutdown.task(stop),
-            HeartbeatThread(
-                self.client,
-                task,
-                assignment.attempt,
-                assignment.heartbeat_interval_s,
-                progress.years_done,
-                stop,
-            ),
-        ):
-            try:
-                report = self._work(assignment, staged, stop)
-            except Interrupted:
-                report = Failure(StopReason.SHUTDOWN.value, release=True)
-            self.reporter.send(assignment, report, stop)
-        self.folders.retire(staged.folder)
+        heartbeat = HeartbeatThread(
+            self.client,
+            task,
+            assignment.attempt,
+            assignment.heartbeat_interval_s,
+            LogProgress(staged.log_path).years_done,
+            stop,
+        )
+        heartbeat.start()
+        self.shutdown.track(stop)
+        try:
+            result = self._work(assignment, staged, stop)
+        except Interrupted:
+            result = Failure(StopReason.SHUTDOWN.value, release=True)
+        except BaseException:
+            heartbeat.stop()
+            self.shutdown.untrack(stop)
+            raise
+        self.finisher.submit(
+            f"finish-task-{task}", lambda: self._finish(assignment, staged, stop, heartbeat, result)
+        )
 
-    def _work(self, assignment: TaskAssignment, staged: StagedTask, stop: StopRequest) -> Report:
+    def _finish(
+        self,
+        assignment: TaskAssignment,
+        staged: StagedTask,
+        stop: StopRequest,
+        heartbeat: HeartbeatThread,
+        result: Report | Ran,
+    ) -> None:
+        """In the background: check and pack a run, send the report, clean up."""
+        try:
+            if isinstance(result, Ran):
+                result = conclude(assignment, staged, result, self.settings.log_tail_lines)
+            self.reporter.send(assignment, result, stop)
+        finally:
+            heartbeat.stop()
+            self.shutdown.untrack(stop)
+            self.folders.retire(staged.folder)
+
+    def _work(
+        self, assignment: TaskAssignment, staged: StagedTask, stop: StopRequest
+    ) -> Report | Ran:
         if (refusal := self._check_disk(assignment)) is not None:
             return refusal
         try:
@@ -249,7 +273,7 @@ class Agent:
 
     def _run_solver(
         self, assignment: TaskAssignment, staged: StagedTask, study: Study, stop: StopRequest
-    ) -> Report:
+    ) -> Report | Ran:
         solver = self.solvers.get(assignment.solver_version)
         if solver is None:
             return Failure(
@@ -284,23 +308,11 @@ class Agent:
         )
         if outcome.stopped is not None:
             return self._stopped(outcome.stopped, staged, assignment.time_limit_s)
-        tail = read_tail(staged.log_path, self.settings.log_tail_lines)
-        run = new_run_folder(staged.study_dir, before)
-        try:
-            check = check_run(
-                run,
-                exit_code=outcome.exit_code if outcome.exit_code is not None else -1,
-                expected_years=assignment.years,
-                year_by_year=study.year_by_year or "--year-by-year" in assignment.solver_args,
-                log_text=staged.log_path.read_text(encoding="utf-8", errors="replace"),
-            )
-            if not check.ok or run is None:
-                return Failure(check.reason or "the run failed", tail)
-            # A zipped run (-z) is uploaded as it is: its entries are relative to the run.
-            upload = run if run.is_file() else pack_folder(run, staged.folder / "run.zip").path
-        except (WinjobsError, OSError) as exc:
-            return Failure(f"the run could not be checked and packed: {exc}", tail)
-        return Upload(upload, tail)
+        return Ran(
+            exit_code=outcome.exit_code if outcome.exit_code is not None else -1,
+            year_by_year=study.year_by_year or "--year-by-year" in assignment.solver_args,
+            runs_before=frozenset(before),
+        )
 
     def _stopped(
         self, reason: StopReason, staged: StagedTask, time_limit_s: float | None = None

@@ -10,6 +10,7 @@ or failing; a 409 means the task went to another attempt, and the report is drop
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,17 @@ class Dropped:
 
 
 Report = Upload | Failure | Dropped
+
+
+def _stop_when(stop: StopRequest) -> Callable[[int, int | None], None]:
+    """An upload progress callback that ends the upload once the attempt must stop
+    (cancelled, re-assigned, second Ctrl-C): a large run need not finish streaming."""
+
+    def check(done: int, total: int | None) -> None:
+        if stop.is_set():
+            raise RetryAborted(f"upload stopped: {stop.reason.value if stop.reason else ''}")
+
+    return check
 
 
 class Reporter:
@@ -94,7 +106,11 @@ class Reporter:
             with self.shutdown.interruptible(on_drain=False):
                 retry_transient(
                     lambda: self.client.complete_task_upload(
-                        assignment.task_id, assignment.attempt, report.run_zip, report.log_tail
+                        assignment.task_id,
+                        assignment.attempt,
+                        report.run_zip,
+                        report.log_tail,
+                        progress=_stop_when(stop),
                     ),
                     what=f"upload of task {assignment.task_id}",
                     backoff=self.backoff,
