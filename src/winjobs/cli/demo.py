@@ -198,7 +198,7 @@ class DemoOutcome:
     seconds: float
 
 
-def start_children(plan: DemoPlan, children: Children) -> DriverClient:
+def start_children(plan: DemoPlan, children: Children, client: DriverClient) -> None:
     """Driver first (and wait for it), then the workers (and wait until all registered)."""
     driver_config, worker_configs = write_configs(plan)
     env = child_environment(plan)
@@ -222,9 +222,7 @@ def start_children(plan: DemoPlan, children: Children) -> DriverClient:
             ),
             env,
         )
-    client = DriverClient.connect(plan.url, plan.user_token)
     wait_until("workers", lambda: workers_are_up(client, plan.workers), children)
-    return client
 
 
 def run_job(plan: DemoPlan, client: DriverClient, study: Path) -> DemoOutcome:
@@ -308,7 +306,8 @@ def demo(
     plan, study = make_plan(root, port, workers)
     try:
         with Children() as children:
-            with start_children(plan, children) as client:
+            with DriverClient.connect(plan.url, plan.user_token) as client:
+                start_children(plan, children, client)
                 outcome = run_job(plan, client, study)
             print_summary(plan, outcome, time.monotonic() - began)
             if keep:
