@@ -144,16 +144,17 @@ def test_invalid_study_is_refused_before_upload(idle_user: User, study: Path) ->
 
 
 @pytest.mark.parametrize(
-    ("spec", "message"),
+    ("option", "message"),
     [
-        ("0-3", "years count from 1"),
-        ("9", "year 9 is beyond the study's 8 MC years"),
-        ("4-2", "range 4-2 goes backwards"),
-        ("x", "'x' is not a year number"),
+        (["--years", "0-3"], "years count from 1"),
+        (["--years", "9"], "year 9 is beyond the study's 8 MC years"),
+        (["--years", "4-2"], "range 4-2 goes backwards"),
+        (["--years", "x"], "'x' is not a year number"),
+        (["--priority", "101"], "--priority must be between 1 and 100"),
     ],
 )
-def test_bad_years(idle_user: User, study: Path, spec: str, message: str) -> None:
-    result = idle_user.run("submit", str(study), "--years", spec)
+def test_bad_submit_options(idle_user: User, study: Path, option: list[str], message: str) -> None:
+    result = idle_user.run("submit", str(study), *option)
     assert result.returncode == 2
     assert message in one_error_line(result)
 
