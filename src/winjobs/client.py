@@ -18,6 +18,8 @@ from pydantic import BaseModel
 from winjobs.errors import WinjobsError
 from winjobs.wire import (
     API_PREFIX,
+    COMPLETE_OUTPUT_FIELD,
+    SUBMIT_ARCHIVE_FIELD,
     WORKER_ID_HEADER,
     Ack,
     ClaimRequest,
@@ -186,7 +188,7 @@ class DriverClient:
         size = archive.stat().st_size
         with archive.open("rb") as handle:
             reader = _ProgressReader(handle, size, progress)
-            files = {"archive": (archive.name, reader, "application/zip")}
+            files = {SUBMIT_ARCHIVE_FIELD: (archive.name, reader, "application/zip")}
             response = self._request("POST", API_PREFIX + "/jobs", data=data, files=files)
         return JobCreated.model_validate(response.json())
 
@@ -267,7 +269,7 @@ class DriverClient:
                 "POST",
                 f"{API_PREFIX}/tasks/{task_id}/complete",
                 data={"attempt": str(attempt), "log_tail": log_tail},
-                files={"output": (run_zip.name, reader, "application/zip")},
+                files={COMPLETE_OUTPUT_FIELD: (run_zip.name, reader, "application/zip")},
                 timeout=httpx.Timeout(None, connect=10.0),
             )
         return Ack.model_validate(response.json())

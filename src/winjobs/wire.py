@@ -6,6 +6,15 @@ holds only pydantic models, enums and path constants: no HTTP, no database.
 
 Conventions: MC years are 0-based everywhere on the wire (as in `generaldata.ini`); the
 CLI shows them 1-based. Times are timezone-aware UTC datetimes. Ids are integers.
+
+Errors: every 4xx/5xx body is an `ErrorBody` (`detail`: one line for the user). 401 no or
+unknown token; 403 wrong role, not the job's owner, or no worker id header; 404 unknown
+job, task, worker (a claim from an unknown worker id: register again) or archive; 409 the
+state does not allow it (stale attempt, job already finished, no result yet); 413 upload
+too large; 422 invalid input (a refused study lists every problem).
+
+Multipart bodies (`POST /jobs`, `POST /tasks/{id}/complete`) send their text fields
+BEFORE the file (httpx does): the driver checks them before the file arrives.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 API_PREFIX = "/api/v1"
 
 #: Header a worker sends with each request of the worker protocol: its registered id.
+#: Without it the driver answers 403; re-registering under the same name keeps the id.
 WORKER_ID_HEADER = "X-Winjobs-Worker"
 
 
@@ -93,6 +103,11 @@ class Identity(_Model):
 
 
 # --------------------------------------------------------------------------- jobs
+
+
+#: `POST /jobs` is multipart: the JobSubmitFields as text fields, then this file field
+#: holding the packed study (`archive.pack_study`).
+SUBMIT_ARCHIVE_FIELD = "archive"
 
 
 class JobSubmitFields(_Model):
@@ -256,6 +271,15 @@ class TaskFailure(_Model):
     #: True when the worker gives the task back without it being the task's fault
     #: (shutting down, not enough disk): the attempt is not counted as a failure.
     release: bool = False
+
+
+#: `POST /tasks/{id}/complete` (HTTP mode) is multipart: text fields `attempt` and
+#: `log_tail`, then the file field `output`: the run folder zipped with its own name as the
+#: single top folder (`archive.pack_folder(run, dest, arcname_root=run.name)`); a zip of
+#: the run folder's content at its root is accepted too. The driver verifies it (a
+#: finished, successful run of exactly the task's years, by the assigned solver version)
+#: before the task counts as succeeded: 422 with the reason otherwise.
+COMPLETE_OUTPUT_FIELD = "output"
 
 
 class SharedCompletion(_Model):

@@ -13,7 +13,13 @@ import pytest
 from tests.unit.driver.helpers import driver_settings, packed_study
 from winjobs.client import DriverClient
 from winjobs.driver.app import RunningDriver
-from winjobs.wire import ClaimRequest, JobSubmitFields, TaskAssignment, WorkerRegistration
+from winjobs.wire import (
+    ClaimRequest,
+    Heartbeat,
+    JobSubmitFields,
+    TaskAssignment,
+    WorkerRegistration,
+)
 
 pytestmark = pytest.mark.slow
 WORKERS = 50
@@ -64,3 +70,35 @@ def test_running_driver_reports_its_port(tmp_path: Path) -> None:
         assert httpx.get(f"{running.url}/health").json()["status"] == "ok"
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{running.url}/health", timeout=2)
+
+
+def test_the_sweeper_requeues_a_silent_workers_task(tmp_path: Path) -> None:
+    """Real time, short lease: a worker that stops heartbeating loses its task to
+    another; one that keeps heartbeating keeps its own."""
+    settings = driver_settings(tmp_path / "data", port=0, lease_seconds=0.8, sweep_interval_s=0.1)
+    with RunningDriver(settings) as running:
+        with DriverClient.connect(running.url, "alice-secret") as alice:
+            job_id = alice.submit_job(packed_study(tmp_path, nbyears=2), JobSubmitFields()).job_id
+        clients = []
+        for name in ("silent", "alive", "next"):
+            client = DriverClient.connect(running.url, "worker-secret")
+            client.register_worker(
+                WorkerRegistration(name=name, cores=1, os="Linux", versions=["8.8"])
+            )
+            clients.append(client)
+        silent, alive, spare = clients
+        lost = silent.claim(ClaimRequest(free_cores=1, wait_s=0))
+        kept = alive.claim(ClaimRequest(free_cores=1, wait_s=0))
+        assert lost is not None and kept is not None
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            alive.heartbeat(kept.task_id, Heartbeat(attempt=kept.attempt))
+            time.sleep(0.2)
+        again = spare.claim(ClaimRequest(free_cores=1, wait_s=5))
+        assert again is not None and (again.task_id, again.attempt) == (lost.task_id, 2)
+        assert alive.heartbeat(kept.task_id, Heartbeat(attempt=kept.attempt)).cancel is False
+        with DriverClient.connect(running.url, "alice-secret") as alice:
+            log = alice.job_log(job_id)
+        assert "lease expired: worker silent" in log
+        for client in clients:
+            client.close()

@@ -59,7 +59,10 @@ def create_app(settings: DriverSettings, clock: Clock = utcnow) -> FastAPI:
         ),
         lifespan=lifespan,
     )
-    authenticators: list[Authenticator] = [bearer_authenticator(TokenTable(settings.tokens))]
+    tokens = TokenTable(settings.tokens)
+    authenticators: list[Authenticator] = [bearer_authenticator(tokens)]
+    #: the dashboard's sign-in checks a token here, then appends its cookie authenticator
+    app.state.tokens = tokens
     app.state.authenticators = authenticators
     app.state.settings = settings
 

@@ -108,3 +108,28 @@ def test_the_worker_protocol_needs_a_registered_worker_id(api: Api) -> None:
         headers={"X-Winjobs-Worker": "77"},
     )
     assert response.status_code == 404 and "register again" in response.json()["detail"]
+
+
+def test_another_authenticator_can_be_plugged_in(api: Api) -> None:
+    """What the dashboard does: a cookie session resolves to an Identity, and every
+    protected route accepts it; a bearer token still works, a wrong one still fails."""
+    from starlette.requests import HTTPConnection
+
+    from winjobs.wire import Identity, Role
+
+    def cookie_session(connection: HTTPConnection) -> Identity | None:
+        if connection.cookies.get("session") == "s3cret":
+            return Identity(name="carol", role=Role.USER)
+        return None
+
+    api.app.state.authenticators.append(cookie_session)
+    assert api.app.state.tokens.identify("alice-secret").name == "alice"
+    signed_in, stranger, mixed = api.raw(None), api.raw(None), api.raw("wrong")
+    signed_in.cookies.set("session", "s3cret")
+    stranger.cookies.set("session", "nope")
+    mixed.cookies.set("session", "s3cret")
+    assert signed_in.get(f"{P}/me").json()["name"] == "carol"
+    assert signed_in.post(f"{P}/jobs/1/cancel").status_code == 404  # got past auth
+    assert stranger.get(f"{P}/me").status_code == 401
+    assert api.raw("ops-secret").get(f"{P}/me").json()["name"] == "ops"
+    assert mixed.get(f"{P}/me").status_code == 401  # a wrong token never falls through

@@ -299,3 +299,11 @@ def test_failed_job_detail_and_task_log(api: Api, tmp_path: Path) -> None:
     assert "failed for the last time" in alice.job_log(job_id)
     assert alice.retry_job(job_id).status == JobStatus.QUEUED
     assert claim(worker, cores=2).attempt == 4
+
+
+def test_a_study_that_cannot_be_split_is_one_task(api: Api, tmp_path: Path) -> None:
+    alice = api.client("alice-secret")
+    created = alice.submit_job(packed_study(tmp_path, nbyears=6, derated=True), JobSubmitFields())
+    assert any("derated" in w for w in created.warnings)
+    task = claim(api.worker(cores=2), cores=2)
+    assert task.years == alice.get_job(created.job_id).years

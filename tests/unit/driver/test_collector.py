@@ -218,3 +218,30 @@ def test_restore_moved_years_only_moves_what_is_missing(tmp_path: Path) -> None:
     restore_moved_years(work, [Task(years=[0, 1])], [run])
     assert (run / "economy" / "mc-ind" / "00002").is_dir()
     assert (moved / "00001").is_dir()  # its home was not empty: left for the merge to redo
+
+
+@pytest.mark.postgres
+def test_a_job_runs_through_on_postgresql(tmp_path: Path, study: Path, postgres_url: str) -> None:
+    """The whole flow (submit, claim, heartbeat, complete, assembly, download) with the
+    store on a real PostgreSQL server."""
+    from fastapi.testclient import TestClient
+
+    from tests.unit.driver.helpers import FakeClock, driver_settings
+    from winjobs.driver.app import create_app
+    from winjobs.wire import Heartbeat
+
+    clock = FakeClock()
+    settings = driver_settings(tmp_path / "driver", database_url=postgres_url)
+    app = create_app(settings, clock=clock)
+    with TestClient(app) as http:
+        api = Api(app=app, http=http, clock=clock)
+        assert api.http.get("/health").json()["database"] == "postgresql"
+        job_id = submit(api, study, tmp_path)
+        worker = api.worker(cores=2)
+        for task in (claim(worker, cores=2), claim(worker, cores=2)):
+            worker.heartbeat(task.task_id, Heartbeat(attempt=task.attempt, years_done=1))
+            run_and_upload(worker, task, study, tmp_path)
+        wait_assembled(api)
+        alice = api.client("alice-secret")
+        assert alice.get_job(job_id).status == JobStatus.SUCCEEDED
+        assert alice.download_result(job_id, tmp_path / "r.zip").stat().st_size > 0

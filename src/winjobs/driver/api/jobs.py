@@ -14,6 +14,7 @@ from winjobs.driver.api.uploads import receive_multipart
 from winjobs.driver.errors import Invalid
 from winjobs.driver.jobs import Upload
 from winjobs.wire import (
+    SUBMIT_ARCHIVE_FIELD,
     JobCreated,
     JobDetail,
     JobList,
@@ -32,9 +33,9 @@ _SUBMIT_BODY: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["archive"],
+                    "required": [SUBMIT_ARCHIVE_FIELD],
                     "properties": {
-                        "archive": {
+                        SUBMIT_ARCHIVE_FIELD: {
                             "type": "string",
                             "format": "binary",
                             "description": "the study packed as a zip (without output/)",
@@ -73,7 +74,9 @@ async def submit_job(
         parse_submit_fields(fields)
 
     dest = jobs.files.temp_path("upload")
-    received = await receive_multipart(request, "archive", dest, settings.max_upload_bytes, check)
+    received = await receive_multipart(
+        request, SUBMIT_ARCHIVE_FIELD, dest, settings.max_upload_bytes, check
+    )
     try:
         fields = parse_submit_fields(received.fields)
         upload = Upload(path=received.path, size=received.size, sha256=received.sha256)

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from winjobs.driver.api.deps import DispatchDep, SettingsDep, WorkerId
 from winjobs.driver.api.uploads import receive_multipart
 from winjobs.driver.errors import Invalid
-from winjobs.wire import Ack, Heartbeat, HeartbeatReply, TaskFailure
+from winjobs.wire import COMPLETE_OUTPUT_FIELD, Ack, Heartbeat, HeartbeatReply, TaskFailure
 
 router = APIRouter(tags=["worker protocol"])
 
@@ -25,11 +25,11 @@ _COMPLETE_BODY: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["attempt", "output"],
+                    "required": ["attempt", COMPLETE_OUTPUT_FIELD],
                     "properties": {
                         "attempt": {"type": "integer", "description": "the fencing token"},
                         "log_tail": {"type": "string"},
-                        "output": {
+                        COMPLETE_OUTPUT_FIELD: {
                             "type": "string",
                             "format": "binary",
                             "description": "zip of the run folder (see wire.py)",
@@ -78,7 +78,9 @@ async def complete(
         await run_in_threadpool(dispatch.check_report, task_id, worker_id, attempt)
 
     dest = dispatch.files.temp_path("output-upload")
-    received = await receive_multipart(request, "output", dest, settings.max_upload_bytes, check)
+    received = await receive_multipart(
+        request, COMPLETE_OUTPUT_FIELD, dest, settings.max_upload_bytes, check
+    )
     try:
         attempt = _attempt(received.fields)
         log_tail = received.fields.get("log_tail", "")
