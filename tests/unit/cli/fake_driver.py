@@ -23,6 +23,7 @@ import httpx
 
 from winjobs.wire import (
     API_PREFIX,
+    SUBMIT_ARCHIVE_FIELD,
     Identity,
     JobDetail,
     JobStatus,
@@ -298,7 +299,7 @@ def _parse_multipart(request: httpx.Request) -> tuple[dict[str, str], bytes | No
         name = part.get_param("name", header="content-disposition")
         payload = part.get_payload(decode=True)
         assert isinstance(name, str) and isinstance(payload, bytes)
-        if name == "archive":
+        if name == SUBMIT_ARCHIVE_FIELD:
             archive = payload
         else:
             fields[name] = payload.decode()
