@@ -5,7 +5,8 @@
 
 The driver runs as a separate process (`winjobs driver`, uvicorn on loopback). Each
 simulated worker is a thread with its own `DriverClient` (the worker's real client),
-registered with 1 core, doing, as fast as it can:
+registered with 1 core; the threads are spread over a few client processes (real
+workers are separate processes). Each does, as fast as it can:
 
 - phase `cycles`: claim -> heartbeat -> complete. Jobs are a tiny real study (1 area,
   synthesis and year-by-year off) and each task is one MC year; the completion uploads
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import multiprocessing
 import os
 import shutil
 import signal
@@ -37,6 +39,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,29 +159,31 @@ class Tally:
     complete_s: list[float] = field(default_factory=list)
     cycles: int = 0
     errors: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def simulate(
-    url: str, workers: int, seconds: float, runs: dict[int, Path] | None
-) -> tuple[Tally, float]:
-    """Run `workers` threads for `seconds`; with `runs`, full cycles, else claims only."""
+def _client_process(
+    url: str,
+    names: list[str],
+    start_at: float,
+    seconds: float,
+    runs: dict[int, Path] | None,
+) -> Tally:
+    """One client process: a thread per simulated worker, from `start_at` (wall clock)
+    for `seconds`. With `runs`, full cycles; else claims only."""
     clients = []
-    for i in range(workers):
+    for name in names:
         client = DriverClient.connect(url, "bench-worker")
-        client.register_worker(
-            WorkerRegistration(name=f"sim-{i:02d}", cores=1, os="bench", versions=["8.8"])
-        )
+        client.register_worker(WorkerRegistration(name=name, cores=1, os="bench", versions=["8.8"]))
         clients.append(client)
     tally = Tally()
-    start = threading.Barrier(workers + 1)
-    stop = threading.Event()
+    lock = threading.Lock()
+    time.sleep(max(0.0, start_at - time.time()))
+    stop_at = time.perf_counter() + seconds
 
     def work(client: DriverClient) -> None:
-        claims, beats, completes, cycles = [], [], [], 0
-        start.wait()
+        claims, beats, completes, cycles, errors = [], [], [], 0, []
         try:
-            while not stop.is_set():
+            while time.perf_counter() < stop_at:
                 t0 = time.perf_counter()
                 task = client.claim(ClaimRequest(free_cores=1, wait_s=1))
                 t1 = time.perf_counter()
@@ -195,27 +200,49 @@ def simulate(
                     completes.append(time.perf_counter() - t2)
                 cycles += 1
         except Exception as exc:
-            with tally.lock:
-                tally.errors.append(f"{type(exc).__name__}: {exc}")
-        with tally.lock:
+            errors.append(f"{type(exc).__name__}: {exc}")
+        with lock:
             tally.claim_s += claims
             tally.heartbeat_s += beats
             tally.complete_s += completes
             tally.cycles += cycles
+            tally.errors += errors
 
     threads = [threading.Thread(target=work, args=(c,)) for c in clients]
     for thread in threads:
         thread.start()
-    start.wait()
-    began = time.perf_counter()
-    time.sleep(seconds)
-    stop.set()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - began
     for client in clients:
         client.close()
-    return tally, elapsed
+    return tally
+
+
+def simulate(
+    url: str, workers: int, processes: int, seconds: float, runs: dict[int, Path] | None
+) -> tuple[Tally, float]:
+    """Spread `workers` simulated workers over `processes` client processes (real workers
+    are separate processes: one Python process with 50 threads would add its own GIL
+    queue to every measured round trip)."""
+    names = [f"sim-{i:02d}" for i in range(workers)]
+    groups = [names[i::processes] for i in range(processes)]
+    start_at = time.time() + 3.0 + 0.05 * workers  # time for every client to register
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        futures = [
+            pool.submit(_client_process, url, group, start_at, seconds, runs) for group in groups
+        ]
+        parts = [future.result() for future in futures]
+    tally = Tally()
+    for part in parts:
+        tally.claim_s += part.claim_s
+        tally.heartbeat_s += part.heartbeat_s
+        tally.complete_s += part.complete_s
+        tally.cycles += part.cycles
+        tally.errors += part.errors
+    if time.time() < start_at:
+        raise SystemExit("the client processes could not register in time")
+    return tally, seconds
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -255,7 +282,7 @@ def bench_backend(
             for _ in range(args.jobs):
                 user.submit_job(small, JobSubmitFields())
         if args.phase in ("cycles", "both"):
-            tally, elapsed = simulate(url, args.workers, args.seconds, runs)
+            tally, elapsed = simulate(url, args.workers, args.processes, args.seconds, runs)
             report(backend, "cycles", tally, elapsed)
         if args.phase == "cycles":
             return float("nan"), float("nan")
@@ -266,13 +293,14 @@ def bench_backend(
                         user.cancel_job(job.id)
             for _ in range(args.jobs):
                 user.submit_job(large_zip, JobSubmitFields())
-        tally, elapsed = simulate(url, args.workers, args.seconds, None)
+        tally, elapsed = simulate(url, args.workers, args.processes, args.seconds, None)
         return report(backend, "claims", tally, elapsed)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=50)
+    parser.add_argument("--processes", type=int, default=5, help="client processes")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--jobs", type=int, default=40, help="jobs queued per phase")
     parser.add_argument("--years", type=int, default=50, help="MC years of a cycle-phase job")

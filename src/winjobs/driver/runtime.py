@@ -14,7 +14,7 @@ from winjobs.driver.jobs import JobService
 from winjobs.driver.leases import Sweeper
 from winjobs.driver.metrics import ClaimStats
 from winjobs.driver.settings import DriverSettings
-from winjobs.driver.signals import WorkSignal
+from winjobs.driver.signals import ClaimGate, WorkSignal
 from winjobs.driver.store import Clock, Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class Driver:
     sweeper: Sweeper
     jobs: JobService
     dispatch: Dispatch
+    claim_gate: ClaimGate
 
     @classmethod
     def start(cls, settings: DriverSettings, clock: Clock = utcnow) -> Driver:
@@ -52,7 +53,10 @@ class Driver:
             store, settings.sweep_interval_s, settings.max_attempts, on_events=dispatch.record
         )
         jobs = JobService(store, files, settings, signal, collector)
-        driver = cls(settings, store, files, signal, claims, collector, sweeper, jobs, dispatch)
+        gate = ClaimGate(2 if store.is_sqlite else 8)
+        driver = cls(
+            settings, store, files, signal, claims, collector, sweeper, jobs, dispatch, gate
+        )
         driver._recover()
         collector.start()
         sweeper.start()

@@ -245,3 +245,40 @@ def test_a_job_runs_through_on_postgresql(tmp_path: Path, study: Path, postgres_
         alice = api.client("alice-secret")
         assert alice.get_job(job_id).status == JobStatus.SUCCEEDED
         assert alice.download_result(job_id, tmp_path / "r.zip").stat().st_size > 0
+
+
+def test_start_up_finishes_an_assembly_the_last_run_left_undone(
+    tmp_path: Path, study: Path
+) -> None:
+    """Every task is in but the driver stopped before assembling: the next start does it
+    (with the half-moved years of a killed merge put back)."""
+    from fastapi.testclient import TestClient
+
+    from tests.unit.driver.helpers import FakeClock, driver_settings
+    from winjobs.driver.app import create_app
+
+    settings = driver_settings(tmp_path / "driver")
+    first = create_app(settings, clock=FakeClock())
+    with TestClient(first) as http:
+        api = Api(app=first, http=http, clock=FakeClock())
+        api.driver.collector.stop()  # the driver "dies" before assembling
+        job_id = submit(api, study, tmp_path)
+        worker = api.worker(cores=2)
+        for task in (claim(worker, cores=2), claim(worker, cores=2)):
+            run_and_upload(worker, task, study, tmp_path)
+        runs = [
+            api.driver.collector.task_run_dir(job_id, t) for t in api.driver.store.job_tasks(job_id)
+        ]
+        moved = api.driver.files.assembly_dir(job_id) / ".x.merging" / "economy" / "mc-ind"
+        moved.mkdir(parents=True)
+        (runs[0] / "economy" / "mc-ind" / "00001").replace(moved / "00001")
+        assert api.client("alice-secret").get_job(job_id).status == JobStatus.RUNNING
+
+    second = create_app(settings, clock=FakeClock())
+    with TestClient(second) as http:
+        api = Api(app=second, http=http, clock=FakeClock())
+        wait_assembled(api)
+        job = api.client("alice-secret").get_job(job_id)
+        assert job.status == JobStatus.SUCCEEDED, job.error
+        final = api.driver.files.job_study(job_id) / "output" / str(job.run_folder)
+        assert len(list((final / "economy" / "mc-ind").iterdir())) == NBYEARS

@@ -59,19 +59,21 @@ async def claim(
     claim_request: ClaimRequest,
     request: Request,
     worker_id: WorkerId,
-    dispatch: DispatchDep,
+    driver: DriverDep,
     settings: SettingsDep,
 ) -> Response:
     """Lease a task to the calling worker, waiting up to `wait_s` (long-poll) for one.
 
     Returns at once when work appears: submissions, re-queued tasks and retries wake
-    every waiting claim. The wait holds no thread (only each database attempt does).
+    every waiting claim. The wait holds no thread (only each database attempt does), and
+    database attempts pass a narrow gate (see `signals.ClaimGate`).
     """
-    signal = dispatch.signal
+    dispatch, signal = driver.dispatch, driver.signal
     deadline = time.monotonic() + min(claim_request.wait_s, settings.claim_max_wait_s)
     while True:
         generation = signal.generation
-        assignment = await run_in_threadpool(dispatch.claim_once, worker_id, claim_request)
+        async with driver.claim_gate():
+            assignment = await run_in_threadpool(dispatch.claim_once, worker_id, claim_request)
         if assignment is not None:
             dispatch.claims.count_result(assigned=True)
             return JSONResponse(assignment.model_dump(mode="json"))
