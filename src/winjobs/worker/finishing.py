@@ -49,8 +49,13 @@ def conclude(assignment: TaskAssignment, staged: StagedTask, ran: Ran, tail_line
         )
         if not check.ok or run is None:
             return Failure(check.reason or "the run failed", tail)
-        # A zipped run (-z) is uploaded as it is: its entries are relative to the run.
-        upload = run if run.is_file() else pack_folder(run, staged.folder / "run.zip").path
+        # The run under its own name (wire.COMPLETE_OUTPUT_FIELD); a zipped run (-z) is
+        # uploaded as it is, its entries relative to the run (the driver takes both).
+        upload = (
+            run
+            if run.is_file()
+            else pack_folder(run, staged.folder / "run.zip", arcname_root=run.name).path
+        )
     except (WinjobsError, OSError) as exc:
         return Failure(f"the run could not be checked and packed: {exc}", tail)
     return Upload(upload, tail)

@@ -118,6 +118,8 @@ class Reporter:
                     give_up_after_s=self.retry_limit_s,
                 )
         except ClientError as exc:
+            if exc.status_code == 422:  # the driver checked the run and refused it
+                return Failure(f"the driver refused the output: {exc}", report.log_tail)
             if not exc.is_transient:
                 raise
             # A driver that fails on this upload again and again (not just down) would

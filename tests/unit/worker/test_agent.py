@@ -134,6 +134,7 @@ def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 def _mc_ind_years(output: bytes) -> list[int]:
     with zipfile.ZipFile(io.BytesIO(output)) as archive:
         names = archive.namelist()
+    assert all(n.startswith("20240501-1000eco-") for n in names)  # under the run's name
     folders = {n.split("mc-ind/")[1][:5] for n in names if "mc-ind/" in n}
     return sorted(int(folder) - 1 for folder in folders if folder.isdigit())
 
@@ -449,3 +450,14 @@ def test_a_cancel_during_the_upload_stops_it(world: World) -> None:
     assert task.output is None
     assert not any(c.path.endswith("/complete") for c in world.driver.calls)
     assert list((world.tmp_path / "data" / "tasks").iterdir()) == []
+
+
+def test_an_output_the_driver_refuses_becomes_a_failure_report(world: World) -> None:
+    task = world.add([0, 1])
+    world.driver.refuse_outputs = "the run lacks mc-ind year 00002"
+    world.agent().run(max_tasks=1)
+    [failure] = task.failures
+    assert failure.reason == (
+        "the driver refused the output: the run lacks mc-ind year 00002 (HTTP 422)"
+    )
+    assert "Quitting the solver gracefully" in failure.log_tail
