@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 import winjobs
 from winjobs.driver.api import include_routers
 from winjobs.driver.auth import Authenticator, TokenTable, bearer_authenticator
+from winjobs.driver.dashboard.install import install_dashboard
 from winjobs.driver.errors import DriverError
 from winjobs.driver.runtime import Driver
 from winjobs.driver.settings import DriverSettings
@@ -72,6 +73,7 @@ def create_app(settings: DriverSettings, clock: Clock = utcnow) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
 
     include_routers(app)
+    install_dashboard(app, settings, clock)
     return app
 
 

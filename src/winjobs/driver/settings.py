@@ -27,6 +27,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from winjobs.driver.dashboard.config import DashboardSettings
 from winjobs.errors import ConfigError
 from winjobs.wire import Role
 
@@ -112,6 +113,8 @@ class DriverSettings(BaseSettings):
     #: workers and uploads never starve the other requests
     thread_pool_size: int = Field(100, ge=4)
     log_level: str = "info"
+    #: the web pages at `/` (sessions, live refresh): see docs/dashboard.md
+    dashboard: DashboardSettings = DashboardSettings()
 
     @model_validator(mode="after")
     def _check_tokens(self) -> DriverSettings:

@@ -1,0 +1,106 @@
+"""The data of each page, gathered from the driver's services (never SQL here).
+
+Each function returns the template context of one page's live part, so a page and its
+fragment (the part the browser refreshes) always show the same thing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import winjobs
+from winjobs.driver import views
+from winjobs.driver.auth import ensure_can_change
+from winjobs.driver.dashboard import present
+from winjobs.driver.dashboard.deps import Dashboard
+from winjobs.driver.dashboard.security import DASHBOARD_ROLES, Viewer
+from winjobs.driver.dashboard.sessions import Flash
+from winjobs.driver.errors import Forbidden
+from winjobs.driver.runtime import Driver
+from winjobs.wire import JobDetail, JobStatus, WorkerInfo, WorkerState
+
+LOG_LINES = 60  #: lines of the job log shown on its page (the link gives all of it)
+
+
+def base_context(
+    dashboard: Dashboard,
+    viewer: Viewer | None,
+    active: str,
+    title: str,
+    flashes: list[Flash] | None = None,
+) -> dict[str, Any]:
+    """What the layout needs on every page."""
+    return {
+        "viewer": viewer,
+        "active": active,
+        "title": title,
+        "flashes": flashes or [],
+        "refresh_ms": int(dashboard.settings.refresh_seconds * 1000),
+        "version": winjobs.__version__,
+    }
+
+
+def jobs_screen(driver: Driver, dashboard: Dashboard, params: Mapping[str, str]) -> dict[str, Any]:
+    filters = present.parse_filters(params)
+    jobs = driver.jobs.list(filters.status, filters.submitter).jobs
+    page = present.paginate(jobs, filters.page, dashboard.settings.jobs_per_page)
+    people = {t.name for t in driver.settings.tokens if t.role in DASHBOARD_ROLES}
+    if filters.submitter:
+        people.add(filters.submitter)
+    return {
+        "filters": filters,
+        "page": page,
+        "statuses": [s.value for s in JobStatus],
+        "submitters": sorted(people, key=str.lower),
+        "now": driver.store.clock(),
+    }
+
+
+def may_change(viewer: Viewer, job: JobDetail) -> bool:
+    """The domain's ownership rule, asked rather than repeated."""
+    try:
+        ensure_can_change(viewer.identity, job.submitter, job.id)
+    except Forbidden:
+        return False
+    return True
+
+
+def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:
+    job = driver.jobs.detail(job_id)
+    now = driver.store.clock()
+    log_text, cut = present.log_tail(driver.jobs.job_log(job_id), LOG_LINES)
+    active = not job.status.is_final
+    can_change = may_change(viewer, job)
+    return {
+        "job": job,
+        "now": now,
+        "running_for": present.elapsed(job.started_at, job.finished_at, now),
+        "timeline": present.timeline(job.tasks, now),
+        "places": present.year_places(job.tasks),
+        #: a task's error is cleared when an attempt succeeds: these are the live problems
+        "failures": [t for t in job.tasks if t.error],
+        "log_text": log_text,
+        "log_cut": cut,
+        "log_lines": LOG_LINES,
+        "can_cancel": can_change and active,
+        "can_prioritise": can_change and active,
+        "can_retry": can_change and job.status in (JobStatus.FAILED, JobStatus.CANCELLED),
+        "show_locations": any(t.output_location for t in job.tasks),
+    }
+
+
+def workers_screen(driver: Driver) -> dict[str, Any]:
+    now = driver.store.clock()
+    offline = driver.settings.worker_offline_s
+    workers: list[WorkerInfo] = [
+        views.worker_info(worker, task, now, offline)
+        for worker, task in driver.store.list_workers()
+    ]
+    states = Counter(w.state for w in workers)
+    return {
+        "workers": workers,
+        "states": [(s.value, states[s]) for s in WorkerState if states[s]],
+        "now": now,
+    }

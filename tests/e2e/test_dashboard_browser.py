@@ -1,0 +1,369 @@
+"""The dashboard in a real headless Chromium, against a real driver with real workers.
+
+One driver (uvicorn on a free loopback port, in a thread) and two `winjobs worker`
+processes running the stand-in solver slowly enough for progress to be seen, shared by
+the tests of this module. Debian's `chromium` is driven by Playwright (no browser
+download). Screenshots of every page go to `tests/e2e/screenshots/` for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+from winjobs.antares.archive import pack_study
+from winjobs.antares.example import write_example_study
+from winjobs.client import DriverClient
+from winjobs.driver.app import RunningDriver
+from winjobs.driver.settings import load_settings
+from winjobs.wire import JobDetail, JobStatus, JobSubmitFields
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SCREENSHOTS = PROJECT_ROOT / "tests" / "e2e" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TOKENS = [
+    {"name": "alice", "role": "user", "token": "alice-secret"},
+    {"name": "bob", "role": "user", "token": "bob-secret"},
+    {"name": "ops", "role": "admin", "token": "ops-secret"},
+    {"name": "pool", "role": "worker", "token": "worker-secret"},
+]
+WORKERS = ("pc-north", "pc-south")
+SECONDS_PER_YEAR = "0.5"
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+def _bin(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.fail(f"{name} is not installed in the venv: run the tests through `uv run pytest`")
+    return found
+
+
+@dataclass
+class Stack:
+    """A driver, its workers and the user clients."""
+
+    url: str
+    tmp: Path
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+
+    def client(self, token: str) -> DriverClient:
+        return DriverClient.connect(self.url, token)
+
+    def submit(self, token: str, name: str, nbyears: int) -> int:
+        study = write_example_study(self.tmp / name, nbyears=nbyears)
+        archive = pack_study(study, self.tmp / f"{name}.zip").path
+        with self.client(token) as client:
+            return client.submit_job(archive, JobSubmitFields(name=name)).job_id
+
+    def job(self, job_id: int) -> JobDetail:
+        with self.client("ops-secret") as client:
+            return client.get_job(job_id)
+
+    def worker_logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.logs
+        )
+
+
+def _start_worker(stack: Stack, name: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WINJOBS_")}
+    env["WINJOBS_STANDIN_SECONDS_PER_YEAR"] = SECONDS_PER_YEAR
+    # short long-polls: the driver's claim handler waits out its poll even after the
+    # worker is gone, and uvicorn's shutdown would wait for it
+    env["WINJOBS_WORKER_CLAIM_WAIT_S"] = "2"
+    log = stack.tmp / f"{name}.log"
+    command = [
+        _bin("winjobs"),
+        "worker",
+        "--driver-url",
+        stack.url,
+        "--token",
+        "worker-secret",
+        "--name",
+        name,
+        "--cores",
+        "1",
+        "--data-dir",
+        str(stack.tmp / name),
+        "--solver",
+        f"8.8={_bin('winjobs-standin-solver')}",
+    ]
+    with log.open("wb") as out:
+        stack.workers.append(
+            subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        )
+    stack.logs.append(log)
+
+
+def _stop_workers(stack: Stack) -> None:
+    """Ctrl-C twice (drain, then abort), the way an operator stops a worker."""
+    for _ in range(2):
+        for process in stack.workers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+    for process in stack.workers:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("dashboard-e2e")
+    settings = load_settings(
+        None,
+        host="127.0.0.1",
+        port=0,
+        data_dir=tmp / "driver",
+        tokens=TOKENS,
+        lease_seconds=6,  # heartbeats (and so progress reports) every 1.5 s
+        sweep_interval_s=1,
+        dashboard={"refresh_seconds": 1},
+    )
+    with RunningDriver(settings) as driver:
+        running = Stack(url=driver.url, tmp=tmp)
+        try:
+            for name in WORKERS:
+                _start_worker(running, name)
+            _wait_for(lambda: _registered(running) == len(WORKERS), 30, "workers registered")
+            yield running
+        finally:
+            with running.client("ops-secret") as ops:
+                for job in ops.list_jobs().jobs:
+                    if not job.status.is_final:
+                        ops.cancel_job(job.id)
+            _stop_workers(running)
+
+
+def _registered(stack: Stack) -> int:
+    with stack.client("ops-secret") as ops:
+        return len(ops.list_workers().workers)
+
+
+def _wait_for(check: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for: {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip(
+            "Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _signed_in(browser: Any, stack: Stack, token: str, shot: str | None = None) -> Any:
+    """A new browser tab signed in through the sign-in form."""
+    context = browser.new_context(base_url=stack.url, viewport=VIEWPORT)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.goto("/")
+    assert "/signin" in page.url
+    page.get_by_label("Token").fill(token)
+    if shot:
+        _screenshot(page, shot)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{stack.url}/")
+    return page
+
+
+def _screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _progress(page: Any, job_id: int) -> int:
+    value = page.locator(f"#job-{job_id} [role=progressbar]").get_attribute("aria-valuenow")
+    return int(value)
+
+
+@pytest.fixture(scope="module")
+def first_job(stack: Stack) -> int:
+    return stack.submit("alice-secret", "north-sea-2030", nbyears=8)
+
+
+def test_the_job_list_shows_a_submitted_job_and_its_progress_moves(
+    browser: Any, stack: Stack, first_job: int
+) -> None:
+    page = _signed_in(browser, stack, "alice-secret", shot="signin")
+    row = page.locator(f"#job-{first_job}")
+    assert row.get_by_role("link", name=f"#{first_job}").is_visible()
+    assert "north-sea-2030" in row.inner_text() and "alice" in row.inner_text()
+    page.evaluate("window.__sameDocument = true")
+    start = _progress(page, first_job)
+    # the live refresh swaps the row in: the bar moves without the page being loaded again
+    assert start < 8
+    page.wait_for_function(
+        "([n, start]) => Number(document.querySelector('#job-' + n + ' [role=progressbar]')"
+        ".getAttribute('aria-valuenow')) > start",
+        arg=[first_job, start],
+        timeout=60_000,
+    )
+    assert _progress(page, first_job) > start
+    assert "running" in row.inner_text() or "succeeded" in row.inner_text()
+    _screenshot(page, "jobs")
+    page.get_by_label("Status").select_option("succeeded")
+    page.get_by_role("button", name="Apply filters").click()
+    assert "status=succeeded" in page.url
+    page.evaluate("window.__sameDocument = true")
+    page.wait_for_selector(f"#job-{first_job}", timeout=60_000)  # appears once it succeeds
+    assert page.evaluate("window.__sameDocument") is True
+    assert "status=succeeded" in page.url  # the refresh kept the filter
+    assert page.get_by_label("Status").input_value() == "succeeded"
+    _screenshot(page, "jobs-filtered")
+    page.context.close()
+
+
+def test_the_job_page_shows_where_each_year_ran(
+    browser: Any, stack: Stack, first_job: int, tmp_path: Path
+) -> None:
+    page = _signed_in(browser, stack, "alice-secret")
+    page.goto(f"/jobs/{first_job}")
+    heading = page.get_by_role("heading", level=1)
+    heading.filter(has_text="succeeded").wait_for(timeout=60_000)
+    job = stack.job(first_job)
+    assert job.status is JobStatus.SUCCEEDED
+    workers_used = {t.worker for t in job.tasks}
+    for name in workers_used:
+        assert page.locator(".lane-name", has_text=name).is_visible()
+    assert page.locator(".lane-track .bar").count() == len(job.tasks)
+    assert page.locator("table.tasks tbody tr").count() == len(job.tasks)
+    assert "submitted by alice" in page.locator("section.log pre").inner_text()
+    _screenshot(page, "job")
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile(r"^Result: .*\.zip$")).click()
+    saved = tmp_path / "result.zip"
+    download.value.save_as(saved)
+    assert saved.stat().st_size > 1000 and saved.read_bytes()[:2] == b"PK"
+    page.context.close()
+
+
+@pytest.fixture(scope="module")
+def long_job(stack: Stack) -> int:
+    job_id = stack.submit("alice-secret", "long-horizon", nbyears=60)
+    _wait_for(lambda: stack.job(job_id).tasks_running > 0, 60, "the long job running")
+    return job_id
+
+
+def test_the_workers_page_lists_the_workers(browser: Any, stack: Stack, long_job: int) -> None:
+    page = _signed_in(browser, stack, "ops-secret")
+    page.get_by_role("link", name="Workers").click()
+    page.wait_for_url(f"{stack.url}/workers")
+    table = page.get_by_role("table")
+    for name in WORKERS:
+        row = table.get_by_role("row").filter(has=page.get_by_role("rowheader", name=name))
+        assert row.count() == 1, name
+        assert "Linux" in row.inner_text() and "8.8" in row.inner_text()
+    page.locator(".badge-busy").first.wait_for()
+    assert page.get_by_role("link", name=re.compile(f"of job #{long_job}")).count() >= 1
+    _screenshot(page, "workers")
+    page.context.close()
+
+
+def test_a_user_cannot_cancel_someone_elses_job(browser: Any, stack: Stack, long_job: int) -> None:
+    page = _signed_in(browser, stack, "bob-secret")
+    page.goto(f"/jobs/{long_job}")
+    page.get_by_role("heading", level=1).wait_for()
+    assert page.get_by_role("button", name="Cancel job").count() == 0
+    assert page.get_by_role("button", name="Change priority").count() == 0
+    _screenshot(page, "job-as-another-user")
+    csrf = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    # a forged POST with bob's own session and CSRF token, from the page itself
+    status = page.evaluate(
+        """([path, csrf]) => fetch(path, {
+             method: 'POST', body: new URLSearchParams({csrf_token: csrf}), redirect: 'manual'
+           }).then(r => r.status)""",
+        [f"/jobs/{long_job}/cancel", csrf],
+    )
+    assert status == 403
+    forged = page.request.post(f"/jobs/{long_job}/cancel", form={"csrf_token": csrf})
+    assert forged.status == 403 and "belongs to alice" in forged.text()
+    assert not stack.job(long_job).status.is_final
+    page.context.close()
+
+
+def test_cancel_from_the_page_cancels_the_job(browser: Any, stack: Stack, long_job: int) -> None:
+    page = _signed_in(browser, stack, "alice-secret")
+    page.goto(f"/jobs/{long_job}")
+    assert page.locator(".badge-running").first.is_visible()
+    # the live refresh leaves alone a form being filled in
+    priority = page.get_by_label(re.compile("^Priority"))
+    priority.fill("70")
+    page.wait_for_timeout(2500)  # two refreshes
+    assert priority.input_value() == "70"
+    assert page.evaluate("document.activeElement.id") == "priority"
+    page.get_by_role("button", name="Change priority").click()
+    page.get_by_role("status").filter(has_text=f"Priority of job {long_job} set to 70.").wait_for()
+    assert stack.job(long_job).priority == 70
+    page.get_by_role("button", name="Cancel job").click()
+    page.get_by_role("status").filter(has_text=f"Job {long_job} cancelled").wait_for()
+    assert stack.job(long_job).status is JobStatus.CANCELLED
+    page.get_by_role("heading", level=1).filter(has_text="cancelled").wait_for()
+    assert page.get_by_role("button", name="Retry unfinished years").is_visible()
+    _wait_for(
+        lambda: all(
+            t.status == "cancelled" or t.status == "succeeded" for t in stack.job(long_job).tasks
+        ),
+        20,
+        "the long job's tasks closed",
+    )
+    _screenshot(page, "job-cancelled")
+    page.context.close()
+
+
+def test_the_pages_work_without_javascript(browser: Any, stack: Stack, first_job: int) -> None:
+    context = browser.new_context(base_url=stack.url, viewport=VIEWPORT, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/workers")
+    page.get_by_label("Token").fill("ops-secret")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{stack.url}/workers")
+    assert page.get_by_role("rowheader", name=WORKERS[0]).is_visible()
+    assert page.locator("[data-live-status]").is_hidden()  # no live refresh without JS
+    page.get_by_role("link", name="Jobs", exact=True).click()
+    page.get_by_label("Submitter").select_option("alice")
+    page.get_by_role("button", name="Apply filters").click()
+    assert "submitter=alice" in page.url
+    page.get_by_role("link", name=f"#{first_job}").click()
+    page.get_by_role("heading", level=1).filter(has_text="north-sea-2030").wait_for()
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_text("You are signed out.").wait_for()
+    context.close()

@@ -1,0 +1,181 @@
+"""The pages and their fragments, read as a browser without JavaScript reads them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from tests.unit.driver.dashboard.conftest import Dash
+from tests.unit.driver.helpers import Api, FakeClock, claim, driver_settings
+from winjobs.driver.app import create_app
+from winjobs.driver.dashboard.rendering import static_url
+from winjobs.wire import Heartbeat, TaskFailure
+
+
+def rows(html: str) -> list[str]:
+    """The job ids of a jobs table, in order."""
+    return re.findall(r'<tr data-key="job-(\d+)"', html)
+
+
+def test_the_job_list_newest_first_with_progress(dash: Dash) -> None:
+    first = dash.submit("alice", nbyears=4, caption="first")
+    second = dash.submit("bob", nbyears=6, caption="second")
+    worker = dash.api.worker(cores=2)
+    task = claim(worker, cores=2)
+    worker.heartbeat(task.task_id, Heartbeat(attempt=task.attempt, years_done=1))
+    dash.api.clock.advance(125)
+    page = dash.browser("alice").get("/").text
+    assert rows(page) == [str(second), str(first)]
+    row = page[page.index(f'data-key="job-{first}"') :]
+    row = row[: row.index("</tr>")]
+    assert '<a href="/jobs/1">#1</a>' in row and "first" in row
+    assert 'badge-running">running</span>' in row
+    assert 'aria-valuenow="1"' in row and 'aria-valuemax="4"' in row
+    assert 'style="width: 25%"' in row and "1/4" in row
+    assert '<td class="num">1</td>' in row  # running tasks
+    assert "2 min" in row  # age
+    assert "2 jobs." in page
+
+
+def test_filters_live_in_the_query_string(dash: Dash) -> None:
+    alice_job = dash.submit("alice")
+    bob_job = dash.submit("bob")
+    dash.api.client("bob-secret").cancel_job(bob_job)
+    browser = dash.browser("ops")
+    for query, expected in (
+        ("", [bob_job, alice_job]),
+        ("?status=cancelled", [bob_job]),
+        ("?status=queued", [alice_job]),
+        ("?submitter=alice", [alice_job]),
+        ("?submitter=alice&status=cancelled", []),
+    ):
+        page = browser.get(f"/{query}").text
+        fragment = browser.get(f"/fragment/jobs{query}").text
+        assert rows(page) == rows(fragment) == [str(j) for j in expected], query
+    page = browser.get("/?status=cancelled&submitter=bob").text
+    assert '<option value="cancelled" selected>' in page
+    assert '<option value="bob" selected>' in page
+    assert "1 job matching these filters." in page
+    assert "No job matches these filters." in browser.get("/?submitter=nobody").text
+    odd = browser.get("/?status=lost").text
+    assert "unknown status &#39;lost&#39;: showing every status" in odd
+    assert len(rows(odd)) == 2
+
+
+def test_fragments_are_the_live_part_only(dash: Dash) -> None:
+    dash.submit("alice")
+    browser = dash.browser("alice")
+    fragment = browser.get("/fragment/jobs")
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text and "<table" in fragment.text
+    assert 'data-key="table"' in fragment.text
+    assert fragment.headers["cache-control"] == "no-store"
+    page = browser.get("/").text
+    assert 'data-live="/fragment/jobs" aria-live="polite"' in page
+    assert browser.get("/fragment/workers").status_code == 200
+    assert browser.get("/fragment/jobs/1").status_code == 200
+    stranger = dash.browser()
+    for path in ("/fragment/jobs", "/fragment/jobs/1", "/fragment/workers"):
+        assert stranger.get(path).status_code == 401
+
+
+def test_paging(tmp_path: Path) -> None:
+    clock = FakeClock()
+    app = create_app(driver_settings(tmp_path / "d", dashboard={"jobs_per_page": 2}), clock=clock)
+    with TestClient(app) as http:
+        (tmp_path / "studies").mkdir()
+        paged = Dash(Api(app, http, clock), tmp_path / "studies")
+        ids = [paged.submit("alice") for _ in range(3)]
+        browser = paged.browser("alice")
+        first = browser.get("/").text
+        second = browser.get("/?page=2").text
+    assert rows(first) == [str(ids[2]), str(ids[1])]
+    assert 'href="/?page=2" rel="next">Older jobs' in first
+    assert rows(second) == [str(ids[0])] and "page 2 of 2" in second
+    assert 'href="/" rel="prev"' in second
+
+
+def test_the_job_page(dash: Dash) -> None:
+    job_id = dash.submit("alice", nbyears=4, caption="storm")
+    worker = dash.api.worker(name="pc-01", cores=2)
+    failing = claim(worker, cores=2)
+    worker.fail_task(
+        failing.task_id,
+        TaskFailure(attempt=failing.attempt, reason="solver exit 1", log_tail="[fatal] <boom>"),
+    )
+    dash.api.clock.advance(30)
+    task = claim(worker, cores=2)  # the same years again, attempt 2
+    worker.heartbeat(task.task_id, Heartbeat(attempt=task.attempt, years_done=1))
+    dash.api.clock.advance(30)
+    page = dash.browser("bob").get(f"/jobs/{job_id}")
+    assert page.status_code == 200
+    html = page.text
+    assert "Job #1: storm" in html and 'badge-running">running</span>' in html
+    assert "<dt>Submitter</dt><dd>alice</dd>" in html
+    assert "<dt>MC years</dt><dd>1-4 (4 in all)</dd>" in html
+    assert 'class="lane-name" id="lane-1">pc-01</div>' in html
+    assert 'href="#task-1"' in html and "left: 0.0%; width: 100.0%" in html
+    assert '<tr id="task-1">' in html and "1/2" in html and '<td class="num">2</td>' in html
+    assert "solver exit 1" in html and "[fatal] &lt;boom&gt;" in html  # escaped
+    assert '<a href="/api/v1/jobs/1/tasks/1/log">' in html
+    assert '<a href="/api/v1/jobs/1/log">Job log (all of it)</a>' in html
+    assert "Result: once the job has succeeded" in html
+    assert "submitted by alice" in html  # the job log
+    assert "Where the finished years live" not in html  # HTTP mode: all on the driver
+    assert dash.browser("bob").get(f"/fragment/jobs/{job_id}").text.count("<h1") == 1
+
+
+def test_unknown_job_is_an_html_404(dash: Dash) -> None:
+    response = dash.browser("alice").get("/jobs/999")
+    assert response.status_code == 404
+    assert "text/html" in response.headers["content-type"] and "no job 999" in response.text
+    assert dash.browser("alice").get("/fragment/jobs/999").status_code == 404
+
+
+def test_the_workers_page(dash: Dash) -> None:
+    browser = dash.browser("alice")
+    assert "No worker has registered yet" in browser.get("/workers").text
+    dash.submit("alice", nbyears=4)
+    busy = dash.api.worker(name="pc-01", cores=2, versions=("8.8", "9.2"))
+    dash.api.worker(name="pc-02", cores=8)
+    task = claim(busy, cores=2)
+    dash.api.clock.advance(61)
+    html = browser.get("/workers").text
+    assert "2 workers: 1 idle, 1 busy." in html
+    pc01 = html[html.index('<th scope="row">pc-01</th>') :]
+    pc01 = pc01[: pc01.index("</tr>")]
+    assert "<td>Linux-test</td>" in pc01 and '<td class="num">2</td>' in pc01
+    assert "<td>8.8, 9.2</td>" in pc01 and 'badge-busy">busy</span>' in pc01
+    assert f'href="/jobs/1#task-{task.task_id}">task #{task.task_id} of job #1</a>' in pc01
+    assert "1 min ago" in pc01
+    dash.api.clock.advance(120)
+    assert 'badge-offline">offline</span>' in browser.get("/fragment/workers").text
+
+
+def test_every_page_sends_protective_headers(dash: Dash) -> None:
+    browser = dash.browser("alice")
+    for path in ("/", "/workers", "/signin", "/fragment/jobs"):
+        headers = browser.get(path, follow_redirects=True).headers
+        assert headers["cache-control"] == "no-store"
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert "script-src 'self';" in headers["content-security-policy"]
+        assert headers["x-frame-options"] == "DENY"
+
+
+def test_static_files_are_served_by_the_driver(dash: Dash) -> None:
+    browser = dash.browser()
+    page = browser.get("/signin").text
+    for name in ("dashboard.css", "dashboard.js"):
+        url = static_url(name)
+        assert url in page
+        response = browser.get(url)
+        assert response.status_code == 200 and len(response.content) > 1000
+    assert "<script>" not in page  # no inline script: the CSP forbids it
+    assert "://" not in page  # nothing fetched from elsewhere
+
+
+def test_the_dashboard_stays_out_of_the_api_docs(dash: Dash) -> None:
+    paths = dash.api.http.get("/openapi.json").json()["paths"]
+    assert not [p for p in paths if not p.startswith(("/api/", "/health", "/metrics"))]
