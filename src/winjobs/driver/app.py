@@ -10,6 +10,7 @@ never share a database.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -49,6 +50,7 @@ def create_app(settings: DriverSettings, clock: Clock = utcnow) -> FastAPI:
         try:
             yield
         finally:
+            driver.signal.close()  # DriverServer did already; servers other than uvicorn
             await anyio.to_thread.run_sync(driver.stop)
 
     app = FastAPI(
@@ -88,9 +90,25 @@ def uvicorn_config(settings: DriverSettings, app: FastAPI | None = None) -> uvic
     )
 
 
+class DriverServer(uvicorn.Server):
+    """uvicorn, answering the waiting long-poll claims (204) as its shut-down begins.
+
+    uvicorn lets open requests finish for `timeout_graceful_shutdown` before it cancels
+    them, and only then runs the app's lifespan shut-down: claims waiting up to 30 s for
+    work would hold every stop for those 5 s and end with a CancelledError traceback each.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        state = getattr(self.config.app, "state", None)  # None until the lifespan started
+        driver: Driver | None = getattr(state, "driver", None)
+        if driver is not None:
+            driver.signal.close()
+        await super().shutdown(sockets)
+
+
 def serve(settings: DriverSettings) -> None:
     """Run the driver with uvicorn until interrupted (Ctrl-C / SIGTERM)."""
-    uvicorn.Server(uvicorn_config(settings)).run()
+    DriverServer(uvicorn_config(settings)).run()
 
 
 class RunningDriver:
@@ -102,7 +120,7 @@ class RunningDriver:
 
     def __init__(self, settings: DriverSettings, app: FastAPI | None = None) -> None:
         self.app = app or create_app(settings)
-        self.server = uvicorn.Server(uvicorn_config(settings, self.app))
+        self.server = DriverServer(uvicorn_config(settings, self.app))
         self._thread = threading.Thread(target=self.server.run, name="winjobs-driver", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 60

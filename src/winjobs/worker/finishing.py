@@ -75,7 +75,8 @@ class Finisher:
 
     def wait(self) -> None:
         if self._thread is not None:
-            self._thread.join()
+            while self._thread.is_alive():  # in slices: on Windows a join() that blocks
+                self._thread.join(0.2)  # also holds back Ctrl-C (the second one kills)
             self._thread = None
 
     @staticmethod
