@@ -192,8 +192,16 @@ class DriverClient:
             response = self._request("POST", API_PREFIX + "/jobs", data=data, files=files)
         return JobCreated.model_validate(response.json())
 
-    def list_jobs(self, status: JobStatus | None = None, submitter: str | None = None) -> JobList:
-        params = {k: v for k, v in {"status": status, "submitter": submitter}.items() if v}
+    def list_jobs(
+        self,
+        status: JobStatus | None = None,
+        submitter: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> JobList:
+        """One page of jobs, newest first (the driver's default size without `limit`)."""
+        given = {"status": status, "submitter": submitter, "limit": limit, "offset": offset}
+        params = {k: v for k, v in given.items() if v is not None and v != ""}
         return self._get("/jobs", JobList, params=params)
 
     def get_job(self, job_id: int) -> JobDetail:

@@ -173,8 +173,15 @@ class JobDetail(JobSummary):
     tasks: list[TaskInfo] = []
 
 
+#: `GET /jobs` answers one page: this many jobs when `limit` is not given, at most the max.
+JOBS_LIMIT_DEFAULT = 100
+JOBS_LIMIT_MAX = 1000
+
+
 class JobList(_Model):
-    jobs: list[JobSummary]
+    jobs: list[JobSummary]  #: one page of the matching jobs, newest first
+    #: jobs matching the filters in all pages (None from a driver that did not page)
+    total: int | None = None
 
 
 class PriorityChange(_Model):

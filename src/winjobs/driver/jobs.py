@@ -111,11 +111,24 @@ class JobService:
         progress = self.store.progress([job_id])[job_id]
         return views.job_detail(job, tasks, progress, self.store.clock())
 
-    def list(self, status: JobStatus | None, submitter: str | None) -> JobList:
-        jobs = self.store.list_jobs(status.value if status else None, submitter)
-        progress = self.store.progress([j.id for j in jobs])
+    def list(
+        self,
+        status: JobStatus | None,
+        submitter: str | None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> JobList:
+        """A page of jobs, newest first (all of them without `limit`), and the total.
+
+        Paged in the database: a driver with years of jobs must not read every one of
+        them for each refresh of the dashboard or each `winjobs jobs`.
+        """
+        page = self.store.list_jobs(status.value if status else None, submitter, limit, offset)
+        progress = self.store.progress([j.id for j in page.jobs])
         now = self.store.clock()
-        return JobList(jobs=[views.job_summary(j, progress[j.id], now) for j in jobs])
+        return JobList(
+            jobs=[views.job_summary(j, progress[j.id], now) for j in page.jobs], total=page.total
+        )
 
     def result(self, job_id: int) -> tuple[Path, str]:
         """The result zip and the file name to offer for it."""
