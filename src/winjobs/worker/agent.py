@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import platform
-import time
 from pathlib import Path
 
 from winjobs.antares.output import find_run_folders, parse_progress
@@ -24,10 +23,10 @@ from winjobs.wire import (
     WorkerRegistered,
     WorkerRegistration,
 )
+from winjobs.worker.claiming import Claimer
 from winjobs.worker.finishing import Finisher, Ran, conclude
 from winjobs.worker.heartbeat import HeartbeatThread
 from winjobs.worker.hygiene import TaskFolders, evict_archives, free_disk_bytes, low_disk_reason
-from winjobs.worker.pending import PendingCall
 from winjobs.worker.reports import Dropped, Failure, Report, Reporter
 from winjobs.worker.retry import Backoff, RetryAborted, retry_transient
 from winjobs.worker.runner import SolverProcess, StopReason, StopRequest, read_tail
@@ -40,8 +39,6 @@ log = logging.getLogger(__name__)
 
 #: How long a worker that refused a task for lack of disk waits before claiming again.
 LOW_DISK_PAUSE_S = 30.0
-#: How long a stopping worker waits for the driver to answer its pending claim.
-CLAIM_END_WAIT_S = 5.0
 
 
 class LogProgress:
@@ -81,6 +78,9 @@ class Agent:
         self.folders = TaskFolders(settings.tasks_dir, settings.keep_task_folders)
         self.finisher = Finisher()
         self.reporter = Reporter(client, self.backoff, self.shutdown, settings.report_retry_limit_s)
+        self.claimer = Claimer(
+            client, self.shutdown, self.backoff, self.reporter, self._claim_request
+        )
         self.registered: WorkerRegistered | None = None
         self.handled = 0  #: attempts claimed and settled by this run
         self.low_disk_pause_s = LOW_DISK_PAUSE_S
@@ -114,7 +114,7 @@ class Agent:
         finally:
             self.finisher.wait()  # the last report goes out before the worker stops
         if self.registered is not None:
-            self._announce_draining()  # even on --max-tasks: don't count its cores any more
+            self.claimer.announce_draining()  # even on --max-tasks: don't count its cores any more
         log.info("worker stopped after %d task(s)", self.handled)
         return self.handled
 
@@ -157,7 +157,7 @@ class Agent:
         """Long-poll for a task; None when none came within the wait, or on a stop."""
         for _ in range(2):
             try:
-                return self._long_poll()
+                return self.claimer.claim()
             except ClientError as exc:
                 if exc.status_code != 404:
                     raise
@@ -165,67 +165,6 @@ class Agent:
                 log.warning("the driver does not know this worker (%s): registering again", exc)
                 self._register()
         return None
-
-    def _long_poll(self) -> TaskAssignment | None:
-        """One claim (retried while the driver is away), in a thread of its own so that a
-        stop request ends it at once on every system (see `pending`). A task the claim
-        brings back after the stop request is handed back, not run and not abandoned."""
-        pending = PendingCall(
-            lambda: retry_transient(
-                lambda: self.client.claim(self._claim_request()),
-                what="claim",
-                backoff=self.backoff,
-                abort=self.shutdown.drain,
-            ),
-            name="claim",
-        )
-        if not pending.wait(stop=self.shutdown.drain):
-            self._end_pending_claim(pending)
-            if not pending.done:
-                return None  # the driver keeps it: its lease brings back a task, if any
-        try:
-            assignment = pending.result()
-        except (ClientError, RetryAborted):
-            if self.shutdown.drain.is_set():
-                return None
-            raise
-        if assignment is not None and self.shutdown.drain.is_set():
-            self._hand_back(assignment)
-            return None
-        return assignment
-
-    def _end_pending_claim(self, pending: PendingCall[TaskAssignment | None]) -> None:
-        """Ask the driver to answer the pending claim now (a draining claim ends it).
-
-        Asked again each second: a claim that reached the driver after the first request
-        (both were on the wire at once) is ended by the next one.
-        """
-        deadline = time.monotonic() + CLAIM_END_WAIT_S
-        while (left := deadline - time.monotonic()) > 0:
-            self._announce_draining()
-            if pending.wait(timeout=min(1.0, left)):
-                return
-        log.warning(
-            "the driver did not end this worker's pending claim within %.0f s: stopping anyway",
-            CLAIM_END_WAIT_S,
-        )
-
-    def _hand_back(self, assignment: TaskAssignment) -> None:
-        """A task that came with a claim answered after the stop request: release it
-        (not counted as a failure). Tried once (the attempt's stop is already set): its
-        lease brings it back otherwise."""
-        log.info("task %d came with the last claim", assignment.task_id)
-        stopped = StopRequest()
-        stopped.request(StopReason.SHUTDOWN)
-        self.reporter.send(assignment, Failure(StopReason.SHUTDOWN.value, release=True), stopped)
-
-    def _announce_draining(self) -> None:
-        """Tell the driver this worker takes no more work (shown as draining); it also
-        ends the worker's pending claim, if any."""
-        try:
-            self.client.claim(self._claim_request(draining=True))
-        except ClientError as exc:
-            log.info("could not tell the driver this worker is stopping: %s", exc)
 
     # ------------------------------------------------------------------ one task
 

@@ -8,7 +8,7 @@ marked `interruptible` (a registration, a download the operator no longer wants)
 short by raising `Interrupted` in it. An idle worker's long-poll claim is not cut that
 way: the agent waits for it beside the main thread and asks the driver to end it, so a
 task the driver hands out at that moment comes back instead of being lost (see
-`pending`); on Windows a signal could not cut a socket read short anyway.
+`claiming`); on Windows a signal could not cut a socket read short anyway.
 """
 
 from __future__ import annotations
