@@ -24,7 +24,8 @@ DEFAULT_SECONDS_PER_YEAR = 0.05
 CRASH_EXIT_STATUS = 139  # what a shell reports for a segmentation fault
 
 FAULT_ENV_HELP: tuple[tuple[str, str], ...] = (
-    (SECONDS_ENV, f"seconds each MC year takes (default {DEFAULT_SECONDS_PER_YEAR})"),
+    (SECONDS_ENV, f"seconds each MC year takes (default {DEFAULT_SECONDS_PER_YEAR}); or a"),
+    ("", "comma-separated list: 0-based year y takes item y % length (uneven years)"),
     (FAIL_YEAR_ENV, "0-based year that fails (if played): exit 1, partial output without"),
     ("", "execution_info.ini, a [fatal] line, like an infeasible problem"),
     (CRASH_ENV, f"=1: crash while loading the study: exit {CRASH_EXIT_STATUS}, no run folder"),
@@ -41,10 +42,18 @@ class Faults:
     """The injected behaviour of one run (all off by default)."""
 
     seconds_per_year: float = DEFAULT_SECONDS_PER_YEAR
+    #: uneven years (benchmarks): year y takes `seconds_cycle[y % len]`; empty: all equal
+    seconds_cycle: tuple[float, ...] = ()
     fail_year: int | None = None
     crash: bool = False
     hang: bool = False
     partial_after: int | None = None
+
+    def seconds_for(self, year: int) -> float:
+        """How long 0-based MC year `year` takes."""
+        if self.seconds_cycle:
+            return self.seconds_cycle[year % len(self.seconds_cycle)]
+        return self.seconds_per_year
 
 
 def _flag(environ: Mapping[str, str], name: str) -> bool:
@@ -69,23 +78,28 @@ def _count(environ: Mapping[str, str], name: str) -> int | None:
     return number
 
 
-def _seconds(environ: Mapping[str, str]) -> float:
+def _seconds(environ: Mapping[str, str]) -> tuple[float, ...]:
     value = environ.get(SECONDS_ENV, "").strip()
     if not value:
-        return DEFAULT_SECONDS_PER_YEAR
+        return (DEFAULT_SECONDS_PER_YEAR,)
     try:
-        seconds = float(value)
+        seconds = tuple(float(item) for item in value.split(","))
     except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:
-        raise ConfigError(f"{SECONDS_ENV}={value!r}: expected a number of seconds >= 0")
+        seconds = (-1.0,)
+    if not all(item >= 0 for item in seconds):
+        raise ConfigError(
+            f"{SECONDS_ENV}={value!r}: expected a number of seconds >= 0 "
+            "(or a comma-separated list of them, one per year)"
+        )
     return seconds
 
 
 def faults_from_env(environ: Mapping[str, str]) -> Faults:
     """Read every knob; a malformed value is an error, never silently ignored."""
+    seconds = _seconds(environ)
     return Faults(
-        seconds_per_year=_seconds(environ),
+        seconds_per_year=seconds[0],
+        seconds_cycle=seconds if len(seconds) > 1 else (),
         fail_year=_count(environ, FAIL_YEAR_ENV),
         crash=_flag(environ, CRASH_ENV),
         hang=_flag(environ, HANG_ENV),

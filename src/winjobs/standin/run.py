@@ -229,7 +229,7 @@ class Run:
 
     def _play_year(self, state: RunState, year: int) -> YearOutcome:
         """One MC year (in a worker thread): wait, compute, export."""
-        time.sleep(self.faults.seconds_per_year)
+        time.sleep(self.faults.seconds_for(year))
         settings = state.settings
         if year == self.faults.fail_year:
             self.log.info(" Solver: Standard resolution failed")

@@ -1,34 +1,32 @@
 """The worker's loop: register, claim, stage, run, report, and again, until told to stop.
 
-Each claimed attempt ends in exactly one report: its output (checked strictly, zipped,
-uploaded), a failure with the reason and the log tail, a release (the worker could not
-or would not run it: not the task's fault), or nothing at all when the driver already
-took the task away (cancelled, lease lost). The driver being down never ends the loop:
-calls wait and retry; a finished result is kept until the driver takes it.
+Each claimed attempt ends in exactly one report (see `reports`), sent in the background
+(see `finishing`) while the next task already runs. The driver being down never ends the
+loop: calls wait and retry; a finished result is kept until the driver takes it.
+Heartbeats run beside the attempt from the claim until its report is accepted.
 """
 
 from __future__ import annotations
 
 import logging
 import platform
-from dataclasses import dataclass
 from pathlib import Path
 
-from winjobs.antares.archive import pack_folder
-from winjobs.antares.output import check_run, find_run_folders, new_run_folder, parse_progress
+from winjobs.antares.output import find_run_folders, parse_progress
 from winjobs.antares.study import Study
 from winjobs.client import ClientError, DriverClient
 from winjobs.errors import WinjobsError
 from winjobs.wire import (
     ClaimRequest,
     TaskAssignment,
-    TaskFailure,
     Transfer,
     WorkerRegistered,
     WorkerRegistration,
 )
+from winjobs.worker.finishing import Finisher, Ran, conclude
 from winjobs.worker.heartbeat import HeartbeatThread
 from winjobs.worker.hygiene import TaskFolders, evict_archives, free_disk_bytes, low_disk_reason
+from winjobs.worker.reports import Dropped, Failure, Report, Reporter
 from winjobs.worker.retry import Backoff, RetryAborted, retry_transient
 from winjobs.worker.runner import SolverProcess, StopReason, StopRequest, read_tail
 from winjobs.worker.settings import WorkerSettings
@@ -40,31 +38,6 @@ log = logging.getLogger(__name__)
 
 #: How long a worker that refused a task for lack of disk waits before claiming again.
 LOW_DISK_PAUSE_S = 30.0
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A checked run, zipped, waiting to be accepted by the driver."""
-
-    run_zip: Path
-    log_tail: str
-
-
-@dataclass(frozen=True)
-class Failure:
-    reason: str
-    log_tail: str = ""
-    release: bool = False  #: not the task's fault: the attempt is not counted
-
-
-@dataclass(frozen=True)
-class Dropped:
-    """The driver took the task back (cancelled, re-assigned): nothing to report."""
-
-    reason: str
-
-
-Report = Upload | Failure | Dropped
 
 
 class LogProgress:
@@ -102,6 +75,8 @@ class Agent:
             client, settings.cache_dir, int(settings.cache_max_bytes), self.backoff
         )
         self.folders = TaskFolders(settings.tasks_dir, settings.keep_task_folders)
+        self.finisher = Finisher()
+        self.reporter = Reporter(client, self.backoff, self.shutdown, settings.report_retry_limit_s)
         self.registered: WorkerRegistered | None = None
         self.handled = 0  #: attempts claimed and settled by this run
         self.low_disk_pause_s = LOW_DISK_PAUSE_S
@@ -132,8 +107,10 @@ class Agent:
                     self._pause_s = 0.0
         except (Interrupted, RetryAborted):
             pass
-        if self.shutdown.drain.is_set():
-            self._announce_draining()
+        finally:
+            self.finisher.wait()  # the last report goes out before the worker stops
+        if self.registered is not None:
+            self._announce_draining()  # even on --max-tasks: don't count its cores any more
         log.info("worker stopped after %d task(s)", self.handled)
         return self.handled
 
@@ -173,21 +150,23 @@ class Agent:
         )
 
     def _claim(self) -> TaskAssignment | None:
-        """Long-poll for a task; None when none came (or the driver could not be reached)."""
-        try:
-            with self.shutdown.interruptible(on_drain=True):
-                return retry_transient(
-                    lambda: self.client.claim(self._claim_request()),
-                    what="claim",
-                    backoff=self.backoff,
-                    abort=self.shutdown.drain,
-                )
-        except ClientError as exc:
-            if exc.status_code != 404:
-                raise
-            log.warning("the driver does not know this worker (%s): registering again", exc)
-            self._register()
-            return None
+        """Long-poll for a task; None when none came within the wait."""
+        for _ in range(2):
+            try:
+                with self.shutdown.interruptible(on_drain=True):
+                    return retry_transient(
+                        lambda: self.client.claim(self._claim_request()),
+                        what="claim",
+                        backoff=self.backoff,
+                        abort=self.shutdown.drain,
+                    )
+            except ClientError as exc:
+                if exc.status_code != 404:
+                    raise
+                # The driver lost its records (a new database): it knows us again by name.
+                log.warning("the driver does not know this worker (%s): registering again", exc)
+                self._register()
+        return None
 
     def _announce_draining(self) -> None:
         """Tell the driver this worker takes no more work (shown as draining)."""
@@ -207,30 +186,58 @@ class Agent:
             assignment.attempt,
             _years(assignment.years),
         )
-        staged = StagedTask.under(
-            self.folders.new(f"job{assignment.job_id}-task{task}-a{assignment.attempt}")
-        )
         stop = StopRequest()
-        progress = LogProgress(staged.log_path)
-        with (
-            self.shutdown.task(stop),
-            HeartbeatThread(
-                self.client,
-                task,
-                assignment.attempt,
-                assignment.heartbeat_interval_s,
-                progress.years_done,
-                stop,
-            ),
-        ):
-            try:
-                report = self._work(assignment, staged, stop)
-            except Interrupted:
-                report = Failure(StopReason.SHUTDOWN.value, release=True)
-            self._send(assignment, report, stop)
-        self.folders.retire(staged.folder)
+        name = f"job{assignment.job_id}-task{task}-a{assignment.attempt}"
+        try:
+            staged = StagedTask.under(self.folders.new(name))
+        except OSError as exc:  # a full or read-only disk: not the task's fault
+            failure = Failure(f"cannot create the task folder: {exc}", release=True)
+            self.reporter.send(assignment, failure, stop)
+            self._pause_s = self.low_disk_pause_s
+            return
+        heartbeat = HeartbeatThread(
+            self.client,
+            task,
+            assignment.attempt,
+            assignment.heartbeat_interval_s,
+            LogProgress(staged.log_path).years_done,
+            stop,
+        )
+        heartbeat.start()
+        self.shutdown.track(stop)
+        try:
+            result = self._work(assignment, staged, stop)
+        except Interrupted:
+            result = Failure(StopReason.SHUTDOWN.value, release=True)
+        except BaseException:
+            heartbeat.stop()
+            self.shutdown.untrack(stop)
+            raise
+        self.finisher.submit(
+            f"finish-task-{task}", lambda: self._finish(assignment, staged, stop, heartbeat, result)
+        )
 
-    def _work(self, assignment: TaskAssignment, staged: StagedTask, stop: StopRequest) -> Report:
+    def _finish(
+        self,
+        assignment: TaskAssignment,
+        staged: StagedTask,
+        stop: StopRequest,
+        heartbeat: HeartbeatThread,
+        result: Report | Ran,
+    ) -> None:
+        """In the background: check and pack a run, send the report, clean up."""
+        try:
+            if isinstance(result, Ran):
+                result = conclude(assignment, staged, result, self.settings.log_tail_lines)
+            self.reporter.send(assignment, result, stop)
+        finally:
+            heartbeat.stop()
+            self.shutdown.untrack(stop)
+            self.folders.retire(staged.folder)
+
+    def _work(
+        self, assignment: TaskAssignment, staged: StagedTask, stop: StopRequest
+    ) -> Report | Ran:
         if (refusal := self._check_disk(assignment)) is not None:
             return refusal
         try:
@@ -266,7 +273,7 @@ class Agent:
 
     def _run_solver(
         self, assignment: TaskAssignment, staged: StagedTask, study: Study, stop: StopRequest
-    ) -> Report:
+    ) -> Report | Ran:
         solver = self.solvers.get(assignment.solver_version)
         if solver is None:
             return Failure(
@@ -301,23 +308,11 @@ class Agent:
         )
         if outcome.stopped is not None:
             return self._stopped(outcome.stopped, staged, assignment.time_limit_s)
-        tail = read_tail(staged.log_path, self.settings.log_tail_lines)
-        run = new_run_folder(staged.study_dir, before)
-        try:
-            check = check_run(
-                run,
-                exit_code=outcome.exit_code if outcome.exit_code is not None else -1,
-                expected_years=assignment.years,
-                year_by_year=study.year_by_year or "--year-by-year" in assignment.solver_args,
-                log_text=staged.log_path.read_text(encoding="utf-8", errors="replace"),
-            )
-            if not check.ok or run is None:
-                return Failure(check.reason or "the run failed", tail)
-            # A zipped run (-z) is uploaded as it is: its entries are relative to the run.
-            upload = run if run.is_file() else pack_folder(run, staged.folder / "run.zip").path
-        except WinjobsError as exc:
-            return Failure(f"the run could not be checked: {exc}", tail)
-        return Upload(upload, tail)
+        return Ran(
+            exit_code=outcome.exit_code if outcome.exit_code is not None else -1,
+            year_by_year=study.year_by_year or "--year-by-year" in assignment.solver_args,
+            runs_before=frozenset(before),
+        )
 
     def _stopped(
         self, reason: StopReason, staged: StagedTask, time_limit_s: float | None = None
@@ -328,89 +323,6 @@ class Agent:
         if reason is StopReason.TIME_LIMIT:
             return Failure(f"killed at the task time limit of {time_limit_s:g} s", tail)
         return Failure(reason.value, tail, release=True)
-
-    # ------------------------------------------------------------------ reports
-
-    def _send(self, assignment: TaskAssignment, report: Report, stop: StopRequest) -> None:
-        task = assignment.task_id
-        if isinstance(report, Dropped):
-            log.info("task %d dropped: %s", task, report.reason)
-            return
-        try:
-            failure = (
-                self._upload(assignment, report, stop) if isinstance(report, Upload) else report
-            )
-            if failure is not None:
-                self._fail(assignment, failure, stop)
-        except ClientError as exc:
-            if exc.is_conflict:
-                log.warning("task %d: the driver refused the report (%s): dropped", task, exc)
-            else:
-                log.error("task %d: the driver refused the report: %s", task, exc)
-        except (RetryAborted, Interrupted):
-            why = stop.reason.value if stop.reason else "the worker is stopping"
-            log.warning("task %d: report abandoned: %s", task, why)
-            if self.shutdown.abort.is_set():
-                self._release_quietly(assignment)
-
-    def _upload(
-        self, assignment: TaskAssignment, report: Upload, stop: StopRequest
-    ) -> Failure | None:
-        """Upload the output; a Failure to report instead if the driver kept failing."""
-        try:
-            with self.shutdown.interruptible(on_drain=False):
-                retry_transient(
-                    lambda: self.client.complete_task_upload(
-                        assignment.task_id, assignment.attempt, report.run_zip, report.log_tail
-                    ),
-                    what=f"upload of task {assignment.task_id}",
-                    backoff=self.backoff,
-                    abort=stop,
-                    give_up_after_s=self.settings.report_retry_limit_s,
-                )
-        except ClientError as exc:
-            if not exc.is_transient:
-                raise
-            # A driver that fails on this upload again and again (not just down) would
-            # otherwise hold the task forever while the heartbeats keep its lease alive.
-            return Failure(f"the driver did not take the output: {exc}", report.log_tail)
-        log.info("task %d: output accepted by the driver", assignment.task_id)
-        return None
-
-    def _fail(self, assignment: TaskAssignment, report: Failure, stop: StopRequest) -> None:
-        verb = "handing back" if report.release else "reporting failure of"
-        log.warning("%s task %d: %s", verb, assignment.task_id, report.reason)
-        failure = TaskFailure(
-            attempt=assignment.attempt,
-            reason=report.reason,
-            log_tail=report.log_tail,
-            release=report.release,
-        )
-        # A release at shutdown is tried once: the operator is waiting, and the lease
-        # expiry returns the task anyway.
-        if report.release and self.shutdown.abort.is_set():
-            self.client.fail_task(assignment.task_id, failure)
-            return
-        retry_transient(
-            lambda: self.client.fail_task(assignment.task_id, failure),
-            what=f"failure report of task {assignment.task_id}",
-            backoff=self.backoff,
-            abort=stop,
-            give_up_after_s=self.settings.report_retry_limit_s,
-        )
-
-    def _release_quietly(self, assignment: TaskAssignment) -> None:
-        failure = TaskFailure(
-            attempt=assignment.attempt, reason=StopReason.SHUTDOWN.value, release=True
-        )
-        try:
-            self.client.fail_task(assignment.task_id, failure)
-        except ClientError as exc:
-            log.info(
-                "task %d: could not hand it back (%s); its lease will expire",
-                assignment.task_id,
-                exc,
-            )
 
 
 def _years(years: list[int]) -> str:

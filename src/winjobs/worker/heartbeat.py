@@ -46,8 +46,11 @@ class HeartbeatThread:
         )
         self.beats = 0  #: heartbeats the driver answered
 
-    def __enter__(self) -> HeartbeatThread:
+    def start(self) -> None:
         self._thread.start()
+
+    def __enter__(self) -> HeartbeatThread:
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:

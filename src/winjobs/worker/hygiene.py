@@ -13,6 +13,7 @@ import os
 import shutil
 import stat
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -130,6 +131,7 @@ class TaskFolders:
         self.root = root
         self.keep_last = keep_last
         self._retired: deque[Path] = deque()
+        self._lock = threading.Lock()  # attempts are retired from the finishing thread
 
     def new(self, name: str) -> Path:
         """A fresh, empty folder for one attempt of a task."""
@@ -139,9 +141,11 @@ class TaskFolders:
         return folder
 
     def retire(self, folder: Path) -> None:
-        self._retired.append(folder)
-        while len(self._retired) > self.keep_last:
-            remove_tree(self._retired.popleft())
+        with self._lock:
+            self._retired.append(folder)
+            expired = [self._retired.popleft() for _ in range(len(self._retired) - self.keep_last)]
+        for old in expired:
+            remove_tree(old)
 
     def clean_stale(self) -> list[Path]:
         """Delete folders left by an earlier run, first killing a solver still running in

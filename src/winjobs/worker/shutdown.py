@@ -37,7 +37,7 @@ class Shutdown:
         self.abort = threading.Event()  #: kill the running task and hand it back
         # Reentrant: the handler runs in the main thread, maybe while it holds the lock.
         self._lock = threading.RLock()
-        self._task_stop: StopRequest | None = None
+        self._task_stops: set[StopRequest] = set()
         self._interruptible_until_drain = False
         self._interruptible_until_abort = False
 
@@ -54,23 +54,21 @@ class Shutdown:
                 return
             self.abort.set()
             log.warning("stopping now: killing the running task and handing it back")
-            if self._task_stop is not None:
-                self._task_stop.request(StopReason.SHUTDOWN)
+            for stop in self._task_stops:
+                stop.request(StopReason.SHUTDOWN)
             if self._interruptible_until_abort or self._interruptible_until_drain:
                 raise Interrupted
 
-    @contextmanager
-    def task(self, stop: StopRequest) -> Iterator[None]:
-        """While a task runs: an abort also stops it."""
+    def track(self, stop: StopRequest) -> None:
+        """From claim to report, an abort also stops this attempt (running or reporting)."""
         with self._lock:
-            self._task_stop = stop
+            self._task_stops.add(stop)
             if self.abort.is_set():
                 stop.request(StopReason.SHUTDOWN)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._task_stop = None
+
+    def untrack(self, stop: StopRequest) -> None:
+        with self._lock:
+            self._task_stops.discard(stop)
 
     @contextmanager
     def interruptible(self, *, on_drain: bool) -> Iterator[None]:

@@ -47,3 +47,11 @@ def test_every_knob() -> None:
 def test_malformed_values_are_errors(environ: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match=next(iter(environ))):
         faults_from_env(environ)
+
+
+def test_uneven_year_times_cycle_over_the_years() -> None:
+    faults = faults_from_env({SECONDS_ENV: "0.5,2,1"})
+    assert [faults.seconds_for(year) for year in range(5)] == [0.5, 2.0, 1.0, 0.5, 2.0]
+    assert faults_from_env({SECONDS_ENV: "0.25"}).seconds_for(7) == 0.25
+    with pytest.raises(ConfigError, match="comma-separated list"):
+        faults_from_env({SECONDS_ENV: "1,-2"})

@@ -83,7 +83,8 @@ class FakeDriver:
         self.calls: list[Call] = []
         self.down = False  #: every request fails to connect
         self.errors_to_serve = 0  #: the next N requests answer 503
-        self.broken_routes: set[str] = set()  #: paths ending so answer 503, always
+        self.broken_routes: set[str] = set()  #: paths ending so answer 500, always
+        self.refuse_outputs: str | None = None  #: uploads get 422 with this reason
         self.cut_downloads_after: int | None = None  #: a study download stops after N bytes
         self.max_claim_wait_s = 1.0  #: cap of the long-poll, whatever the worker asks
         self._lock = threading.RLock()
@@ -309,6 +310,8 @@ class FakeDriver:
         self._last_body = {"attempt": attempt, "size": len(fields["output"])}
         if refused := self._owned(task, attempt, worker_id):
             return refused
+        if self.refuse_outputs is not None:
+            return _error(422, self.refuse_outputs)
         task.output = fields["output"]
         task.output_log_tail = fields.get("log_tail", b"").decode()
         task.status = TaskStatus.SUCCEEDED

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import sys
 import threading
 import time
 import zipfile
@@ -15,7 +16,6 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.unit.worker.conftest import ScriptFactory
 from tests.unit.worker.fake_driver import FakeDriver, FakeTask
 from winjobs.antares.archive import pack_study
 from winjobs.client import ClientError
@@ -24,7 +24,7 @@ from winjobs.worker.agent import Agent
 from winjobs.worker.retry import Backoff
 from winjobs.worker.settings import WorkerSettings, load_settings
 from winjobs.worker.shutdown import Shutdown, signals_to
-from winjobs.worker.solvers import check_solvers
+from winjobs.worker.solvers import Solver, check_solvers
 
 MINI_SOLVER = Path(__file__).with_name("mini_solver.py")
 
@@ -45,13 +45,12 @@ def _study(root: Path, nbyears: int) -> bytes:
 class World:
     """A fake driver, a worker configured against it, and a tiny study."""
 
-    def __init__(self, tmp_path: Path, make_script: ScriptFactory) -> None:
+    def __init__(self, tmp_path: Path, solvers: dict[str, Solver], study: bytes) -> None:
         self.tmp_path = tmp_path
         self.driver = FakeDriver(heartbeat_interval_s=0.05)
         self.driver.max_claim_wait_s = 0.2
-        solver = make_script("antares-8.8-solver", MINI_SOLVER.read_text())
-        self.solvers = check_solvers({"8.8": solver})
-        self.study = _study(tmp_path, nbyears=6)
+        self.solvers = solvers
+        self.study = study
         self.pid_file = tmp_path / "solver-pids"
         self.overrides: dict[str, Any] = {}
 
@@ -90,15 +89,32 @@ class World:
         raise AssertionError("the solver never started")
 
 
+@pytest.fixture(scope="module")
+def checked_solvers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Solver]:
+    """The mini solver, checked once (its `-v` check costs an interpreter start)."""
+    solver = tmp_path_factory.mktemp("bin") / "antares-8.8-solver"
+    solver.write_text(f"#!{sys.executable}\n" + MINI_SOLVER.read_text(), encoding="utf-8")
+    solver.chmod(0o755)
+    return check_solvers({"8.8": solver})
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return _study(tmp_path_factory.mktemp("study"), nbyears=6)
+
+
 @pytest.fixture
 def world(
-    tmp_path: Path, make_script: ScriptFactory, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    checked_solvers: dict[str, Solver],
+    study: bytes,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[World]:
     for key in list(os.environ):
         if key.startswith(("WINJOBS_WORKER_", "MINI_")):
             monkeypatch.delenv(key)
     monkeypatch.setenv("MINI_PID_FILE", str(tmp_path / "solver-pids"))
-    yield World(tmp_path, make_script)
+    yield World(tmp_path, checked_solvers, study)
 
 
 def _run_in_thread(agent: Agent, **kwargs: Any) -> threading.Thread:
@@ -118,6 +134,7 @@ def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 def _mc_ind_years(output: bytes) -> list[int]:
     with zipfile.ZipFile(io.BytesIO(output)) as archive:
         names = archive.namelist()
+    assert all(n.startswith("20240501-1000eco-") for n in names)  # under the run's name
     folders = {n.split("mc-ind/")[1][:5] for n in names if "mc-ind/" in n}
     return sorted(int(folder) - 1 for folder in folders if folder.isdigit())
 
@@ -394,3 +411,53 @@ def test_an_upload_the_driver_keeps_failing_becomes_a_failure_report(world: Worl
     assert failure.reason == "the driver did not take the output: internal error (HTTP 500)"
     assert task.output is None
     assert [c.status for c in world.driver.calls if c.path.endswith("/complete")].count(500) > 1
+
+
+def test_the_next_task_runs_while_the_last_output_uploads(world: World) -> None:
+    first, second = world.add([0]), world.add([1])
+    agent = world.agent()
+    original = agent.client.complete_task_upload
+
+    def slow_upload(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(1.0)  # a large run on a slow network
+        return original(*args, **kwargs)
+
+    agent.client.complete_task_upload = slow_upload  # type: ignore[method-assign]
+    assert agent.run(max_tasks=2) == 2
+    assert first.status is TaskStatus.SUCCEEDED and second.status is TaskStatus.SUCCEEDED
+    calls = world.driver.calls
+    leases = [i for i, c in enumerate(calls) if c.path.endswith("/claim") and c.status == 200]
+    first_upload = next(i for i, c in enumerate(calls) if c.path == "/api/v1/tasks/1/complete")
+    assert leases[1] < first_upload  # task 2 was claimed before task 1's output was in
+    beats_during_upload = [
+        c for c in calls[leases[1] : first_upload] if c.path == "/api/v1/tasks/1/heartbeat"
+    ]
+    assert beats_during_upload  # the finished attempt kept its lease while uploading
+
+
+def test_a_cancel_during_the_upload_stops_it(world: World) -> None:
+    task = world.add([0])
+    agent = world.agent()
+    original = agent.client.complete_task_upload
+
+    def upload_after_cancel(*args: Any, **kwargs: Any) -> Any:
+        world.driver.cancel_job(task.job_id)
+        time.sleep(0.4)  # the heartbeat hears of it meanwhile
+        return original(*args, **kwargs)
+
+    agent.client.complete_task_upload = upload_after_cancel  # type: ignore[method-assign]
+    agent.run(max_tasks=1)
+    assert task.output is None
+    assert not any(c.path.endswith("/complete") for c in world.driver.calls)
+    assert list((world.tmp_path / "data" / "tasks").iterdir()) == []
+
+
+def test_an_output_the_driver_refuses_becomes_a_failure_report(world: World) -> None:
+    task = world.add([0, 1])
+    world.driver.refuse_outputs = "the run lacks mc-ind year 00002"
+    world.agent().run(max_tasks=1)
+    [failure] = task.failures
+    assert failure.reason == (
+        "the driver refused the output: the run lacks mc-ind year 00002 (HTTP 422)"
+    )
+    assert "Quitting the solver gracefully" in failure.log_tail

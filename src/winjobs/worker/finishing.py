@@ -1,0 +1,86 @@
+"""Finish an attempt after its solver exited: check, pack, report, clean up, in the
+background, while the worker already runs its next task.
+
+Checking a run, zipping it and uploading it takes seconds for a small study and minutes
+for a large one; meanwhile the solver's cores would sit idle. So the main loop hands the
+finished attempt over and claims again at once. One attempt is finished at a time: a
+second waits for the first, so a driver that is away never piles up results on disk.
+The attempt's heartbeats go on until its report is accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from winjobs.antares.archive import pack_folder
+from winjobs.antares.output import check_run, new_run_folder
+from winjobs.errors import WinjobsError
+from winjobs.wire import TaskAssignment
+from winjobs.worker.reports import Failure, Report, Upload
+from winjobs.worker.runner import read_tail
+from winjobs.worker.staging import StagedTask
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """A solver that exited by itself: its run is still to be checked."""
+
+    exit_code: int
+    year_by_year: bool
+    runs_before: frozenset[str]  #: run folders in output/ before the solver started
+
+
+def conclude(assignment: TaskAssignment, staged: StagedTask, ran: Ran, tail_lines: int) -> Report:
+    """Check the run the strict way; a zipped run to upload, or a failure with the log tail."""
+    tail = read_tail(staged.log_path, tail_lines)
+    run = new_run_folder(staged.study_dir, ran.runs_before)
+    try:
+        check = check_run(
+            run,
+            exit_code=ran.exit_code,
+            expected_years=assignment.years,
+            year_by_year=ran.year_by_year,
+            log_text=staged.log_path.read_text(encoding="utf-8", errors="replace"),
+        )
+        if not check.ok or run is None:
+            return Failure(check.reason or "the run failed", tail)
+        # The run under its own name (wire.COMPLETE_OUTPUT_FIELD); a zipped run (-z) is
+        # uploaded as it is, its entries relative to the run (the driver takes both).
+        upload = (
+            run
+            if run.is_file()
+            else pack_folder(run, staged.folder / "run.zip", arcname_root=run.name).path
+        )
+    except (WinjobsError, OSError) as exc:
+        return Failure(f"the run could not be checked and packed: {exc}", tail)
+    return Upload(upload, tail)
+
+
+class Finisher:
+    """Runs one finishing job at a time in a background thread."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+
+    def submit(self, name: str, job: Callable[[], None]) -> None:
+        """Start `job` once the previous one is done."""
+        self.wait()
+        self._thread = threading.Thread(target=self._guarded, args=(name, job), name=name)
+        self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    @staticmethod
+    def _guarded(name: str, job: Callable[[], None]) -> None:
+        try:
+            job()
+        except Exception:  # a bug here must not die silently in a thread
+            log.exception("%s failed", name)

@@ -1,0 +1,248 @@
+"""The real driver on loopback, `winjobs worker` processes and the stand-in solver.
+
+Issue 5's done-when: every year runs exactly once in the result; a worker killed with
+kill -9 mid-task has its years run elsewhere and the output equals a clean run; a driver
+killed and restarted mid-job does not stop the job; cancel kills the solver within
+seconds; a failing year is retried then reported with the log tail; a hanging solver is
+killed at the task time limit; Ctrl-C drains, twice kills and hands the task back.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.integration.compare import assert_same_run, mc_ind_years
+from tests.integration.harness import (
+    Driver,
+    Worker,
+    clean_env,
+    cluster,
+    fetch_result,
+    make_study,
+    standin_solver,
+    submit,
+    wait_final,
+    wait_until,
+)
+from winjobs.antares.output import new_run_folder
+from winjobs.client import DriverClient
+from winjobs.wire import JobDetail, JobStatus, TaskStatus
+
+pytestmark = pytest.mark.slow
+
+SECONDS = "WINJOBS_STANDIN_SECONDS_PER_YEAR"
+#: Short leases and heartbeats so that lost workers are noticed within seconds.
+FAST = {
+    "lease_seconds": 10,
+    "heartbeat_interval_s": 0.3,
+    "sweep_interval_s": 0.3,
+    "claim_max_wait_s": 2,
+    "max_attempts": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def solver(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return standin_solver(tmp_path_factory.mktemp("bin"))
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory: pytest.TempPathFactory, solver: Path) -> Path:
+    """A single-machine run of the 8-year study: what every job's output must equal."""
+    study = make_study(tmp_path_factory.mktemp("clean"), 8)
+    subprocess.run(
+        [str(solver), "-i", str(study), "--force-parallel=2", "-n", "clean"],
+        stdout=subprocess.DEVNULL,
+        env=clean_env(**{SECONDS: "0"}),
+        check=True,
+        timeout=120,
+    )
+    run = new_run_folder(study, set())
+    assert run is not None
+    return run
+
+
+def _start(
+    workers: list[Worker], driver: Driver, name: str, solver: Path, **kwargs: object
+) -> Worker:
+    worker = Worker(driver.root.parent / "workers", driver.url, name, solver, **kwargs)  # type: ignore[arg-type]
+    workers.append(worker.start())
+    return worker
+
+
+def _registered(client: DriverClient, count: int) -> None:
+    wait_until(lambda: len(client.list_workers().workers) >= count, 30, "workers to register")
+
+
+def _running_task(client: DriverClient, job_id: int, worker: str | None = None) -> int:
+    def find() -> int | None:
+        for task in client.get_job(job_id).tasks:
+            if task.status is TaskStatus.RUNNING and worker in (None, task.worker):
+                return task.id
+        return None
+
+    task_id: int = wait_until(find, 30, "a running task")
+    return task_id
+
+
+def _solver_of(worker: Worker) -> psutil.Process:
+    """The solver the worker process runs (its child, in a session of its own)."""
+
+    def find() -> psutil.Process | None:
+        children = psutil.Process(worker.pid).children()
+        return children[0] if children else None
+
+    found: psutil.Process = wait_until(find, 30, f"{worker.name}'s solver")
+    return found
+
+
+def _assert_years_once(job: JobDetail) -> None:
+    done = [
+        year for task in job.tasks if task.status is TaskStatus.SUCCEEDED for year in task.years
+    ]
+    assert sorted(done) == job.years, "each year must be in exactly one succeeded task"
+
+
+def test_every_year_runs_exactly_once(tmp_path: Path, solver: Path, clean_run: Path) -> None:
+    with cluster(tmp_path, FAST) as (driver, workers), driver.user() as client:
+        for name in ("w1", "w2"):
+            _start(workers, driver, name, solver, env={SECONDS: "0.1"})
+        _registered(client, 2)
+        job_id = submit(client, make_study(tmp_path, 8), tmp_path)
+        job = wait_final(client, job_id, 90)
+        assert job.status is JobStatus.SUCCEEDED, job.error
+        _assert_years_once(job)
+        assert {task.worker for task in job.tasks} == {"w1", "w2"}
+        run = fetch_result(client, job_id, tmp_path / "result")
+        assert mc_ind_years(run) == list(range(1, 9))
+        assert_same_run(run, clean_run)
+
+
+def test_a_killed_worker_s_years_run_elsewhere(
+    tmp_path: Path, solver: Path, clean_run: Path
+) -> None:
+    fast_lease = {**FAST, "lease_seconds": 3}
+    with cluster(tmp_path, fast_lease) as (driver, workers), driver.user() as client:
+        doomed = _start(workers, driver, "doomed", solver, env={"WINJOBS_STANDIN_HANG": "1"})
+        _registered(client, 1)
+        job_id = submit(client, make_study(tmp_path, 8), tmp_path)
+        task_id = _running_task(client, job_id, "doomed")
+        orphan = _solver_of(doomed)
+        doomed.kill9()
+        _start(workers, driver, "rescuer", solver, env={SECONDS: "0.05"})
+        job = wait_final(client, job_id, 90)
+        assert job.status is JobStatus.SUCCEEDED, job.error
+        _assert_years_once(job)
+        rescued = next(task for task in job.tasks if task.id == task_id)
+        assert rescued.worker == "rescuer"
+        assert rescued.attempts == 2
+        assert_same_run(fetch_result(client, job_id, tmp_path / "result"), clean_run)
+        # kill -9 left the solver running; the next worker on that folder ends it.
+        assert orphan.is_running()
+        restarted = _start(workers, driver, "doomed", solver, args=["--exit-when-idle"])
+        assert restarted.wait(60) == 0
+        assert not orphan.is_running() or orphan.status() == psutil.STATUS_ZOMBIE
+        assert "killed a solver left running" in restarted.log()
+
+
+def test_the_job_survives_a_driver_restart(tmp_path: Path, solver: Path) -> None:
+    with cluster(tmp_path, FAST) as (driver, workers), driver.user() as client:
+        for name in ("w1", "w2"):
+            _start(workers, driver, name, solver, env={SECONDS: "0.4"})
+        _registered(client, 2)
+        job_id = submit(client, make_study(tmp_path, 8), tmp_path)
+        _running_task(client, job_id)
+        driver.kill9()
+        time.sleep(1.5)
+        driver.start()
+        job = wait_final(client, job_id, 120)
+        assert job.status is JobStatus.SUCCEEDED, job.error
+        _assert_years_once(job)
+        assert all(worker.process and worker.process.poll() is None for worker in workers)
+        assert any("retry" in worker.log() for worker in workers)  # they did see it go
+
+
+def test_cancel_kills_the_solver_within_seconds(tmp_path: Path, solver: Path) -> None:
+    with cluster(tmp_path, FAST) as (driver, workers), driver.user() as client:
+        worker = _start(workers, driver, "w1", solver, env={"WINJOBS_STANDIN_HANG": "1"})
+        _registered(client, 1)
+        job_id = submit(client, make_study(tmp_path, 4), tmp_path)
+        _running_task(client, job_id)
+        process = _solver_of(worker)
+        client.cancel_job(job_id)
+        started = time.monotonic()
+        psutil.wait_procs([process], timeout=10)
+        assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+        assert time.monotonic() - started < 5
+        assert client.get_job(job_id).status is JobStatus.CANCELLED
+        assert worker.process is not None and worker.process.poll() is None  # still serving
+
+
+def test_a_failing_year_is_retried_then_reported_with_the_log_tail(
+    tmp_path: Path, solver: Path
+) -> None:
+    with cluster(tmp_path, FAST) as (driver, workers), driver.user() as client:
+        for name in ("w1", "w2"):
+            _start(
+                workers,
+                driver,
+                name,
+                solver,
+                env={SECONDS: "0.05", "WINJOBS_STANDIN_FAIL_YEAR": "2"},
+            )
+        _registered(client, 2)
+        job_id = submit(client, make_study(tmp_path, 4), tmp_path)
+        job = wait_final(client, job_id, 90)
+        assert job.status is JobStatus.FAILED
+        assert job.error is not None and "failed 2 times" in job.error
+        [failed] = [task for task in job.tasks if 2 in task.years]
+        assert failed.status is TaskStatus.FAILED
+        assert failed.attempts == 2
+        assert failed.log_tail is not None and "[fatal]" in failed.log_tail
+
+
+def test_a_hanging_solver_is_killed_at_the_task_time_limit(tmp_path: Path, solver: Path) -> None:
+    one_attempt = {**FAST, "max_attempts": 1}
+    with cluster(tmp_path, one_attempt) as (driver, workers), driver.user() as client:
+        worker = _start(workers, driver, "w1", solver, env={"WINJOBS_STANDIN_HANG": "1"})
+        _registered(client, 1)
+        job_id = submit(client, make_study(tmp_path, 2), tmp_path, task_time_limit_s=3)
+        _running_task(client, job_id)
+        process = _solver_of(worker)
+        job = wait_final(client, job_id, 60)
+        assert job.status is JobStatus.FAILED
+        assert "killed at the task time limit of 3 s" in (job.error or "")
+        assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+
+
+def test_ctrl_c_drains_and_twice_hands_the_task_back(tmp_path: Path, solver: Path) -> None:
+    with cluster(tmp_path, FAST) as (driver, workers), driver.user() as client:
+        patient = _start(workers, driver, "patient", solver, cores=1, env={SECONDS: "0.5"})
+        _registered(client, 1)
+        job_id = submit(client, make_study(tmp_path, 4), tmp_path)
+        first = _running_task(client, job_id, "patient")
+        patient.send(signal.SIGINT)
+        assert patient.wait(60) == 0  # finished its task first
+        job = client.get_job(job_id)
+        assert next(t for t in job.tasks if t.id == first).status is TaskStatus.SUCCEEDED
+        assert not any(t.status is TaskStatus.RUNNING for t in job.tasks)
+        assert "no new tasks" in patient.log()
+
+        hasty = _start(workers, driver, "hasty", solver, cores=1, env={"WINJOBS_STANDIN_HANG": "1"})
+        second = _running_task(client, job_id, "hasty")
+        process = _solver_of(hasty)
+        hasty.send(signal.SIGTERM)
+        time.sleep(0.5)
+        assert process.is_running()  # the first signal lets it run
+        hasty.send(signal.SIGTERM)
+        assert hasty.wait(30) == 0
+        assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+        task = next(t for t in client.get_job(job_id).tasks if t.id == second)
+        assert task.status is TaskStatus.QUEUED  # handed back, not counted as a failure
+        assert task.error == "worker shutting down"
