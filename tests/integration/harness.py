@@ -29,6 +29,8 @@ from winjobs.antares.archive import pack_study
 from winjobs.antares.example import write_example_study
 from winjobs.client import ClientError, DriverClient
 from winjobs.wire import JobDetail, JobSubmitFields
+from winjobs.worker.hygiene import SOLVER_PID_FILE
+from winjobs.worker.runner import kill_recorded_solver
 
 BIN = Path(sys.executable).parent
 WINJOBS = BIN / "winjobs"
@@ -225,9 +227,13 @@ class Worker:
         return self.process.wait(timeout)
 
     def stop(self) -> None:
+        """Kill the worker, then any solver it left running (a killed worker cannot take
+        its detached solver down with it; a failed test must not leak one)."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        for pid_file in self.data_dir.glob(f"tasks/*/{SOLVER_PID_FILE}"):
+            kill_recorded_solver(pid_file)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,198 @@
+"""User commands on jobs already on the driver: list, show, wait, cancel, priority, retry,
+logs, and the workers list. Each parses its options and calls `DriverClient`; the look is
+in `render`, the waiting in `follow`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from winjobs.cli.app import app, console, err_console
+from winjobs.cli.common import (
+    DebugOpt,
+    DriverOpt,
+    InputError,
+    JobArg,
+    JobNotSucceeded,
+    JsonOpt,
+    TokenOpt,
+    check_priority,
+    driver_session,
+)
+from winjobs.cli.follow import JobFollower
+from winjobs.cli.render import (
+    format_progress,
+    job_view,
+    jobs_table,
+    to_json,
+    workers_table,
+)
+from winjobs.client import DriverClient
+from winjobs.wire import JobDetail, JobStatus
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@app.command("jobs")
+def list_jobs(
+    status: Annotated[
+        JobStatus | None, typer.Option("--status", help="Only jobs in this state.")
+    ] = None,
+    submitter: Annotated[
+        str | None, typer.Option("--submitter", metavar="NAME", help="Only this user's jobs.")
+    ] = None,
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """List the driver's jobs: id, name, submitter, priority, status, progress, age."""
+    with driver_session(driver, token) as (client, _):
+        listing = client.list_jobs(status=status, submitter=submitter)
+    if as_json:
+        typer.echo(to_json(listing))
+    elif not listing.jobs:
+        err_console.print("no jobs")
+    else:
+        console.print(jobs_table(listing.jobs, _now()))
+
+
+@app.command("show")
+def show_job(
+    job_id: JobArg,
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Show a job and its tasks (years 1-based here, 0-based in --json)."""
+    with driver_session(driver, token) as (client, _):
+        job = client.get_job(job_id)
+    if as_json:
+        typer.echo(to_json(job))
+    else:
+        console.print(job_view(job, _now()))
+
+
+def wait_for(client: DriverClient, job_id: int, as_json: bool) -> JobDetail:
+    """Follow a job to its end; raise `JobNotSucceeded` (exit 3) unless it succeeded."""
+    job = JobFollower(client, err_console).follow(job_id)
+    if as_json:
+        typer.echo(to_json(job))
+    if job.status == JobStatus.SUCCEEDED:
+        return job
+    reason = f": {job.error}" if job.error else ""
+    raise JobNotSucceeded(f"job {job.id} {job.status}{reason}", job)
+
+
+@app.command("wait")
+def wait_job(
+    job_id: JobArg,
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Follow a job with a progress bar until it ends; exit 0 only if it succeeded."""
+    with driver_session(driver, token) as (client, _):
+        job = wait_for(client, job_id, as_json)
+    if not as_json:
+        console.print(f"job {job.id} succeeded ({job.years_total} years)")
+
+
+@app.command("cancel")
+def cancel_job(
+    job_id: JobArg,
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Cancel a job: queued tasks are dropped, running ones stopped at their next heartbeat."""
+    with driver_session(driver, token) as (client, _):
+        job = client.cancel_job(job_id)
+    if as_json:
+        typer.echo(to_json(job))
+    else:
+        console.print(f"job {job.id} {job.status}")
+
+
+@app.command("priority")
+def set_priority(
+    job_id: JobArg,
+    priority: Annotated[
+        int, typer.Argument(metavar="N", help="1..100, higher runs first.", show_default=False)
+    ],
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Change the priority of a queued or running job (1..100, higher runs first)."""
+    check_priority(priority)
+    with driver_session(driver, token) as (client, _):
+        job = client.set_priority(job_id, priority)
+    if as_json:
+        typer.echo(to_json(job))
+    else:
+        console.print(f"job {job.id} now has priority {job.priority}")
+
+
+@app.command("retry")
+def retry_job(
+    job_id: JobArg,
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run a failed job again: only its missing years run."""
+    with driver_session(driver, token) as (client, _):
+        job = client.retry_job(job_id)
+    if as_json:
+        typer.echo(to_json(job))
+    else:
+        done = format_progress(job.years_done, job.years_total)
+        console.print(f"job {job.id} {job.status} again ({done} years already done)")
+
+
+@app.command("logs")
+def show_logs(
+    job_id: JobArg,
+    task: Annotated[
+        int | None,
+        typer.Option("--task", metavar="ID", help="The log of one task (its solver log)."),
+    ] = None,
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Print a job's log, or with --task the log of one of its tasks."""
+    if task is not None and task < 1:
+        raise InputError(f"--task must be a task id as `winjobs show {job_id}` lists, not {task}")
+    with driver_session(driver, token) as (client, _):
+        text = client.job_log(job_id) if task is None else client.task_log(job_id, task)
+    typer.echo(text, nl=not text.endswith("\n"))
+
+
+@app.command("workers")
+def list_workers(
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """List the workers: name, cores, solver versions, state, current task, last seen."""
+    with driver_session(driver, token) as (client, _):
+        listing = client.list_workers()
+    if as_json:
+        typer.echo(to_json(listing))
+    elif not listing.workers:
+        err_console.print("no workers have registered yet")
+    else:
+        console.print(workers_table(listing.workers, _now()))

@@ -1,0 +1,178 @@
+"""How jobs, tasks and workers look on a terminal, and as JSON for scripts.
+
+Pure functions from wire models to Rich renderables or JSON text; `now` is a parameter so
+that tests pin the clock. Humans see MC years 1-based (`format_years`); the JSON output is
+the wire model itself, years 0-based, because scripts feed it back to the API.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from pydantic import BaseModel
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from winjobs.cli.years import format_years
+from winjobs.wire import JobDetail, JobStatus, JobSummary, TaskInfo, TaskStatus, WorkerInfo
+
+_STATUS_STYLE = {
+    "queued": "yellow",
+    "running": "cyan",
+    "succeeded": "green",
+    "failed": "bold red",
+    "cancelled": "magenta",
+    "idle": "green",
+    "busy": "cyan",
+    "draining": "yellow",
+    "offline": "dim",
+}
+
+
+def to_json(model: BaseModel) -> str:
+    """The JSON text `--json` prints: the wire model as the API sends it."""
+    return json.dumps(model.model_dump(mode="json"), indent=2)
+
+
+def status_text(status: str) -> Text:
+    return Text(status, style=_STATUS_STYLE.get(status, ""))
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration the way a person reads it: `45s`, `2m 05s`, `1h 02m`, `3d 04h`."""
+    total = max(0, round(seconds))
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"
+
+
+def format_age(moment: datetime, now: datetime) -> str:
+    """How long ago `moment` was, coarse: `12s`, `5m`, `3h`, `2d`."""
+    seconds = max(0.0, (now - moment).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def format_progress(done: int, total: int) -> str:
+    percent = 100 * done // total if total else 0
+    return f"{done}/{total} ({percent}%)"
+
+
+def _duration(started: datetime | None, finished: datetime | None, now: datetime) -> str:
+    if started is None:
+        return "-"
+    return format_seconds(((finished or now) - started).total_seconds())
+
+
+def jobs_table(jobs: Sequence[JobSummary], now: datetime) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("ID", "NAME", "SUBMITTER", "PRIO", "STATUS", "PROGRESS", "AGE"):
+        table.add_column(column, justify="right" if column in ("ID", "PRIO") else "left")
+    for job in jobs:
+        progress = format_progress(job.years_done, job.years_total)
+        if job.tasks_running:
+            progress += f", {job.tasks_running} running"
+        table.add_row(
+            str(job.id),
+            job.name,
+            job.submitter,
+            str(job.priority),
+            status_text(job.status),
+            progress,
+            format_age(job.created_at, now),
+        )
+    return table
+
+
+def job_facts(job: JobDetail, now: datetime) -> Table:
+    """The job's header: one `key  value` line per fact worth reading."""
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    rows: list[tuple[str, str | Text]] = [
+        ("job", f"{job.id}  {job.name}"),
+        ("status", status_text(job.status)),
+        ("submitter", job.submitter),
+        ("priority", str(job.priority)),
+        ("study", f"{job.study_name} (Antares {job.antares_version}, {job.mode})"),
+        ("years", f"{format_years(job.years)} ({job.years_total} years)"),
+        ("progress", format_progress(job.years_done, job.years_total)),
+        ("submitted", f"{format_age(job.created_at, now)} ago"),
+    ]
+    if job.started_at is not None:
+        rows.append(("run time", _duration(job.started_at, job.finished_at, now)))
+    if job.eta_seconds is not None and not job.status.is_final:
+        rows.append(("eta", format_seconds(job.eta_seconds)))
+    if job.task_time_limit_s is not None:
+        rows.append(("time limit", f"{format_seconds(job.task_time_limit_s)} per task"))
+    if job.run_folder:
+        rows.append(("output", job.run_folder))
+    if job.error:
+        rows.append(("error", Text(job.error, style="red")))
+    rows.extend(("warning", Text(w, style="yellow")) for w in job.warnings)
+    for key, value in rows:
+        facts.add_row(key, value)
+    return facts
+
+
+def tasks_table(tasks: Sequence[TaskInfo], now: datetime) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("TASK", "YEARS", "WORKER", "ATTEMPTS", "STATUS", "DONE", "DURATION"):
+        table.add_column(column, justify="right" if column in ("TASK", "ATTEMPTS") else "left")
+    for task in sorted(tasks, key=lambda t: (min(t.years, default=0), t.id)):
+        status = status_text(task.status)
+        if task.status == TaskStatus.FAILED and task.error:
+            status.append(f": {task.error}", style="red")
+        table.add_row(
+            str(task.id),
+            format_years(task.years),
+            task.worker or "-",
+            str(task.attempts),
+            status,
+            f"{task.years_done}/{len(task.years)}",
+            _duration(task.started_at, task.finished_at, now),
+        )
+    return table
+
+
+def job_view(job: JobDetail, now: datetime) -> RenderableType:
+    """`winjobs show`: the facts, then the tasks (none yet while the job waits)."""
+    if not job.tasks:
+        note = "no task yet: tasks are cut when workers ask for work"
+        if job.status != JobStatus.QUEUED:
+            note = "no tasks"
+        return Group(job_facts(job, now), Text(""), Text(note, style="dim"))
+    return Group(job_facts(job, now), Text(""), tasks_table(job.tasks, now))
+
+
+def workers_table(workers: Sequence[WorkerInfo], now: datetime) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("NAME", "CORES", "VERSIONS", "STATE", "CURRENT TASK", "LAST SEEN"):
+        table.add_column(column, justify="right" if column == "CORES" else "left")
+    for worker in workers:
+        current = "-"
+        if worker.current_task is not None:
+            current = f"task {worker.current_task}"
+            if worker.current_job is not None:
+                current += f" (job {worker.current_job})"
+        table.add_row(
+            worker.name,
+            str(worker.cores),
+            ", ".join(worker.versions),
+            status_text(worker.state),
+            current,
+            f"{format_age(worker.last_seen, now)} ago",
+        )
+    return table

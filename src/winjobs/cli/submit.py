@@ -1,0 +1,134 @@
+"""`winjobs submit` and `winjobs download`: studies go up, merged run folders come back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from winjobs.cli.app import app, console, err_console
+from winjobs.cli.common import (
+    DebugOpt,
+    DriverOpt,
+    JobArg,
+    JobNotSucceeded,
+    JsonOpt,
+    TokenOpt,
+    driver_session,
+)
+from winjobs.cli.jobs import wait_for
+from winjobs.cli.transfer import SubmitRequest, default_destination, fetch_result, send_study
+
+
+@app.command("submit")
+def submit(
+    study: Annotated[
+        Path, typer.Argument(metavar="STUDY", help="The study folder.", show_default=False)
+    ],
+    priority: Annotated[
+        int, typer.Option("--priority", "-p", metavar="N", help="1..100, higher runs first.")
+    ] = 50,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", metavar="NAME", help="Job name (default: the study's name)."),
+    ] = None,
+    years: Annotated[
+        str | None,
+        typer.Option(
+            "--years",
+            metavar="SPEC",
+            help="MC years to run, 1-based as in Antares, e.g. 1-10,15 "
+            "(default: the study's playlist).",
+        ),
+    ] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--time-limit", metavar="SECONDS", help="Stop and retry a task running longer."
+        ),
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Follow the job until it ends; exit 0 only if it succeeded."),
+    ] = False,
+    download: Annotated[
+        bool,
+        typer.Option(
+            "--download",
+            help="When it succeeds, put the result in the study's own output/ (implies --wait).",
+        ),
+    ] = False,
+    download_to: Annotated[
+        Path | None,
+        typer.Option(
+            "--download-to",
+            metavar="DEST",
+            help="Like --download, into DEST/<run folder>/ instead.",
+        ),
+    ] = None,
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Validate, pack and upload a study as a new job; print its id."""
+    request = SubmitRequest(study, priority, name, years, time_limit)
+    fetch = download or download_to is not None
+    with driver_session(driver, token) as (client, connection):
+        created = send_study(client, connection, request, err_console)
+        report: dict[str, object] = {"job_id": created.job_id, "warnings": created.warnings}
+        if not as_json:
+            console.print(f"submitted job {created.job_id}")
+        if not (wait or fetch):
+            if as_json:
+                typer.echo(json.dumps(report))
+            else:
+                err_console.print(f"follow it with: winjobs wait {created.job_id}")
+            return
+        try:
+            job = wait_for(client, created.job_id, as_json=False)
+        except JobNotSucceeded as exc:
+            if as_json:
+                report["status"] = str(exc.job.status) if exc.job else None
+                typer.echo(json.dumps(report))
+            raise
+        report["status"] = str(job.status)
+        if fetch:
+            dest = download_to if download_to is not None else study / "output"
+            run = fetch_result(client, job, dest, err_console)
+            report["output"] = str(run)
+        if as_json:
+            typer.echo(json.dumps(report))
+        else:
+            where = f": {report['output']}" if "output" in report else ""
+            console.print(f"job {job.id} succeeded{where}")
+
+
+@app.command("download")
+def download_result(
+    job_id: JobArg,
+    dest: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[DEST]",
+            help="Folder playing the part of a study's output/ (default: the submitted "
+            "study's own output/, when it was submitted from here).",
+            show_default=False,
+        ),
+    ] = None,
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Fetch a succeeded job's merged output as DEST/<run folder>/."""
+    with driver_session(driver, token) as (client, connection):
+        folder = dest if dest is not None else default_destination(connection, job_id)
+        job = client.get_job(job_id)
+        run = fetch_result(client, job, folder, err_console)
+    if as_json:
+        typer.echo(json.dumps({"job_id": job_id, "output": str(run)}))
+    else:
+        console.print(str(run))

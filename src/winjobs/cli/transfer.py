@@ -1,0 +1,187 @@
+"""Moving a study to the driver and a result back, with progress bars.
+
+`send_study` is what `winjobs submit` and `winjobs demo` share: validate locally (the same
+rules and messages as `winjobs inspect`, so a broken study is refused before minutes of
+packing and uploading), pack without `output/`, upload, and remember where the study lives
+so that the result can later land in its own `output/`.
+
+`fetch_result` writes a job's merged run folder as `DEST/<run folder>/`, DEST playing the
+part of a study's `output/`. It never overwrites: an existing run folder of that name
+stops it, and a failed download or a hostile archive leaves nothing in DEST.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from winjobs.antares.archive import pack_study, unpack_archive
+from winjobs.antares.study import Study, open_study
+from winjobs.cli.common import InputError
+from winjobs.cli.localjobs import LocalJobs
+from winjobs.cli.userconfig import Connection, default_config_path
+from winjobs.cli.years import check_years, parse_years
+from winjobs.client import DriverClient
+from winjobs.errors import ArchiveError, WinjobsError
+from winjobs.wire import JobCreated, JobDetail, JobStatus, JobSubmitFields
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    """What the user asked for, before it is checked against the study."""
+
+    study: Path
+    priority: int = 50
+    name: str | None = None
+    years: str | None = None  #: the user's 1-based spec, e.g. "1-10,15"
+    time_limit_s: float | None = None
+
+
+def bytes_progress(console: Console, label: str) -> Progress:
+    """A bar for bytes moving: size done / total, speed, time left."""
+    return Progress(
+        TextColumn(f"{label:<10}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def check_request(request: SubmitRequest) -> tuple[Study, JobSubmitFields]:
+    """Open the study and turn the request into the form fields; no I/O beyond reading it."""
+    study = open_study(request.study)
+    if not 1 <= request.priority <= 100:
+        raise InputError(
+            f"--priority must be between 1 and 100 (higher runs first), not {request.priority}"
+        )
+    if request.name is not None and not 1 <= len(request.name) <= 200:
+        raise InputError("--name must be 1 to 200 characters long")
+    if request.time_limit_s is not None and request.time_limit_s <= 0:
+        raise InputError(
+            f"--time-limit must be a positive number of seconds, not {request.time_limit_s:g}"
+        )
+    years: str | None = None
+    if request.years is not None:
+        chosen = parse_years(request.years)
+        check_years(chosen, study.nbyears, study.years)
+        years = ",".join(str(y) for y in chosen)
+    fields = JobSubmitFields(
+        priority=request.priority,
+        name=request.name or study.name,
+        years=years,
+        task_time_limit_s=request.time_limit_s,
+    )
+    return study, fields
+
+
+def send_study(
+    client: DriverClient,
+    connection: Connection,
+    request: SubmitRequest,
+    console: Console,
+) -> JobCreated:
+    """Validate, pack, upload; the job id is remembered against the study's local path."""
+    study, fields = check_request(request)
+    for warning in study.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    with tempfile.TemporaryDirectory(prefix="winjobs-submit-") as tmp:
+        archive = Path(tmp) / "study.zip"
+        with bytes_progress(console, "packing") as bar:
+            task = bar.add_task("packing", total=None)
+            pack_study(
+                study.path,
+                archive,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        with bytes_progress(console, "uploading") as bar:
+            task = bar.add_task("uploading", total=archive.stat().st_size)
+            created = client.submit_job(
+                archive,
+                fields,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    LocalJobs.beside(default_config_path()).remember(
+        connection.driver_url, created.job_id, study.path
+    )
+    for warning in created.warnings:
+        console.print(f"[yellow]warning from the driver:[/] {warning}", highlight=False)
+    return created
+
+
+def default_destination(connection: Connection, job_id: int) -> Path:
+    """The submitted study's own `output/`, when this machine submitted the job."""
+    study = LocalJobs.beside(default_config_path()).study_of(connection.driver_url, job_id)
+    if study is None:
+        raise InputError(
+            f"job {job_id} was not submitted from this machine (as this user): "
+            "give the folder to download into, e.g. winjobs download "
+            f"{job_id} path/to/study/output"
+        )
+    if not (study / "study.antares").is_file():
+        raise InputError(
+            f"job {job_id} was submitted from {study}, which is no longer a study folder: "
+            "give the folder to download into"
+        )
+    return study / "output"
+
+
+def fetch_result(client: DriverClient, job: JobDetail, dest: Path, console: Console) -> Path:
+    """Download and unpack the job's run folder into `dest/<run folder>/`; return its path."""
+    if job.status != JobStatus.SUCCEEDED or not job.result_available:
+        raise WinjobsError(
+            f"job {job.id} is {job.status}: it has no result to download"
+            + ("" if job.status.is_final else f" yet (wait for it: winjobs wait {job.id})")
+        )
+    if job.run_folder and (dest / job.run_folder).exists():
+        raise InputError(
+            f"{dest / job.run_folder} already exists: remove it or choose another destination"
+        )
+    dest.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".winjobs-download-{job.id}-", dir=dest))
+    try:
+        archive = staging / "result.zip"
+        with bytes_progress(console, "download") as bar:
+            task = bar.add_task("download", total=None)
+            client.download_result(
+                job.id,
+                archive,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        unpacked = staging / "unpacked"
+        try:
+            unpack_archive(archive, unpacked)
+        except ArchiveError as exc:
+            raise ArchiveError(f"the result of job {job.id} was refused: {exc}") from exc
+        run = _run_folder_in(unpacked)
+        name = job.run_folder or (run.name if run is not unpacked else f"job-{job.id}")
+        target = dest / name
+        if target.exists():
+            raise InputError(f"{target} already exists: remove it or choose another destination")
+        run.rename(target)
+        return target
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _run_folder_in(unpacked: Path) -> Path:
+    """The archive holds either the run folder itself or its content; accept both."""
+    if (unpacked / "info.antares-output").exists():
+        return unpacked
+    entries = list(unpacked.iterdir())
+    if len(entries) == 1 and entries[0].is_dir():
+        return entries[0]
+    return unpacked

@@ -1,0 +1,222 @@
+"""The job commands end to end in-process: argv -> DriverClient -> the fake driver -> output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.unit.cli.conftest import Cli
+from tests.unit.cli.fake_driver import BASE_URL, FakeDriver, make_job, make_task
+from winjobs.wire import JobStatus, TaskStatus, WorkerState
+
+
+@pytest.fixture
+def two_jobs(fake: FakeDriver) -> FakeDriver:
+    fake.add(make_job(1, name="summer", submitter="bob", status=JobStatus.SUCCEEDED, years_done=10))
+    fake.add(
+        make_job(
+            2,
+            name="winter",
+            priority=70,
+            status=JobStatus.RUNNING,
+            years_done=4,
+            tasks_running=2,
+            tasks=[
+                make_task(
+                    5,
+                    2,
+                    [0, 1, 2, 3],
+                    status=TaskStatus.SUCCEEDED,
+                    worker="pc-01",
+                    attempts=1,
+                    years_done=4,
+                ),
+                make_task(6, 2, [4, 5], status=TaskStatus.RUNNING, worker="pc-02", attempts=1),
+            ],
+        )
+    )
+    return fake
+
+
+def test_jobs_lists_newest_first(cli: Cli, two_jobs: FakeDriver) -> None:
+    result = cli("jobs")
+    assert result.code == 0, result.err
+    lines = [line.split() for line in result.out.splitlines()]
+    assert lines[0] == ["ID", "NAME", "SUBMITTER", "PRIO", "STATUS", "PROGRESS", "AGE"]
+    assert lines[1][:6] == ["2", "winter", "alice", "70", "running", "4/10"]
+    assert lines[2][:6] == ["1", "summer", "bob", "50", "succeeded", "10/10"]
+
+
+def test_jobs_filters_and_json(cli: Cli, two_jobs: FakeDriver) -> None:
+    result = cli("jobs", "--status", "succeeded", "--json")
+    assert result.code == 0, result.err
+    assert [j["id"] for j in json.loads(result.out)["jobs"]] == [1]
+    assert two_jobs.requests[-1].url.params["status"] == "succeeded"
+    assert cli("jobs", "--submitter", "nobody").err.strip() == "no jobs"
+
+
+def test_show_human_and_json(cli: Cli, two_jobs: FakeDriver) -> None:
+    human = cli("show", "2")
+    assert human.code == 0, human.err
+    assert "winter" in human.out and "5-6" in human.out and "pc-02" in human.out
+    data = json.loads(cli("show", "2", "--json").out)
+    assert data["years_done"] == 4 and data["years_total"] == 10
+    assert [t["years"] for t in data["tasks"]] == [[0, 1, 2, 3], [4, 5]]
+
+
+def test_unknown_job_is_one_line_and_exit_1(cli: Cli, fake: FakeDriver) -> None:
+    result = cli("show", "99")
+    assert result.code == 1
+    assert result.err == "error: job 99 not found (HTTP 404)\n"
+    assert result.out == ""
+
+
+def test_refused_token_names_where_it_came_from(
+    cli: Cli, fake: FakeDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WINJOBS_TOKEN", "stale")
+    result = cli("jobs", "--driver", BASE_URL, auth=False)
+    assert result.code == 1
+    assert result.err.strip() == (
+        "error: not signed in (check the token): missing or unknown token (HTTP 401) "
+        "(token from WINJOBS_TOKEN)"
+    )
+
+
+def test_unreachable_driver_names_where_the_url_came_from(
+    cli: Cli, fake: FakeDriver, user_dir: Path
+) -> None:
+    user_dir.mkdir()
+    (user_dir / "config.yaml").write_text(f"driver: {BASE_URL}\ntoken: alice-token\n")
+    fake.unreachable = True
+    result = cli("workers", auth=False)
+    assert result.code == 1
+    assert result.err.startswith(f"error: cannot reach the driver at {BASE_URL}")
+    assert result.err.rstrip().endswith(
+        f"(driver URL from the user config file {user_dir / 'config.yaml'})"
+    )
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_debug_shows_the_traceback(cli: Cli, fake: FakeDriver) -> None:
+    result = cli("show", "99", "--debug")
+    assert result.code == 1
+    assert "Traceback" in result.err and "ClientError" in result.err
+
+
+def test_wait_follows_to_success(cli: Cli, two_jobs: FakeDriver) -> None:
+    two_jobs.script(
+        2,
+        [
+            {"years_done": 6},
+            {"years_done": 8, "tasks_running": 1},
+            {"years_done": 10, "tasks_running": 0, "status": JobStatus.SUCCEEDED},
+        ],
+    )
+    result = cli("wait", "2")
+    assert result.code == 0, result.err
+    assert result.out.strip() == "job 2 succeeded (10 years)"
+    assert result.err.splitlines() == [
+        "job 2 running: 6/10 years, 2 task(s) running",
+        "job 2 running: 8/10 years, 1 task(s) running",
+        "job 2 succeeded: 10/10 years",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        (
+            {"status": JobStatus.FAILED, "error": "years 5-6 failed 3 times"},
+            "error: job 2 failed: years 5-6 failed 3 times",
+        ),
+        ({"status": JobStatus.CANCELLED}, "error: job 2 cancelled"),
+    ],
+)
+def test_wait_exits_3_unless_succeeded(
+    cli: Cli, two_jobs: FakeDriver, update: dict[str, object], message: str
+) -> None:
+    two_jobs.script(2, [update])
+    result = cli("wait", "2", "--json")
+    assert result.code == 3
+    assert result.err.splitlines()[-1] == message
+    assert json.loads(result.out)["status"] == update["status"]
+
+
+def test_cancel_own_job(cli: Cli, two_jobs: FakeDriver) -> None:
+    result = cli("cancel", "2")
+    assert (result.code, result.out) == (0, "job 2 cancelled\n")
+    assert two_jobs.jobs[2].status == JobStatus.CANCELLED
+
+
+def test_cancel_someone_elses_job_is_refused(cli: Cli, two_jobs: FakeDriver) -> None:
+    result = cli("cancel", "1")
+    assert result.code == 1
+    assert result.err.strip() == "error: not allowed: job 1 belongs to bob (HTTP 403)"
+
+
+def test_priority_changes_and_json(cli: Cli, two_jobs: FakeDriver) -> None:
+    result = cli("priority", "2", "90", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["priority"] == 90
+    assert two_jobs.jobs[2].priority == 90
+    assert cli("priority", "2", "10").out == "job 2 now has priority 10\n"
+
+
+@pytest.mark.parametrize("bad", ["0", "101", "-5"])
+def test_bad_priority_is_refused_before_any_request(
+    cli: Cli, two_jobs: FakeDriver, bad: str
+) -> None:
+    result = cli("priority", "2", "--", bad) if bad.startswith("-") else cli("priority", "2", bad)
+    assert result.code == 2
+    assert result.err.strip() == (
+        f"error: priority must be between 1 and 100 (higher runs first), not {bad}"
+    )
+    assert two_jobs.requests == []
+    assert two_jobs.jobs[2].priority == 70
+
+
+def test_retry_only_failed_jobs(cli: Cli, two_jobs: FakeDriver) -> None:
+    refused = cli("retry", "2")
+    assert refused.code == 1
+    assert "only a failed job can be retried (HTTP 409)" in refused.err
+    two_jobs.jobs[2] = two_jobs.jobs[2].model_copy(update={"status": JobStatus.FAILED})
+    result = cli("retry", "2")
+    assert (result.code, result.out) == (0, "job 2 queued again (4/10 (40%) years already done)\n")
+
+
+def test_logs_of_job_and_task(cli: Cli, two_jobs: FakeDriver) -> None:
+    two_jobs.job_logs[2] = "09:00 job 2 submitted by alice\n09:01 task 5 claimed by pc-01\n"
+    two_jobs.task_logs[(2, 6)] = "[solver] MC-Years : [5..6], total: 2"
+    assert cli("logs", "2").out == two_jobs.job_logs[2]
+    assert cli("logs", "2", "--task", "6").out == "[solver] MC-Years : [5..6], total: 2\n"
+    missing = cli("logs", "2", "--task", "7")
+    assert (missing.code, missing.err.strip()) == (1, "error: job 2 has no task 7 (HTTP 404)")
+
+
+def test_workers_table_and_json(cli: Cli, fake: FakeDriver) -> None:
+    assert cli("workers").err.strip() == "no workers have registered yet"
+    fake.add_worker("pc-01", state=WorkerState.BUSY, current_task=6, current_job=2)
+    fake.add_worker("pc-02", cores=2)
+    lines = cli("workers").out.splitlines()
+    assert lines[0].split() == [
+        "NAME",
+        "CORES",
+        "VERSIONS",
+        "STATE",
+        "CURRENT",
+        "TASK",
+        "LAST",
+        "SEEN",
+    ]
+    assert lines[1].split()[:7] == ["pc-01", "4", "8.8", "busy", "task", "6", "(job"]
+    data = json.loads(cli("workers", "--json").out)
+    assert [w["name"] for w in data["workers"]] == ["pc-01", "pc-02"]
+
+
+def test_job_id_must_be_a_number(cli: Cli, fake: FakeDriver) -> None:
+    result = cli("show", "abc")
+    assert result.code == 2
+    assert fake.requests == []
