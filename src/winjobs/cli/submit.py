@@ -12,6 +12,7 @@ from winjobs.cli.app import app, console, err_console
 from winjobs.cli.common import (
     DebugOpt,
     DriverOpt,
+    InputError,
     JobArg,
     JobNotSucceeded,
     JsonOpt,
@@ -57,15 +58,16 @@ def submit(
         bool,
         typer.Option(
             "--download",
-            help="When it succeeds, put the result in the study's own output/ (implies --wait).",
+            help="When it succeeds, fetch the result (implies --wait): into DEST/<run folder>/ "
+            "when DEST follows, else into the study's own output/.",
         ),
     ] = False,
-    download_to: Annotated[
+    download_dest: Annotated[
         Path | None,
-        typer.Option(
-            "--download-to",
-            metavar="DEST",
-            help="Like --download, into DEST/<run folder>/ instead.",
+        typer.Argument(
+            metavar="[DEST]",
+            help="Where --download puts the run folder (plays the part of a study's output/).",
+            show_default=False,
         ),
     ] = None,
     driver: DriverOpt = None,
@@ -74,8 +76,13 @@ def submit(
     debug: DebugOpt = False,
 ) -> None:
     """Validate, pack and upload a study as a new job; print its id."""
+    if download_dest is not None and not download:
+        raise InputError(
+            f"unexpected argument {download_dest}: to fetch the result there, write "
+            f"`--download {download_dest}`"
+        )
     request = SubmitRequest(study, priority, name, years, time_limit)
-    fetch = download or download_to is not None
+    fetch = download
     with driver_session(driver, token) as (client, connection):
         created = send_study(client, connection, request, err_console)
         report: dict[str, object] = {"job_id": created.job_id, "warnings": created.warnings}
@@ -96,7 +103,7 @@ def submit(
             raise
         report["status"] = str(job.status)
         if fetch:
-            dest = download_to if download_to is not None else study / "output"
+            dest = download_dest if download_dest is not None else study / "output"
             run = fetch_result(client, job, dest, err_console)
             report["output"] = str(run)
         if as_json:

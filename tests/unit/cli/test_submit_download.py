@@ -131,6 +131,30 @@ def test_submit_wait_download_lands_in_the_study_output(
     assert sorted(p.name for p in (study / "output").iterdir()) == ["20250101-0000eco", RUN]
 
 
+def test_submit_download_dest_lands_in_dest(cli: Cli, fake: FakeDriver, tmp_path: Path) -> None:
+    study = make_study(tmp_path)
+    fake.next_job_states = SUCCESS
+    fake.next_job_result = run_folder_zip(RUN, RESULT_FILES)
+    dest = tmp_path / "results"
+    result = cli("submit", str(study), "--download", str(dest))
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == ["submitted job 1", f"job 1 succeeded: {dest / RUN}"]
+    assert (dest / RUN / "mc-all" / "x.txt").read_bytes() == b"42\n"
+    assert not (study / "output" / RUN).exists()
+
+
+def test_submit_dest_without_download_is_refused_before_any_upload(
+    cli: Cli, fake: FakeDriver, tmp_path: Path
+) -> None:
+    dest = tmp_path / "results"
+    result = cli("submit", str(make_study(tmp_path)), str(dest))
+    assert (result.code, result.err.strip()) == (
+        2,
+        f"error: unexpected argument {dest}: to fetch the result there, write `--download {dest}`",
+    )
+    assert fake.requests == []
+
+
 def test_submit_wait_json_reports_failure_with_exit_3(
     cli: Cli, fake: FakeDriver, tmp_path: Path
 ) -> None:
