@@ -259,7 +259,15 @@ class DriverClient:
         return self._post(f"/tasks/{task_id}/fail", Ack, failure)
 
     def complete_task_shared(self, task_id: int, completion: SharedCompletion) -> Ack:
-        return self._post(f"/tasks/{task_id}/complete-shared", Ack, completion)
+        """Report a run folder left on the worker's share. No read timeout: the driver
+        verifies it there (and copies it, with collect: copy) before it answers."""
+        response = self._request(
+            "POST",
+            f"{API_PREFIX}/tasks/{task_id}/complete-shared",
+            json=completion.model_dump(mode="json"),
+            timeout=httpx.Timeout(None, connect=10.0),
+        )
+        return Ack.model_validate(response.json())
 
     def complete_task_upload(
         self,

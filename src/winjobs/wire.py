@@ -253,6 +253,10 @@ class TaskAssignment(_Model):
     study_name: str
     transfer: Transfer
     shared_archive_path: str | None = None  #: shared mode: archive path as the driver sees it
+    #: shared mode with collect: link: the driver's merged output will link into this
+    #: attempt's run folder, so the worker keeps it after the report is accepted (until
+    #: `winjobs clean data` on the worker); otherwise the worker may delete it then
+    keep_shared_output: bool = False
     time_limit_s: float | None = None
     solver_args: list[str] = []  #: extra solver options the job carries
     lease_seconds: float
@@ -290,7 +294,10 @@ COMPLETE_OUTPUT_FIELD = "output"
 
 
 class SharedCompletion(_Model):
-    """Shared mode: the run folder stays on the worker's share."""
+    """Shared mode (`POST /tasks/{id}/complete-shared`): the run folder stays on the
+    worker's share. `run_path` must lie inside the `shared_output_root` the worker
+    registered (422 otherwise, or if the driver cannot read it there); the run is verified
+    like an upload (422 with the reason); a stale attempt gets 409."""
 
     attempt: int
     run_path: str  #: path of the run folder as the DRIVER reaches it (prefix map applied)

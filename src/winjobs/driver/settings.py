@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -29,7 +37,8 @@ from pydantic_settings import (
 
 from winjobs.driver.dashboard.config import DashboardSettings
 from winjobs.errors import ConfigError
-from winjobs.wire import Role
+from winjobs.logfiles import LEVELS
+from winjobs.wire import Role, Transfer
 
 ENV_PREFIX = "WINJOBS_DRIVER_"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -40,6 +49,16 @@ class ChunkPolicy(StrEnum):
 
     BALANCED = "balanced"  #: shares of the remaining work, shrinking towards the end
     CORES = "cores"  #: the original tool's rule: as many years as the worker has free cores
+
+
+class CollectMode(StrEnum):
+    """Shared mode: how the tasks' mc-ind years reach the job's merged output."""
+
+    #: the original tool's way: symbolic links to the workers' shares (no copy; readable
+    #: only while those machines are on)
+    LINK = "link"
+    #: copied to the driver when the task completes (the workers' folders can go)
+    COPY = "copy"
 
 
 def hash_token(token: str) -> str:
@@ -112,9 +131,28 @@ class DriverSettings(BaseSettings):
     #: threads serving blocking requests; raised above anyio's 40 so many long-polling
     #: workers and uploads never starve the other requests
     thread_pool_size: int = Field(100, ge=4)
+    #: level of the driver's log (console and `<data_dir>/logs/driver.log`)
     log_level: str = "info"
+    #: the log file is rotated at this size, keeping this many old files (driver.log.1...)
+    log_file_max_bytes: int = Field(10 * 1024**2, ge=1024)
+    log_file_backups: int = Field(5, ge=0)
+    #: how study archives and task outputs travel: `http` (through this API) or `shared`
+    #: (shared folders: docs/shared-mode.md); HTTP workers are served in both modes
+    transfer: Transfer = Transfer.HTTP
+    #: shared mode: the folder the driver writes study archives under, as the DRIVER
+    #: reaches it (workers map it with their `path_map`), e.g. C:\links\DRIVER_D\winjobs
+    shared_root: Path | None = None
+    #: shared mode: `link` (mc-ind years stay on the workers' shares) or `copy`
+    collect: CollectMode = CollectMode.LINK
     #: the web pages at `/` (sessions, live refresh): see docs/dashboard.md
     dashboard: DashboardSettings = DashboardSettings()
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.strip().lower() not in LEVELS:
+            raise ValueError(f"must be one of {', '.join(LEVELS)}")
+        return value.strip().lower()
 
     @model_validator(mode="after")
     def _check_tokens(self) -> DriverSettings:
@@ -134,6 +172,11 @@ class DriverSettings(BaseSettings):
             self.lease_seconds
         ):
             raise ValueError("heartbeat_interval_s must be shorter than lease_seconds")
+        if self.transfer is Transfer.SHARED and self.shared_root is None:
+            raise ValueError(
+                "shared_root: transfer: shared needs the folder the driver writes study "
+                "archives under (see docs/shared-mode.md)"
+            )
         return self
 
     @property

@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 import yaml
-from pydantic import ByteSize, Field, SecretStr, ValidationError, field_validator
+from pydantic import ByteSize, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,6 +30,8 @@ from pydantic_settings import (
 )
 
 from winjobs.errors import ConfigError
+from winjobs.logfiles import LEVELS
+from winjobs.wire import Transfer
 
 ENV_PREFIX = "WINJOBS_WORKER_"
 
@@ -81,6 +83,25 @@ class WorkerSettings(BaseSettings):
     #: 7-Zip executable to unpack studies with, when present (the built-in unzip otherwise).
     sevenzip: Path | None = None
 
+    #: Level of the worker's log (console and `<data_dir>/logs/worker.log`).
+    log_level: str = "info"
+    #: The log file is rotated at this size, keeping this many old files (worker.log.1...).
+    log_file_max_bytes: int = Field(10 * 1024**2, ge=1024)
+    log_file_backups: int = Field(5, ge=0)
+
+    #: `shared`: read study archives from the driver's shared folder and leave run folders
+    #: on this machine's share (docs/shared-mode.md); tasks the driver hands out over
+    #: HTTP are still run. `http`: download and upload through the driver's API.
+    transfer: Transfer = Transfer.HTTP
+    #: Shared mode: this machine's shared output folder (a local path, dedicated to the
+    #: worker): its task folders live there, and the driver reads the runs from it.
+    shared_output_dir: Path | None = None
+    #: Shared mode: the same folder as the DRIVER reaches it, e.g. C:\links\PC1_D\out.
+    shared_output_root: str | None = None
+    #: Prefixes of paths the driver sends -> this machine's, e.g.
+    #: {"C:\\links\\DRIVER_D": "/mnt/driver_d"}; the longest matching prefix wins.
+    path_map: dict[str, str] = {}
+
     @field_validator("driver_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -113,6 +134,24 @@ class WorkerSettings(BaseSettings):
                 raise ValueError(f"version {version!r} must look like 8.8 or 9.2")
         return value
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.strip().lower() not in LEVELS:
+            raise ValueError(f"must be one of {', '.join(LEVELS)}")
+        return value.strip().lower()
+
+    @model_validator(mode="after")
+    def _shared_folders(self) -> WorkerSettings:
+        if self.transfer is Transfer.SHARED and (
+            self.shared_output_dir is None or not (self.shared_output_root or "").strip()
+        ):
+            raise ValueError(
+                "transfer: shared needs shared_output_dir (this machine's shared output "
+                "folder) and shared_output_root (the same folder as the driver reaches it)"
+            )
+        return self
+
     @property
     def solver_cores(self) -> int:
         """Cores handed to the solver: the configured count, or every logical core."""
@@ -124,6 +163,10 @@ class WorkerSettings(BaseSettings):
 
     @property
     def tasks_dir(self) -> Path:
+        """Task folders: in the shared output folder in shared mode (the driver reads
+        the runs there), else in the data folder."""
+        if self.transfer is Transfer.SHARED and self.shared_output_dir is not None:
+            return self.shared_output_dir
         return self.data_dir / "tasks"
 
     @classmethod
