@@ -90,6 +90,8 @@ class FakeDriver:
         self.max_claim_wait_s = 1.0  #: cap of the long-poll, whatever the worker asks
         #: called when a draining claim arrives, before it ends the worker's waiting claims
         self.before_draining: Callable[[], None] | None = None
+        #: called when a claim has leased a task, before the answer leaves
+        self.after_lease: Callable[[], None] | None = None
         self._claim_ends: dict[int, int] = {}  #: worker id -> draining claims received
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -240,6 +242,8 @@ class FakeDriver:
         task.attempt += 1
         task.worker_id = worker_id
         task.years_done = 0
+        if self.after_lease is not None:  # leased, the answer not yet on its way
+            self.after_lease()
         assignment = TaskAssignment(
             task_id=task.id,
             job_id=task.job_id,

@@ -437,6 +437,22 @@ def test_a_task_the_stopped_claim_brings_back_is_handed_back(world: World) -> No
     assert not world.pid_file.exists()  # never started
 
 
+def test_ctrl_c_while_the_driver_answers_a_claim_with_a_task_hands_it_back(
+    world: World,
+) -> None:
+    """The signal lands after the driver leased a task, before its answer reached the
+    worker (the race of the Ctrl-C cluster test on a loaded machine): the task comes
+    back at once, instead of staying leased to a worker that exited."""
+    task = world.add([0, 1])
+    world.driver.after_lease = lambda: os.kill(os.getpid(), signal.SIGINT)
+    with signals_to(world.shutdown):
+        assert world.agent(world.shutdown).run() == 0
+    assert task.status is TaskStatus.QUEUED and task.attempt == 1
+    [release] = task.releases
+    assert release.reason == "worker shutting down"
+    assert not world.pid_file.exists()  # never started
+
+
 def test_second_ctrl_c_during_a_background_upload_exits_cleanly(world: World) -> None:
     """The abort reaches the upload through its stop request; the main thread, waiting
     for it, is not hit by an exception meant for the upload."""
