@@ -23,7 +23,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    field_validator,
     model_validator,
 )
 from pydantic_settings import (
@@ -32,7 +31,7 @@ from pydantic_settings import (
 
 from winjobs.configfiles import LayeredSettings
 from winjobs.driver.dashboard.config import DashboardSettings
-from winjobs.logfiles import LEVELS
+from winjobs.logfiles import LogLevel
 from winjobs.wire import Role, Transfer
 
 ENV_PREFIX = "WINJOBS_DRIVER_"
@@ -127,7 +126,7 @@ class DriverSettings(LayeredSettings):
     #: workers and uploads never starve the other requests
     thread_pool_size: int = Field(100, ge=4)
     #: level of the driver's log (console and `<data_dir>/logs/driver.log`)
-    log_level: str = "info"
+    log_level: LogLevel = "info"
     #: the log file is rotated at this size, keeping this many old files (driver.log.1...)
     log_file_max_bytes: int = Field(10 * 1024**2, ge=1024)
     log_file_backups: int = Field(5, ge=0)
@@ -141,13 +140,6 @@ class DriverSettings(LayeredSettings):
     collect: CollectMode = CollectMode.LINK
     #: the web pages at `/` (sessions, live refresh): see docs/dashboard.md
     dashboard: DashboardSettings = DashboardSettings()
-
-    @field_validator("log_level")
-    @classmethod
-    def _known_level(cls, value: str) -> str:
-        if value.strip().lower() not in LEVELS:
-            raise ValueError(f"must be one of {', '.join(LEVELS)}")
-        return value.strip().lower()
 
     @model_validator(mode="after")
     def _check_tokens(self) -> DriverSettings:

@@ -24,7 +24,7 @@ from pydantic_settings import (
 )
 
 from winjobs.configfiles import LayeredSettings
-from winjobs.logfiles import LEVELS
+from winjobs.logfiles import LogLevel
 from winjobs.wire import Transfer
 
 ENV_PREFIX = "WINJOBS_WORKER_"
@@ -74,7 +74,7 @@ class WorkerSettings(LayeredSettings):
     sevenzip: Path | None = None
 
     #: Level of the worker's log (console and `<data_dir>/logs/worker.log`).
-    log_level: str = "info"
+    log_level: LogLevel = "info"
     #: The log file is rotated at this size, keeping this many old files (worker.log.1...).
     log_file_max_bytes: int = Field(10 * 1024**2, ge=1024)
     log_file_backups: int = Field(5, ge=0)
@@ -123,13 +123,6 @@ class WorkerSettings(LayeredSettings):
             if not VERSION_KEY.match(version):
                 raise ValueError(f"version {version!r} must look like 8.8 or 9.2")
         return value
-
-    @field_validator("log_level")
-    @classmethod
-    def _known_level(cls, value: str) -> str:
-        if value.strip().lower() not in LEVELS:
-            raise ValueError(f"must be one of {', '.join(LEVELS)}")
-        return value.strip().lower()
 
     @model_validator(mode="after")
     def _shared_folders(self) -> WorkerSettings:
