@@ -16,6 +16,9 @@ import logging.handlers
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from winjobs.errors import ConfigError
 
@@ -28,6 +31,17 @@ LOGS_FOLDER = "logs"
 #: Marks the handlers `setup_logging` installed, so that a second call replaces them
 #: (tests, or a command run twice in one process) instead of writing every line twice.
 _OURS = "_winjobs_handler"
+
+
+def _known_level(value: str) -> str:
+    key = value.strip().lower()
+    if key not in LEVELS:
+        raise ValueError(f"must be one of {', '.join(LEVELS)}")
+    return key
+
+
+#: A settings field holding a log level name, normalised to lower case.
+LogLevel = Annotated[str, AfterValidator(_known_level)]
 
 
 def parse_level(name: str) -> int:

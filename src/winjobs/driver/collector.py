@@ -29,9 +29,10 @@ from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
 
-from winjobs.antares.archive import UnpackLimits, pack_folder, unpack_archive
+from winjobs.antares.archive import pack_folder
 from winjobs.antares.merge import merge_runs
 from winjobs.antares.output import check_run, read_run_info
+from winjobs.antares.unpack import UnpackLimits, unpack_archive
 from winjobs.driver import scheduler
 from winjobs.driver.errors import Invalid, Unavailable
 from winjobs.driver.files import DataDir, remove_tree, replace_dir

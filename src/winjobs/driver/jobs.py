@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from winjobs.antares.archive import UnpackLimits
+from winjobs.antares.unpack import UnpackLimits
 from winjobs.driver import views
 from winjobs.driver.auth import ensure_can_change
 from winjobs.driver.collector import Collector

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from winjobs.antares.archive import UnpackLimits
+from winjobs.antares.unpack import UnpackLimits
 from winjobs.driver.collector import Collector
 from winjobs.driver.db import make_engine, migrate
 from winjobs.driver.dispatch import Dispatch

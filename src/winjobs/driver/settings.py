@@ -18,26 +18,20 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
-    field_validator,
     model_validator,
 )
 from pydantic_settings import (
-    BaseSettings,
-    InitSettingsSource,
-    PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from winjobs.configfiles import LayeredSettings
 from winjobs.driver.dashboard.config import DashboardSettings
-from winjobs.errors import ConfigError
-from winjobs.logfiles import LEVELS
+from winjobs.logfiles import LogLevel
 from winjobs.wire import Role, Transfer
 
 ENV_PREFIX = "WINJOBS_DRIVER_"
@@ -94,7 +88,7 @@ class TokenConfig(BaseModel):
         return self
 
 
-class DriverSettings(BaseSettings):
+class DriverSettings(LayeredSettings):
     """Every key of the driver's configuration, with its default."""
 
     model_config = SettingsConfigDict(
@@ -107,7 +101,7 @@ class DriverSettings(BaseSettings):
     data_dir: Path = Path("data/driver")
     #: default `sqlite:///<data_dir>/winjobs.db`; PostgreSQL as `postgresql+psycopg://...`
     database_url: str | None = None
-    tokens: list[TokenConfig] = []
+    tokens: list[TokenConfig] = Field(default_factory=list)
 
     lease_seconds: float = Field(60.0, gt=0)
     #: how often workers are asked to heartbeat; default: a quarter of the lease
@@ -132,7 +126,7 @@ class DriverSettings(BaseSettings):
     #: workers and uploads never starve the other requests
     thread_pool_size: int = Field(100, ge=4)
     #: level of the driver's log (console and `<data_dir>/logs/driver.log`)
-    log_level: str = "info"
+    log_level: LogLevel = "info"
     #: the log file is rotated at this size, keeping this many old files (driver.log.1...)
     log_file_max_bytes: int = Field(10 * 1024**2, ge=1024)
     log_file_backups: int = Field(5, ge=0)
@@ -146,13 +140,6 @@ class DriverSettings(BaseSettings):
     collect: CollectMode = CollectMode.LINK
     #: the web pages at `/` (sessions, live refresh): see docs/dashboard.md
     dashboard: DashboardSettings = DashboardSettings()
-
-    @field_validator("log_level")
-    @classmethod
-    def _known_level(cls, value: str) -> str:
-        if value.strip().lower() not in LEVELS:
-            raise ValueError(f"must be one of {', '.join(LEVELS)}")
-        return value.strip().lower()
 
     @model_validator(mode="after")
     def _check_tokens(self) -> DriverSettings:
@@ -189,70 +176,10 @@ class DriverSettings(BaseSettings):
     def heartbeat_every_s(self) -> float:
         return self.heartbeat_interval_s or self.lease_seconds / 4
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Flags (init arguments) beat the environment, which beats the YAML file."""
-        assert isinstance(init_settings, InitSettingsSource)
-        yaml_data = init_settings.init_kwargs.pop(_YAML_KEY, {})
-        return (init_settings, env_settings, _DictSource(settings_cls, yaml_data))
-
-
-_YAML_KEY = "__winjobs_yaml__"
-
-
-class _DictSource(PydanticBaseSettingsSource):
-    """The already-parsed YAML file, as the lowest-priority source."""
-
-    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
-        super().__init__(settings_cls)
-        self._data = data
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self._data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self._data)
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(data)}")
-    return data
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "config"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
-
 
 def load_settings(config_file: Path | None = None, **flags: Any) -> DriverSettings:
     """Settings from a YAML file, the environment and explicit flags (None flags ignored).
 
     Raises ConfigError (exit status 2) naming every invalid field and why.
     """
-    yaml_data = _read_yaml(config_file) if config_file is not None else {}
-    given = {key: value for key, value in flags.items() if value is not None}
-    try:
-        arguments: dict[str, Any] = {_YAML_KEY: yaml_data, **given}
-        return DriverSettings(**arguments)
-    except ValidationError as exc:
-        source = f" (config file {config_file})" if config_file else ""
-        raise ConfigError(f"invalid driver configuration{source}: {_describe(exc)}") from exc
+    return DriverSettings.load(config_file, flags, what="driver configuration")

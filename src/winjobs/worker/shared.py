@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from winjobs.antares.archive import unpack_archive
+from winjobs.antares.unpack import unpack_archive
 from winjobs.wire import TaskAssignment
 from winjobs.worker.staging import StagingError
 

@@ -15,9 +15,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from winjobs.antares.archive import UnpackLimits, unpack_archive
 from winjobs.antares.playlist import write_task_playlist
 from winjobs.antares.study import Study, open_study
+from winjobs.antares.unpack import UnpackLimits, unpack_archive
 from winjobs.client import DriverClient
 from winjobs.errors import WinjobsError
 from winjobs.wire import TaskAssignment, Transfer
