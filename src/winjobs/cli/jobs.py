@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from rich.console import RenderableType
 
 from winjobs.cli.app import app, console, err_console
 from winjobs.cli.common import (
@@ -36,6 +37,14 @@ from winjobs.wire import JOBS_LIMIT_DEFAULT, JOBS_LIMIT_MAX, JobDetail, JobStatu
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def print_result(job: JobDetail, as_json: bool, human: RenderableType) -> None:
+    """A job command's answer: the job as the API sends it with `--json`, else `human`."""
+    if as_json:
+        typer.echo(to_json(job))
+    else:
+        console.print(human)
 
 
 @app.command("jobs")
@@ -88,10 +97,7 @@ def show_job(
     """Show a job and its tasks (years 1-based here, 0-based in --json)."""
     with driver_session(driver, token) as (client, _):
         job = client.get_job(job_id)
-    if as_json:
-        typer.echo(to_json(job))
-    else:
-        console.print(job_view(job, _now()))
+    print_result(job, as_json, job_view(job, _now()))
 
 
 def wait_for(client: DriverClient, job_id: int, as_json: bool) -> JobDetail:
@@ -131,10 +137,7 @@ def cancel_job(
     """Cancel a job: queued tasks are dropped, running ones stopped at their next heartbeat."""
     with driver_session(driver, token) as (client, _):
         job = client.cancel_job(job_id)
-    if as_json:
-        typer.echo(to_json(job))
-    else:
-        console.print(f"job {job.id} {job.status}")
+    print_result(job, as_json, f"job {job.id} {job.status}")
 
 
 @app.command("priority")
@@ -152,10 +155,7 @@ def set_priority(
     check_priority(priority)
     with driver_session(driver, token) as (client, _):
         job = client.set_priority(job_id, priority)
-    if as_json:
-        typer.echo(to_json(job))
-    else:
-        console.print(f"job {job.id} now has priority {job.priority}")
+    print_result(job, as_json, f"job {job.id} now has priority {job.priority}")
 
 
 @app.command("retry")
@@ -169,11 +169,8 @@ def retry_job(
     """Run a failed job again: only its missing years run."""
     with driver_session(driver, token) as (client, _):
         job = client.retry_job(job_id)
-    if as_json:
-        typer.echo(to_json(job))
-    else:
-        done = format_progress(job.years_done, job.years_total)
-        console.print(f"job {job.id} {job.status} again ({done} years already done)")
+    done = format_progress(job.years_done, job.years_total)
+    print_result(job, as_json, f"job {job.id} {job.status} again ({done} years already done)")
 
 
 @app.command("logs")

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from winjobs.cli.years import format_years
+from winjobs.ops.durations import elapsed_parts
 from winjobs.wire import JobDetail, JobStatus, JobSummary, TaskInfo, TaskStatus, WorkerInfo
 
 _STATUS_STYLE = {
@@ -43,17 +44,8 @@ def status_text(status: str) -> Text:
 
 def format_seconds(seconds: float) -> str:
     """A duration the way a person reads it: `45s`, `2m 05s`, `1h 02m`, `3d 04h`."""
-    total = max(0, round(seconds))
-    if total < 60:
-        return f"{total}s"
-    minutes, secs = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours:02d}h"
+    (amount, unit), *rest = elapsed_parts(seconds)
+    return " ".join([f"{amount}{unit}", *(f"{n:02d}{u}" for n, u in rest)])
 
 
 def format_age(moment: datetime, now: datetime) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from itertools import pairwise
 
 from winjobs.errors import ConfigError
 
@@ -48,3 +49,17 @@ def describe_duration(delta: timedelta) -> str:
         if count:
             parts.append(f"{count}{unit}")
     return "".join(parts) or "0s"
+
+
+_ELAPSED_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+def elapsed_parts(seconds: float) -> tuple[tuple[int, str], ...]:
+    """A duration in its two largest units (seconds alone under a minute), the way people
+    read one: 125 s -> `((2, "m"), (5, "s"))`. The CLI and the dashboard spell the units
+    their own way (`2m 05s`, `2 min 05 s`) from these parts, so both round and cut alike."""
+    total = max(0, round(seconds))
+    for (unit, size), (smaller, smaller_size) in pairwise(_ELAPSED_UNITS):
+        if total >= size:
+            return (total // size, unit), (total % size // smaller_size, smaller)
+    return ((total, "s"),)

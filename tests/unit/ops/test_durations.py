@@ -4,7 +4,12 @@ from datetime import timedelta
 
 import pytest
 
-from winjobs.ops.durations import DurationError, describe_duration, parse_duration
+from winjobs.ops.durations import (
+    DurationError,
+    describe_duration,
+    elapsed_parts,
+    parse_duration,
+)
 
 
 @pytest.mark.parametrize(
@@ -40,3 +45,20 @@ def test_unreadable_durations_say_what_is_expected(text: str) -> None:
 def test_describe(delta: timedelta, text: str) -> None:
     assert describe_duration(delta) == text
     assert parse_duration(text) == delta
+
+
+@pytest.mark.parametrize(
+    ("seconds", "parts"),
+    [
+        (-3, ((0, "s"),)),
+        (59.4, ((59, "s"),)),
+        (59.6, ((1, "m"), (0, "s"))),
+        (3599, ((59, "m"), (59, "s"))),
+        (3600 + 61, ((1, "h"), (1, "m"))),
+        (86400 * 3 + 3600 * 23 + 3599, ((3, "d"), (23, "h"))),
+    ],
+)
+def test_elapsed_parts_are_the_two_largest_units(
+    seconds: float, parts: tuple[tuple[int, str], ...]
+) -> None:
+    assert elapsed_parts(seconds) == parts

@@ -14,44 +14,31 @@ from typing import Generic, TypeVar
 from urllib.parse import quote
 
 from winjobs.driver.store import describe_years
+from winjobs.ops.durations import elapsed_parts
 from winjobs.wire import JobStatus, TaskInfo, TaskStatus
 
 MIN_BAR_PERCENT = 0.8  #: a task of a few seconds in a long job stays visible
 
 
+_UNIT_WORDS = {"d": "d", "h": "h", "m": "min", "s": "s"}
+
+
 def duration(seconds: float | None) -> str:
-    """`45 s`, `3 min 05 s`, `2 h 10 min`, `3 d 4 h`; an em dash when unknown."""
+    """`45 s`, `3 min 05 s`, `2 h 10 min`, `3 d 04 h`; an em dash when unknown."""
     if seconds is None:
         return "—"
-    total = max(0, round(seconds))
-    if total < 60:
-        return f"{total} s"
-    minutes, secs = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+    (amount, unit), *rest = elapsed_parts(seconds)
+    words = [f"{amount} {_UNIT_WORDS[unit]}", *(f"{n:02d} {_UNIT_WORDS[u]}" for n, u in rest)]
+    return " ".join(words)
 
 
 def age(seconds: float | None) -> str:
     """A coarse duration for ages and "last seen": it changes once a minute at most, so a
     refreshed row (read out by screen readers) changes only when something happened."""
-    if seconds is None:
-        return "—"
-    total = max(0, int(seconds))
-    if total < 60:
-        return "< 1 min"
-    minutes = total // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+    if seconds is None or seconds >= 3600:
+        return duration(seconds)
+    minutes = max(0, int(seconds)) // 60
+    return f"{minutes} min" if minutes else "< 1 min"
 
 
 def since(moment: datetime | None, now: datetime) -> float | None:
