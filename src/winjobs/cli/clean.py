@@ -20,6 +20,7 @@ from winjobs.cli.app import app, console
 from winjobs.errors import ConfigError
 from winjobs.logfiles import LOGS_FOLDER, rotated_logs
 from winjobs.ops.durations import describe_duration, parse_duration
+from winjobs.ops.sizes import readable_size
 
 clean_app = typer.Typer(
     help="Remove finished jobs, old task folders and old logs (docs/operations.md).",
@@ -76,14 +77,6 @@ def resolve_kind(config: Path | None, driver: bool, worker: bool) -> tuple[Kind,
     raise ConfigError("give the config file of the driver or worker to clean: --config FILE")
 
 
-def _human(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(size) < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
-
-
 def _say(text: str) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
@@ -118,7 +111,7 @@ def _clean_driver(config: Path | None, before: datetime, dry_run: bool) -> None:
             where = f"; years linked from {len(linked)} worker folder(s)" if linked else ""
             _say(
                 f"{verb} job {job.id} {job.name!r} ({job.status} {_day(job.finished_at)}, "
-                f"{_human(item.size)}{where})"
+                f"{readable_size(item.size)}{where})"
             )
         if dry_run:
             _say(f"{len(plan)} job(s) would be removed; nothing changed (--dry-run)")
@@ -129,7 +122,7 @@ def _clean_driver(config: Path | None, before: datetime, dry_run: bool) -> None:
     for archive in report.archives:
         _say(f"removed study archive {archive}")
     _say(
-        f"removed {len(report.removed)} job(s), {_human(report.bytes_freed)} freed; "
+        f"removed {len(report.removed)} job(s), {readable_size(report.bytes_freed)} freed; "
         "their summaries are kept in the job_archive table"
     )
 
@@ -142,14 +135,15 @@ def _clean_worker(config: Path | None, before: datetime, dry_run: bool) -> None:
     verb = "would remove" if dry_run else "removing"
     for item in plan:
         note = f" ({item.note})" if item.note else ""
-        _say(f"{verb} {item.what} {item.path}{note}, {_day(item.modified)}, {_human(item.size)}")
+        size = readable_size(item.size)
+        _say(f"{verb} {item.what} {item.path}{note}, {_day(item.modified)}, {size}")
     if running_worker(settings.data_dir) is not None:
         _say("a worker runs on this data folder: only linked runs and archives are considered")
     if dry_run:
         _say(f"{len(plan)} item(s) would be removed; nothing changed (--dry-run)")
         return
     freed = apply_clean(plan)
-    _say(f"removed {len(plan)} item(s), {_human(freed)} freed")
+    _say(f"removed {len(plan)} item(s), {readable_size(freed)} freed")
 
 
 ConfigOpt = Annotated[

@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
+from winjobs.ops.sizes import readable_size
 from winjobs.worker.runner import kill_recorded_solver
 
 log = logging.getLogger(__name__)
@@ -53,17 +54,9 @@ def low_disk_reason(path: Path, minimum: int, needed: int = 0) -> str | None:
     if free - needed >= minimum:
         return None
     return (
-        f"not enough free disk on the worker: {_human(free)} free at {path}, "
-        f"{_human(needed)} needed for the task and {_human(minimum)} kept free"
+        f"not enough free disk on the worker: {readable_size(free)} free at {path}, "
+        f"{readable_size(needed)} needed for the task and {readable_size(minimum)} kept free"
     )
-
-
-def _human(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(size) < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
 
 
 def _clear_readonly(func: Callable[..., Any], path: str, _exc: BaseException) -> None:
@@ -123,7 +116,7 @@ def evict_archives(
             continue
         total -= size
         deleted.append(path)
-        log.info("evicted cached study archive %s (%s)", path.name, _human(size))
+        log.info("evicted cached study archive %s (%s)", path.name, readable_size(size))
     return deleted
 
 
