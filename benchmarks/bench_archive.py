@@ -51,7 +51,8 @@ def _peak_rss_mb() -> float:
 
 def _child(operation: str, source: str, target: str) -> None:
     """Run one operation of ours and print its figures as JSON (called in a subprocess)."""
-    from winjobs.antares.archive import pack_study, unpack_archive
+    from winjobs.antares.archive import pack_study
+    from winjobs.antares.unpack import unpack_archive
 
     start = time.perf_counter()
     if operation == "pack":

@@ -55,6 +55,7 @@ from winjobs.antares.playlist import write_task_playlist
 from winjobs.client import ClientError, DriverClient
 from winjobs.standin.cli import run_solver
 from winjobs.wire import (
+    JOBS_LIMIT_MAX,
     ClaimRequest,
     Heartbeat,
     JobSubmitFields,
@@ -287,7 +288,7 @@ def bench_backend(
         if args.phase == "cycles":
             return float("nan"), float("nan")
         with DriverClient.connect(url, "bench-user") as user:
-            for job in user.list_jobs().jobs:
+            for job in user.list_jobs(limit=JOBS_LIMIT_MAX).jobs:  # --jobs <= 1000
                 if not job.status.is_final:
                     with contextlib.suppress(ClientError):  # it finished meanwhile
                         user.cancel_job(job.id)

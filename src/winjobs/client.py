@@ -192,8 +192,16 @@ class DriverClient:
             response = self._request("POST", API_PREFIX + "/jobs", data=data, files=files)
         return JobCreated.model_validate(response.json())
 
-    def list_jobs(self, status: JobStatus | None = None, submitter: str | None = None) -> JobList:
-        params = {k: v for k, v in {"status": status, "submitter": submitter}.items() if v}
+    def list_jobs(
+        self,
+        status: JobStatus | None = None,
+        submitter: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> JobList:
+        """One page of jobs, newest first (the driver's default size without `limit`)."""
+        given = {"status": status, "submitter": submitter, "limit": limit, "offset": offset}
+        params = {k: v for k, v in given.items() if v is not None and v != ""}
         return self._get("/jobs", JobList, params=params)
 
     def get_job(self, job_id: int) -> JobDetail:
@@ -251,7 +259,15 @@ class DriverClient:
         return self._post(f"/tasks/{task_id}/fail", Ack, failure)
 
     def complete_task_shared(self, task_id: int, completion: SharedCompletion) -> Ack:
-        return self._post(f"/tasks/{task_id}/complete-shared", Ack, completion)
+        """Report a run folder left on the worker's share. No read timeout: the driver
+        verifies it there (and copies it, with collect: copy) before it answers."""
+        response = self._request(
+            "POST",
+            f"{API_PREFIX}/tasks/{task_id}/complete-shared",
+            json=completion.model_dump(mode="json"),
+            timeout=httpx.Timeout(None, connect=10.0),
+        )
+        return Ack.model_validate(response.json())
 
     def complete_task_upload(
         self,

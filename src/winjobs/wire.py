@@ -79,14 +79,23 @@ class WorkerState(StrEnum):
     OFFLINE = "offline"  #: not seen for longer than the offline delay
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+class _Request(BaseModel):
+    """A body the driver receives: unknown fields are refused (a typo is an error, 422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Response(BaseModel):
+    """A body the driver sends: clients ignore fields they do not know yet, so a driver
+    upgraded with a new field keeps serving older CLIs and workers."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 # --------------------------------------------------------------------------- errors
 
 
-class ErrorBody(_Model):
+class ErrorBody(_Response):
     """Body of every 4xx/5xx answer: `detail` is one readable line for the user."""
 
     detail: str
@@ -95,7 +104,7 @@ class ErrorBody(_Model):
 # --------------------------------------------------------------------------- identity
 
 
-class Identity(_Model):
+class Identity(_Response):
     """Who a token belongs to (`GET /api/v1/me`)."""
 
     name: str
@@ -110,7 +119,7 @@ class Identity(_Model):
 SUBMIT_ARCHIVE_FIELD = "archive"
 
 
-class JobSubmitFields(_Model):
+class JobSubmitFields(_Request):
     """Form fields sent next to the study archive in `POST /jobs` (multipart).
 
     `years` is a comma-separated list of 0-based MC years (a subset of the study's active
@@ -123,12 +132,12 @@ class JobSubmitFields(_Model):
     task_time_limit_s: float | None = Field(None, gt=0)
 
 
-class JobCreated(_Model):
+class JobCreated(_Response):
     job_id: int
     warnings: list[str] = []
 
 
-class TaskInfo(_Model):
+class TaskInfo(_Response):
     id: int
     job_id: int
     years: list[int]  #: 0-based MC years of this task
@@ -145,7 +154,7 @@ class TaskInfo(_Model):
     output_location: str | None = None
 
 
-class JobSummary(_Model):
+class JobSummary(_Response):
     id: int
     name: str
     submitter: str
@@ -173,18 +182,25 @@ class JobDetail(JobSummary):
     tasks: list[TaskInfo] = []
 
 
-class JobList(_Model):
-    jobs: list[JobSummary]
+#: `GET /jobs` answers one page: this many jobs when `limit` is not given, at most the max.
+JOBS_LIMIT_DEFAULT = 100
+JOBS_LIMIT_MAX = 1000
 
 
-class PriorityChange(_Model):
+class JobList(_Response):
+    jobs: list[JobSummary]  #: one page of the matching jobs, newest first
+    #: jobs matching the filters in all pages (None from a driver that did not page)
+    total: int | None = None
+
+
+class PriorityChange(_Request):
     priority: int = Field(ge=1, le=100)
 
 
 # --------------------------------------------------------------------------- workers
 
 
-class WorkerRegistration(_Model):
+class WorkerRegistration(_Request):
     name: str = Field(min_length=1, max_length=200)
     cores: int = Field(ge=1)
     os: str  #: platform description, e.g. "Windows-10" or "Linux-6.1"
@@ -195,13 +211,13 @@ class WorkerRegistration(_Model):
     shared_output_root: str | None = None
 
 
-class WorkerRegistered(_Model):
+class WorkerRegistered(_Response):
     worker_id: int
     heartbeat_interval_s: float
     lease_seconds: float
 
 
-class WorkerInfo(_Model):
+class WorkerInfo(_Response):
     id: int
     name: str
     os: str
@@ -214,21 +230,21 @@ class WorkerInfo(_Model):
     registered_at: datetime
 
 
-class WorkerList(_Model):
+class WorkerList(_Response):
     workers: list[WorkerInfo]
 
 
 # --------------------------------------------------------------------------- worker protocol
 
 
-class ClaimRequest(_Model):
+class ClaimRequest(_Request):
     free_cores: int = Field(ge=1)
     wait_s: float = Field(25.0, ge=0, le=60)  #: long-poll: how long to wait for work
     free_disk_bytes: int | None = None
     draining: bool = False
 
 
-class TaskAssignment(_Model):
+class TaskAssignment(_Response):
     """What a worker needs to run one attempt of a task.
 
     `attempt` is the fencing token: every later report for this task must carry it; a
@@ -246,25 +262,29 @@ class TaskAssignment(_Model):
     study_name: str
     transfer: Transfer
     shared_archive_path: str | None = None  #: shared mode: archive path as the driver sees it
+    #: shared mode with collect: link: the driver's merged output will link into this
+    #: attempt's run folder, so the worker keeps it after the report is accepted (until
+    #: `winjobs clean data` on the worker); otherwise the worker may delete it then
+    keep_shared_output: bool = False
     time_limit_s: float | None = None
     solver_args: list[str] = []  #: extra solver options the job carries
     lease_seconds: float
     heartbeat_interval_s: float
 
 
-class Heartbeat(_Model):
+class Heartbeat(_Request):
     attempt: int
     years_done: int = Field(0, ge=0)
 
 
-class HeartbeatReply(_Model):
+class HeartbeatReply(_Response):
     """`cancel`: the job was cancelled, kill the solver and drop the task."""
 
     cancel: bool = False
     lease_until: datetime
 
 
-class TaskFailure(_Model):
+class TaskFailure(_Request):
     attempt: int
     reason: str
     log_tail: str = ""
@@ -282,15 +302,18 @@ class TaskFailure(_Model):
 COMPLETE_OUTPUT_FIELD = "output"
 
 
-class SharedCompletion(_Model):
-    """Shared mode: the run folder stays on the worker's share."""
+class SharedCompletion(_Request):
+    """Shared mode (`POST /tasks/{id}/complete-shared`): the run folder stays on the
+    worker's share. `run_path` must lie inside the `shared_output_root` the worker
+    registered (422 otherwise, or if the driver cannot read it there); the run is verified
+    like an upload (422 with the reason); a stale attempt gets 409."""
 
     attempt: int
     run_path: str  #: path of the run folder as the DRIVER reaches it (prefix map applied)
     log_tail: str = ""
 
 
-class Ack(_Model):
+class Ack(_Response):
     ok: bool = True
     detail: str = ""
 
@@ -298,7 +321,7 @@ class Ack(_Model):
 # --------------------------------------------------------------------------- health
 
 
-class Health(_Model):
+class Health(_Response):
     status: str = "ok"
     version: str
     database: str  #: "sqlite" | "postgresql"

@@ -92,9 +92,6 @@ class Stack:
 def _start_worker(stack: Stack, name: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WINJOBS_")}
     env["WINJOBS_STANDIN_SECONDS_PER_YEAR"] = SECONDS_PER_YEAR
-    # short long-polls: the driver's claim handler waits out its poll even after the
-    # worker is gone, and uvicorn's shutdown would wait for it
-    env["WINJOBS_WORKER_CLAIM_WAIT_S"] = "2"
     log = stack.tmp / f"{name}.log"
     command = [
         _bin("winjobs"),

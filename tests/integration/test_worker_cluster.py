@@ -9,9 +9,11 @@ killed at the task time limit; Ctrl-C drains, twice kills and hands the task bac
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -32,7 +34,7 @@ from tests.integration.harness import (
 )
 from winjobs.antares.output import new_run_folder
 from winjobs.client import DriverClient
-from winjobs.wire import JobDetail, JobStatus, TaskStatus
+from winjobs.wire import JobDetail, JobStatus, TaskStatus, WorkerState
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +68,18 @@ def clean_run(tmp_path_factory: pytest.TempPathFactory, solver: Path) -> Path:
     run = new_run_folder(study, set())
     assert run is not None
     return run
+
+
+@pytest.fixture
+def leftovers() -> Iterator[list[psutil.Process]]:
+    """Processes a test knowingly leaves running (a killed worker's solver): killed at
+    teardown whatever the test's outcome, so a failing test leaks no hanging solver."""
+    processes: list[psutil.Process] = []
+    yield processes
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()  # psutil refuses if the pid now belongs to another process
+    psutil.wait_procs(processes, timeout=10)
 
 
 def _start(
@@ -125,7 +139,7 @@ def test_every_year_runs_exactly_once(tmp_path: Path, solver: Path, clean_run: P
 
 
 def test_a_killed_worker_s_years_run_elsewhere(
-    tmp_path: Path, solver: Path, clean_run: Path
+    tmp_path: Path, solver: Path, clean_run: Path, leftovers: list[psutil.Process]
 ) -> None:
     fast_lease = {**FAST, "lease_seconds": 3}
     with cluster(tmp_path, fast_lease) as (driver, workers), driver.user() as client:
@@ -134,6 +148,7 @@ def test_a_killed_worker_s_years_run_elsewhere(
         job_id = submit(client, make_study(tmp_path, 8), tmp_path)
         task_id = _running_task(client, job_id, "doomed")
         orphan = _solver_of(doomed)
+        leftovers.append(orphan)
         doomed.kill9()
         _start(workers, driver, "rescuer", solver, env={SECONDS: "0.05"})
         job = wait_final(client, job_id, 90)
@@ -227,6 +242,9 @@ def test_ctrl_c_drains_and_twice_hands_the_task_back(tmp_path: Path, solver: Pat
         _registered(client, 1)
         job_id = submit(client, make_study(tmp_path, 4), tmp_path)
         first = _running_task(client, job_id, "patient")
+        # The driver shows a task running from the moment it answers the claim; the
+        # worker holds it once its solver runs. A stop in between hands the task back.
+        _solver_of(patient)
         patient.send(signal.SIGINT)
         assert patient.wait(60) == 0  # finished its task first
         job = client.get_job(job_id)
@@ -238,6 +256,8 @@ def test_ctrl_c_drains_and_twice_hands_the_task_back(tmp_path: Path, solver: Pat
         second = _running_task(client, job_id, "hasty")
         process = _solver_of(hasty)
         hasty.send(signal.SIGTERM)
+        # a second signal sent before the first was handled would be merged into it
+        wait_until(lambda: "no new tasks" in hasty.log(), 30, "the first signal's effect")
         time.sleep(0.5)
         assert process.is_running()  # the first signal lets it run
         hasty.send(signal.SIGTERM)
@@ -246,3 +266,26 @@ def test_ctrl_c_drains_and_twice_hands_the_task_back(tmp_path: Path, solver: Pat
         task = next(t for t in client.get_job(job_id).tasks if t.id == second)
         assert task.status is TaskStatus.QUEUED  # handed back, not counted as a failure
         assert task.error == "worker shutting down"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_an_idle_worker_stops_at_once_and_leaves_no_claim_behind(
+    tmp_path: Path, solver: Path, signum: signal.Signals
+) -> None:
+    """Stopped in the middle of a 25 s long-poll: out within 2 s, its claim ended in the
+    driver (which would otherwise take the next job's task for a worker that is gone)."""
+    idle_polls = {**FAST, "claim_max_wait_s": 30}
+    with cluster(tmp_path, idle_polls) as (driver, workers), driver.user() as client:
+        idle = _start(workers, driver, "idle", solver, settings={"claim_wait_s": 25})
+        _registered(client, 1)
+        time.sleep(1.0)  # well into its long-poll
+        started = time.monotonic()
+        idle.send(signum)
+        assert idle.wait(30) == 0
+        stop_s = time.monotonic() - started
+        job_id = submit(client, make_study(tmp_path, 2), tmp_path)
+        time.sleep(1.0)  # long enough for a left-behind claim to take the task
+        assert client.get_job(job_id).tasks == []
+        [worker] = client.list_workers().workers
+        assert worker.state is WorkerState.DRAINING
+    assert stop_s < 2, f"the worker took {stop_s:.1f} s to stop"

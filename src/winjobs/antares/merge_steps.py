@@ -12,6 +12,7 @@ from typing import Literal
 
 import numpy as np
 
+from winjobs.antares.digest import DigestRow, first_statistic_row, rebuild_digest
 from winjobs.antares.merge_files import (
     concatenated_log,
     merged_info,
@@ -19,13 +20,7 @@ from winjobs.antares.merge_files import (
     pool_check_integrity,
     sum_execution_info,
 )
-from winjobs.antares.merge_tables import (
-    DigestRow,
-    RunWeight,
-    first_statistic_row,
-    merge_table,
-    rebuild_digest,
-)
+from winjobs.antares.merge_tables import RunWeight, merge_table
 from winjobs.antares.output import RunInfo
 from winjobs.antares.study import Study
 from winjobs.antares.values import OutputTable, read_table

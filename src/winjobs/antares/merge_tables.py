@@ -17,12 +17,10 @@ from numpy.typing import NDArray
 
 from winjobs.antares.mcall import statistic
 from winjobs.antares.stats import Summary, pool
-from winjobs.antares.textnum import render_block
+from winjobs.antares.textnum import ZERO
 from winjobs.antares.values import OutputTable
 from winjobs.antares.variables import Column, Rule, rule_for
 from winjobs.errors import MergeError
-
-_ZERO = 1e-6
 
 
 @dataclass(frozen=True)
@@ -34,16 +32,16 @@ class RunWeight:
 
 
 @dataclass(frozen=True)
-class _Group:
+class ColumnGroup:
     caption: str
     unit: str
     columns: tuple[int, ...]
     stats: tuple[str, ...]
 
 
-def _groups(columns: Sequence[Column]) -> list[_Group]:
+def column_groups(columns: Sequence[Column]) -> list[ColumnGroup]:
     """Consecutive columns of one variable (same caption and unit) form a group."""
-    groups: list[_Group] = []
+    groups: list[ColumnGroup] = []
     start = 0
     for j in range(1, len(columns) + 1):
         if j == len(columns) or (columns[j].caption, columns[j].unit) != (
@@ -52,7 +50,7 @@ def _groups(columns: Sequence[Column]) -> list[_Group]:
         ):
             picked = tuple(range(start, j))
             stats = tuple(columns[c].stat for c in picked)
-            groups.append(_Group(columns[start].caption, columns[start].unit, picked, stats))
+            groups.append(ColumnGroup(columns[start].caption, columns[start].unit, picked, stats))
             start = j
     return groups
 
@@ -67,7 +65,7 @@ class _Layout:
     id_columns: dict[str, NDArray[np.intp]] | None
 
 
-def _layout(groups: list[_Group], ids: OutputTable | None) -> _Layout:
+def _layout(groups: list[ColumnGroup], ids: OutputTable | None) -> _Layout:
     columns: dict[str, NDArray[np.intp]] = {}
     for stat in ("EXP", "std", "min", "max"):
         picks = []
@@ -155,7 +153,7 @@ def merge_table(
     if id_tables is not None:
         _check_same_layout(id_tables, what.replace("values-", "id-"))
     first = tables[0]
-    groups = _groups(first.columns)
+    groups = column_groups(first.columns)
     layout = _layout(groups, None if id_tables is None else id_tables[0])
     summaries = [
         _summary(t, None if id_tables is None else id_tables[k], layout, shares[k])
@@ -173,7 +171,7 @@ def merge_table(
         rule = rule_for(first.kind, group.caption, group.stats)
         for col, stat in zip(group.columns, group.stats, strict=True):
             if rule is Rule.NOT_MERGEABLE or rule is None:
-                if all(np.all(np.abs(t.values[:, col]) < _ZERO) for t in tables):
+                if all(np.all(np.abs(t.values[:, col]) < ZERO) for t in tables):
                     out[:, col] = 0.0
                     continue
                 not_applicable[:, col] = True
@@ -193,7 +191,7 @@ def merge_table(
     return MergedTable(merged, merged_ids, notes)
 
 
-def _merge_ids(template: OutputTable, groups: list[_Group], pooled: Summary) -> OutputTable:
+def _merge_ids(template: OutputTable, groups: list[ColumnGroup], pooled: Summary) -> OutputTable:
     position = {g.caption: j for j, g in enumerate(groups)}
     values = template.values.copy()
     for col, column in enumerate(template.columns):
@@ -206,69 +204,3 @@ def _merge_ids(template: OutputTable, groups: list[_Group], pooled: Summary) -> 
     if na is not None:
         values[na] = np.nan
     return template.with_values(values, template.columns, na)
-
-
-#: One area's digest row: values, their columns, their N/A flags.
-DigestRow = tuple[NDArray[np.float64], list[Column], NDArray[np.bool_]]
-
-
-def first_statistic_row(table: OutputTable) -> DigestRow:
-    """The annual row restricted to each variable's first column (EXP or values): what
-    the digest prints for an area."""
-    picks = [g.columns[0] for g in _groups(table.columns)]
-    na = (
-        table.not_applicable[0, picks]
-        if table.not_applicable is not None
-        else np.zeros(len(picks), dtype=bool)
-    )
-    return table.values[0, picks], [table.columns[c] for c in picks], na
-
-
-def rebuild_digest(
-    template: str,
-    area_rows: dict[str, DigestRow],
-    link_flows: dict[str, dict[tuple[str, str], float]],
-) -> str:
-    """grid/digest.txt of the merged run: the first partial run's digest with every area
-    row (`\\t<area id>\\t...`) and every `Links (<variable>)` matrix recomputed from the
-    merged annual tables. Rows it cannot match are kept as they were."""
-    out: list[str] = []
-    lines = template.split("\n")
-    matrix: dict[tuple[str, str], float] | None = None
-    header: list[str] = []
-    for line in lines:
-        fields = line.split("\t")
-        if len(fields) == 2 and fields[1].startswith("Links (") and fields[1].endswith(")"):
-            matrix = link_flows.get(fields[1][len("Links (") : -1])
-            header = []
-        elif matrix is not None and len(fields) > 2 and fields[1] == "...To":
-            header = fields[2:]
-        elif matrix is not None and header and len(fields) == len(header) + 2:
-            to = fields[1]
-            cells = [_matrix_cell(matrix, source, to) for source in header]
-            line = "\t".join(["", to, *cells])
-        elif len(fields) > 2 and fields[1] in area_rows:
-            values, columns, na = area_rows[fields[1]]
-            if len(fields) == len(columns) + 2:
-                decimals = np.array([c.decimals for c in columns], dtype=np.int64)
-                row = render_block([fields[1]], values.reshape(1, -1), decimals, na.reshape(1, -1))
-                line = row.decode("utf-8").rstrip("\n")
-        if not line and header:
-            matrix, header = None, []
-        out.append(line)
-    return "\n".join(out)
-
-
-def _matrix_cell(flows: dict[tuple[str, str], float], source: str, to: str) -> str:
-    """Flow from `source` (column) to `to` (row); links are stored `a - b` with a < b."""
-    if source == to:
-        return "X"
-    if (source, to) in flows:
-        value = flows[(source, to)]
-    elif (to, source) in flows:
-        value = -flows[(to, source)]
-    else:
-        return "--"
-    if np.isnan(value):
-        return "--"
-    return "0" if abs(value) < _ZERO else f"{value:.0f}"

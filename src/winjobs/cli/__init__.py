@@ -14,9 +14,11 @@ __all__ = ["app", "main"]
 
 def _register_commands() -> None:
     """Import the command modules; each registers its commands on `app`."""
+    import winjobs.cli.clean
     import winjobs.cli.demo
     import winjobs.cli.driver_cmd
     import winjobs.cli.jobs
+    import winjobs.cli.links
     import winjobs.cli.runs
     import winjobs.cli.study
     import winjobs.cli.submit

@@ -48,8 +48,6 @@ from winjobs.wire import JobDetail, JobStatus
 #: in the user's environment overrides it.
 DEMO_SECONDS_PER_YEAR = 1.0
 DEMO_CORES_PER_WORKER = 2
-#: Long-poll length of the demo's workers: it bounds how long each takes to stop.
-DEMO_CLAIM_WAIT_S = 3.0
 STANDIN_SECONDS_ENV = "WINJOBS_STANDIN_SECONDS_PER_YEAR"
 STANDIN_VERSION_ENV = "WINJOBS_STANDIN_VERSION"
 READY_TIMEOUT_S = 60.0
@@ -137,8 +135,6 @@ def write_configs(plan: DemoPlan) -> tuple[Path, list[Path]]:
             "cores": DEMO_CORES_PER_WORKER,
             "data_dir": str(plan.root / f"worker-{index}"),
             "solvers": {plan.antares_version: str(plan.solver)},
-            # short long-polls: a stopping worker waits for its claim to return first
-            "claim_wait_s": DEMO_CLAIM_WAIT_S,
         }
         path = config_dir / f"worker-{index}.yaml"
         path.write_text(yaml.safe_dump(worker, sort_keys=False), encoding="utf-8")

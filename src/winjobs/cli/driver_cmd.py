@@ -32,6 +32,14 @@ def driver(
         Path | None,
         typer.Option("--data-dir", help="Folder for the database, archives and outputs."),
     ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            help="debug, info, warning or error [info]; also the log file's "
+            "(<data_dir>/logs/driver.log).",
+        ),
+    ] = None,
     database_url: Annotated[
         str | None,
         typer.Option(
@@ -48,6 +56,11 @@ def driver(
     from winjobs.driver.app import serve  # the web stack loads only for this command
 
     settings = load_settings(
-        config, host=host, port=port, data_dir=data_dir, database_url=database_url
+        config,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        log_level=log_level,
     )
     serve(settings)

@@ -31,7 +31,7 @@ from winjobs.cli.render import (
     workers_table,
 )
 from winjobs.client import DriverClient
-from winjobs.wire import JobDetail, JobStatus
+from winjobs.wire import JOBS_LIMIT_DEFAULT, JOBS_LIMIT_MAX, JobDetail, JobStatus
 
 
 def _now() -> datetime:
@@ -46,20 +46,35 @@ def list_jobs(
     submitter: Annotated[
         str | None, typer.Option("--submitter", metavar="NAME", help="Only this user's jobs.")
     ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            metavar="N",
+            min=1,
+            max=JOBS_LIMIT_MAX,
+            help=f"Show the newest N jobs [{JOBS_LIMIT_DEFAULT}].",
+        ),
+    ] = None,
     driver: DriverOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """List the driver's jobs: id, name, submitter, priority, status, progress, age."""
+    """List the driver's jobs, newest first: id, name, submitter, priority, status,
+    progress, age."""
     with driver_session(driver, token) as (client, _):
-        listing = client.list_jobs(status=status, submitter=submitter)
+        listing = client.list_jobs(status=status, submitter=submitter, limit=limit)
     if as_json:
         typer.echo(to_json(listing))
     elif not listing.jobs:
         err_console.print("no jobs")
     else:
         console.print(jobs_table(listing.jobs, _now()))
+        if listing.total is not None and listing.total > len(listing.jobs):
+            err_console.print(
+                f"the newest {len(listing.jobs)} of {listing.total} jobs (--limit N for more)"
+            )
 
 
 @app.command("show")

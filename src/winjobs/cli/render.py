@@ -147,14 +147,33 @@ def tasks_table(tasks: Sequence[TaskInfo], now: datetime) -> Table:
     return table
 
 
+def year_locations(tasks: Sequence[TaskInfo]) -> Table | None:
+    """Shared mode with collect: link: which years stay on which worker's share (readable
+    only while that machine is on); None when every output is on the driver."""
+    linked = [t for t in tasks if t.status == TaskStatus.SUCCEEDED and t.output_location]
+    if not linked:
+        return None
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("YEARS", "KEPT ON", "AT"):
+        table.add_column(column)
+    for task in sorted(linked, key=lambda t: min(t.years, default=0)):
+        table.add_row(format_years(task.years), task.worker or "-", task.output_location)
+    return table
+
+
 def job_view(job: JobDetail, now: datetime) -> RenderableType:
-    """`winjobs show`: the facts, then the tasks (none yet while the job waits)."""
+    """`winjobs show`: the facts, then the tasks (none yet while the job waits), then
+    where linked years live (shared mode)."""
     if not job.tasks:
         note = "no task yet: tasks are cut when workers ask for work"
         if job.status != JobStatus.QUEUED:
             note = "no tasks"
         return Group(job_facts(job, now), Text(""), Text(note, style="dim"))
-    return Group(job_facts(job, now), Text(""), tasks_table(job.tasks, now))
+    parts: list[RenderableType] = [job_facts(job, now), Text(""), tasks_table(job.tasks, now)]
+    if (places := year_locations(job.tasks)) is not None:
+        note = "years linked from workers' shares (readable while those machines are on):"
+        parts += [Text(""), Text(note, style="bold"), places]
+    return Group(*parts)
 
 
 def workers_table(workers: Sequence[WorkerInfo], now: datetime) -> Table:

@@ -27,8 +27,9 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from winjobs.antares.archive import pack_study, unpack_archive
+from winjobs.antares.archive import pack_study
 from winjobs.antares.study import Study, open_study
+from winjobs.antares.unpack import unpack_archive
 from winjobs.cli.common import InputError
 from winjobs.cli.localjobs import LocalJobs
 from winjobs.cli.userconfig import Connection, default_config_path

@@ -22,9 +22,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from winjobs.configfiles import read_yaml_mapping
 from winjobs.errors import ConfigError
 
 CONFIG_ENV = "WINJOBS_CONFIG"
@@ -70,22 +70,9 @@ def default_config_path(
 
 def load_user_config(path: Path) -> UserConfigFile:
     """Read the user config file; a missing file is an empty config, a broken one an error."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         return UserConfigFile()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the user config file {path}: {exc.strerror}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where is not None else ""
-        raise ConfigError(f"the user config file {path} is not valid YAML{line}") from exc
-    if data is None:
-        return UserConfigFile()
-    if not isinstance(data, dict):
-        raise ConfigError(f"the user config file {path} must be a mapping of keys to values")
+    data = read_yaml_mapping(path, "the user config file")
     try:
         return UserConfigFile.model_validate(data)
     except ValidationError as exc:

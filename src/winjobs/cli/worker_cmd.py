@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,9 @@ import typer
 from winjobs.cli.app import app
 from winjobs.client import DriverClient
 from winjobs.errors import ConfigError
+from winjobs.logfiles import close_logging, log_file, setup_logging
 from winjobs.worker.agent import Agent
+from winjobs.worker.retention import worker_lock
 from winjobs.worker.settings import load_settings
 from winjobs.worker.shutdown import Shutdown, signals_to
 from winjobs.worker.solvers import check_solvers
@@ -74,6 +75,14 @@ def worker(
         list[str] | None,
         typer.Option("--solver", metavar="VERSION=PATH", help=_SOLVER_HELP),
     ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            help="debug, info, warning or error [info]; also the log file's "
+            "(<data_dir>/logs/worker.log). (env WINJOBS_WORKER_LOG_LEVEL)",
+        ),
+    ] = None,
 ) -> None:
     """Claim tasks from the driver and run them with this machine's solvers, until stopped.
 
@@ -89,18 +98,23 @@ def worker(
             "cores": cores,
             "data_dir": data_dir,
             "solvers": _parse_solvers(solver),
+            "log_level": log_level,
         },
     )
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S",
+    solvers = check_solvers(settings.solvers)  # a bad solver stops it before any file is made
+    setup_logging(
+        settings.log_level,
+        log_file(settings.data_dir, "worker"),
+        settings.log_file_max_bytes,
+        settings.log_file_backups,
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
-    solvers = check_solvers(settings.solvers)
-    shutdown = Shutdown()
-    with (
-        DriverClient.connect(settings.driver_url, settings.token.get_secret_value()) as client,
-        signals_to(shutdown),
-    ):
-        Agent(settings, client, solvers, shutdown).run(max_tasks, exit_when_idle)
+    try:
+        shutdown = Shutdown()
+        with (
+            worker_lock(settings.data_dir),
+            DriverClient.connect(settings.driver_url, settings.token.get_secret_value()) as client,
+            signals_to(shutdown),
+        ):
+            Agent(settings, client, solvers, shutdown).run(max_tasks, exit_when_idle)
+    finally:
+        close_logging()

@@ -10,6 +10,7 @@ never share a database.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -27,8 +28,10 @@ from winjobs.driver.dashboard.install import install_dashboard
 from winjobs.driver.errors import DriverError
 from winjobs.driver.runtime import Driver
 from winjobs.driver.settings import DriverSettings
+from winjobs.driver.shared import check_setup
 from winjobs.driver.store import Clock, utcnow
 from winjobs.errors import WinjobsError
+from winjobs.logfiles import close_logging, log_file, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,7 @@ def create_app(settings: DriverSettings, clock: Clock = utcnow) -> FastAPI:
         try:
             yield
         finally:
+            driver.signal.close()  # DriverServer did already; servers other than uvicorn
             await anyio.to_thread.run_sync(driver.stop)
 
     app = FastAPI(
@@ -77,20 +81,57 @@ def create_app(settings: DriverSettings, clock: Clock = utcnow) -> FastAPI:
     return app
 
 
-def uvicorn_config(settings: DriverSettings, app: FastAPI | None = None) -> uvicorn.Config:
+def uvicorn_config(
+    settings: DriverSettings, app: FastAPI | None = None, own_logging: bool = False
+) -> uvicorn.Config:
+    """`own_logging`: logging is set up already (`serve`): uvicorn's records go through
+    it (console and log file) instead of uvicorn's own console handlers."""
     return uvicorn.Config(
         app or create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None if own_logging else uvicorn.config.LOGGING_CONFIG,
         access_log=False,
         timeout_graceful_shutdown=5,
     )
 
 
+class DriverServer(uvicorn.Server):
+    """uvicorn, answering the waiting long-poll claims (204) as its shut-down begins.
+
+    uvicorn lets open requests finish for `timeout_graceful_shutdown` before it cancels
+    them, and only then runs the app's lifespan shut-down: claims waiting up to 30 s for
+    work would hold every stop for those 5 s and end with a CancelledError traceback each.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        state = getattr(self.config.app, "state", None)  # None until the lifespan started
+        driver: Driver | None = getattr(state, "driver", None)
+        if driver is not None:
+            driver.signal.close()
+        await super().shutdown(sockets)
+
+
 def serve(settings: DriverSettings) -> None:
-    """Run the driver with uvicorn until interrupted (Ctrl-C / SIGTERM)."""
-    uvicorn.Server(uvicorn_config(settings)).run()
+    """Run the driver with uvicorn until interrupted (Ctrl-C / SIGTERM).
+
+    Logs go to the console and to `<data_dir>/logs/driver.log` (rotated by size). A
+    shared-mode set-up that cannot work (shared folder not writable, no right to make
+    symbolic links with collect: link) stops it here with the fix (ConfigError).
+    """
+    check_setup(settings)
+    setup_logging(
+        settings.log_level,
+        log_file(settings.data_dir, "driver"),
+        settings.log_file_max_bytes,
+        settings.log_file_backups,
+    )
+    log.info("driver %s starting, data folder %s", winjobs.__version__, settings.data_dir)
+    try:
+        DriverServer(uvicorn_config(settings, own_logging=True)).run()
+    finally:
+        close_logging()
 
 
 class RunningDriver:
@@ -102,7 +143,7 @@ class RunningDriver:
 
     def __init__(self, settings: DriverSettings, app: FastAPI | None = None) -> None:
         self.app = app or create_app(settings)
-        self.server = uvicorn.Server(uvicorn_config(settings, self.app))
+        self.server = DriverServer(uvicorn_config(settings, self.app))
         self._thread = threading.Thread(target=self.server.run, name="winjobs-driver", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 60

@@ -7,6 +7,12 @@ assembly on the collector's own thread: `winjobs.antares.merge.merge_runs` build
 run folder inside the job's copy of the study (`study/output/<run folder>/`), moving the
 tasks' `mc-ind` years into it (HTTP mode), and the run folder is zipped for download.
 
+Shared mode (docs/shared-mode.md): a task output reported by path is verified where it
+is; with `collect: copy` it is copied in first (`accept_shared`) and then handled like an
+upload; with `collect: link` it stays on the worker's share (the task's
+`output_location`), the merge links its mc-ind years (`mc_ind="link"`), and the result
+zip is only built when someone downloads it, while the workers holding the years are on.
+
 Assembly is idempotent, so an assembly cut short by a crash is simply redone at start-up
 (`recover`): it is built in `assembly.tmp/` and renamed into place; year folders an
 interrupted run had already moved out of the task outputs are moved back first. Only
@@ -17,20 +23,23 @@ from __future__ import annotations
 
 import logging
 import queue
+import shutil
 import threading
 from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
 
-from winjobs.antares.archive import UnpackLimits, pack_folder, unpack_archive
+from winjobs.antares.archive import pack_folder
 from winjobs.antares.merge import merge_runs
 from winjobs.antares.output import check_run, read_run_info
+from winjobs.antares.unpack import UnpackLimits, unpack_archive
 from winjobs.driver import scheduler
-from winjobs.driver.errors import Invalid
+from winjobs.driver.errors import Invalid, Unavailable
 from winjobs.driver.files import DataDir, remove_tree, replace_dir
 from winjobs.driver.models import Job, Task
+from winjobs.driver.shared import SYMLINK_HELP
 from winjobs.driver.store import Store, describe_years
-from winjobs.errors import OutputError, WinjobsError
+from winjobs.errors import ArchiveError, MergeError, OutputError, WinjobsError
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +74,7 @@ class Collector:
         self.files = files
         self.limits = limits
         self._queue: queue.Queue[int | None] = queue.Queue()
+        self._zip_lock = threading.Lock()  #: one result zip built at a time (link mode)
         self._thread: threading.Thread | None = None
         self.idle = threading.Event()  #: set when no assembly is queued or running
         self.idle.set()
@@ -100,10 +110,57 @@ class Collector:
             remove_tree(unpacked)
             upload.unlink(missing_ok=True)
 
-    def discard_output(self, kept: Path) -> None:
-        remove_tree(kept)
+    def accept_shared(
+        self,
+        job_id: int,
+        task_id: int,
+        attempt: int,
+        years: list[int],
+        solver_version: str | None,
+        run: Path,
+        copy: bool,
+    ) -> Path | None:
+        """Verify a run folder on a worker's share; with `copy`, verify and keep a copy
+        in the driver's data folder instead (returned), else leave it there (None)."""
+        if not copy:
+            try:
+                verify_task_run(run, years, solver_version)
+            except WinjobsError as exc:
+                raise Invalid(f"task {task_id}: the shared output was refused: {exc}") from exc
+            return None
+        holder = self.files.temp_path("output")
+        try:
+            holder.mkdir()
+            shutil.copytree(run, holder / run.name)
+            verify_task_run(holder / run.name, years, solver_version)
+            target = self.files.task_output(job_id, task_id, attempt)
+            replace_dir(holder, target)
+            return target
+        except WinjobsError as exc:
+            raise Invalid(f"task {task_id}: the shared output was refused: {exc}") from exc
+        except OSError as exc:
+            raise Unavailable(
+                f"task {task_id}: cannot copy the output from {run}: {exc.strerror or exc}"
+            ) from None
+        finally:
+            remove_tree(holder)
+
+    def discard_output(self, kept: Path | None) -> None:
+        if kept is not None:
+            remove_tree(kept)
 
     def task_run_dir(self, job_id: int, task: Task) -> Path:
+        if task.output_location:  # shared mode, collect: link: on the worker's share
+            run = Path(task.output_location)
+            try:
+                if run.is_dir():
+                    return run
+            except OSError:
+                pass
+            raise Invalid(
+                f"the output of task {task.id} (years {describe_years(task.years)}) on worker "
+                f"{task.worker_name}'s share cannot be read at {run}: is that machine on?"
+            )
         folder = self.files.task_output(job_id, task.id, task.attempt)
         runs = [p for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
         if len(runs) != 1:
@@ -155,11 +212,8 @@ class Collector:
         try:
             name = run_folder_name(job, tasks)
             final = self._merged_output(job, tasks, name)
-            result = self.files.result_zip(job_id)
-            if not result.is_file():
-                staging = self.files.temp_path("result")
-                pack_folder(final, staging, arcname_root=name)
-                staging.replace(result)
+            if not any(t.output_location for t in tasks):  # linked years: zipped on demand
+                self._zip_result(job_id, final, name)
         except (WinjobsError, OSError) as exc:
             reason = f"output assembly failed: {exc}"
             if self.store.fail_job(job_id, reason):
@@ -180,10 +234,45 @@ class Collector:
             restore_moved_years(work, tasks, runs)
             remove_tree(work)
         work.mkdir(parents=True)
-        merge_task_runs(study, runs, work / name)
+        if any(t.output_location for t in tasks):
+            link_task_runs(study, runs, work / name, self.files.job_dir(job.id) / "tasks")
+        else:
+            merge_task_runs(study, runs, work / name)
         replace_dir(work / name, final)
         remove_tree(work)
         return final
+
+    def _zip_result(self, job_id: int, final: Path, name: str) -> Path:
+        result = self.files.result_zip(job_id)
+        if not result.is_file():
+            staging = self.files.temp_path("result")
+            try:
+                pack_folder(final, staging, arcname_root=name)
+                staging.replace(result)
+            finally:
+                staging.unlink(missing_ok=True)
+        return result
+
+    def result_zip(self, job: Job) -> Path:
+        """The job's result zip, built now if its output links years on workers' shares.
+
+        Raises Unavailable when a linked year cannot be read (its worker is off).
+        """
+        assert job.run_folder is not None
+        result = self.files.result_zip(job.id)
+        if result.is_file():
+            return result
+        final = self.files.job_study(job.id) / "output" / job.run_folder
+        if not final.is_dir():
+            return result  # removed: the caller says so
+        with self._zip_lock:
+            try:
+                return self._zip_result(job.id, final, job.run_folder)
+            except (ArchiveError, OSError) as exc:
+                raise Unavailable(
+                    f"the output of job {job.id} links years kept on workers' shares, and "
+                    f"one cannot be read ({exc}): start that worker machine and try again"
+                ) from None
 
 
 def verify_task_run(run: Path, years: list[int], solver_version: str | None) -> None:
@@ -216,6 +305,27 @@ def verify_task_run(run: Path, years: list[int], solver_version: str | None) -> 
 def merge_task_runs(study: Path, runs: list[Path], out: Path) -> None:
     """One run folder from the tasks' runs; their mc-ind years are moved (HTTP mode)."""
     merge_runs(study, runs, out, mc_ind="move")
+
+
+def link_task_runs(study: Path, runs: list[Path], out: Path, local_tasks: Path) -> None:
+    """One run folder whose mc-ind years link to the tasks' runs (shared mode, collect:
+    link); years of runs kept in the driver's own `local_tasks` (uploaded by HTTP workers)
+    are then moved in, since that folder goes once the job is assembled."""
+    try:
+        merge_runs(study, runs, out, mc_ind="link")
+    except MergeError as exc:
+        message = str(exc)
+        if "cannot create the symbolic link" in message:  # the merge's own hint is for users
+            raise MergeError(f"{message.partition('; on Windows')[0]}; {SYMLINK_HELP}") from None
+        raise
+    inside = local_tasks.resolve()
+    for link in [*out.glob("*/mc-ind/*"), *out.glob("optimization/week-by-week/year_*.txt")]:
+        if not link.is_symlink():
+            continue
+        target = link.readlink()
+        if target.is_relative_to(inside):
+            link.unlink()
+            shutil.move(str(target), str(link))
 
 
 def restore_moved_years(work: Path, tasks: Sequence[Task], runs: Sequence[Path]) -> None:

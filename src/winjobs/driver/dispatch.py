@@ -6,15 +6,17 @@ a waiting claim holds no thread); `claim_once` is the single database attempt it
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
 from winjobs.driver import scheduler
 from winjobs.driver.collector import Collector
-from winjobs.driver.errors import Invalid, NotFound
+from winjobs.driver.errors import Invalid, NotFound, Unavailable
 from winjobs.driver.files import DataDir
 from winjobs.driver.metrics import ClaimStats
 from winjobs.driver.settings import DriverSettings
+from winjobs.driver.shared import SharedFolders
 from winjobs.driver.signals import WorkSignal
 from winjobs.driver.store import ClaimPolicy, FailOutcome, Store, TaskEvent, describe_years
 from winjobs.wire import (
@@ -22,12 +24,15 @@ from winjobs.wire import (
     ClaimRequest,
     Heartbeat,
     HeartbeatReply,
+    SharedCompletion,
     TaskAssignment,
     TaskFailure,
     Transfer,
     WorkerRegistered,
     WorkerRegistration,
 )
+
+log = logging.getLogger(__name__)
 
 _SHA256_HEX = frozenset("0123456789abcdef")
 
@@ -41,6 +46,7 @@ class Dispatch:
         signal: WorkSignal,
         claims: ClaimStats,
         collector: Collector,
+        shared: SharedFolders | None = None,
     ) -> None:
         self.store = store
         self.files = files
@@ -48,6 +54,7 @@ class Dispatch:
         self.signal = signal
         self.claims = claims
         self.collector = collector
+        self.shared = shared or SharedFolders(settings, files, store)
         self.policy = ClaimPolicy(
             chunk_policy=settings.chunk_policy,
             lease_seconds=settings.lease_seconds,
@@ -71,6 +78,9 @@ class Dispatch:
             transfer=registration.transfer.value,
             shared_output_root=registration.shared_output_root,
             free_disk_bytes=registration.free_disk_bytes,
+        )
+        self.shared.remember(
+            worker_id, registration.transfer, registration.shared_output_root, registration.name
         )
         return WorkerRegistered(
             worker_id=worker_id,
@@ -96,6 +106,8 @@ class Dispatch:
             f"task {claimed.task_id} (years {describe_years(claimed.years)}) attempt "
             f"{claimed.attempt} -> worker {claimed.worker_name} (solver {claimed.solver_version})",
         )
+        archive = self._shared_archive(worker_id, claimed.task_id, claimed.study_sha256)
+        shared = archive is not None
         return TaskAssignment(
             task_id=claimed.task_id,
             job_id=claimed.job_id,
@@ -106,11 +118,24 @@ class Dispatch:
             study_sha256=claimed.study_sha256,
             study_size=claimed.study_size,
             study_name=claimed.study_name,
-            transfer=Transfer.HTTP,
+            transfer=Transfer.SHARED if shared else Transfer.HTTP,
+            shared_archive_path=str(archive) if archive is not None else None,
+            keep_shared_output=shared and self.shared.link,
             time_limit_s=claimed.time_limit_s,
             lease_seconds=self.settings.lease_seconds,
             heartbeat_interval_s=self.settings.heartbeat_every_s,
         )
+
+    def _shared_archive(self, worker_id: int, task_id: int, sha256: str) -> Path | None:
+        """The archive path for a shared-mode worker; None: the task goes over HTTP (an
+        HTTP worker, or a shared folder out of reach: better than no task at all)."""
+        if not self.shared.serves_shared(worker_id):
+            return None
+        try:
+            return self.shared.publish_archive(sha256)
+        except Unavailable as exc:
+            log.warning("task %d goes over HTTP: %s", task_id, exc)
+            return None
 
     def heartbeat(self, task_id: int, worker_id: int, beat: Heartbeat) -> HeartbeatReply:
         result = self.store.heartbeat(
@@ -148,19 +173,51 @@ class Dispatch:
             job_id, task_id, attempt, list(task.years), task.solver_version, upload
         )
 
+    def receive_shared(self, task_id: int, worker_id: int, completion: SharedCompletion) -> Ack:
+        """Shared mode: verify the run folder where the worker left it (collect: link) or
+        a copy of it (collect: copy), then record the completion like an upload's."""
+        attempt = completion.attempt
+        job_id = self.store.check_running(task_id, worker_id, attempt)
+        run = self.shared.run_folder(worker_id, completion.run_path)
+        task = self.store.get_task(task_id)
+        kept = self.collector.accept_shared(
+            job_id,
+            task_id,
+            attempt,
+            list(task.years),
+            task.solver_version,
+            run,
+            copy=not self.shared.link,
+        )
+        location = None if kept is not None else completion.run_path
+        return self.record_completion(
+            task_id, worker_id, attempt, completion.log_tail, kept, location
+        )
+
     def record_completion(
-        self, task_id: int, worker_id: int, attempt: int, log_tail: str, kept: Path
+        self,
+        task_id: int,
+        worker_id: int,
+        attempt: int,
+        log_tail: str,
+        kept: Path | None,
+        output_location: str | None = None,
     ) -> Ack:
         """The output is kept: mark the attempt succeeded (or drop the output if it lost
-        the task meanwhile) and queue the job's assembly when it was the last one."""
+        the task meanwhile) and queue the job's assembly when it was the last one.
+
+        `output_location`: shared mode with collect: link, where the run stays."""
         try:
-            job_id, ready = self.store.complete_task(task_id, worker_id, attempt, log_tail)
+            job_id, ready = self.store.complete_task(
+                task_id, worker_id, attempt, log_tail, output_location
+            )
         except BaseException:
             self.collector.discard_output(kept)
             raise
         if log_tail:
             self._task_log(job_id, task_id, attempt, log_tail)
-        self._log(job_id, f"task {task_id} attempt {attempt} succeeded")
+        where = f" (output kept at {output_location})" if output_location else ""
+        self._log(job_id, f"task {task_id} attempt {attempt} succeeded{where}")
         if ready:
             self._log(job_id, "every year is done: assembling the output")
             self.collector.schedule(job_id)

@@ -43,3 +43,10 @@ class Unauthorized(DriverError):
     """No credentials, or credentials nobody issued: 401 with `WWW-Authenticate: Bearer`."""
 
     status_code = 401
+
+
+class Unavailable(DriverError):
+    """Something the driver needs is out of reach for now (a shared folder, a worker's
+    share holding linked years): worth trying again later."""
+
+    status_code = 503

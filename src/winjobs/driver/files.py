@@ -24,6 +24,7 @@ report from a stale attempt can never overwrite an accepted output.
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 import sys
@@ -89,6 +90,7 @@ class DataDir:
         target = self.study_archive(sha256)
         if target.is_file():
             uploaded.unlink(missing_ok=True)
+            os.utime(target)  # just used: `winjobs clean` spares recently used archives
         else:
             uploaded.replace(target)
         return target

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from winjobs.antares.archive import UnpackLimits, unpack_archive
 from winjobs.antares.playlist import write_task_playlist
 from winjobs.antares.study import STUDY_FILE, Study, open_study
+from winjobs.antares.unpack import UnpackLimits, unpack_archive
 from winjobs.driver.errors import Invalid
 from winjobs.driver.files import remove_tree
 from winjobs.driver.store import describe_years

@@ -7,20 +7,24 @@ dashboard) gets them.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from winjobs.antares.archive import UnpackLimits
+from winjobs.antares.unpack import UnpackLimits
 from winjobs.driver import views
 from winjobs.driver.auth import ensure_can_change
 from winjobs.driver.collector import Collector
-from winjobs.driver.errors import Conflict, NotFound
+from winjobs.driver.errors import Conflict, NotFound, Unavailable
 from winjobs.driver.files import DataDir, remove_tree, replace_dir
 from winjobs.driver.intake import validate_submission
 from winjobs.driver.settings import DriverSettings
+from winjobs.driver.shared import SharedFolders
 from winjobs.driver.signals import WorkSignal
 from winjobs.driver.store import NewJob, Store, describe_years
 from winjobs.wire import Identity, JobCreated, JobDetail, JobList, JobStatus, JobSubmitFields
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,12 +44,14 @@ class JobService:
         settings: DriverSettings,
         signal: WorkSignal,
         collector: Collector,
+        shared: SharedFolders | None = None,
     ) -> None:
         self.store = store
         self.files = files
         self.settings = settings
         self.signal = signal
         self.collector = collector
+        self.shared = shared
 
     # ------------------------------------------------------------------ submit
 
@@ -62,6 +68,7 @@ class JobService:
             )
             study = intake.study
             self.files.keep_archive(upload.path, upload.sha256)
+            self._publish(upload.sha256)
             job = NewJob(
                 name=fields.name or study.name,
                 submitter=submitter,
@@ -103,6 +110,16 @@ class JobService:
         self.signal.notify()
         return JobCreated(job_id=job_id, warnings=job.warnings)
 
+    def _publish(self, sha256: str) -> None:
+        """Shared mode: put the archive where shared workers read it. Best effort: a
+        claim publishes it again, or hands the task out over HTTP."""
+        if self.shared is None or not self.shared.enabled:
+            return
+        try:
+            self.shared.publish_archive(sha256)
+        except Unavailable as exc:
+            log.warning("%s (claims will try again)", exc)
+
     # ------------------------------------------------------------------ read
 
     def detail(self, job_id: int) -> JobDetail:
@@ -111,18 +128,31 @@ class JobService:
         progress = self.store.progress([job_id])[job_id]
         return views.job_detail(job, tasks, progress, self.store.clock())
 
-    def list(self, status: JobStatus | None, submitter: str | None) -> JobList:
-        jobs = self.store.list_jobs(status.value if status else None, submitter)
-        progress = self.store.progress([j.id for j in jobs])
+    def list(
+        self,
+        status: JobStatus | None,
+        submitter: str | None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> JobList:
+        """A page of jobs, newest first (all of them without `limit`), and the total.
+
+        Paged in the database: a driver with years of jobs must not read every one of
+        them for each refresh of the dashboard or each `winjobs jobs`.
+        """
+        page = self.store.list_jobs(status.value if status else None, submitter, limit, offset)
+        progress = self.store.progress([j.id for j in page.jobs])
         now = self.store.clock()
-        return JobList(jobs=[views.job_summary(j, progress[j.id], now) for j in jobs])
+        return JobList(
+            jobs=[views.job_summary(j, progress[j.id], now) for j in page.jobs], total=page.total
+        )
 
     def result(self, job_id: int) -> tuple[Path, str]:
         """The result zip and the file name to offer for it."""
         job = self.store.get_job(job_id)
         if job.status != JobStatus.SUCCEEDED.value or job.run_folder is None:
             raise Conflict(f"job {job_id} has no result: it is {job.status}")
-        path = self.files.result_zip(job_id)
+        path = self.collector.result_zip(job)  # built now if its years are linked
         if not path.is_file():
             raise NotFound(f"the result of job {job_id} was removed from the driver")
         return path, f"{job.run_folder}.zip"

@@ -1,9 +1,10 @@
 """Database schema (SQLAlchemy 2 declarative). Only `store.py` queries these tables.
 
-Three tables. A job's years are cut into tasks lazily, as workers claim: `jobs.next_index`
-says how many of `jobs.years` (ascending) already belong to a task; the rest are
-"unassigned". A task keeps its years for life: a failed or lost attempt re-queues the same
-years, so `failures` counts failures *of the same years* (the max_attempts rule).
+Three working tables, and `job_archive` (what `winjobs clean data` removed). A job's
+years are cut into tasks lazily, as workers claim: `jobs.next_index` says how many of
+`jobs.years` (ascending) already belong to a task; the rest are "unassigned". A task
+keeps its years for life: a failed or lost attempt re-queues the same years, so
+`failures` counts failures *of the same years* (the max_attempts rule).
 """
 
 from __future__ import annotations
@@ -126,3 +127,33 @@ class Task(Base):
     error: Mapped[str | None] = mapped_column(Text)
     log_tail: Mapped[str | None] = mapped_column(Text)
     output_location: Mapped[str | None] = mapped_column(Text)
+
+
+class JobArchive(Base):
+    """What a removed job was (`winjobs clean data`): its row and files are gone.
+
+    `linked_outputs`: shared mode with collect: link, where its tasks' runs stayed
+    (`[{"task": id, "worker": name, "years": [...], "location": path}]`), so the
+    operator knows which workers' folders belonged to it.
+    """
+
+    __tablename__ = "job_archive"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(Integer, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    submitter: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    study_name: Mapped[str] = mapped_column(String(500))
+    study_sha256: Mapped[str] = mapped_column(String(64))
+    antares_version: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(16))
+    years: Mapped[list[int]] = mapped_column(JSON)
+    tasks: Mapped[int] = mapped_column(Integer)
+    run_folder: Mapped[str | None] = mapped_column(String(300))
+    error: Mapped[str | None] = mapped_column(Text)
+    linked_outputs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    bytes_freed: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    removed_at: Mapped[datetime] = mapped_column(UtcDateTime)

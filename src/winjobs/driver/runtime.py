@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from winjobs.antares.archive import UnpackLimits
+from winjobs.antares.unpack import UnpackLimits
 from winjobs.driver.collector import Collector
 from winjobs.driver.db import make_engine, migrate
 from winjobs.driver.dispatch import Dispatch
@@ -14,6 +14,7 @@ from winjobs.driver.jobs import JobService
 from winjobs.driver.leases import Sweeper
 from winjobs.driver.metrics import ClaimStats
 from winjobs.driver.settings import DriverSettings
+from winjobs.driver.shared import SharedFolders, symlink_problem
 from winjobs.driver.signals import ClaimGate, WorkSignal
 from winjobs.driver.store import Clock, Store, utcnow
 
@@ -48,15 +49,18 @@ class Driver:
             max_ratio=settings.max_compression_ratio,
         )
         collector = Collector(store, files, limits)
-        dispatch = Dispatch(store, files, settings, signal, claims, collector)
+        shared = SharedFolders(settings, files, store)
+        dispatch = Dispatch(store, files, settings, signal, claims, collector, shared)
         sweeper = Sweeper(
             store, settings.sweep_interval_s, settings.max_attempts, on_events=dispatch.record
         )
-        jobs = JobService(store, files, settings, signal, collector)
+        jobs = JobService(store, files, settings, signal, collector, shared)
         gate = ClaimGate(2 if store.is_sqlite else 8)
         driver = cls(
             settings, store, files, signal, claims, collector, sweeper, jobs, dispatch, gate
         )
+        if shared.link and (problem := symlink_problem(files.tmp)) is not None:
+            log.error("%s; assemblies will fail until this is fixed", problem)
         driver._recover()
         collector.start()
         sweeper.start()
@@ -67,6 +71,7 @@ class Driver:
         removed = self.files.cleanup(
             self.store.job_ids(), self.store.study_hashes(), self.store.succeeded_attempts()
         )
+        removed += self.dispatch.shared.remove_archives(self.store.study_hashes())
         for path in removed:
             log.info("removed %s: no committed job or task refers to it", path)
         extended = self.store.extend_running_leases(self.settings.lease_seconds)

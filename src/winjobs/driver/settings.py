@@ -18,18 +18,21 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
 from pydantic_settings import (
-    BaseSettings,
-    InitSettingsSource,
-    PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from winjobs.configfiles import LayeredSettings
 from winjobs.driver.dashboard.config import DashboardSettings
-from winjobs.errors import ConfigError
-from winjobs.wire import Role
+from winjobs.logfiles import LogLevel
+from winjobs.wire import Role, Transfer
 
 ENV_PREFIX = "WINJOBS_DRIVER_"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -40,6 +43,16 @@ class ChunkPolicy(StrEnum):
 
     BALANCED = "balanced"  #: shares of the remaining work, shrinking towards the end
     CORES = "cores"  #: the original tool's rule: as many years as the worker has free cores
+
+
+class CollectMode(StrEnum):
+    """Shared mode: how the tasks' mc-ind years reach the job's merged output."""
+
+    #: the original tool's way: symbolic links to the workers' shares (no copy; readable
+    #: only while those machines are on)
+    LINK = "link"
+    #: copied to the driver when the task completes (the workers' folders can go)
+    COPY = "copy"
 
 
 def hash_token(token: str) -> str:
@@ -75,7 +88,7 @@ class TokenConfig(BaseModel):
         return self
 
 
-class DriverSettings(BaseSettings):
+class DriverSettings(LayeredSettings):
     """Every key of the driver's configuration, with its default."""
 
     model_config = SettingsConfigDict(
@@ -88,7 +101,7 @@ class DriverSettings(BaseSettings):
     data_dir: Path = Path("data/driver")
     #: default `sqlite:///<data_dir>/winjobs.db`; PostgreSQL as `postgresql+psycopg://...`
     database_url: str | None = None
-    tokens: list[TokenConfig] = []
+    tokens: list[TokenConfig] = Field(default_factory=list)
 
     lease_seconds: float = Field(60.0, gt=0)
     #: how often workers are asked to heartbeat; default: a quarter of the lease
@@ -112,7 +125,19 @@ class DriverSettings(BaseSettings):
     #: threads serving blocking requests; raised above anyio's 40 so many long-polling
     #: workers and uploads never starve the other requests
     thread_pool_size: int = Field(100, ge=4)
-    log_level: str = "info"
+    #: level of the driver's log (console and `<data_dir>/logs/driver.log`)
+    log_level: LogLevel = "info"
+    #: the log file is rotated at this size, keeping this many old files (driver.log.1...)
+    log_file_max_bytes: int = Field(10 * 1024**2, ge=1024)
+    log_file_backups: int = Field(5, ge=0)
+    #: how study archives and task outputs travel: `http` (through this API) or `shared`
+    #: (shared folders: docs/shared-mode.md); HTTP workers are served in both modes
+    transfer: Transfer = Transfer.HTTP
+    #: shared mode: the folder the driver writes study archives under, as the DRIVER
+    #: reaches it (workers map it with their `path_map`), e.g. C:\links\DRIVER_D\winjobs
+    shared_root: Path | None = None
+    #: shared mode: `link` (mc-ind years stay on the workers' shares) or `copy`
+    collect: CollectMode = CollectMode.LINK
     #: the web pages at `/` (sessions, live refresh): see docs/dashboard.md
     dashboard: DashboardSettings = DashboardSettings()
 
@@ -134,6 +159,11 @@ class DriverSettings(BaseSettings):
             self.lease_seconds
         ):
             raise ValueError("heartbeat_interval_s must be shorter than lease_seconds")
+        if self.transfer is Transfer.SHARED and self.shared_root is None:
+            raise ValueError(
+                "shared_root: transfer: shared needs the folder the driver writes study "
+                "archives under (see docs/shared-mode.md)"
+            )
         return self
 
     @property
@@ -146,70 +176,10 @@ class DriverSettings(BaseSettings):
     def heartbeat_every_s(self) -> float:
         return self.heartbeat_interval_s or self.lease_seconds / 4
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Flags (init arguments) beat the environment, which beats the YAML file."""
-        assert isinstance(init_settings, InitSettingsSource)
-        yaml_data = init_settings.init_kwargs.pop(_YAML_KEY, {})
-        return (init_settings, env_settings, _DictSource(settings_cls, yaml_data))
-
-
-_YAML_KEY = "__winjobs_yaml__"
-
-
-class _DictSource(PydanticBaseSettingsSource):
-    """The already-parsed YAML file, as the lowest-priority source."""
-
-    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
-        super().__init__(settings_cls)
-        self._data = data
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self._data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self._data)
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(data)}")
-    return data
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "config"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
-
 
 def load_settings(config_file: Path | None = None, **flags: Any) -> DriverSettings:
     """Settings from a YAML file, the environment and explicit flags (None flags ignored).
 
     Raises ConfigError (exit status 2) naming every invalid field and why.
     """
-    yaml_data = _read_yaml(config_file) if config_file is not None else {}
-    given = {key: value for key, value in flags.items() if value is not None}
-    try:
-        arguments: dict[str, Any] = {_YAML_KEY: yaml_data, **given}
-        return DriverSettings(**arguments)
-    except ValidationError as exc:
-        source = f" (config file {config_file})" if config_file else ""
-        raise ConfigError(f"invalid driver configuration{source}: {_describe(exc)}") from exc
+    return DriverSettings.load(config_file, flags, what="driver configuration")

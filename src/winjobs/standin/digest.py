@@ -2,9 +2,8 @@
 
 Layout of the real 8.8 file: a block of area rows (each variable's first mc-all
 statistic, EXP or `values`, of the annual table), a block of district rows, then one
-`Links (<variable>)` matrix per link variable with the flow from each column's area to
-each row's area (`X` on the diagonal, `--` without a link). The stand-in writes the FLOW
-LIN. matrix, the only link-flow variable it emits.
+`Links (<variable>)` matrix per link variable (cells printed by `antares.digest`). The
+stand-in writes the FLOW LIN. matrix, the only link-flow variable it emits.
 """
 
 from __future__ import annotations
@@ -15,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from winjobs.antares.digest import flow_cell
 from winjobs.antares.mcall import statistic
 from winjobs.antares.stats import Summary
-from winjobs.antares.textnum import ZERO, render_block
+from winjobs.antares.textnum import render_block
 from winjobs.antares.variables import Variable
 from winjobs.standin.data import System
 
@@ -61,18 +61,6 @@ def _block(rows: Sequence[DigestRow], nb_links: int) -> list[str]:
     return lines
 
 
-def _flow_cell(flows: dict[tuple[str, str], float], source: str, to: str) -> str:
-    if source == to:
-        return "X"
-    if (source, to) in flows:
-        value = flows[(source, to)]
-    elif (to, source) in flows:
-        value = -flows[(to, source)]
-    else:
-        return "--"
-    return "0" if abs(value) < ZERO else f"{value:.0f}"
-
-
 def digest_text(
     system: System,
     areas: Sequence[DigestRow],
@@ -85,5 +73,5 @@ def digest_text(
     lines += [*_block(districts, len(system.links)), *[""] * 6]
     lines += ["\tLinks (FLOW LIN.)", "\t\tFrom...", "\t...To" + "".join("\t" + i for i in ids)]
     for to in ids:
-        lines.append(f"\t{to}" + "".join("\t" + _flow_cell(flows, s, to) for s in ids))
+        lines.append(f"\t{to}" + "".join("\t" + flow_cell(flows, s, to) for s in ids))
     return "\n".join(lines) + "\n"

@@ -8,8 +8,10 @@ Heartbeats run beside the attempt from the claim until its report is accepted.
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
+import sys
 from pathlib import Path
 
 from winjobs.antares.output import find_run_folders, parse_progress
@@ -23,13 +25,15 @@ from winjobs.wire import (
     WorkerRegistered,
     WorkerRegistration,
 )
+from winjobs.worker.claiming import Claimer
 from winjobs.worker.finishing import Finisher, Ran, conclude
 from winjobs.worker.heartbeat import HeartbeatThread
 from winjobs.worker.hygiene import TaskFolders, evict_archives, free_disk_bytes, low_disk_reason
-from winjobs.worker.reports import Dropped, Failure, Report, Reporter
+from winjobs.worker.reports import Dropped, Failure, Report, Reporter, SharedDone
 from winjobs.worker.retry import Backoff, RetryAborted, retry_transient
 from winjobs.worker.runner import SolverProcess, StopReason, StopRequest, read_tail
 from winjobs.worker.settings import WorkerSettings
+from winjobs.worker.shared import SharedOutput, SharedPathError, shared_archive
 from winjobs.worker.shutdown import Interrupted, Shutdown
 from winjobs.worker.solvers import Solver
 from winjobs.worker.staging import StagedTask, StudyCache, unpack_task
@@ -77,6 +81,16 @@ class Agent:
         self.folders = TaskFolders(settings.tasks_dir, settings.keep_task_folders)
         self.finisher = Finisher()
         self.reporter = Reporter(client, self.backoff, self.shutdown, settings.report_retry_limit_s)
+        self.claimer = Claimer(
+            client, self.shutdown, self.backoff, self.reporter, self._claim_request
+        )
+        self.shared_output = (
+            SharedOutput(settings.shared_output_dir, settings.shared_output_root)
+            if settings.transfer is Transfer.SHARED
+            and settings.shared_output_dir is not None
+            and settings.shared_output_root
+            else None
+        )
         self.registered: WorkerRegistered | None = None
         self.handled = 0  #: attempts claimed and settled by this run
         self.low_disk_pause_s = LOW_DISK_PAUSE_S
@@ -110,7 +124,7 @@ class Agent:
         finally:
             self.finisher.wait()  # the last report goes out before the worker stops
         if self.registered is not None:
-            self._announce_draining()  # even on --max-tasks: don't count its cores any more
+            self.claimer.announce_draining()  # even on --max-tasks: don't count its cores any more
         log.info("worker stopped after %d task(s)", self.handled)
         return self.handled
 
@@ -121,7 +135,8 @@ class Agent:
             os=platform.platform(terse=True),
             versions=sorted(self.solvers),
             free_disk_bytes=free_disk_bytes(self.settings.data_dir),
-            transfer=Transfer.HTTP,
+            transfer=Transfer.SHARED if self.shared_output is not None else Transfer.HTTP,
+            shared_output_root=self.shared_output.driver_root if self.shared_output else None,
         )
 
     def _register(self) -> None:
@@ -150,16 +165,10 @@ class Agent:
         )
 
     def _claim(self) -> TaskAssignment | None:
-        """Long-poll for a task; None when none came within the wait."""
+        """Long-poll for a task; None when none came within the wait, or on a stop."""
         for _ in range(2):
             try:
-                with self.shutdown.interruptible(on_drain=True):
-                    return retry_transient(
-                        lambda: self.client.claim(self._claim_request()),
-                        what="claim",
-                        backoff=self.backoff,
-                        abort=self.shutdown.drain,
-                    )
+                return self.claimer.claim()
             except ClientError as exc:
                 if exc.status_code != 404:
                     raise
@@ -167,13 +176,6 @@ class Agent:
                 log.warning("the driver does not know this worker (%s): registering again", exc)
                 self._register()
         return None
-
-    def _announce_draining(self) -> None:
-        """Tell the driver this worker takes no more work (shown as draining)."""
-        try:
-            self.client.claim(self._claim_request(draining=True))
-        except ClientError as exc:
-            log.info("could not tell the driver this worker is stopping: %s", exc)
 
     # ------------------------------------------------------------------ one task
 
@@ -225,15 +227,44 @@ class Agent:
         heartbeat: HeartbeatThread,
         result: Report | Ran,
     ) -> None:
-        """In the background: check and pack a run, send the report, clean up."""
+        """In the background: check and pack a run, send the report, clean up.
+
+        A run the driver's merged output will link to (shared mode, collect: link) is
+        kept, the rest of its task folder goes; every other task folder is retired."""
+        accepted = False
         try:
             if isinstance(result, Ran):
-                result = conclude(assignment, staged, result, self.settings.log_tail_lines)
-            self.reporter.send(assignment, result, stop)
+                result = conclude(
+                    assignment, staged, result, self.settings.log_tail_lines, self.shared_output
+                )
+            accepted = self.reporter.send(assignment, result, stop)
         finally:
             heartbeat.stop()
             self.shutdown.untrack(stop)
-            self.folders.retire(staged.folder)
+            if accepted and assignment.keep_shared_output and isinstance(result, SharedDone):
+                self._keep_linked(assignment, staged, result)
+            else:
+                self.folders.retire(staged.folder)
+
+    def _keep_linked(
+        self, assignment: TaskAssignment, staged: StagedTask, result: SharedDone
+    ) -> None:
+        note = {
+            "job_id": assignment.job_id,
+            "task_id": assignment.task_id,
+            "attempt": assignment.attempt,
+            "years": assignment.years,
+            "run_path": result.run_path,
+        }
+        try:
+            self.folders.keep_linked(staged.folder, result.run, json.dumps(note))
+        except OSError as exc:
+            log.warning("task %d: could not trim its kept folder: %s", assignment.task_id, exc)
+        log.info(
+            "task %d: run kept at %s (the driver links to it; `winjobs clean data` removes it)",
+            assignment.task_id,
+            result.run,
+        )
 
     def _work(
         self, assignment: TaskAssignment, staged: StagedTask, stop: StopRequest
@@ -241,16 +272,30 @@ class Agent:
         if (refusal := self._check_disk(assignment)) is not None:
             return refusal
         try:
-            with self.shutdown.interruptible(on_drain=False):
-                archive = self.cache.archive_for(assignment, stop)
+            archive = self._archive(assignment, stop)
             study = unpack_task(archive, staged, assignment.years, sevenzip=self.settings.sevenzip)
         except RetryAborted:
             return self._stopped(stop.reason or StopReason.SHUTDOWN, staged)
+        except SharedPathError as exc:  # this machine's set-up, not the task: hand it back
+            log.error("task %d: %s", assignment.task_id, exc)
+            self._pause_s = self.low_disk_pause_s
+            return Failure(f"worker {self.settings.name}: {exc}", release=True)
         except WinjobsError as exc:
             return Failure(f"could not stage the study: {exc}")
         if stop.is_set():
             return self._stopped(stop.reason or StopReason.SHUTDOWN, staged)
         return self._run_solver(assignment, staged, study, stop)
+
+    def _archive(self, assignment: TaskAssignment, stop: StopRequest) -> Path:
+        """The study archive: read on the driver's shared folder, or the cached download."""
+        if assignment.transfer is Transfer.SHARED:
+            archive = shared_archive(
+                assignment, self.settings.path_map, windows_here=sys.platform == "win32"
+            )
+            log.info("task %d: reading study %s", assignment.task_id, archive)
+            return archive
+        with self.shutdown.interruptible(on_drain=False):
+            return self.cache.archive_for(assignment, stop)
 
     def _check_disk(self, assignment: TaskAssignment) -> Failure | None:
         """Refuse the task (hand it back) when it would leave too little free disk.

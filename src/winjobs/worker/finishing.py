@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from winjobs.antares.archive import pack_folder
 from winjobs.antares.output import check_run, new_run_folder
 from winjobs.errors import WinjobsError
-from winjobs.wire import TaskAssignment
-from winjobs.worker.reports import Failure, Report, Upload
+from winjobs.wire import TaskAssignment, Transfer
+from winjobs.worker.reports import Failure, Report, SharedDone, Upload
 from winjobs.worker.runner import read_tail
+from winjobs.worker.shared import SharedOutput, unzipped_run
 from winjobs.worker.staging import StagedTask
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,15 @@ class Ran:
     runs_before: frozenset[str]  #: run folders in output/ before the solver started
 
 
-def conclude(assignment: TaskAssignment, staged: StagedTask, ran: Ran, tail_lines: int) -> Report:
-    """Check the run the strict way; a zipped run to upload, or a failure with the log tail."""
+def conclude(
+    assignment: TaskAssignment,
+    staged: StagedTask,
+    ran: Ran,
+    tail_lines: int,
+    shared: SharedOutput | None = None,
+) -> Report:
+    """Check the run the strict way; a zipped run to upload (or, shared mode, the run's
+    path as the driver reaches it), or a failure with the log tail."""
     tail = read_tail(staged.log_path, tail_lines)
     run = new_run_folder(staged.study_dir, ran.runs_before)
     try:
@@ -49,6 +57,9 @@ def conclude(assignment: TaskAssignment, staged: StagedTask, ran: Ran, tail_line
         )
         if not check.ok or run is None:
             return Failure(check.reason or "the run failed", tail)
+        if assignment.transfer is Transfer.SHARED and shared is not None:
+            folder = unzipped_run(run)
+            return SharedDone(folder, shared.driver_path(folder), tail)
         # The run under its own name (wire.COMPLETE_OUTPUT_FIELD); a zipped run (-z) is
         # uploaded as it is, its entries relative to the run (the driver takes both).
         upload = (
@@ -75,7 +86,8 @@ class Finisher:
 
     def wait(self) -> None:
         if self._thread is not None:
-            self._thread.join()
+            while self._thread.is_alive():  # in slices: on Windows a join() that blocks
+                self._thread.join(0.2)  # also holds back Ctrl-C (the second one kills)
             self._thread = None
 
     @staticmethod

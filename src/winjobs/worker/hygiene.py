@@ -25,6 +25,15 @@ log = logging.getLogger(__name__)
 
 #: Name of the file, in a task folder, recording the solver's process (see runner).
 SOLVER_PID_FILE = "solver.pid"
+#: Marks a task folder whose run the driver's merged output links to (shared mode,
+#: collect: link): disk hygiene leaves it alone; `winjobs clean data` removes it.
+LINKED_MARKER = ".winjobs-linked"
+#: What a linked task folder keeps: the study folder (down to its run) and the solver log.
+_LINKED_KEEP = frozenset({"study", "solver.log", LINKED_MARKER})
+
+
+def is_linked(folder: Path) -> bool:
+    return (folder / LINKED_MARKER).is_file()
 
 
 def free_disk_bytes(path: Path) -> int:
@@ -147,12 +156,30 @@ class TaskFolders:
         for old in expired:
             remove_tree(old)
 
+    def keep_linked(self, folder: Path, run: Path, note: str) -> None:
+        """Keep only the run of a task folder, which the driver's merged output links to
+        (shared mode, collect: link): the study's input copy goes, the marker (holding
+        `note`) keeps the folder out of `retire` and `clean_stale`."""
+        (folder / LINKED_MARKER).write_text(note, encoding="utf-8")
+        keep = run.relative_to(folder).parts
+        level = folder
+        for depth, name in enumerate(keep):
+            for child in list(level.iterdir()):
+                wanted = child.name == name or (depth == 0 and child.name in _LINKED_KEEP)
+                if not wanted:
+                    if child.is_dir() and not child.is_symlink():
+                        remove_tree(child)
+                    else:
+                        child.unlink(missing_ok=True)
+            level = level / name
+
     def clean_stale(self) -> list[Path]:
         """Delete folders left by an earlier run, first killing a solver still running in
-        one (a worker killed with kill -9 cannot take its solver down with it)."""
+        one (a worker killed with kill -9 cannot take its solver down with it). Folders
+        the driver links to (`keep_linked`) stay."""
         if not self.root.is_dir():
             return []
-        stale = [path for path in self.root.iterdir() if path.is_dir()]
+        stale = [path for path in self.root.iterdir() if path.is_dir() and not is_linked(path)]
         for path in stale:
             if kill_recorded_solver(path / SOLVER_PID_FILE):
                 log.warning("killed a solver left running in %s", path)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from winjobs.client import ClientError, DriverClient
-from winjobs.wire import TaskAssignment, TaskFailure
+from winjobs.wire import SharedCompletion, TaskAssignment, TaskFailure
 from winjobs.worker.retry import Backoff, RetryAborted, retry_transient
 from winjobs.worker.runner import StopReason, StopRequest
 from winjobs.worker.shutdown import Interrupted, Shutdown
@@ -28,6 +28,15 @@ class Upload:
     """A checked run, zipped, waiting to be accepted by the driver."""
 
     run_zip: Path
+    log_tail: str
+
+
+@dataclass(frozen=True)
+class SharedDone:
+    """Shared mode: a checked run left in this worker's shared output folder."""
+
+    run: Path  #: the run folder here
+    run_path: str  #: the same folder as the driver reaches it
     log_tail: str
 
 
@@ -45,7 +54,7 @@ class Dropped:
     reason: str
 
 
-Report = Upload | Failure | Dropped
+Report = Upload | SharedDone | Failure | Dropped
 
 
 def _stop_when(stop: StopRequest) -> Callable[[int, int | None], None]:
@@ -75,18 +84,25 @@ class Reporter:
         #: how long a report is retried while the driver is down or answers 5xx
         self.retry_limit_s = retry_limit_s
 
-    def send(self, assignment: TaskAssignment, report: Report, stop: StopRequest) -> None:
-        """Deliver the attempt's report; never raises on the driver's account."""
+    def send(self, assignment: TaskAssignment, report: Report, stop: StopRequest) -> bool:
+        """Deliver the attempt's report; never raises on the driver's account.
+
+        Returns True when the driver accepted the attempt's output.
+        """
         task = assignment.task_id
         if isinstance(report, Dropped):
             log.info("task %d dropped: %s", task, report.reason)
-            return
+            return False
         try:
-            failure = (
-                self._upload(assignment, report, stop) if isinstance(report, Upload) else report
-            )
-            if failure is not None:
-                self._fail(assignment, failure, stop)
+            if isinstance(report, Upload):
+                failure = self._upload(assignment, report, stop)
+            elif isinstance(report, SharedDone):
+                failure = self._complete_shared(assignment, report, stop)
+            else:
+                failure = report
+            if failure is None:
+                return True
+            self._fail(assignment, failure, stop)
         except ClientError as exc:
             if exc.is_conflict:
                 log.warning("task %d: the driver refused the report (%s): dropped", task, exc)
@@ -97,6 +113,7 @@ class Reporter:
             log.warning("task %d: report abandoned: %s", task, why)
             if self.shutdown.abort.is_set():
                 self._release_quietly(assignment)
+        return False
 
     def _upload(
         self, assignment: TaskAssignment, report: Upload, stop: StopRequest
@@ -126,6 +143,31 @@ class Reporter:
             # otherwise hold the task forever while the heartbeats keep its lease alive.
             return Failure(f"the driver did not take the output: {exc}", report.log_tail)
         log.info("task %d: output accepted by the driver", assignment.task_id)
+        return None
+
+    def _complete_shared(
+        self, assignment: TaskAssignment, report: SharedDone, stop: StopRequest
+    ) -> Failure | None:
+        """Tell the driver where the run is; a Failure to report instead if it refused it."""
+        completion = SharedCompletion(
+            attempt=assignment.attempt, run_path=report.run_path, log_tail=report.log_tail
+        )
+        try:
+            with self.shutdown.interruptible(on_drain=False):
+                retry_transient(
+                    lambda: self.client.complete_task_shared(assignment.task_id, completion),
+                    what=f"shared completion of task {assignment.task_id}",
+                    backoff=self.backoff,
+                    abort=stop,
+                    give_up_after_s=self.retry_limit_s,
+                )
+        except ClientError as exc:
+            if exc.status_code == 422:  # bad path, or the run failed the driver's check
+                return Failure(f"the driver refused the output: {exc}", report.log_tail)
+            if not exc.is_transient:
+                raise
+            return Failure(f"the driver did not take the output: {exc}", report.log_tail)
+        log.info("task %d: output accepted by the driver (%s)", assignment.task_id, report.run_path)
         return None
 
     def _fail(self, assignment: TaskAssignment, report: Failure, stop: StopRequest) -> None:

@@ -13,39 +13,31 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import psutil
-import yaml
-from pydantic import ByteSize, Field, SecretStr, ValidationError, field_validator
+from pydantic import ByteSize, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
     SettingsConfigDict,
-    YamlConfigSettingsSource,
 )
 
-from winjobs.errors import ConfigError
+from winjobs.configfiles import LayeredSettings
+from winjobs.logfiles import LogLevel
+from winjobs.wire import Transfer
 
 ENV_PREFIX = "WINJOBS_WORKER_"
 
 #: An Antares version as the driver and the solvers map name it: "8.8", "9.2".
 VERSION_KEY = re.compile(r"^\d+\.\d+$")
 
-#: The YAML file of the settings being loaded (a context variable rather than a class
-#: attribute so that two loads in one process, e.g. in tests, cannot see each other's).
-_CONFIG_FILE: ContextVar[Path | None] = ContextVar("winjobs_worker_config", default=None)
-
 
 def _host_name() -> str:
     return socket.gethostname() or "worker"
 
 
-class WorkerSettings(BaseSettings):
+class WorkerSettings(LayeredSettings):
     """Every key a worker reads; the YAML keys are the field names."""
 
     model_config = SettingsConfigDict(
@@ -81,6 +73,25 @@ class WorkerSettings(BaseSettings):
     #: 7-Zip executable to unpack studies with, when present (the built-in unzip otherwise).
     sevenzip: Path | None = None
 
+    #: Level of the worker's log (console and `<data_dir>/logs/worker.log`).
+    log_level: LogLevel = "info"
+    #: The log file is rotated at this size, keeping this many old files (worker.log.1...).
+    log_file_max_bytes: int = Field(10 * 1024**2, ge=1024)
+    log_file_backups: int = Field(5, ge=0)
+
+    #: `shared`: read study archives from the driver's shared folder and leave run folders
+    #: on this machine's share (docs/shared-mode.md); tasks the driver hands out over
+    #: HTTP are still run. `http`: download and upload through the driver's API.
+    transfer: Transfer = Transfer.HTTP
+    #: Shared mode: this machine's shared output folder (a local path, dedicated to the
+    #: worker): its task folders live there, and the driver reads the runs from it.
+    shared_output_dir: Path | None = None
+    #: Shared mode: the same folder as the DRIVER reaches it, e.g. C:\links\PC1_D\out.
+    shared_output_root: str | None = None
+    #: Prefixes of paths the driver sends -> this machine's, e.g.
+    #: {"C:\\links\\DRIVER_D": "/mnt/driver_d"}; the longest matching prefix wins.
+    path_map: dict[str, str] = Field(default_factory=dict)
+
     @field_validator("driver_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -113,6 +124,17 @@ class WorkerSettings(BaseSettings):
                 raise ValueError(f"version {version!r} must look like 8.8 or 9.2")
         return value
 
+    @model_validator(mode="after")
+    def _shared_folders(self) -> WorkerSettings:
+        if self.transfer is Transfer.SHARED and (
+            self.shared_output_dir is None or not (self.shared_output_root or "").strip()
+        ):
+            raise ValueError(
+                "transfer: shared needs shared_output_dir (this machine's shared output "
+                "folder) and shared_output_root (the same folder as the driver reaches it)"
+            )
+        return self
+
     @property
     def solver_cores(self) -> int:
         """Cores handed to the solver: the configured count, or every logical core."""
@@ -124,61 +146,11 @@ class WorkerSettings(BaseSettings):
 
     @property
     def tasks_dir(self) -> Path:
+        """Task folders: in the shared output folder in shared mode (the driver reads
+        the runs there), else in the data folder."""
+        if self.transfer is Transfer.SHARED and self.shared_output_dir is not None:
+            return self.shared_output_dir
         return self.data_dir / "tasks"
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = _CONFIG_FILE.get()
-        if config_file is not None:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
-        return tuple(sources)
-
-
-@contextmanager
-def _reading(config_file: Path | None) -> Iterator[None]:
-    token = _CONFIG_FILE.set(config_file)
-    try:
-        yield
-    finally:
-        _CONFIG_FILE.reset(token)
-
-
-def _check_yaml(config_file: Path) -> None:
-    """Fail with a readable message on a missing, unreadable or non-mapping YAML file."""
-    if not config_file.is_file():
-        raise ConfigError(f"config file {config_file} does not exist")
-    try:
-        content = yaml.safe_load(config_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {config_file} cannot be read: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {config_file} is not valid YAML: {exc}") from exc
-    if content is not None and not isinstance(content, dict):
-        raise ConfigError(f"config file {config_file} must hold `key: value` lines at top level")
-
-
-def _describe(error: ValidationError, config_file: Path | None) -> str:
-    lines = []
-    for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "config"
-        if item["type"] == "extra_forbidden":
-            lines.append(f"unknown key `{field}`")
-        elif item["type"] == "missing":
-            lines.append(
-                f"`{field}` is required (YAML key {field}, or {ENV_PREFIX}{field.upper()})"
-            )
-        else:
-            lines.append(f"`{field}`: {item['msg']}")
-    where = f" (config file {config_file})" if config_file is not None else ""
-    return "invalid worker settings" + where + ": " + "; ".join(lines)
 
 
 def load_settings(
@@ -188,11 +160,4 @@ def load_settings(
 
     Raises `ConfigError` (exit status 2) naming every bad key.
     """
-    if config_file is not None:
-        _check_yaml(config_file)
-    flags = {key: value for key, value in (overrides or {}).items() if value is not None}
-    try:
-        with _reading(config_file):
-            return WorkerSettings(**flags)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc, config_file)) from exc
+    return WorkerSettings.load(config_file, overrides, what="worker settings")

@@ -3,9 +3,12 @@
 First signal: drain. Claim nothing more, let the running task finish and report, exit 0.
 Second signal: abort. Kill the solver, hand the task back to the driver, exit 0.
 
-Signal handlers only set flags, with one exception: a worker that is idle, waiting in a
-long-poll claim, has nothing to finish, so the first signal interrupts the claim at once
-instead of leaving the operator waiting for the long-poll to end.
+Signal handlers only set flags, with one exception: a blocking call of the main thread
+marked `interruptible` (a registration, a download the operator no longer wants) is cut
+short by raising `Interrupted` in it. An idle worker's long-poll claim is not cut that
+way: the agent waits for it beside the main thread and asks the driver to end it, so a
+task the driver hands out at that moment comes back instead of being lost (see
+`claiming`); on Windows a signal could not cut a socket read short anyway.
 """
 
 from __future__ import annotations
@@ -74,9 +77,16 @@ class Shutdown:
     def interruptible(self, *, on_drain: bool) -> Iterator[None]:
         """A blocking call the next signal may cut short with `Interrupted`.
 
-        `on_drain=True` (an idle claim): the first signal interrupts it; otherwise only
-        the abort does (a download or an upload the operator no longer wants).
+        `on_drain=True` (registration): the first signal interrupts it; otherwise only
+        the abort does (a download the operator no longer wants).
+
+        Only in the main thread, where signal handlers run: raised there, `Interrupted`
+        would hit whatever the main thread is doing, not this call. A background call
+        (an upload) is cut short by its attempt's stop request instead.
         """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
         with self._lock:
             if (on_drain and self.drain.is_set()) or self.abort.is_set():
                 raise Interrupted

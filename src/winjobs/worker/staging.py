@@ -4,8 +4,9 @@ Archives are cached by content hash, so the tasks of one job (often dozens on th
 machine) download the study once. Every attempt unpacks into a folder of its own: the
 solver writes into `STUDY/output/`, and two attempts must never see each other's runs.
 
-Shared-folder transfer (issue 8) will add a second way to obtain the archive
-(`archive_for` is the seam); unpacking and the playlist stay the same.
+Shared-folder transfer reads the archive where the driver wrote it instead
+(`worker.shared.shared_archive`, chosen by `Agent._archive`); unpacking and the playlist
+stay the same.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from winjobs.antares.archive import UnpackLimits, unpack_archive
 from winjobs.antares.playlist import write_task_playlist
 from winjobs.antares.study import Study, open_study
+from winjobs.antares.unpack import UnpackLimits, unpack_archive
 from winjobs.client import DriverClient
 from winjobs.errors import WinjobsError
 from winjobs.wire import TaskAssignment, Transfer

@@ -107,7 +107,6 @@ def start_workers(driver: Driver, count: int) -> None:
             "cores": 2,
             "data_dir": str(root / "data"),
             "solvers": {"8.8": str(solver)},
-            "claim_wait_s": 3,  # a stopping worker first waits for its claim to return
         }
         (root / "worker.yaml").write_text(yaml.safe_dump(config))
         env = clean_env(

@@ -17,15 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_ROOT, shared_studies
-from winjobs.antares.archive import (
-    PackResult,
-    UnpackLimits,
-    find_sevenzip,
-    pack_folder,
-    pack_study,
-    sha256_file,
-    unpack_archive,
-)
+from winjobs.antares.archive import PackResult, find_sevenzip, pack_folder, pack_study, sha256_file
+from winjobs.antares.unpack import UnpackLimits, unpack_archive
 from winjobs.errors import ArchiveError
 
 SEVENZIP = find_sevenzip("7z")

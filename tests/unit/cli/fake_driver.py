@@ -196,7 +196,9 @@ class FakeDriver:
             if (status is None or j.status == status)
             and (submitter is None or j.submitter == submitter)
         ]
-        return _json({"jobs": jobs})
+        offset = int(request.url.params.get("offset", 0))
+        limit = int(request.url.params.get("limit", 100))
+        return _json({"jobs": jobs[offset : offset + limit], "total": len(jobs)})
 
     def _get(self, request: httpx.Request, who: Identity, job_id: int) -> httpx.Response:
         script = self.scripts.get(job_id)

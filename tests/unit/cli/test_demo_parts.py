@@ -50,7 +50,6 @@ def test_configs_use_the_documented_keys_and_distinct_tokens(tmp_path: Path) -> 
     assert {w["driver_url"] for w in workers} == {"http://127.0.0.1:8123"}
     assert {w["token"] for w in workers} == {demo.worker_token}
     assert workers[0]["solvers"] == {"8.8": str(tmp_path / "solver")}
-    assert workers[0]["claim_wait_s"] <= 5  # a stopping worker waits for its claim
     assert len({w["data_dir"] for w in workers}) == 3
 
 

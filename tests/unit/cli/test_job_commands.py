@@ -57,6 +57,17 @@ def test_jobs_filters_and_json(cli: Cli, two_jobs: FakeDriver) -> None:
     assert cli("jobs", "--submitter", "nobody").err.strip() == "no jobs"
 
 
+def test_jobs_limit_shows_the_newest_and_says_how_many_more(cli: Cli, two_jobs: FakeDriver) -> None:
+    result = cli("jobs", "--limit", "1")
+    assert result.code == 0, result.err
+    assert [line.split()[0] for line in result.out.splitlines()[1:]] == ["2"]
+    assert two_jobs.requests[-1].url.params["limit"] == "1"
+    assert "the newest 1 of 2 jobs" in result.err
+    assert json.loads(cli("jobs", "--limit", "1", "--json").out)["total"] == 2
+    assert "offset" not in two_jobs.requests[-1].url.params
+    assert cli("jobs", "--limit", "0").code != 0
+
+
 def test_show_human_and_json(cli: Cli, two_jobs: FakeDriver) -> None:
     human = cli("show", "2")
     assert human.code == 0, human.err

@@ -12,7 +12,14 @@ import pytest
 from tests.unit.driver.helpers import Api, claim, make_study, packed_study
 from winjobs.antares.archive import pack_study
 from winjobs.client import ClientError
-from winjobs.wire import JobStatus, JobSubmitFields, TaskFailure
+from winjobs.driver.store import NewJob
+from winjobs.wire import (
+    JOBS_LIMIT_DEFAULT,
+    JOBS_LIMIT_MAX,
+    JobStatus,
+    JobSubmitFields,
+    TaskFailure,
+)
 
 P = "/api/v1"
 
@@ -208,6 +215,51 @@ def test_list_filters_newest_first(api: Api, tmp_path: Path) -> None:
     assert bob.list_jobs(status=JobStatus.QUEUED, submitter="bob").jobs[0].id == b1
     response = api.raw("bob-secret").get(f"{P}/jobs", params={"status": "sleeping"})
     assert response.status_code == 422
+
+
+def test_list_pages_with_limit_and_offset(api: Api, tmp_path: Path) -> None:
+    alice = api.client("alice-secret")
+    archive = packed_study(tmp_path)
+    ids = [alice.submit_job(archive, JobSubmitFields()).job_id for _ in range(5)][::-1]
+    first = alice.list_jobs(limit=2)
+    assert ([j.id for j in first.jobs], first.total) == (ids[:2], 5)
+    last = alice.list_jobs(limit=2, offset=4)
+    assert ([j.id for j in last.jobs], last.total) == (ids[4:], 5)
+    everything = alice.list_jobs()  # the default page holds them all here
+    assert ([j.id for j in everything.jobs], everything.total) == (ids, 5)
+    raw = api.raw("alice-secret")
+    for bad in ({"limit": 0}, {"limit": JOBS_LIMIT_MAX + 1}, {"offset": -1}, {"limit": "x"}):
+        response = raw.get(f"{P}/jobs", params=bad)
+        assert response.status_code == 422, bad
+    assert raw.get(f"{P}/jobs", params={"limit": JOBS_LIMIT_MAX}).status_code == 200
+
+
+def test_the_default_page_is_bounded(api: Api, tmp_path: Path) -> None:
+    """Without `limit`, one page of JOBS_LIMIT_DEFAULT jobs, not the whole table."""
+    store = api.driver.store
+    for _ in range(JOBS_LIMIT_DEFAULT + 2):
+        store.create_job(_stored_job())
+    listing = api.client("alice-secret").list_jobs()
+    assert (len(listing.jobs), listing.total) == (JOBS_LIMIT_DEFAULT, JOBS_LIMIT_DEFAULT + 2)
+    assert listing.jobs[0].id == JOBS_LIMIT_DEFAULT + 2  # newest first
+
+
+def _stored_job() -> NewJob:
+    """A job row as the store keeps it (no upload: only the listing is looked at)."""
+    return NewJob(
+        name="bulk",
+        submitter="alice",
+        priority=50,
+        study_name="study",
+        study_sha256="b" * 64,
+        study_size=1,
+        antares_version="8.8",
+        mode="economy",
+        years=[0],
+        splittable=True,
+        task_time_limit_s=None,
+        warnings=[],
+    )
 
 
 def test_unknown_job_and_task(api: Api, tmp_path: Path) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.unit.driver.helpers import Api, claim, packed_study
-from winjobs.client import ClientError
+from winjobs.client import ClientError, DriverClient
 from winjobs.wire import (
     ClaimRequest,
     Heartbeat,
@@ -105,6 +106,51 @@ def test_draining_worker_gets_nothing(api: Api, tmp_path: Path) -> None:
     states = {w.name: w.state for w in api.client("alice-secret").list_workers().workers}
     assert states == {"w1": WorkerState.DRAINING}
     assert worker.claim(ClaimRequest(free_cores=4, wait_s=0)) is not None
+
+
+def _long_poll(worker: DriverClient, wait_s: float = 20) -> tuple[threading.Thread, list[Any]]:
+    """A claim waiting in a thread; the list gets (answer, seconds waited)."""
+    got: list[Any] = []
+
+    def run() -> None:
+        started = time.monotonic()
+        answer = worker.claim(ClaimRequest(free_cores=4, wait_s=wait_s))
+        got.append((answer, time.monotonic() - started))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, got
+
+
+def test_a_draining_claim_ends_that_worker_s_waiting_claim(api: Api, tmp_path: Path) -> None:
+    """How a worker stopping while idle ends its long-poll; other workers keep waiting."""
+    stopping, other = api.worker("w1"), api.worker("w2")
+    stopping_poll, stopping_got = _long_poll(stopping)
+    other_poll, other_got = _long_poll(other)
+    time.sleep(0.5)
+    assert stopping.claim(ClaimRequest(free_cores=4, wait_s=0, draining=True)) is None
+    stopping_poll.join(timeout=5)
+    assert stopping_got and stopping_got[0][0] is None and stopping_got[0][1] < 3
+    assert other_poll.is_alive()
+    job_id = submit(api, tmp_path)
+    other_poll.join(timeout=15)
+    assert other_got[0][0] is not None and other_got[0][0].job_id == job_id
+    tasks = api.client("alice-secret").get_job(job_id).tasks
+    assert {task.worker for task in tasks} == {"w2"}
+    states = {w.name: w.state for w in api.client("alice-secret").list_workers().workers}
+    assert states["w1"] is WorkerState.DRAINING
+
+
+def test_closing_the_signal_answers_waiting_claims_at_once(api: Api) -> None:
+    """What a driver shutting down does first (`app.DriverServer`): no claim waits on."""
+    poll, got = _long_poll(api.worker())
+    time.sleep(0.5)
+    api.driver.signal.close()
+    poll.join(timeout=5)
+    assert got and got[0][0] is None and got[0][1] < 3
+    started = time.monotonic()
+    assert api.worker("w2").claim(ClaimRequest(free_cores=4, wait_s=20)) is None
+    assert time.monotonic() - started < 2
 
 
 def test_heartbeat_progress_and_fencing(api: Api, tmp_path: Path) -> None:

@@ -76,11 +76,11 @@ def test_environment_beats_the_file_and_flags_beat_both(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("port: 70000", "port: Input should be less than or equal to 65535"),
-        ("lease_seconds: 0", "lease_seconds: Input should be greater than 0"),
-        ("chunk_policy: fastest", "chunk_policy: Input should be 'balanced' or 'cores'"),
+        ("port: 70000", "`port`: Input should be less than or equal to 65535"),
+        ("lease_seconds: 0", "`lease_seconds`: Input should be greater than 0"),
+        ("chunk_policy: fastest", "`chunk_policy`: Input should be 'balanced' or 'cores'"),
         ("max_attempts: 0", "max_attempts"),
-        ("colour: blue", "colour: Extra inputs are not permitted"),
+        ("colour: blue", "unknown key `colour`"),
         ("tokens: [{name: a, role: boss, token: x}]", "tokens.0.role"),
         ("tokens: [{name: a, role: user}]", "exactly one of `token` or `token_sha256`"),
         ("tokens: [{name: a, role: user, token_sha256: abc}]", "64 hexadecimal digits"),
@@ -120,5 +120,5 @@ def test_the_command_exits_2_naming_the_field(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert "port: Input should be less than or equal to 65535" in result.stderr
+    assert "`port`: Input should be less than or equal to 65535" in result.stderr
     assert result.stderr.count("\n") == 1  # one line, no traceback

@@ -251,6 +251,24 @@ def test_completion_tells_when_every_year_is_done(store: Store) -> None:
     assert status(store, job_id) == JobStatus.SUCCEEDED
 
 
+def test_jobs_are_listed_a_page_at_a_time_newest_first(store: Store) -> None:
+    ids = [store.create_job(new_job(submitter="bob" if i % 3 == 0 else "alice")) for i in range(7)]
+    store.cancel_job(ids[1])
+    newest_first = ids[::-1]
+    page = store.list_jobs(limit=3)
+    assert ([j.id for j in page.jobs], page.total) == (newest_first[:3], 7)
+    page = store.list_jobs(limit=3, offset=6)
+    assert ([j.id for j in page.jobs], page.total) == (newest_first[6:], 7)
+    assert store.list_jobs(limit=3, offset=9).jobs == []
+    assert [j.id for j in store.list_jobs().jobs] == newest_first  # no limit: all
+    alice = store.list_jobs(submitter="alice", limit=2, offset=1)
+    alices = [i for i in newest_first if i not in ids[::3]]
+    assert ([j.id for j in alice.jobs], alice.total) == (alices[1:3], len(alices))
+    queued = store.list_jobs(status=JobStatus.QUEUED.value, submitter="alice")
+    assert [j.id for j in queued.jobs] == [i for i in alices if i != ids[1]]
+    assert queued.total == len(alices) - 1
+
+
 def test_draining_workers_get_nothing(store: Store) -> None:
     store.create_job(new_job(4))
     w = worker(store)

@@ -14,6 +14,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesParser
@@ -87,6 +88,11 @@ class FakeDriver:
         self.refuse_outputs: str | None = None  #: uploads get 422 with this reason
         self.cut_downloads_after: int | None = None  #: a study download stops after N bytes
         self.max_claim_wait_s = 1.0  #: cap of the long-poll, whatever the worker asks
+        #: called when a draining claim arrives, before it ends the worker's waiting claims
+        self.before_draining: Callable[[], None] | None = None
+        #: called when a claim has leased a task, before the answer leaves
+        self.after_lease: Callable[[], None] | None = None
+        self._claim_ends: dict[int, int] = {}  #: worker id -> draining claims received
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._next_task = 1
@@ -211,13 +217,18 @@ class FakeDriver:
     def _claim(self, request: httpx.Request, worker_id: int) -> httpx.Response:
         claim = ClaimRequest.model_validate_json(request.content)
         self._last_body = claim
-        if claim.draining:
+        if claim.draining:  # like the driver: it also ends the worker's waiting claims
+            if self.before_draining is not None:
+                self.before_draining()
             self.draining.add(worker_id)
+            self._claim_ends[worker_id] = self._claim_ends.get(worker_id, 0) + 1
+            self._changed.notify_all()
             return httpx.Response(204)
+        ends = self._claim_ends.get(worker_id, 0)
         deadline = time.monotonic() + min(claim.wait_s, self.max_claim_wait_s)
         while (task := self._next_queued()) is None:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._claim_ends.get(worker_id, 0) != ends:
                 return httpx.Response(204)
             self._changed.wait(remaining)
         return self._lease(task, worker_id)
@@ -231,6 +242,8 @@ class FakeDriver:
         task.attempt += 1
         task.worker_id = worker_id
         task.years_done = 0
+        if self.after_lease is not None:  # leased, the answer not yet on its way
+            self.after_lease()
         assignment = TaskAssignment(
             task_id=task.id,
             job_id=task.job_id,

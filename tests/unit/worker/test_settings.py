@@ -123,7 +123,7 @@ def test_missing_required_keys(tmp_path: Path) -> None:
     [
         (None, "does not exist"),
         ("solvers: [unclosed\n", "is not valid YAML"),
-        ("- a list\n", "must hold `key: value` lines"),
+        ("- a list\n", "must be a mapping of keys \\(`key: value` lines\\)"),
     ],
 )
 def test_bad_files(tmp_path: Path, content: str | None, expected: str) -> None:

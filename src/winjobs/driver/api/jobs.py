@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, PlainTextResponse
 from pydantic import ValidationError
@@ -14,6 +14,8 @@ from winjobs.driver.api.uploads import receive_multipart
 from winjobs.driver.errors import Invalid
 from winjobs.driver.jobs import Upload
 from winjobs.wire import (
+    JOBS_LIMIT_DEFAULT,
+    JOBS_LIMIT_MAX,
     SUBMIT_ARCHIVE_FIELD,
     JobCreated,
     JobDetail,
@@ -91,9 +93,12 @@ def list_jobs(
     jobs: JobsDep,
     status: JobStatus | None = None,
     submitter: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=JOBS_LIMIT_MAX)] = JOBS_LIMIT_DEFAULT,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JobList:
-    """Every job, newest first; filter by status and submitter."""
-    return jobs.list(status, submitter)
+    """Jobs newest first, filtered by status and submitter, one page at a time: `limit`
+    jobs after the first `offset`; `total` counts the matching jobs on every page."""
+    return jobs.list(status, submitter, limit, offset)
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail)

@@ -1,4 +1,5 @@
-"""`/tasks/{id}/...`: the reports of a running attempt (heartbeat, fail, complete).
+"""`/tasks/{id}/...`: the reports of a running attempt (heartbeat, fail, complete,
+complete-shared).
 
 Every report carries the attempt number it was given (the fencing token); a report from
 an attempt that no longer holds the task gets 409 and changes nothing.
@@ -14,7 +15,14 @@ from fastapi.concurrency import run_in_threadpool
 from winjobs.driver.api.deps import DispatchDep, SettingsDep, WorkerId
 from winjobs.driver.api.uploads import receive_multipart
 from winjobs.driver.errors import Invalid
-from winjobs.wire import COMPLETE_OUTPUT_FIELD, Ack, Heartbeat, HeartbeatReply, TaskFailure
+from winjobs.wire import (
+    COMPLETE_OUTPUT_FIELD,
+    Ack,
+    Heartbeat,
+    HeartbeatReply,
+    SharedCompletion,
+    TaskFailure,
+)
 
 router = APIRouter(tags=["worker protocol"])
 
@@ -92,3 +100,13 @@ async def complete(
         )
     finally:
         received.path.unlink(missing_ok=True)
+
+
+@router.post("/tasks/{task_id}/complete-shared", response_model=Ack)
+def complete_shared(
+    task_id: int, completion: SharedCompletion, worker_id: WorkerId, dispatch: DispatchDep
+) -> Ack:
+    """Shared mode: the run folder stays on the worker's share, at `run_path` as the
+    driver reaches it (inside the worker's registered shared output root). It is verified
+    there like an upload (and copied in with `collect: copy`) before it counts."""
+    return dispatch.receive_shared(task_id, worker_id, completion)

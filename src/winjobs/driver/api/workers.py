@@ -67,10 +67,17 @@ async def claim(
     Returns at once when work appears: submissions, re-queued tasks and retries wake
     every waiting claim. The wait holds no thread (only each database attempt does), and
     database attempts pass a narrow gate (see `signals.ClaimGate`).
+
+    Ends with 204 at once, taking nothing, when the driver shuts down or the worker sends
+    a draining claim (how a stopping worker ends the long-poll it has pending). A claim
+    whose worker hung up takes nothing either, when work next wakes it.
     """
     dispatch, signal = driver.dispatch, driver.signal
     deadline = time.monotonic() + min(claim_request.wait_s, settings.claim_max_wait_s)
-    while True:
+    if claim_request.draining:
+        signal.end_claims(worker_id)
+    ended = signal.ended(worker_id)
+    while not ended():
         generation = signal.generation
         async with driver.claim_gate():
             assignment = await run_in_threadpool(dispatch.claim_once, worker_id, claim_request)
@@ -78,8 +85,10 @@ async def claim(
             dispatch.claims.count_result(assigned=True)
             return JSONResponse(assignment.model_dump(mode="json"))
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or claim_request.draining or await request.is_disconnected():
+        if remaining <= 0 or claim_request.draining:
             break
-        await signal.wait(generation, remaining)
+        await signal.wait(generation, remaining, worker_id)
+        if await request.is_disconnected():
+            break
     dispatch.claims.count_result(assigned=False)
     return Response(status_code=204)

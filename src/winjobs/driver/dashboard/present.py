@@ -132,11 +132,14 @@ class Page(Generic[T]):
     total: int  #: items in all
 
 
-def paginate(items: list[T], number: int, size: int) -> Page[T]:
-    count = max(1, -(-len(items) // size))
-    number = min(max(1, number), count)
-    start = (number - 1) * size
-    return Page(items[start : start + size], number, count, len(items))
+def page_count(total: int, size: int) -> int:
+    """Pages needed for `total` items, `size` a page; at least 1 (an empty list)."""
+    return max(1, -(-total // size))
+
+
+def page_offset(number: int, size: int) -> int:
+    """Items before page `number` (1-based): what the store skips to fetch it."""
+    return (max(1, number) - 1) * size
 
 
 # --------------------------------------------------------------------------- timeline

@@ -19,7 +19,7 @@ from winjobs.driver.dashboard.security import DASHBOARD_ROLES, Viewer
 from winjobs.driver.dashboard.sessions import Flash
 from winjobs.driver.errors import Forbidden
 from winjobs.driver.runtime import Driver
-from winjobs.wire import JobDetail, JobStatus, WorkerInfo, WorkerState
+from winjobs.wire import JobDetail, JobStatus, JobSummary, WorkerInfo, WorkerState
 
 LOG_LINES = 60  #: lines of the job log shown on its page (the link gives all of it)
 
@@ -44,8 +44,7 @@ def base_context(
 
 def jobs_screen(driver: Driver, dashboard: Dashboard, params: Mapping[str, str]) -> dict[str, Any]:
     filters = present.parse_filters(params)
-    jobs = driver.jobs.list(filters.status, filters.submitter).jobs
-    page = present.paginate(jobs, filters.page, dashboard.settings.jobs_per_page)
+    page = _jobs_page(driver, filters, dashboard.settings.jobs_per_page)
     people = {t.name for t in driver.settings.tokens if t.role in DASHBOARD_ROLES}
     if filters.submitter:
         people.add(filters.submitter)
@@ -56,6 +55,21 @@ def jobs_screen(driver: Driver, dashboard: Dashboard, params: Mapping[str, str])
         "submitters": sorted(people, key=str.lower),
         "now": driver.store.clock(),
     }
+
+
+def _jobs_page(driver: Driver, filters: present.JobFilters, size: int) -> present.Page[JobSummary]:
+    """The page asked for, read from the store one page at a time (not every job on
+    each refresh); past the end (a stale bookmark), the last page."""
+    number = filters.page
+    for _ in range(2):
+        offset = present.page_offset(number, size)
+        listing = driver.jobs.list(filters.status, filters.submitter, size, offset)
+        total = listing.total or 0
+        count = present.page_count(total, size)
+        if number <= count:
+            break
+        number = count
+    return present.Page(listing.jobs, number, count, total)
 
 
 def may_change(viewer: Viewer, job: JobDetail) -> bool:

@@ -8,7 +8,8 @@ is checked, so a stale report (old fencing token) changes nothing.
 
 The scheduling decisions come from `scheduler` (pure); the store gathers its facts and
 applies its answers. The parts: `claims` (the hot path), `reports` (heartbeat, complete,
-fail, lease sweep), `jobs`, `workers` (and the start-up/overview queries).
+fail, lease sweep), `jobs`, `workers` (and the start-up/overview queries), `retention`
+(removing finished jobs, keeping a summary).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from winjobs.driver.store.records import (
     utcnow,
 )
 from winjobs.driver.store.reports import ReportStore
+from winjobs.driver.store.retention import FinishedJob, RetentionStore
 from winjobs.driver.store.workers import WorkerStore
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "Clock",
     "Counts",
     "FailOutcome",
+    "FinishedJob",
     "NewJob",
     "Progress",
     "Store",
@@ -51,5 +54,5 @@ __all__ = [
 ]
 
 
-class Store(ClaimStore, ReportStore, JobStore, WorkerStore):
+class Store(ClaimStore, ReportStore, JobStore, WorkerStore, RetentionStore):
     """Transactions over the driver's database. Thread-safe; one instance per app."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import case, func, insert, select, update
 
@@ -11,6 +12,12 @@ from winjobs.driver.models import Job, Task
 from winjobs.driver.store.base import StoreBase
 from winjobs.driver.store.records import ACTIVE_JOB, NewJob, Progress
 from winjobs.wire import JobStatus, TaskStatus
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    total: int  #: jobs matching the filters, on every page
 
 
 class JobStore(StoreBase):
@@ -65,14 +72,26 @@ class JobStore(StoreBase):
                 session.scalars(select(Task).where(Task.job_id == job_id).order_by(Task.first_year))
             )
 
-    def list_jobs(self, status: str | None = None, submitter: str | None = None) -> list[Job]:
-        stmt = select(Job).order_by(Job.id.desc())
+    def list_jobs(
+        self,
+        status: str | None = None,
+        submitter: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> JobPage:
+        """One page of the jobs matching the filters, newest first, and how many match in
+        all; read in one transaction, so the count agrees with the page."""
+        matching = []
         if status is not None:
-            stmt = stmt.where(Job.status == status)
+            matching.append(Job.status == status)
         if submitter is not None:
-            stmt = stmt.where(Job.submitter == submitter)
-        with self._session() as session:
-            return list(session.scalars(stmt))
+            matching.append(Job.submitter == submitter)
+        page = select(Job).where(*matching).order_by(Job.id.desc()).offset(offset).limit(limit)
+        count = select(func.count()).select_from(Job).where(*matching)
+        with self._session() as session, session.begin():
+            jobs = list(session.scalars(page))
+            total = session.execute(count).scalar_one()
+        return JobPage(jobs, int(total))
 
     def progress(self, job_ids: Sequence[int]) -> dict[int, Progress]:
         """Years done (finished tasks' years + running tasks' reports) and running tasks."""

@@ -91,10 +91,12 @@ def test_paging(tmp_path: Path) -> None:
         browser = paged.browser("alice")
         first = browser.get("/").text
         second = browser.get("/?page=2").text
+        stale = browser.get("/?page=9").text
     assert rows(first) == [str(ids[2]), str(ids[1])]
     assert 'href="/?page=2" rel="next">Older jobs' in first
     assert rows(second) == [str(ids[0])] and "page 2 of 2" in second
     assert 'href="/" rel="prev"' in second
+    assert rows(stale) == [str(ids[0])] and "page 2 of 2" in stale  # past the end: the last
 
 
 def test_the_job_page(dash: Dash) -> None:

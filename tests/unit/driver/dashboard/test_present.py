@@ -52,13 +52,10 @@ def test_filters_from_the_query_string() -> None:
     assert odd.query() == "?submitter=a%20b%26c"
 
 
-def test_paginate() -> None:
-    items = list(range(25))
-    page = present.paginate(items, 3, 10)
-    assert (page.items, page.number, page.count, page.total) == ([20, 21, 22, 23, 24], 3, 3, 25)
-    assert present.paginate(items, 99, 10).number == 3
-    empty = present.paginate([], 1, 10)
-    assert (empty.items, empty.count) == ([], 1)
+def test_page_count_and_offset() -> None:
+    assert [present.page_count(total, 10) for total in (0, 1, 10, 11, 25)] == [1, 1, 1, 2, 3]
+    assert [present.page_offset(number, 10) for number in (1, 2, 3)] == [0, 10, 20]
+    assert present.page_offset(0, 10) == 0
 
 
 def task(

@@ -1,0 +1,112 @@
+"""Configuration files: one way to read a YAML config and to layer it under env and flags.
+
+The driver and the worker both read `--config FILE` (YAML), `WINJOBS_<ACTOR>_*` environment
+variables and command-line flags, in that order of increasing priority, and both must stop
+at start-up with one line naming every bad key. The CLI's user config file is a plain YAML
+mapping too. Keeping the reading and the error wording here means a user sees the same
+messages whichever program they configure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Self
+
+import yaml
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource
+
+from winjobs.errors import ConfigError
+
+#: The parsed YAML file of the settings being built (a context variable rather than a
+#: class attribute so that two loads in one process, e.g. in tests, cannot see each other's).
+_YAML_DATA: ContextVar[Mapping[str, Any] | None] = ContextVar("winjobs_yaml_data", default=None)
+
+
+def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
+    """The `key: value` mapping of a YAML file; ConfigError saying what is wrong with it.
+
+    An empty file is an empty mapping. `what` names the file in messages ("config file",
+    "user config file").
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{what} {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {path} cannot be read: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{what} {path} is not valid YAML{line}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path} must be a mapping of keys (`key: value` lines)")
+    return data
+
+
+def describe_errors(exc: ValidationError, env_prefix: str = "") -> str:
+    """Every validation problem as `` `key`: reason ``, joined on one line."""
+    lines = []
+    for item in exc.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "config"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"unknown key `{field}`")
+        elif item["type"] == "missing":
+            env = f", or {env_prefix}{field.upper()}" if env_prefix else ""
+            lines.append(f"`{field}` is required (YAML key {field}{env})")
+        else:
+            lines.append(f"`{field}`: {item['msg']}")
+    return "; ".join(lines)
+
+
+@contextmanager
+def _yaml_layer(data: Mapping[str, Any]) -> Iterator[None]:
+    token = _YAML_DATA.set(data)
+    try:
+        yield
+    finally:
+        _YAML_DATA.reset(token)
+
+
+class LayeredSettings(BaseSettings):
+    """Settings read from, highest priority first: flags, environment, YAML file, defaults.
+
+    Subclasses set `model_config` (`env_prefix`, `extra="forbid"`...) and are built with
+    `load()`, never directly, so that every error becomes one ConfigError.
+    """
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_layer = InitSettingsSource(settings_cls, init_kwargs=dict(_YAML_DATA.get() or {}))
+        return (init_settings, env_settings, yaml_layer)
+
+    @classmethod
+    def load(cls, config_file: Path | None, flags: Mapping[str, Any] | None, *, what: str) -> Self:
+        """Settings from `config_file`, the environment and `flags` (None values unset).
+
+        Raises ConfigError (exit status 2) naming every bad key; `what` names the settings
+        in the message ("driver configuration").
+        """
+        data = read_yaml_mapping(config_file) if config_file is not None else {}
+        given = {key: value for key, value in (flags or {}).items() if value is not None}
+        try:
+            with _yaml_layer(data):
+                return cls(**given)
+        except ValidationError as exc:
+            where = f" (config file {config_file})" if config_file is not None else ""
+            prefix = str(cls.model_config.get("env_prefix") or "")
+            raise ConfigError(f"invalid {what}{where}: {describe_errors(exc, prefix)}") from exc

@@ -1,0 +1,104 @@
+"""The command lines of `winjobs links`, for Windows and for Linux, on any machine."""
+
+from __future__ import annotations
+
+import pytest
+
+from winjobs.errors import ConfigError
+from winjobs.ops.links import (
+    LocalDisk,
+    Platform,
+    RemoteShare,
+    command_line,
+    linux_path_map,
+    local_steps,
+    parse_remote,
+    remote_steps,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "host", "share"),
+    [
+        ("PC1:D", "PC1", "D"),
+        ("driver.corp.example:winjobs$", "driver.corp.example", "winjobs$"),
+        (r"\\PC1\D", "PC1", "D"),
+        ("//PC1/D/", "PC1", "D"),
+    ],
+)
+def test_parse_remote(text: str, host: str, share: str) -> None:
+    assert parse_remote(text) == RemoteShare(host, share)
+
+
+@pytest.mark.parametrize("text", ["PC1", "PC1:", ":D", "PC 1:D", "PC1:D/E", "-pc:D"])
+def test_bad_remotes_are_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match="HOST:SHARE"):
+        parse_remote(text)
+
+
+def lines(steps: list, platform: Platform) -> list[str]:  # type: ignore[type-arg]
+    return [command_line(step.argv, platform) for step in steps]
+
+
+def test_windows_local() -> None:
+    disks = [LocalDisk("C", "C:\\"), LocalDisk("d", "D:\\")]
+    steps = local_steps(Platform.WINDOWS, disks)
+    assert lines(steps, Platform.WINDOWS) == [
+        "cmd /c mklink /D C:\\links\\drives\\C C:\\",
+        r'net share C=C:\links\drives\C /GRANT:Everyone,CHANGE "/REMARK:winjobs: drive C"',
+        "cmd /c mklink /D C:\\links\\drives\\D D:\\",
+        r'net share D=C:\links\drives\D /GRANT:Everyone,CHANGE "/REMARK:winjobs: drive D"',
+    ]
+    assert (steps[0].link, steps[0].target) == (r"C:\links\drives\C", "C:\\")
+    assert steps[1].check == ("net", "share", "C")  # an existing share is left alone
+    other = local_steps(Platform.WINDOWS, disks[:1], root=r"E:\l", grant=r"CORP\winjobs")
+    assert other[1].argv[3] == r"/GRANT:CORP\winjobs,CHANGE"
+    assert other[0].link == r"E:\l\drives\C"
+    with pytest.raises(ConfigError, match="drive letter"):
+        local_steps(Platform.WINDOWS, [LocalDisk("root", "/")])
+
+
+def test_windows_remote() -> None:
+    shares = [parse_remote("DRIVER:D"), parse_remote("PC1:D")]
+    steps = remote_steps(Platform.WINDOWS, shares)
+    assert lines(steps, Platform.WINDOWS) == [
+        r"cmd /c mklink /D C:\links\DRIVER_D \\DRIVER\D",
+        r"cmd /c mklink /D C:\links\PC1_D \\PC1\D",
+        "fsutil behavior set SymlinkEvaluation L2L:1 L2R:1 R2L:1 R2R:1",
+    ]
+    assert [(s.link, s.target) for s in steps[:2]] == [
+        (r"C:\links\DRIVER_D", r"\\DRIVER\D"),
+        (r"C:\links\PC1_D", r"\\PC1\D"),
+    ]
+
+
+def test_linux_local() -> None:
+    disks = [LocalDisk("root", "/"), LocalDisk("data", "/data")]
+    assert lines(local_steps(Platform.LINUX, disks), Platform.LINUX) == [
+        "mkdir -p /srv/links/drives",
+        "ln -sfn / /srv/links/drives/root",
+        "net usershare add root / 'winjobs: /' Everyone:R guest_ok=n",
+        "ln -sfn /data /srv/links/drives/data",
+        "net usershare add data /data 'winjobs: /data' Everyone:R guest_ok=n",
+    ]
+
+
+def test_linux_remote() -> None:
+    steps = remote_steps(Platform.LINUX, [parse_remote("DRIVER:D")], uid=1001, gid=1002)
+    assert lines(steps, Platform.LINUX) == [
+        "mkdir -p /srv/links",
+        "sudo mkdir -p /mnt/winjobs/driver_d",
+        "sudo mount -t cifs //DRIVER/D /mnt/winjobs/driver_d -o "
+        "credentials=/etc/winjobs/cifs-credentials,uid=1001,gid=1002,vers=3.0",
+        "ln -sfn /mnt/winjobs/driver_d /srv/links/DRIVER_D",
+    ]
+    assert linux_path_map([parse_remote("DRIVER:D")]) == {
+        r"C:\links\DRIVER_D": "/srv/links/DRIVER_D"
+    }
+
+
+def test_paths_with_spaces_are_quoted_for_each_shell() -> None:
+    steps = remote_steps(Platform.WINDOWS, [parse_remote("PC1:D")], root=r"C:\my links")
+    assert lines(steps, Platform.WINDOWS)[0] == r'cmd /c mklink /D "C:\my links\PC1_D" \\PC1\D'
+    steps = remote_steps(Platform.LINUX, [parse_remote("PC1:D")], root="/srv/my links")
+    assert lines(steps, Platform.LINUX)[-1] == "ln -sfn /mnt/winjobs/pc1_d '/srv/my links/PC1_D'"
