@@ -18,15 +18,20 @@ long as its slowest year: with uneven years no policy can reach the ideal, and t
 
 The study is the bundled example with year-by-year output off, so a task's output (and
 the fixed per-task cost: solver start, zip, upload, the driver's check) does not grow
-with its years. The per-task overhead measured in the same run is printed (a task's wall
-time beyond its batched years: claim, staging, solver start-up, check, zip, upload; the
-worker uploads while its next task already runs, so part of it is hidden); S must be
-large against it for the ratio to speak of the policy rather than of the overhead. On
-this 2-core machine the 16 emulated cores only sleep, but the per-task work of four
-workers and the driver competes for two real cores: the overhead printed is inflated
-compared with one worker per machine.
+with its years. Two per-task overheads measured in the same run are printed: `serial`,
+what a task costs its worker's cores (from one claim to the worker's next claim, minus
+the task's batched years: claim, staging, solver start-up and end), and `total`, a
+task's whole wall time beyond its batched years (adds the check, zip and upload, which
+the worker runs while its next task already runs). S must be large against them for the
+ratio to speak of the policy rather than of the overhead. On this 2-core machine the 16
+emulated cores only sleep, but the per-task work of four workers and the driver competes
+for two real cores: the overheads are inflated compared with one worker per machine.
 
-Run: `uv run python benchmarks/bench_makespan.py [--seconds-per-year 10]`.
+The `sim` column is what `sim_makespan.py` predicts for the same case and policy, given
+the overheads measured in this run (mean of 20 simulated runs): where the two disagree,
+the simulator misses something.
+
+Run: `uv run python benchmarks/bench_makespan.py [--seconds-per-year 10] [--runs 2]`.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -53,10 +59,13 @@ from tests.integration.harness import (
     wait_until,
 )
 
+from benchmarks.sim_makespan import Overheads, Scenario, bench_uneven_years, real_policy, simulate
 from winjobs.antares.ini import IniDocument
-from winjobs.wire import JobDetail, JobStatus, TaskStatus
+from winjobs.driver.settings import ChunkPolicy
+from winjobs.wire import JobDetail, JobStatus, TaskInfo, TaskStatus
 
 YEARS = 96
+HEARTBEAT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -74,11 +83,8 @@ CASES = (
 
 
 def year_times(seconds: float, uneven: bool, years: int = YEARS) -> list[float]:
-    """Deterministic spread in [0.4 S, 1.6 S] with mean S (a fixed permutation of steps)."""
-    if not uneven:
-        return [seconds] * years
-    steps = [0.4 + 1.2 * ((7 * y) % years) / (years - 1) for y in range(years)]
-    return [round(seconds * step, 3) for step in steps]
+    """Deterministic spread in [0.4 S, 1.6 S] with mean S (the simulator's pattern)."""
+    return bench_uneven_years(years, seconds) if uneven else [seconds] * years
 
 
 @dataclass
@@ -91,6 +97,8 @@ class Result:
     ideal_s: float
     batched_s: float  #: lower bound with the solver's batches (see `batched_bound`)
     overhead_s: float  #: mean per task: wall time minus the solver's batched year time
+    serial_s: float  #: mean per task: claim to the worker's next claim, minus batched time
+    predicted: float = 0.0  #: the simulator's makespan / ideal given these overheads
 
     @property
     def ratio(self) -> float:
@@ -134,7 +142,7 @@ def run_case(root: Path, case: Case, policy: str, seconds: float) -> Result:
         settings={
             "chunk_policy": policy,
             "lease_seconds": 60,
-            "heartbeat_interval_s": 2,
+            "heartbeat_interval_s": HEARTBEAT_S,
             "claim_max_wait_s": 10,
         },
     ).start()
@@ -165,6 +173,23 @@ def run_case(root: Path, case: Case, policy: str, seconds: float) -> Result:
         driver.stop()
 
 
+def _serial_overheads(
+    done: list[TaskInfo], cores_of: dict[str, int], times: list[float]
+) -> list[float]:
+    """Per task but each worker's last: from its claim to the worker's next claim (the
+    worker claims as soon as its solver exited), minus the task's batched years."""
+    by_worker: dict[str, list[TaskInfo]] = {}
+    for task in sorted(done, key=lambda t: t.started_at or t.created_at):
+        by_worker.setdefault(task.worker or "", []).append(task)
+    gaps = []
+    for worker, tasks in by_worker.items():
+        for task, following in pairwise(tasks):
+            assert task.started_at is not None and following.started_at is not None
+            gap = (following.started_at - task.started_at).total_seconds()
+            gaps.append(gap - _batched_time(task.years, cores_of[worker], times))
+    return gaps
+
+
 def _measure(case: Case, policy: str, job: JobDetail, times: list[float]) -> Result:
     done = [t for t in job.tasks if t.status is TaskStatus.SUCCEEDED]
     starts = [t.started_at for t in done if t.started_at is not None]
@@ -176,8 +201,9 @@ def _measure(case: Case, policy: str, job: JobDetail, times: list[float]) -> Res
         for t in done
         if t.started_at is not None and t.finished_at is not None
     ]
+    serial = _serial_overheads(done, cores_of, times) or overheads
     assert job.finished_at is not None
-    return Result(
+    result = Result(
         case=case.name,
         policy=policy,
         tasks=len(done),
@@ -186,7 +212,27 @@ def _measure(case: Case, policy: str, job: JobDetail, times: list[float]) -> Res
         ideal_s=sum(times) / sum(case.cores),
         batched_s=batched_bound(times, case.cores),
         overhead_s=statistics.mean(overheads),
+        serial_s=statistics.mean(serial),
     )
+    result.predicted = predict(case, policy, times, result)
+    return result
+
+
+def predict(case: Case, policy: str, times: list[float], measured: Result) -> float:
+    """The simulator's makespan / ideal for this case, given the measured overheads (the
+    benchmark's heartbeat interval, the workers' claims within a few milliseconds)."""
+    serial = max(0.0, measured.serial_s)
+    overheads = Overheads(
+        task_s=serial,
+        finish_s=max(0.0, measured.overhead_s - serial),
+        jitter=0.2,
+        heartbeat_s=HEARTBEAT_S,
+        start_spread_s=0.05,
+        year_noise=0.005,
+    )
+    scenario = Scenario(case.name, case.cores, tuple(times), overheads)
+    choose = real_policy(ChunkPolicy(policy))
+    return statistics.mean(simulate(scenario, choose, seed).ratio for seed in range(20))
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -199,6 +245,7 @@ def main() -> None:
     parser.add_argument("--seconds-per-year", type=float, default=10.0)
     parser.add_argument("--cases", default="even,uneven years,uneven workers")
     parser.add_argument("--policies", default="balanced,cores")
+    parser.add_argument("--runs", type=int, default=1, help="runs of each case and policy")
     parser.add_argument("--keep", action="store_true", help="keep the logs and data folders")
     args = parser.parse_args()
     wanted = set(args.cases.split(","))
@@ -207,35 +254,45 @@ def main() -> None:
     print(f"{YEARS} years, S = {args.seconds_per_year:g} s/year, stand-in solver; {root}")
     print(
         f"{'case':<16}{'policy':<10}{'tasks':>6}{'makespan':>10}{'ideal':>8}"
-        f"{'ratio':>7}{'batched':>9}{'ratio':>7}{'overhead/task':>15}{'assembly':>10}"
+        f"{'ratio':>7}{'sim':>7}{'batched':>9}{'ratio':>7}"
+        f"{'overhead/task: serial':>23}{'total':>8}{'assembly':>10}"
     )
     results: list[Result] = []
     try:
-        for case in (c for c in CASES if c.name in wanted):
-            for policy in policies:
-                started = time.monotonic()
-                result = run_case(
-                    root / f"{case.name.replace(' ', '-')}", case, policy, args.seconds_per_year
-                )
-                results.append(result)
-                print(
-                    f"{result.case:<16}{result.policy:<10}{result.tasks:>6}"
-                    f"{result.makespan_s:>9.1f}s{result.ideal_s:>7.1f}s{result.ratio:>7.3f}"
-                    f"{result.batched_s:>8.1f}s{result.makespan_s / result.batched_s:>7.3f}"
-                    f"{result.overhead_s:>14.2f}s{result.assembly_s:>9.1f}s"
-                    f"   ({time.monotonic() - started:.0f} s wall)",
-                    flush=True,
-                )
+        for run in range(args.runs):
+            for case in (c for c in CASES if c.name in wanted):
+                for policy in policies:
+                    started = time.monotonic()
+                    folder = root / f"{case.name.replace(' ', '-')}-{run + 1}"
+                    result = run_case(folder, case, policy, args.seconds_per_year)
+                    results.append(result)
+                    print(
+                        f"{result.case:<16}{result.policy:<10}{result.tasks:>6}"
+                        f"{result.makespan_s:>9.1f}s{result.ideal_s:>7.1f}s{result.ratio:>7.3f}"
+                        f"{result.predicted:>7.3f}"
+                        f"{result.batched_s:>8.1f}s{result.makespan_s / result.batched_s:>7.3f}"
+                        f"{result.serial_s:>22.2f}s{result.overhead_s:>7.2f}s"
+                        f"{result.assembly_s:>9.1f}s   ({time.monotonic() - started:.0f} s wall)",
+                        flush=True,
+                    )
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    by_key = {(r.case, r.policy): r for r in results}
+    _summary(results)
+
+
+def _summary(results: list[Result]) -> None:
+    """Per case: each policy's mean ratio over the runs, and balanced against cores."""
     for case in CASES:
-        ours, theirs = by_key.get((case.name, "balanced")), by_key.get((case.name, "cores"))
-        if ours and theirs:
+        mean: dict[str, float] = {}
+        for policy in ("balanced", "cores"):
+            ratios = [r.ratio for r in results if (r.case, r.policy) == (case.name, policy)]
+            if ratios:
+                mean[policy] = statistics.mean(ratios)
+        if len(mean) == 2:
             print(
-                f"{case.name}: balanced {ours.ratio:.3f} vs cores {theirs.ratio:.3f} "
-                f"(makespan {ours.makespan_s / theirs.makespan_s:.3f}x the original policy's)"
+                f"{case.name}: balanced {mean['balanced']:.3f} vs cores {mean['cores']:.3f} "
+                f"(makespan {mean['balanced'] / mean['cores']:.3f}x the original policy's)"
             )
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import heapq
-
 import pytest
 
 from winjobs.driver.scheduler import (
+    ChunkFacts,
     Decision,
     JobFacts,
     Pool,
@@ -109,85 +108,61 @@ def test_pick(jobs: list[JobFacts], versions: list[str], expected: Decision | No
 
 
 @pytest.mark.parametrize(
-    ("policy", "unassigned", "in_flight", "cores", "pool", "expected"),
+    ("policy", "unassigned", "others_starting", "cores", "pool", "expected"),
     [
         # the original rule: chunk = free cores, never more than what remains
         (CORES, 96, 0, 4, Pool(16, 4), 4),
         (CORES, 3, 0, 4, Pool(16, 4), 3),
-        (CORES, 96, 0, 8, Pool(16, 3), 8),
-        # balanced: half the worker's share, in whole rounds of its cores
+        (CORES, 96, 40, 8, Pool(16, 3), 8),  # whatever the others are doing
+        # balanced: half the worker's share of the work left, in whole rounds of cores
         (BALANCED, 96, 0, 4, Pool(16, 4), 12),  # share 24 -> 12 = 3 rounds
-        (BALANCED, 84, 12, 4, Pool(16, 4), 12),  # years in flight count: equal first chunks
-        (BALANCED, 48, 48, 4, Pool(16, 4), 12),
-        (BALANCED, 40, 24, 4, Pool(16, 4), 8),  # share 16 -> 8
-        (BALANCED, 20, 12, 4, Pool(16, 4), 4),  # share 8 -> one round
+        (BALANCED, 84, 12, 4, Pool(16, 4), 12),  # the years others just claimed count:
+        (BALANCED, 60, 36, 4, Pool(16, 4), 12),  # a burst of claims gets equal chunks
+        (BALANCED, 64, 0, 4, Pool(16, 4), 8),  # share 16 -> 8
+        (BALANCED, 48, 12, 4, Pool(16, 4), 4),  # share 15 -> 7.5 -> one round
         (BALANCED, 10, 12, 4, Pool(16, 4), 4),  # never below one round...
         (BALANCED, 3, 12, 4, Pool(16, 4), 3),  # ...nor above what remains
-        (BALANCED, 96, 0, 8, Pool(16, 3), 24),  # bigger workers get bigger shares
-        (BALANCED, 96, 0, 2, Pool(16, 3), 6),
+        (BALANCED, 96, 0, 8, Pool(16, 3), 24),  # bigger workers get bigger shares,
+        (BALANCED, 96, 0, 2, Pool(16, 3), 6),  # the same number of rounds
         (BALANCED, 50, 0, 4, Pool(0, 0), 24),  # first worker ever: alone in its pool
         (BALANCED, 1000, 0, 1, Pool(1, 1), 500),
-        # a study that cannot be split is one task, whatever the worker
-        (BALANCED, 7, 0, 2, Pool(8, 2), 7),
     ],
 )  # fmt: skip
 def test_chunk_size(
-    policy: ChunkPolicy, unassigned: int, in_flight: int, cores: int, pool: Pool, expected: int
+    policy: ChunkPolicy,
+    unassigned: int,
+    others_starting: int,
+    cores: int,
+    pool: Pool,
+    expected: int,
 ) -> None:
-    splittable = not (unassigned == 7 and cores == 2)
-    got = chunk_size(policy, unassigned, cores, pool, in_flight, splittable=splittable)
-    assert got == expected
+    facts = ChunkFacts(unassigned, cores, pool, others_starting)
+    assert chunk_size(policy, facts) == expected
 
 
-def test_chunk_size_of_nothing_is_zero() -> None:
-    assert chunk_size(BALANCED, 0, 4, Pool(4, 1)) == 0
-    assert chunk_size(CORES, 0, 4, Pool(4, 1)) == 0
+@pytest.mark.parametrize("policy", [BALANCED, CORES])
+def test_a_study_that_cannot_be_split_is_one_task(policy: ChunkPolicy) -> None:
+    assert chunk_size(policy, ChunkFacts(7, 2, Pool(8, 2), splittable=False)) == 7
 
 
-def _makespan(
-    policy: ChunkPolicy, year_times: list[float], workers: list[int], overhead: float
-) -> tuple[float, int]:
-    """Event simulation: each worker claims, runs its chunk on its cores, claims again."""
-    remaining = list(year_times)
-    pool = Pool(sum(workers), len(workers))
-    free = [(0.0, i) for i in range(len(workers))]
-    heapq.heapify(free)
-    in_flight: dict[int, int] = {}
-    end, tasks = 0.0, 0
-    while remaining:
-        now, worker = heapq.heappop(free)
-        in_flight.pop(worker, None)
-        cores = workers[worker]
-        size = chunk_size(policy, len(remaining), cores, pool, sum(in_flight.values()))
-        chunk, remaining = remaining[:size], remaining[size:]
-        slots = [0.0] * cores
-        for duration in chunk:  # the solver starts a year on each core that frees up
-            slots[slots.index(min(slots))] += duration
-        finish = now + overhead + max(slots)
-        in_flight[worker] = size
-        heapq.heappush(free, (finish, worker))
-        end, tasks = max(end, finish), tasks + 1
-    return end, tasks
+@pytest.mark.parametrize("policy", [BALANCED, CORES])
+def test_chunk_size_of_nothing_is_zero(policy: ChunkPolicy) -> None:
+    assert chunk_size(policy, ChunkFacts(0, 4, Pool(4, 1))) == 0
 
 
-@pytest.mark.parametrize(
-    ("case", "year_times", "workers"),
-    [
-        ("even", [1.0] * 96, [4, 4, 4, 4]),
-        ("uneven years", [0.5 + (y * 7919 % 13) / 8 for y in range(96)], [4, 4, 4, 4]),
-        ("uneven workers", [1.0] * 96, [8, 4, 2, 2]),
-        ("slow last years", [1.0] * 80 + [3.0] * 16, [4, 4, 4, 4]),
-    ],
-)
-def test_balanced_policy_beats_the_original_rule(
-    case: str, year_times: list[float], workers: list[int]
-) -> None:
-    """Why `balanced` is the default: fewer tasks, and no longer a makespan, in the
-    scenarios of the worker branch's makespan benchmark (0.3 s overhead per task)."""
-    balanced, balanced_tasks = _makespan(BALANCED, year_times, workers, overhead=0.3)
-    original, original_tasks = _makespan(CORES, year_times, workers, overhead=0.3)
-    assert balanced_tasks < original_tasks, case
-    assert balanced <= original, case
+def test_balanced_chunks_are_whole_rounds_within_bounds() -> None:
+    """Over many facts: at least one round, whole rounds (unless capped by what remains),
+    never more than remains, never shrinking when more work is left."""
+    for unassigned in range(1, 130, 3):
+        for cores in (1, 2, 3, 4, 8, 16):
+            for pool_cores in (cores, 16, 40):
+                for others in (0, 7, 48):
+                    facts = ChunkFacts(unassigned, cores, Pool(pool_cores, 4), others)
+                    size = chunk_size(BALANCED, facts)
+                    assert min(cores, unassigned) <= size <= unassigned, facts
+                    assert size % cores == 0 or size == unassigned, facts
+                    more = ChunkFacts(unassigned + 5, cores, Pool(pool_cores, 4), others)
+                    assert chunk_size(BALANCED, more) >= size, facts
 
 
 @pytest.mark.parametrize(

@@ -101,6 +101,21 @@ def test_balanced_chunks_count_the_pool(store: Store) -> None:
     assert sizes == [12, 12, 12, 12]
 
 
+def test_balanced_chunks_share_the_years_others_just_claimed(store: Store) -> None:
+    """The facts behind `scheduler.chunk_size`: the claimer's own running task never
+    counts (it claims once its solver exited), nor do tasks already reporting progress."""
+    store.create_job(new_job(96))
+    ids = [worker(store, f"w{i}") for i in range(4)]
+    balanced = ClaimPolicy(ChunkPolicy.BALANCED, 60, 90)
+    first = [claim(store, w, 4, balanced) for w in ids]
+    # 48 unassigned + the 36 years the 3 others just claimed: 84 // 32 = 2 rounds
+    assert len(claim(store, ids[0], 4, balanced).years) == 8
+    for w, task in zip(ids[1:], first[1:], strict=True):
+        store.heartbeat(task.task_id, w, task.attempt, years_done=4, lease_seconds=60)
+    # 40 unassigned + w0's two tasks (no progress reported): 60 // 32 = 1 round
+    assert len(claim(store, ids[1], 4, balanced).years) == 4
+
+
 def test_heartbeat_extends_the_lease_and_records_progress(store: Store, clock: FakeClock) -> None:
     store.create_job(new_job(4))
     w = worker(store)

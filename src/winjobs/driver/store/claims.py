@@ -73,8 +73,13 @@ _JOB_TO_CUT = select(Job.years, Job.next_index, Job.splittable, Job.status).wher
 _POOL = select(func.coalesce(func.sum(Worker.cores), 0), func.count()).where(
     Worker.last_seen >= bindparam("b_online"), Worker.draining.is_(False)
 )
-_IN_FLIGHT = select(func.coalesce(func.sum(Task.n_years), 0)).where(
-    Task.job_id == bindparam("b_job"), Task.status == TaskStatus.RUNNING.value
+#: years of the job in tasks other workers claimed and reported no finished year of yet
+#: (the claiming worker's own running task does not count: it claims once its solver exited)
+_OTHERS_STARTING = select(func.coalesce(func.sum(Task.n_years), 0)).where(
+    Task.job_id == bindparam("b_job"),
+    Task.status == TaskStatus.RUNNING.value,
+    Task.years_done == 0,
+    Task.worker_id.is_distinct_from(bindparam("b_worker")),
 )
 _JOB_STARTED_FIELDS = {
     "status": JobStatus.RUNNING.value,
@@ -192,20 +197,20 @@ class ClaimStore(StoreBase):
         remaining = len(job.years) - job.next_index
         if job.status not in ACTIVE_JOB or remaining <= 0:
             return None
-        pool, in_flight = scheduler.Pool(cores=0, workers=0), 0
+        pool, others_starting = scheduler.Pool(cores=0, workers=0), 0
         if policy.chunk_policy is ChunkPolicy.BALANCED:
             online = params["b_now"] - timedelta(seconds=policy.worker_offline_s)
             cores, count = conn.execute(_POOL, {"b_online": online}).one()
             pool = scheduler.Pool(cores=int(cores), workers=int(count))
-            in_flight = int(conn.execute(_IN_FLIGHT, params).scalar_one())
-        size = scheduler.chunk_size(
-            policy.chunk_policy,
+            others_starting = int(conn.execute(_OTHERS_STARTING, params).scalar_one())
+        facts = scheduler.ChunkFacts(
             unassigned=remaining,
             free_cores=free_cores,
             pool=pool,
-            in_flight=in_flight,
+            others_starting=others_starting,
             splittable=job.splittable,
         )
+        size = scheduler.chunk_size(policy.chunk_policy, facts)
         years = list(job.years[job.next_index : job.next_index + size])
         started = conn.execute(
             _START_AND_ADVANCE_JOB,
