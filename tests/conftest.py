@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +53,17 @@ with warnings.catch_warnings():
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Two session-wide settings.
+
+    Ctrl-C: let the programs the tests start see SIGINT as a user's terminal sends it. A
+    shell that starts the suite in the background without job control (`pytest &` in a
+    script, `nohup`) sets SIGINT to "ignored", and every child inherits that across exec:
+    the demo, driver and worker tests that press Ctrl-C would then wait for a process that
+    never hears it. Python's own handler is not inherited (exec resets handlers), so
+    installing it here gives each child the default disposition back.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # DriverClient passes per-request timeouts (long-poll claims), which TestClient ignores
     # with a warning; real clients need them.
     config.addinivalue_line(
