@@ -7,6 +7,7 @@ asserted here (the test machine is shared); this run makes the stand-in faster.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
@@ -71,6 +72,10 @@ def test_demo_from_nothing_to_merged_output_then_keep_until_ctrl_c(tmp_path: Pat
             if demo.poll() is None:
                 demo.kill()
                 demo.wait()
+            # a failed check must not leave the demo's driver and workers running
+            for leftover in processes_mentioning(str(data)):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    leftover.kill()
 
 
 def check_demo(demo: subprocess.Popen[str], data: Path, tmp_path: Path) -> None:
