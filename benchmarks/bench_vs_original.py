@@ -149,7 +149,7 @@ class Bench:
         workers: int,
         seconds: float,
     ) -> Row:
-        start = time.time() + 3 + 0.05 * workers
+        start = time.time() + 4 + 0.08 * workers
         profile: Profiler | None = None
         if self.args.profile is not None:
             self.args.profile.mkdir(parents=True, exist_ok=True)

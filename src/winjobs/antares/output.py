@@ -25,8 +25,10 @@ from winjobs.errors import IniError, OutputError, StudyError
 
 __all__ = [
     "Progress",
+    "Run",
     "RunCheck",
     "RunInfo",
+    "ZippedRun",
     "check_run",
     "find_run_folders",
     "mode_folder",
@@ -74,6 +76,30 @@ class RunInfo:
     synthesis: bool
 
 
+class ZippedRun:
+    """A run folder inside an open zip, read without unpacking it: the zip's single
+    top-level folder (how a worker zips its run) or the zip's root (the solver's own
+    `-z` zip). How the driver checks an uploaded task output."""
+
+    def __init__(self, archive: zipfile.ZipFile, label: str) -> None:
+        self.archive = archive
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+        tops = {n.split("/", 1)[0] for n in names}
+        top = next(iter(tops)) if len(tops) == 1 else ""
+        self.prefix = f"{top}/" if top and all(n.startswith(top + "/") for n in names) else ""
+        self.name = top if self.prefix else label
+        self.files = {n[len(self.prefix) :] for n in names}
+
+    def read(self, relative: str) -> bytes | None:
+        if relative not in self.files:
+            return None
+        return self.archive.read(self.prefix + relative)
+
+
+#: a run folder, a zipped run's path, or a zipped run already open
+Run = Path | ZippedRun
+
+
 def find_run_folders(study_dir: Path) -> list[Path]:
     """Run folders (and zipped runs) in `study_dir/output`, by name."""
     output = Path(study_dir) / "output"
@@ -93,8 +119,10 @@ def new_run_folder(study_dir: Path, before: Collection[str]) -> Path | None:
     return fresh[-1] if fresh else None
 
 
-def run_files(run_dir: Path) -> set[str]:
+def run_files(run_dir: Run) -> set[str]:
     """Relative POSIX paths of the files of a run folder or zipped run."""
+    if isinstance(run_dir, ZippedRun):
+        return set(run_dir.files)
     if run_dir.is_file():
         try:
             with zipfile.ZipFile(run_dir) as zf:
@@ -104,8 +132,10 @@ def run_files(run_dir: Path) -> set[str]:
     return {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
 
 
-def read_run_file(run_dir: Path, relative: str) -> bytes | None:
+def read_run_file(run_dir: Run, relative: str) -> bytes | None:
     """One file of a run folder or zipped run (None when absent)."""
+    if isinstance(run_dir, ZippedRun):
+        return run_dir.read(relative)
     if run_dir.is_file():
         with zipfile.ZipFile(run_dir) as zf:
             try:
@@ -130,7 +160,7 @@ def _fatal_lines(text: str) -> list[str]:
 
 
 def check_run(
-    run_dir: Path | None,
+    run_dir: Run | None,
     *,
     exit_code: int,
     expected_years: Sequence[int],
@@ -201,7 +231,7 @@ def parse_progress(log_text: str) -> Progress:
     return Progress(min(done, total) if total is not None else done, total)
 
 
-def _ini(run_dir: Path, relative: str) -> IniDocument:
+def _ini(run_dir: Run, relative: str) -> IniDocument:
     data = read_run_file(run_dir, relative)
     if data is None:
         raise OutputError(f"{run_dir.name} has no {relative}")
@@ -211,9 +241,10 @@ def _ini(run_dir: Path, relative: str) -> IniDocument:
         raise OutputError(str(exc)) from None
 
 
-def read_run_info(run_dir: Path) -> RunInfo:
+def read_run_info(run_dir: Run) -> RunInfo:
     """Version, mode, name, date (info.antares-output) and the played years and weights
-    (about-the-study/parameters.ini, replayed like the solver)."""
+    (about-the-study/parameters.ini, replayed like the solver). A zipped run's `path` is
+    its name."""
     info = _ini(run_dir, "info.antares-output")
     params = _ini(run_dir, "about-the-study/parameters.ini")
     try:
@@ -224,7 +255,7 @@ def read_run_info(run_dir: Path) -> RunInfo:
     if playlist.problems:
         raise OutputError(f"{run_dir.name}: " + "; ".join(playlist.problems))
     return RunInfo(
-        path=run_dir,
+        path=Path(run_dir.name) if isinstance(run_dir, ZippedRun) else run_dir,
         version=(info.get("general", "version") or "").strip(),
         mode=(info.get("general", "mode") or "").strip(),
         name=(info.get("general", "name") or "").strip(),

@@ -1,11 +1,15 @@
 """Task outputs in, one job output out.
 
-`accept_output` unpacks an uploaded run folder (with the archive guards), checks it with
-`winjobs.antares.output` (a complete, successful run of exactly the task's years) and
-keeps it under the job's folder. When a job's last task is in, `schedule` queues its
-assembly on the collector's own thread: `winjobs.antares.merge.merge_runs` builds the job's
-run folder inside the job's copy of the study (`study/output/<run folder>/`), moving the
-tasks' `mc-ind` years into it (HTTP mode), and the run folder is zipped for download.
+`check_output` checks an uploaded run zip where it is, without unpacking it: the archive
+guards and every entry's CRC (`winjobs.antares.unpack.check_archive`), then the strict
+run check of `winjobs.antares.output` on the files it holds (a complete, successful run
+of exactly the task's years); `keep_output` moves it under the job's folder, still
+zipped. Unpacking a few files per task on the hot path cost more than everything else a
+completion does; the assembly unpacks each kept zip once, off the hot path. When a job's
+last task is in, `schedule` queues its assembly on the collector's own thread:
+`winjobs.antares.merge.merge_runs` builds the job's run folder inside the job's copy of
+the study (`study/output/<run folder>/`), moving the tasks' `mc-ind` years into it (HTTP
+mode), and the run folder is zipped for download.
 
 Shared mode (docs/shared-mode.md): a task output reported by path is verified where it
 is; with `collect: copy` it is copied in first (`accept_shared`) and then handled like an
@@ -14,13 +18,15 @@ upload; with `collect: link` it stays on the worker's share (the task's
 zip is only built when someone downloads it, while the workers holding the years are on.
 
 Assembly is idempotent, so an assembly cut short by a crash is simply redone at start-up
-(`recover`): it is built in `assembly.tmp/` and renamed into place; year folders an
-interrupted run had already moved out of the task outputs are moved back first. Only
-after the result zip exists is the job marked succeeded.
+(`recover`): it is built in `assembly.tmp/` (zipped task outputs are unpacked there) and
+renamed into place; year folders an interrupted run had already moved out of task
+outputs kept as folders are moved back first. Only after the result zip exists is the
+job marked succeeded.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import queue
 import shutil
@@ -28,14 +34,15 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
+from typing import BinaryIO
 
 from winjobs.antares.archive import pack_folder
 from winjobs.antares.merge import merge_runs
-from winjobs.antares.output import check_run, read_run_info
-from winjobs.antares.unpack import UnpackLimits, unpack_archive
+from winjobs.antares.output import Run, ZippedRun, check_run, read_run_file, read_run_info
+from winjobs.antares.unpack import UnpackLimits, check_archive, unpack_archive
 from winjobs.driver import scheduler
 from winjobs.driver.errors import Invalid, Unavailable
-from winjobs.driver.files import DataDir, remove_tree, replace_dir
+from winjobs.driver.files import DataDir, Upload, remove_tree, replace_dir
 from winjobs.driver.models import Job, Task
 from winjobs.driver.shared import SYMLINK_HELP
 from winjobs.driver.store import Store, describe_years
@@ -81,34 +88,49 @@ class Collector:
 
     # ------------------------------------------------------------------ task outputs
 
-    def accept_output(
-        self,
-        job_id: int,
-        task_id: int,
-        attempt: int,
-        years: list[int],
-        solver_version: str | None,
-        upload: Path,
+    def check_output(
+        self, task_id: int, years: list[int], solver_version: str | None, upload: Upload
     ) -> Path:
-        """Unpack and check an uploaded run folder; returns where it is now kept."""
-        unpacked = self.files.temp_path("output")
+        """Check an uploaded run zip without unpacking it: the archive guards, every
+        entry's CRC, and the strict run check on the files it holds. Returns its own
+        temporary file (the upload's, or a new one for an upload held in memory), to be
+        kept (`keep_output`) or dropped (`discard`)."""
         try:
-            unpack_archive(upload, unpacked, limits=self.limits)
-            run = _run_root(unpacked)
-            verify_task_run(run, years, solver_version)
-            if run == unpacked:  # give the run folder a name inside its task folder
-                holder = self.files.temp_path("output")
-                holder.mkdir()
-                unpacked.replace(holder / _UNNAMED_RUN)
-                unpacked = holder
-            target = self.files.task_output(job_id, task_id, attempt)
-            replace_dir(unpacked, target)
-            return target
+            if upload.data is not None:
+                self._check_zip(io.BytesIO(upload.data), len(upload.data), years, solver_version)
+                staged = self.files.temp_path("output")
+                staged.write_bytes(upload.data)
+                return staged
+            with upload.path.open("rb") as handle:
+                size = upload.path.stat().st_size
+                self._check_zip(handle, size, years, solver_version)
+            return upload.path
         except WinjobsError as exc:
+            upload.path.unlink(missing_ok=True)
             raise Invalid(f"task {task_id}: the uploaded output was refused: {exc}") from exc
-        finally:
-            remove_tree(unpacked)
-            upload.unlink(missing_ok=True)
+        except OSError:
+            upload.path.unlink(missing_ok=True)
+            raise
+
+    def _check_zip(
+        self, handle: BinaryIO, size: int, years: list[int], solver_version: str | None
+    ) -> None:
+        with check_archive(handle, size, "the zip", limits=self.limits) as opened:
+            verify_task_run(ZippedRun(opened, "run"), years, solver_version)
+
+    def keep_output(self, job_id: int, task_id: int, attempt: int, staged: Path) -> Path:
+        """Move a checked output to its place (before the completion is committed)."""
+        target = self.files.task_output_zip(job_id, task_id, attempt)
+        try:
+            staged.replace(target)
+        except FileNotFoundError:  # the job's first output
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staged.replace(target)
+        return target
+
+    def discard(self, path: Path | None) -> None:
+        if path is not None:
+            remove_tree(path)
 
     def accept_shared(
         self,
@@ -145,11 +167,10 @@ class Collector:
         finally:
             remove_tree(holder)
 
-    def discard_output(self, kept: Path | None) -> None:
-        if kept is not None:
-            remove_tree(kept)
-
-    def task_run_dir(self, job_id: int, task: Task) -> Path:
+    def task_run_dir(self, job_id: int, task: Task, unpack_into: Path) -> Path:
+        """Where a task's run folder is for the merge: on the worker's share (shared
+        mode, collect: link), the kept zip unpacked into `unpack_into`, or the kept
+        folder (copied from a share)."""
         if task.output_location:  # shared mode, collect: link: on the worker's share
             run = Path(task.output_location)
             try:
@@ -161,11 +182,20 @@ class Collector:
                 f"the output of task {task.id} (years {describe_years(task.years)}) on worker "
                 f"{task.worker_name}'s share cannot be read at {run}: is that machine on?"
             )
+        kept = self.files.task_output_zip(job_id, task.id, task.attempt)
+        if kept.is_file():
+            unpacked = unpack_into / kept.stem
+            unpack_archive(kept, unpacked, limits=self.limits)
+            return _run_root(unpacked)
+        folder = self._kept_folder(job_id, task)
+        if folder is None:
+            raise Invalid(f"the output of task {task.id} is missing from the driver's data")
+        return folder
+
+    def _kept_folder(self, job_id: int, task: Task) -> Path | None:
         folder = self.files.task_output(job_id, task.id, task.attempt)
         runs = [p for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
-        if len(runs) != 1:
-            raise Invalid(f"the output of task {task.id} is missing from the driver's data")
-        return runs[0]
+        return runs[0] if len(runs) == 1 else None
 
     # ------------------------------------------------------------------ assembly
 
@@ -228,14 +258,16 @@ class Collector:
         final = study / "output" / name
         if final.is_dir():  # renamed into place by an assembly the driver did not record
             return final
-        runs = [self.task_run_dir(job.id, t) for t in tasks]
         work = self.files.assembly_dir(job.id)
-        if work.exists():
-            restore_moved_years(work, tasks, runs)
+        if work.exists():  # a killed assembly: its unpacked zips go with it
+            kept = [(t, r) for t in tasks if (r := self._kept_folder(job.id, t)) is not None]
+            restore_moved_years(work, [t for t, _ in kept], [r for _, r in kept])
             remove_tree(work)
         work.mkdir(parents=True)
+        runs = [self.task_run_dir(job.id, t, work / "runs") for t in tasks]
         if any(t.output_location for t in tasks):
-            link_task_runs(study, runs, work / name, self.files.job_dir(job.id) / "tasks")
+            local = [self.files.job_dir(job.id) / "tasks", work]
+            link_task_runs(study, runs, work / name, local)
         else:
             merge_task_runs(study, runs, work / name)
         replace_dir(work / name, final)
@@ -275,10 +307,10 @@ class Collector:
                 ) from None
 
 
-def verify_task_run(run: Path, years: list[int], solver_version: str | None) -> None:
-    """Raise OutputError unless `run` is a finished, successful run of exactly `years`
-    made by the solver version the task was given."""
-    if not (run / "execution_info.ini").is_file():
+def verify_task_run(run: Run, years: list[int], solver_version: str | None) -> None:
+    """Raise OutputError unless `run` (a folder, or a zipped run) is a finished,
+    successful run of exactly `years` made by the solver version the task was given."""
+    if read_run_file(run, "execution_info.ini") is None:
         raise OutputError(f"{run.name} has no execution_info.ini: the run did not finish")
     info = read_run_info(run)
     if sorted(info.years) != sorted(years):
@@ -307,10 +339,11 @@ def merge_task_runs(study: Path, runs: list[Path], out: Path) -> None:
     merge_runs(study, runs, out, mc_ind="move")
 
 
-def link_task_runs(study: Path, runs: list[Path], out: Path, local_tasks: Path) -> None:
+def link_task_runs(study: Path, runs: list[Path], out: Path, local: list[Path]) -> None:
     """One run folder whose mc-ind years link to the tasks' runs (shared mode, collect:
-    link); years of runs kept in the driver's own `local_tasks` (uploaded by HTTP workers)
-    are then moved in, since that folder goes once the job is assembled."""
+    link); years of runs under the driver's own folders `local` (uploaded by HTTP
+    workers: unpacked for the assembly, or copied from a share) are then moved in, since
+    those folders go once the job is assembled."""
     try:
         merge_runs(study, runs, out, mc_ind="link")
     except MergeError as exc:
@@ -318,12 +351,12 @@ def link_task_runs(study: Path, runs: list[Path], out: Path, local_tasks: Path) 
         if "cannot create the symbolic link" in message:  # the merge's own hint is for users
             raise MergeError(f"{message.partition('; on Windows')[0]}; {SYMLINK_HELP}") from None
         raise
-    inside = local_tasks.resolve()
+    inside = [folder.resolve() for folder in local]
     for link in [*out.glob("*/mc-ind/*"), *out.glob("optimization/week-by-week/year_*.txt")]:
         if not link.is_symlink():
             continue
         target = link.readlink()
-        if target.is_relative_to(inside):
+        if any(target.is_relative_to(folder) for folder in inside):
             link.unlink()
             shutil.move(str(target), str(link))
 

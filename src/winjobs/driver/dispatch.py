@@ -7,13 +7,14 @@ a waiting claim holds no thread); `claim_once` is the single database attempt it
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 
 from winjobs.driver import scheduler
 from winjobs.driver.collector import Collector
-from winjobs.driver.errors import Invalid, NotFound, Unavailable
-from winjobs.driver.files import DataDir
+from winjobs.driver.errors import Conflict, Invalid, NotFound, Unavailable
+from winjobs.driver.files import DataDir, Upload, same_content
 from winjobs.driver.metrics import ClaimStats
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders
@@ -55,6 +56,7 @@ class Dispatch:
         self.claims = claims
         self.collector = collector
         self.shared = shared or SharedFolders(settings, files, store)
+        self._report_locks = [threading.Lock() for _ in range(64)]
         self.policy = ClaimPolicy(
             chunk_policy=settings.chunk_policy,
             lease_seconds=settings.lease_seconds,
@@ -159,40 +161,76 @@ class Dispatch:
         return Ack(detail=event.outcome.value)
 
     def check_report(self, task_id: int, worker_id: int, attempt: int) -> None:
-        """Refuse early (before a long upload) a report the attempt can no longer make."""
-        self.store.check_running(task_id, worker_id, attempt)
+        """Refuse early (before a long upload) a report the attempt can no longer make;
+        a repeat of the attempt's accepted report is let through (it may be answered 200)."""
+        try:
+            self.store.check_running(task_id, worker_id, attempt)
+        except Conflict:
+            if self.store.accepted_by(task_id, worker_id, attempt) is None:
+                raise
 
-    def receive_output(self, task_id: int, worker_id: int, attempt: int, upload: Path) -> Path:
-        """Verify an uploaded run folder and keep it (no database write); returns where.
+    def receive_output(
+        self, task_id: int, worker_id: int, attempt: int, log_tail: str, upload: Upload
+    ) -> Ack:
+        """Check an uploaded run zip and, if the attempt still holds the task, keep it and
+        record the completion.
 
-        Refused (409) first if the attempt no longer holds the task.
-        """
-        job_id = self.store.check_running(task_id, worker_id, attempt)
-        task = self.store.get_task(task_id)
-        return self.collector.accept_output(
-            job_id, task_id, attempt, list(task.years), task.solver_version, upload
-        )
+        Each upload is checked in its own temporary file; keeping and recording happen
+        for one report of a task at a time, so of two uploads of the same attempt (a
+        worker retrying after a lost answer) exactly one is accepted; the other gets 409,
+        or 200 when its bytes equal the accepted output's. A losing upload never touches
+        the accepted one."""
+        try:
+            held = self.store.check_running(task_id, worker_id, attempt)
+        except Conflict:
+            staged = upload.path if upload.data is None else None
+            return self._repeated(task_id, worker_id, attempt, upload, staged)
+        staged = self.collector.check_output(task_id, held.years, held.solver_version, upload)
+        try:
+            with self._reporting(task_id):
+                try:
+                    self.store.check_running(task_id, worker_id, attempt)
+                except Conflict:
+                    return self._repeated(task_id, worker_id, attempt, upload, staged)
+                kept = self.collector.keep_output(held.job_id, task_id, attempt, staged)
+                return self.record_completion(task_id, worker_id, attempt, log_tail, kept)
+        finally:
+            staged.unlink(missing_ok=True)
+
+    def _repeated(
+        self, task_id: int, worker_id: int, attempt: int, upload: Upload, staged: Path | None
+    ) -> Ack:
+        """A report of an attempt that no longer holds the task: 200 if it repeats the
+        output this attempt had accepted (byte for byte, while it is kept), else 409."""
+        job_id = self.store.accepted_by(task_id, worker_id, attempt)
+        if job_id is not None:
+            kept = self.files.task_output_zip(job_id, task_id, attempt)
+            content = upload.data if upload.data is not None else staged
+            if content is not None and same_content(kept, content):
+                return Ack(detail="already accepted")
+        self.store.check_running(task_id, worker_id, attempt)  # raises the right 409
+        raise Conflict(f"task {task_id}: attempt {attempt} no longer holds the task")
 
     def receive_shared(self, task_id: int, worker_id: int, completion: SharedCompletion) -> Ack:
         """Shared mode: verify the run folder where the worker left it (collect: link) or
         a copy of it (collect: copy), then record the completion like an upload's."""
         attempt = completion.attempt
-        job_id = self.store.check_running(task_id, worker_id, attempt)
+        held = self.store.check_running(task_id, worker_id, attempt)
         run = self.shared.run_folder(worker_id, completion.run_path)
-        task = self.store.get_task(task_id)
         kept = self.collector.accept_shared(
-            job_id,
+            held.job_id,
             task_id,
             attempt,
-            list(task.years),
-            task.solver_version,
+            held.years,
+            held.solver_version,
             run,
             copy=not self.shared.link,
         )
         location = None if kept is not None else completion.run_path
-        return self.record_completion(
-            task_id, worker_id, attempt, completion.log_tail, kept, location
-        )
+        with self._reporting(task_id):
+            return self.record_completion(
+                task_id, worker_id, attempt, completion.log_tail, kept, location
+            )
 
     def record_completion(
         self,
@@ -212,7 +250,7 @@ class Dispatch:
                 task_id, worker_id, attempt, log_tail, output_location
             )
         except BaseException:
-            self.collector.discard_output(kept)
+            self.collector.discard(kept)
             raise
         if log_tail:
             self._task_log(job_id, task_id, attempt, log_tail)
@@ -222,6 +260,10 @@ class Dispatch:
             self._log(job_id, "every year is done: assembling the output")
             self.collector.schedule(job_id)
         return Ack()
+
+    def _reporting(self, task_id: int) -> threading.Lock:
+        """Held while a report of this task keeps its output and commits (striped)."""
+        return self._report_locks[task_id % len(self._report_locks)]
 
     def study_archive(self, sha256: str) -> Path:
         if len(sha256) != 64 or not set(sha256) <= _SHA256_HEX:

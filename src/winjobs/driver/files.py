@@ -10,7 +10,8 @@
     study/                        the job's validated copy of the study
     study/output/<run folder>/    the assembled output, once the job succeeded
     result.zip                    that run folder zipped (GET /jobs/{id}/result)
-    tasks/<task id>-a<attempt>/   an accepted task output (its run folder inside)
+    tasks/<task id>-a<attempt>.zip  an accepted task output, zipped as uploaded (a folder,
+                                  its run folder inside, when copied from a share)
     logs/task-<task id>.log       log tails the workers reported, per attempt
     assembly.tmp/                 an output being assembled (redone if the driver died)
 ```
@@ -30,6 +31,7 @@ import stat
 import sys
 import uuid
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,34 @@ def replace_dir(source: Path, dest: Path) -> None:
         remove_tree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     source.replace(dest)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file received in full (see api/uploads.py): at `path` under tmp/, or in `data`
+    when it was small enough to be kept in memory (then nothing is at `path` yet)."""
+
+    path: Path
+    size: int
+    sha256: str = ""  #: empty unless the reception hashed it
+    data: bytes | None = None
+
+
+def same_content(path: Path, other: Path | bytes) -> bool:
+    """Whether the file at `path` holds exactly `other` (a file or bytes); False if
+    either is missing."""
+    try:
+        if isinstance(other, bytes):
+            return path.stat().st_size == len(other) and path.read_bytes() == other
+        if path.stat().st_size != other.stat().st_size:
+            return False
+        with path.open("rb") as first, other.open("rb") as second:
+            while block := first.read(1 << 20):
+                if block != second.read(len(block)):
+                    return False
+        return True
+    except FileNotFoundError:
+        return False
 
 
 class DataDir:
@@ -110,7 +140,12 @@ class DataDir:
         return self.job_dir(job_id) / "logs" / f"task-{task_id}.log"
 
     def task_output(self, job_id: int, task_id: int, attempt: int) -> Path:
+        """An accepted output kept as a folder (shared mode with collect: copy)."""
         return self.job_dir(job_id) / "tasks" / f"{task_id}-a{attempt}"
+
+    def task_output_zip(self, job_id: int, task_id: int, attempt: int) -> Path:
+        """An accepted upload, kept zipped until the job's output is assembled."""
+        return self.job_dir(job_id) / "tasks" / f"{task_id}-a{attempt}.zip"
 
     def result_zip(self, job_id: int) -> Path:
         return self.job_dir(job_id) / "result.zip"
@@ -155,7 +190,7 @@ class DataDir:
             if not tasks.is_dir():
                 continue
             for output in tasks.iterdir():
-                task, _, attempt = output.name.partition("-a")
+                task, _, attempt = output.name.removesuffix(".zip").partition("-a")
                 key = (
                     (job_id, int(task), int(attempt))
                     if task.isdigit() and attempt.isdigit()

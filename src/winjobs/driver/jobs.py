@@ -8,7 +8,6 @@ dashboard) gets them.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 from winjobs.antares.unpack import UnpackLimits
@@ -16,7 +15,7 @@ from winjobs.driver import views
 from winjobs.driver.auth import ensure_can_change
 from winjobs.driver.collector import Collector
 from winjobs.driver.errors import Conflict, NotFound, Unavailable
-from winjobs.driver.files import DataDir, remove_tree, replace_dir
+from winjobs.driver.files import DataDir, Upload, remove_tree, replace_dir
 from winjobs.driver.intake import validate_submission
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders
@@ -25,15 +24,6 @@ from winjobs.driver.store import NewJob, Store, describe_years
 from winjobs.wire import Identity, JobCreated, JobDetail, JobList, JobStatus, JobSubmitFields
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A file received in full under the data folder's tmp/ (see api/uploads.py)."""
-
-    path: Path
-    size: int
-    sha256: str
 
 
 class JobService:

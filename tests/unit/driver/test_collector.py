@@ -174,8 +174,9 @@ def test_assembly_failure_fails_the_job_and_retry_redoes_it(
 
 
 def test_an_interrupted_assembly_is_redone(api: Api, study: Path, tmp_path: Path) -> None:
-    """The driver died in the middle of merge_runs(move): some years had left their task
-    runs. Restarting redoes the assembly from what is on disk and loses no year."""
+    """The driver died in the middle of merge_runs(move): some years had left the task
+    runs unpacked for it. Restarting redoes the assembly from the kept zips (which the
+    killed assembly never touched) and loses no year."""
     job_id = submit(api, study, tmp_path)
     worker = api.worker(cores=2)
     collector = api.driver.collector
@@ -184,9 +185,11 @@ def test_an_interrupted_assembly_is_redone(api: Api, study: Path, tmp_path: Path
     for task in tasks:
         run_and_upload(worker, task, study, tmp_path)
     infos = api.driver.store.job_tasks(job_id)
-    runs = [collector.task_run_dir(job_id, t) for t in infos]
+    kept = [api.driver.files.task_output_zip(job_id, t.id, t.attempt) for t in infos]
+    assert all(path.is_file() for path in kept)  # kept zipped, not unpacked
     # reproduce the kill: a merge moved years into its staging folder, then nothing
     work = api.driver.files.assembly_dir(job_id)
+    runs = [collector.task_run_dir(job_id, t, work / "runs") for t in infos]
     staging = work / ".name.merging"
     for run in runs:
         for year in (run / "economy" / "mc-ind").iterdir():
@@ -266,10 +269,12 @@ def test_start_up_finishes_an_assembly_the_last_run_left_undone(
         worker = api.worker(cores=2)
         for task in (claim(worker, cores=2), claim(worker, cores=2)):
             run_and_upload(worker, task, study, tmp_path)
+        work = api.driver.files.assembly_dir(job_id)
         runs = [
-            api.driver.collector.task_run_dir(job_id, t) for t in api.driver.store.job_tasks(job_id)
+            api.driver.collector.task_run_dir(job_id, t, work / "runs")
+            for t in api.driver.store.job_tasks(job_id)
         ]
-        moved = api.driver.files.assembly_dir(job_id) / ".x.merging" / "economy" / "mc-ind"
+        moved = work / ".x.merging" / "economy" / "mc-ind"
         moved.mkdir(parents=True)
         (runs[0] / "economy" / "mc-ind" / "00001").replace(moved / "00001")
         assert api.client("alice-secret").get_job(job_id).status == JobStatus.RUNNING

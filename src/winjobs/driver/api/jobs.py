@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from winjobs.driver.api.deps import JobsDep, SettingsDep, UserIdentity
 from winjobs.driver.api.uploads import receive_multipart
 from winjobs.driver.errors import Invalid
-from winjobs.driver.jobs import Upload
+from winjobs.driver.files import Upload
 from winjobs.wire import (
     JOBS_LIMIT_DEFAULT,
     JOBS_LIMIT_MAX,

@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from winjobs.driver.api.deps import DispatchDep, SettingsDep, WorkerId
 from winjobs.driver.api.uploads import receive_multipart
 from winjobs.driver.errors import Invalid
+from winjobs.driver.files import Upload
 from winjobs.wire import (
     COMPLETE_OUTPUT_FIELD,
     Ack,
@@ -25,6 +26,9 @@ from winjobs.wire import (
 )
 
 router = APIRouter(tags=["worker protocol"])
+
+#: task outputs up to this size are received in memory, checked there, written once
+_IN_MEMORY_OUTPUT = 4 * 1024 * 1024
 
 _COMPLETE_BODY: dict[str, Any] = {
     "requestBody": {
@@ -87,16 +91,20 @@ async def complete(
 
     dest = dispatch.files.temp_path("output-upload")
     received = await receive_multipart(
-        request, COMPLETE_OUTPUT_FIELD, dest, settings.max_upload_bytes, check
+        request,
+        COMPLETE_OUTPUT_FIELD,
+        dest,
+        settings.max_upload_bytes,
+        check,
+        memory_limit=_IN_MEMORY_OUTPUT,
+        hashed=False,
     )
     try:
         attempt = _attempt(received.fields)
         log_tail = received.fields.get("log_tail", "")
-        kept = await run_in_threadpool(
-            dispatch.receive_output, task_id, worker_id, attempt, received.path
-        )
+        upload = Upload(path=received.path, size=received.size, data=received.data)
         return await run_in_threadpool(
-            dispatch.record_completion, task_id, worker_id, attempt, log_tail, kept
+            dispatch.receive_output, task_id, worker_id, attempt, log_tail, upload
         )
     finally:
         received.path.unlink(missing_ok=True)

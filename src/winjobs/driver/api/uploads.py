@@ -4,8 +4,9 @@ Why not FastAPI's `UploadFile`: it spools to the system temp folder (then we wou
 it), cannot stop an oversized upload while it streams, and cannot refuse a stale report
 before its (possibly large) file arrives. Here the body is parsed as it comes
 (python-multipart's push parser): text fields are kept (small), the one file field is
-written to a file under the data folder's tmp/ in batches handed to the thread pool, and
-hashed on the way.
+written to a file under the data folder's tmp/ in batches handed to the thread pool (and
+hashed on the way when asked), or kept in memory when the caller allows it and it is
+small (a task output of a few KB should not cost a file written then read back).
 
 `check_fields` runs when the file part starts (clients send text fields first), so a bad
 submission or a stale attempt is refused before the file is transferred: the rest of the
@@ -38,10 +39,11 @@ FieldsCheck = Callable[[dict[str, str]], Awaitable[None]]
 @dataclass
 class Received:
     fields: dict[str, str]
-    path: Path  #: the file's content (exists only if the file part was present)
+    path: Path  #: the file's content, unless `data` holds it (exists only if it was sent)
     size: int = 0
-    sha256: str = ""
+    sha256: str = ""  #: empty unless asked for
     has_file: bool = False
+    data: bytes | None = None  #: the file's content, when it was small enough to keep here
 
 
 @dataclass
@@ -129,16 +131,20 @@ async def receive_multipart(
     dest: Path,
     max_file_bytes: int,
     check_fields: FieldsCheck | None = None,
+    *,
+    memory_limit: int = 0,
+    hashed: bool = True,
 ) -> Received:
-    """Read the request body; the file field's content ends up in `dest` (a new file)."""
+    """Read the request body; the file field's content ends up in `dest` (a new file),
+    or in `Received.data` if it is no larger than `memory_limit` (small task outputs:
+    no file is written for them until they are kept). `hashed`: compute its sha256."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_file_bytes + _MAX_FIELD_BYTES:
         raise TooLarge(f"the upload is larger than this driver's limit of {max_file_bytes} bytes")
     receiver = _Receiver(file_field)
     parser = MultipartParser(_boundary(request), receiver.callbacks())  # type: ignore[arg-type]
     received = Received(fields=receiver.fields, path=dest)
-    digest = hashlib.sha256()
-    handle: IO[bytes] | None = None
+    sink = _Sink(dest, max_file_bytes, memory_limit, hashlib.sha256() if hashed else None)
     refused: DriverError | None = None
     try:
         async for chunk in request.stream():
@@ -149,7 +155,7 @@ async def receive_multipart(
             if refused is not None:
                 receiver.file_bytes.clear()  # drain: read the body, keep nothing
                 continue
-            if receiver.file_started and handle is None:
+            if receiver.file_started and not received.has_file:
                 if check_fields is not None:
                     try:
                         await check_fields(dict(receiver.fields))
@@ -157,51 +163,74 @@ async def receive_multipart(
                         refused = exc
                         receiver.file_bytes.clear()
                         continue
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                handle = dest.open("xb")
                 received.has_file = True
-            if len(receiver.file_bytes) >= _WRITE_BATCH or (
-                receiver.file_done and receiver.file_bytes
-            ):
-                await _flush(receiver, handle, digest, received, max_file_bytes)
+            if len(receiver.file_bytes) >= _WRITE_BATCH:
+                await sink.take(receiver.file_bytes)
         parser.finalize()
         if refused is not None:
             raise refused
-        if receiver.file_bytes:
-            await _flush(receiver, handle, digest, received, max_file_bytes)
-        if handle is not None:
-            handle.close()
-            handle = None
         if not received.has_file:
             if check_fields is not None:
                 await check_fields(dict(receiver.fields))
             raise Invalid(f"the request has no file field {file_field!r}")
-        received.sha256 = digest.hexdigest()
+        await sink.take(receiver.file_bytes, last=True)
+        received.size, received.data = sink.size, sink.data
+        received.sha256 = sink.digest.hexdigest() if sink.digest is not None else ""
         return received
     except BaseException:
-        if handle is not None:
-            handle.close()
+        sink.close()
         remove_tree(dest)
         raise
 
 
-async def _flush(
-    receiver: _Receiver,
-    handle: IO[bytes] | None,
-    digest: hashlib._Hash,
-    received: Received,
-    max_file_bytes: int,
-) -> None:
-    data = bytes(receiver.file_bytes)
-    receiver.file_bytes.clear()
-    received.size += len(data)
-    if received.size > max_file_bytes:
-        raise TooLarge(f"the upload is larger than this driver's limit of {max_file_bytes} bytes")
-    assert handle is not None
-    target = handle
+class _Sink:
+    """Where the file's bytes go: memory while they fit in `memory_limit`, else `dest`
+    (written in batches by the thread pool, hashed on the way)."""
 
-    def hash_and_write() -> None:
-        digest.update(data)
-        target.write(data)
+    def __init__(
+        self, dest: Path, max_bytes: int, memory_limit: int, digest: hashlib._Hash | None
+    ) -> None:
+        self.dest, self.max_bytes, self.memory_limit, self.digest = (
+            dest,
+            max_bytes,
+            memory_limit,
+            digest,
+        )
+        self.size = 0
+        self.held = bytearray()
+        self.data: bytes | None = None
+        self.handle: IO[bytes] | None = None
 
-    await anyio.to_thread.run_sync(hash_and_write)
+    async def take(self, pending: bytearray, last: bool = False) -> None:
+        self.size += len(pending)
+        if self.size > self.max_bytes:
+            raise TooLarge(
+                f"the upload is larger than this driver's limit of {self.max_bytes} bytes"
+            )
+        if self.handle is None and self.size <= self.memory_limit:
+            self.held += pending
+            pending.clear()
+            if last:
+                self.data = bytes(self.held)
+                if self.digest is not None:
+                    self.digest.update(self.data)
+            return
+        data = bytes(self.held + pending) if self.held else bytes(pending)
+        self.held.clear()
+        pending.clear()
+        await anyio.to_thread.run_sync(self._write, data, last)
+
+    def _write(self, data: bytes, last: bool) -> None:
+        if self.handle is None:
+            self.dest.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = self.dest.open("xb")
+        if self.digest is not None:
+            self.digest.update(data)
+        self.handle.write(data)
+        if last:
+            self.close()
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None

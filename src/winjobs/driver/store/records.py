@@ -53,6 +53,15 @@ class NewJob:
 
 
 @dataclass(frozen=True)
+class HeldTask:
+    """What a running attempt holds: its job, its years, the solver version it got."""
+
+    job_id: int
+    years: list[int]
+    solver_version: str | None
+
+
+@dataclass(frozen=True)
 class ClaimPolicy:
     chunk_policy: ChunkPolicy
     lease_seconds: float

@@ -15,7 +15,14 @@ from sqlalchemy import Connection, and_, bindparam, case, select, update
 from winjobs.driver.errors import Conflict, NotFound
 from winjobs.driver.models import Job, Task, Worker
 from winjobs.driver.store.base import StoreBase
-from winjobs.driver.store.records import ACTIVE_JOB, Beat, FailOutcome, TaskEvent, describe_years
+from winjobs.driver.store.records import (
+    ACTIVE_JOB,
+    Beat,
+    FailOutcome,
+    HeldTask,
+    TaskEvent,
+    describe_years,
+)
 from winjobs.wire import JobStatus, TaskStatus
 
 _FENCE = and_(
@@ -40,7 +47,13 @@ _HEARTBEAT = (
 _TASK_STATE = select(Task.status, Task.attempt, Task.worker_id, Task.job_id).where(
     Task.id == bindparam("b_task")
 )
-_HELD = select(Task.job_id, Task.years, Task.failures).where(_FENCE)
+_HELD = select(Task.job_id, Task.years, Task.failures, Task.solver_version).where(_FENCE)
+_ACCEPTED = select(Task.job_id).where(
+    Task.id == bindparam("b_task"),
+    Task.attempt == bindparam("b_attempt"),
+    Task.worker_id == bindparam("b_worker"),
+    Task.status == TaskStatus.SUCCEEDED.value,
+)
 _LOCK_JOB = select(Job.id).where(Job.id == bindparam("b_job"))
 _COMPLETE = (
     update(Task)
@@ -77,14 +90,21 @@ class ReportStore(StoreBase):
             )
         raise Conflict(f"task {task_id} is {task.status}: this report is ignored")
 
-    def check_running(self, task_id: int, worker_id: int, attempt: int) -> int:
-        """Raise unless the attempt still holds the task; returns the task's job id."""
+    def check_running(self, task_id: int, worker_id: int, attempt: int) -> HeldTask:
+        """Raise unless the attempt still holds the task; returns what it holds."""
         fence = {"b_task": task_id, "b_attempt": attempt, "b_worker": worker_id}
         with self._read() as conn:
             held = conn.execute(_HELD, fence).one_or_none()
             if held is None:
                 self._refuse(conn, task_id, worker_id, attempt)
-            return int(held.job_id)
+            return HeldTask(int(held.job_id), list(held.years), held.solver_version)
+
+    def accepted_by(self, task_id: int, worker_id: int, attempt: int) -> int | None:
+        """The job id if this very attempt completed the task, else None."""
+        fence = {"b_task": task_id, "b_attempt": attempt, "b_worker": worker_id}
+        with self._read() as conn:
+            job_id = conn.execute(_ACCEPTED, fence).scalar_one_or_none()
+        return None if job_id is None else int(job_id)
 
     def heartbeat(
         self, task_id: int, worker_id: int, attempt: int, years_done: int, lease_seconds: float
