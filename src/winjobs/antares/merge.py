@@ -1,6 +1,10 @@
 """Merge K partial runs of one study (disjoint year sets) into ONE run folder that looks
 like a single run of all those years (docs/merging.md).
 
+A partial run is a run folder or a zipped run (`<run>.zip`, the run folder or its
+content inside), read where it is: its mc-ind years are extracted into the output
+(whatever `mc_ind`), and no file of it stays open.
+
 - mc-all: pooled from the partial mc-all tables (`merge_tables`): needs no year-by-year
   output, so it scales to studies of thousands of years;
 - mc-ind years and `optimization/week-by-week/year_<n>.txt`: gathered by moving, copying
@@ -24,6 +28,7 @@ from pathlib import Path
 
 from winjobs.antares.ini import IniDocument
 from winjobs.antares.merge_steps import (
+    SUMMARIES,
     McIndMode,
     MergeReport,
     PartialRun,
@@ -31,9 +36,16 @@ from winjobs.antares.merge_steps import (
     write_mc_all,
     write_once_files,
 )
-from winjobs.antares.output import RUN_NAME, read_run_info, run_files
+from winjobs.antares.output import (
+    RUN_NAME,
+    Run,
+    ZippedRun,
+    read_run_file,
+    read_run_info,
+    run_files,
+)
 from winjobs.antares.study import Study, open_study
-from winjobs.errors import MergeError, OutputError, StudyError
+from winjobs.errors import IniError, MergeError, OutputError, StudyError
 
 __all__ = ["McIndMode", "MergeReport", "merge_runs"]
 
@@ -112,20 +124,21 @@ def _check_runs(study: Study, run_dirs: list[Path]) -> list[PartialRun]:
     runs: list[PartialRun] = []
     owner: dict[int, Path] = {}
     for path in run_dirs:
-        if not path.is_dir():
-            kind = "a zipped run: unzip it first" if path.is_file() else "missing"
-            raise MergeError(f"partial run {path} is {kind}")
-        files = frozenset(run_files(path))
+        source = _source(path)
+        files = frozenset(run_files(source))
         dirs = {f.rsplit("/", 1)[0] for f in files} | {"/".join(f.split("/")[:3]) for f in files}
         if "execution_info.ini" not in files:
             raise MergeError(
                 f"partial run {path.name} did not finish (no execution_info.ini): rerun its years"
             )
         try:
-            info = read_run_info(path)
-        except OutputError as exc:
+            info = read_run_info(source)
+            params = IniDocument.parse(
+                read_run_file(source, "about-the-study/parameters.ini") or b"",
+                source=f"{path.name}/about-the-study/parameters.ini",
+            )
+        except (OutputError, IniError) as exc:
             raise MergeError(f"partial run {path.name} cannot be read: {exc}") from None
-        params = IniDocument.read(path / "about-the-study/parameters.ini")
         if _settings_without_playlist(params) != original:
             raise MergeError(
                 f"partial run {path.name} was made with other settings than {study.path} "
@@ -154,7 +167,7 @@ def _check_runs(study: Study, run_dirs: list[Path]) -> list[PartialRun]:
                     f"partial run {path.name} lacks the year-by-year output of MC years "
                     f"{', '.join(map(str, lacking))}"
                 )
-        runs.append(PartialRun(path, info, files))
+        runs.append(PartialRun(path, info, files, source))
     versions = sorted({r.info.version for r in runs})
     if len(versions) > 1:
         raise MergeError(f"the partial runs come from different solver versions: {versions}")
@@ -168,16 +181,26 @@ def _check_runs(study: Study, run_dirs: list[Path]) -> list[PartialRun]:
 
 def _check_same_study_files(runs: list[PartialRun]) -> None:
     first = runs[0]
-    for name in ("about-the-study/areas.txt", "about-the-study/links.txt"):
-        reference = _read(first.path, name)
+    for name in _STUDY_FILES:
+        reference = read_run_file(first.source, name)
         for other in runs[1:]:
-            if _read(other.path, name) != reference:
+            if read_run_file(other.source, name) != reference:
                 raise MergeError(
-                    f"{first.path.name} and {other.path.name} differ in {name}: "
-                    "runs of different studies"
+                    f"{first.name} and {other.name} differ in {name}: runs of different studies"
                 )
 
 
-def _read(run: Path, relative: str) -> bytes | None:
-    path = run / relative
-    return path.read_bytes() if path.is_file() else None
+#: files that tell which study a run is of
+_STUDY_FILES = ("about-the-study/areas.txt", "about-the-study/links.txt")
+
+
+def _source(path: Path) -> Run:
+    """A run folder as it is, or a zipped run with the small files every merge reads."""
+    if path.is_dir():
+        return path
+    if not path.is_file():
+        raise MergeError(f"partial run {path} is missing")
+    try:
+        return ZippedRun.at(path, preload=(*SUMMARIES, *_STUDY_FILES))
+    except OutputError as exc:
+        raise MergeError(f"partial run {path.name} cannot be read: {exc}") from None

@@ -14,13 +14,16 @@ year present when year-by-year is on, and no `[fatal]` line in the log.
 from __future__ import annotations
 
 import re
+import shutil
 import zipfile
+import zlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from winjobs.antares.ini import IniDocument, as_bool
 from winjobs.antares.playlist import evaluate_playlist, generaldata_nbyears
+from winjobs.antares.unpack import safe_parts
 from winjobs.errors import IniError, OutputError, StudyError
 
 __all__ = [
@@ -77,23 +80,75 @@ class RunInfo:
 
 
 class ZippedRun:
-    """A run folder inside an open zip, read without unpacking it: the zip's single
-    top-level folder (how a worker zips its run) or the zip's root (the solver's own
-    `-z` zip). How the driver checks an uploaded task output."""
+    """A run folder inside a zip, read without unpacking it: the zip's single top-level
+    folder (how a worker zips its run) or the zip's root (the solver's own `-z` zip).
 
-    def __init__(self, archive: zipfile.ZipFile, label: str) -> None:
-        self.archive = archive
+    Built on an open zip (the driver checking an upload), or on a zip file (`at`), which
+    is then opened again for each read (a merge reads hundreds of runs and must not hold
+    a file open for each); `at` reads the files named in `preload` at once and keeps
+    them, for the few files every reader of a run wants."""
+
+    def __init__(self, archive: zipfile.ZipFile, label: str, path: Path | None = None) -> None:
+        self.archive = archive if path is None else None
+        self.path = path
         names = [n for n in archive.namelist() if not n.endswith("/")]
         tops = {n.split("/", 1)[0] for n in names}
         top = next(iter(tops)) if len(tops) == 1 else ""
         self.prefix = f"{top}/" if top and all(n.startswith(top + "/") for n in names) else ""
         self.name = top if self.prefix else label
         self.files = {n[len(self.prefix) :] for n in names}
+        self._kept: dict[str, bytes] = {}
+
+    @classmethod
+    def at(cls, path: Path, preload: Collection[str] = ()) -> ZippedRun:
+        """The zipped run in the file at `path` (OutputError if it is no readable zip)."""
+        try:
+            with zipfile.ZipFile(path) as archive:
+                run = cls(archive, path.name.removesuffix(".zip"), path)
+                for relative in preload:
+                    if relative in run.files:
+                        run._kept[relative] = archive.read(run.prefix + relative)
+        except (OSError, zipfile.BadZipFile, zlib.error) as exc:
+            raise OutputError(f"{path} is not a readable zip ({exc})") from None
+        return run
 
     def read(self, relative: str) -> bytes | None:
         if relative not in self.files:
             return None
-        return self.archive.read(self.prefix + relative)
+        if relative in self._kept:
+            return self._kept[relative]
+        if self.archive is not None:
+            return self.archive.read(self.prefix + relative)
+        assert self.path is not None
+        with zipfile.ZipFile(self.path) as archive:
+            return archive.read(self.prefix + relative)
+
+    def has(self, relative: str) -> bool:
+        """Whether the run holds this file, or files under this folder."""
+        inside = relative + "/"
+        return relative in self.files or any(f.startswith(inside) for f in self.files)
+
+    def extract(self, relative: str, target: Path) -> None:
+        """Write the file `relative`, or every file under the folder `relative`, as
+        `target` (a file, or a folder made for them)."""
+        inside = relative + "/"
+        wanted = [f for f in sorted(self.files) if f == relative or f.startswith(inside)]
+        if self.path is None:
+            self._extract(self.archive, wanted, relative, target)
+            return
+        with zipfile.ZipFile(self.path) as archive:
+            self._extract(archive, wanted, relative, target)
+
+    def _extract(
+        self, archive: zipfile.ZipFile | None, wanted: list[str], relative: str, target: Path
+    ) -> None:
+        assert archive is not None
+        for name in wanted:
+            below = name[len(relative) :].lstrip("/")
+            path = target.joinpath(*safe_parts(below)) if below else target
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(self.prefix + name) as source, path.open("xb") as sink:
+                shutil.copyfileobj(source, sink, 1 << 20)
 
 
 #: a run folder, a zipped run's path, or a zipped run already open

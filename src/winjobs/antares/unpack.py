@@ -29,7 +29,7 @@ from typing import BinaryIO
 from winjobs.antares.archive import find_sevenzip, run_sevenzip
 from winjobs.errors import ArchiveError
 
-__all__ = ["UnpackLimits", "check_archive", "unpack_archive"]
+__all__ = ["UnpackLimits", "check_archive", "safe_parts", "unpack_archive"]
 
 _CHUNK = 1 << 20
 
@@ -80,7 +80,7 @@ def _declared_entry_count(handle: BinaryIO, size: int, label: str) -> int:
     return int(struct.unpack("<Q", record[32:40])[0])
 
 
-def _safe_parts(name: str) -> tuple[str, ...]:
+def safe_parts(name: str) -> tuple[str, ...]:
     """The path components of an entry name, or ArchiveError if it could escape or cannot
     exist on Windows."""
     clean = name.replace("\\", "/")
@@ -122,7 +122,7 @@ def _plan(archive: zipfile.ZipFile, archive_size: int, limits: UnpackLimits) -> 
     folders: set[str] = set()
     total = 0
     for info in infos:
-        parts = _safe_parts(info.filename)
+        parts = safe_parts(info.filename)
         is_dir = _entry_kind(info) == "dir"
         key = "/".join(parts).casefold()  # Windows folds case: a/B and a/b collide
         prefixes = {"/".join(parts[:n]).casefold() for n in range(1, len(parts))}
