@@ -123,7 +123,7 @@ class Profiler:
         spy = Path(sys.executable).with_name("py-spy")
         command = [str(spy), "record", "--pid", str(self.pid), "--duration"]
         command += [str(int(self.seconds)), "--format", "raw", "--output", str(self.out)]
-        command += ["--rate", "200", "--nonblocking"]
+        command += ["--rate", "200", "--nonblocking", "--gil"]
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

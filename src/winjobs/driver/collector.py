@@ -4,8 +4,9 @@
 guards and every entry's CRC (`winjobs.antares.unpack.check_archive`), then the strict
 run check of `winjobs.antares.output` on the files it holds (a complete, successful run
 of exactly the task's years); `keep_output` moves it under the job's folder, still
-zipped. Unpacking a few files per task on the hot path cost more than everything else a
-completion does; the assembly unpacks each kept zip once, off the hot path. When a job's
+zipped. Unpacking a few files per task cost more than everything else a completion does,
+and unpacking them again for the assembly more than the merge: the merge reads the kept
+zips where they are and extracts their mc-ind years into the job's output. When a job's
 last task is in, `schedule` queues its assembly on the collector's own thread:
 `winjobs.antares.merge.merge_runs` builds the job's run folder inside the job's copy of
 the study (`study/output/<run folder>/`), moving the tasks' `mc-ind` years into it (HTTP
@@ -18,9 +19,9 @@ upload; with `collect: link` it stays on the worker's share (the task's
 zip is only built when someone downloads it, while the workers holding the years are on.
 
 Assembly is idempotent, so an assembly cut short by a crash is simply redone at start-up
-(`recover`): it is built in `assembly.tmp/` (zipped task outputs are unpacked there) and
-renamed into place; year folders an interrupted run had already moved out of task
-outputs kept as folders are moved back first. Only after the result zip exists is the
+(`recover`): it is built in `assembly.tmp/` and renamed into place; year folders an
+interrupted run had already moved out of task outputs kept as folders are moved back
+first (kept zips are only read). Only after the result zip exists is the
 job marked succeeded.
 """
 
@@ -32,6 +33,7 @@ import queue
 import shutil
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 from typing import BinaryIO
@@ -39,7 +41,7 @@ from typing import BinaryIO
 from winjobs.antares.archive import pack_folder
 from winjobs.antares.merge import merge_runs
 from winjobs.antares.output import Run, ZippedRun, check_run, read_run_file, read_run_info
-from winjobs.antares.unpack import UnpackLimits, check_archive, unpack_archive
+from winjobs.antares.unpack import UnpackLimits, check_archive
 from winjobs.driver import scheduler
 from winjobs.driver.errors import Invalid, Unavailable
 from winjobs.driver.files import DataDir, Upload, remove_tree, replace_dir
@@ -52,14 +54,6 @@ log = logging.getLogger(__name__)
 
 #: folder name of a task output whose zip held the run folder's content at its root
 _UNNAMED_RUN = "run"
-
-
-def _run_root(unpacked: Path) -> Path:
-    """The run folder in an unpacked upload: its root, or its only top-level folder."""
-    children = [p for p in unpacked.iterdir() if not p.name.startswith(".")]
-    if len(children) == 1 and children[0].is_dir():
-        return children[0]
-    return unpacked
 
 
 def run_folder_name(job: Job, tasks: Sequence[Task]) -> str:
@@ -88,35 +82,36 @@ class Collector:
 
     # ------------------------------------------------------------------ task outputs
 
-    def check_output(
-        self, task_id: int, years: list[int], solver_version: str | None, upload: Upload
-    ) -> Path:
+    def check_output(self, task_id: int, upload: Upload) -> CheckedOutput:
         """Check an uploaded run zip without unpacking it: the archive guards, every
-        entry's CRC, and the strict run check on the files it holds. Returns its own
-        temporary file (the upload's, or a new one for an upload held in memory), to be
-        kept (`keep_output`) or dropped (`discard`)."""
+        entry's CRC, and the strict run check on the files it holds, with the years it
+        played (`CheckedRun.refusal` then compares them with the task's). Returns it in
+        its own temporary file (the upload's, or a new one for an upload held in
+        memory), to be kept (`keep_output`) or dropped."""
         try:
             if upload.data is not None:
-                self._check_zip(io.BytesIO(upload.data), len(upload.data), years, solver_version)
+                run = self.check_bytes(task_id, upload.data)
                 staged = self.files.temp_path("output")
                 staged.write_bytes(upload.data)
-                return staged
+                return CheckedOutput(run, staged)
             with upload.path.open("rb") as handle:
-                size = upload.path.stat().st_size
-                self._check_zip(handle, size, years, solver_version)
-            return upload.path
-        except WinjobsError as exc:
-            upload.path.unlink(missing_ok=True)
-            raise Invalid(f"task {task_id}: the uploaded output was refused: {exc}") from exc
-        except OSError:
+                run = self._check_zip(task_id, handle, upload.path.stat().st_size)
+            return CheckedOutput(run, upload.path)
+        except BaseException:
             upload.path.unlink(missing_ok=True)
             raise
 
-    def _check_zip(
-        self, handle: BinaryIO, size: int, years: list[int], solver_version: str | None
-    ) -> None:
-        with check_archive(handle, size, "the zip", limits=self.limits) as opened:
-            verify_task_run(ZippedRun(opened, "run"), years, solver_version)
+    def check_bytes(self, task_id: int, data: bytes) -> CheckedRun:
+        """`check_output` for an upload held in memory, writing nothing: no I/O, so a
+        small one is checked right where it arrived."""
+        return self._check_zip(task_id, io.BytesIO(data), len(data))
+
+    def _check_zip(self, task_id: int, handle: BinaryIO, size: int) -> CheckedRun:
+        try:
+            with check_archive(handle, size, "the zip", limits=self.limits) as opened:
+                return inspect_run(ZippedRun(opened, "run"))
+        except WinjobsError as exc:
+            raise Invalid(f"task {task_id}: the uploaded output was refused: {exc}") from exc
 
     def keep_output(self, job_id: int, task_id: int, attempt: int, staged: Path) -> Path:
         """Move a checked output to its place (before the completion is committed)."""
@@ -128,49 +123,54 @@ class Collector:
             staged.replace(target)
         return target
 
+    def keep_bytes(self, job_id: int, task_id: int, attempt: int, data: bytes) -> Path:
+        """Write a checked output held in memory to its place (before the completion is
+        committed: a crash in between leaves a file no row refers to, removed at
+        start-up; a report that is not recorded removes it)."""
+        target = self.files.task_output_zip(job_id, task_id, attempt)
+        try:
+            target.write_bytes(data)
+        except FileNotFoundError:  # the job's first output
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        return target
+
     def discard(self, path: Path | None) -> None:
         if path is not None:
             remove_tree(path)
 
-    def accept_shared(
-        self,
-        job_id: int,
-        task_id: int,
-        attempt: int,
-        years: list[int],
-        solver_version: str | None,
-        run: Path,
-        copy: bool,
-    ) -> Path | None:
-        """Verify a run folder on a worker's share; with `copy`, verify and keep a copy
-        in the driver's data folder instead (returned), else leave it there (None)."""
+    def check_shared(self, task_id: int, run: Path, copy: bool) -> CheckedOutput:
+        """Check a run folder on a worker's share like an upload; with `copy`, check a
+        copy of it in the driver's data folder instead (`CheckedOutput.path`: the
+        temporary folder holding it, to be kept with `keep_copy`)."""
         if not copy:
             try:
-                verify_task_run(run, years, solver_version)
+                return CheckedOutput(inspect_run(run), None)
             except WinjobsError as exc:
                 raise Invalid(f"task {task_id}: the shared output was refused: {exc}") from exc
-            return None
         holder = self.files.temp_path("output")
         try:
             holder.mkdir()
             shutil.copytree(run, holder / run.name)
-            verify_task_run(holder / run.name, years, solver_version)
-            target = self.files.task_output(job_id, task_id, attempt)
-            replace_dir(holder, target)
-            return target
+            return CheckedOutput(inspect_run(holder / run.name), holder)
         except WinjobsError as exc:
+            remove_tree(holder)
             raise Invalid(f"task {task_id}: the shared output was refused: {exc}") from exc
         except OSError as exc:
+            remove_tree(holder)
             raise Unavailable(
                 f"task {task_id}: cannot copy the output from {run}: {exc.strerror or exc}"
             ) from None
-        finally:
-            remove_tree(holder)
 
-    def task_run_dir(self, job_id: int, task: Task, unpack_into: Path) -> Path:
-        """Where a task's run folder is for the merge: on the worker's share (shared
-        mode, collect: link), the kept zip unpacked into `unpack_into`, or the kept
-        folder (copied from a share)."""
+    def keep_copy(self, job_id: int, task_id: int, attempt: int, holder: Path) -> Path:
+        """Move a checked copy of a shared run to its place (before the commit)."""
+        target = self.files.task_output(job_id, task_id, attempt)
+        replace_dir(holder, target)
+        return target
+
+    def task_run(self, job_id: int, task: Task) -> Path:
+        """A task's run for the merge: on the worker's share (shared mode, collect:
+        link), the kept zip (read where it is), or the kept folder (copied from a share)."""
         if task.output_location:  # shared mode, collect: link: on the worker's share
             run = Path(task.output_location)
             try:
@@ -184,9 +184,7 @@ class Collector:
             )
         kept = self.files.task_output_zip(job_id, task.id, task.attempt)
         if kept.is_file():
-            unpacked = unpack_into / kept.stem
-            unpack_archive(kept, unpacked, limits=self.limits)
-            return _run_root(unpacked)
+            return kept
         folder = self._kept_folder(job_id, task)
         if folder is None:
             raise Invalid(f"the output of task {task.id} is missing from the driver's data")
@@ -258,16 +256,14 @@ class Collector:
         final = study / "output" / name
         if final.is_dir():  # renamed into place by an assembly the driver did not record
             return final
+        runs = [self.task_run(job.id, t) for t in tasks]
         work = self.files.assembly_dir(job.id)
-        if work.exists():  # a killed assembly: its unpacked zips go with it
-            kept = [(t, r) for t in tasks if (r := self._kept_folder(job.id, t)) is not None]
-            restore_moved_years(work, [t for t, _ in kept], [r for _, r in kept])
+        if work.exists():  # a killed assembly: years it moved out of kept folders go back
+            restore_moved_years(work, tasks, runs)
             remove_tree(work)
         work.mkdir(parents=True)
-        runs = [self.task_run_dir(job.id, t, work / "runs") for t in tasks]
         if any(t.output_location for t in tasks):
-            local = [self.files.job_dir(job.id) / "tasks", work]
-            link_task_runs(study, runs, work / name, local)
+            link_task_runs(study, runs, work / name, self.files.job_dir(job.id) / "tasks")
         else:
             merge_task_runs(study, runs, work / name)
         replace_dir(work / name, final)
@@ -307,31 +303,55 @@ class Collector:
                 ) from None
 
 
-def verify_task_run(run: Run, years: list[int], solver_version: str | None) -> None:
+@dataclass(frozen=True)
+class CheckedRun:
+    """A task output that passed every check its task has no say in: a finished,
+    successful run of the years it says it played."""
+
+    name: str
+    years: tuple[int, ...]
+    version: str
+
+    def refusal(self, years: list[int], solver_version: str | None) -> str | None:
+        """Why this run cannot complete a task of `years` given `solver_version`."""
+        if sorted(self.years) != sorted(years):
+            return (
+                f"{self.name} played years {describe_years(self.years)}, "
+                f"the task is years {describe_years(years)}"
+            )
+        if solver_version is None:
+            return None
+        try:
+            made_by = scheduler.parse_version(self.version)
+        except ValueError as exc:
+            return f"{self.name}: {exc}"
+        if made_by != scheduler.parse_version(solver_version):
+            return f"{self.name} was made by Antares {made_by}, the task asked for {solver_version}"
+        return None
+
+
+@dataclass(frozen=True)
+class CheckedOutput:
+    """A checked task output and where it waits to be kept: the zip's own temporary
+    file, a temporary folder holding a copy of a shared run, or None (a shared run
+    kept where it is)."""
+
+    run: CheckedRun
+    path: Path | None
+
+
+def inspect_run(run: Run) -> CheckedRun:
     """Raise OutputError unless `run` (a folder, or a zipped run) is a finished,
-    successful run of exactly `years` made by the solver version the task was given."""
+    successful run: the strict check, against the years it played."""
     if read_run_file(run, "execution_info.ini") is None:
         raise OutputError(f"{run.name} has no execution_info.ini: the run did not finish")
     info = read_run_info(run)
-    if sorted(info.years) != sorted(years):
-        raise OutputError(
-            f"{run.name} played years {describe_years(info.years)}, "
-            f"the task is years {describe_years(years)}"
-        )
-    if solver_version is not None:
-        try:
-            made_by = scheduler.parse_version(info.version)
-        except ValueError as exc:
-            raise OutputError(f"{run.name}: {exc}") from None
-        if made_by != scheduler.parse_version(solver_version):
-            raise OutputError(
-                f"{run.name} was made by Antares {made_by}, the task asked for {solver_version}"
-            )
     check = check_run(
-        run, exit_code=0, expected_years=years, year_by_year=info.year_by_year, log_text=""
+        run, exit_code=0, expected_years=info.years, year_by_year=info.year_by_year, log_text=""
     )
     if not check.ok:
         raise OutputError(check.reason or f"{run.name} is not a successful run")
+    return CheckedRun(run.name, info.years, info.version)
 
 
 def merge_task_runs(study: Path, runs: list[Path], out: Path) -> None:
@@ -339,11 +359,11 @@ def merge_task_runs(study: Path, runs: list[Path], out: Path) -> None:
     merge_runs(study, runs, out, mc_ind="move")
 
 
-def link_task_runs(study: Path, runs: list[Path], out: Path, local: list[Path]) -> None:
+def link_task_runs(study: Path, runs: list[Path], out: Path, local_tasks: Path) -> None:
     """One run folder whose mc-ind years link to the tasks' runs (shared mode, collect:
-    link); years of runs under the driver's own folders `local` (uploaded by HTTP
-    workers: unpacked for the assembly, or copied from a share) are then moved in, since
-    those folders go once the job is assembled."""
+    link); years of zipped runs (uploaded by HTTP workers) are extracted, and those of
+    runs kept in the driver's own `local_tasks` (copied from a share) moved in, since
+    that folder goes once the job is assembled."""
     try:
         merge_runs(study, runs, out, mc_ind="link")
     except MergeError as exc:
@@ -351,12 +371,12 @@ def link_task_runs(study: Path, runs: list[Path], out: Path, local: list[Path]) 
         if "cannot create the symbolic link" in message:  # the merge's own hint is for users
             raise MergeError(f"{message.partition('; on Windows')[0]}; {SYMLINK_HELP}") from None
         raise
-    inside = [folder.resolve() for folder in local]
+    inside = local_tasks.resolve()
     for link in [*out.glob("*/mc-ind/*"), *out.glob("optimization/week-by-week/year_*.txt")]:
         if not link.is_symlink():
             continue
         target = link.readlink()
-        if any(target.is_relative_to(folder) for folder in inside):
+        if target.is_relative_to(inside):
             link.unlink()
             shutil.move(str(target), str(link))
 
@@ -367,8 +387,14 @@ def restore_moved_years(work: Path, tasks: Sequence[Task], runs: Sequence[Path])
     `merge_runs(mc_ind="move")` moves each year's `<mode>/mc-ind/NNNNN/` folder and its
     `optimization/week-by-week/year_<n>.txt` file out of the task runs into its staging
     folder (inside `work`); it puts them back itself on an error, but not on a kill -9.
+    Only run folders lose years so (a zipped run's are extracted, never moved).
     """
-    owner = {year: run for task, run in zip(tasks, runs, strict=True) for year in task.years}
+    owner = {
+        year: run
+        for task, run in zip(tasks, runs, strict=True)
+        if run.is_dir()
+        for year in task.years
+    }
     for moved in work.glob("*/*/mc-ind/*"):
         if moved.name.isdigit() and (run := owner.get(int(moved.name) - 1)) is not None:
             _put_back(moved, run / moved.parent.parent.name / "mc-ind" / moved.name)

@@ -2,24 +2,43 @@
 
 Knows nothing of HTTP. The long-poll waiting itself lives in `api/workers.py` (async, so
 a waiting claim holds no thread); `claim_once` is the single database attempt it repeats.
+Claims, heartbeats and completions are coroutines: their statements run in the store's
+writer thread (batched commits, `store/writer.py`), the checks of task outputs in the
+thread pool, and nothing blocks the event loop.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import anyio.to_thread
+
 from winjobs.driver import scheduler
-from winjobs.driver.collector import Collector
+from winjobs.driver.collector import CheckedOutput, CheckedRun, Collector
 from winjobs.driver.errors import Conflict, Invalid, NotFound, Unavailable
 from winjobs.driver.files import DataDir, Upload, same_content
 from winjobs.driver.metrics import ClaimStats
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders
 from winjobs.driver.signals import WorkSignal
-from winjobs.driver.store import ClaimPolicy, FailOutcome, Store, TaskEvent, describe_years
+from winjobs.driver.store import (
+    Claimed,
+    ClaimPolicy,
+    FailOutcome,
+    HeldTask,
+    Store,
+    TaskEvent,
+    Tx,
+    accepted_in,
+    claim_in,
+    complete_in,
+    describe_years,
+    heartbeat_in,
+    held_in,
+)
 from winjobs.wire import (
     Ack,
     ClaimRequest,
@@ -36,6 +55,9 @@ from winjobs.wire import (
 log = logging.getLogger(__name__)
 
 _SHA256_HEX = frozenset("0123456789abcdef")
+#: uploads up to this size are checked in the event loop (a fraction of a millisecond:
+#: less than a hop to the thread pool and back); larger ones in a thread
+_CHECKED_IN_PLACE = 64 * 1024
 
 
 class Dispatch:
@@ -56,7 +78,6 @@ class Dispatch:
         self.claims = claims
         self.collector = collector
         self.shared = shared or SharedFolders(settings, files, store)
-        self._report_locks = [threading.Lock() for _ in range(64)]
         self.policy = ClaimPolicy(
             chunk_policy=settings.chunk_policy,
             lease_seconds=settings.lease_seconds,
@@ -90,25 +111,41 @@ class Dispatch:
             lease_seconds=self.settings.lease_seconds,
         )
 
-    def claim_once(self, worker_id: int, request: ClaimRequest) -> TaskAssignment | None:
+    async def claim_once(self, worker_id: int, request: ClaimRequest) -> TaskAssignment | None:
         """One attempt at leasing a task to this worker (timed for /metrics)."""
         started = time.perf_counter()
-        claimed = self.store.claim(
-            worker_id,
-            free_cores=request.free_cores,
-            draining=request.draining,
-            free_disk_bytes=request.free_disk_bytes,
-            policy=self.policy,
-        )
+
+        def operation(tx: Tx) -> Claimed | None:
+            claimed = claim_in(
+                tx,
+                worker_id,
+                request.free_cores,
+                request.draining,
+                request.free_disk_bytes,
+                self.policy,
+            )
+            if claimed is not None:
+                tx.log(
+                    claimed.job_id,
+                    f"task {claimed.task_id} (years {describe_years(claimed.years)}) attempt "
+                    f"{claimed.attempt} -> worker {claimed.worker_name} "
+                    f"(solver {claimed.solver_version})",
+                )
+            return claimed
+
+        claimed = await self.store.writer.run(operation)
         self.claims.observe(time.perf_counter() - started)
         if claimed is None:
             return None
-        self._log(
-            claimed.job_id,
-            f"task {claimed.task_id} (years {describe_years(claimed.years)}) attempt "
-            f"{claimed.attempt} -> worker {claimed.worker_name} (solver {claimed.solver_version})",
-        )
-        archive = self._shared_archive(worker_id, claimed.task_id, claimed.study_sha256)
+        archive = None
+        if self.shared.enabled:
+            sha256 = claimed.study_sha256
+            if self.shared.knows(worker_id) and self.shared.recently_published(sha256):
+                archive = self._shared_archive(worker_id, claimed.task_id, sha256)  # no I/O
+            else:  # the worker's facts may need the store, the archive the disk
+                archive = await anyio.to_thread.run_sync(
+                    self._shared_archive, worker_id, claimed.task_id, sha256
+                )
         shared = archive is not None
         return TaskAssignment(
             task_id=claimed.task_id,
@@ -139,9 +176,10 @@ class Dispatch:
             log.warning("task %d goes over HTTP: %s", task_id, exc)
             return None
 
-    def heartbeat(self, task_id: int, worker_id: int, beat: Heartbeat) -> HeartbeatReply:
-        result = self.store.heartbeat(
-            task_id, worker_id, beat.attempt, beat.years_done, self.settings.lease_seconds
+    async def heartbeat(self, task_id: int, worker_id: int, beat: Heartbeat) -> HeartbeatReply:
+        lease = self.settings.lease_seconds
+        result = await self.store.writer.run(
+            lambda tx: heartbeat_in(tx, task_id, worker_id, beat.attempt, beat.years_done, lease)
         )
         return HeartbeatReply(cancel=result.cancel, lease_until=result.lease_until)
 
@@ -160,110 +198,161 @@ class Dispatch:
         self.record([event])
         return Ack(detail=event.outcome.value)
 
-    def check_report(self, task_id: int, worker_id: int, attempt: int) -> None:
+    async def check_report(self, task_id: int, worker_id: int, attempt: int) -> None:
         """Refuse early (before a long upload) a report the attempt can no longer make;
         a repeat of the attempt's accepted report is let through (it may be answered 200)."""
-        try:
-            self.store.check_running(task_id, worker_id, attempt)
-        except Conflict:
-            if self.store.accepted_by(task_id, worker_id, attempt) is None:
-                raise
 
-    def receive_output(
+        def operation(tx: Tx) -> None:
+            try:
+                held_in(tx, task_id, worker_id, attempt)
+            except Conflict:
+                if accepted_in(tx, task_id, worker_id, attempt) is None:
+                    raise
+
+        await self.store.writer.run(operation)
+
+    async def receive_output(
         self, task_id: int, worker_id: int, attempt: int, log_tail: str, upload: Upload
     ) -> Ack:
         """Check an uploaded run zip and, if the attempt still holds the task, keep it and
         record the completion.
 
-        Each upload is checked in its own temporary file; keeping and recording happen
-        for one report of a task at a time, so of two uploads of the same attempt (a
-        worker retrying after a lost answer) exactly one is accepted; the other gets 409,
-        or 200 when its bytes equal the accepted output's. A losing upload never touches
-        the accepted one."""
+        The zip is checked in its own temporary file, in a thread; the writer then checks
+        that the attempt holds the task and that the run is of the task's years, moves
+        the zip into place and records the completion, one report at a time. So of two
+        uploads of the same attempt (a worker retrying after a lost answer) exactly one
+        is accepted; the other gets 409, or 200 when its bytes equal the accepted
+        output's; a losing upload never touches the accepted one."""
+        if upload.data is not None and len(upload.data) <= _CHECKED_IN_PLACE:
+            return await self._receive_small(task_id, worker_id, attempt, log_tail, upload.data)
+        checked = await anyio.to_thread.run_sync(self.collector.check_output, task_id, upload)
+        staged = checked.path
+        assert staged is not None
+
+        def keep(held: HeldTask) -> Path:
+            return self.collector.keep_output(held.job_id, task_id, attempt, staged)
+
         try:
-            held = self.store.check_running(task_id, worker_id, attempt)
-        except Conflict:
-            staged = upload.path if upload.data is None else None
-            return self._repeated(task_id, worker_id, attempt, upload, staged)
-        staged = self.collector.check_output(task_id, held.years, held.solver_version, upload)
-        try:
-            with self._reporting(task_id):
-                try:
-                    self.store.check_running(task_id, worker_id, attempt)
-                except Conflict:
-                    return self._repeated(task_id, worker_id, attempt, upload, staged)
-                kept = self.collector.keep_output(held.job_id, task_id, attempt, staged)
-                return self.record_completion(task_id, worker_id, attempt, log_tail, kept)
+            return await self._complete(
+                task_id, worker_id, attempt, log_tail, checked.run, "uploaded", keep
+            )
+        except Conflict as refused:
+            return await anyio.to_thread.run_sync(
+                self._repeated, task_id, worker_id, attempt, staged, refused
+            )
         finally:
             staged.unlink(missing_ok=True)
 
+    async def _receive_small(
+        self, task_id: int, worker_id: int, attempt: int, log_tail: str, data: bytes
+    ) -> Ack:
+        """A small upload held in memory: checked here (no I/O: no thread needed), and
+        written to its place by the writer, without a temporary file."""
+        run = self.collector.check_bytes(task_id, data)
+
+        def keep(held: HeldTask) -> Path:
+            return self.collector.keep_bytes(held.job_id, task_id, attempt, data)
+
+        try:
+            return await self._complete(
+                task_id, worker_id, attempt, log_tail, run, "uploaded", keep
+            )
+        except Conflict as refused:
+            return await anyio.to_thread.run_sync(
+                self._repeated, task_id, worker_id, attempt, data, refused
+            )
+
     def _repeated(
-        self, task_id: int, worker_id: int, attempt: int, upload: Upload, staged: Path | None
+        self, task_id: int, worker_id: int, attempt: int, content: Path | bytes, refused: Conflict
     ) -> Ack:
         """A report of an attempt that no longer holds the task: 200 if it repeats the
         output this attempt had accepted (byte for byte, while it is kept), else 409."""
         job_id = self.store.accepted_by(task_id, worker_id, attempt)
-        if job_id is not None:
-            kept = self.files.task_output_zip(job_id, task_id, attempt)
-            content = upload.data if upload.data is not None else staged
-            if content is not None and same_content(kept, content):
-                return Ack(detail="already accepted")
-        self.store.check_running(task_id, worker_id, attempt)  # raises the right 409
-        raise Conflict(f"task {task_id}: attempt {attempt} no longer holds the task")
+        if job_id is not None and same_content(
+            self.files.task_output_zip(job_id, task_id, attempt), content
+        ):
+            return Ack(detail="already accepted")
+        raise refused
 
-    def receive_shared(self, task_id: int, worker_id: int, completion: SharedCompletion) -> Ack:
-        """Shared mode: verify the run folder where the worker left it (collect: link) or
+    async def receive_shared(
+        self, task_id: int, worker_id: int, completion: SharedCompletion
+    ) -> Ack:
+        """Shared mode: check the run folder where the worker left it (collect: link) or
         a copy of it (collect: copy), then record the completion like an upload's."""
-        attempt = completion.attempt
-        held = self.store.check_running(task_id, worker_id, attempt)
-        run = self.shared.run_folder(worker_id, completion.run_path)
-        kept = self.collector.accept_shared(
-            held.job_id,
-            task_id,
-            attempt,
-            held.years,
-            held.solver_version,
-            run,
-            copy=not self.shared.link,
-        )
-        location = None if kept is not None else completion.run_path
-        with self._reporting(task_id):
-            return self.record_completion(
-                task_id, worker_id, attempt, completion.log_tail, kept, location
-            )
 
-    def record_completion(
+        def check() -> CheckedOutput:
+            run = self.shared.run_folder(worker_id, completion.run_path)
+            return self.collector.check_shared(task_id, run, copy=not self.shared.link)
+
+        checked = await anyio.to_thread.run_sync(check)
+        attempt, holder = completion.attempt, checked.path
+        location = None if holder is not None else completion.run_path
+
+        def keep(held: HeldTask) -> Path | None:
+            if holder is None:
+                return None
+            return self.collector.keep_copy(held.job_id, task_id, attempt, holder)
+
+        try:
+            return await self._complete(
+                task_id,
+                worker_id,
+                attempt,
+                completion.log_tail,
+                checked.run,
+                "shared",
+                keep,
+                location,
+            )
+        finally:
+            if holder is not None:
+                await anyio.to_thread.run_sync(self.collector.discard, holder)
+
+    async def _complete(
         self,
         task_id: int,
         worker_id: int,
         attempt: int,
         log_tail: str,
-        kept: Path | None,
+        run: CheckedRun,
+        what: str,
+        keep: Callable[[HeldTask], Path | None],
         output_location: str | None = None,
     ) -> Ack:
-        """The output is kept: mark the attempt succeeded (or drop the output if it lost
-        the task meanwhile) and queue the job's assembly when it was the last one.
+        """Record a completion in the writer: the attempt must hold the task, the run
+        must be of the task's years and solver; then its output is kept (`keep`, before
+        the commit) and the job's assembly queued if it was the last task.
 
         `output_location`: shared mode with collect: link, where the run stays."""
-        try:
-            job_id, ready = self.store.complete_task(
-                task_id, worker_id, attempt, log_tail, output_location
-            )
-        except BaseException:
-            self.collector.discard(kept)
-            raise
-        if log_tail:
-            self._task_log(job_id, task_id, attempt, log_tail)
-        where = f" (output kept at {output_location})" if output_location else ""
-        self._log(job_id, f"task {task_id} attempt {attempt} succeeded{where}")
-        if ready:
-            self._log(job_id, "every year is done: assembling the output")
-            self.collector.schedule(job_id)
-        return Ack()
 
-    def _reporting(self, task_id: int) -> threading.Lock:
-        """Held while a report of this task keeps its output and commits (striped)."""
-        return self._report_locks[task_id % len(self._report_locks)]
+        def operation(tx: Tx) -> Ack:
+            kept: list[Path] = []
+
+            def accept(held: HeldTask) -> None:
+                refusal = run.refusal(held.years, held.solver_version)
+                if refusal is not None:
+                    raise Invalid(f"task {task_id}: the {what} output was refused: {refusal}")
+                if (path := keep(held)) is not None:
+                    kept.append(path)
+
+            try:
+                job_id, ready = complete_in(
+                    tx, task_id, worker_id, attempt, log_tail, output_location, accept
+                )
+            except BaseException:
+                for path in kept:
+                    self.collector.discard(path)
+                raise
+            if log_tail:
+                tx.after(lambda: self._task_log(job_id, task_id, attempt, log_tail))
+            where = f" (output kept at {output_location})" if output_location else ""
+            tx.log(job_id, f"task {task_id} attempt {attempt} succeeded{where}")
+            if ready:
+                tx.log(job_id, "every year is done: assembling the output")
+                tx.after(lambda: self.collector.schedule(job_id))
+            return Ack()
+
+        return await self.store.writer.run(operation)
 
     def study_archive(self, sha256: str) -> Path:
         if len(sha256) != 64 or not set(sha256) <= _SHA256_HEX:

@@ -25,6 +25,7 @@ report from a stale attempt can never overwrite an accepted output.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import stat
@@ -96,6 +97,8 @@ class DataDir:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.tmp = self.root / "tmp"
+        self._stamp = uuid.uuid4().hex[:12]
+        self._counter = itertools.count()
         self.studies = self.root / "studies"
         self.jobs = self.root / "jobs"
 
@@ -107,8 +110,10 @@ class DataDir:
         self.tmp.mkdir()
 
     def temp_path(self, label: str) -> Path:
-        """A fresh, unused path under tmp/ (nothing is created)."""
-        return self.tmp / f"{label}-{uuid.uuid4().hex}"
+        """A fresh, unused path under tmp/ (nothing is created): this process's random
+        stamp and a counter (a uuid4 per upload asked the kernel for randomness each time;
+        tmp/ is emptied at start-up and one process owns the data folder)."""
+        return self.tmp / f"{label}-{self._stamp}-{next(self._counter)}"
 
     # ------------------------------------------------------------------ studies
 
@@ -164,6 +169,14 @@ class DataDir:
             handle = path.open("a", encoding="utf-8")
         with handle:
             handle.write(lines)
+
+    def append_job_lines(self, lines: list[tuple[int, str]]) -> None:
+        """Job-log lines of several jobs, in order: one write per job."""
+        by_job: dict[int, list[str]] = {}
+        for job_id, text in lines:
+            by_job.setdefault(job_id, []).append(text)
+        for job_id, texts in by_job.items():
+            self.append_log(self.job_log(job_id), "\n".join(texts))
 
     # ------------------------------------------------------------------ start-up
 

@@ -15,7 +15,7 @@ from winjobs.driver.leases import Sweeper
 from winjobs.driver.metrics import ClaimStats
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders, symlink_problem
-from winjobs.driver.signals import ClaimGate, WorkSignal
+from winjobs.driver.signals import WorkSignal
 from winjobs.driver.store import Clock, Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ class Driver:
     sweeper: Sweeper
     jobs: JobService
     dispatch: Dispatch
-    claim_gate: ClaimGate
 
     @classmethod
     def start(cls, settings: DriverSettings, clock: Clock = utcnow) -> Driver:
@@ -43,6 +42,7 @@ class Driver:
         engine = make_engine(settings.resolved_database_url, pool_size=20)
         migrate(engine)
         store = Store(engine, clock=clock)
+        store.writer.journal = files.append_job_lines
         signal, claims = WorkSignal(), ClaimStats()
         limits = UnpackLimits(
             max_total_bytes=settings.max_unpacked_bytes,
@@ -55,10 +55,7 @@ class Driver:
             store, settings.sweep_interval_s, settings.max_attempts, on_events=dispatch.record
         )
         jobs = JobService(store, files, settings, signal, collector, shared)
-        gate = ClaimGate(2 if store.is_sqlite else 8)
-        driver = cls(
-            settings, store, files, signal, claims, collector, sweeper, jobs, dispatch, gate
-        )
+        driver = cls(settings, store, files, signal, claims, collector, sweeper, jobs, dispatch)
         if shared.link and (problem := symlink_problem(files.tmp)) is not None:
             log.error("%s; assemblies will fail until this is fixed", problem)
         driver._recover()
@@ -82,4 +79,5 @@ class Driver:
     def stop(self) -> None:
         self.sweeper.stop()
         self.collector.stop()
+        self.store.close()
         self.store.engine.dispose()

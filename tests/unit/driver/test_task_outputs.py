@@ -46,7 +46,16 @@ def _one_task(api: Api, study: Path, tmp_path: Path) -> tuple[int, TaskAssignmen
     return worker.worker_id, task, upload.read_bytes()
 
 
-def test_an_upload_is_kept_zipped_and_assembled(api: Api, study: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", ["checked in place", "checked in a thread", "through a file"])
+def test_an_upload_is_kept_zipped_and_assembled(
+    api: Api, study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """Small outputs are checked where they arrived and written once; larger ones held
+    in memory are checked in a thread; the largest streamed to tmp/ and kept from there."""
+    if path != "checked in place":
+        monkeypatch.setattr("winjobs.driver.dispatch._CHECKED_IN_PLACE", 0)
+    if path == "through a file":
+        monkeypatch.setattr("winjobs.driver.api.tasks._IN_MEMORY_OUTPUT", 0)
     worker_id, task, content = _one_task(api, study, tmp_path)
     api.driver.collector.stop()  # look at the kept output before the assembly takes it
     assert _post_output(api, worker_id, task, content)[0] == 200
@@ -120,16 +129,3 @@ def test_a_damaged_upload_is_refused_and_nothing_is_kept(
     assert not api.driver.files.task_output_zip(task.job_id, task.task_id, task.attempt).exists()
     assert list((api.driver.files.tmp).iterdir()) == []
     assert _post_output(api, worker_id, task, content)[0] == 200  # the attempt still holds it
-
-
-def test_a_large_upload_goes_through_a_file(
-    api: Api, study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Outputs above the in-memory size are streamed to tmp/ and kept from there."""
-    monkeypatch.setattr("winjobs.driver.api.tasks._IN_MEMORY_OUTPUT", 0)
-    worker_id, task, content = _one_task(api, study, tmp_path)
-    api.driver.collector.stop()
-    assert _post_output(api, worker_id, task, content)[0] == 200
-    kept = api.driver.files.task_output_zip(task.job_id, task.task_id, task.attempt)
-    assert kept.read_bytes() == content
-    assert list((api.driver.files.tmp).iterdir()) == []

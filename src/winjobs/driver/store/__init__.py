@@ -14,7 +14,7 @@ fail, lease sweep), `jobs`, `workers` (and the start-up/overview queries), `rete
 
 from __future__ import annotations
 
-from winjobs.driver.store.claims import ClaimStore
+from winjobs.driver.store.claims import ClaimStore, claim_in
 from winjobs.driver.store.jobs import JobStore
 from winjobs.driver.store.records import (
     ACTIVE_JOB,
@@ -32,9 +32,16 @@ from winjobs.driver.store.records import (
     describe_years,
     utcnow,
 )
-from winjobs.driver.store.reports import ReportStore
+from winjobs.driver.store.reports import (
+    ReportStore,
+    accepted_in,
+    complete_in,
+    heartbeat_in,
+    held_in,
+)
 from winjobs.driver.store.retention import FinishedJob, RetentionStore
 from winjobs.driver.store.workers import WorkerStore
+from winjobs.driver.store.writer import Tx
 
 __all__ = [
     "ACTIVE_JOB",
@@ -51,7 +58,13 @@ __all__ = [
     "Progress",
     "Store",
     "TaskEvent",
+    "Tx",
+    "accepted_in",
+    "claim_in",
+    "complete_in",
     "describe_years",
+    "heartbeat_in",
+    "held_in",
     "utcnow",
 ]
 

@@ -1,112 +1,74 @@
 """The claim: lease the next task to a worker, cutting new years into a task when needed.
 
-This is the hot path (every worker, every few seconds), so its statements are built once
-(with bind parameters) rather than per call: building a SQLAlchemy statement costs more
-than running it on SQLite. On PostgreSQL every write locks rows in one order, worker then
-job then tasks, so concurrent claims, reports and cancels never deadlock.
+This is the hot path (every worker, every few seconds): it runs as plain statements
+(`sql.py`) inside the writer's batch transactions (`writer.py`). On PostgreSQL every
+write locks rows in one order, worker then job then tasks, so concurrent claims, reports
+and cancels never deadlock.
 
-One claim is five statements in one write transaction: touch the worker, read the active
-jobs' facts, then either take the job's lowest queued task or read the job and cut its
-next years, mark the job started (and advance it), and insert the task.
+One claim is five statements: touch the worker, read the active jobs' facts, then either
+take the job's lowest queued task or read the job and cut its next years, mark the job
+started (and advance it), and insert the task.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-
-from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from winjobs.driver import scheduler
 from winjobs.driver.errors import NotFound
-from winjobs.driver.models import Job, Task, Worker
 from winjobs.driver.settings import ChunkPolicy
 from winjobs.driver.store.base import StoreBase
-from winjobs.driver.store.records import ACTIVE_JOB, Claimed, ClaimPolicy
-from winjobs.wire import JobStatus, TaskStatus
+from winjobs.driver.store.records import Claimed, ClaimPolicy
+from winjobs.driver.store.writer import Tx
 
 _TOUCH_WORKER = (
-    update(Worker)
-    .where(Worker.id == bindparam("b_worker"))
-    .values(
-        last_seen=bindparam("b_now"),
-        draining=bindparam("b_draining"),
-        free_disk_bytes=bindparam("b_disk"),
-    )
-    .returning(Worker.name, Worker.versions)
+    "UPDATE workers SET last_seen = :now, draining = :draining, free_disk_bytes = :disk "
+    "WHERE id = :worker RETURNING name, versions"
 )
-_JOB_FACTS = select(
-    Job.id,
-    Job.priority,
-    Job.antares_version,
-    Job.solver_version,
-    select(func.count())
-    .where(Task.job_id == Job.id, Task.status == TaskStatus.QUEUED.value)
-    .scalar_subquery(),
-    Job.years_total - Job.next_index,
-).where(Job.status.in_(ACTIVE_JOB))
+_JOB_FACTS = (
+    "SELECT id, priority, antares_version, solver_version, "
+    "(SELECT count(*) FROM tasks WHERE tasks.job_id = jobs.id AND tasks.status = 'queued'), "
+    "years_total - next_index FROM jobs WHERE status IN ('queued', 'running')"
+)
+_LOCK_JOB = "SELECT id FROM jobs WHERE id = :job"
 _LOWEST_QUEUED = (
-    select(Task.id)
-    .where(Task.job_id == bindparam("b_job"), Task.status == TaskStatus.QUEUED.value)
-    .order_by(Task.first_year)
-    .limit(1)
+    "SELECT id FROM tasks WHERE job_id = :job AND status = 'queued' ORDER BY first_year LIMIT 1"
 )
 _TAKE_QUEUED = (
-    update(Task)
-    .where(Task.id == bindparam("b_task"), Task.status == TaskStatus.QUEUED.value)
-    .values(
-        status=TaskStatus.RUNNING.value,
-        attempt=Task.attempt + 1,
-        worker_id=bindparam("b_worker"),
-        worker_name=bindparam("b_worker_name"),
-        solver_version=bindparam("b_solver"),
-        lease_until=bindparam("b_lease"),
-        started_at=bindparam("b_now"),
-        finished_at=None,
-        years_done=0,
-    )
-    .returning(Task.attempt, Task.years)
+    "UPDATE tasks SET status = 'running', attempt = attempt + 1, worker_id = :worker, "
+    "worker_name = :worker_name, solver_version = :solver, lease_until = :lease, "
+    "started_at = :now, finished_at = NULL, years_done = 0 "
+    "WHERE id = :task AND status = 'queued' RETURNING attempt, years"
 )
-_JOB_TO_CUT = select(Job.years, Job.next_index, Job.splittable, Job.status).where(
-    Job.id == bindparam("b_job")
-)
-_POOL = select(func.coalesce(func.sum(Worker.cores), 0), func.count()).where(
-    Worker.last_seen >= bindparam("b_online"), Worker.draining.is_(False)
+_JOB_TO_CUT = "SELECT years, next_index, splittable, status FROM jobs WHERE id = :job"
+_POOL = (
+    "SELECT coalesce(sum(cores), 0), count(*) FROM workers "
+    "WHERE last_seen >= :online AND NOT draining"
 )
 #: years of the job in tasks other workers claimed and reported no finished year of yet
 #: (the claiming worker's own running task does not count: it claims once its solver exited)
-_OTHERS_STARTING = select(func.coalesce(func.sum(Task.n_years), 0)).where(
-    Task.job_id == bindparam("b_job"),
-    Task.status == TaskStatus.RUNNING.value,
-    Task.years_done == 0,
-    Task.worker_id.is_distinct_from(bindparam("b_worker")),
+_OTHERS_STARTING = (
+    "SELECT coalesce(sum(n_years), 0) FROM tasks WHERE job_id = :job AND status = 'running' "
+    "AND years_done = 0 AND worker_id IS DISTINCT FROM :worker"
 )
-_JOB_STARTED_FIELDS = {
-    "status": JobStatus.RUNNING.value,
-    "started_at": func.coalesce(Job.started_at, bindparam("b_now")),
-    "solver_version": func.coalesce(Job.solver_version, bindparam("b_solver")),
-}
-_JOB_ASSIGNMENT_FIELDS = (
-    Job.antares_version,
-    Job.study_sha256,
-    Job.study_size,
-    Job.study_name,
-    Job.task_time_limit_s,
+_STARTED = (
+    "status = 'running', started_at = coalesce(started_at, :now), "
+    "solver_version = coalesce(solver_version, :solver)"
 )
-_START_JOB = (
-    update(Job)
-    .where(Job.id == bindparam("b_job"))
-    .values(**_JOB_STARTED_FIELDS)
-    .returning(*_JOB_ASSIGNMENT_FIELDS)
-)
+_ASSIGNMENT = "antares_version, study_sha256, study_size, study_name, task_time_limit_s"
+_START_JOB = f"UPDATE jobs SET {_STARTED} WHERE id = :job RETURNING {_ASSIGNMENT}"
 #: the same, advancing the unassigned years, only if nobody advanced them meanwhile
 _START_AND_ADVANCE_JOB = (
-    update(Job)
-    .where(Job.id == bindparam("b_job"), Job.next_index == bindparam("b_old_index"))
-    .values(next_index=bindparam("b_new_index"), **_JOB_STARTED_FIELDS)
-    .returning(*_JOB_ASSIGNMENT_FIELDS)
+    f"UPDATE jobs SET next_index = :new_index, {_STARTED} "
+    f"WHERE id = :job AND next_index = :old_index RETURNING {_ASSIGNMENT}"
 )
-_INSERT_TASK = insert(Task).returning(Task.id)
+_INSERT_TASK = (
+    "INSERT INTO tasks (job_id, years, first_year, n_years, status, attempt, failures, "
+    "worker_id, worker_name, solver_version, lease_until, years_done, created_at, started_at) "
+    "VALUES (:job, CAST(:years AS JSON), :first_year, :n_years, 'running', 1, 0, :worker, "
+    ":worker_name, :solver, :lease, 0, :now, :now) RETURNING id"
+)
 
 
 class ClaimStore(StoreBase):
@@ -119,147 +81,127 @@ class ClaimStore(StoreBase):
         policy: ClaimPolicy,
     ) -> Claimed | None:
         """Lease the next task to this worker, cutting new years if needed; None: no work."""
-        now = self.clock()
-        with self._write() as conn:
-            worker = conn.execute(
-                _TOUCH_WORKER,
-                {
-                    "b_worker": worker_id,
-                    "b_now": now,
-                    "b_draining": draining,
-                    "b_disk": free_disk_bytes,
-                },
-            ).one_or_none()
-            if worker is None:
-                raise NotFound(f"no worker {worker_id}: register again")
-            if draining:
-                return None
-            name, versions = worker
-            for _ in range(3):  # a lost race (PostgreSQL only) re-reads the facts
-                decision = scheduler.pick(self._job_facts(conn), versions)
-                if decision is None:
-                    return None
-                lease_until = now + timedelta(seconds=policy.lease_seconds)
-                params = {
-                    "b_job": decision.job_id,
-                    "b_worker": worker_id,
-                    "b_worker_name": name,
-                    "b_solver": decision.solver_version,
-                    "b_now": now,
-                    "b_lease": lease_until,
-                }
-                if decision.requeued_task:
-                    claimed = self._take_queued(conn, decision, params)
-                else:
-                    claimed = self._cut(conn, decision, params, free_cores, policy)
-                if claimed is not None:
-                    return claimed
-            return None
-
-    def _job_facts(self, conn: Connection) -> list[scheduler.JobFacts]:
-        return [
-            scheduler.JobFacts(
-                id=job_id,
-                priority=priority,
-                antares_version=version,
-                solver_version=solver,
-                queued_tasks=int(queued),
-                unassigned_years=int(unassigned),
-            )
-            for job_id, priority, version, solver, queued, unassigned in conn.execute(_JOB_FACTS)
-        ]
-
-    def _take_queued(
-        self, conn: Connection, decision: scheduler.Decision, params: dict[str, Any]
-    ) -> Claimed | None:
-        if not self._sqlite:  # lock order everywhere: worker, then job, then tasks
-            conn.execute(_JOB_TO_CUT.with_for_update(), params)
-        task_id = conn.execute(
-            self._for_update(_LOWEST_QUEUED, skip_locked=True), params
-        ).scalar_one_or_none()
-        if task_id is None:
-            return None
-        taken = conn.execute(_TAKE_QUEUED, {**params, "b_task": task_id}).one_or_none()
-        if taken is None:
-            return None
-        job = conn.execute(_START_JOB, params).one()
-        return _claimed(task_id, taken.attempt, list(taken.years), decision, params, job)
-
-    def _cut(
-        self,
-        conn: Connection,
-        decision: scheduler.Decision,
-        params: dict[str, Any],
-        free_cores: int,
-        policy: ClaimPolicy,
-    ) -> Claimed | None:
-        job = conn.execute(self._for_update(_JOB_TO_CUT), params).one()
-        remaining = len(job.years) - job.next_index
-        if job.status not in ACTIVE_JOB or remaining <= 0:
-            return None
-        pool, others_starting = scheduler.Pool(cores=0, workers=0), 0
-        if policy.chunk_policy is ChunkPolicy.BALANCED:
-            online = params["b_now"] - timedelta(seconds=policy.worker_offline_s)
-            cores, count = conn.execute(_POOL, {"b_online": online}).one()
-            pool = scheduler.Pool(cores=int(cores), workers=int(count))
-            others_starting = int(conn.execute(_OTHERS_STARTING, params).scalar_one())
-        facts = scheduler.ChunkFacts(
-            unassigned=remaining,
-            free_cores=free_cores,
-            pool=pool,
-            others_starting=others_starting,
-            splittable=job.splittable,
+        return self.writer.call(
+            lambda tx: claim_in(tx, worker_id, free_cores, draining, free_disk_bytes, policy)
         )
-        size = scheduler.chunk_size(policy.chunk_policy, facts)
-        years = list(job.years[job.next_index : job.next_index + size])
-        started = conn.execute(
-            _START_AND_ADVANCE_JOB,
-            {**params, "b_old_index": job.next_index, "b_new_index": job.next_index + size},
-        ).one_or_none()
-        if started is None:
+
+
+def claim_in(
+    tx: Tx,
+    worker_id: int,
+    free_cores: int,
+    draining: bool,
+    free_disk_bytes: int | None,
+    policy: ClaimPolicy,
+) -> Claimed | None:
+    """`ClaimStore.claim` inside a writer transaction."""
+    now = tx.clock()
+    params: dict[str, Any] = {
+        "worker": worker_id,
+        "now": tx.sql.when(now),
+        "draining": draining,
+        "disk": free_disk_bytes,
+    }
+    worker = tx.one(_TOUCH_WORKER, params)
+    if worker is None:
+        raise NotFound(f"no worker {worker_id}: register again")
+    if draining:
+        return None
+    name, versions = worker[0], tx.sql.read_json(worker[1])
+    lease_until = now + timedelta(seconds=policy.lease_seconds)
+    params |= {"worker_name": name, "lease": tx.sql.when(lease_until)}
+    for _ in range(3):  # a lost race (PostgreSQL only) re-reads the facts
+        decision = scheduler.pick(_job_facts(tx), versions)
+        if decision is None:
             return None
-        task_id = conn.execute(
-            _INSERT_TASK,
-            {
-                "job_id": decision.job_id,
-                "years": years,
-                "first_year": years[0],
-                "n_years": len(years),
-                "status": TaskStatus.RUNNING.value,
-                "attempt": 1,
-                "failures": 0,
-                "worker_id": params["b_worker"],
-                "worker_name": params["b_worker_name"],
-                "solver_version": decision.solver_version,
-                "lease_until": params["b_lease"],
-                "years_done": 0,
-                "created_at": params["b_now"],
-                "started_at": params["b_now"],
-            },
-        ).scalar_one()
-        return _claimed(int(task_id), 1, years, decision, params, started)
+        params |= {"job": decision.job_id, "solver": decision.solver_version}
+        if decision.requeued_task:
+            taken = _take_queued(tx, params)
+        else:
+            taken = _cut(tx, params, now, free_cores, policy)
+        if taken is not None:
+            task_id, attempt, years, job = taken
+            return Claimed(
+                task_id=task_id,
+                job_id=decision.job_id,
+                attempt=attempt,
+                years=years,
+                antares_version=job[0],
+                solver_version=decision.solver_version,
+                study_sha256=job[1],
+                study_size=job[2],
+                study_name=job[3],
+                time_limit_s=job[4],
+                worker_name=name,
+                lease_until=lease_until,
+            )
+    return None
 
 
-def _claimed(
-    task_id: int,
-    attempt: int,
-    years: list[int],
-    decision: scheduler.Decision,
-    params: dict[str, Any],
-    job: Any,
-) -> Claimed:
-    lease_until: datetime = params["b_lease"]
-    return Claimed(
-        task_id=task_id,
-        job_id=decision.job_id,
-        attempt=attempt,
-        years=years,
-        antares_version=job.antares_version,
-        solver_version=decision.solver_version,
-        study_sha256=job.study_sha256,
-        study_size=job.study_size,
-        study_name=job.study_name,
-        time_limit_s=job.task_time_limit_s,
-        worker_name=params["b_worker_name"],
-        lease_until=lease_until,
+def _job_facts(tx: Tx) -> list[scheduler.JobFacts]:
+    return [
+        scheduler.JobFacts(
+            id=job_id,
+            priority=priority,
+            antares_version=version,
+            solver_version=solver,
+            queued_tasks=int(queued),
+            unassigned_years=int(unassigned),
+        )
+        for job_id, priority, version, solver, queued, unassigned in tx.execute(_JOB_FACTS)
+    ]
+
+
+_Taken = tuple[int, int, list[int], Any]
+
+
+def _take_queued(tx: Tx, params: dict[str, Any]) -> _Taken | None:
+    if not tx.sql.sqlite:  # lock order everywhere: worker, then job, then tasks
+        tx.execute(tx.sql.for_update(_LOCK_JOB), params)
+    row = tx.one(tx.sql.for_update(_LOWEST_QUEUED, skip_locked=True), params)
+    if row is None:
+        return None
+    task_id = int(row[0])
+    taken = tx.one(_TAKE_QUEUED, {**params, "task": task_id})
+    if taken is None:
+        return None
+    job = tx.one(_START_JOB, params)
+    return task_id, int(taken[0]), list(tx.sql.read_json(taken[1])), job
+
+
+def _cut(
+    tx: Tx, params: dict[str, Any], now: Any, free_cores: int, policy: ClaimPolicy
+) -> _Taken | None:
+    row = tx.one(tx.sql.for_update(_JOB_TO_CUT), params)
+    job_years, next_index, splittable, status = row
+    job_years = tx.sql.read_json(job_years)
+    remaining = len(job_years) - next_index
+    if status not in ("queued", "running") or remaining <= 0:
+        return None
+    pool, others_starting = scheduler.Pool(cores=0, workers=0), 0
+    if policy.chunk_policy is ChunkPolicy.BALANCED:
+        online = tx.sql.when(now - timedelta(seconds=policy.worker_offline_s))
+        cores, count = tx.one(_POOL, {"online": online})
+        pool = scheduler.Pool(cores=int(cores), workers=int(count))
+        others_starting = int(tx.one(_OTHERS_STARTING, params)[0])
+    facts = scheduler.ChunkFacts(
+        unassigned=remaining,
+        free_cores=free_cores,
+        pool=pool,
+        others_starting=others_starting,
+        splittable=bool(splittable),
     )
+    size = scheduler.chunk_size(policy.chunk_policy, facts)
+    years = list(job_years[next_index : next_index + size])
+    advance = {**params, "old_index": next_index, "new_index": next_index + size}
+    job = tx.one(_START_AND_ADVANCE_JOB, advance)
+    if job is None:
+        return None
+    insert = {
+        **params,
+        "years": tx.sql.json(years),
+        "first_year": years[0],
+        "n_years": len(years),
+    }
+    task_id = int(tx.one(_INSERT_TASK, insert)[0])
+    return task_id, 1, years, job

@@ -2,17 +2,20 @@
 
 Every change is a conditional UPDATE fenced by (task, attempt, worker, status running):
 a report from an attempt that lost the task matches no row, changes nothing, and is
-answered with the reason (`_refuse`). The hot statements are built once.
+answered with the reason (`refusal`). Heartbeats and completions, the frequent ones,
+are plain statements run in the writer's batches (`writer.py`, `sql.py`); failures and
+the lease sweep go through SQLAlchemy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, and_, bindparam, case, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
-from winjobs.driver.errors import Conflict, NotFound
+from winjobs.driver.errors import Conflict, DriverError, NotFound
 from winjobs.driver.models import Job, Task, Worker
 from winjobs.driver.store.base import StoreBase
 from winjobs.driver.store.records import (
@@ -23,6 +26,7 @@ from winjobs.driver.store.records import (
     TaskEvent,
     describe_years,
 )
+from winjobs.driver.store.writer import Tx
 from winjobs.wire import JobStatus, TaskStatus
 
 _FENCE = and_(
@@ -34,40 +38,132 @@ _FENCE = and_(
 _TOUCH = (
     update(Worker).where(Worker.id == bindparam("b_worker")).values(last_seen=bindparam("b_now"))
 )
-_HEARTBEAT = (
-    update(Task)
-    .where(_FENCE)
-    .values(
-        lease_until=bindparam("b_lease"),
-        years_done=case(
-            (Task.n_years < bindparam("b_done"), Task.n_years), else_=bindparam("b_done")
-        ),
-    )
-)
 _TASK_STATE = select(Task.status, Task.attempt, Task.worker_id, Task.job_id).where(
     Task.id == bindparam("b_task")
 )
-_HELD = select(Task.job_id, Task.years, Task.failures, Task.solver_version).where(_FENCE)
-_ACCEPTED = select(Task.job_id).where(
-    Task.id == bindparam("b_task"),
-    Task.attempt == bindparam("b_attempt"),
-    Task.worker_id == bindparam("b_worker"),
-    Task.status == TaskStatus.SUCCEEDED.value,
-)
+_HELD = select(Task.job_id, Task.years, Task.failures).where(_FENCE)
 _LOCK_JOB = select(Job.id).where(Job.id == bindparam("b_job"))
-_COMPLETE = (
-    update(Task)
-    .where(_FENCE)
-    .values(
-        status=TaskStatus.SUCCEEDED.value,
-        finished_at=bindparam("b_now"),
-        lease_until=None,
-        years_done=Task.n_years,
-        log_tail=bindparam("b_log"),
-        error=None,
-        output_location=bindparam("b_location"),
-    )
+
+#: the plain statements of the hot reports
+_P_FENCE = "id = :task AND attempt = :attempt AND worker_id = :worker AND status = 'running'"
+_P_TOUCH = "UPDATE workers SET last_seen = :now WHERE id = :worker"
+_P_HEARTBEAT = (
+    "UPDATE tasks SET lease_until = :lease, "
+    "years_done = CASE WHEN n_years < :done THEN n_years ELSE :done END WHERE " + _P_FENCE
 )
+_P_TASK_STATE = "SELECT status, attempt, worker_id, job_id FROM tasks WHERE id = :task"
+_P_HELD = "SELECT job_id, years, solver_version FROM tasks WHERE " + _P_FENCE
+_P_ACCEPTED = (
+    "SELECT job_id FROM tasks WHERE id = :task AND attempt = :attempt "
+    "AND worker_id = :worker AND status = 'succeeded'"
+)
+_P_LOCK_JOB = "SELECT id FROM jobs WHERE id = :job"
+_P_COMPLETE = (
+    "UPDATE tasks SET status = 'succeeded', finished_at = :now, lease_until = NULL, "
+    "years_done = n_years, log_tail = :log, error = NULL, output_location = :location "
+    "WHERE " + _P_FENCE
+)
+#: whether the job can be assembled: running, every year in a task, every task succeeded
+_P_JOB_READY = (
+    "SELECT status = 'running' AND next_index >= years_total AND NOT EXISTS "
+    "(SELECT 1 FROM tasks WHERE tasks.job_id = jobs.id AND tasks.status <> 'succeeded') "
+    "FROM jobs WHERE id = :job"
+)
+
+
+def refusal(task_id: int, attempt: int, worker_id: int, state: Any) -> DriverError:
+    """Why a report did not match a running attempt, from the task's (status, attempt,
+    worker id, job id), or None for a task that does not exist."""
+    if state is None:
+        return NotFound(f"no task {task_id}")
+    status, held_attempt, held_worker = state[0], state[1], state[2]
+    if held_attempt != attempt or held_worker != worker_id:
+        return Conflict(
+            f"task {task_id}: attempt {attempt} is stale (the task was given to another "
+            "attempt); this report is ignored"
+        )
+    return Conflict(f"task {task_id} is {status}: this report is ignored")
+
+
+def _refuse(tx: Tx, params: dict[str, Any]) -> NoReturn:
+    state = tx.one(_P_TASK_STATE, params)
+    raise refusal(params["task"], params["attempt"], params["worker"], state)
+
+
+def held_in(tx: Tx, task_id: int, worker_id: int, attempt: int) -> HeldTask:
+    """What the attempt holds; raises 409/404 unless it still holds the task."""
+    params = {"task": task_id, "attempt": attempt, "worker": worker_id}
+    held = tx.one(_P_HELD, params)
+    if held is None:
+        _refuse(tx, params)
+    return HeldTask(int(held[0]), list(tx.sql.read_json(held[1])), held[2])
+
+
+def accepted_in(tx: Tx, task_id: int, worker_id: int, attempt: int) -> int | None:
+    """The job id if this very attempt completed the task, else None."""
+    params = {"task": task_id, "attempt": attempt, "worker": worker_id}
+    row = tx.one(_P_ACCEPTED, params)
+    return None if row is None else int(row[0])
+
+
+def heartbeat_in(
+    tx: Tx, task_id: int, worker_id: int, attempt: int, years_done: int, lease_seconds: float
+) -> Beat:
+    now = tx.clock()
+    lease_until = now + timedelta(seconds=lease_seconds)
+    params = {
+        "task": task_id,
+        "attempt": attempt,
+        "worker": worker_id,
+        "now": tx.sql.when(now),
+        "lease": tx.sql.when(lease_until),
+        "done": years_done,
+    }
+    tx.execute(_P_TOUCH, params)
+    if tx.execute(_P_HEARTBEAT, params).rowcount == 1:
+        return Beat(cancel=False, lease_until=lease_until)
+    state = tx.one(_P_TASK_STATE, params)
+    if state is not None and (state[0], state[1], state[2]) == ("cancelled", attempt, worker_id):
+        return Beat(cancel=True, lease_until=now)
+    raise refusal(task_id, attempt, worker_id, state)
+
+
+#: what a completion checks once the attempt is known to hold the task, before it is
+#: recorded (the output against the task's years; keeping the output): raising refuses
+Acceptance = Callable[[HeldTask], None]
+
+
+def complete_in(
+    tx: Tx,
+    task_id: int,
+    worker_id: int,
+    attempt: int,
+    log_tail: str,
+    output_location: str | None = None,
+    accept: Acceptance | None = None,
+) -> tuple[int, bool]:
+    """Record a finished attempt; returns (job id, whether the job is now ready to be
+    assembled: running, with every year done)."""
+    params: dict[str, Any] = {
+        "task": task_id,
+        "attempt": attempt,
+        "worker": worker_id,
+        "now": tx.sql.when(tx.clock()),
+        "log": log_tail,
+        "location": output_location,
+    }
+    tx.execute(_P_TOUCH, params)
+    held = held_in(tx, task_id, worker_id, attempt)
+    if not tx.sql.sqlite:  # completions of one job in turn: one of them sees "ready"
+        tx.execute(tx.sql.for_update(_P_LOCK_JOB), {"job": held.job_id})
+    if accept is not None:
+        accept(held)
+    if tx.execute(_P_COMPLETE, params).rowcount != 1:
+        _refuse(tx, params)
+    ready = tx.one(_P_JOB_READY, {"job": held.job_id})
+    return held.job_id, bool(ready is not None and ready[0])
+
+
 _EXPIRED = select(
     Task.id, Task.job_id, Task.years, Task.failures, Task.attempt, Task.worker_name
 ).where(Task.status == TaskStatus.RUNNING.value, Task.lease_until < bindparam("b_now"))
@@ -80,58 +176,23 @@ class ReportStore(StoreBase):
 
     def _refuse(self, conn: Connection, task_id: int, worker_id: int, attempt: int) -> NoReturn:
         """Raise the right error for a report that did not match a running attempt."""
-        task = conn.execute(_TASK_STATE, {"b_task": task_id}).one_or_none()
-        if task is None:
-            raise NotFound(f"no task {task_id}")
-        if task.attempt != attempt or task.worker_id != worker_id:
-            raise Conflict(
-                f"task {task_id}: attempt {attempt} is stale (the task was given to another "
-                "attempt); this report is ignored"
-            )
-        raise Conflict(f"task {task_id} is {task.status}: this report is ignored")
+        state = conn.execute(_TASK_STATE, {"b_task": task_id}).one_or_none()
+        raise refusal(task_id, attempt, worker_id, state)
 
     def check_running(self, task_id: int, worker_id: int, attempt: int) -> HeldTask:
         """Raise unless the attempt still holds the task; returns what it holds."""
-        fence = {"b_task": task_id, "b_attempt": attempt, "b_worker": worker_id}
-        with self._read() as conn:
-            held = conn.execute(_HELD, fence).one_or_none()
-            if held is None:
-                self._refuse(conn, task_id, worker_id, attempt)
-            return HeldTask(int(held.job_id), list(held.years), held.solver_version)
+        return self.writer.call(lambda tx: held_in(tx, task_id, worker_id, attempt))
 
     def accepted_by(self, task_id: int, worker_id: int, attempt: int) -> int | None:
         """The job id if this very attempt completed the task, else None."""
-        fence = {"b_task": task_id, "b_attempt": attempt, "b_worker": worker_id}
-        with self._read() as conn:
-            job_id = conn.execute(_ACCEPTED, fence).scalar_one_or_none()
-        return None if job_id is None else int(job_id)
+        return self.writer.call(lambda tx: accepted_in(tx, task_id, worker_id, attempt))
 
     def heartbeat(
         self, task_id: int, worker_id: int, attempt: int, years_done: int, lease_seconds: float
     ) -> Beat:
-        now = self.clock()
-        lease_until = now + timedelta(seconds=lease_seconds)
-        params = {
-            "b_task": task_id,
-            "b_attempt": attempt,
-            "b_worker": worker_id,
-            "b_now": now,
-            "b_lease": lease_until,
-            "b_done": years_done,
-        }
-        with self._write() as conn:
-            conn.execute(_TOUCH, params)
-            if conn.execute(_HEARTBEAT, params).rowcount == 1:
-                return Beat(cancel=False, lease_until=lease_until)
-            task = conn.execute(_TASK_STATE, params).one_or_none()
-            if (
-                task is not None
-                and task.status == TaskStatus.CANCELLED.value
-                and task.attempt == attempt
-                and task.worker_id == worker_id
-            ):
-                return Beat(cancel=True, lease_until=now)
-            self._refuse(conn, task_id, worker_id, attempt)
+        return self.writer.call(
+            lambda tx: heartbeat_in(tx, task_id, worker_id, attempt, years_done, lease_seconds)
+        )
 
     def complete_task(
         self,
@@ -143,24 +204,9 @@ class ReportStore(StoreBase):
     ) -> tuple[int, bool]:
         """Record a finished attempt; returns (job id, whether the job is now ready to be
         assembled: running, with every year done)."""
-        params: dict[str, Any] = {
-            "b_task": task_id,
-            "b_attempt": attempt,
-            "b_worker": worker_id,
-            "b_now": self.clock(),
-            "b_log": log_tail,
-            "b_location": output_location,
-        }
-        with self._write() as conn:
-            conn.execute(_TOUCH, params)
-            held = conn.execute(_HELD, params).one_or_none()
-            if held is None:
-                self._refuse(conn, task_id, worker_id, attempt)
-            job_id = int(held.job_id)
-            self._lock_job(conn, job_id)  # completions of one job in turn: one sees "ready"
-            if conn.execute(_COMPLETE, params).rowcount != 1:
-                self._refuse(conn, task_id, worker_id, attempt)
-            return job_id, self._job_ready(conn, job_id)
+        return self.writer.call(
+            lambda tx: complete_in(tx, task_id, worker_id, attempt, log_tail, output_location)
+        )
 
     def fail_task(
         self,
