@@ -35,10 +35,11 @@ __all__ = [
     "read_run_file",
     "read_run_info",
     "run_files",
+    "strip_ansi",
 ]
 
 RUN_NAME = re.compile(r"(?P<stamp>\d{8}-\d{4})(?P<mode>eco|adq)(?:-(?P<name>.+?))?(?:\.zip)?")
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LEVEL = re.compile(r"\[(?:infos|check|warns|error|fatal|notic|debug)\]")
 _FATAL = re.compile(r"\[fatal\]\s*(?P<text>.*)")
 _MC_YEARS = re.compile(r"MC-Years : \[\d+ \.\. (?P<last>\d+)\], total: (?P<total>\d+)")
@@ -72,6 +73,14 @@ class RunInfo:
     weights: dict[int, float]
     year_by_year: bool
     synthesis: bool
+    #: `[output] result-format = zip`: a single run of these settings is `<run>.zip`
+    zipped: bool = False
+
+
+def strip_ansi(text: str) -> str:
+    """The solver's text without the colour codes it writes even into files and pipes
+    (`\x1b[0;31m[fatal]\x1b[0m`): what a log tail or a version check should read."""
+    return _ANSI.sub("", text)
 
 
 def find_run_folders(study_dir: Path) -> list[Path]:
@@ -125,7 +134,7 @@ def mode_folder(files: Collection[str]) -> str | None:
 
 
 def _fatal_lines(text: str) -> list[str]:
-    clean = _ANSI.sub("", text)
+    clean = strip_ansi(text)
     return [m.group("text").strip() for m in _FATAL.finditer(clean)]
 
 
@@ -183,7 +192,7 @@ def parse_progress(log_text: str) -> Progress:
     exported = 0
     batches: list[int] = []
     survey = False
-    for raw in _ANSI.sub("", log_text).splitlines():
+    for raw in strip_ansi(log_text).splitlines():
         if not _LEVEL.search(raw):
             continue
         if m := _MC_YEARS.search(raw):
@@ -234,4 +243,5 @@ def read_run_info(run_dir: Path) -> RunInfo:
         weights=dict(playlist.weights),
         year_by_year=as_bool(params.get("general", "year-by-year")),
         synthesis=as_bool(params.get("output", "synthesis", "true")),
+        zipped=(params.get("output", "result-format") or "").strip().lower() == "zip",
     )

@@ -28,7 +28,7 @@ from pathlib import Path
 from winjobs.antares.archive import find_sevenzip, run_sevenzip
 from winjobs.errors import ArchiveError
 
-__all__ = ["UnpackLimits", "unpack_archive"]
+__all__ = ["UnpackLimits", "check_archive", "unpack_archive"]
 
 _CHUNK = 1 << 20
 
@@ -188,6 +188,38 @@ def _verify_tree(root: Path, plan: list[_Planned], limits: UnpackLimits) -> None
         raise ArchiveError(f"archive expands beyond {limits.max_total_bytes} bytes")
 
 
+def _checked_size(archive: Path, limits: UnpackLimits) -> int:
+    """The archive's size, once its declared entry count is within the limit."""
+    try:
+        archive_size = archive.stat().st_size
+        count = _declared_entry_count(archive)
+    except OSError as exc:
+        raise ArchiveError(f"cannot read {archive}: {exc.strerror or exc}") from exc
+    if count > limits.max_files:
+        raise ArchiveError(f"too many entries: {count} > {limits.max_files}")
+    return archive_size
+
+
+def check_archive(
+    archive: Path, *, limits: UnpackLimits = UnpackLimits(), read_data: bool = True
+) -> None:
+    """Check an untrusted zip that is kept as it is (a zipped run, `<run>.zip`): the
+    entry and size rules of `unpack_archive`, and (`read_data`) every entry read back
+    against its CRC, so that a damaged or hostile file is refused without unpacking it."""
+    archive = Path(archive)
+    archive_size = _checked_size(archive, limits)
+    try:
+        with zipfile.ZipFile(archive) as opened:
+            _plan(opened, archive_size, limits)
+            damaged = opened.testzip() if read_data else None
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise ArchiveError(f"{archive.name} is damaged or unsupported: {exc}") from exc
+    except OSError as exc:
+        raise ArchiveError(f"cannot read {archive}: {exc.strerror or exc}") from exc
+    if damaged is not None:
+        raise ArchiveError(f"{archive.name} is damaged: entry {damaged!r} fails its CRC")
+
+
 def unpack_archive(
     archive: Path,
     dest: Path,
@@ -199,16 +231,7 @@ def unpack_archive(
     archive, dest = Path(archive), Path(dest)
     if dest.exists() or dest.is_symlink():
         raise ArchiveError(f"{dest} already exists; unpack into a new folder")
-    try:
-        archive_size = archive.stat().st_size
-    except OSError as exc:
-        raise ArchiveError(f"cannot read {archive}: {exc.strerror or exc}") from exc
-    try:
-        count = _declared_entry_count(archive)
-    except OSError as exc:
-        raise ArchiveError(f"cannot read {archive}: {exc.strerror or exc}") from exc
-    if count > limits.max_files:
-        raise ArchiveError(f"too many entries: {count} > {limits.max_files}")
+    archive_size = _checked_size(archive, limits)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".unpacking", dir=dest.parent))
     try:

@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT, shared_studies
 from winjobs.antares.archive import PackResult, find_sevenzip, pack_folder, pack_study, sha256_file
-from winjobs.antares.unpack import UnpackLimits, unpack_archive
+from winjobs.antares.unpack import UnpackLimits, check_archive, unpack_archive
 from winjobs.errors import ArchiveError
 
 SEVENZIP = find_sevenzip("7z")
@@ -417,3 +417,23 @@ def test_repacking_into_the_study_does_not_pack_the_previous_archive(
     second = pack_study(study, study / "study.zip")
     assert second.sha256 == first.sha256
     assert second.files == first.files == 8
+
+
+def test_check_archive_keeps_a_good_zip_and_refuses_what_unpacking_would(tmp_path: Path) -> None:
+    """A zip kept as it is (a zipped run) passes the unpacking rules without being
+    unpacked: unsafe names and bombs are refused, and damaged data with `read_data`."""
+    good = _good_archive(tmp_path)
+    check_archive(good)
+    with pytest.raises(ArchiveError, match="'..'"):
+        check_archive(_zip(tmp_path / "slip.zip", [("../evil.txt", b"evil")]))
+    with pytest.raises(ArchiveError, match="compression ratio"):
+        check_archive(_zip(tmp_path / "bomb.zip", [("zeros.txt", bytes(20_000_000))]))
+    data = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as opened:
+        info = max(opened.infolist(), key=lambda i: i.compress_size)
+    data[info.header_offset + 30 + len(info.filename) + 5] ^= 0xFF  # inside deflate data
+    good.write_bytes(bytes(data))
+    check_archive(good, read_data=False)  # the directory is still sound
+    with pytest.raises(ArchiveError, match="damaged"):
+        check_archive(good)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.zip", "good.zip", "slip.zip", "src"]

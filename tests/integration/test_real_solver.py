@@ -1,0 +1,322 @@
+"""The whole loop with the REAL Antares 8.8.10 solver (issue 12): a driver and real
+`winjobs worker` processes on loopback, the solver of `../shared/antares/solver-8.8`.
+
+Two shared studies run split over two workers and merge back to their single real runs;
+the progress a user sees is parsed from the real log while it runs, and a cancel kills
+the real solver within seconds; an unfeasible year comes back as a failed task with the
+solver's own words; a `result-format = zip` study comes back as `<run>.zip`, equal to a
+single real run's, over HTTP and in shared mode. Skipped, with the reason, where
+`../shared` is absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from rich.console import Console
+
+from tests.helpers.output_compare import compare_runs
+from tests.integration.harness import (
+    Driver,
+    Worker,
+    cluster,
+    fetch_result,
+    submit,
+    wait_final,
+    wait_until,
+)
+from tests.integration.test_shared_mode import Machines
+from winjobs.antares.ini import IniDocument
+from winjobs.antares.output import new_run_folder, parse_progress
+from winjobs.cli.transfer import fetch_result as cli_fetch_result
+from winjobs.client import ClientError, DriverClient
+from winjobs.wire import JobDetail, JobStatus, TaskStatus, WorkerState
+
+pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
+
+#: The driver and the workers of a cluster.
+Pool = tuple[Driver, list[Worker]]
+
+FAST = {
+    "lease_seconds": 20,
+    "heartbeat_interval_s": 0.3,
+    "sweep_interval_s": 0.5,
+    "claim_max_wait_s": 2,
+    "max_attempts": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def solver(shared_antares: Path) -> Path:
+    path = shared_antares / "solver-8.8" / "antares-solver"
+    if not path.is_file():
+        pytest.skip(f"the real solver is not at {path}")
+    return path
+
+
+def _study(shared_antares: Path, name: str, dest: Path, **settings: str) -> Path:
+    """A copy of a shared study, `settings` ("section/key": value) set in generaldata."""
+    study = dest / name
+    shutil.copytree(shared_antares / "studies" / name, study)
+    path = study / "settings" / "generaldata.ini"
+    ini = IniDocument.read(path)
+    for where, value in settings.items():
+        section, key = where.split("/")
+        ini.set(section, key, value)
+    ini.write(path)
+    return study
+
+
+def _single_run(solver: Path, study: Path, name: str = "single") -> Path:
+    """What every split job of `study` must equal: one real run of it, on this machine."""
+    subprocess.run(
+        [str(solver), "-i", str(study), "--force-parallel=2", "-n", name],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+        timeout=300,
+    )
+    run = new_run_folder(study, set())
+    assert run is not None
+    return run
+
+
+def _unzipped(run_zip: Path, dest: Path) -> Path:
+    with zipfile.ZipFile(run_zip) as opened:
+        opened.extractall(dest)
+    return dest
+
+
+def _zip_files(archive: Path) -> list[str]:
+    """The files of a zip (the solver writes no folder entries; our packer does)."""
+    with zipfile.ZipFile(archive) as opened:
+        return sorted(name for name in opened.namelist() if not name.endswith("/"))
+
+
+def _start(workers: list[Worker], driver: Driver, name: str, solver: Path, **kwargs: Any) -> Worker:
+    worker = Worker(driver.root.parent / "workers", driver.url, name, solver, **kwargs)
+    workers.append(worker.start())
+    return worker
+
+
+def _registered(client: DriverClient, names: set[str]) -> None:
+    def known() -> bool:
+        listed = client.list_workers().workers
+        return names <= {w.name for w in listed if w.state is not WorkerState.OFFLINE}
+
+    wait_until(known, 60, f"workers {sorted(names)} to register")
+
+
+def _succeeded(client: DriverClient, job_id: int) -> JobDetail:
+    job = wait_final(client, job_id, 180)
+    assert job.status is JobStatus.SUCCEEDED, f"{job.error}\n{client.job_log(job_id)}"
+    return job
+
+
+def _assert_equal_runs(merged: Path, single: Path) -> None:
+    problems = compare_runs(single, merged)
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_progress_follows_the_real_log_with_and_without_year_by_year(
+    shared_antares: Path, solver: Path, tmp_path: Path
+) -> None:
+    """Replayed line by line, the real log gives years done that only grow, stay below
+    the total until the run ends, and reach it at the end, whether the years are
+    exported one by one (year-by-year) or only known done batch by batch."""
+    cases = {
+        "multiple-ntc-sc-builder": {"general/year-by-year": "true"},  # 5 years
+        "thermal-refresh": {"general/year-by-year": "false"},  # 10 years, uneven batches
+    }
+    for name, settings in cases.items():
+        study = _study(shared_antares, name, tmp_path, **settings)
+        log = tmp_path / f"{name}.log"
+        with log.open("wb") as out:
+            subprocess.run(
+                [str(solver), "-i", str(study), "--force-parallel=2"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=True,
+                timeout=120,
+            )
+        lines = log.read_text(errors="replace").splitlines(keepends=True)
+        seen = [parse_progress("".join(lines[:n])) for n in range(len(lines) + 1)]
+        done = [p.years_done for p in seen]
+        total = seen[-1].years_total
+        assert total == int(
+            IniDocument.read(study / "settings/generaldata.ini").get("general", "nbyears") or 0
+        ), name
+        assert done == sorted(done), f"{name}: progress went back"
+        assert done[-1] == total, name
+        partial = sorted({d for d in done if 0 < d < total})
+        assert len(partial) >= 2, f"{name}: no progress seen before the end: {partial}"
+
+
+@pytest.fixture(scope="module")
+def pool(solver: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
+    """A driver and two one-core workers running the real solver, for the whole module:
+    each test runs its own jobs on them (starting a cluster costs more than a job)."""
+    root = tmp_path_factory.mktemp("pool")
+    with cluster(root, FAST) as (driver, workers), driver.user() as client:
+        for name in ("w1", "w2"):
+            _start(workers, driver, name, solver, cores=1)
+        _registered(client, {"w1", "w2"})
+        yield driver, workers
+
+
+def test_two_studies_on_two_workers_equal_their_single_runs(
+    shared_antares: Path, solver: Path, pool: Pool, tmp_path: Path
+) -> None:
+    ntc = _study(shared_antares, "multiple-ntc-sc-builder", tmp_path)  # 5 years, year-by-year
+    cold = _study(shared_antares, "playlist-1-cold", tmp_path)  # years 2-3, weights 10, 3
+    driver, _ = pool
+    with driver.user() as client:
+        jobs = [submit(client, study, tmp_path) for study in (ntc, cold)]
+        done = [_succeeded(client, job_id) for job_id in jobs]
+        assert {task.worker for job in done for task in job.tasks} == {"w1", "w2"}
+        assert len(done[0].tasks) > 1, "the 5-year study should have been split"
+        merged = [fetch_result(client, job_id, tmp_path / f"result-{job_id}") for job_id in jobs]
+    for run, study in zip(merged, (ntc, cold), strict=True):
+        _assert_equal_runs(run, _single_run(solver, study))
+
+
+def test_real_progress_is_shown_while_it_runs_and_cancel_kills_the_solver(
+    shared_antares: Path, pool: Pool, tmp_path: Path
+) -> None:
+    """200 years on two one-core workers: tasks of 50 years, half a minute each."""
+    study = _study(
+        shared_antares, "multiple-ntc-sc-builder", tmp_path, **{"general/nbyears": "200"}
+    )
+    driver, workers = pool
+    with driver.user() as client:
+        job_id = submit(client, study, tmp_path)
+        try:
+            job = wait_until(
+                lambda: _both_progressing(client, job_id), 120, "progress from the real logs"
+            )
+            for task in job.tasks:
+                if task.status is TaskStatus.RUNNING:
+                    assert 2 <= task.years_done < len(task.years), "progress before the end"
+            assert job.years_done >= 4 and job.status is JobStatus.RUNNING
+            trees = [_solver_tree(worker) for worker in workers]
+            client.cancel_job(job_id)
+            started = time.monotonic()
+            _, alive = psutil.wait_procs([p for tree in trees for p in tree], timeout=10)
+            kill_s = time.monotonic() - started
+        finally:
+            with contextlib.suppress(ClientError):  # a failed check must not leave the
+                client.cancel_job(job_id)  # pool busy with 200 years
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+        assert kill_s < 5, f"the real solvers took {kill_s:.1f} s to die"
+        job = client.get_job(job_id)
+        assert job.status is JobStatus.CANCELLED
+        assert all(t.status is TaskStatus.CANCELLED for t in job.tasks)
+        assert all(w.process is not None and w.process.poll() is None for w in workers)
+        print(f"real solvers killed {kill_s:.2f} s after the cancel")
+
+
+def _both_progressing(client: DriverClient, job_id: int) -> JobDetail | None:
+    """The job once each worker's task reported two finished years (read from its log)."""
+    job = client.get_job(job_id)
+    running = [t for t in job.tasks if t.status is TaskStatus.RUNNING and t.years_done >= 2]
+    return job if len({t.worker for t in running}) == 2 else None
+
+
+def _solver_tree(worker: Worker) -> list[psutil.Process]:
+    """The real solver a worker runs, and anything it started."""
+    [root] = psutil.Process(worker.pid).children()
+    assert root.name().startswith("antares"), root.name()
+    return [root, *root.children(recursive=True)]
+
+
+def test_an_unfeasible_year_fails_its_task_with_the_solver_s_own_reason(
+    shared_antares: Path, pool: Pool, tmp_path: Path
+) -> None:
+    study = _study(
+        shared_antares,
+        "unfeasible-problem-01-v810",
+        tmp_path,
+        **{"optimization/include-unfeasible-problem-behavior": "error-verbose"},
+    )
+    driver, _ = pool
+    with driver.user() as client:
+        job_id = submit(client, study, tmp_path, years="1,2")  # years 2-3: 3 is unfeasible
+        job = wait_final(client, job_id, 120)
+        assert job.status is JobStatus.FAILED
+        [failed] = [t for t in job.tasks if t.status is TaskStatus.FAILED]
+        assert failed.years == [2]
+        reason = "Year 3 failed at week 19."
+        assert failed.error is not None and reason in failed.error
+        assert job.error is not None and reason in job.error
+        assert failed.log_tail is not None and f"[fatal] {reason}" in failed.log_tail
+        assert "\x1b" not in failed.log_tail, "the solver's colour codes must not reach users"
+        assert reason in client.job_log(job_id)
+        assert f"[fatal] {reason}" in client.task_log(job_id, failed.id)
+
+
+@pytest.fixture(scope="module")
+def zip_study(
+    shared_antares: Path, solver: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """playlist-1-cold (years 2 and 3, weights 10 and 3) written as `<run>.zip`, with
+    year-by-year output, and its single real run."""
+    study = _study(
+        shared_antares,
+        "playlist-1-cold",
+        tmp_path_factory.mktemp("zip-study"),
+        **{"output/result-format": "zip", "general/year-by-year": "true"},
+    )
+    return study, _single_run(solver, study)
+
+
+def test_a_zip_study_comes_back_as_the_zipped_run_a_single_run_gives(
+    zip_study: tuple[Path, Path], pool: Pool, tmp_path: Path
+) -> None:
+    study, single = zip_study
+    driver, _ = pool
+    with driver.user() as client:
+        job = _succeeded(client, submit(client, study, tmp_path))
+        assert {task.worker for task in job.tasks} == {"w1", "w2"}, "one year each"
+        dest = tmp_path / "download"
+        result = cli_fetch_result(client, job, dest, Console(quiet=True))
+    _assert_same_zipped_run(result, dest, job, single, tmp_path)
+
+
+def test_a_zip_study_in_shared_mode_comes_back_zipped(
+    zip_study: tuple[Path, Path], solver: Path, tmp_path: Path
+) -> None:
+    study, single = zip_study
+    machines = Machines(tmp_path / "machines")
+    settings = {**FAST, **machines.driver_settings("link")}
+    with cluster(tmp_path / "cluster", settings) as (driver, workers), driver.user() as client:
+        for name in ("pc1", "pc2"):
+            _start(workers, driver, name, solver, cores=1, settings=machines.worker_settings(name))
+        _registered(client, {"pc1", "pc2"})
+        job = _succeeded(client, submit(client, study, tmp_path))
+        assert all(task.output_location for task in job.tasks), "the runs stay on the shares"
+        dest = tmp_path / "download"
+        result = cli_fetch_result(client, job, dest, Console(quiet=True))
+    _assert_same_zipped_run(result, dest, job, single, tmp_path)
+
+
+def _assert_same_zipped_run(
+    result: Path, dest: Path, job: JobDetail, single: Path, tmp_path: Path
+) -> None:
+    """`<run>.zip` alone in the destination, laid out like the solver's own zip (entries
+    relative to the run, the same files), and equal to it as an output."""
+    assert single.is_file() and single.suffix == ".zip", "the solver zipped its run"
+    assert result == dest / f"{job.run_folder}.zip" and result.is_file()
+    assert sorted(p.name for p in dest.iterdir()) == [result.name]
+    assert _zip_files(result) == _zip_files(single)
+    _assert_equal_runs(
+        _unzipped(result, tmp_path / "merged-run"), _unzipped(single, tmp_path / "single-run")
+    )
