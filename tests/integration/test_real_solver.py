@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import subprocess
 import time
 import zipfile
@@ -201,7 +202,7 @@ def test_real_progress_is_shown_while_it_runs_and_cancel_kills_the_solver(
         job_id = submit(client, study, tmp_path)
         try:
             job = wait_until(
-                lambda: _both_progressing(client, job_id), 120, "progress from the real logs"
+                lambda: _progressing(client, job_id, workers=2), 120, "progress from the real logs"
             )
             for task in job.tasks:
                 if task.status is TaskStatus.RUNNING:
@@ -224,11 +225,12 @@ def test_real_progress_is_shown_while_it_runs_and_cancel_kills_the_solver(
         print(f"real solvers killed {kill_s:.2f} s after the cancel")
 
 
-def _both_progressing(client: DriverClient, job_id: int) -> JobDetail | None:
-    """The job once each worker's task reported two finished years (read from its log)."""
+def _progressing(client: DriverClient, job_id: int, workers: int) -> JobDetail | None:
+    """The job once the tasks of `workers` workers reported two finished years each
+    (read from the solver's log)."""
     job = client.get_job(job_id)
     running = [t for t in job.tasks if t.status is TaskStatus.RUNNING and t.years_done >= 2]
-    return job if len({t.worker for t in running}) == 2 else None
+    return job if len({t.worker for t in running}) >= workers else None
 
 
 def _solver_tree(worker: Worker) -> list[psutil.Process]:
@@ -236,6 +238,38 @@ def _solver_tree(worker: Worker) -> list[psutil.Process]:
     [root] = psutil.Process(worker.pid).children()
     assert root.name().startswith("antares"), root.name()
     return [root, *root.children(recursive=True)]
+
+
+def test_a_real_solver_ended_by_sigterm_is_a_failure_not_a_result(
+    shared_antares: Path, pool: Pool, tmp_path: Path
+) -> None:
+    """SIGTERM (a shutdown, an operator) makes the real solver exit 0 and finish writing
+    a partial `<run>.zip`: the strict check must see a failure, not a run to merge."""
+    study = _study(
+        shared_antares,
+        "multiple-ntc-sc-builder",
+        tmp_path,
+        **{"general/nbyears": "200", "output/result-format": "zip"},
+    )
+    driver, workers = pool
+    with driver.user() as client:
+        job_id = submit(client, study, tmp_path)
+        try:
+            job = wait_until(lambda: _progressing(client, job_id, workers=1), 120, "progress")
+            victim = next(t.worker for t in job.tasks if t.years_done >= 2)
+            [solver] = _solver_tree(next(w for w in workers if w.name == victim))
+            solver.send_signal(signal.SIGTERM)
+            job = wait_final(client, job_id, 120)
+        finally:
+            with contextlib.suppress(ClientError):
+                client.cancel_job(job_id)
+    assert job.status is JobStatus.FAILED
+    [failed] = [t for t in job.tasks if t.status is TaskStatus.FAILED]
+    assert failed.worker == victim
+    assert failed.error is not None
+    assert "has no execution_info.ini: the run did not finish normally" in failed.error
+    assert failed.log_tail is not None
+    assert "[signal] received signal SIGTERM. Exiting..." in failed.log_tail
 
 
 def test_an_unfeasible_year_fails_its_task_with_the_solver_s_own_reason(
