@@ -12,9 +12,7 @@ single real run's, over HTTP and in shared mode. Skipped, with the reason, where
 from __future__ import annotations
 
 import contextlib
-import shutil
 import signal
-import subprocess
 import time
 import zipfile
 from collections.abc import Iterator
@@ -26,6 +24,8 @@ import pytest
 from rich.console import Console
 
 from tests.helpers.output_compare import compare_runs
+from tests.helpers.real_solver import RealSolver, real_solver
+from tests.helpers.study_variants import VariantCache, copy_study, set_settings, study_variants
 from tests.integration.harness import (
     Driver,
     Worker,
@@ -36,11 +36,12 @@ from tests.integration.harness import (
     wait_until,
 )
 from tests.integration.test_shared_mode import Machines
-from winjobs.antares.ini import IniDocument
-from winjobs.antares.output import new_run_folder, parse_progress
+from winjobs.antares.output import parse_progress
 from winjobs.cli.transfer import fetch_result as cli_fetch_result
 from winjobs.client import ClientError, DriverClient
 from winjobs.wire import JobDetail, JobStatus, TaskStatus, WorkerState
+
+__all__ = ["real_solver", "study_variants"]
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 
@@ -57,38 +58,18 @@ FAST = {
 
 
 @pytest.fixture(scope="module")
-def solver(shared_antares: Path) -> Path:
-    path = shared_antares / "solver-8.8" / "antares-solver"
-    if not path.is_file():
-        pytest.skip(f"the real solver is not at {path}")
-    return path
+def solver(real_solver: RealSolver) -> Path:
+    """The real solver's executable, as the workers' config names it."""
+    return real_solver.executable
 
 
 def _study(shared_antares: Path, name: str, dest: Path, **settings: str) -> Path:
     """A copy of a shared study, `settings` ("section/key": value) set in generaldata."""
-    study = dest / name
-    shutil.copytree(shared_antares / "studies" / name, study)
-    path = study / "settings" / "generaldata.ini"
-    ini = IniDocument.read(path)
+    study = copy_study(shared_antares / "studies" / name, dest / name)
     for where, value in settings.items():
         section, key = where.split("/")
-        ini.set(section, key, value)
-    ini.write(path)
+        set_settings(study, section, {key: value})
     return study
-
-
-def _single_run(solver: Path, study: Path, name: str = "single") -> Path:
-    """What every split job of `study` must equal: one real run of it, on this machine."""
-    subprocess.run(
-        [str(solver), "-i", str(study), "--force-parallel=2", "-n", name],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=True,
-        timeout=300,
-    )
-    run = new_run_folder(study, set())
-    assert run is not None
-    return run
 
 
 def _unzipped(run_zip: Path, dest: Path) -> Path:
@@ -128,38 +109,34 @@ def _assert_equal_runs(merged: Path, single: Path) -> None:
     assert not problems, "\n".join(problems[:20])
 
 
+@pytest.mark.parametrize(
+    ("name", "variant", "total"),
+    [
+        ("multiple-ntc-sc-builder", "full", 5),  # a year done at each export
+        ("thermal-refresh", "year-by-year-off", 10),  # batches done, uneven ones
+        ("power-fluctuations-adequacy-v800", "as-is", 5),  # no synthesis either
+    ],
+)
 def test_progress_follows_the_real_log_with_and_without_year_by_year(
-    shared_antares: Path, solver: Path, tmp_path: Path
+    shared_antares: Path,
+    real_solver: RealSolver,
+    study_variants: VariantCache,
+    name: str,
+    variant: str,
+    total: int,
 ) -> None:
-    """Replayed line by line, the real log gives years done that only grow, stay below
-    the total until the run ends, and reach it at the end, whether the years are
-    exported one by one (year-by-year) or only known done batch by batch."""
-    cases = {
-        "multiple-ntc-sc-builder": {"general/year-by-year": "true"},  # 5 years
-        "thermal-refresh": {"general/year-by-year": "false"},  # 10 years, uneven batches
-    }
-    for name, settings in cases.items():
-        study = _study(shared_antares, name, tmp_path, **settings)
-        log = tmp_path / f"{name}.log"
-        with log.open("wb") as out:
-            subprocess.run(
-                [str(solver), "-i", str(study), "--force-parallel=2"],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                check=True,
-                timeout=120,
-            )
-        lines = log.read_text(errors="replace").splitlines(keepends=True)
-        seen = [parse_progress("".join(lines[:n])) for n in range(len(lines) + 1)]
-        done = [p.years_done for p in seen]
-        total = seen[-1].years_total
-        assert total == int(
-            IniDocument.read(study / "settings/generaldata.ini").get("general", "nbyears") or 0
-        ), name
-        assert done == sorted(done), f"{name}: progress went back"
-        assert done[-1] == total, name
-        partial = sorted({d for d in done if 0 < d < total})
-        assert len(partial) >= 2, f"{name}: no progress seen before the end: {partial}"
+    """Replayed line by line, the real log gives years done that only grow, show years
+    done before the end, and reach the total at the end, whether the years are exported
+    one by one (year-by-year) or only known done batch by batch, with or without mc-all."""
+    study = study_variants.get(shared_antares / "studies" / name, variant)
+    lines = real_solver.run(study).stdout.splitlines(keepends=True)
+    seen = [parse_progress("".join(lines[:n])) for n in range(len(lines) + 1)]
+    done = [p.years_done for p in seen]
+    assert seen[-1].years_total == total
+    assert done == sorted(done), "progress went back"
+    assert done[-1] == total
+    partial = sorted({d for d in done if 0 < d < total})
+    assert len(partial) >= 2, f"no progress seen before the end: {partial}"
 
 
 @pytest.fixture(scope="module")
@@ -175,10 +152,15 @@ def pool(solver: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Poo
 
 
 def test_two_studies_on_two_workers_equal_their_single_runs(
-    shared_antares: Path, solver: Path, pool: Pool, tmp_path: Path
+    shared_antares: Path,
+    real_solver: RealSolver,
+    study_variants: VariantCache,
+    pool: Pool,
+    tmp_path: Path,
 ) -> None:
-    ntc = _study(shared_antares, "multiple-ntc-sc-builder", tmp_path)  # 5 years, year-by-year
-    cold = _study(shared_antares, "playlist-1-cold", tmp_path)  # years 2-3, weights 10, 3
+    studies = shared_antares / "studies"
+    ntc = study_variants.get(studies / "multiple-ntc-sc-builder", "as-is")  # 5 years
+    cold = study_variants.get(studies / "playlist-1-cold", "as-is")  # years 2, 3: weights 10, 3
     driver, _ = pool
     with driver.user() as client:
         jobs = [submit(client, study, tmp_path) for study in (ntc, cold)]
@@ -187,7 +169,7 @@ def test_two_studies_on_two_workers_equal_their_single_runs(
         assert len(done[0].tasks) > 1, "the 5-year study should have been split"
         merged = [fetch_result(client, job_id, tmp_path / f"result-{job_id}") for job_id in jobs]
     for run, study in zip(merged, (ntc, cold), strict=True):
-        _assert_equal_runs(run, _single_run(solver, study))
+        _assert_equal_runs(run, real_solver.run(study).folder())
 
 
 def test_real_progress_is_shown_while_it_runs_and_cancel_kills_the_solver(
@@ -299,17 +281,12 @@ def test_an_unfeasible_year_fails_its_task_with_the_solver_s_own_reason(
 
 @pytest.fixture(scope="module")
 def zip_study(
-    shared_antares: Path, solver: Path, tmp_path_factory: pytest.TempPathFactory
+    shared_antares: Path, real_solver: RealSolver, study_variants: VariantCache
 ) -> tuple[Path, Path]:
     """playlist-1-cold (years 2 and 3, weights 10 and 3) written as `<run>.zip`, with
     year-by-year output, and its single real run."""
-    study = _study(
-        shared_antares,
-        "playlist-1-cold",
-        tmp_path_factory.mktemp("zip-study"),
-        **{"output/result-format": "zip", "general/year-by-year": "true"},
-    )
-    return study, _single_run(solver, study)
+    study = study_variants.get(shared_antares / "studies" / "playlist-1-cold", "zip")
+    return study, real_solver.run(study).folder()
 
 
 def test_a_zip_study_comes_back_as_the_zipped_run_a_single_run_gives(

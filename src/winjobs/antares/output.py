@@ -44,6 +44,8 @@ _LEVEL = re.compile(r"\[(?:infos|check|warns|error|fatal|notic|debug)\]")
 _FATAL = re.compile(r"\[fatal\]\s*(?P<text>.*)")
 _MC_YEARS = re.compile(r"MC-Years : \[\d+ \.\. (?P<last>\d+)\], total: (?P<total>\d+)")
 _BATCH = re.compile(r"\]\s*Year\(s\)(?P<years>(?: \d+)*)\s*$")
+#: What the solver logs after its last year, before writing mc-all (or instead of it).
+_ALL_YEARS_DONE = ("Exporting the survey results", "The simulation synthesis is disabled")
 _EXIT_REASONS = {42: "the solver ran out of memory (exit status 42)"}
 
 
@@ -185,8 +187,9 @@ def parse_progress(log_text: str) -> Progress:
 
     `MC-Years : [1 .. N], total: K` gives K. A year is finished when the solver logs
     `Exporting the annual results` for it (year-by-year) or, without year-by-year, when
-    the batch that played it (`Year(s) 3 4`) is followed by the next batch or by
-    `Exporting the survey results` (then every year is done).
+    the batch that played it (`Year(s) 3 4`) is followed by the next batch or by the
+    line the solver logs once every year is done: `Exporting the survey results`, or
+    with `synthesis = false` `The simulation synthesis is disabled.` (real 8.8 logs).
     """
     total: int | None = None
     exported = 0
@@ -201,7 +204,7 @@ def parse_progress(log_text: str) -> Progress:
             exported += 1
         elif m := _BATCH.search(raw):
             batches.append(len(m.group("years").split()))
-        elif "Exporting the survey results" in raw:
+        elif any(line in raw for line in _ALL_YEARS_DONE):
             survey = True
     if survey and total is not None:
         return Progress(total, total)
