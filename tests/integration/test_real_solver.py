@@ -181,8 +181,7 @@ def test_real_progress_is_shown_while_it_runs_and_cancel_kills_the_solver(
     )
     driver, workers = pool
     with driver.user() as client:
-        job_id = submit(client, study, tmp_path)
-        try:
+        with _long_job(client, study, tmp_path) as job_id:
             job = wait_until(
                 lambda: _progressing(client, job_id, workers=2), 120, "progress from the real logs"
             )
@@ -195,9 +194,6 @@ def test_real_progress_is_shown_while_it_runs_and_cancel_kills_the_solver(
             started = time.monotonic()
             _, alive = psutil.wait_procs([p for tree in trees for p in tree], timeout=10)
             kill_s = time.monotonic() - started
-        finally:
-            with contextlib.suppress(ClientError):  # a failed check must not leave the
-                client.cancel_job(job_id)  # pool busy with 200 years
         assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
         assert kill_s < 5, f"the real solvers took {kill_s:.1f} s to die"
         job = client.get_job(job_id)
@@ -205,6 +201,18 @@ def test_real_progress_is_shown_while_it_runs_and_cancel_kills_the_solver(
         assert all(t.status is TaskStatus.CANCELLED for t in job.tasks)
         assert all(w.process is not None and w.process.poll() is None for w in workers)
         print(f"real solvers killed {kill_s:.2f} s after the cancel")
+
+
+@contextlib.contextmanager
+def _long_job(client: DriverClient, study: Path, tmp_path: Path) -> Iterator[int]:
+    """A job of many years that must not outlive its test (the pool serves the next
+    ones): cancelled on the way out, whatever happened."""
+    job_id = submit(client, study, tmp_path)
+    try:
+        yield job_id
+    finally:
+        with contextlib.suppress(ClientError):  # already over: fine
+            client.cancel_job(job_id)
 
 
 def _progressing(client: DriverClient, job_id: int, workers: int) -> JobDetail | None:
@@ -234,17 +242,12 @@ def test_a_real_solver_ended_by_sigterm_is_a_failure_not_a_result(
         **{"general/nbyears": "200", "output/result-format": "zip"},
     )
     driver, workers = pool
-    with driver.user() as client:
-        job_id = submit(client, study, tmp_path)
-        try:
-            job = wait_until(lambda: _progressing(client, job_id, workers=1), 120, "progress")
-            victim = next(t.worker for t in job.tasks if t.years_done >= 2)
-            [solver] = _solver_tree(next(w for w in workers if w.name == victim))
-            solver.send_signal(signal.SIGTERM)
-            job = wait_final(client, job_id, 120)
-        finally:
-            with contextlib.suppress(ClientError):
-                client.cancel_job(job_id)
+    with driver.user() as client, _long_job(client, study, tmp_path) as job_id:
+        job = wait_until(lambda: _progressing(client, job_id, workers=1), 120, "progress")
+        victim = next(t.worker for t in job.tasks if t.years_done >= 2)
+        [solver] = _solver_tree(next(w for w in workers if w.name == victim))
+        solver.send_signal(signal.SIGTERM)
+        job = wait_final(client, job_id, 120)
     assert job.status is JobStatus.FAILED
     [failed] = [t for t in job.tasks if t.status is TaskStatus.FAILED]
     assert failed.worker == victim
