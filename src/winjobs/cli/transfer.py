@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,11 +165,14 @@ def fetch_result(client: DriverClient, job: JobDetail, dest: Path, console: Cons
                 archive,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
-        if _is_zipped_run(archive):
-            target = dest / f"{job.run_folder or f'job-{job.id}'}.zip"
-            return _keep_zipped_run(archive, target, job.id)
-        unpacked = staging / "unpacked"
         try:
+            _check(archive)
+            if _is_zipped_run(archive):
+                target = dest / f"{job.run_folder or f'job-{job.id}'}.zip"
+                _refuse_existing(target)
+                archive.replace(target)
+                return target
+            unpacked = staging / "unpacked"
             unpack_archive(archive, unpacked)
         except ArchiveError as exc:
             raise ArchiveError(f"the result of job {job.id} was refused: {exc}") from exc
@@ -190,25 +191,21 @@ def _refuse_existing(target: Path) -> None:
         raise InputError(f"{target} already exists: remove it or choose another destination")
 
 
+def _check(archive: Path) -> None:
+    """A download is checked before anything is read from it or kept: the unpacking
+    guards (names, sizes, counts) and every entry's CRC, nothing written."""
+    with archive.open("rb") as handle:
+        check_archive(handle, archive.stat().st_size, archive.name).close()
+
+
 def _is_zipped_run(archive: Path) -> bool:
     """The archive IS a run (entries relative to it) whose study asks for
-    `result-format = zip`: the driver serves such a job's run as the solver zips it."""
+    `result-format = zip`: the driver serves such a job's run as the solver zips it, and
+    it is kept as it is."""
     try:
-        check_archive(archive, read_data=False)  # a sane directory before reading entries
         return read_run_info(archive).zipped
-    except (ArchiveError, OutputError, zipfile.BadZipFile, zlib.error):
-        return False  # a run folder inside, or a bad archive: the unpacking says why
-
-
-def _keep_zipped_run(archive: Path, target: Path, job_id: int) -> Path:
-    """Check the zipped run like any download (names, sizes, CRCs) and keep it as is."""
-    try:
-        check_archive(archive)
-    except ArchiveError as exc:
-        raise ArchiveError(f"the result of job {job_id} was refused: {exc}") from exc
-    _refuse_existing(target)
-    archive.replace(target)
-    return target
+    except OutputError:
+        return False  # a run folder inside (or no run at all: the unpacking shows it)
 
 
 def _run_folder_in(unpacked: Path) -> Path:
