@@ -36,22 +36,32 @@ steadiest of them.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import contenders
 from benchmarks.contenders import Running, RunTemplate
-from benchmarks.loadgen import Shape, Tally, run_load
+from benchmarks.loadgen import (
+    API,
+    BOUNDARY,
+    Connection,
+    Shape,
+    Tally,
+    http_request,
+    json_request,
+    multipart_parts,
+    run_load,
+)
 from benchmarks.measure import (
     Monitor,
     Profiler,
@@ -117,6 +127,9 @@ def row(phase: str, contender: str, tally: Tally, usage: Usage, seconds: float) 
         tally.errors,
     )
     print(result.line(), flush=True)
+    if usage.threads_cpu_s and tally.cycles:
+        busiest = ", ".join(f"{spent / cycles * 1000:.2f}" for spent in usage.threads_cpu_s[:4])
+        print(f"    driver CPU ms per cycle by thread, busiest first: {busiest}", flush=True)
     for sample in tally.sample_errors[:3]:
         print(f"    {sample}", flush=True)
     return result
@@ -149,15 +162,20 @@ class Bench:
         workers: int,
         seconds: float,
     ) -> Row:
-        start = time.time() + 4 + 0.08 * workers
         profile: Profiler | None = None
         if self.args.profile is not None:
             self.args.profile.mkdir(parents=True, exist_ok=True)
             name = f"{self.counter:02d}-{phase}-{contender}.txt".replace(" ", "-")
-            profile = Profiler(running.pid, self.args.profile / name, seconds, start)
+            profile = Profiler(running.pid, self.args.profile / name, seconds)
         sampling: AbstractContextManager[object] = profile or nullcontext()
-        with Monitor(running.pid, start_at=start) as monitor, sampling:
-            tally = run_load(shape, workers, seconds, start_at=start)
+        with Monitor(running.pid) as monitor, sampling:
+
+            def begin(start_at: float) -> None:
+                monitor.begin(start_at)
+                if profile is not None:
+                    profile.begin(start_at)
+
+            tally = run_load(shape, workers, seconds, on_start=begin)
         result = row(phase, contender, tally, monitor.usage, seconds)
         self.rows.append(result)
         if profile is not None:
@@ -289,9 +307,9 @@ def phase_postgresql(bench: Bench, original_cycles: float) -> dict[str, float]:
     }
 
 
-def _job_rates(done: list[tuple[float, int | str]]) -> list[tuple[int | str, float]]:
-    """Cycles/s of each job in the order they finished: its years / time since the
-    previous job's last report (the first job: since the start)."""
+def _job_rates(done: list[tuple[float, int | str]]) -> list[tuple[int | str, float, float]]:
+    """(job, cycles/s, end) of each job in the order they finished: its years / time
+    since the previous job's last report (the first job: since the start)."""
     last: dict[int | str, float] = {}
     count: dict[int | str, int] = {}
     for at, job in done:
@@ -300,9 +318,15 @@ def _job_rates(done: list[tuple[float, int | str]]) -> list[tuple[int | str, flo
     rates, previous = [], 0.0
     for job, at in sorted(last.items(), key=lambda item: item[1]):
         if count[job] >= YEARS:
-            rates.append((job, count[job] / (at - previous)))
+            rates.append((job, count[job] / (at - previous), at))
         previous = at
     return rates
+
+
+def _rss_at(usage: Usage, at: float) -> int:
+    """The RSS sampled last before `at` (seconds since the start)."""
+    before = [rss for when, rss in usage.rss if when <= at]
+    return before[-1] if before else usage.rss_first
 
 
 def _wait_jobs_final(url: str, timeout: float) -> dict[str, int]:
@@ -325,9 +349,8 @@ def phase_growth(bench: Bench) -> dict[str, float]:
         contenders.submit_ours(running.url, bench.study_zip_path, jobs)
         shape = Shape("ours", running.url, contenders.WORKER_TOKEN, wait_s=0, runs=bench.run_zips)
         shape.until_empty = True
-        start = time.time() + 2.5
-        with Monitor(running.pid, start_at=start, every=1.0) as monitor:
-            tally = run_load(shape, 50, 24 * 3600, start_at=start)
+        with Monitor(running.pid, every=1.0) as monitor:
+            tally = run_load(shape, 50, 24 * 3600, on_start=monitor.begin)
             cycles_end = time.time()
             statuses = _wait_jobs_final(running.url, 600)
             assembled_after = time.time() - cycles_end
@@ -336,8 +359,10 @@ def phase_growth(bench: Bench) -> dict[str, float]:
     elapsed = max((at for at, _ in tally.done), default=1.0)
     result = row("growth", "ours", tally, usage, elapsed)
     bench.rows.append(result)
+    rss_at_ends = [_rss_at(usage, end) for _, _, end in rates]
     print(
-        f"    per job cycles/s: {', '.join(f'{rate:.0f}' for _, rate in rates)}\n"
+        f"    per job cycles/s: {', '.join(f'{rate:.0f}' for _, rate, _ in rates)}\n"
+        f"    RSS MB at each job's end: {', '.join(f'{rss / 1e6:.0f}' for rss in rss_at_ends)}\n"
         f"    jobs: {statuses} ({assembled_after:.1f} s after the last cycle)\n"
         f"    RSS MB: first {usage.rss_first / 1e6:.0f}, max {usage.rss_max / 1e6:.0f}, "
         f"last {usage.rss_last / 1e6:.0f}; CPU {usage.cpu_s / max(tally.cycles, 1) * 1000:.2f} "
@@ -364,14 +389,13 @@ def _original_growth(bench: Bench) -> dict[str, float]:
     with contenders.original(bench.fresh_dir("original-growth")) as running:
         contenders.submit_original(running.url, bench.study_zip, bench.args.growth_jobs, "grow")
         shape = Shape("original", running.url)
-        start = time.time() + 2.5
-        with Monitor(running.pid, start_at=start, every=1.0) as monitor:
-            tally = run_load(shape, 50, seconds, start_at=start)
+        with Monitor(running.pid, every=1.0) as monitor:
+            tally = run_load(shape, 50, seconds, on_start=monitor.begin)
     bench.rows.append(row("growth", "original", tally, monitor.usage, seconds))
     rates = _job_rates(tally.done)
     print(
         f"    original, {seconds:.0f} s: per job cycles/s "
-        f"{', '.join(f'{rate:.0f}' for _, rate in rates)}",
+        f"{', '.join(f'{rate:.0f}' for _, rate, _ in rates)}",
         flush=True,
     )
     if not rates:
@@ -379,52 +403,65 @@ def _original_growth(bench: Bench) -> dict[str, float]:
     return {"original growth first job": rates[0][1], "original growth last job": rates[-1][1]}
 
 
-def phase_upload(bench: Bench) -> dict[str, float]:
-    from benchmarks.loadgen import API, Connection, http_request, json_request, multipart_parts
+def _upload_request(running: Running, big: bytes) -> tuple[Connection, list[bytes]]:
+    """A worker that claimed the big job's task, and its upload as pieces to send."""
+    uploader = Connection(*_host_port(running.url))
+    auth = {"Authorization": f"Bearer {contenders.WORKER_TOKEN}"}
+    registration = {"name": "uploader", "cores": 1, "os": "bench", "versions": ["8.8"]}
+    _, body = uploader.call(json_request(f"{API}/workers/register", auth, registration))
+    auth["X-Winjobs-Worker"] = str(json.loads(body)["worker_id"])
+    _, body = uploader.call(json_request(f"{API}/workers/claim", auth, {"free_cores": 1}))
+    task = json.loads(body)
+    head, content, tail = multipart_parts(task["attempt"], "run.zip", big)
+    headers = {**auth, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+    request = http_request("POST", f"{API}/tasks/{task['task_id']}/complete", headers)
+    size = len(head) + len(content) + len(tail)
+    request = request.replace(b"Content-Length: 0", f"Content-Length: {size}".encode())
+    return uploader, [request, head, content, tail]
 
+
+def _host_port(url: str) -> tuple[str, int]:
+    host, _, port = url.removeprefix("http://").partition(":")
+    return host, int(port)
+
+
+def phase_upload(bench: Bench) -> dict[str, float]:
+    """One large task output uploaded 2 s into a phase of 50 workers claiming, each
+    pausing 0.1 s after each claim (up to 500 claims/s offered)."""
     size = bench.args.upload_mb * 1_000_000
     big = bench.template.zip_for_year(0, ("economy/mc-ind/00001/values-hourly.bin", size))
     workdir = bench.fresh_dir("ours-upload")
     workdir.mkdir(parents=True)
     dd = [sequential_write_mb_s(workdir, len(big))]
+    timing: dict[str, float] = {}
     with contenders.ours(workdir) as running:
         contenders.submit_ours(running.url, bench.study_zip_path, 1, years="0")
         contenders.submit_ours(running.url, bench.study_zip_path, bench.args.claim_jobs)
-        host, _, port = running.url.removeprefix("http://").partition(":")
-        uploader = Connection(host, int(port))
-        auth = {"Authorization": f"Bearer {contenders.WORKER_TOKEN}"}
-        registration = {"name": "uploader", "cores": 1, "os": "bench", "versions": ["8.8"]}
-        _, body = uploader.call(json_request(f"{API}/workers/register", auth, registration))
-        auth["X-Winjobs-Worker"] = str(httpx.Response(200, content=body).json()["worker_id"])
-        _, body = uploader.call(json_request(f"{API}/workers/claim", auth, {"free_cores": 1}))
-        task = httpx.Response(200, content=body).json()
-        head, content, tail = multipart_parts(task["attempt"], "run.zip", big)
-        headers = {**auth, "Content-Type": "multipart/form-data; boundary=winjobsbenchboundary7f3a"}
-        request = http_request("POST", f"{API}/tasks/{task['task_id']}/complete", headers)
-        request = request.replace(
-            b"Content-Length: 0", f"Content-Length: {len(head) + len(content) + len(tail)}".encode()
-        )
-        shape = Shape("ours-claims", running.url, contenders.WORKER_TOKEN, runs=[])
-        seconds = max(bench.args.seconds, 10.0)
-        start = time.time() + 2.5
-        timing: dict[str, float] = {}
+        uploader, pieces = _upload_request(running, big)
 
-        def upload() -> None:
-            time.sleep(max(0.0, start + 2.0 - time.time()))
+        def upload(start_at: float) -> None:
+            time.sleep(max(0.0, start_at + 2.0 - time.time()))
             timing["start"] = time.perf_counter()
-            status, answer = uploader.call([request, head, content, tail])
-            timing["end"] = time.perf_counter()
-            timing["status"] = status
+            status, answer = uploader.call(pieces)
+            timing["end"], timing["status"] = time.perf_counter(), status
             if status != 200:
                 print(f"    upload refused: HTTP {status} {answer[:300]!r}", flush=True)
 
-        import threading
+        thread: threading.Thread | None = None
+        # 50 workers each claiming every 0.1 s or so: a busy pool, not a saturated driver
+        shape = Shape("ours-claims", running.url, contenders.WORKER_TOKEN, pause_s=0.1)
+        seconds = max(bench.args.seconds, 10.0)
+        with Monitor(running.pid) as monitor:
 
-        thread = threading.Thread(target=upload)
-        thread.start()
-        with Monitor(running.pid, start_at=start) as monitor:
-            tally = run_load(shape, 50, seconds, start_at=start)
-        thread.join()
+            def begin(start_at: float) -> None:
+                nonlocal thread
+                monitor.begin(start_at)
+                thread = threading.Thread(target=upload, args=(start_at,))
+                thread.start()
+
+            tally = run_load(shape, 50, seconds, on_start=begin)
+        if thread is not None:
+            thread.join()
     dd.append(sequential_write_mb_s(workdir, len(big)))
     bench.rows.append(row("upload", "ours claims", tally, monitor.usage, seconds))
     took = timing["end"] - timing["start"]
@@ -433,12 +470,11 @@ def phase_upload(bench: Bench) -> dict[str, float]:
         for latency, at in zip(tally.claim_s, tally.claim_at, strict=True)
         if timing["start"] <= at <= timing["end"]
     ]
-    speed = len(big) / took / 1e6
-    disk = statistics.fmean(dd)
+    speed, disk = len(big) / took / 1e6, statistics.fmean(dd)
     print(
         f"    upload of {len(big) / 1e6:.0f} MB: HTTP {timing['status']:.0f} in {took:.2f} s = "
-        f"{speed:.0f} MB/s; dd-like write (fdatasync) {', '.join(f'{d:.0f}' for d in dd)} MB/s; "
-        f"{len(during)} claims meanwhile, p99 {percentile(during, 0.99) * 1000:.0f} ms",
+        f"{speed:.0f} MB/s; dd-like write (fdatasync) {', '.join(f'{d:.0f}' for d in dd)} "
+        f"MB/s; {len(during)} claims meanwhile, p99 {percentile(during, 0.99) * 1000:.0f} ms",
         flush=True,
     )
     return {

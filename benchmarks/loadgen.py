@@ -27,10 +27,12 @@ import os
 import socket
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.queues import Queue
 
 API = "/api/v1"
+_IDLE_S = 3.0
 BOUNDARY = "winjobsbenchboundary7f3a"
 
 
@@ -45,6 +47,7 @@ class Connection:
         self.host, self.port = host, port
         self.sock: socket.socket | None = None
         self.buffer = b""
+        self.used = 0.0  #: when it last answered (servers close idle connections)
 
     def _open(self) -> socket.socket:
         sock = socket.create_connection((self.host, self.port), timeout=120)
@@ -58,6 +61,8 @@ class Connection:
             self.sock = None
 
     def call(self, request: bytes | list[bytes]) -> tuple[int, bytes]:
+        if self.sock is not None and time.monotonic() - self.used > _IDLE_S:
+            self.close()  # the server may have closed it (uvicorn: after 5 s idle)
         sock = self.sock or self._open()
         try:
             if isinstance(request, list):
@@ -84,6 +89,7 @@ class Connection:
         while len(buffer) < start + length:
             buffer += self._recv(sock)
         self.buffer = buffer[start + length :]
+        self.used = time.monotonic()
         return status, buffer[start : start + length]
 
     def _recv(self, sock: socket.socket) -> bytes:
@@ -129,6 +135,7 @@ class Shape:
     wait_s: float = 1.0
     runs: list[bytes] | list[str] = field(default_factory=list)
     until_empty: bool = False  #: stop a worker at its first claim without work
+    pause_s: float = 0.0  #: a worker's pause after each cycle (0: back to back)
     shared_root: str | None = None  #: `ours-shared`: the root the workers register
 
 
@@ -263,6 +270,8 @@ class _Worker:
             job = task["job_id"]
             if claims_only:
                 done.append((claimed - t0, job))
+                if self.shape.pause_s:
+                    time.sleep(self.shape.pause_s)
                 continue
             request = self.report(task)
             sent = time.perf_counter()
@@ -279,16 +288,27 @@ class _Worker:
             done.append((finished - t0, job))
 
 
-def _client_process(shape: Shape, names: list[str], start_at: float, seconds: float) -> Tally:
-    """One client process: a thread per simulated worker, from `start_at` (wall clock)."""
-    workers = [_Worker(shape, name) for name in names]
+def _client_process(
+    shape: Shape,
+    names: list[str],
+    seconds: float,
+    ready: Queue[str | None],
+    start: Queue[float],
+    results: Queue[Tally | str],
+) -> None:
+    """One client process: registers its simulated workers, says it is ready, waits for
+    the common start time, runs a thread per worker, sends back its tally."""
+    try:
+        workers = [_Worker(shape, name) for name in names]
+    except Exception as exc:
+        ready.put(f"{type(exc).__name__}: {exc}")
+        return
+    ready.put(None)
+    start_at = start.get()
     tally = Tally()
     stop = threading.Event()
     parts = [Tally() for _ in workers]
-    late = time.time() - start_at
-    if late > 0.2:
-        tally.error("start", f"this client process was ready {late:.1f} s late")
-    time.sleep(max(0.0, -late))
+    time.sleep(max(0.0, start_at - time.time()))
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     stop_at = t0 + seconds
@@ -305,29 +325,52 @@ def _client_process(shape: Shape, names: list[str], start_at: float, seconds: fl
         tally.add(part)
     for worker in workers:
         worker.conn.close()
-    return tally
+    results.put(tally)
 
 
 def run_load(
     shape: Shape,
     workers: int,
     seconds: float,
-    start_at: float,
+    on_start: Callable[[float], None] | None = None,
     processes: int | None = None,
     prefix: str = "sim",
 ) -> Tally:
-    """`workers` simulated workers from `start_at` (wall clock; leave them a second or
-    two to connect and register) for `seconds`, or until work runs out with
-    `shape.until_empty`; returns their merged tally."""
+    """`workers` simulated workers for `seconds`, or until work runs out with
+    `shape.until_empty`; returns their merged tally. They start together once every
+    client process has registered its workers; `on_start` gets that time (wall clock)
+    first, to start measuring then."""
     processes = processes or max(1, min(4, (workers + 24) // 25))
     names = [f"{prefix}-{os.getpid()}-{i:03d}" for i in range(workers)]
     groups = [names[i::processes] for i in range(processes)]
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
-        futures = [
-            pool.submit(_client_process, shape, group, start_at, seconds) for group in groups
-        ]
+    ready: Queue[str | None] = context.Queue()
+    start: Queue[float] = context.Queue()
+    results: Queue[Tally | str] = context.Queue()
+    clients = [
+        context.Process(target=_client_process, args=(shape, group, seconds, ready, start, results))
+        for group in groups
+    ]
+    for client in clients:
+        client.start()
+    try:
+        for _ in clients:
+            problem = ready.get(timeout=300)
+            if problem is not None:
+                raise SystemExit(f"a client process could not start: {problem}")
+        start_at = time.time() + 0.3
+        if on_start is not None:
+            on_start(start_at)
+        for _ in clients:
+            start.put(start_at)
         tally = Tally()
-        for future in futures:
-            tally.add(future.result())
-    return tally
+        for _ in clients:
+            part = results.get(timeout=seconds + 3600)
+            assert isinstance(part, Tally)
+            tally.add(part)
+        return tally
+    finally:
+        for client in clients:
+            client.join(timeout=30)
+            if client.is_alive():
+                client.kill()

@@ -37,22 +37,28 @@ class Usage:
     load_after: float = 0.0
     #: (seconds since the start, RSS bytes), sampled
     rss: list[tuple[float, int]] = field(default_factory=list)
+    #: CPU seconds of each thread over the window, largest first (the first is the
+    #: event loop's, in our driver; the writer, the collector, the pool follow)
+    threads_cpu_s: list[float] = field(default_factory=list)
 
 
 class Monitor:
-    """Samples a process from `start_at` (wall clock) until `stop()`: CPU time (user +
-    system, its threads included) and RSS every `every` seconds."""
+    """Samples a process from `begin(start_at)` (wall clock) until `stop()`: CPU time
+    (user + system, its threads included) and RSS every `every` seconds."""
 
-    def __init__(self, pid: int, start_at: float | None = None, every: float = 0.2) -> None:
+    def __init__(self, pid: int, every: float = 0.2) -> None:
         self.process = psutil.Process(pid)
-        self.start_at = start_at or time.time()
+        self.start_at = time.time()
         self.every = every
         self.usage = Usage(load_before=load_average())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> Monitor:
+    def begin(self, start_at: float) -> None:
+        self.start_at = start_at
         self._thread.start()
+
+    def __enter__(self) -> Monitor:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -62,9 +68,12 @@ class Monitor:
         times = self.process.cpu_times()
         return float(times.user + times.system)
 
+    def _threads(self) -> dict[int, float]:
+        return {t.id: t.user_time + t.system_time for t in self.process.threads()}
+
     def _run(self) -> None:
         time.sleep(max(0.0, self.start_at - time.time()))
-        cpu0, t0 = self._cpu(), time.perf_counter()
+        cpu0, t0, threads0 = self._cpu(), time.perf_counter(), self._threads()
         usage = self.usage
         while True:
             rss = int(self.process.memory_info().rss)
@@ -73,13 +82,18 @@ class Monitor:
             if self._stop.wait(self.every):
                 break
         usage.cpu_s = self._cpu() - cpu0
+        threads = self._threads()
+        usage.threads_cpu_s = sorted(
+            (spent - threads0.get(tid, 0.0) for tid, spent in threads.items()), reverse=True
+        )
         usage.rss_first, usage.rss_last = usage.rss[0][1], usage.rss[-1][1]
         usage.load_after = load_average()
 
     def stop(self) -> Usage:
         if not self._stop.is_set():
             self._stop.set()
-            self._thread.join()
+            if self._thread.is_alive():
+                self._thread.join()
         return self.usage
 
 
@@ -103,18 +117,22 @@ class Profiler:
     """py-spy sampling a process (`py-spy record --format raw`) while a phase runs;
     `top` reads the collapsed stacks back: the functions most often on the stack."""
 
-    def __init__(self, pid: int, out: Path, seconds: float, start_at: float) -> None:
+    def __init__(self, pid: int, out: Path, seconds: float) -> None:
         self.out = out
-        self.pid, self.seconds, self.start_at = pid, seconds, start_at
+        self.pid, self.seconds, self.start_at = pid, seconds, time.time()
         self.process: subprocess.Popen[bytes] | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> Profiler:
+    def begin(self, start_at: float) -> None:
+        self.start_at = start_at
         self._thread.start()
+
+    def __enter__(self) -> Profiler:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
         if self.process is not None:
             self.process.wait()
 

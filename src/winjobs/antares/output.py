@@ -17,7 +17,7 @@ import re
 import shutil
 import zipfile
 import zlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -94,12 +94,19 @@ class ZippedRun:
     """A run folder inside a zip, read without unpacking it: the zip's single top-level
     folder (how a worker zips its run) or the zip's root (the solver's own `-z` zip).
 
-    Built on an open zip (the driver checking an upload), or on a zip file (`at`), which
-    is then opened again for each read (a merge reads hundreds of runs and must not hold
-    a file open for each); `at` reads the files named in `preload` at once and keeps
-    them, for the few files every reader of a run wants."""
+    Built on an open zip (the driver checking an upload; `contents`: entries already
+    read, by name in the zip), or on a zip file (`at`), which is then opened again for
+    each read (a merge reads hundreds of runs and must not hold a file open for each);
+    `at` reads the files named in `preload` at once and keeps them, for the few files
+    every reader of a run wants."""
 
-    def __init__(self, archive: zipfile.ZipFile, label: str, path: Path | None = None) -> None:
+    def __init__(
+        self,
+        archive: zipfile.ZipFile,
+        label: str,
+        path: Path | None = None,
+        contents: Mapping[str, bytes] | None = None,
+    ) -> None:
         self.archive = archive if path is None else None
         self.path = path
         names = [n for n in archive.namelist() if not n.endswith("/")]
@@ -108,7 +115,12 @@ class ZippedRun:
         self.prefix = f"{top}/" if top and all(n.startswith(top + "/") for n in names) else ""
         self.name = top if self.prefix else label
         self.files = {n[len(self.prefix) :] for n in names}
-        self._kept: dict[str, bytes] = {}
+        #: entries already read (by their name relative to the run)
+        self._kept: dict[str, bytes] = {
+            name[len(self.prefix) :]: data
+            for name, data in (contents or {}).items()
+            if name.startswith(self.prefix)
+        }
 
     @classmethod
     def at(cls, path: Path, preload: Collection[str] = ()) -> ZippedRun:

@@ -34,7 +34,8 @@ __all__ = ["UnpackLimits", "check_archive", "safe_parts", "unpack_archive"]
 _CHUNK = 1 << 20
 
 _WINDOWS_RESERVED = re.compile(r"(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?", re.IGNORECASE)
-_WINDOWS_FORBIDDEN = set('<>:"|?*') | {chr(code) for code in range(32)}
+_WINDOWS_FORBIDDEN = frozenset('<>:"|?*') | {chr(code) for code in range(32)}
+_DRIVE = re.compile(r"[A-Za-z]:")
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def safe_parts(name: str) -> tuple[str, ...]:
     clean = name.replace("\\", "/")
     if clean.startswith("/"):
         raise ArchiveError(f"unsafe entry {name!r}: absolute path")
-    if re.match(r"[A-Za-z]:", clean):
+    if _DRIVE.match(clean):
         raise ArchiveError(f"unsafe entry {name!r}: drive letter")
     parts = tuple(part for part in clean.split("/") if part not in ("", "."))
     if not parts:
@@ -94,7 +95,7 @@ def safe_parts(name: str) -> tuple[str, ...]:
     for part in parts:
         if part == "..":
             raise ArchiveError(f"unsafe entry {name!r}: '..' leads outside the folder")
-        if any(ch in _WINDOWS_FORBIDDEN for ch in part) or part[-1] in " .":
+        if not _WINDOWS_FORBIDDEN.isdisjoint(part) or part[-1] in " .":
             raise ArchiveError(f"unsafe entry {name!r}: not a valid Windows file name")
         if _WINDOWS_RESERVED.fullmatch(part):
             raise ArchiveError(f"unsafe entry {name!r}: reserved Windows device name")
@@ -231,11 +232,19 @@ def unpack_archive(
 
 
 def check_archive(
-    handle: BinaryIO, size: int, label: str, *, limits: UnpackLimits = UnpackLimits()
+    handle: BinaryIO,
+    size: int,
+    label: str,
+    *,
+    limits: UnpackLimits = UnpackLimits(),
+    kept: dict[str, bytes] | None = None,
+    keep_up_to: int = 64 * 1024,
 ) -> zipfile.ZipFile:
     """Check an untrusted zip as `unpack_archive` would, without writing anything: the
     same guards, and every entry read to its end (its CRC checked). Returns the zip,
-    open on `handle`, for reading what it holds (`label` names it in messages).
+    open on `handle`, for reading what it holds (`label` names it in messages); with
+    `kept`, the content of its entries of up to `keep_up_to` bytes is put there (by
+    entry name), so that what is read next needs no second inflate.
 
     How the driver keeps task outputs zipped: checked here once, unpacked only when the
     job's output is assembled."""
@@ -249,11 +258,18 @@ def check_archive(
         for item in plan:
             if item.is_dir:
                 continue
-            with opened.open(item.info) as source:
-                while chunk := source.read(_CHUNK):
-                    read += len(chunk)
-                    if read > limits.max_total_bytes:
-                        raise ArchiveError(f"archive expands beyond {limits.max_total_bytes} bytes")
+            if kept is not None and item.info.file_size <= keep_up_to:
+                data = opened.read(item.info)
+                read += len(data)
+                kept[item.info.filename] = data
+            else:
+                with opened.open(item.info) as source:
+                    while chunk := source.read(_CHUNK):
+                        read += len(chunk)
+                        if read > limits.max_total_bytes:
+                            break
+            if read > limits.max_total_bytes:
+                raise ArchiveError(f"archive expands beyond {limits.max_total_bytes} bytes")
         return opened
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise ArchiveError(f"{label} is damaged or unsupported: {exc}") from exc

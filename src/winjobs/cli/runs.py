@@ -16,7 +16,8 @@ def merge_command(
     runs: Annotated[
         list[Path],
         typer.Argument(
-            help="Run folders of the partial runs (disjoint MC years).", show_default=False
+            help="Run folders (or zipped runs) of the partial runs (disjoint MC years).",
+            show_default=False,
         ),
     ],
     study: Annotated[

@@ -108,8 +108,11 @@ class Collector:
 
     def _check_zip(self, task_id: int, handle: BinaryIO, size: int) -> CheckedRun:
         try:
-            with check_archive(handle, size, "the zip", limits=self.limits) as opened:
-                return inspect_run(ZippedRun(opened, "run"))
+            contents: dict[str, bytes] = {}
+            with check_archive(
+                handle, size, "the zip", limits=self.limits, kept=contents
+            ) as opened:
+                return inspect_run(ZippedRun(opened, "run", contents=contents))
         except WinjobsError as exc:
             raise Invalid(f"task {task_id}: the uploaded output was refused: {exc}") from exc
 

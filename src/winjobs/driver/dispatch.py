@@ -379,7 +379,4 @@ class Dispatch:
         self.files.append_log(self.files.job_log(job_id), text)
 
     def _task_log(self, job_id: int, task_id: int, attempt: int, text: str) -> None:
-        path = self.files.task_log(job_id, task_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(f"===== attempt {attempt} =====\n{text.rstrip()}\n")
+        self.files.append_task_log(job_id, task_id, attempt, text)

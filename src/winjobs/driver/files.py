@@ -12,7 +12,7 @@
     result.zip                    that run folder zipped (GET /jobs/{id}/result)
     tasks/<task id>-a<attempt>.zip  an accepted task output, zipped as uploaded (a folder,
                                   its run folder inside, when copied from a share)
-    logs/task-<task id>.log       log tails the workers reported, per attempt
+    logs/tasks.log                log tails the workers reported, per task and attempt
     assembly.tmp/                 an output being assembled (redone if the driver died)
 ```
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import stat
 import sys
@@ -91,6 +92,19 @@ def same_content(path: Path, other: Path | bytes) -> bool:
         return False
 
 
+_TASK_RECORD = re.compile(
+    r"===== task (?P<task>\d+) attempt (?P<attempt>\d+): (?P<lines>\d+) lines ====="
+)
+
+
+def read_text(path: Path) -> str:
+    """A log file's text; empty when it does not exist (yet)."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 class DataDir:
     """Paths of the data folder (see the module docstring for the layout)."""
 
@@ -142,7 +156,44 @@ class DataDir:
         return self.job_dir(job_id) / "job.log"
 
     def task_log(self, job_id: int, task_id: int) -> Path:
+        """A task's own log file, as drivers before issue 14 wrote them (still read)."""
         return self.job_dir(job_id) / "logs" / f"task-{task_id}.log"
+
+    def tasks_log(self, job_id: int) -> Path:
+        """The log tails of every task of the job, one record per report."""
+        return self.job_dir(job_id) / "logs" / "tasks.log"
+
+    def append_task_log(self, job_id: int, task_id: int, attempt: int, text: str) -> None:
+        """Add a report's log tail to the job's tasks.log: one file per job, not per task
+        (a file made for every task was a good part of what a completion cost)."""
+        lines = text.rstrip().split("\n")
+        record = f"===== task {task_id} attempt {attempt}: {len(lines)} lines =====\n"
+        record += "\n".join(lines) + "\n"
+        path = self.tasks_log(job_id)
+        try:
+            handle = path.open("a", encoding="utf-8")
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = path.open("a", encoding="utf-8")
+        with handle:
+            handle.write(record)
+
+    def read_task_log(self, job_id: int, task_id: int) -> str:
+        """A task's log tails, one `===== attempt N =====` section per report."""
+        text = read_text(self.task_log(job_id, task_id))
+        lines = read_text(self.tasks_log(job_id)).split("\n")
+        at = 0
+        while at < len(lines):
+            header = _TASK_RECORD.fullmatch(lines[at])
+            if header is None:
+                at += 1
+                continue
+            count = int(header["lines"])
+            if int(header["task"]) == task_id:
+                body = "\n".join(lines[at + 1 : at + 1 + count])
+                text += f"===== attempt {header['attempt']} =====\n{body}\n"
+            at += 1 + count
+        return text
 
     def task_output(self, job_id: int, task_id: int, attempt: int) -> Path:
         """An accepted output kept as a folder (shared mode with collect: copy)."""

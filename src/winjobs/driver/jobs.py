@@ -15,7 +15,7 @@ from winjobs.driver import views
 from winjobs.driver.auth import ensure_can_change
 from winjobs.driver.collector import Collector
 from winjobs.driver.errors import Conflict, NotFound, Unavailable
-from winjobs.driver.files import DataDir, Upload, remove_tree, replace_dir
+from winjobs.driver.files import DataDir, Upload, read_text, remove_tree, replace_dir
 from winjobs.driver.intake import validate_submission
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders
@@ -149,14 +149,14 @@ class JobService:
 
     def job_log(self, job_id: int) -> str:
         self.store.get_job(job_id)
-        return _read_text(self.files.job_log(job_id))
+        return read_text(self.files.job_log(job_id))
 
     def task_log(self, job_id: int, task_id: int) -> str:
         tasks = {t.id: t for t in self.store.job_tasks(job_id)}
         if task_id not in tasks:
             self.store.get_job(job_id)
             raise NotFound(f"job {job_id} has no task {task_id}")
-        return _read_text(self.files.task_log(job_id, task_id))
+        return self.files.read_task_log(job_id, task_id)
 
     # ------------------------------------------------------------------ change
 
@@ -189,10 +189,3 @@ class JobService:
 
     def _log(self, job_id: int, text: str) -> None:
         self.files.append_log(self.files.job_log(job_id), text)
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return ""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from winjobs.driver.settings import ChunkPolicy
 
@@ -65,9 +66,9 @@ def solver_for(
     return str(compatible[0]) if compatible else None
 
 
-@dataclass(frozen=True)
-class JobFacts:
-    """What the scheduler needs to know about a job that is queued or running."""
+class JobFacts(NamedTuple):
+    """What the scheduler needs to know about a job that is queued or running. A named
+    tuple: every claim builds one per active job (a frozen dataclass cost 2 us each)."""
 
     id: int
     priority: int

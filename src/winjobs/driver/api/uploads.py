@@ -31,7 +31,7 @@ from winjobs.driver.errors import DriverError, Invalid, TooLarge
 from winjobs.driver.files import remove_tree
 
 _MAX_FIELD_BYTES = 1024 * 1024
-_WRITE_BATCH = 1024 * 1024
+_WRITE_BATCH = 4 * 1024 * 1024
 
 FieldsCheck = Callable[[dict[str, str]], Awaitable[None]]
 
@@ -65,7 +65,13 @@ class _Receiver:
         self.fields: dict[str, str] = {}
         self.file_started = False
         self.file_done = False
-        self.file_bytes = bytearray()  # file data parsed but not yet written
+        #: file data parsed but not yet taken (views into the received chunks: no copy)
+        self.file_chunks: list[bytes | memoryview] = []
+        self.file_pending = 0
+
+    def take_file_chunks(self) -> list[bytes | memoryview]:
+        chunks, self.file_chunks, self.file_pending = self.file_chunks, [], 0
+        return chunks
 
     def callbacks(self) -> dict[str, Callable[..., None]]:
         return {
@@ -105,7 +111,10 @@ class _Receiver:
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._is_file():
-            self.file_bytes += data[start:end]
+            # the received chunk is immutable: keep a view; the parser's own buffer is not
+            piece = memoryview(data)[start:end] if isinstance(data, bytes) else data[start:end]
+            self.file_chunks.append(piece)
+            self.file_pending += end - start
             return
         self.part.data += data[start:end]
         if len(self.part.data) > _MAX_FIELD_BYTES:
@@ -153,7 +162,7 @@ async def receive_multipart(
             except MultipartParseError as exc:
                 raise Invalid(f"malformed multipart body: {exc}") from exc
             if refused is not None:
-                receiver.file_bytes.clear()  # drain: read the body, keep nothing
+                receiver.take_file_chunks()  # drain: read the body, keep nothing
                 continue
             if receiver.file_started and not received.has_file:
                 if check_fields is not None:
@@ -161,11 +170,11 @@ async def receive_multipart(
                         await check_fields(dict(receiver.fields))
                     except DriverError as exc:
                         refused = exc
-                        receiver.file_bytes.clear()
+                        receiver.take_file_chunks()
                         continue
                 received.has_file = True
-            if len(receiver.file_bytes) >= _WRITE_BATCH:
-                await sink.take(receiver.file_bytes)
+            if receiver.file_pending >= _WRITE_BATCH:
+                await sink.take(receiver.take_file_chunks())
         parser.finalize()
         if refused is not None:
             raise refused
@@ -173,7 +182,7 @@ async def receive_multipart(
             if check_fields is not None:
                 await check_fields(dict(receiver.fields))
             raise Invalid(f"the request has no file field {file_field!r}")
-        await sink.take(receiver.file_bytes, last=True)
+        await sink.take(receiver.take_file_chunks(), last=True)
         received.size, received.data = sink.size, sink.data
         received.sha256 = sink.digest.hexdigest() if sink.digest is not None else ""
         return received
@@ -185,48 +194,46 @@ async def receive_multipart(
 
 class _Sink:
     """Where the file's bytes go: memory while they fit in `memory_limit`, else `dest`
-    (written in batches by the thread pool, hashed on the way)."""
+    (written in batches by the thread pool, hashed on the way). Batches are lists of
+    views into the received chunks, written as they are: no copy on the way."""
 
     def __init__(
         self, dest: Path, max_bytes: int, memory_limit: int, digest: hashlib._Hash | None
     ) -> None:
-        self.dest, self.max_bytes, self.memory_limit, self.digest = (
-            dest,
-            max_bytes,
-            memory_limit,
-            digest,
-        )
+        self.dest, self.max_bytes, self.memory_limit = dest, max_bytes, memory_limit
+        self.digest = digest
         self.size = 0
-        self.held = bytearray()
+        self.held: list[bytes | memoryview] = []
         self.data: bytes | None = None
         self.handle: IO[bytes] | None = None
 
-    async def take(self, pending: bytearray, last: bool = False) -> None:
-        self.size += len(pending)
+    async def take(self, chunks: list[bytes | memoryview], last: bool = False) -> None:
+        self.size += sum(len(chunk) for chunk in chunks)
         if self.size > self.max_bytes:
             raise TooLarge(
                 f"the upload is larger than this driver's limit of {self.max_bytes} bytes"
             )
+        self.held += chunks
         if self.handle is None and self.size <= self.memory_limit:
-            self.held += pending
-            pending.clear()
             if last:
-                self.data = bytes(self.held)
+                self.data = b"".join(self.held)
+                self.held = []
                 if self.digest is not None:
                     self.digest.update(self.data)
             return
-        data = bytes(self.held + pending) if self.held else bytes(pending)
-        self.held.clear()
-        pending.clear()
-        await anyio.to_thread.run_sync(self._write, data, last)
+        batch, self.held = self.held, []
+        await anyio.to_thread.run_sync(self._write, batch, last)
 
-    def _write(self, data: bytes, last: bool) -> None:
+    def _write(self, batch: list[bytes | memoryview], last: bool) -> None:
         if self.handle is None:
             self.dest.parent.mkdir(parents=True, exist_ok=True)
-            self.handle = self.dest.open("xb")
-        if self.digest is not None:
-            self.digest.update(data)
-        self.handle.write(data)
+            self.handle = self.dest.open("xb", buffering=0)
+        for piece in batch:
+            if self.digest is not None:
+                self.digest.update(piece)
+            view = memoryview(piece)
+            while view:  # an unbuffered write may take part of it
+                view = view[self.handle.write(view) or 0 :]
         if last:
             self.close()
 
