@@ -66,6 +66,7 @@ from benchmarks.measure import (
     Monitor,
     Profiler,
     Usage,
+    busiest_thread,
     load_average,
     percentile,
     sequential_write_mb_s,
@@ -234,13 +235,16 @@ def print_profile(raw: Path) -> None:
     if not raw.is_file():
         print(f"    no profile in {raw} (py-spy failed?)", flush=True)
         return
-    by_self, ours = top_functions(raw)
-    print(f"    profile {raw}: % of the samples at the top of the stack:", flush=True)
-    for sample in by_self:
-        print(f"    {sample.percent:5.1f}  {sample.frame}", flush=True)
-    print("    ... and our functions on the stack (callees included):", flush=True)
-    for sample in ours:
-        print(f"    {sample.percent:5.1f}  {sample.frame}", flush=True)
+    busiest = busiest_thread(raw)  # the event loop's, in our driver
+    for thread in (None, busiest) if busiest else (None,):
+        by_self, ours = top_functions(raw, thread=thread)
+        where = thread or "all threads"
+        print(f"    profile {raw}, {where}: % of the samples at the top of the stack:")
+        for sample in by_self:
+            print(f"    {sample.percent:5.1f}  {sample.frame}")
+        print("    ... and our functions on the stack (callees included):")
+        for sample in ours:
+            print(f"    {sample.percent:5.1f}  {sample.frame}", flush=True)
 
 
 def mean(rows: list[Row], attribute: str) -> float:

@@ -141,26 +141,45 @@ class Profiler:
         spy = Path(sys.executable).with_name("py-spy")
         command = [str(spy), "record", "--pid", str(self.pid), "--duration"]
         command += [str(int(self.seconds)), "--format", "raw", "--output", str(self.out)]
-        command += ["--rate", "200", "--nonblocking", "--gil"]
+        command += ["--rate", "200", "--nonblocking", "--threads"]
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
 
 
-def top_functions(raw: Path, count: int = 20) -> tuple[list[Sample], list[Sample]]:
-    """From py-spy's collapsed stacks: the functions most often at the top of the stack
-    (where the CPU goes), and our own functions most often on the stack (which of our
-    steps costs what, callees included). Shares are % of the samples, idle waits left
-    out."""
+def _working_stacks(raw: Path) -> list[tuple[str, list[str], int]]:
+    """py-spy's collapsed stacks (`--threads`: each starts with its thread's label), as
+    (thread, frames, samples), the idle waits left out."""
+    stacks = []
+    for line in raw.read_text().splitlines():
+        stack, _, weight = line.rpartition(" ")
+        thread, *frames = stack.split(";")
+        if frames and not any(idle in frames[-1] for idle in _IDLE):
+            stacks.append((thread, frames, int(weight)))
+    return stacks
+
+
+def busiest_thread(raw: Path) -> str:
+    """The thread most samples caught working (the event loop's, in our driver)."""
+    counts: dict[str, int] = {}
+    for thread, _, samples in _working_stacks(raw):
+        counts[thread] = counts.get(thread, 0) + samples
+    return max(counts, key=lambda t: counts[t]) if counts else ""
+
+
+def top_functions(
+    raw: Path, count: int = 20, thread: str | None = None
+) -> tuple[list[Sample], list[Sample]]:
+    """From py-spy's collapsed stacks (of one thread, or of all): the functions most often
+    at the top of the stack (where the CPU goes), and our own functions most often on the
+    stack (which of our steps costs what, callees included). Shares are % of the samples
+    kept, idle waits left out."""
     inclusive: dict[str, int] = {}
     own: dict[str, int] = {}
     total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, weight = line.rpartition(" ")
-        frames = stack.split(";")
-        if not frames or any(idle in frames[-1] for idle in _IDLE):
+    for label, frames, samples in _working_stacks(raw):
+        if thread is not None and label != thread:
             continue
-        samples = int(weight)
         total += samples
         for frame in set(frames):
             inclusive[frame] = inclusive.get(frame, 0) + samples
