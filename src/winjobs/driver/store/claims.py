@@ -16,6 +16,7 @@ queued task (few: only tasks given back are queued), never a scan of the history
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,8 @@ from winjobs.driver.store.failures import HOLD_FOR_STREAK, OTHERS_SUCCEEDED
 from winjobs.driver.store.records import ACTIVE_JOB, Claimed, ClaimPolicy
 from winjobs.wire import JobStatus, TaskStatus
 
+log = logging.getLogger(__name__)
+
 _TOUCH_WORKER = (
     update(Worker)
     .where(Worker.id == bindparam("b_worker"))
@@ -39,7 +42,12 @@ _TOUCH_WORKER = (
         free_disk_bytes=bindparam("b_disk"),
     )
     .returning(
-        Worker.name, Worker.versions, Worker.held_at, Worker.fail_streak, Worker.streak_since
+        Worker.name,
+        Worker.versions,
+        Worker.held_at,
+        Worker.fail_streak,
+        Worker.streak_since,
+        Worker.streak_reason,
     )
 )
 #: the claiming worker failed this task and must leave it to others
@@ -187,6 +195,7 @@ class ClaimStore(StoreBase):
         if not conn.execute(OTHERS_SUCCEEDED, params).scalar_one():
             return False
         conn.execute(HOLD_FOR_STREAK, params)
+        log.warning("worker %s is held: %s", worker.name, worker.streak_reason)
         return True
 
     def _job_facts(self, conn: Connection, worker_id: int) -> list[scheduler.JobFacts]:

@@ -77,6 +77,8 @@ class WorkerStore(StoreBase):
                         found.config_sha256, config_sha256
                     )
                     changes = {**values, **(NOT_HELD if release else {})}
+                    if config_sha256 is None:  # keep the last one known
+                        del changes["config_sha256"]
                     conn.execute(update(Worker).where(Worker.id == found.id).values(**changes))
                     if release:
                         return Registration(int(found.id), released_from=found.held_reason)
