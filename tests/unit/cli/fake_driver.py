@@ -16,9 +16,9 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
-from urllib.parse import unquote
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 

@@ -179,9 +179,7 @@ def test_the_workers_page_shows_held_workers_and_why(dash: Dash) -> None:
     row = html[html.index('<th scope="row">broken</th>') :]
     row = row[: row.index("</tr>")]
     assert 'badge-held">held</span>' in row
-    assert (
-        "solver crashed 3 times in a row: the solver crashed (SIGSEGV, exit status 139)" in row
-    )
+    assert "solver crashed 3 times in a row: the solver crashed (SIGSEGV, exit status 139)" in row
     assert "(held 1 min ago)" in row
     assert "winjobs worker-admin release NAME" in html
 
