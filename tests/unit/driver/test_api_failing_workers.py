@@ -120,11 +120,14 @@ def test_an_admin_releases_a_held_worker(api: Api, tmp_path: Path) -> None:
         target=lambda: got.append(broken.claim(ClaimRequest(free_cores=2, wait_s=20)))
     )
     waiting.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 15
+    while not api.driver.signal._waiters:  # its claim waits for work (held: none for it)
+        assert time.monotonic() < deadline, "the held worker's claim never waited"
+        time.sleep(0.01)
     released = api.client("ops-secret").release_worker("broken")
     assert released.name == "broken" and released.held_reason is None
     assert released.state is WorkerState.IDLE and released.failures_in_a_row == 0
-    waiting.join(timeout=15)  # the release wakes its waiting claim
+    waiting.join(timeout=15)  # the release wakes its waiting claim (20 s otherwise)
     assert got and got[0] is not None
 
 
