@@ -62,6 +62,7 @@ class PastFailure:
     worker_id: int | None  #: None: that worker was forgotten since
     kind: FailureKind
     fingerprint: str | None
+    worker_name: str = ""
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,8 @@ def test_an_admin_releases_a_held_worker(api: Api, tmp_path: Path) -> None:
         time.sleep(0.01)
     released = api.client("ops-secret").release_worker("broken")
     assert released.name == "broken" and released.held_reason is None
-    assert released.state is WorkerState.IDLE and released.failures_in_a_row == 0
+    # idle, or busy already: its waiting claim may have taken a task meanwhile
+    assert released.state is not WorkerState.HELD and released.failures_in_a_row == 0
     waiting.join(timeout=15)  # the release wakes its waiting claim (20 s otherwise)
     assert got and got[0] is not None
 

@@ -9,6 +9,7 @@ later in the transaction takes no new lock out of order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -104,16 +105,18 @@ class FailureStore(StoreBase):
             if not self._requeue(conn, failed, report, failed.failures, False, now, expired_before):
                 return None
             return _event(failed, FailOutcome.RELEASED, report, counted=False)
-        past = conn.execute(_PAST, {"b_task": failed.task_id}).all()
+        past = [
+            failure_policy.PastFailure(
+                p.worker_id, FailureKind(p.kind), p.fingerprint, p.worker_name
+            )
+            for p in conn.execute(_PAST, {"b_task": failed.task_id})
+        ]
         verdict = failure_policy.judge(
             failure_policy.FailureFacts(
                 worker_id=failed.worker_id if failed.worker_id is not None else -1,
                 kind=report.kind,
                 fingerprint=report.fingerprint,
-                past=[
-                    failure_policy.PastFailure(p.worker_id, FailureKind(p.kind), p.fingerprint)
-                    for p in past
-                ],
+                past=past,
                 others_can_run=self._others_can_run(conn, failed, past, rules, now),
                 failures=failed.failures,
                 max_attempts=rules.max_attempts,
@@ -123,6 +126,25 @@ class FailureStore(StoreBase):
             conn, failed, report, verdict.failures, verdict.fail_job, now, expired_before
         ):
             return None
+        avoided = verdict.avoid_worker and not verdict.fail_job
+        self._record_failure(conn, failed, report, verdict.counted, avoided, now)
+        if verdict.fail_job:
+            self._fail_job(conn, failed.job_id, _job_reason(failed, report, verdict, past), now)
+        held = None
+        if verdict.charge_worker and failed.worker_id is not None:
+            held = self._charge(conn, failed.worker_id, report, rules, now)
+        outcome = FailOutcome.JOB_FAILED if verdict.fail_job else FailOutcome.REQUEUED
+        return _event(failed, outcome, report, verdict.counted, avoided, held)
+
+    def _record_failure(
+        self,
+        conn: Connection,
+        failed: FailedAttempt,
+        report: FailureReport,
+        counted: bool,
+        avoid: bool,
+        now: datetime,
+    ) -> None:
         conn.execute(
             insert(TaskFailure).values(
                 task_id=failed.task_id,
@@ -132,31 +154,10 @@ class FailureStore(StoreBase):
                 kind=report.kind.value,
                 fingerprint=report.fingerprint,
                 reason=report.reason,
-                counted=verdict.counted,
-                avoid=verdict.avoid_worker and not verdict.fail_job,
+                counted=counted,
+                avoid=avoid,
                 created_at=now,
             )
-        )
-        if verdict.fail_job:
-            alike = [p.worker_name for p in past if p.fingerprint == report.fingerprint]
-            reason = failure_policy.job_failure_reason(
-                describe_years(failed.years),
-                verdict,
-                report.reason,
-                [*alike, failed.worker_name],
-            )
-            self._fail_job(conn, failed.job_id, reason, now)
-        held = None
-        if verdict.charge_worker and failed.worker_id is not None:
-            held = self._charge(conn, failed.worker_id, report, rules, now)
-        outcome = FailOutcome.JOB_FAILED if verdict.fail_job else FailOutcome.REQUEUED
-        return _event(
-            failed,
-            outcome,
-            report,
-            verdict.counted,
-            verdict.avoid_worker and not verdict.fail_job,
-            held,
         )
 
     def _requeue(
@@ -212,7 +213,7 @@ class FailureStore(StoreBase):
         self,
         conn: Connection,
         failed: FailedAttempt,
-        past: Any,
+        past: Sequence[failure_policy.PastFailure],
         rules: FailureRules,
         now: datetime,
     ) -> int:
@@ -311,6 +312,23 @@ class FailureStore(StoreBase):
                 raise Conflict(f"worker {name} is not held")
             conn.execute(update(Worker).where(Worker.id == row.id).values(**NOT_HELD))
             return str(row.held_reason or "")
+
+
+def _job_reason(
+    failed: FailedAttempt,
+    report: FailureReport,
+    verdict: failure_policy.Verdict,
+    past: Sequence[failure_policy.PastFailure],
+) -> str:
+    """The job's error; the study's error names the workers it happened on."""
+    alike = [
+        p.worker_name
+        for p in past
+        if p.fingerprint == report.fingerprint and p.kind is not FailureKind.MACHINE
+    ]
+    return failure_policy.job_failure_reason(
+        describe_years(failed.years), verdict, report.reason, [*alike, failed.worker_name]
+    )
 
 
 def _event(
