@@ -28,6 +28,7 @@ __all__ = [
     "RunCheck",
     "RunInfo",
     "check_run",
+    "fatal_lines",
     "find_run_folders",
     "mode_folder",
     "new_run_folder",
@@ -135,7 +136,8 @@ def mode_folder(files: Collection[str]) -> str | None:
     return None
 
 
-def _fatal_lines(text: str) -> list[str]:
+def fatal_lines(text: str) -> list[str]:
+    """The text of each `[fatal]` line the solver printed, in order."""
     clean = strip_ansi(text)
     return [m.group("text").strip() for m in _FATAL.finditer(clean)]
 
@@ -150,7 +152,7 @@ def check_run(
 ) -> RunCheck:
     """Did this solver invocation succeed? `expected_years` are 0-based; `log_text` is
     what the solver printed (the run's own simulation.log is read as well)."""
-    fatal = _fatal_lines(log_text)
+    fatal = fatal_lines(log_text)
     if exit_code != 0:
         reason = _EXIT_REASONS.get(exit_code, f"the solver exited with status {exit_code}")
         return RunCheck(False, reason + (f": {fatal[0]}" if fatal else ""))
@@ -164,7 +166,7 @@ def check_run(
             False, f"{run_dir.name} has no execution_info.ini: the run did not finish normally"
         )
     log = read_run_file(run_dir, "simulation.log")
-    fatal = _fatal_lines(log.decode("utf-8", "replace")) if log else []
+    fatal = fatal_lines(log.decode("utf-8", "replace")) if log else []
     if fatal:
         return RunCheck(False, f"the run's simulation.log has a fatal error: {fatal[0]}")
     if year_by_year:
