@@ -28,30 +28,19 @@ from pathlib import Path
 from tests.helpers.output_compare import compare_runs
 from tests.helpers.real_solver import RealRun, RealSolver
 from winjobs.antares.merge import MergeReport, merge_runs
+from winjobs.antares.merge_steps import FIRST_RUN_FILES, WRITTEN_FILES
 from winjobs.antares.output import run_files
 from winjobs.antares.study import open_study
 from winjobs.errors import WinjobsError
 
-#: Files whose content is specific to one run (docs/merging.md): dates, timings, logs,
-#: and the synthesised or pooled summaries compare_runs checks with tolerances.
 _TABLE_OR_ID = re.compile(
     r"(values|details|details-res|details-STstorage|id|binding-constraints)-\w+\.txt"
 )
-#: Per-year optimisation timings (`# Week Optimization_1_ms ...`): run-specific too.
+#: Per-year optimisation timings (`# Week Optimization_1_ms ...`): run-specific.
 _WEEK_BY_WEEK = re.compile(r"optimization/week-by-week/year_\d+\.txt")
-RUN_SPECIFIC = frozenset(
-    {
-        "info.antares-output",
-        "execution_info.ini",
-        "simulation.log",
-        "annualSystemCost.txt",
-        "checkIntegrity.txt",
-        "about-the-study/parameters.ini",
-        "about-the-study/study.ini",
-        "optimization/solve-durations.txt",
-        "optimization/update-durations.txt",
-    }
-)
+#: Files whose content is specific to one run (docs/merging.md): dates, timings, logs,
+#: and what the merge writes itself (the summaries compare_runs checks with tolerances).
+RUN_SPECIFIC = WRITTEN_FILES | FIRST_RUN_FILES
 
 
 def random_split(years: Sequence[int], seed: str, *, most: int = 4) -> list[list[int]]:

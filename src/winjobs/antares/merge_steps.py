@@ -33,7 +33,8 @@ _TABLE = re.compile(
     r"-(?P<period>hourly|daily|weekly|monthly|annual)\.txt"
 )
 _WEEK_BY_WEEK = re.compile(r"optimization/week-by-week/year_(?P<year>\d+)\.txt")
-_SUMMARIES = frozenset(
+#: Files the merge writes itself (pooled or synthesised), never copied from a partial run.
+WRITTEN_FILES = frozenset(
     {
         "info.antares-output",
         "execution_info.ini",
@@ -179,8 +180,10 @@ def _read(run: PartialRun, relative: str, report: MergeReport) -> OutputTable:
 def _digest_rows(
     tables: dict[str, OutputTable], districts: Mapping[str, str]
 ) -> dict[str, DigestRow]:
-    """Digest rows by the name the digest prints: the area id, `@ <caption>` of a district."""
-    return {districts.get(area, area): first_statistic_row(t) for area, t in tables.items()}
+    """Digest rows by the name the digest prints: the area id, `@ <caption>` of a district
+    (the real solver's; the folder name `@ <id>` is matched too)."""
+    rows = {area: first_statistic_row(t) for area, t in tables.items()}
+    return rows | {districts[name]: row for name, row in rows.items() if name in districts}
 
 
 def _link_flows(tables: dict[str, OutputTable]) -> dict[str, dict[tuple[str, str], float]]:
@@ -258,7 +261,7 @@ def write_once_files(
     mode_prefixes = ("economy/", "adequacy/")
     once = sorted(
         {f for r in runs for f in r.files}
-        - _SUMMARIES
+        - WRITTEN_FILES
         - {f for r in runs for f in r.files if f.startswith(mode_prefixes)}
     )
     for relative in once:
