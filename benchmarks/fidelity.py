@@ -57,14 +57,13 @@ def _splits(study: Path, name: str, count: int) -> list[list[list[int]]]:
     years = list(facts.years)
     if not facts.splittable:
         return [[years]]
-    found: list[list[list[int]]] = []
-    for seed in range(count * 4):
+    found: dict[tuple[tuple[int, ...], ...], list[list[int]]] = {}
+    for seed in range(count * 4):  # distinct partitions (a 2-year study has only one)
         chunks = random_split(years, f"fidelity-{name}-{seed}")
-        if chunks not in found:
-            found.append(chunks)
+        found.setdefault(tuple(sorted(tuple(c) for c in chunks)), chunks)
         if len(found) == count:
             break
-    return found
+    return list(found.values())
 
 
 def _prefetch(solver: RealSolver, study: Path, splits: list[list[list[int]]], jobs: int) -> None:

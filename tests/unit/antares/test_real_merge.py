@@ -153,10 +153,10 @@ def test_flow_quad_on_a_loop_runs_in_one_piece(
     assert problems and all("FLOW QUAD." in p for p in problems), problems
 
 
-def test_years_of_the_helpers_split(study_variants: VariantCache, shared_antares: Path) -> None:
-    study = study_variants.get(shared_antares / "studies" / "thermal-refresh", "full")
-    years = study_years(study)
+def test_random_splits_are_partitions_with_single_year_chunks(shared_antares: Path) -> None:
+    years = study_years(shared_antares / "studies" / "thermal-refresh")
     for seed in range(30):
         chunks = random_split(years, str(seed))
         assert 2 <= len(chunks) <= 4 and sorted(y for c in chunks for y in c) == years
     assert any(len(c) == 1 for s in range(30) for c in random_split(years, str(s)))
+    assert random_split([7], "any") == [[7]]
