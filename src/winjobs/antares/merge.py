@@ -1,9 +1,11 @@
 """Merge K partial runs of one study (disjoint year sets) into ONE run folder that looks
 like a single run of all those years (docs/merging.md).
 
-A partial run is a run folder or a zipped run (`<run>.zip`, the run folder or its
-content inside), read where it is: its mc-ind years are extracted into the output
-(whatever `mc_ind`), and no file of it stays open.
+A partial run is a run folder or a zipped run (`<run>.zip`, what the solver writes with
+`result-format = zip`: the run folder or its content inside), read where it is: its
+mc-ind years are extracted into the output (whatever `mc_ind`), and no file of it stays
+open. With `zipped=True` OUT is written as a zipped run, like a single run of a
+`result-format = zip` study.
 
 - mc-all: pooled from the partial mc-all tables (`merge_tables`): needs no year-by-year
   output, so it scales to studies of thousands of years;
@@ -15,9 +17,9 @@ content inside), read where it is: its mc-ind years are extracted into the outpu
   worker and copied once; the run-specific timing files (`optimization/*-durations.txt`)
   and `about-the-study/study.ini` (its `lastsave`) come from the first run.
 
-The result is built in a hidden sibling folder and renamed into place at the end, so a
-failed merge leaves no half-written OUT; with `mc_ind="move"` the moved year folders are
-put back if the merge fails after moving them.
+The result is built in a hidden sibling folder and renamed (or zipped) into place at the
+end, so a failed merge leaves no half-written OUT; with `mc_ind="move"` the moved year
+folders are put back if the merge fails after moving them.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from winjobs.antares.archive import pack_folder
+from winjobs.antares.digest import district_captions
 from winjobs.antares.ini import IniDocument
 from winjobs.antares.merge_steps import (
-    SUMMARIES,
+    WRITTEN_FILES,
     McIndMode,
     MergeReport,
     PartialRun,
@@ -43,9 +47,10 @@ from winjobs.antares.output import (
     read_run_file,
     read_run_info,
     run_files,
+    year_folders,
 )
 from winjobs.antares.study import Study, open_study
-from winjobs.errors import IniError, MergeError, OutputError, StudyError
+from winjobs.errors import ArchiveError, IniError, MergeError, OutputError, StudyError
 
 __all__ = ["McIndMode", "MergeReport", "merge_runs"]
 
@@ -57,34 +62,36 @@ def merge_runs(
     *,
     mc_ind: McIndMode = "copy",
     name: str | None = None,
+    zipped: bool = False,
 ) -> MergeReport:
-    """Merge `run_dirs` (partial runs of the study at `study_dir`) into `out_dir`."""
+    """Merge `run_dirs` (partial runs of the study at `study_dir`, folders or zipped runs)
+    into `out_dir` (a folder, or with `zipped` a zipped run)."""
     if mc_ind not in ("move", "copy", "link"):
         raise MergeError(f"mc_ind must be move, copy or link, not {mc_ind!r}")
     study = _open(study_dir)
-    runs = _check_runs(study, [Path(r) for r in run_dirs])
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+    if out_dir.exists() and (zipped or not out_dir.is_dir() or any(out_dir.iterdir())):
         raise MergeError(f"{out_dir} already exists and is not empty: choose a new folder")
+    if zipped and out_dir.suffix != ".zip":
+        raise MergeError(f"a zipped run is named <run>.zip, not {out_dir.name}")
     staging = out_dir.parent / f".{out_dir.name}.merging"
     if staging.exists():
         shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    report = MergeReport(out_dir, tuple(study.years), tuple(r.path for r in runs))
-    if study.hot_start:
-        report.warnings.append(
-            "the study uses hydro hot start: each year depends on the previous one, so the "
-            "merged result differs from a single run of all years"
-        )
+    runs = _check_runs(study, [Path(r) for r in run_dirs])
     moved: list[tuple[Path, Path]] = []
     try:
-        mode = "adequacy" if study.mode == "adequacy" else "economy"
-        write_mc_all(runs, staging, mode, report)
+        staging.mkdir(parents=True)
+        report = MergeReport(out_dir, tuple(study.years), tuple(r.path for r in runs))
+        if study.hot_start:
+            report.warnings.append(
+                "the study uses hydro hot start: each year depends on the previous one, so "
+                "the merged result differs from a single run of all years"
+            )
+        mode = study.mode_folder
+        write_mc_all(runs, staging, mode, report, district_captions(study.path))
         write_once_files(study, runs, staging, report, _run_name(out_dir, name))
         gather_years(runs, staging, mode, mc_ind, report, moved)
-        if out_dir.exists():
-            out_dir.rmdir()
-        staging.rename(out_dir)
+        _publish(staging, out_dir, zipped)
     except BaseException:
         for source, target in reversed(moved):
             if target.exists() and not source.exists():
@@ -92,6 +99,20 @@ def merge_runs(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return report
+
+
+def _publish(staging: Path, out_dir: Path, zipped: bool) -> None:
+    """The finished merge into place: renamed, or zipped (entries relative to the run)."""
+    if zipped:
+        try:
+            pack_folder(staging, out_dir)
+        except ArchiveError as exc:
+            raise MergeError(f"cannot write the zipped run {out_dir}: {exc}") from None
+        shutil.rmtree(staging)
+        return
+    if out_dir.exists():
+        out_dir.rmdir()
+    staging.rename(out_dir)
 
 
 def _run_name(out_dir: Path, name: str | None) -> str:
@@ -120,13 +141,17 @@ def _settings_without_playlist(doc: IniDocument) -> list[tuple[str, str, str]]:
 def _check_runs(study: Study, run_dirs: list[Path]) -> list[PartialRun]:
     if not run_dirs:
         raise MergeError("no partial run to merge")
+    if study.split_blocker is not None and len(run_dirs) > 1:
+        raise MergeError(
+            f"{study.path} cannot be merged from {len(run_dirs)} partial runs: "
+            f"{study.split_blocker}"
+        )
     original = _settings_without_playlist(IniDocument.read(study.path / "settings/generaldata.ini"))
     runs: list[PartialRun] = []
     owner: dict[int, Path] = {}
     for path in run_dirs:
         source = _source(path)
         files = frozenset(run_files(source))
-        dirs = {f.rsplit("/", 1)[0] for f in files} | {"/".join(f.split("/")[:3]) for f in files}
         if "execution_info.ini" not in files:
             raise MergeError(
                 f"partial run {path.name} did not finish (no execution_info.ini): rerun its years"
@@ -159,14 +184,6 @@ def _check_runs(study: Study, run_dirs: list[Path]) -> list[PartialRun]:
                     f"{info.weights[year]}, the study {study.weights[year]}"
                 )
             owner[year] = path
-        if study.year_by_year:
-            mode = "adequacy" if study.mode == "adequacy" else "economy"
-            lacking = [y + 1 for y in info.years if f"{mode}/mc-ind/{y + 1:05d}" not in dirs]
-            if lacking:
-                raise MergeError(
-                    f"partial run {path.name} lacks the year-by-year output of MC years "
-                    f"{', '.join(map(str, lacking))}"
-                )
         runs.append(PartialRun(path, info, files, source))
     versions = sorted({r.info.version for r in runs})
     if len(versions) > 1:
@@ -175,8 +192,29 @@ def _check_runs(study: Study, run_dirs: list[Path]) -> list[PartialRun]:
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
         raise MergeError(f"MC years {shown} are in no partial run: a partial run is missing")
+    _check_year_by_year(runs)
     _check_same_study_files(runs)
     return sorted(runs, key=lambda r: min(r.info.years))
+
+
+def _check_year_by_year(runs: list[PartialRun]) -> None:
+    """Each run holds the mc-ind folders of all its years or of none (output filters may
+    leave nothing to write per year: then every run holds none)."""
+    holding: dict[bool, str] = {}
+    for run in runs:
+        present = year_folders(run.files)
+        lacking = [y + 1 for y in run.info.years if y not in present]
+        if present and lacking:
+            raise MergeError(
+                f"partial run {run.name} lacks the year-by-year output of MC years "
+                f"{', '.join(map(str, lacking))}"
+            )
+        holding.setdefault(bool(present), run.name)
+    if len(holding) > 1:
+        raise MergeError(
+            f"partial run {holding[True]} has year-by-year output and {holding[False]} has "
+            "none: runs of different settings or filters"
+        )
 
 
 def _check_same_study_files(runs: list[PartialRun]) -> None:
@@ -201,6 +239,6 @@ def _source(path: Path) -> Run:
     if not path.is_file():
         raise MergeError(f"partial run {path} is missing")
     try:
-        return ZippedRun.at(path, preload=(*SUMMARIES, *_STUDY_FILES))
+        return ZippedRun.at(path, preload=(*WRITTEN_FILES, *_STUDY_FILES))
     except OutputError as exc:
         raise MergeError(f"partial run {path.name} cannot be read: {exc}") from None

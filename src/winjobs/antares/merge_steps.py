@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -33,8 +33,9 @@ _TABLE = re.compile(
     r"-(?P<period>hourly|daily|weekly|monthly|annual)\.txt"
 )
 _WEEK_BY_WEEK = re.compile(r"optimization/week-by-week/year_(?P<year>\d+)\.txt")
-#: the run's own files, which the merge pools or rewrites (read for every run)
-SUMMARIES = frozenset(
+#: Files the merge writes itself (pooled or synthesised), never copied from a partial run
+#: (read for every run: a zipped run preloads them).
+WRITTEN_FILES = frozenset(
     {
         "info.antares-output",
         "execution_info.ini",
@@ -127,7 +128,15 @@ def _target(root: Path, relative: str) -> Path:
     return root.joinpath(*PurePosixPath(relative).parts)
 
 
-def write_mc_all(runs: Sequence[PartialRun], out: Path, mode: str, report: MergeReport) -> None:
+def write_mc_all(
+    runs: Sequence[PartialRun],
+    out: Path,
+    mode: str,
+    report: MergeReport,
+    districts: Mapping[str, str],
+) -> None:
+    """Every mc-all table pooled, the digest rebuilt; `districts` maps a district's
+    folder name (`@ <id>`) to its digest row name (`@ <caption>`)."""
     prefix = f"{mode}/mc-all/"
     listing = [sorted(f for f in r.files if f.startswith(prefix)) for r in runs]
     for run, files in zip(runs[1:], listing[1:], strict=True):
@@ -167,7 +176,8 @@ def write_mc_all(runs: Sequence[PartialRun], out: Path, mode: str, report: Merge
     for relative in rest:
         if relative == prefix + "grid/digest.txt":
             text = runs[0].read_text(relative)
-            digest = rebuild_digest(text, _digest_rows(annual_areas), _link_flows(annual_links))
+            rows = _digest_rows(annual_areas, districts)
+            digest = rebuild_digest(text, rows, _link_flows(annual_links))
             _target(out, relative).write_text(digest, "utf-8", newline="")
         else:
             _copy_once(runs, relative, out, report)
@@ -183,8 +193,13 @@ def _read(run: PartialRun, relative: str, report: MergeReport) -> OutputTable:
     return OutputTable.parse(data, source=f"{run.name}/{relative}")
 
 
-def _digest_rows(tables: dict[str, OutputTable]) -> dict[str, DigestRow]:
-    return {area: first_statistic_row(t) for area, t in tables.items()}
+def _digest_rows(
+    tables: dict[str, OutputTable], districts: Mapping[str, str]
+) -> dict[str, DigestRow]:
+    """Digest rows by the name the digest prints: the area id, `@ <caption>` of a district
+    (the real solver's; the folder name `@ <id>` is matched too)."""
+    rows = {area: first_statistic_row(t) for area, t in tables.items()}
+    return rows | {districts[name]: row for name, row in rows.items() if name in districts}
 
 
 def _link_flows(tables: dict[str, OutputTable]) -> dict[str, dict[tuple[str, str], float]]:
@@ -257,7 +272,7 @@ def write_once_files(
     mode_prefixes = ("economy/", "adequacy/")
     once = sorted(
         {f for r in runs for f in r.files}
-        - SUMMARIES
+        - WRITTEN_FILES
         - {f for r in runs for f in r.files if f.startswith(mode_prefixes)}
     )
     for relative in once:

@@ -40,7 +40,14 @@ from typing import BinaryIO
 
 from winjobs.antares.archive import pack_folder
 from winjobs.antares.merge import merge_runs
-from winjobs.antares.output import Run, ZippedRun, check_run, read_run_file, read_run_info
+from winjobs.antares.output import (
+    RUN_KIND,
+    Run,
+    ZippedRun,
+    check_run,
+    read_run_file,
+    read_run_info,
+)
 from winjobs.antares.unpack import UnpackLimits, check_archive
 from winjobs.driver import scheduler
 from winjobs.driver.errors import Invalid, Unavailable
@@ -57,13 +64,13 @@ _UNNAMED_RUN = "run"
 
 
 def run_folder_name(job: Job, tasks: Sequence[Task]) -> str:
-    """`<YYYYMMDD-HHMM><eco|adq>-<job name>`, the way Antares names a run.
+    """`<YYYYMMDD-HHMM><eco|adq|exp>-<job name>`, the way Antares names a run.
 
     The time is the last task's end, so that a redone assembly picks the same name.
     """
     ends = [t.finished_at for t in tasks if t.finished_at is not None]
     moment = max(ends) if ends else job.created_at
-    kind = "adq" if job.mode == "adequacy" else "eco"
+    kind = RUN_KIND.get(job.mode, "eco")
     slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in job.name).strip("-")
     suffix = f"-{slug[:60]}" if slug else ""
     return f"{moment.astimezone(UTC):%Y%m%d-%H%M}{kind}{suffix}"

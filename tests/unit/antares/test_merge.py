@@ -244,9 +244,10 @@ def test_refusals(
         merge_runs(study, [first, second], out)
     areas.write_bytes(original_areas)
     zipped = tmp_path / "run.zip"
-    zipped.write_bytes(b"PK")
-    with pytest.raises(MergeError, match=r"run.zip cannot be read: .* not a readable zip"):
+    zipped.write_bytes(b"PK")  # a damaged zipped run
+    with pytest.raises(MergeError, match=r"run\.zip cannot be read: .* not a readable zip"):
         merge_runs(study, [first, zipped], out)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     with pytest.raises(MergeError, match="not empty"):

@@ -8,33 +8,58 @@ and cancels never deadlock.
 One claim is five statements: touch the worker, read the active jobs' facts, then either
 take the job's lowest queued task or read the job and cut its next years, mark the job
 started (and advance it), and insert the task.
+
+A held worker gets nothing. A queued task a worker failed is invisible to it while it must
+leave the task to others (`failure_policy`): one indexed lookup in `task_failures` per
+queued task (few: only tasks given back are queued), never a scan of the history.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
 from typing import Any
 
-from winjobs.driver import scheduler
+from winjobs.driver import failure_policy, scheduler
 from winjobs.driver.errors import NotFound
 from winjobs.driver.settings import ChunkPolicy
 from winjobs.driver.store.base import StoreBase
 from winjobs.driver.store.records import Claimed, ClaimPolicy
 from winjobs.driver.store.writer import Tx
 
+log = logging.getLogger(__name__)
+
 _TOUCH_WORKER = (
     "UPDATE workers SET last_seen = :now, draining = :draining, free_disk_bytes = :disk "
-    "WHERE id = :worker RETURNING name, versions"
+    "WHERE id = :worker "
+    "RETURNING name, versions, held_at, fail_streak, streak_since, streak_reason"
+)
+#: the claiming worker failed this task and must leave it to others
+_NOT_AVOIDED = (
+    "NOT EXISTS (SELECT 1 FROM task_failures WHERE task_failures.task_id = tasks.id "
+    "AND task_failures.worker_id = :worker AND task_failures.avoid)"
 )
 _JOB_FACTS = (
     "SELECT id, priority, antares_version, solver_version, "
-    "(SELECT count(*) FROM tasks WHERE tasks.job_id = jobs.id AND tasks.status = 'queued'), "
+    "(SELECT count(*) FROM tasks WHERE tasks.job_id = jobs.id AND tasks.status = 'queued' "
+    f"AND {_NOT_AVOIDED}), "
     "years_total - next_index FROM jobs WHERE status IN ('queued', 'running')"
 )
 _LOCK_JOB = "SELECT id FROM jobs WHERE id = :job"
 _LOWEST_QUEUED = (
-    "SELECT id FROM tasks WHERE job_id = :job AND status = 'queued' ORDER BY first_year LIMIT 1"
+    f"SELECT id FROM tasks WHERE job_id = :job AND status = 'queued' AND {_NOT_AVOIDED} "
+    "ORDER BY first_year LIMIT 1"
+)
+#: another worker completed a task since the streak began (`store.failures`' twin query
+#: on the writer's cursor)
+_OTHERS_SUCCEEDED = (
+    "SELECT EXISTS (SELECT 1 FROM workers WHERE id <> :worker AND last_success_at >= :since)"
+)
+#: the streak's reason becomes the hold's
+_HOLD_FOR_STREAK = (
+    "UPDATE workers SET held_at = :now, held_reason = streak_reason, held_by = 'driver' "
+    "WHERE id = :worker AND held_at IS NULL"
 )
 _TAKE_QUEUED = (
     "UPDATE tasks SET status = 'running', attempt = attempt + 1, worker_id = :worker, "
@@ -45,7 +70,7 @@ _TAKE_QUEUED = (
 _JOB_TO_CUT = "SELECT CAST(years AS TEXT), next_index, splittable, status FROM jobs WHERE id = :job"
 _POOL = (
     "SELECT coalesce(sum(cores), 0), count(*) FROM workers "
-    "WHERE last_seen >= :online AND NOT draining"
+    "WHERE last_seen >= :online AND NOT draining AND held_at IS NULL"
 )
 #: years of the job in tasks other workers claimed and reported no finished year of yet
 #: (the claiming worker's own running task does not count: it claims once its solver exited)
@@ -106,13 +131,13 @@ def claim_in(
     worker = tx.one(_TOUCH_WORKER, params)
     if worker is None:
         raise NotFound(f"no worker {worker_id}: register again")
-    if draining:
+    if draining or _held(tx, worker_id, worker, policy, now):
         return None
     name, versions = worker[0], tx.sql.read_json(worker[1])
     lease_until = now + timedelta(seconds=policy.lease_seconds)
     params |= {"worker_name": name, "lease": tx.sql.when(lease_until)}
     for _ in range(3):  # a lost race (PostgreSQL only) re-reads the facts
-        decision = scheduler.pick(_job_facts(tx), versions)
+        decision = scheduler.pick(_job_facts(tx, worker_id), versions)
         if decision is None:
             return None
         params |= {"job": decision.job_id, "solver": decision.solver_version}
@@ -156,9 +181,29 @@ def _job_years(job_id: int, text: str) -> list[int]:
     return years
 
 
-def _job_facts(tx: Tx) -> list[scheduler.JobFacts]:
+def _held(tx: Tx, worker_id: int, worker: Any, policy: ClaimPolicy, now: datetime) -> bool:
+    """Held already, or held now: failures in a row reached the threshold before any
+    other worker had succeeded, and one has since (checked only for such workers).
+    `worker`: the touched worker's row (name, versions, held_at, fail_streak,
+    streak_since, streak_reason)."""
+    held_at, streak, since, reason = worker[2], worker[3], worker[4], worker[5]
+    if held_at is not None:
+        return True
+    if since is None or not failure_policy.should_hold(
+        streak, policy.hold_after_failures, others_succeeded=True
+    ):
+        return False
+    params = {"worker": worker_id, "since": since, "now": tx.sql.when(now)}
+    if not tx.one(_OTHERS_SUCCEEDED, params)[0]:
+        return False
+    tx.execute(_HOLD_FOR_STREAK, params)
+    log.warning("worker %s is held: %s", worker[0], reason)
+    return True
+
+
+def _job_facts(tx: Tx, worker_id: int) -> list[scheduler.JobFacts]:
     facts = scheduler.JobFacts
-    return [facts(*row) for row in tx.execute(_JOB_FACTS)]
+    return [facts(*row) for row in tx.execute(_JOB_FACTS, {"worker": worker_id})]
 
 
 _Taken = tuple[int, int, list[int], Any]
