@@ -173,7 +173,7 @@ async def receive_multipart(
                         receiver.take_file_chunks()
                         continue
                 received.has_file = True
-            if receiver.file_pending >= _WRITE_BATCH:
+            if receiver.file_pending >= _WRITE_BATCH or sink.spills(receiver.file_pending):
                 await sink.take(receiver.take_file_chunks())
         parser.finalize()
         if refused is not None:
@@ -206,6 +206,13 @@ class _Sink:
         self.held: list[bytes | memoryview] = []
         self.data: bytes | None = None
         self.handle: IO[bytes] | None = None
+
+    def spills(self, pending: int) -> bool:
+        """Whether `pending` more bytes make the file too large for memory while it has
+        no file yet: then its file is created at once with what came so far (an upload
+        under way is visible in tmp/, and removed at start-up if the driver dies), and
+        later batches go to it."""
+        return self.handle is None and self.size + pending > self.memory_limit
 
     async def take(self, chunks: list[bytes | memoryview], last: bool = False) -> None:
         self.size += sum(len(chunk) for chunk in chunks)
