@@ -1,7 +1,8 @@
 """The run folder and the files a run writes once: names and formats of the real solver.
 
 `output/<YYYYMMDD-HHMM><eco|adq>[-name]` (`-2`, `-3`... on a clash); at the start
-`info.antares-output`, `about-the-study/` and `ts-numbers/` (when `storenewset`); per
+`info.antares-output` and `about-the-study/` (`timeseries.py`: `ts-numbers/` and
+`ts-generator/`); per
 finished year `optimization/week-by-week/year_<y>.txt`; at a normal end
 `execution_info.ini`, `annualSystemCost.txt`, `checkIntegrity.txt`,
 `optimization/{solve,update}-durations.txt` and `<mode>/mc-all/grid/`. A failed or
@@ -19,9 +20,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from winjobs.antares.ini import as_bool
 from winjobs.standin.calendar import hour_groups
-from winjobs.standin.data import System, seeded_rng
+from winjobs.standin.data import seeded_rng
 from winjobs.standin.model import RunSettings
 from winjobs.standin.version import PosedVersion
 
@@ -107,39 +107,6 @@ def write_about_the_study(
         lines.append(area.id)
         lines += [f"\t{k.extremity.id}" for k in settings.system.links if k.origin is area]
     (about / "links.txt").write_text("".join(f"{line}\n" for line in lines), "utf-8", newline="\n")
-
-
-def _ts_file(path: Path, numbers: Sequence[int]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = "".join(f"{n}\n" for n in numbers)
-    path.write_text(f"size:1x{len(numbers)}\n{body}", encoding="utf-8", newline="\n")
-
-
-def write_ts_numbers(run_dir: Path, settings: RunSettings) -> None:
-    """ts-numbers/ when `storenewset = true`: the time series drawn for EVERY year.
-
-    They depend on the input only (identical on every worker of a job), like the real
-    solver's draws, which are made for all years whether played or not.
-    """
-    if not as_bool(settings.generaldata.get("output", "storenewset")):
-        return
-    system: System = settings.system
-    root = run_dir / "ts-numbers"
-
-    def draws(*labels: str) -> list[int]:
-        rng = seeded_rng(system.digest, "ts-numbers", *labels)
-        return [int(n) for n in rng.integers(1, 3, settings.nbyears)]
-
-    for kind in ("hydro", "load", "solar", "wind"):
-        for area in system.areas:
-            _ts_file(root / kind / f"{area.id}.txt", draws(kind, area.id))
-    for link in system.links:
-        _ts_file(root / "ntc" / link.origin.id / f"{link.extremity.id}.txt",
-                 draws("ntc", link.folder))  # fmt: skip
-    for area in system.areas:
-        for cluster in area.clusters:
-            _ts_file(root / "thermal" / area.id / f"{cluster.name.lower()}.txt",
-                     draws("thermal", area.id, cluster.name))  # fmt: skip
 
 
 def write_week_by_week(run_dir: Path, settings: RunSettings, year: int) -> None:
@@ -244,7 +211,7 @@ def write_grid(mode_dir: Path, settings: RunSettings) -> None:
     for area in system.areas:
         for c in area.clusters:
             thermal.append(
-                f"{area.id}\t{c.name.lower()}\t{c.name}\tOther\t{c.unit_count}\t"
+                f"{area.id}\t{c.ident}\t{c.name}\tOther\t{c.unit_count}\t"
                 f"{c.nominal_capacity:.6f}\t0.000000\t1\t0.000000\t0.000000\t0.000000\t"
                 "0.000000\t0.000000\t0.000000\t0.000000"
             )
