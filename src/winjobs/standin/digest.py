@@ -33,8 +33,11 @@ class DigestRow:
     not_applicable: npt.NDArray[np.bool_]
 
 
-def digest_row(name: str, spec: TableSpec, annual: Summary) -> DigestRow:
-    """The first mc-all statistic of every variable of a values spec (one row)."""
+def digest_row(name: str, spec: TableSpec | None, annual: Summary | None) -> DigestRow:
+    """The first mc-all statistic of every variable of a values spec (one row); an empty
+    row when no variable is printed (`spec` None)."""
+    if spec is None or annual is None:
+        return DigestRow(name, (), np.zeros(0), np.zeros(0, dtype=bool))
     values = np.array(
         [
             statistic(annual, v.mc_all_columns()[0].stat, v.rule, "annual")[0, j]
@@ -46,16 +49,18 @@ def digest_row(name: str, spec: TableSpec, annual: Summary) -> DigestRow:
 
 
 def _block(rows: Sequence[DigestRow], nb_links: int) -> list[str]:
+    """One block; rows without variables (nothing printed) still list their objects."""
+    variables = rows[0].variables if rows else ()
     lines = ["\tdigest", "\tVARIABLES\tAREAS\tLINKS"]
-    if not rows:
-        return [*lines, f"\t0\t0\t{nb_links}", "", "\t", "\t", "\t"]
-    variables = rows[0].variables
     lines += [f"\t{len(variables)}\t{len(rows)}\t{nb_links}", ""]
     lines.append("\t" + "".join("\t" + v.caption for v in variables))
     lines.append("\t" + "".join("\t" + v.unit for v in variables))
     lines.append("\t" + "".join("\t" + v.mc_all_columns()[0].stat for v in variables))
     decimals = np.array([v.decimals for v in variables], dtype=np.int64)
     for row in rows:
+        if not variables:
+            lines.append(f"\t{row.name}")
+            continue
         missing = row.not_applicable.reshape(1, -1)
         text = render_block(
             [row.name], row.values.reshape(1, -1), decimals, missing if missing.any() else None

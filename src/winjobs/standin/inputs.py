@@ -5,8 +5,8 @@ short-term storages; links; districts; binding constraints; the geographic filte
 kept from the solver's loaders:
 
 - cluster names are their `list.ini` section names (the `name` key is ignored), ids the
-  lower-cased names; disabled clusters are dropped, and must-run thermal clusters leave
-  the dispatchable list (no details column);
+  lower-cased names; disabled clusters are dropped; must-run thermal clusters (all of
+  them in adequacy) keep their details columns but weigh nothing in a binding constraint;
 - a filter key (`filter-synthesis`, `filter-year-by-year`) that is absent means every
   period, and `key = ` with a blank value means none; without `geographic-trimming`
   every area and link writes every period;
@@ -76,17 +76,14 @@ def periods(text: str | None) -> Periods:
 _GENERATION = {"force generation": "force", "force no generation": "never"}
 
 
-def _thermal(study_dir: Path, area: str) -> tuple[tuple[Cluster, ...], tuple[str, ...]]:
-    """The dispatchable thermal clusters of an area, and the ids of its must-run ones."""
+def _thermal(study_dir: Path, area: str, *, adequacy: bool) -> tuple[Cluster, ...]:
+    """The enabled thermal clusters of an area (every one is must-run in adequacy)."""
     listing = read_optional(study_dir / "input" / "thermal" / "clusters" / area / "list.ini")
     if listing is None:
-        return (), ()
-    clusters, must_run = [], []
+        return ()
+    clusters = []
     for section in listing.sections():
         if not as_bool(listing.get(section, "enabled", "true")):
-            continue
-        if as_bool(listing.get(section, "must-run")):
-            must_run.append(area_id(section))
             continue
         group = (listing.get(section, "group") or "").strip().lower()
         generation = (listing.get(section, "gen-ts") or "").strip().lower()
@@ -98,9 +95,10 @@ def _thermal(study_dir: Path, area: str) -> tuple[tuple[Cluster, ...], tuple[str
                 group=_THERMAL_GROUP.get(group, "MISC. DTG"),
                 id=area_id(section),
                 generation=_GENERATION.get(generation, "global"),
+                must_run=adequacy or as_bool(listing.get(section, "must-run")),
             )
         )
-    return tuple(sorted(clusters, key=lambda c: c.ident)), tuple(sorted(must_run))
+    return tuple(sorted(clusters, key=lambda c: c.ident))
 
 
 def _renewables(study_dir: Path, area: str) -> tuple[Renewable, ...]:
@@ -148,7 +146,9 @@ def _filters(document: IniDocument | None, section: str, trimming: bool) -> tupl
     )
 
 
-def read_areas(study_dir: Path, *, renewable_clusters: bool, trimming: bool) -> tuple[Area, ...]:
+def read_areas(
+    study_dir: Path, *, renewable_clusters: bool, trimming: bool, adequacy: bool
+) -> tuple[Area, ...]:
     """Areas of input/areas/list.txt with their clusters, storages, costs and filters."""
     listing = study_dir / "input" / "areas" / "list.txt"
     if not listing.is_file():
@@ -163,15 +163,13 @@ def read_areas(study_dir: Path, *, renewable_clusters: bool, trimming: bool) -> 
         spilled = costs.get("spilledenergycost", ident) if costs else None
         optimization = read_optional(study_dir / "input" / "areas" / ident / "optimization.ini")
         synthesis, year_by_year = _filters(optimization, "filtering", trimming)
-        clusters, must_run = _thermal(study_dir, ident)
         areas.append(
             Area(
                 name=name,
                 id=ident,
                 unsupplied_cost=number(unsupplied, 3000.0),
                 spilled_cost=number(spilled, 0.0),
-                clusters=clusters,
-                must_run=must_run,
+                clusters=_thermal(study_dir, ident, adequacy=adequacy),
                 reservoir=hydro is not None and as_bool(hydro.get("reservoir", ident)),
                 renewables=_renewables(study_dir, ident) if renewable_clusters else (),
                 storages=_storages(study_dir, ident),
@@ -255,9 +253,9 @@ _TYPES = ("hourly", "daily", "weekly")
 def _weighted(document: IniDocument, section: str, areas: tuple[Area, ...],
               links: tuple[Link, ...]) -> bool:  # fmt: skip
     """Whether a constraint has a non-zero weight on a link (`a%b`) or a cluster (`a.c`)
-    that exists."""
+    that exists (a must-run cluster does not count)."""
     link_keys = {(k.origin.id, k.extremity.id) for k in links}
-    clusters = {(a.id, c.ident) for a in areas for c in a.clusters}
+    clusters = {(a.id, c.ident) for a in areas for c in a.clusters if not c.must_run}
     for key, value in document.items(section):
         weight = number(value.split("%")[0], 0.0)
         if weight == 0.0:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from winjobs.standin.calendar import hour_groups
+from winjobs.standin.calendar import hour_groups, nb_hours
 from winjobs.standin.data import seeded_rng
 from winjobs.standin.model import RunSettings
 from winjobs.standin.version import PosedVersion
@@ -242,23 +242,44 @@ def mps_optimisations(settings: RunSettings, forced: bool) -> tuple[int, ...]:
     return _MPS_OPTIMS.get(value.strip().lower(), ())
 
 
+def optimisation_periods(settings: RunSettings) -> list[str]:
+    """The optimisation periods of a year, named like the real files: `<week>` with
+    `simplex-range = week`, `<week>-<day>` with `day`. In adequacy the solver only runs
+    the simplex on week 1 and on weeks with a positive net load somewhere (data the
+    stand-in does not have): it exports week 1, like the shared adequacy study."""
+    weeks = nb_hours(settings.system.calendar) // 168 if settings.mode == "economy" else 1
+    daily = (settings.generaldata.get("optimization", "simplex-range") or "").strip() == "day"
+    days = range(1, 8) if daily else (None,)
+    return [f"{w}" if d is None else f"{w}-{d}" for w in range(1, weeks + 1) for d in days]
+
+
 def write_mps_exports(run_dir: Path, settings: RunSettings, year: int,
                       optimisations: tuple[int, ...]) -> list[str]:  # fmt: skip
-    """The first week's problem and criterion files of a year, named like the real
-    solver's (`problem-<year>-1--optim-nb-<k>.mps`, `criterion-...txt`, 1-based year);
-    the problem is an empty synthetic MPS model. Returns the file names, in log order."""
+    """Every optimisation period's problem (the chosen optimisations: an empty synthetic
+    MPS model) and criterion (both optimisations) files of a year, named like the real
+    solver's (`problem-<year>-<week>[-<day>]--optim-nb-<k>.mps`, 1-based), in its order:
+    per week, optimisation 1 over the week's periods, then 2. Returns the file names."""
+    if not optimisations:
+        return []
     rng = seeded_rng(settings.system.digest, "criterion", year)
+    periods = optimisation_periods(settings)
+    weeks = [[p for p in periods if p.split("-")[0] == w] for w in dict.fromkeys(
+        p.split("-")[0] for p in periods)]  # fmt: skip
+    model = (
+        "* Number of variables:   0\n* Number of constraints: 0\n"
+        "NAME          Pb Solve\nROWS\n N  OBJECTIF\nCOLUMNS\nRHS\nBOUNDS\nENDATA\n"
+    )
     names = []
-    for optimisation in optimisations:
-        stem = f"{year + 1}-1--optim-nb-{optimisation}"
-        model = (
-            "* Number of variables:   0\n* Number of constraints: 0\n"
-            "NAME          Pb Solve\nROWS\n N  OBJECTIF\nCOLUMNS\nRHS\nBOUNDS\nENDATA\n"
-        )
-        (run_dir / f"problem-{stem}.mps").write_text(model, encoding="utf-8", newline="\n")
-        value = float(rng.uniform(1e5, 1e8))
-        (run_dir / f"criterion-{stem}.txt").write_text(
-            f"* Optimal criterion value :   {value:.10e}\n", encoding="utf-8", newline="\n"
-        )
-        names += [f"problem-{stem}.mps", f"criterion-{stem}.txt"]
+    for week in weeks:
+        for optimisation in (1, 2):
+            for period in week:
+                stem = f"{year + 1}-{period}--optim-nb-{optimisation}"
+                if optimisation in optimisations:
+                    (run_dir / f"problem-{stem}.mps").write_text(model, "utf-8", newline="\n")
+                    names.append(f"problem-{stem}.mps")
+                value = float(rng.uniform(1e5, 1e8))
+                (run_dir / f"criterion-{stem}.txt").write_text(
+                    f"* Optimal criterion value :   {value:.10e}\n", encoding="utf-8", newline="\n"
+                )
+                names.append(f"criterion-{stem}.txt")
     return names

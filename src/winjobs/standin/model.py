@@ -87,7 +87,10 @@ def read_system(study_dir: Path, generaldata: IniDocument, mode: str) -> System:
     modelling = generaldata.get("other preferences", "renewable-generation-modelling") or ""
     trimming = as_bool(generaldata.get("general", "geographic-trimming"))
     areas = read_areas(
-        study_dir, renewable_clusters=modelling.strip().lower() == "clusters", trimming=trimming
+        study_dir,
+        renewable_clusters=modelling.strip().lower() == "clusters",
+        trimming=trimming,
+        adequacy=mode == "adequacy",
     )
     links = read_links(study_dir, areas, trimming=trimming)
     constraints, groups = read_constraints(study_dir, generaldata, areas, links)

@@ -193,6 +193,9 @@ class Synthesis:
     pending: dict[int, dict[SpecKey, YearTable]] = field(default_factory=dict)
     folded: dict[tuple[str, str, str], Summary] = field(default_factory=dict)
     live: dict[SpecKey, tuple[int, ...]] = field(default_factory=dict)
+    #: The unit of the last column written, which the solver's binding-constraints mc-all
+    #: files print for every constraint (it never sets their own).
+    unit: str = ""
 
     def __post_init__(self) -> None:
         if not self.specs:
@@ -226,7 +229,8 @@ class Synthesis:
             self.folded[(*key, period)], self.live[key], len(spec.variables), first
         )
 
-    def write(self, mc_all: Path) -> None:
+    def write(self, mc_all: Path, *, digest: bool = True) -> None:
+        """mc-all's tables (and grid/digest.txt unless `digest` is False)."""
         if self.pending:
             self._fold()
         if not self.folded:
@@ -239,7 +243,13 @@ class Synthesis:
                     continue
                 summary = quadratic.get((spec.folder, period)) or self.summary(spec, period)
                 self._write_tables(mc_all, spec, period, columns, summary)
-        self._write_digest(mc_all / "grid" / "digest.txt", quadratic)
+        if digest:
+            self._write_digest(mc_all / "grid" / "digest.txt", quadratic)
+
+    def write_digest(self, mc_all: Path) -> None:
+        """mc-all/grid/digest.txt alone (after `write(..., digest=False)`)."""
+        if self.folded:
+            self._write_digest(mc_all / "grid" / "digest.txt", self._quadratic_flows())
 
     def _quadratic_flows(self) -> dict[tuple[str, str], Summary]:
         """Link summaries whose FLOW QUAD. column holds the mean linear flow (the solver's
@@ -262,6 +272,9 @@ class Synthesis:
         part = _columns_of(summary, columns)
         rows = part.exp.shape[0]
         headers, values = mc_all_matrix(variables, part, period)
+        if spec.kind == BINDING_CONSTRAINTS:  # the solver leaves the unit written before
+            headers = [replace(h, unit=self.unit) for h in headers]
+        self.unit = headers[-1].unit
         folder = mc_all / spec.folder
         self._table(spec, period, headers, values, _mask(spec, period, columns, rows,
                     MC_ALL_STATS)).write(folder / table_file_name(spec.kind, period))  # fmt: skip
@@ -269,6 +282,7 @@ class Synthesis:
             return
         id_headers, id_values = id_matrix(variables, part)
         if id_headers:
+            self.unit = id_headers[-1].unit
             missing = _mask(spec, period, columns, rows, _ID_RULES)
             self._table(spec, period, id_headers, id_values, missing, kind="id").write(
                 folder / table_file_name("id", period)
@@ -280,13 +294,12 @@ class Synthesis:
         areas, districts = [], []
         for area in system.areas:
             spec = by_folder.get(f"areas/{area.id}")
-            if spec is not None:
-                areas.append(digest_row(area.id, spec, self.summary(spec, "annual")))
+            annual = self.summary(spec, "annual") if spec else None
+            areas.append(digest_row(area.id, spec, annual))
         for district in system.districts:
             spec = by_folder.get(f"areas/{district.folder}")
-            if spec is not None:
-                row = digest_row(f"@ {district.caption}", spec, self.summary(spec, "annual"))
-                districts.append(row)
+            annual = self.summary(spec, "annual") if spec else None
+            districts.append(digest_row(f"@ {district.caption}", spec, annual))
         matrices: dict[str, dict[tuple[str, str], float]] = {}
         for caption in ("FLOW LIN.", "FLOW QUAD."):
             if caption not in self.settings.selection:

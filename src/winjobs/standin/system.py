@@ -26,6 +26,7 @@ class Cluster:
     group: str = "MISC. DTG"  # the area column its output adds to
     id: str = ""
     generation: str = "global"  # gen-ts: "global" (use global), "force", "never"
+    must_run: bool = False  # in details files all the same; not in binding constraints
 
     @property
     def ident(self) -> str:
@@ -64,7 +65,6 @@ class Area:
     reservoir: bool = False  # hydro reservoir management: H. LEV/H. OVFL/H. VAL N/A without
     renewables: tuple[Renewable, ...] = ()
     storages: tuple[Storage, ...] = ()
-    must_run: tuple[str, ...] = ()  # ids of must-run thermal clusters (ts-numbers only)
     synthesis: Periods = ALL_PERIODS  # geographic trimming: which mc-all files
     year_by_year: Periods = ALL_PERIODS  # ... and which mc-ind files
 

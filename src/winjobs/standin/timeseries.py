@@ -48,8 +48,9 @@ def write_ts_numbers(run_dir: Path, settings: RunSettings) -> None:
         _ts_file(root / "ntc" / link.origin.id / f"{link.extremity.id}.txt",
                  draws("ntc", link.folder))  # fmt: skip
     for area in system.areas:
-        for ident in sorted({c.ident for c in area.clusters} | set(area.must_run)):
-            _ts_file(root / "thermal" / area.id / f"{ident}.txt", draws("thermal", area.id, ident))
+        for cluster in area.clusters:
+            _ts_file(root / "thermal" / area.id / f"{cluster.ident}.txt",
+                     draws("thermal", area.id, cluster.ident))  # fmt: skip
         for renewable in area.renewables:
             _ts_file(root / "renewables" / area.id / f"{renewable.id}.txt",
                      draws("renewables", area.id, renewable.id))  # fmt: skip
