@@ -315,16 +315,15 @@ class Run:
         else:
             log.info("The simulation synthesis is disabled.")
         started = time.monotonic()
-        if state.run_dir is not None and state.mode_dir is not None:
-            if settings.synthesis:
-                for name in narration.exported_names(settings, synthesis=True):
-                    log.info(f"Exporting results : {name}")
-                state.synthesis.write(state.mode_dir / "mc-all", digest=False)
-                layout.write_grid(state.mode_dir, settings)
-                log.info("Exporting digest...")
-                if len(settings.system.districts) > len(settings.system.areas):
-                    return self._digest_crash()
-                state.synthesis.write_digest(state.mode_dir / "mc-all")
+        if state.mode_dir is not None and settings.synthesis:
+            for name in narration.exported_names(settings, synthesis=True):
+                log.info(f"Exporting results : {name}")
+            state.synthesis.write(state.mode_dir / "mc-all", digest=False)
+            layout.write_grid(state.mode_dir, settings)
+            log.info("Exporting digest...")
+            if len(settings.system.districts) > len(settings.system.areas):
+                return self._digest_crash()
+            state.synthesis.write_digest(state.mode_dir / "mc-all")
         log.info("[UI] Quitting the solver gracefully")
         if state.run_dir is not None:
             log.copy_to(state.run_dir / "simulation.log")
