@@ -25,7 +25,7 @@ from winjobs.standin.data import seeded_rng
 from winjobs.standin.model import RunSettings
 from winjobs.standin.version import PosedVersion
 
-_MODE_SUFFIX = {"economy": "eco", "adequacy": "adq"}
+_MODE_SUFFIX = {"economy": "eco", "adequacy": "adq", "expansion": "exp"}
 _BAD_NAME_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
 
@@ -247,7 +247,7 @@ def optimisation_periods(settings: RunSettings) -> list[str]:
     `simplex-range = week`, `<week>-<day>` with `day`. In adequacy the solver only runs
     the simplex on week 1 and on weeks with a positive net load somewhere (data the
     stand-in does not have): it exports week 1, like the shared adequacy study."""
-    weeks = nb_hours(settings.system.calendar) // 168 if settings.mode == "economy" else 1
+    weeks = 1 if settings.mode == "adequacy" else nb_hours(settings.system.calendar) // 168
     daily = (settings.generaldata.get("optimization", "simplex-range") or "").strip() == "day"
     days = range(1, 8) if daily else (None,)
     return [f"{w}" if d is None else f"{w}-{d}" for w in range(1, weeks + 1) for d in days]
@@ -270,8 +270,9 @@ def write_mps_exports(run_dir: Path, settings: RunSettings, year: int,
         "NAME          Pb Solve\nROWS\n N  OBJECTIF\nCOLUMNS\nRHS\nBOUNDS\nENDATA\n"
     )
     names = []
+    solved = (1,) if settings.mode == "expansion" else (1, 2)  # no second optimisation
     for week in weeks:
-        for optimisation in (1, 2):
+        for optimisation in solved:
             for period in week:
                 stem = f"{year + 1}-{period}--optim-nb-{optimisation}"
                 if optimisation in optimisations:

@@ -33,7 +33,7 @@ class RunSettings:
     generaldata: IniDocument
     study_file: IniDocument
     caption: str
-    mode: str  # "economy" | "adequacy"
+    mode: str  # "economy" | "adequacy" | "expansion" (economy's layout, `exp` runs)
     nbyears: int
     years: tuple[int, ...]
     weights: dict[int, float]
@@ -51,6 +51,11 @@ class RunSettings:
         return as_bool(self.generaldata.get("general", "user-playlist"))
 
     @property
+    def mode_folder(self) -> str:
+        """The folder of the results: `adequacy`, else `economy` (expansion too)."""
+        return "adequacy" if self.mode == "adequacy" else "economy"
+
+    @property
     def zipped_result(self) -> bool:
         """`[output] result-format = zip`: the run becomes `<run>.zip`, like with `-z`."""
         return (self.generaldata.get("output", "result-format") or "").strip().lower() == "zip"
@@ -58,7 +63,7 @@ class RunSettings:
     @property
     def lists(self) -> Lists:
         """The variables this run prints, per object kind."""
-        return printed_lists(self.mode, self.selection)
+        return printed_lists(self.mode_folder, self.selection)
 
 
 def input_digest(study_dir: Path) -> bytes:

@@ -55,6 +55,8 @@ def log_study(log: SolverLog, settings: RunSettings) -> None:
             top = max(weighted.values())
             years = " ".join(str(y) for y, w in weighted.items() if w == top)
             log.info(f"  maximum weight {top:.6f} for year(s) {years}")
+    if settings.mode == "expansion":
+        log.info("  :: enabling expansion")
     if settings.year_by_year:
         log.info("  :: enabling the 'year-by-year' mode")
     if settings.user_playlist:
@@ -84,7 +86,7 @@ def log_loaded(log: SolverLog, settings: RunSettings) -> None:
     log.info(f"     links: {len(system.links)}")
     log.info(f"     thermal clusters: {sum(len(a.clusters) for a in system.areas)}")
     log.info()
-    log.check(f"Running the simulation ({settings.mode})")
+    log.check(f"Running the simulation ({settings.mode_folder})")
     lists = settings.lists
     log.info(" Variables: (synthetic, written by the stand-in)")
     for kind, entries in (("Areas", lists.area), ("Links", lists.link)):

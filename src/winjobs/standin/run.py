@@ -73,7 +73,7 @@ class RunState:
 
     @property
     def mode_dir(self) -> Path | None:
-        return None if self.run_dir is None else self.run_dir / self.settings.mode
+        return None if self.run_dir is None else self.run_dir / self.settings.mode_folder
 
 
 @dataclass

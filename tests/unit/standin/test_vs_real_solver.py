@@ -124,6 +124,13 @@ def _many_districts(study: Path) -> None:
         add_district(study, name)
 
 
+def _exports(study: Path) -> None:
+    """Two years with every MPS and criterion file (expansion: optimisation 1 only)."""
+    full_output(study)
+    _two_years(study)
+    set_settings(study, "optimization", {"include-exportmps": "both-optims"})
+
+
 def _archives(study: Path) -> None:
     """Time series regenerated every 3 years and archived: new batches, ts-generator/."""
     set_settings(study, "output", {"archives": "thermal"})
@@ -137,6 +144,7 @@ LOCAL_VARIANTS = {
         Variant("standin-constraint-kinds", _constraint_kinds),
         Variant("standin-many-districts", _many_districts),
         Variant("standin-archives", _archives),
+        Variant("standin-exports", _exports),
     )
 }
 
@@ -169,13 +177,20 @@ CASES = [
 ]
 
 
-def _same_ending(real: RealSolver, study: Path, tmp_path: Path, years: list[int] | None) -> None:
-    """Run both on copies of `study` (playing `years`), compare endings and layouts."""
-    expected = real.run(study, years=years)
+def _same_ending(
+    real: RealSolver,
+    study: Path,
+    tmp_path: Path,
+    years: list[int] | None,
+    args: tuple[str, ...] = (),
+) -> None:
+    """Run both on copies of `study` (playing `years`, with `args`), compare endings and
+    layouts."""
+    expected = real.run(study, years=years, args=args)
     mine_study = copy_study(study, tmp_path / study.name)
     if years is not None:
         write_task_playlist(mine_study, years)
-    outcome = run_inprocess([str(mine_study)])
+    outcome = run_inprocess([*args, str(mine_study)])
     runs = find_run_folders(mine_study)
     # A real crash is a signal (-11 from subprocess); the stand-in exits with 139, as a
     # shell reports a SIGSEGV (Windows has no signals).
@@ -216,3 +231,12 @@ def test_settings_variants_as_the_real_solver_writes_them(
     chosen = LOCAL_VARIANTS.get(variant) or VARIANTS[variant]
     source = study_variants.get(SHARED_ANTARES / "studies" / study, chosen)
     _same_ending(real_solver, source, tmp_path, None)
+
+
+def test_expansion_mode_as_the_real_solver_writes_it(
+    real_solver: RealSolver, study_variants: VariantCache, tmp_path: Path
+) -> None:
+    """`--expansion`: economy's layout in an `<stamp>exp` run folder, no second
+    optimisation (its MPS and criterion files are missing)."""
+    source = study_variants.get(SHARED_ANTARES / "studies" / NTC, LOCAL_VARIANTS["standin-exports"])
+    _same_ending(real_solver, source, tmp_path, None, ("--expansion",))
