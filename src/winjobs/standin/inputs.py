@@ -123,6 +123,8 @@ def _storages(study_dir: Path, area: str) -> tuple[Storage, ...]:
         return ()
     found = []
     for section in listing.sections():
+        if not as_bool(listing.get(section, "enabled", "true")):
+            continue
         group = (listing.get(section, "group") or "").strip().lower()
         found.append(
             Storage(

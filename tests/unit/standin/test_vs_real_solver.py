@@ -64,8 +64,8 @@ def _two_years(study: Path) -> None:
 
 
 def _plants(study: Path) -> None:
-    """Renewable clusters (one disabled) in `sink 1`, two short-term storages in `source`
-    (listed by name, not by section), empty storage lists elsewhere."""
+    """Renewable clusters (one disabled) in `sink 1`, short-term storages in `source`
+    (listed by name, not by section; one disabled), empty storage lists elsewhere."""
     full_output(study)
     _two_years(study)
     set_settings(study, "other preferences", {"renewable-generation-modelling": "clusters"})
@@ -81,8 +81,10 @@ def _plants(study: Path) -> None:
     for area in ("sink 1", "sink 2", "source"):
         (storages / area).mkdir(parents=True, exist_ok=True)
         (storages / area / "list.ini").touch()
-    for section, name, group in (("bat 2", "Bat 2", "Battery"), ("psp 1", "PSP 1", "PSP_open")):
-        _edit(storages / "source" / "list.ini", section, name=name, group=group,
+    for section, name, group, on in (("bat 2", "Bat 2", "Battery", "true"),
+                                     ("psp 1", "PSP 1", "PSP_open", "true"),
+                                     ("old 3", "Old 3", "Pondage", "false")):  # fmt: skip
+        _edit(storages / "source" / "list.ini", section, name=name, group=group, enabled=on,
               injectionnominalcapacity="100", withdrawalnominalcapacity="100",
               reservoircapacity="500", efficiency="0.9", initiallevel="0.5")  # fmt: skip
 
