@@ -9,7 +9,6 @@ variables from `catalogue`, the calendar from `settings/generaldata.ini`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,16 +156,4 @@ def refused_by_solver(settings: RunSettings, version: PosedVersion) -> str | Non
             f"Invalid version for the study: found `{settings.study.version}`, "
             f"expected <= `{posed[0]}.{posed[1]}` (the solver is too old for this study)"
         )
-    return None
-
-
-def refused_after_output(settings: RunSettings, given: Sequence[str]) -> str | None:
-    """Why the real solver stops after creating the run folder (None: it runs): MILP unit
-    commitment without OR-Tools (`given` lists the long names of the options on the
-    command line). The folder keeps info.antares-output, about-the-study/ and
-    simulation.log, like the real 8.8 run (`real-outputs/failures/`)."""
-    mode = settings.generaldata.get("other preferences", "unit-commitment-mode", "") or ""
-    ortools = {"use-ortools", "solver", "ortools-solver"} & set(given)
-    if mode.strip().lower() == "milp" and not ortools:
-        return "Unit Commitment mode 'milp' must be used with an OR-Tools solver "
     return None

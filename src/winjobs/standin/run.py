@@ -22,13 +22,13 @@ from typing import IO
 
 from winjobs.errors import WinjobsError
 from winjobs.standin import layout, narration, schedule, timeseries
+from winjobs.standin.checks import refused_after_output
 from winjobs.standin.data import simulate_year
 from winjobs.standin.faults import CRASH_EXIT_STATUS, Faults
 from winjobs.standin.log import SolverLog
 from winjobs.standin.model import (
     RunSettings,
     load_run_settings,
-    refused_after_output,
     refused_by_solver,
 )
 from winjobs.standin.options import SolverOptions
@@ -132,12 +132,14 @@ class Run:
             narration.log_abort(self.log, refusal)
             return EXIT_FAILURE
         run_dir = self._prepare_output(settings)
-        refusal = refused_after_output(settings, self.options.given)
-        if refusal is not None:
+        refused = refused_after_output(settings, self.options.given, self._threads())
+        if refused is not None:
+            for line in refused.errors:
+                self.log.error(line)
             self.log.info("[UI] Quitting the solver gracefully")
             if run_dir is not None:
                 self.log.copy_to(run_dir / "simulation.log")
-            narration.log_abort(self.log, refusal, quitting=False)
+            narration.log_abort(self.log, refused.fatal, quitting=False)
             self._zip_if_asked(run_dir)
             return EXIT_FAILURE
         if run_dir is not None:

@@ -72,16 +72,21 @@ def refresh_plan(generaldata: IniDocument, system: System) -> Refresh:
     return Refresh(intervals, explicit, global_thermal)
 
 
-def parallelism(asked: int, refresh: Refresh, nbyears: int, played: set[int]) -> int:
-    """P: the asked parallelism capped like `Study::getNumberOfCores`."""
+def study_sets(asked: int, refresh: Refresh, nbyears: int, played: set[int]) -> list[int]:
+    """The played-year counts of the sets of `Study::getNumberOfCores`' partition (the
+    asked parallelism capped by the smallest refresh interval and by `nbyears`)."""
     cap = min([asked, nbyears, *refresh.explicit.values()])
-    largest, size = 0, 0
+    sizes: list[int] = []
     for year in range(nbyears):
-        if year == 0 or size == cap or any(year % i == 0 for i in refresh.explicit.values()):
-            size = 0
-        size += year in played
-        largest = max(largest, size)
-    return max(1, largest)
+        if not sizes or sizes[-1] == cap or any(year % i == 0 for i in refresh.explicit.values()):
+            sizes.append(0)
+        sizes[-1] += year in played
+    return sizes
+
+
+def parallelism(asked: int, refresh: Refresh, nbyears: int, played: set[int]) -> int:
+    """P: the largest count of played years in a set of that partition (at least 1)."""
+    return max(1, *study_sets(asked, refresh, nbyears, played))
 
 
 def batches(asked: int, refresh: Refresh, nbyears: int, played: set[int]) -> list[list[int]]:

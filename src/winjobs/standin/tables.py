@@ -10,7 +10,7 @@ files exist (geographic trimming; a binding constraint's own filter).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -114,10 +114,7 @@ def _plant_spec(area: Area, kind: str, entries: tuple[Entry, ...]) -> TableSpec 
 
 
 def _with_filters(spec: TableSpec, synthesis: Periods, year_by_year: Periods) -> TableSpec:
-    return TableSpec(
-        spec.folder, spec.kind, spec.name, spec.data_level, spec.link_to, spec.variables,
-        spec.keys, spec.na, spec.carried_unit, synthesis, year_by_year,
-    )  # fmt: skip
+    return replace(spec, synthesis=synthesis, year_by_year=year_by_year)
 
 
 def area_specs(system: System, lists: Lists) -> list[TableSpec]:

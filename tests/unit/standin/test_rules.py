@@ -4,15 +4,17 @@ selection, filters, districts, binding constraints, batches and regeneration yea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.unit.standin.conftest import run_inprocess, set_settings
 from winjobs.antares.calendar import Calendar
 from winjobs.antares.ini import IniDocument
 from winjobs.standin.catalogue import printed_lists, selection
 from winjobs.standin.inputs import periods, read_areas, read_constraints, read_districts
-from winjobs.standin.schedule import batches, parallelism, refresh_plan
+from winjobs.standin.schedule import batches, parallelism, refresh_plan, study_sets
 from winjobs.standin.system import ALL_PERIODS, Area, Cluster, Link, System
 
 
@@ -170,3 +172,30 @@ def test_batches_like_the_solver() -> None:
     generated = refresh_plan(_ini("[general]\ngenerate = thermal, load\n"), forced)
     assert generated.years("thermal", 10) == generated.years("load", 10) == [0]
     assert batches(3, generated, 7, {1, 2, 5}) == [[0, 1, 2, 3, 4, 5], [6]]
+
+
+def test_hot_start_is_refused_like_the_solver(small_study: Callable[..., Path]) -> None:
+    """A hydro hot start on less than a year: the real 8.8 solver starts the run folder,
+    logs why, and stops (exit 1); unequal sets of parallel years are refused too."""
+    study = small_study(nbyears=4, days=14)
+    set_settings(study, "other preferences", {"initial-reservoir-levels": "hot start"})
+    outcome = run_inprocess([str(study)])
+    assert outcome.status == 1
+    assert "[error] Hot Start Hydro option : simulation calendar must cover one complete year" in (
+        outcome.stdout
+    )
+    assert "[error] Found 3 errors: The simulation must stop." in outcome.stdout
+    assert outcome.lines[-2].endswith("[fatal] The simulation must stop.")
+    (run,) = (study / "output").iterdir()
+    assert sorted(p.name for p in run.iterdir()) == [
+        "about-the-study", "info.antares-output", "simulation.log",
+    ]  # fmt: skip
+    assert (
+        (run / "simulation.log")
+        .read_text()
+        .splitlines()[-1]
+        .endswith("Quitting the solver gracefully")
+    )
+    plan = refresh_plan(_ini(""), _system())
+    assert study_sets(2, plan, 5, {0, 1, 2}) == [2, 1]  # unequal: refused with 2 at once
+    assert study_sets(1, plan, 5, {0, 1, 2}) == [1, 1, 1, 0]  # one at a time: never refused

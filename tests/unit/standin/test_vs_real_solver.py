@@ -8,9 +8,10 @@ same command line, and must end alike (exit status, run folder or not) with the 
 layout (`tests.helpers.layout_compare`: files, header lines, `N/A` cells, digest shape,
 progress lines). Only the numbers are synthetic.
 
-Real runs are cached for the session (`tests.helpers.real_solver`) and variants made once
-(`tests.helpers.study_variants`), so the merge tests that use the same ones pay nothing
-more. Skipped, with the reason, where the shared material is absent.
+Variants are cut to the first two weeks (the layout does not depend on the horizon; the
+shared studies themselves run as they are). Real runs are cached for the session
+(`tests.helpers.real_solver`) and variants made once (`tests.helpers.study_variants`).
+Skipped, with the reason, where the shared material is absent.
 """
 
 from __future__ import annotations
@@ -59,15 +60,18 @@ def _series(path: Path, value: str) -> None:
     path.write_text(f"{value}\n" * 8760, encoding="utf-8")
 
 
-def _two_years(study: Path) -> None:
-    set_settings(study, "general", {"nbyears": "2"})
+def _two_weeks(study: Path) -> None:
+    """At most the first two weeks: the layout is the same, the runs up to 26 times smaller
+    (a hydro hot start then refuses to run, as the real solver does)."""
+    end = IniDocument.read(study / "settings" / "generaldata.ini").get("general", "simulation.end")
+    days = min(14, int(end or "365"))
+    set_settings(study, "general", {"simulation.start": "1", "simulation.end": str(days)})
 
 
 def _plants(study: Path) -> None:
     """Renewable clusters (one disabled) in `sink 1`, short-term storages in `source`
     (listed by name, not by section; one disabled), empty storage lists elsewhere."""
     full_output(study)
-    _two_years(study)
     set_settings(study, "other preferences", {"renewable-generation-modelling": "clusters"})
     clusters = study / "input" / "renewables" / "clusters" / "sink 1" / "list.ini"
     clusters.parent.mkdir(parents=True, exist_ok=True)
@@ -121,16 +125,22 @@ def _constraint_kinds(study: Path) -> None:
 def _many_districts(study: Path) -> None:
     """More districts with output than areas: the 8.8 solver dies writing the digest."""
     full_output(study)
-    _two_years(study)
     for name in ("d1", "d2", "d3", "d4"):
         add_district(study, name)
 
 
 def _exports(study: Path) -> None:
-    """Two years with every MPS and criterion file (expansion: optimisation 1 only)."""
+    """Every MPS and criterion file (expansion: optimisation 1 only)."""
     full_output(study)
-    _two_years(study)
     set_settings(study, "optimization", {"include-exportmps": "both-optims"})
+
+
+def _reservoirs(study: Path) -> None:
+    """Reservoir management (cold start: a hot start needs a whole year) and a district:
+    H. LEV, H. OVFL, H. VAL print numbers in the areas, N/A in the district."""
+    full_output(study)
+    set_settings(study, "other preferences", {"initial-reservoir-levels": "cold start"})
+    set_settings(study, "general", {"thematic-trimming": "false"})
 
 
 def _archives(study: Path) -> None:
@@ -140,15 +150,26 @@ def _archives(study: Path) -> None:
 
 #: Variants of this module only (the shared catalogue is `study_variants.VARIANTS`).
 LOCAL_VARIANTS = {
-    v.name: v
-    for v in (
-        Variant("standin-plants", _plants),
-        Variant("standin-constraint-kinds", _constraint_kinds),
-        Variant("standin-many-districts", _many_districts),
-        Variant("standin-archives", _archives),
-        Variant("standin-exports", _exports),
-    )
+    "plants": _plants,
+    "constraint-kinds": _constraint_kinds,
+    "many-districts": _many_districts,
+    "archives": _archives,
+    "reservoirs": _reservoirs,
+    "exports": _exports,
 }
+
+
+def short_variant(name: str) -> Variant:
+    """A shared or local variant cut to two weeks (`standin-<name>`, its own copies and
+    real runs)."""
+    steps = LOCAL_VARIANTS.get(name) or VARIANTS[name].apply
+
+    def apply(study: Path) -> None:
+        steps(study)
+        _two_weeks(study)
+
+    return Variant(f"standin-{name}", apply)
+
 
 #: (study, variant): every setting of the issue on a study that has what it needs.
 CASES = [
@@ -165,17 +186,18 @@ CASES = [
             "districts",
             "extras",
             "adequacy",
-            "standin-plants",
-            "standin-many-districts",
+            "plants",
+            "many-districts",
         )
     ),
     (BC, "constraints"),
     (BC, "adequacy"),
-    (BC, "standin-constraint-kinds"),
-    ("hydro-H700-23", "full"),  # reservoirs: H. LEV/H. VAL numbers in areas, N/A in districts
+    (BC, "constraint-kinds"),
+    ("hydro-H700-23", "full"),  # hydro hot start on two weeks: refused after the run folder
+    ("hydro-H700-23", "reservoirs"),
     ("multistage-derated", "full"),  # impedances: the quadratic step fills FLOW QUAD.
     ("test-parallel-00-eco-fast-24", "extras"),  # simplex-range = day: MPS files per day
-    ("thermal-refresh", "standin-archives"),
+    ("thermal-refresh", "archives"),
 ]
 
 
@@ -230,8 +252,7 @@ def test_settings_variants_as_the_real_solver_writes_them(
     study_variants: VariantCache,
     tmp_path: Path,
 ) -> None:
-    chosen = LOCAL_VARIANTS.get(variant) or VARIANTS[variant]
-    source = study_variants.get(SHARED_ANTARES / "studies" / study, chosen)
+    source = study_variants.get(SHARED_ANTARES / "studies" / study, short_variant(variant))
     _same_ending(real_solver, source, tmp_path, None)
 
 
@@ -240,5 +261,5 @@ def test_expansion_mode_as_the_real_solver_writes_it(
 ) -> None:
     """`--expansion`: economy's layout in an `<stamp>exp` run folder, no second
     optimisation (its MPS and criterion files are missing)."""
-    source = study_variants.get(SHARED_ANTARES / "studies" / NTC, LOCAL_VARIANTS["standin-exports"])
+    source = study_variants.get(SHARED_ANTARES / "studies" / NTC, short_variant("exports"))
     _same_ending(real_solver, source, tmp_path, None, ("--expansion",))
