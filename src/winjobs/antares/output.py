@@ -39,7 +39,7 @@ __all__ = [
     "strip_ansi",
 ]
 
-RUN_NAME = re.compile(r"(?P<stamp>\d{8}-\d{4})(?P<mode>eco|adq)(?:-(?P<name>.+?))?(?:\.zip)?")
+RUN_NAME = re.compile(r"(?P<stamp>\d{8}-\d{4})(?P<mode>eco|adq|exp)(?:-(?P<name>.+?))?(?:\.zip)?")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LEVEL = re.compile(r"\[(?:infos|check|warns|error|fatal|notic|debug)\]")
 _FATAL = re.compile(r"\[fatal\]\s*(?P<text>.*)")

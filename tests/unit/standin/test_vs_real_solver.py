@@ -211,6 +211,7 @@ def _same_ending(
     """Run both on copies of `study` (playing `years`, with `args`), compare endings and
     layouts."""
     expected = real.run(study, years=years, args=args)
+    assert expected.exit_code != 0 or expected.run is not None, expected.stdout[-2000:]
     mine_study = copy_study(study, tmp_path / study.name)
     if years is not None:
         write_task_playlist(mine_study, years)
