@@ -20,12 +20,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from winjobs.antares.output import RUN_KIND
 from winjobs.standin.calendar import hour_groups, nb_hours
 from winjobs.standin.data import seeded_rng
 from winjobs.standin.model import RunSettings
 from winjobs.standin.version import PosedVersion
 
-_MODE_SUFFIX = {"economy": "eco", "adequacy": "adq", "expansion": "exp"}
 _BAD_NAME_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
 
@@ -35,7 +35,7 @@ def mode_title(mode: str) -> str:
 
 def run_folder_base(start: datetime, mode: str, name: str | None) -> str:
     """`20261125-0824eco-name`: start minute, mode, then the -n name (made file-safe)."""
-    base = start.strftime("%Y%m%d-%H%M") + _MODE_SUFFIX[mode]
+    base = start.strftime("%Y%m%d-%H%M") + RUN_KIND[mode]
     if name:
         base += "-" + _BAD_NAME_CHARS.sub("_", name)
     return base
