@@ -32,6 +32,8 @@ from winjobs.wire import (
     JobList,
     JobStatus,
     JobSubmitFields,
+    PilotReport,
+    PoolDemand,
     PriorityChange,
     SharedCompletion,
     TaskAssignment,
@@ -231,6 +233,18 @@ class DriverClient:
 
     def list_workers(self) -> WorkerList:
         return self._get("/workers", WorkerList)
+
+    # ------------------------------------------------------------------ pool managers
+
+    def pool_demand(self) -> PoolDemand:
+        """Years waiting per job and every worker's state (worker or admin token)."""
+        return self._get("/pool/demand", PoolDemand)
+
+    def report_pilots(self, pool: str, report: PilotReport) -> Ack:
+        """A pool manager's view of its pilots, shown with the workers."""
+        body = report.model_dump(mode="json")
+        response = self._request("PUT", f"{API_PREFIX}/pool/pilots/{pool}", json=body)
+        return Ack.model_validate(response.json())
 
     # ------------------------------------------------------------------ worker protocol
 

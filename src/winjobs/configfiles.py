@@ -51,11 +51,14 @@ def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
     return data
 
 
-def describe_errors(exc: ValidationError, env_prefix: str = "") -> str:
-    """Every validation problem as `` `key`: reason ``, joined on one line."""
+def describe_errors(exc: ValidationError, env_prefix: str = "", key_prefix: str = "") -> str:
+    """Every validation problem as `` `key`: reason ``, joined on one line.
+
+    `key_prefix` names settings nested in another file's key (`worker.` for the worker
+    template of a Slurm pool)."""
     lines = []
     for item in exc.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "config"
+        field = key_prefix + (".".join(str(part) for part in item["loc"]) or "config")
         if item["type"] == "extra_forbidden":
             lines.append(f"unknown key `{field}`")
         elif item["type"] == "missing":
@@ -93,6 +96,14 @@ class LayeredSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         yaml_layer = InitSettingsSource(settings_cls, init_kwargs=dict(_YAML_DATA.get() or {}))
         return (init_settings, env_settings, yaml_layer)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Self:
+        """Settings from `values` and the environment, with no YAML file under them (a
+        template inside another program's file: a Slurm pool's worker settings).
+        Raises pydantic's ValidationError."""
+        with _yaml_layer({}):
+            return cls(**values)
 
     @classmethod
     def load(cls, config_file: Path | None, flags: Mapping[str, Any] | None, *, what: str) -> Self:

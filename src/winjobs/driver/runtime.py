@@ -13,6 +13,7 @@ from winjobs.driver.files import DataDir
 from winjobs.driver.jobs import JobService
 from winjobs.driver.leases import Sweeper
 from winjobs.driver.metrics import ClaimStats
+from winjobs.driver.pools import PilotPools
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders, symlink_problem
 from winjobs.driver.signals import ClaimGate, WorkSignal
@@ -35,6 +36,8 @@ class Driver:
     jobs: JobService
     dispatch: Dispatch
     claim_gate: ClaimGate
+    #: batch-system pools of pilot workers, as their managers last reported them
+    pools: PilotPools
 
     @classmethod
     def start(cls, settings: DriverSettings, clock: Clock = utcnow) -> Driver:
@@ -57,7 +60,17 @@ class Driver:
         jobs = JobService(store, files, settings, signal, collector, shared)
         gate = ClaimGate(2 if store.is_sqlite else 8)
         driver = cls(
-            settings, store, files, signal, claims, collector, sweeper, jobs, dispatch, gate
+            settings,
+            store,
+            files,
+            signal,
+            claims,
+            collector,
+            sweeper,
+            jobs,
+            dispatch,
+            gate,
+            PilotPools(),
         )
         if shared.link and (problem := symlink_problem(files.tmp)) is not None:
             log.error("%s; assemblies will fail until this is fixed", problem)

@@ -34,6 +34,10 @@ class Ran:
     exit_code: int
     year_by_year: bool
     runs_before: frozenset[str]  #: run folders in output/ before the solver started
+    #: the worker was told to stop (a signal) while the solver ran: a batch system ending
+    #: the job (Slurm's scancel, preemption, time limit) signals the solver too, and the
+    #: run it leaves unfinished is not the task's fault
+    signalled: bool = False
 
 
 def conclude(
@@ -56,7 +60,10 @@ def conclude(
             log_text=staged.log_path.read_text(encoding="utf-8", errors="replace"),
         )
         if not check.ok or run is None:
-            return Failure(check.reason or "the run failed", tail)
+            reason = check.reason or "the run failed"
+            if ran.signalled:  # handed back, not counted against the task
+                return Failure(f"worker stopped by a signal: {reason}", tail, release=True)
+            return Failure(reason, tail)
         if assignment.transfer is Transfer.SHARED and shared is not None:
             folder = unzipped_run(run)
             return SharedDone(folder, shared.driver_path(folder), tail)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,19 @@ class WorkerSettings(LayeredSettings):
     #: Prefixes of paths the driver sends -> this machine's, e.g.
     #: {"C:\\links\\DRIVER_D": "/mnt/driver_d"}; the longest matching prefix wins.
     path_map: dict[str, str] = Field(default_factory=dict)
+
+    #: When this worker will be stopped from outside: a batch system's time limit (the
+    #: end of its Slurm job, docs/slurm.md). A time without a zone is local time, as
+    #: `squeue` prints it. No task is claimed after `deadline - drain_margin_s`.
+    deadline: datetime | None = None
+    #: How long before `deadline` the worker stops claiming: the longest task it may
+    #: still have to finish (it cannot know how long the next task will take).
+    drain_margin_s: float = Field(600.0, ge=0)
+
+    @field_validator("deadline")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return value.astimezone() if value is not None and value.tzinfo is None else value
 
     @field_validator("driver_url")
     @classmethod

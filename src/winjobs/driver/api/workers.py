@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -17,9 +18,11 @@ from winjobs.driver.api.deps import (
     WorkerId,
     WorkerIdentity,
 )
+from winjobs.driver.runtime import Driver
 from winjobs.wire import (
     ClaimRequest,
     TaskAssignment,
+    WorkerInfo,
     WorkerList,
     WorkerRegistered,
     WorkerRegistration,
@@ -28,17 +31,21 @@ from winjobs.wire import (
 router = APIRouter(tags=["workers"])
 
 
+def worker_infos(driver: Driver, now: datetime) -> list[WorkerInfo]:
+    """Every worker that ever registered, by name, with its state at `now`."""
+    offline = driver.settings.worker_offline_s
+    return [
+        views.worker_info(worker, task, now, offline)
+        for worker, task in driver.store.list_workers()
+    ]
+
+
 @router.get("/workers", response_model=WorkerList)
 def list_workers(_identity: UserIdentity, driver: DriverDep) -> WorkerList:
-    """Every worker that ever registered: state, current task, last seen."""
+    """Every worker that ever registered: state, current task, last seen; and the pools
+    of pilot workers in batch systems, with their pilots still waiting in the batch queue."""
     now = driver.store.clock()
-    offline = driver.settings.worker_offline_s
-    return WorkerList(
-        workers=[
-            views.worker_info(worker, task, now, offline)
-            for worker, task in driver.store.list_workers()
-        ]
-    )
+    return WorkerList(workers=worker_infos(driver, now), pools=driver.pools.snapshot(now))
 
 
 @router.post("/workers/register", response_model=WorkerRegistered)
