@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from winjobs.client import ClientError, DriverClient
@@ -238,31 +238,33 @@ class PoolManager:
     def _changed(self, record: PilotRecord, job: SlurmJob) -> None:
         log.info("pilot %s: %s", job.job_id, _describe(job))
         if job.final and not (record.registered or record.cancelled or record.stuck):
-            self._failed_start(record, job)
+            self._failed_start(job.job_id, f"ended ({_describe(job)})")
 
-    def _failed_start(self, record: PilotRecord, job: SlurmJob) -> None:
-        """A pilot ended without its worker ever registering: the pilot itself is at
-        fault (bad solver path, a driver the nodes cannot reach...). Back off."""
+    def _failed_start(self, job_id: str, what: str) -> None:
+        """A pilot ended (or was cancelled) before its worker ever registered: the
+        pilot itself is at fault (a bad solver path, a driver the nodes cannot reach...).
+        Its output file's end is logged; no new pilot for a while."""
         delay = self._hold()
-        tail = _tail(self.settings.pilots_dir / f"{job.job_id}.out")
+        tail = _tail(self.settings.pilots_dir / f"{job_id}.out")
         self._problem(
-            f"pilot {job.job_id} ended ({_describe(job)}) before its worker registered; "
-            f"no new pilot for {delay:.0f} s. Its output ends: {tail or '(empty)'}"
+            f"pilot {job_id} {what} before its worker registered; no new pilot for "
+            f"{delay:.0f} s. Its output ends: {tail or '(empty)'}"
         )
 
     def _cancel_stuck(self) -> None:
         now = self.monotonic()
+        limit = self.settings.register_timeout_s
         for record in self._live():
             if (
                 record.job.state == "RUNNING"
                 and not record.registered
                 and not record.stuck
                 and record.running_since is not None
-                and now - record.running_since > self.settings.register_timeout_s
+                and now - record.running_since > limit
             ):
                 record.stuck = True
                 self._cancel([record.job_id], "its worker did not register in time")
-                self._failed_start(record, record.job)
+                self._failed_start(record.job_id, f"was cancelled after running {limit:.0f} s")
 
     def _cancel(self, job_ids: list[str], why: str) -> None:
         try:
@@ -273,6 +275,7 @@ class PoolManager:
         for job_id in job_ids:
             if (record := self.pilots.get(job_id)) is not None:
                 record.cancelled = record.cancelled or not record.stuck
+                record.job = replace(record.job, state="CANCELLED")  # until squeue says
         log.info("cancelled pilot(s) %s: %s", ", ".join(job_ids), why)
 
     def _submit(self, count: int) -> None:

@@ -116,5 +116,6 @@ def workers_screen(driver: Driver) -> dict[str, Any]:
     return {
         "workers": workers,
         "states": [(s.value, states[s]) for s in WorkerState if states[s]],
+        "pools": driver.pools.snapshot(now),
         "now": now,
     }
