@@ -39,7 +39,11 @@ SPARE_PARTITION = "spare"
 
 
 class SlurmUnavailable(Exception):
-    """Why no cluster can be started here (the tests are skipped with this reason)."""
+    """Slurm or munge is not installed here (the tests are skipped with this reason)."""
+
+
+class SlurmStartError(RuntimeError):
+    """The packages are there but the cluster did not start: a failure, not a skip."""
 
 
 def _free_port() -> int:
@@ -66,7 +70,7 @@ def _node_hardware(slurmd: str) -> tuple[int, int]:
     cpus = re.search(r"CPUs=(\d+)", out)
     memory = re.search(r"RealMemory=(\d+)", out)
     if cpus is None or memory is None:
-        raise SlurmUnavailable(f"`slurmd -C` did not describe this machine: {out[:300]!r}")
+        raise SlurmStartError(f"`slurmd -C` did not describe this machine: {out[:300]!r}")
     return int(cpus.group(1)), int(memory.group(1))
 
 
@@ -172,7 +176,7 @@ class SlurmCluster:
     def _idle(self) -> bool:
         for name, process in self.processes.items():
             if process.poll() is not None:
-                raise SlurmUnavailable(f"{name} exited at start-up: {self.logs()[-1500:]}")
+                raise SlurmStartError(f"{name} exited at start-up: {self.logs()[-1500:]}")
         state = self.run("sinfo", "--noheader", "--format=%T", check=False).stdout.split()
         return bool(state) and all(s == "idle" for s in state)
 
@@ -182,7 +186,7 @@ class SlurmCluster:
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
-                raise SlurmUnavailable(f"timed out after {timeout:.0f} s waiting for {what}")
+                raise SlurmStartError(f"timed out after {timeout:.0f} s waiting for {what}")
             time.sleep(0.1)
 
     # ------------------------------------------------------------------ use

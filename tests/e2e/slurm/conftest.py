@@ -50,8 +50,10 @@ def cluster(slurm_cluster: SlurmCluster, tmp_path: Path) -> Iterator[SlurmCluste
     (a pilot's worker or solver) left behind."""
     yield slurm_cluster
     slurm_cluster.kill_all_jobs()
-    for process in leftovers(tmp_path):
+    left = leftovers(tmp_path)
+    for process in left:
         process.kill()
+    assert not left, f"left running after the test: {[p.info['cmdline'] for p in left]}"
 
 
 def leftovers(root: Path) -> list[psutil.Process]:

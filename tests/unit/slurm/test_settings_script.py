@@ -4,9 +4,11 @@ script, run here by bash with Slurm's variables and a recording `winjobs`."""
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +113,7 @@ def test_the_pilot_script_runs_a_worker_with_its_allocation(tmp_path: Path) -> N
         bin_dir, "fake-winjobs",
         f'for a in "$@"; do echo "$a" >> {record}; done; '
         f'echo "out=$WINJOBS_WORKER_SHARED_OUTPUT_DIR root=$WINJOBS_WORKER_SHARED_OUTPUT_ROOT"'
-        f' >> {record}; mkdir -p "$8/cache"; exit 3',
+        f' >> {record}; mkdir -p "$9/cache"; exit 3',
     )  # fmt: skip
     pool = settings(
         pool="hpc",
@@ -169,7 +171,7 @@ def test_the_pilot_script_runs_a_worker_with_its_allocation(tmp_path: Path) -> N
         "--deadline", "2026-12-02T06:00:05",
         r"out=/cluster/winjobs/out/hpc-4242-node07 root=C:\links\HPC\out\hpc-4242-node07",
     ]  # fmt: skip
-    assert not data.exists()  # the pilot's scratch goes with it
+    assert (tmp_path / "scratch").is_dir() and not data.exists()  # its scratch went
     assert "winjobs pilot hpc-4242-node07: 16 cores" in ran.stdout
 
 
@@ -186,3 +188,34 @@ def test_without_a_known_end_the_pilot_has_no_deadline(tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stderr
     assert "--deadline" not in record.read_text()
     assert "--cores 1" in record.read_text()  # no SLURM_CPUS_ON_NODE: one core
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pilot scripts run in bash on Linux nodes")
+def test_the_pilot_script_passes_a_stop_on_and_waits_for_its_worker(tmp_path: Path) -> None:
+    """Slurm ends a job by signalling its processes and tracks them by their parents: the
+    script must neither die before its worker (an orphaned worker escapes the tracking
+    and outlives the job) nor keep the signal from it."""
+    bin_dir = tmp_path / "bin"
+    _fake_bin(bin_dir, "squeue", 'echo "N/A"')
+    record = tmp_path / "record.txt"
+    _fake_bin(
+        bin_dir, "fake-winjobs",
+        f"trap 'echo TERM >> {record}; sleep 0.5; echo done >> {record}; exit 5' TERM; "
+        f'mkdir -p "$9"; echo started >> {record}; while :; do sleep 0.05; done',
+    )  # fmt: skip
+    pool = settings(
+        data_dir=tmp_path / "m",
+        scratch_dir=str(tmp_path / "scratch"),
+        worker_command=[str(bin_dir / "fake-winjobs")],
+    )
+    script, _ = write_pilot_files(pool)
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SLURM_JOB_ID": "9"}
+    pilot = subprocess.Popen(["bash", str(script)], env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not (record.exists() and "started" in record.read_text()):
+        assert time.monotonic() < deadline and pilot.poll() is None, "the worker never started"
+        time.sleep(0.05)
+    pilot.send_signal(signal.SIGTERM)  # to the script only
+    assert pilot.wait(30) == 5  # it waited for the worker, whose status it returns
+    assert record.read_text().splitlines() == ["started", "TERM", "done"]
+    assert list((tmp_path / "scratch").iterdir()) == []  # its data folder went
