@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import SettingsConfigDict
 
-from winjobs.configfiles import LayeredSettings, describe_errors
+from winjobs.configfiles import DriverUrl, LayeredSettings, Token, describe_errors
 from winjobs.logfiles import LogLevel
 from winjobs.wire import POOL_NAME_PATTERN, Transfer
 from winjobs.worker.settings import WorkerSettings
@@ -94,10 +94,10 @@ class SlurmSettings(LayeredSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
 
     #: The driver, as the manager reaches it (pilots too, unless `worker.driver_url`).
-    driver_url: str = "http://127.0.0.1:8000"
+    driver_url: DriverUrl = "http://127.0.0.1:8000"
     #: A worker token of the driver: the manager reads the queue with it and hands it to
     #: its pilots.
-    token: SecretStr = Field(description="a worker token from the driver's config")
+    token: Token = Field(description="a worker token from the driver's config")
     #: The pool's name: its Slurm jobs are `winjobs-<pool>`, its pilots' workers
     #: `<pool>-<job id>-<node>`, and the driver shows the pool under it.
     pool: str = Field("slurm", pattern=POOL_NAME_PATTERN)
@@ -145,20 +145,6 @@ class SlurmSettings(LayeredSettings):
     log_level: LogLevel = "info"
     log_file_max_bytes: int = Field(10 * 1024**2, ge=1024)
     log_file_backups: int = Field(5, ge=0)
-
-    @field_validator("driver_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http:// or https:// URL, e.g. http://driver-host:8000")
-        return value.rstrip("/")
-
-    @field_validator("token")
-    @classmethod
-    def _token_not_empty(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("must not be empty")
-        return value
 
     @field_validator("partition", "account", "qos")
     @classmethod

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from pydantic import ByteSize, Field, SecretStr, field_validator, model_validator
+from pydantic import ByteSize, Field, field_validator, model_validator
 from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from winjobs.configfiles import LayeredSettings
+from winjobs.configfiles import DriverUrl, LayeredSettings, Token
 from winjobs.logfiles import LogLevel
 from winjobs.wire import Transfer
 
@@ -47,8 +47,8 @@ class WorkerSettings(LayeredSettings):
         validate_default=True,
     )
 
-    driver_url: str = "http://127.0.0.1:8000"
-    token: SecretStr = Field(description="the worker token declared in the driver's config")
+    driver_url: DriverUrl = "http://127.0.0.1:8000"
+    token: Token = Field(description="the worker token declared in the driver's config")
     name: str = Field(default_factory=_host_name, min_length=1, max_length=200)
     cores: int = Field(0, ge=0, description="cores given to the solver; 0 = all of them")
     data_dir: Path = Path("data/worker")
@@ -105,20 +105,6 @@ class WorkerSettings(LayeredSettings):
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         return value.astimezone() if value is not None and value.tzinfo is None else value
-
-    @field_validator("driver_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http:// or https:// URL, e.g. http://driver-host:8000")
-        return value.rstrip("/")
-
-    @field_validator("token")
-    @classmethod
-    def _token_not_empty(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("must not be empty")
-        return value
 
     @field_validator("solvers", mode="before")
     @classmethod

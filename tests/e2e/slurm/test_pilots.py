@@ -22,13 +22,13 @@ from tests.integration.harness import (
     clean_env,
     fetch_result,
     make_study,
+    single_machine_run,
     standin_solver,
     submit,
     wait_final,
     wait_until,
 )
 from tests.slurm_cluster import SPARE_PARTITION, SlurmCluster
-from winjobs.antares.output import new_run_folder
 from winjobs.client import DriverClient
 from winjobs.wire import JobDetail, JobStatus, PilotInfo, TaskStatus
 
@@ -41,17 +41,7 @@ YEARS = 4
 def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A single-machine run of the study, to compare the pilots' output with."""
     root = tmp_path_factory.mktemp("clean")
-    study = make_study(root, YEARS)
-    subprocess.run(
-        [str(standin_solver(root / "bin")), "-i", str(study), "--force-parallel=2", "-n", "c"],
-        stdout=subprocess.DEVNULL,
-        env=clean_env(**{SECONDS: "0"}),
-        check=True,
-        timeout=120,
-    )
-    run = new_run_folder(study, set())
-    assert run is not None
-    return run
+    return single_machine_run(root, standin_solver(root / "bin"), YEARS)
 
 
 def succeeded(client: DriverClient, job_id: int) -> JobDetail:
