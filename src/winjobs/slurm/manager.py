@@ -83,11 +83,13 @@ class PoolManager:
     # ------------------------------------------------------------------ start and stop
 
     def prepare(self) -> None:
-        """Write the pilot files and ask Slurm whether it would take the pilot job.
+        """Write the pilot files, check the token with the driver and ask Slurm whether
+        it would take the pilot job.
 
-        A refusal (unknown partition, account or QOS, a time limit above the partition's)
-        stops the manager before it starts: ConfigError with Slurm's message. A
-        controller that cannot be reached now is only logged: the loop retries."""
+        A refusal (a token the driver does not take; an unknown partition, account or
+        QOS, a time limit above the partition's) stops the manager before it starts:
+        ConfigError with the driver's or Slurm's message. A driver or a controller that
+        cannot be reached now is only logged: the loop retries."""
         self.script, config = write_pilot_files(self.settings)
         log.info("pilot script %s, worker config %s (readable by you only)", self.script, config)
         for version, path in sorted(self.settings.worker.get("solvers", {}).items()):
@@ -97,6 +99,12 @@ class PoolManager:
                     version,
                     path,
                 )
+        try:
+            self.client.pool_demand()
+        except ClientError as exc:
+            if not exc.is_transient:  # a wrong token or URL: no round would ever work
+                raise ConfigError(f"the driver refuses the pool manager: {exc}") from exc
+            log.warning("the driver cannot be reached now (%s): trying every round", exc)
         try:
             answer = self.slurm.test_submit(self.script)
         except SlurmError as exc:

@@ -116,7 +116,7 @@ class World:
         manager = PoolManager(
             settings,
             self.slurm,
-            self.api.client("worker-secret"),
+            self.api.client(settings.token.get_secret_value()),
             monotonic=self.clock,
             backoff=Backoff(settings.retry_initial_s, settings.retry_max_s, jitter=0),
         )
@@ -300,3 +300,10 @@ def test_slurm_refusing_the_pilot_at_start_is_a_configuration_error(world: World
         world.manager(partition="nope")
     world.slurm.refuse = "sbatch: error: Unable to contact slurm controller (connect failure)"
     world.manager()  # the controller is away: the loop will retry, no reason to stop
+
+
+def test_a_token_the_driver_refuses_stops_the_manager_at_start(world: World) -> None:
+    with pytest.raises(ConfigError, match=r"the driver refuses the pool manager: .*HTTP 401"):
+        world.manager(token="not-a-token")
+    with pytest.raises(ConfigError, match=r"the driver refuses .*HTTP 403"):
+        world.manager(token="alice-secret")  # a user's token: not for a pool manager
