@@ -11,6 +11,7 @@ logged. A driver or a `squeue` that does not answer skips the round.
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 import time
@@ -172,14 +173,21 @@ class PoolManager:
         return plan
 
     def _facts(self, demand: PoolDemand) -> policy.Facts:
-        workers = {w.name: w for w in demand.workers}
+        """The policy's facts. This pool's workers whose pilot no longer runs are left
+        out: a pilot Slurm killed looks idle on the driver until it is found offline."""
+        running = {
+            r.worker_name(self.settings.pool) for r in self._live() if r.job.state == "RUNNING"
+        }
+        mine = re.compile(rf"^{re.escape(self.settings.pool)}-\d+(_\d+)?-")
+        present = [w for w in demand.workers if w.name in running or not mine.match(w.name)]
+        workers = {w.name: w for w in present}
         pilots = [
             policy.Pilot(r.job_id, self._phase(r, workers), max(1, r.job.cores), r.order)
             for r in self._live()
         ]
         return policy.Facts(
             jobs=demand.jobs,
-            workers=demand.workers,
+            workers=present,
             pilots=pilots,
             cluster_versions=self.settings.cluster_versions,
             cores_per_pilot=self.settings.cores,
@@ -197,11 +205,9 @@ class PoolManager:
         worker = workers.get(record.worker_name(self.settings.pool) or "")
         if worker is None:
             return Phase.LEAVING if record.registered else Phase.STARTING
-        return (
-            Phase.WORKING
-            if worker.state in (WorkerState.IDLE, WorkerState.BUSY)
-            else (Phase.LEAVING)
-        )
+        if worker.state in (WorkerState.IDLE, WorkerState.BUSY):
+            return Phase.WORKING
+        return Phase.LEAVING  # draining, or gone quiet
 
     # ------------------------------------------------------------------ Slurm's side
 
@@ -211,13 +217,20 @@ class PoolManager:
     def _update(self, jobs: Sequence[SlurmJob], workers: Sequence[WorkerInfo]) -> None:
         """Take in squeue's lines and the driver's workers; log what changed."""
         seen = {job.job_id: job for job in jobs}
+        names = {w.name for w in workers}
         for job_id, job in sorted(seen.items(), key=lambda item: _job_order(item[0])):
             record = self.pilots.get(job_id)
             if record is None:
                 record = self._adopt(job)
-            elif (record.job.state, record.job.reason) != (job.state, job.reason):
+            old, record.job, record.missing = record.job, job, 0
+            # registered first: a pilot may register, work and end between two rounds
+            if not record.registered and record.worker_name(self.settings.pool) in names:
+                record.registered = True
+                self.failures = 0
+                log.info("pilot %s registered as worker %s", job_id,
+                         record.worker_name(self.settings.pool))  # fmt: skip
+            if (old.state, old.reason) != (job.state, job.reason):
                 self._changed(record, job)
-            record.job, record.missing = job, 0
             if job.state == "RUNNING" and record.running_since is None:
                 record.running_since = self.monotonic()
         for record in list(self.pilots.values()):
@@ -225,19 +238,13 @@ class PoolManager:
                 record.missing += 1
                 if record.job.final or record.missing >= MISSING_ROUNDS:
                     del self.pilots[record.job_id]
-        names = {w.name for w in workers}
-        for record in self._live():
-            if not record.registered and record.worker_name(self.settings.pool) in names:
-                record.registered = True
-                self.failures = 0
-                log.info("pilot %s registered as worker %s", record.job_id,
-                         record.worker_name(self.settings.pool))  # fmt: skip
         self._cancel_stuck()
 
     def _adopt(self, job: SlurmJob) -> PilotRecord:
-        """A pilot of this pool the manager did not submit (a restart of the manager)."""
+        """A pilot of this pool the manager did not submit (a restart of the manager):
+        taken as it is, its past not judged."""
         self._order += 1
-        record = PilotRecord(job.job_id, self._order, job)
+        record = PilotRecord(job.job_id, self._order, job, registered=job.final)
         self.pilots[job.job_id] = record
         if not job.final:
             log.info("pilot %s found in Slurm's queue: %s", job.job_id, _describe(job))
@@ -312,7 +319,8 @@ class PoolManager:
         return delay
 
     def _problem(self, text: str) -> None:
-        log.error("%s", text)
+        """Log a problem (once while it lasts) and show it on the driver."""
+        log.log(logging.ERROR if text != self.problem else logging.DEBUG, "%s", text)
         self.problem = text
 
     def _log_plan(self, plan: policy.Plan) -> None:

@@ -307,3 +307,14 @@ def test_a_token_the_driver_refuses_stops_the_manager_at_start(world: World) -> 
         world.manager(token="not-a-token")
     with pytest.raises(ConfigError, match=r"the driver refuses .*HTTP 403"):
         world.manager(token="alice-secret")  # a user's token: not for a pool manager
+
+
+def test_a_pilot_that_worked_and_ended_between_two_rounds_is_no_failure(world: World) -> None:
+    manager = world.manager(max_pilots=1)
+    world.submit(years=4)
+    manager.round()
+    world.pilot_registers("101")  # registers, works, and ends before the next round
+    world.slurm.set("101", "COMPLETED")
+    manager.round()
+    assert manager.problem is None and manager.hold_until == 0.0
+    assert world.slurm.submitted == ["101", "102"]  # years left: the next pilot at once
