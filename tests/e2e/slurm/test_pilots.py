@@ -71,8 +71,10 @@ def years_once(job: JobDetail) -> None:
 def test_pilots_run_a_job_and_leave_when_the_queue_is_empty(
     cluster: SlurmCluster, tmp_path: Path, clean_run: Path
 ) -> None:
+    """Three pilots of one core for four years on a node of two cores: two run, the
+    third waits in Slurm's queue until the queue has nothing left, and is cancelled."""
     driver = Driver(tmp_path / "driver", settings=DRIVER).start()
-    pool = Pool(tmp_path / "pool", cluster, driver.url).start()
+    pool = Pool(tmp_path / "pool", cluster, driver.url, {"max_pilots": 3}).start()
     try:
         with driver.user() as client:
             job_id = submit(client, make_study(tmp_path, YEARS), tmp_path)
@@ -84,6 +86,7 @@ def test_pilots_run_a_job_and_leave_when_the_queue_is_empty(
             assert running[0].worker == pool.worker(running[0].job_id)
             table = workers_command(driver)  # Slurm's side, with the workers
             assert f"Slurm pool {pool.name}" in table and running[0].job_id in table, table
+            assert "PENDING" in table, table  # the third pilot, waiting for a core
             job = succeeded(client, job_id)
             ours = {pool.worker(p["id"]) for p in pool.jobs(every=True)}
             assert {task.worker for task in job.tasks} <= ours
@@ -92,8 +95,10 @@ def test_pilots_run_a_job_and_leave_when_the_queue_is_empty(
             assert_same_run(fetched, clean_run)
             # the pilots end by themselves once a claim finds no work
             wait_until(lambda: not pool.jobs(), 120, "the pilots to end")
-            ended = pool.jobs(every=True)
-            assert ended and {p["state"] for p in ended} == {"COMPLETED"}, ended
+            ended = {p["id"]: p["state"] for p in pool.jobs(every=True)}
+            ran = {pool.pilot_of(task.worker) for task in job.tasks}
+            assert {ended[p] for p in ran} == {"COMPLETED"}, ended  # they ended by themselves
+            assert sorted(ended.values()).count("CANCELLED") == 1, ended  # never started
         assert pool.stop() == 0, pool.log()[-3000:]
     finally:
         pool.stop()
