@@ -30,7 +30,7 @@ from winjobs.cli.render import (
     jobs_table,
     pools_view,
     to_json,
-    workers_table,
+    workers_view,
 )
 from winjobs.client import DriverClient
 from winjobs.wire import JOBS_LIMIT_DEFAULT, JOBS_LIMIT_MAX, JobDetail, JobStatus
@@ -200,8 +200,9 @@ def list_workers(
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """List the workers: name, cores, solver versions, state, current task, last seen; and
-    the pilots of batch-system pools (Slurm job id, state, reason), pending ones included."""
+    """List the workers: name, cores, solver versions, state, current task, last seen;
+    then why each held worker is held; then the pilots of batch-system pools (Slurm job
+    id, state, reason), pending ones included."""
     with driver_session(driver, token) as (client, _):
         listing = client.list_workers()
     now = _now()
@@ -211,6 +212,6 @@ def list_workers(
     if not listing.workers:
         err_console.print("no workers have registered yet")
     else:
-        console.print(workers_table(listing.workers, now))
+        console.print(workers_view(listing.workers, now))
     if listing.pools:
         console.print(pools_view(listing.pools, now))

@@ -7,7 +7,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from winjobs.driver.api.deps import DriverDep, PoolManager
-from winjobs.driver.api.workers import worker_infos
 from winjobs.wire import Ack, PilotReport, PoolDemand, QueuedWork
 
 router = APIRouter(tags=["pool"])
@@ -18,7 +17,6 @@ def demand(_identity: PoolManager, driver: DriverDep) -> PoolDemand:
     """The years waiting for a worker, per active job in the order the scheduler serves
     them (with the study's version and the version the job is pinned to), and every
     worker with its state, cores and solver versions: the facts a pool manager scales on."""
-    now = driver.store.clock()
     jobs = [
         QueuedWork(
             job_id=work.job_id,
@@ -29,12 +27,12 @@ def demand(_identity: PoolManager, driver: DriverDep) -> PoolDemand:
         )
         for work in driver.store.waiting_work()
     ]
-    return PoolDemand(jobs=jobs, workers=worker_infos(driver, now))
+    return PoolDemand(jobs=jobs, workers=driver.pool.list().workers)
 
 
 @router.put("/pool/pilots/{pool}", response_model=Ack)
 def report_pilots(pool: str, report: PilotReport, _identity: PoolManager, driver: DriverDep) -> Ack:
     """A pool manager's view of its pilots (pending ones included), shown with the
     workers (`GET /workers`) until the next report replaces it."""
-    driver.pools.report(pool, report, driver.store.clock())
+    driver.pool.pilots.report(pool, report, driver.store.clock())
     return Ack()

@@ -1,16 +1,16 @@
-"""`/workers`: list them; the worker protocol's register and claim (long-poll)."""
+"""`/workers`: list them; the admin actions on one (`/workers/{name}/release`); the
+worker protocol's register and claim (long-poll)."""
 
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from winjobs.driver import views
 from winjobs.driver.api.deps import (
+    AdminIdentity,
     DispatchDep,
     DriverDep,
     SettingsDep,
@@ -18,7 +18,6 @@ from winjobs.driver.api.deps import (
     WorkerId,
     WorkerIdentity,
 )
-from winjobs.driver.runtime import Driver
 from winjobs.wire import (
     ClaimRequest,
     TaskAssignment,
@@ -31,21 +30,18 @@ from winjobs.wire import (
 router = APIRouter(tags=["workers"])
 
 
-def worker_infos(driver: Driver, now: datetime) -> list[WorkerInfo]:
-    """Every worker that ever registered, by name, with its state at `now`."""
-    offline = driver.settings.worker_offline_s
-    return [
-        views.worker_info(worker, task, now, offline)
-        for worker, task in driver.store.list_workers()
-    ]
-
-
 @router.get("/workers", response_model=WorkerList)
 def list_workers(_identity: UserIdentity, driver: DriverDep) -> WorkerList:
-    """Every worker that ever registered: state, current task, last seen; and the pools
-    of pilot workers in batch systems, with their pilots still waiting in the batch queue."""
-    now = driver.store.clock()
-    return WorkerList(workers=worker_infos(driver, now), pools=driver.pools.snapshot(now))
+    """Every worker that ever registered: state (held, and why), current task, last seen;
+    and the pools of pilot workers in batch systems, their pilots still pending included."""
+    return driver.pool.list()
+
+
+@router.post("/workers/{name}/release", response_model=WorkerInfo)
+def release_worker(name: str, admin: AdminIdentity, driver: DriverDep) -> WorkerInfo:
+    """Release a held worker (admin): it takes tasks again, its failures in a row
+    forgotten. 404 unknown name, 409 not held."""
+    return driver.pool.release(name, admin)
 
 
 @router.post("/workers/register", response_model=WorkerRegistered)

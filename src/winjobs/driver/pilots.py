@@ -1,4 +1,5 @@
-"""Pools of pilot workers in batch systems (Slurm, docs/slurm.md): their managers' reports.
+"""Pools of pilot workers in batch systems (Slurm, docs/slurm.md): their managers' reports
+(kept by `pool.PoolService`, listed with the workers).
 
 A pool manager (`winjobs slurm`) runs where the batch system's commands work, often not
 on the driver's machine, and only it can see pilots still PENDING in the batch queue (a
