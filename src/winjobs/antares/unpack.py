@@ -59,7 +59,7 @@ class _Planned:
     is_dir: bool
 
 
-def _declared_entry_count(archive: Path) -> int:
+def _declared_entry_count(archive: Path, label: str) -> int:
     """Entry count from the end-of-central-directory record, read BEFORE zipfile builds an
     object per entry (a crafted directory of millions of entries would exhaust memory)."""
     size = archive.stat().st_size
@@ -69,7 +69,7 @@ def _declared_entry_count(archive: Path) -> int:
         tail = handle.read(tail_size)
         at = tail.rfind(b"PK\x05\x06")
         if at == -1 or len(tail) - at < 22:
-            raise ArchiveError(f"{archive.name} is not a zip file or is truncated")
+            raise ArchiveError(f"{label} is not a zip file or is truncated")
         count = struct.unpack("<H", tail[at + 10 : at + 12])[0]
         if count != 0xFFFF or at < 20 or tail[at - 20 : at - 16] != b"PK\x06\x07":
             return int(count)
@@ -77,7 +77,7 @@ def _declared_entry_count(archive: Path) -> int:
         handle.seek(zip64_offset)
         record = handle.read(56)
         if len(record) < 56 or record[:4] != b"PK\x06\x06":
-            raise ArchiveError(f"{archive.name}: corrupt zip64 directory")
+            raise ArchiveError(f"{label}: corrupt zip64 directory")
         return int(struct.unpack("<Q", record[32:40])[0])
 
 
@@ -156,13 +156,18 @@ def _extract(archive: zipfile.ZipFile, plan: list[_Planned], root: Path, limit: 
         if item.is_dir:
             target.mkdir(parents=True, exist_ok=True)
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with archive.open(item.info) as source, target.open("xb") as sink:
-            while chunk := source.read(_CHUNK):
-                written += len(chunk)
-                if written > limit:
-                    raise ArchiveError(f"archive expands beyond {limit} bytes")
-                sink.write(chunk)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(item.info) as source, target.open("xb") as sink:
+                while chunk := source.read(_CHUNK):
+                    written += len(chunk)
+                    if written > limit:
+                        raise ArchiveError(f"archive expands beyond {limit} bytes")
+                    sink.write(chunk)
+        except OSError as exc:  # said of the entry: the folder it goes to is ours, not theirs
+            raise ArchiveError(
+                f"cannot unpack entry {item.info.filename!r}: {exc.strerror or exc}"
+            ) from exc
 
 
 def _walk_tree(root: Path) -> Iterator[Path]:
@@ -194,19 +199,23 @@ def unpack_archive(
     *,
     limits: UnpackLimits = UnpackLimits(),
     sevenzip: Path | None = None,
+    label: str | None = None,
 ) -> None:
-    """Unpack an untrusted zip into `dest`, which must not exist; all or nothing."""
+    """Unpack an untrusted zip into `dest`, which must not exist; all or nothing.
+
+    `label` is how messages name the archive (default: its file name): a service that
+    unpacks uploads under names of its own says "the uploaded zip". Messages never name
+    `dest`, only the archive and its entries, so they speak of what the sender sent.
+    """
     archive, dest = Path(archive), Path(dest)
+    label = label or archive.name
     if dest.exists() or dest.is_symlink():
         raise ArchiveError(f"{dest} already exists; unpack into a new folder")
     try:
         archive_size = archive.stat().st_size
+        count = _declared_entry_count(archive, label)
     except OSError as exc:
-        raise ArchiveError(f"cannot read {archive}: {exc.strerror or exc}") from exc
-    try:
-        count = _declared_entry_count(archive)
-    except OSError as exc:
-        raise ArchiveError(f"cannot read {archive}: {exc.strerror or exc}") from exc
+        raise ArchiveError(f"cannot read {label}: {exc.strerror or exc}") from exc
     if count > limits.max_files:
         raise ArchiveError(f"too many entries: {count} > {limits.max_files}")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -221,10 +230,15 @@ def unpack_archive(
             run_sevenzip([str(tool), "x", "-tzip", "-y", "-bd", f"-o{tmp}", str(archive)])
             _verify_tree(tmp, plan, limits)
         tmp.rename(dest)
+    except UnicodeDecodeError as exc:  # zipfile decodes names flagged UTF-8 when it opens
+        raise ArchiveError(
+            f"{label} has an entry name that is not valid UTF-8 although the zip marks it "
+            f"so ({exc.object[:60]!r}): pack it again with a standard zip tool"
+        ) from exc
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-        raise ArchiveError(f"{archive.name} is damaged or unsupported: {exc}") from exc
+        raise ArchiveError(f"{label} is damaged or unsupported: {exc}") from exc
     except OSError as exc:
-        raise ArchiveError(f"cannot unpack {archive.name} into {dest}: {exc}") from exc
+        raise ArchiveError(f"cannot unpack {label}: {exc.strerror or exc}") from exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import winjobs
@@ -75,6 +76,13 @@ def create_app(settings: DriverSettings, clock: Clock = utcnow) -> FastAPI:
     async def _driver_error(_request: Request, exc: DriverError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's 422, without echoing the input: it may be huge, or a number JSON
+        cannot carry (`NaN`, `Infinity`: the answer itself would then fail with a 500)."""
+        problems = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        return JSONResponse({"detail": problems}, status_code=422)
 
     include_routers(app)
     install_dashboard(app, settings, clock)

@@ -32,7 +32,7 @@ from pydantic_settings import (
 from winjobs.configfiles import LayeredSettings
 from winjobs.driver.dashboard.config import DashboardSettings
 from winjobs.logfiles import LogLevel
-from winjobs.wire import Role, Transfer
+from winjobs.wire import TIME_LIMIT_MAX_S, Role, Transfer
 
 ENV_PREFIX = "WINJOBS_DRIVER_"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -92,7 +92,11 @@ class DriverSettings(LayeredSettings):
     """Every key of the driver's configuration, with its default."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, frozen=True
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        validate_default=True,
+        frozen=True,
+        allow_inf_nan=False,
     )
 
     host: str = "127.0.0.1"
@@ -121,7 +125,7 @@ class DriverSettings(LayeredSettings):
     max_unpacked_bytes: int = Field(200 * 1024**3, gt=0)
     max_compression_ratio: float = Field(200.0, gt=1)
     #: default time limit per task (seconds) for jobs that do not set one
-    task_time_limit_s: float | None = Field(None, gt=0)
+    task_time_limit_s: float | None = Field(None, gt=0, le=TIME_LIMIT_MAX_S)
     #: threads serving blocking requests; raised above anyio's 40 so many long-polling
     #: workers and uploads never starve the other requests
     thread_pool_size: int = Field(100, ge=4)

@@ -94,7 +94,10 @@ class _Receiver:
         _, options = parse_options_header(disposition)
         self.part.name = options.get(b"name", b"").decode("utf-8", "replace")
         raw_filename = options.get(b"filename")
-        self.part.filename = None if raw_filename is None else raw_filename.decode("utf-8")
+        # the name is not used (the content is what counts): any bytes will do
+        self.part.filename = (
+            None if raw_filename is None else raw_filename.decode("utf-8", "replace")
+        )
         if self._is_file():
             self.file_started = True
 

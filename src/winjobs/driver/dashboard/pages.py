@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse
 
-from winjobs.driver.api.deps import DriverDep
+from winjobs.driver.api.deps import DriverDep, IdPath
 from winjobs.driver.dashboard import screens
 from winjobs.driver.dashboard.deps import DashboardDep, SignedIn
 from winjobs.driver.dashboard.security import PageError
@@ -53,7 +53,7 @@ def jobs_fragment(
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(
-    job_id: int, viewer: SignedIn, driver: DriverDep, dashboard: DashboardDep
+    job_id: IdPath, viewer: SignedIn, driver: DriverDep, dashboard: DashboardDep
 ) -> HTMLResponse:
     with html_errors():
         screen = screens.job_screen(driver, viewer, job_id)
@@ -67,7 +67,7 @@ def job_page(
 
 @router.get("/fragment/jobs/{job_id}", response_class=HTMLResponse)
 def job_fragment(
-    job_id: int, viewer: SignedIn, driver: DriverDep, dashboard: DashboardDep
+    job_id: IdPath, viewer: SignedIn, driver: DriverDep, dashboard: DashboardDep
 ) -> HTMLResponse:
     with html_errors():
         screen = screens.job_screen(driver, viewer, job_id)
