@@ -12,7 +12,7 @@ Tokens are compared by their sha256 (the configuration holds digests only).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from starlette.requests import HTTPConnection
 
@@ -77,3 +77,21 @@ def ensure_can_change(identity: Identity, submitter: str, job_id: int) -> None:
     if identity.role is Role.USER and identity.name == submitter:
         return
     raise Forbidden(f"job {job_id} belongs to {submitter}: only they or an admin may change it")
+
+
+def may_read(identity: Identity, submitter: str, readers: Collection[str]) -> bool:
+    """Who reads a job's data (detail, result, logs): its submitter, admins, and the users
+    the driver's `readers` setting names. Everyone else sees only its line in the queue."""
+    if identity.role is Role.ADMIN:
+        return True
+    return identity.role is Role.USER and (identity.name == submitter or identity.name in readers)
+
+
+def ensure_can_read(
+    identity: Identity, submitter: str, job_id: int, readers: Collection[str]
+) -> None:
+    if not may_read(identity, submitter, readers):
+        raise Forbidden(
+            f"job {job_id} belongs to {submitter}: only they, an admin or a reader named in "
+            "the driver's `readers` setting may read its data"
+        )

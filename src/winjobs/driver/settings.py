@@ -106,6 +106,9 @@ class DriverSettings(LayeredSettings):
     #: default `sqlite:///<data_dir>/winjobs.db`; PostgreSQL as `postgresql+psycopg://...`
     database_url: str | None = None
     tokens: list[TokenConfig] = Field(default_factory=list)
+    #: users (token names) who may read every job's data (detail, logs, result), not
+    #: only their own; admins always may (docs/driver.md, Auth)
+    readers: list[str] = Field(default_factory=list)
 
     lease_seconds: float = Field(60.0, gt=0)
     #: how often workers are asked to heartbeat; default: a quarter of the lease
@@ -153,6 +156,12 @@ class DriverSettings(LayeredSettings):
             if digest in seen:
                 raise ValueError(f"tokens: the token of {entry.name!r} is listed twice")
             seen.add(digest)
+        users = {t.name for t in self.tokens if t.role is Role.USER}
+        unknown = [name for name in self.readers if name not in users]
+        if unknown:
+            raise ValueError(
+                f"readers: {', '.join(map(repr, unknown))} is not the name of a user token"
+            )
         if self.database_url is not None and not self.database_url.startswith(
             ("sqlite:", "postgresql")
         ):

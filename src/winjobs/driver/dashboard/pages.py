@@ -38,16 +38,16 @@ def jobs_page(
     return dashboard.renderer.page(
         "jobs.html",
         **screens.base_context(dashboard, viewer, "jobs", "Jobs", flashes),
-        **screens.jobs_screen(driver, dashboard, request.query_params),
+        **screens.jobs_screen(driver, dashboard, viewer, request.query_params),
     )
 
 
 @router.get("/fragment/jobs", response_class=HTMLResponse)
 def jobs_fragment(
-    request: Request, _viewer: SignedIn, driver: DriverDep, dashboard: DashboardDep
+    request: Request, viewer: SignedIn, driver: DriverDep, dashboard: DashboardDep
 ) -> HTMLResponse:
     return dashboard.renderer.page(
-        "_jobs.html", **screens.jobs_screen(driver, dashboard, request.query_params)
+        "_jobs.html", **screens.jobs_screen(driver, dashboard, viewer, request.query_params)
     )
 
 
