@@ -35,7 +35,9 @@ INT64_MAX = 2**63 - 1
 TIME_LIMIT_MAX_S = 365 * 24 * 3600.0
 
 #: Header a worker sends with each request of the worker protocol: its registered id.
-#: Without it the driver answers 403; re-registering under the same name keeps the id.
+#: Without it the driver answers 403, and so it does when the id was registered with
+#: another token; re-registering under the same name with the same token keeps the id
+#: (another token cannot take a registered name: 403).
 WORKER_ID_HEADER = "X-Winjobs-Worker"
 
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from winjobs.driver import scheduler
+from winjobs.driver.auth import WorkerOwners
 from winjobs.driver.collector import Collector
 from winjobs.driver.errors import Conflict, Invalid, NotFound, Unavailable
 from winjobs.driver.files import DataDir, remove_tree
@@ -57,13 +58,15 @@ class Dispatch:
         self.claims = claims
         self.collector = collector
         self.shared = shared or SharedFolders(settings, files, store)
+        self.owners = WorkerOwners(store.worker_owner)
         self.policy = ClaimPolicy(
             chunk_policy=settings.chunk_policy,
             lease_seconds=settings.lease_seconds,
             worker_offline_s=settings.worker_offline_s,
         )
 
-    def register(self, registration: WorkerRegistration) -> WorkerRegistered:
+    def register(self, registration: WorkerRegistration, token_name: str) -> WorkerRegistered:
+        """Register (or refresh) a worker; `token_name` (the caller's token) owns its id."""
         bad = []
         for version in registration.versions:
             try:
@@ -80,7 +83,9 @@ class Dispatch:
             transfer=registration.transfer.value,
             shared_output_root=registration.shared_output_root,
             free_disk_bytes=registration.free_disk_bytes,
+            token_name=token_name,
         )
+        self.owners.bind(worker_id, token_name)
         self.shared.remember(
             worker_id, registration.transfer, registration.shared_output_root, registration.name
         )

@@ -44,7 +44,9 @@ def new_job(
 def worker(
     store: Store, name: str = "w1", cores: int = 4, versions: list[str] | None = None
 ) -> int:
-    return store.register_worker(name, "Linux", cores, versions or ["8.8"], "http", None, None)
+    return store.register_worker(
+        name, "Linux", cores, versions or ["8.8"], "http", None, None, token_name="pool"
+    )
 
 
 def claim(store: Store, worker_id: int, cores: int = 4, policy: ClaimPolicy = POLICY) -> Claimed:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
+from fastapi.concurrency import run_in_threadpool
 
 from winjobs.driver.auth import authenticate, require_role
 from winjobs.driver.dispatch import Dispatch
@@ -69,12 +70,19 @@ def parse_number(text: str | None, maximum: int = INT64_MAX) -> int | None:
 
 
 async def _worker_id(
-    _identity: Annotated[Identity, Depends(_worker)],
+    request: Request,
+    identity: Annotated[Identity, Depends(_worker)],
     worker_id: Annotated[str | None, Header(alias=WORKER_ID_HEADER)] = None,
 ) -> int:
+    """The worker id of the header, if the calling token is the one that registered it."""
     parsed = parse_number(worker_id)
     if parsed is None:
         raise Forbidden(f"send the {WORKER_ID_HEADER} header: register the worker first")
+    owners = get_driver(request).dispatch.owners
+    if owners.known(parsed):
+        owners.check(parsed, identity)
+    else:  # read once from the database, off the event loop
+        await run_in_threadpool(owners.check, parsed, identity)
     return parsed
 
 

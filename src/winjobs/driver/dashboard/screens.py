@@ -69,9 +69,7 @@ def _jobs_page(
     number = filters.page
     for _ in range(2):
         offset = present.page_offset(number, size)
-        listing = driver.jobs.list(
-            filters.status, filters.submitter, viewer.identity, size, offset
-        )
+        listing = driver.jobs.list(filters.status, filters.submitter, viewer.identity, size, offset)
         total = listing.total or 0
         count = present.page_count(total, size)
         if number <= count:

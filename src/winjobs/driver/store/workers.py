@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from winjobs.driver.errors import Conflict, NotFound
+from winjobs.driver.errors import Conflict, Forbidden, NotFound
 from winjobs.driver.models import Job, Task, Worker
 from winjobs.driver.store.base import StoreBase
 from winjobs.driver.store.records import Counts
@@ -25,8 +25,12 @@ class WorkerStore(StoreBase):
         transfer: str,
         shared_output_root: str | None,
         free_disk_bytes: int | None,
+        *,
+        token_name: str,
     ) -> int:
-        """Create the worker, or refresh it when a worker of that name registers again."""
+        """Create the worker, or refresh it when a worker of that name registers again
+        with the same token. The token owns the id (`worker_owner`): another token cannot
+        take a registered name over (Forbidden)."""
         now = self.clock()
         values: dict[str, Any] = {
             "os": os,
@@ -36,6 +40,7 @@ class WorkerStore(StoreBase):
             "shared_output_root": shared_output_root,
             "free_disk_bytes": free_disk_bytes,
             "draining": False,
+            "token_name": token_name,
             "registered_at": now,
             "last_seen": now,
         }
@@ -43,20 +48,35 @@ class WorkerStore(StoreBase):
             try:
                 with self._write() as conn:
                     found = conn.execute(
-                        update(Worker).where(Worker.name == name).values(**values)
-                    ).rowcount
-                    if found:
+                        select(Worker.id, Worker.token_name).where(Worker.name == name)
+                    ).one_or_none()
+                    if found is None:
                         return int(
-                            conn.execute(select(Worker.id).where(Worker.name == name)).scalar_one()
+                            conn.execute(
+                                insert(Worker).values(name=name, **values).returning(Worker.id)
+                            ).scalar_one()
                         )
-                    return int(
-                        conn.execute(
-                            insert(Worker).values(name=name, **values).returning(Worker.id)
-                        ).scalar_one()
-                    )
+                    if found.token_name not in (None, token_name):
+                        raise Forbidden(
+                            f"worker name {name!r} belongs to another worker token: register "
+                            "under another name, or with the token it registered with"
+                        )
+                    conn.execute(update(Worker).where(Worker.id == found.id).values(**values))
+                    return int(found.id)
             except IntegrityError:  # the same name registered concurrently: update it
                 continue
         raise Conflict(f"worker {name!r} is registering from several places at once")
+
+    def worker_owner(self, worker_id: int) -> str | None:
+        """Name of the token that registered the worker (None: registered before tokens
+        owned ids); NotFound if there is no such worker."""
+        with self._read() as conn:
+            found = conn.execute(
+                select(Worker.token_name).where(Worker.id == worker_id)
+            ).one_or_none()
+        if found is None:
+            raise NotFound(f"no worker {worker_id}: register again")
+        return found.token_name
 
     def list_workers(self) -> list[tuple[Worker, Task | None]]:
         """Every worker with the task it is running, if any."""
