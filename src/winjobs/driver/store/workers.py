@@ -12,7 +12,7 @@ from winjobs.driver.errors import Conflict, Forbidden, NotFound
 from winjobs.driver.models import Job, Task, Worker
 from winjobs.driver.store.base import StoreBase
 from winjobs.driver.store.records import Counts
-from winjobs.wire import TaskStatus
+from winjobs.wire import JobStatus, TaskStatus
 
 
 class WorkerStore(StoreBase):
@@ -118,12 +118,18 @@ class WorkerStore(StoreBase):
         with self._read() as conn:
             return set(conn.execute(select(Job.study_sha256).distinct()).scalars())
 
-    def succeeded_attempts(self) -> set[tuple[int, int, int]]:
-        """(job id, task id, attempt) of every succeeded task: the outputs to keep."""
+    def outputs_to_keep(self) -> set[tuple[int, int, int]]:
+        """(job id, task id, attempt) of the task outputs still needed: succeeded tasks
+        of jobs not yet assembled (a failed or cancelled job keeps them for a retry). A
+        succeeded job's are not: its assembly removes them, and a start-up after a kill
+        between its success and that removal finishes the job."""
         with self._read() as conn:
             rows = conn.execute(
-                select(Task.job_id, Task.id, Task.attempt).where(
-                    Task.status == TaskStatus.SUCCEEDED.value
+                select(Task.job_id, Task.id, Task.attempt)
+                .join(Job, Job.id == Task.job_id)
+                .where(
+                    Task.status == TaskStatus.SUCCEEDED.value,
+                    Job.status != JobStatus.SUCCEEDED.value,
                 )
             ).all()
         return {(int(j), int(t), int(a)) for j, t, a in rows}
