@@ -228,13 +228,26 @@ class WorkerRegistered(_Response):
     lease_seconds: float
 
 
+class WorkerTask(_Response):
+    """A task a worker is running."""
+
+    task_id: int
+    job_id: int
+
+
 class WorkerInfo(_Response):
+    """One worker (one row per worker, whatever it runs). A worker may hold several
+    tasks at once: it uploads one while the next runs, or runs tasks on spare cores."""
+
     id: int
     name: str
     os: str
     cores: int
     versions: list[str]
     state: WorkerState
+    #: every task it is running, the most recently claimed first
+    tasks: list[WorkerTask] = []
+    #: the most recently claimed of `tasks` (for clients older than `tasks`)
     current_task: int | None = None
     current_job: int | None = None
     last_seen: datetime

@@ -199,7 +199,8 @@ def list_workers(
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """List the workers: name, cores, solver versions, state, current task, last seen."""
+    """List the workers, one line each: name, cores, solver versions, state, the tasks
+    it runs, last seen."""
     with driver_session(driver, token) as (client, _):
         listing = client.list_workers()
     if as_json:

@@ -30,13 +30,13 @@ router = APIRouter(tags=["workers"])
 
 @router.get("/workers", response_model=WorkerList)
 def list_workers(_identity: UserIdentity, driver: DriverDep) -> WorkerList:
-    """Every worker that ever registered: state, current task, last seen."""
+    """Every worker that ever registered, once: state, the tasks it runs, last seen."""
     now = driver.store.clock()
     offline = driver.settings.worker_offline_s
     return WorkerList(
         workers=[
-            views.worker_info(worker, task, now, offline)
-            for worker, task in driver.store.list_workers()
+            views.worker_info(worker, tasks, now, offline)
+            for worker, tasks in driver.store.list_workers()
         ]
     )
 

@@ -115,8 +115,8 @@ def workers_screen(driver: Driver) -> dict[str, Any]:
     now = driver.store.clock()
     offline = driver.settings.worker_offline_s
     workers: list[WorkerInfo] = [
-        views.worker_info(worker, task, now, offline)
-        for worker, task in driver.store.list_workers()
+        views.worker_info(worker, tasks, now, offline)
+        for worker, tasks in driver.store.list_workers()
     ]
     states = Counter(w.state for w in workers)
     return {

@@ -78,12 +78,22 @@ class WorkerStore(StoreBase):
             raise NotFound(f"no worker {worker_id}: register again")
         return found.token_name
 
-    def list_workers(self) -> list[tuple[Worker, Task | None]]:
-        """Every worker with the task it is running, if any."""
+    def list_workers(self) -> list[tuple[Worker, list[Task]]]:
+        """Every worker once, by name, with the tasks it is running (the most recently
+        claimed first; none when idle)."""
         current = and_(Task.worker_id == Worker.id, Task.status == TaskStatus.RUNNING.value)
-        stmt = select(Worker, Task).outerjoin(Task, current).order_by(Worker.name)
+        stmt = (
+            select(Worker, Task)
+            .outerjoin(Task, current)
+            .order_by(Worker.name, Worker.id, Task.started_at.desc(), Task.id.desc())
+        )
+        listing: dict[int, tuple[Worker, list[Task]]] = {}
         with self._session() as session:
-            return [(w, t) for w, t in session.execute(stmt)]
+            for worker, task in session.execute(stmt):
+                _, tasks = listing.setdefault(worker.id, (worker, []))
+                if task is not None:
+                    tasks.append(task)
+        return list(listing.values())
 
     def get_worker(self, worker_id: int) -> Worker:
         with self._session() as session:
