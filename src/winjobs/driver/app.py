@@ -33,6 +33,7 @@ from winjobs.driver.shared import check_setup
 from winjobs.driver.store import Clock, utcnow
 from winjobs.errors import WinjobsError
 from winjobs.logfiles import close_logging, log_file, setup_logging
+from winjobs.parentwatch import ParentWatch
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,9 @@ class DriverServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def serve(settings: DriverSettings) -> None:
-    """Run the driver with uvicorn until interrupted (Ctrl-C / SIGTERM).
+def serve(settings: DriverSettings, parent_pid: int | None = None) -> None:
+    """Run the driver with uvicorn until interrupted (Ctrl-C / SIGTERM), or until the
+    process `parent_pid` is gone (`winjobs.parentwatch`: stopped like by SIGTERM).
 
     Logs go to the console and to `<data_dir>/logs/driver.log` (rotated by size). A
     shared-mode set-up that cannot work (shared folder not writable, no right to make
@@ -136,9 +138,15 @@ def serve(settings: DriverSettings) -> None:
         settings.log_file_backups,
     )
     log.info("driver %s starting, data folder %s", winjobs.__version__, settings.data_dir)
+    server = DriverServer(uvicorn_config(settings, own_logging=True))
+    watch = None
+    if parent_pid is not None:
+        watch = ParentWatch(parent_pid, lambda: setattr(server, "should_exit", True)).start()
     try:
-        DriverServer(uvicorn_config(settings, own_logging=True)).run()
+        server.run()
     finally:
+        if watch is not None:
+            watch.stop()
         close_logging()
 
 

@@ -131,3 +131,37 @@ def test_demo_refuses_a_folder_in_use(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "is not an empty folder" in one_error_line(result)
     assert (tmp_path / "busy" / "precious.txt").read_text() == "keep me"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the demo is killed with SIGKILL here")
+def test_a_killed_demo_leaves_no_driver_or_worker_running(tmp_path: Path) -> None:
+    """Its children run in sessions of their own (Ctrl-C reaches only the demo): killed
+    hard, the demo cannot stop them, so they watch it (`--parent-pid`) and stop."""
+    data = tmp_path / "demo"
+    env = clean_env(WINJOBS_CONFIG=str(tmp_path / "c.yaml"), WINJOBS_STANDIN_SECONDS_PER_YEAR="5")
+    with (
+        (tmp_path / "demo.stderr").open("w") as stderr,
+        subprocess.Popen(
+            winjobs("demo", "--keep", "--data-dir", str(data)),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        ) as demo,
+    ):
+        try:
+            deadline = time.monotonic() + 150
+            while len(processes_mentioning(str(data / "config"))) < 3:  # driver, 2 workers
+                assert demo.poll() is None and time.monotonic() < deadline, (
+                    tmp_path / "demo.stderr"
+                ).read_text()
+                time.sleep(0.2)
+            children = processes_mentioning(str(data / "config"))
+            demo.kill()
+            demo.wait()
+            _, alive = psutil.wait_procs(children, timeout=90)
+            assert alive == [], [p.cmdline() for p in alive]
+        finally:
+            for leftover in processes_mentioning(str(data)):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    leftover.kill()
