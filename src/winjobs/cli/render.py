@@ -187,7 +187,7 @@ def workers_table(workers: Sequence[WorkerInfo], now: datetime) -> Table:
 def running_tasks(worker: WorkerInfo) -> str:
     """`task 7 (job 3), task 8 (job 3)`: every task it runs; `-` when none (a driver
     older than `WorkerInfo.tasks` sends only its current task)."""
-    tasks = [(t.task_id, t.job_id) for t in worker.tasks]
+    tasks: list[tuple[int, int | None]] = [(t.task_id, t.job_id) for t in worker.tasks]
     if not tasks and worker.current_task is not None:
         tasks = [(worker.current_task, worker.current_job)]
     if not tasks:

@@ -76,7 +76,8 @@ class WorkerStore(StoreBase):
             ).one_or_none()
         if found is None:
             raise NotFound(f"no worker {worker_id}: register again")
-        return found.token_name
+        owner: str | None = found.token_name
+        return owner
 
     def list_workers(self) -> list[tuple[Worker, list[Task]]]:
         """Every worker once, by name, with the tasks it is running (the most recently
