@@ -187,18 +187,12 @@ class Dispatch:
         is byte for byte the accepted one."""
         try:
             self.store.check_running(task_id, worker_id, attempt)
-        except Conflict:
             task = self.store.get_task(task_id)
-            if self._delivered(task, worker_id, attempt):
-                return self._repeated(task, sha256)
-            raise
-        task = self.store.get_task(task_id)
-        verified = self.collector.accept_output(
-            task_id, list(task.years), task.solver_version, upload, sha256
-        )
-        try:
+            verified = self.collector.accept_output(
+                task_id, list(task.years), task.solver_version, upload, sha256
+            )
             return self.record_completion(task_id, worker_id, attempt, log_tail, verified)
-        except Conflict:
+        except Conflict:  # before the upload was verified, or while it was
             task = self.store.get_task(task_id)
             if self._delivered(task, worker_id, attempt):
                 return self._repeated(task, sha256)
