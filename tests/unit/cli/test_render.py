@@ -186,7 +186,7 @@ def test_workers_table() -> None:
     )
     both = rows(workers_table([uploading], NOW))
     assert len(both) == 2  # the header and one line for the worker, with both tasks
-    assert " ".join(both[1][4:12]) == "task 8 (job 3), task 7 (job 3)"
+    assert " ".join(both[1]) == "pc-01 16 8.8, 9.2 busy task 8 (job 3), task 7 (job 3) 4s ago"
     table = rows(workers_table(workers, NOW))  # from a driver that sends only current_task
     assert table[1] == [
         "pc-01",
