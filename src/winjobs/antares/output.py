@@ -35,14 +35,17 @@ __all__ = [
     "read_run_file",
     "read_run_info",
     "run_files",
+    "strip_ansi",
 ]
 
 RUN_NAME = re.compile(r"(?P<stamp>\d{8}-\d{4})(?P<mode>eco|adq)(?:-(?P<name>.+?))?(?:\.zip)?")
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LEVEL = re.compile(r"\[(?:infos|check|warns|error|fatal|notic|debug)\]")
 _FATAL = re.compile(r"\[fatal\]\s*(?P<text>.*)")
 _MC_YEARS = re.compile(r"MC-Years : \[\d+ \.\. (?P<last>\d+)\], total: (?P<total>\d+)")
 _BATCH = re.compile(r"\]\s*Year\(s\)(?P<years>(?: \d+)*)\s*$")
+#: What the solver logs after its last year, before writing mc-all (or instead of it).
+_ALL_YEARS_DONE = ("Exporting the survey results", "The simulation synthesis is disabled")
 _EXIT_REASONS = {42: "the solver ran out of memory (exit status 42)"}
 
 
@@ -72,6 +75,14 @@ class RunInfo:
     weights: dict[int, float]
     year_by_year: bool
     synthesis: bool
+    #: `[output] result-format = zip`: a single run of these settings is `<run>.zip`
+    zipped: bool = False
+
+
+def strip_ansi(text: str) -> str:
+    """The solver's text without the colour codes it writes even into files and pipes
+    (`\x1b[0;31m[fatal]\x1b[0m`): what a log tail or a version check should read."""
+    return _ANSI.sub("", text)
 
 
 def find_run_folders(study_dir: Path) -> list[Path]:
@@ -125,7 +136,7 @@ def mode_folder(files: Collection[str]) -> str | None:
 
 
 def _fatal_lines(text: str) -> list[str]:
-    clean = _ANSI.sub("", text)
+    clean = strip_ansi(text)
     return [m.group("text").strip() for m in _FATAL.finditer(clean)]
 
 
@@ -176,14 +187,15 @@ def parse_progress(log_text: str) -> Progress:
 
     `MC-Years : [1 .. N], total: K` gives K. A year is finished when the solver logs
     `Exporting the annual results` for it (year-by-year) or, without year-by-year, when
-    the batch that played it (`Year(s) 3 4`) is followed by the next batch or by
-    `Exporting the survey results` (then every year is done).
+    the batch that played it (`Year(s) 3 4`) is followed by the next batch or by the
+    line the solver logs once every year is done: `Exporting the survey results`, or
+    with `synthesis = false` `The simulation synthesis is disabled.` (real 8.8 logs).
     """
     total: int | None = None
     exported = 0
     batches: list[int] = []
     survey = False
-    for raw in _ANSI.sub("", log_text).splitlines():
+    for raw in strip_ansi(log_text).splitlines():
         if not _LEVEL.search(raw):
             continue
         if m := _MC_YEARS.search(raw):
@@ -192,7 +204,7 @@ def parse_progress(log_text: str) -> Progress:
             exported += 1
         elif m := _BATCH.search(raw):
             batches.append(len(m.group("years").split()))
-        elif "Exporting the survey results" in raw:
+        elif any(line in raw for line in _ALL_YEARS_DONE):
             survey = True
     if survey and total is not None:
         return Progress(total, total)
@@ -234,4 +246,5 @@ def read_run_info(run_dir: Path) -> RunInfo:
         weights=dict(playlist.weights),
         year_by_year=as_bool(params.get("general", "year-by-year")),
         synthesis=as_bool(params.get("output", "synthesis", "true")),
+        zipped=(params.get("output", "result-format") or "").strip().lower() == "zip",
     )

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from winjobs.antares.output import strip_ansi
 from winjobs.errors import ConfigError
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?\b")
 
 #: `-v` of the real solver loads nothing; a minute covers a cold network drive.
@@ -33,7 +33,7 @@ class Solver:
 
 def parse_version(output: str) -> str | None:
     """The version on the last non-empty line of `-v` output ("8.8.10 (revision )")."""
-    lines = [_ANSI.sub("", line).strip() for line in output.splitlines()]
+    lines = [strip_ansi(line).strip() for line in output.splitlines()]
     lines = [line for line in lines if line]
     if not lines:
         return None
