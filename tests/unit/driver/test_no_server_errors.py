@@ -306,6 +306,13 @@ def requests(draw: st.DrawFn, method: str, path: str, target: Target) -> dict[st
 
 
 @pytest.mark.slow  # 20 requests per endpoint: about a minute in all on a loaded machine
+# Starlette's form parser (the dashboard's forms) spools a file part to a temporary file,
+# and one left unfinished by a body cut short is never closed, only collected (a warning,
+# not a 5xx; the API's own uploads use api/uploads.py, which closes what it opens).
+@pytest.mark.filterwarnings(
+    "ignore:Exception ignored in. <function SpooledTemporaryFile.__del__"
+    ":pytest.PytestUnraisableExceptionWarning"
+)
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS, ids=[f"{m} {p}" for m, p in ENDPOINTS])
 def test_no_input_makes_a_server_error(target: Target, method: str, path: str) -> None:
     @settings(
