@@ -32,7 +32,7 @@ import logging
 import queue
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -61,6 +61,17 @@ log = logging.getLogger(__name__)
 
 #: folder name of a task output whose zip held the run folder's content at its root
 _UNNAMED_RUN = "run"
+
+
+def _in_tasks_folder(target: Path, write: Callable[[Path], object]) -> Path:
+    """`write(target)`, making the job's tasks/ folder first if it is missing (the job's
+    first output): a failed write costs less than a stat before every one."""
+    try:
+        write(target)
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write(target)
+    return target
 
 
 def run_folder_name(job: Job, tasks: Sequence[Task]) -> str:
@@ -125,25 +136,16 @@ class Collector:
 
     def keep_output(self, job_id: int, task_id: int, attempt: int, staged: Path) -> Path:
         """Move a checked output to its place (before the completion is committed)."""
-        target = self.files.task_output_zip(job_id, task_id, attempt)
-        try:
-            staged.replace(target)
-        except FileNotFoundError:  # the job's first output
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staged.replace(target)
-        return target
+        return _in_tasks_folder(
+            self.files.task_output_zip(job_id, task_id, attempt), staged.replace
+        )
 
     def keep_bytes(self, job_id: int, task_id: int, attempt: int, data: bytes) -> Path:
         """Write a checked output held in memory to its place (before the completion is
         committed: a crash in between leaves a file no row refers to, removed at
         start-up; a report that is not recorded removes it)."""
         target = self.files.task_output_zip(job_id, task_id, attempt)
-        try:
-            target.write_bytes(data)
-        except FileNotFoundError:  # the job's first output
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        return target
+        return _in_tasks_folder(target, lambda path: path.write_bytes(data))
 
     def discard(self, path: Path | None) -> None:
         if path is not None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import anyio.to_thread
 
 from winjobs.driver import failure_policy, scheduler
+from winjobs.driver.auth import WorkerOwners
 from winjobs.driver.collector import CheckedOutput, CheckedRun, Collector
 from winjobs.driver.errors import Conflict, Invalid, NotFound, Unavailable
 from winjobs.driver.files import DataDir, Upload, same_content
@@ -80,6 +81,7 @@ class Dispatch:
         self.claims = claims
         self.collector = collector
         self.shared = shared or SharedFolders(settings, files, store)
+        self.owners = WorkerOwners(store.worker_owner)
         self.policy = ClaimPolicy(
             chunk_policy=settings.chunk_policy,
             lease_seconds=settings.lease_seconds,
@@ -88,7 +90,8 @@ class Dispatch:
         )
         self.failure_rules = failure_rules(settings)
 
-    def register(self, registration: WorkerRegistration) -> WorkerRegistered:
+    def register(self, registration: WorkerRegistration, token_name: str) -> WorkerRegistered:
+        """Register (or refresh) a worker; `token_name` (the caller's token) owns its id."""
         bad = []
         for version in registration.versions:
             try:
@@ -106,8 +109,10 @@ class Dispatch:
             shared_output_root=registration.shared_output_root,
             free_disk_bytes=registration.free_disk_bytes,
             config_sha256=registration.config_sha256,
+            token_name=token_name,
         )
         worker_id = registered.worker_id
+        self.owners.bind(worker_id, token_name)
         if registered.released_from is not None:
             log.warning(
                 "worker %s released from hold: it registered with a changed configuration "

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
@@ -24,7 +25,7 @@ from winjobs.driver.errors import Forbidden
 from winjobs.driver.jobs import JobService
 from winjobs.driver.runtime import Driver
 from winjobs.driver.settings import DriverSettings
-from winjobs.wire import WORKER_ID_HEADER, Identity, Role
+from winjobs.wire import INT64_MAX, WORKER_ID_HEADER, Identity, Role
 
 
 def get_driver(request: Request) -> Driver:
@@ -71,24 +72,46 @@ async def _worker_or_admin(identity: CurrentIdentity) -> Identity:
     return require_role(identity, (Role.WORKER, Role.ADMIN), "downloading a study")
 
 
+async def _pool_manager(identity: CurrentIdentity) -> Identity:
+    return require_role(identity, (Role.WORKER, Role.ADMIN), "a pool manager's view")
+
+
+def parse_number(text: str | None, maximum: int = INT64_MAX) -> int | None:
+    """A whole number in ASCII digits up to `maximum` (what its column holds), else None
+    (`²` passes str.isdigit but not int())."""
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > maximum:
+        return None
+    return int(text)
+
+
 async def _worker_id(
-    _identity: Annotated[Identity, Depends(_worker)],
+    request: Request,
+    identity: Annotated[Identity, Depends(_worker)],
     worker_id: Annotated[str | None, Header(alias=WORKER_ID_HEADER)] = None,
 ) -> int:
-    return _parse_worker_id(worker_id)
+    """The worker id of the header, if the calling token is the one that registered it."""
+    return await _owned_worker_id(get_driver(request), identity, worker_id)
 
 
-def _parse_worker_id(worker_id: str | None) -> int:
-    if worker_id is None or not worker_id.strip().isdigit():
+async def _owned_worker_id(driver: Driver, identity: Identity, worker_id: str | None) -> int:
+    parsed = parse_number(worker_id)
+    if parsed is None:
         raise Forbidden(f"send the {WORKER_ID_HEADER} header: register the worker first")
-    return int(worker_id)
+    owners = driver.dispatch.owners
+    if owners.known(parsed):
+        owners.check(parsed, identity)
+    else:  # read once from the database, off the event loop
+        await run_in_threadpool(owners.check, parsed, identity)
+    return parsed
 
 
-def worker_call(request: Request) -> tuple[Driver, int]:
+async def worker_call(request: Request) -> tuple[Driver, int]:
     """The driver and the calling worker's id, checked as `WorkerId` checks them."""
     identity = authenticate(request, request.app.state.authenticators)
     require_role(identity, (Role.WORKER,), "the worker protocol")
-    return get_driver(request), _parse_worker_id(request.headers.get(WORKER_ID_HEADER))
+    driver = get_driver(request)
+    return driver, await _owned_worker_id(driver, identity, request.headers.get(WORKER_ID_HEADER))
 
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -124,6 +147,10 @@ def worker_body_doc(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
+#: ids in paths: what a database key can be; a larger number is refused (422), never
+#: handed to the database (SQLite cannot even bind it)
+IdPath = Annotated[int, Path(ge=0, le=INT64_MAX)]
+
 DriverDep = Annotated[Driver, Depends(_driver)]
 JobsDep = Annotated[JobService, Depends(_jobs)]
 DispatchDep = Annotated[Dispatch, Depends(_dispatch)]
@@ -132,5 +159,7 @@ UserIdentity = Annotated[Identity, Depends(_user)]
 AdminIdentity = Annotated[Identity, Depends(_admin)]
 WorkerIdentity = Annotated[Identity, Depends(_worker)]
 StudyReader = Annotated[Identity, Depends(_worker_or_admin)]
+#: a pool manager (`winjobs slurm`): the worker token it gives its pilots, or an admin's
+PoolManager = Annotated[Identity, Depends(_pool_manager)]
 #: the calling worker's registered id (worker token + X-Winjobs-Worker header)
 WorkerId = Annotated[int, Depends(_worker_id)]

@@ -14,8 +14,10 @@ from fastapi import APIRouter, Request, Response
 from winjobs.driver.api.deps import (
     WORKER_ID_PARAMETER,
     DispatchDep,
+    IdPath,
     WorkerId,
     json_body,
+    parse_number,
     worker_body_doc,
     worker_call,
 )
@@ -24,6 +26,7 @@ from winjobs.driver.errors import Invalid
 from winjobs.driver.files import Upload
 from winjobs.wire import (
     COMPLETE_OUTPUT_FIELD,
+    INT32_MAX,
     Ack,
     Heartbeat,
     HeartbeatReply,
@@ -66,38 +69,38 @@ _COMPLETE_BODY: dict[str, Any] = {
     response_model=HeartbeatReply,
     openapi_extra=worker_body_doc(Heartbeat),
 )
-async def heartbeat(task_id: int, request: Request) -> Response:
+async def heartbeat(task_id: IdPath, request: Request) -> Response:
     """Extend the lease and report progress; `cancel=true` means: stop, drop the task."""
-    driver, worker_id = worker_call(request)
+    driver, worker_id = await worker_call(request)
     beat = await json_body(request, Heartbeat)
     reply = await driver.dispatch.heartbeat(task_id, worker_id, beat)
     return Response(reply.model_dump_json(), media_type="application/json")
 
 
 @router.post("/tasks/{task_id}/fail", response_model=Ack)
-def fail(task_id: int, failure: TaskFailure, worker_id: WorkerId, dispatch: DispatchDep) -> Ack:
+def fail(task_id: IdPath, failure: TaskFailure, worker_id: WorkerId, dispatch: DispatchDep) -> Ack:
     """The attempt failed (counted) or is given back (`release=true`, not counted)."""
     return dispatch.fail(task_id, worker_id, failure)
 
 
 def _attempt(fields: dict[str, str]) -> int:
-    raw = fields.get("attempt", "").strip()
-    if not raw.isdigit():
-        raise Invalid("attempt: the form field `attempt` (an integer) is required")
-    return int(raw)
+    attempt = parse_number(fields.get("attempt"), INT32_MAX)
+    if attempt is None:
+        raise Invalid("attempt: the form field `attempt` (a whole number) is required")
+    return attempt
 
 
 @router.post("/tasks/{task_id}/complete", response_model=Ack, openapi_extra=_COMPLETE_BODY)
-async def complete(task_id: int, request: Request) -> Response:
+async def complete(task_id: IdPath, request: Request) -> Response:
     """Upload the attempt's run folder (zip, streamed); it is verified before it counts."""
-    driver, worker_id = worker_call(request)
+    driver, worker_id = await worker_call(request)
     dispatch, settings = driver.dispatch, driver.settings
 
     async def check(fields: dict[str, str]) -> None:
         await dispatch.check_report(task_id, worker_id, _attempt(fields))
 
-    declared = request.headers.get("content-length", "")
-    small = declared.isdigit() and int(declared) <= _IN_MEMORY_OUTPUT
+    declared = parse_number(request.headers.get("content-length"))
+    small = declared is not None and declared <= _IN_MEMORY_OUTPUT
     dest = dispatch.files.temp_path("output-upload")
     received = await receive_multipart(
         request,
@@ -124,11 +127,11 @@ async def complete(task_id: int, request: Request) -> Response:
     response_model=Ack,
     openapi_extra=worker_body_doc(SharedCompletion),
 )
-async def complete_shared(task_id: int, request: Request) -> Response:
+async def complete_shared(task_id: IdPath, request: Request) -> Response:
     """Shared mode: the run folder stays on the worker's share, at `run_path` as the
     driver reaches it (inside the worker's registered shared output root). It is verified
     there like an upload (and copied in with `collect: copy`) before it counts."""
-    driver, worker_id = worker_call(request)
+    driver, worker_id = await worker_call(request)
     completion = await json_body(request, SharedCompletion)
     ack = await driver.dispatch.receive_shared(task_id, worker_id, completion)
     return Response(ack.model_dump_json(), media_type="application/json")

@@ -11,12 +11,15 @@ small (a task output of a few KB should not cost a file written then read back).
 `check_fields` runs when the file part starts (clients send text fields first), so a bad
 submission or a stale attempt is refused before the file is transferred: the rest of the
 body is then read and dropped, so the client receives the error instead of a broken
-connection. An oversized file stops the reception at once (413).
+connection. An oversized file stops the reception at once (413). A client that hangs up (a worker
+killed mid-upload, a dropped connection) is one WARNING line in the log, not a traceback:
+what it sent so far is removed, as for any refused upload.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +29,12 @@ import anyio.to_thread
 from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
-from winjobs.driver.errors import DriverError, Invalid, TooLarge
+from winjobs.driver.errors import ClientGone, DriverError, Invalid, TooLarge
 from winjobs.driver.files import remove_tree
+
+log = logging.getLogger(__name__)
 
 _MAX_FIELD_BYTES = 1024 * 1024
 _WRITE_BATCH = 4 * 1024 * 1024
@@ -102,7 +108,10 @@ class _Receiver:
         _, options = parse_options_header(disposition)
         self.part.name = options.get(b"name", b"").decode("utf-8", "replace")
         raw_filename = options.get(b"filename")
-        self.part.filename = None if raw_filename is None else raw_filename.decode("utf-8")
+        # the name is not used (the content is what counts): any bytes will do
+        self.part.filename = (
+            None if raw_filename is None else raw_filename.decode("utf-8", "replace")
+        )
         if self._is_file():
             self.file_started = True
 
@@ -186,9 +195,18 @@ async def receive_multipart(
         received.size, received.data = sink.size, sink.data
         received.sha256 = sink.digest.hexdigest() if sink.digest is not None else ""
         return received
-    except BaseException:
+    except BaseException as exc:
         sink.close()
         remove_tree(dest)
+        if isinstance(exc, ClientDisconnect):
+            log.warning(
+                "%s %s: the client hung up during the upload (%d bytes of its file "
+                "received, removed)",
+                request.method,
+                request.url.path,
+                sink.size + receiver.file_pending,
+            )
+            raise ClientGone("the client hung up during the upload") from None
         raise
 
 

@@ -31,7 +31,8 @@ router = APIRouter(tags=["workers"])
 
 @router.get("/workers", response_model=WorkerList)
 def list_workers(_identity: UserIdentity, driver: DriverDep) -> WorkerList:
-    """Every worker that ever registered: state (held, and why), current task, last seen."""
+    """Every worker that ever registered: state (held, and why), current task, last seen;
+    and the pools of pilot workers in batch systems, their pilots still pending included."""
     return driver.pool.list()
 
 
@@ -44,11 +45,11 @@ def release_worker(name: str, admin: AdminIdentity, driver: DriverDep) -> Worker
 
 @router.post("/workers/register", response_model=WorkerRegistered)
 def register(
-    registration: WorkerRegistration, _identity: WorkerIdentity, dispatch: DispatchDep
+    registration: WorkerRegistration, identity: WorkerIdentity, dispatch: DispatchDep
 ) -> WorkerRegistered:
-    """Register (or re-register, by name) a worker; the answer's id goes in the
-    X-Winjobs-Worker header of every later request."""
-    return dispatch.register(registration)
+    """Register (or re-register, by name, with the same token) a worker; the answer's id
+    goes in the X-Winjobs-Worker header of every later request, with the same token."""
+    return dispatch.register(registration, identity.name)
 
 
 @router.post(
@@ -68,7 +69,7 @@ async def claim(request: Request) -> Response:
     a draining claim (how a stopping worker ends the long-poll it has pending). A claim
     whose worker hung up takes nothing either, when work next wakes it.
     """
-    driver, worker_id = worker_call(request)
+    driver, worker_id = await worker_call(request)
     claim_request = await json_body(request, ClaimRequest)
     dispatch, signal = driver.dispatch, driver.signal
     deadline = time.monotonic() + min(claim_request.wait_s, driver.settings.claim_max_wait_s)
