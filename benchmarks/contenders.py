@@ -17,7 +17,6 @@ import io
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ import yaml
 
 from winjobs.antares.output import find_run_folders
 from winjobs.antares.playlist import write_task_playlist
+from winjobs.cli.demo import free_port
 from winjobs.client import DriverClient
 from winjobs.standin.cli import run_solver
 from winjobs.wire import JobSubmitFields
@@ -55,12 +55,6 @@ RUN_FILES = (
     "annualSystemCost.txt",
     "checkIntegrity.txt",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_study(root: Path, nbyears: int) -> Path:
