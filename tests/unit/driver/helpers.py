@@ -81,6 +81,8 @@ def standin_run(
     log = io.StringIO()
     assert run_solver(argv, environ, log) == 0, log.getvalue()[-2000:]
     run = find_run_folders(task)[-1]
+    if run.is_file():  # a `result-format = zip` study: the solver's own zip, sent as it is
+        return run
     return pack_folder(run, workdir / f"{name}.zip", arcname_root=run.name).path
 
 
