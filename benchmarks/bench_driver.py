@@ -30,7 +30,6 @@ import io
 import multiprocessing
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -43,12 +42,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks, tests
 
-from benchmarks.contenders import write_study
+from benchmarks.contenders import stop_driver, wait_healthy, write_study
 from winjobs.antares.archive import pack_folder, pack_study
 from winjobs.antares.output import find_run_folders
 from winjobs.antares.playlist import write_task_playlist
@@ -115,23 +113,10 @@ def driver_process(workdir: Path, database_url: str | None) -> Iterator[str]:
         f"driver process {process.pid} ({'PostgreSQL' if database_url else 'SQLite'})", flush=True
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit((workdir / "driver.log").read_text())
-            time.sleep(0.1)
+        wait_healthy(url, process, workdir / "driver.log")
         yield url
     finally:
-        process.send_signal(signal.SIGINT if os.name != "nt" else signal.CTRL_C_EVENT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_driver(process)
         log.close()
 
 

@@ -142,7 +142,9 @@ class Running:
     data: Path
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until a driver process started at `url` answers /health (either driver); exits
+    with the end of its `log` if it dies or takes more than 90 s."""
     deadline = time.monotonic() + 90
     while True:
         try:
@@ -156,7 +158,8 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
         time.sleep(0.1)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_driver(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C, as a user stops it (its shutdown path is exercised too); killed after 60 s."""
     process.send_signal(signal.SIGINT if os.name != "nt" else signal.CTRL_C_EVENT)
     try:
         process.wait(timeout=60)
@@ -198,10 +201,10 @@ def ours(
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_healthy(url, process, log)
+            wait_healthy(url, process, log)
             yield Running(url, process.pid, workdir / "data")
         finally:
-            _stop(process)
+            stop_driver(process)
 
 
 def submit_ours(url: str, study_zip: Path, jobs: int, years: str | None = None) -> list[int]:
@@ -281,10 +284,10 @@ def original(workdir: Path) -> Iterator[Running]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_healthy(url, process, log)
+            wait_healthy(url, process, log)
             yield Running(url, process.pid, data)
         finally:
-            _stop(process)
+            stop_driver(process)
 
 
 def submit_original(url: str, study_zip: bytes, jobs: int, tag: str) -> None:
