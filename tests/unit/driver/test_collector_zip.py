@@ -29,9 +29,8 @@ def test_a_zip_study_is_served_as_the_zipped_run(api: Api, tmp_path: Path) -> No
     worker = api.worker(cores=2)
     for task in [claim(worker, cores=2), claim(worker, cores=2)]:
         name = f"task{task.task_id}"
-        # the stand-in zips a `result-format = zip` run as the real solver does (entries
-        # relative to the run), and the worker uploads that zip as it is
         zipped = standin_run(study, task.years, tmp_path / "runs", name)
+        assert zipped.name.endswith(f"eco-{name}.zip")  # the solver's own <run>.zip
         worker.complete_task_upload(task.task_id, task.attempt, zipped, log_tail="")
     wait_assembled(api)
     alice = api.client("alice-secret")

@@ -226,9 +226,10 @@ def test_a_heartbeat_racing_the_sweep_keeps_its_task(
 ) -> None:
     """The sweep reads the expired leases, then re-queues them one by one: a heartbeat
     landing in between renews the lease, and the sweep must then leave the task alone
-    (its UPDATE is guarded by `lease_until < now`). On PostgreSQL the heartbeat commits
-    from another connection in that window, as it may in production; SQLite serialises
-    writers, so there the renewal is made inside the sweep's own transaction."""
+    (its UPDATE is guarded by `lease_until < now`). In production the window is between
+    the sweep's read and its lock of the workers' rows (PostgreSQL; SQLite serialises
+    writers); the test renews the lease inside the sweep's own transaction, just before
+    the re-queue, which the guard must see on both databases."""
     store.create_job(new_job(2))
     w = worker(store)
     task = claim(store, w)
@@ -240,27 +241,19 @@ def test_a_heartbeat_racing_the_sweep_keeps_its_task(
         between_read_and_requeue(conn, job_id)
         if renewed:
             return
-        if store.is_sqlite:
-            until = clock() + timedelta(seconds=60)
-            conn.execute(update(Task).where(Task.id == task.task_id).values(lease_until=until))
-        else:
-            beat = threading.Thread(
-                target=lambda: store.heartbeat(task.task_id, w, task.attempt, 1, 60)
-            )
-            beat.start()
-            beat.join(timeout=60)
-            assert not beat.is_alive(), "the heartbeat waited for the sweep"
+        until = clock() + timedelta(seconds=60)
+        conn.execute(update(Task).where(Task.id == task.task_id).values(lease_until=until))
         renewed.append(clock())
 
     monkeypatch.setattr(store, "_lock_job", heartbeat_now)
-    assert store.requeue_expired(3) == []
+    assert store.requeue_expired(RULES) == []
     assert renewed, "the sweep never reached the window"
     kept = store.get_task(task.task_id)
     assert (kept.status, kept.attempt, kept.failures) == (TaskStatus.RUNNING, 1, 0)
     assert kept.lease_until is not None and kept.lease_until > clock()
     monkeypatch.undo()
     clock.advance(61)  # and without heartbeats it does expire
-    [event] = store.requeue_expired(3)
+    [event] = store.requeue_expired(RULES)
     assert event.task_id == task.task_id
 
 
