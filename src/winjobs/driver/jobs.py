@@ -18,6 +18,7 @@ from winjobs.driver.collector import Collector
 from winjobs.driver.errors import Conflict, NotFound, Unavailable
 from winjobs.driver.files import DataDir, remove_tree, replace_dir
 from winjobs.driver.intake import validate_submission
+from winjobs.driver.overview import Overview
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders
 from winjobs.driver.signals import WorkSignal
@@ -45,6 +46,7 @@ class JobService:
         signal: WorkSignal,
         collector: Collector,
         shared: SharedFolders | None = None,
+        overview: Overview | None = None,
     ) -> None:
         self.store = store
         self.files = files
@@ -52,6 +54,8 @@ class JobService:
         self.signal = signal
         self.collector = collector
         self.shared = shared
+        #: adds the why-pending reasons and the ETAs to the jobs read (None: plain jobs)
+        self.overview = overview
 
     # ------------------------------------------------------------------ submit
 
@@ -108,7 +112,10 @@ class JobService:
         for warning in job.warnings:
             self._log(job_id, f"warning: {warning}")
         self.signal.notify()
-        return JobCreated(job_id=job_id, warnings=job.warnings)
+        unrunnable = self.overview.unrunnable(job_id) if self.overview else None
+        if unrunnable is not None:
+            self._log(job_id, f"waiting: {unrunnable}")
+        return JobCreated(job_id=job_id, warnings=[*job.warnings, *filter(None, [unrunnable])])
 
     def _publish(self, sha256: str) -> None:
         """Shared mode: put the archive where shared workers read it. Best effort: a
@@ -126,7 +133,8 @@ class JobService:
         job = self.store.get_job(job_id)
         tasks = self.store.job_tasks(job_id)
         progress = self.store.progress([job_id])[job_id]
-        return views.job_detail(job, tasks, progress, self.store.clock())
+        detail = views.job_detail(job, tasks, progress, self.store.clock())
+        return self.overview.annotate_detail(detail) if self.overview else detail
 
     def list(
         self,
@@ -143,9 +151,10 @@ class JobService:
         page = self.store.list_jobs(status.value if status else None, submitter, limit, offset)
         progress = self.store.progress([j.id for j in page.jobs])
         now = self.store.clock()
-        return JobList(
-            jobs=[views.job_summary(j, progress[j.id], now) for j in page.jobs], total=page.total
-        )
+        jobs = [views.job_summary(j, progress[j.id], now) for j in page.jobs]
+        if self.overview is not None:
+            jobs = self.overview.annotate(jobs)
+        return JobList(jobs=jobs, total=page.total)
 
     def result(self, job_id: int) -> tuple[Path, str]:
         """The result zip and the file name to offer for it."""

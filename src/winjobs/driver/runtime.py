@@ -13,7 +13,9 @@ from winjobs.driver.files import DataDir
 from winjobs.driver.jobs import JobService
 from winjobs.driver.leases import Sweeper
 from winjobs.driver.metrics import ClaimStats
+from winjobs.driver.overview import Overview
 from winjobs.driver.pool import PoolService
+from winjobs.driver.sampler import LoadSampler
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders, symlink_problem
 from winjobs.driver.signals import ClaimGate, WorkSignal
@@ -37,6 +39,8 @@ class Driver:
     dispatch: Dispatch
     claim_gate: ClaimGate
     pool: PoolService
+    overview: Overview
+    sampler: LoadSampler
 
     @classmethod
     def start(cls, settings: DriverSettings, clock: Clock = utcnow) -> Driver:
@@ -56,17 +60,32 @@ class Driver:
         sweeper = Sweeper(
             store, settings.sweep_interval_s, dispatch.failure_rules, on_events=dispatch.record
         )
-        jobs = JobService(store, files, settings, signal, collector, shared)
         gate = ClaimGate(2 if store.is_sqlite else 8)
         pool = PoolService(store, settings, signal)
+        overview = Overview(store, settings, pool)
+        jobs = JobService(store, files, settings, signal, collector, shared, overview)
+        sampler = LoadSampler(overview, settings)
         driver = cls(
-            settings, store, files, signal, claims, collector, sweeper, jobs, dispatch, gate, pool
+            settings,
+            store,
+            files,
+            signal,
+            claims,
+            collector,
+            sweeper,
+            jobs,
+            dispatch,
+            gate,
+            pool,
+            overview,
+            sampler,
         )
         if shared.link and (problem := symlink_problem(files.tmp)) is not None:
             log.error("%s; assemblies will fail until this is fixed", problem)
         driver._recover()
         collector.start()
         sweeper.start()
+        sampler.start()
         return driver
 
     def _recover(self) -> None:
@@ -83,6 +102,7 @@ class Driver:
         self.collector.recover()
 
     def stop(self) -> None:
+        self.sampler.stop()
         self.sweeper.stop()
         self.collector.stop()
         self.store.engine.dispose()

@@ -16,6 +16,9 @@ from winjobs.driver.store.failures import NOT_HELD
 from winjobs.driver.store.records import Counts
 from winjobs.wire import TaskStatus
 
+#: not forgotten by an admin, or seen since (`Worker.forgotten_at`)
+REMEMBERED = or_(Worker.forgotten_at.is_(None), Worker.last_seen > Worker.forgotten_at)
+
 
 @dataclass(frozen=True)
 class Registration:
@@ -31,6 +34,15 @@ def config_changed(before: str | None, now: str | None) -> bool:
     return before is not None and now is not None and before != now
 
 
+def lifted_by_restart(held: Any, config_sha256: str | None) -> bool:
+    """A registration lifts an admin's drain (the worker restarted: the maintenance it was
+    drained for is done), and the driver's own hold when the configuration changed. An
+    admin's hold stays until an admin releases it."""
+    if held.drained:
+        return True
+    return held.held_by == "driver" and config_changed(held.config_sha256, config_sha256)
+
+
 class WorkerStore(StoreBase):
     def register_worker(
         self,
@@ -43,8 +55,9 @@ class WorkerStore(StoreBase):
         free_disk_bytes: int | None,
         config_sha256: str | None = None,
     ) -> Registration:
-        """Create the worker, or refresh it when a worker of that name registers again;
-        a held worker stays held unless its configuration changed."""
+        """Create the worker, or refresh it when a worker of that name registers again
+        (the same worker: its id, hold and history are kept); a held worker stays held
+        unless `lifted_by_restart`."""
         now = self.clock()
         values: dict[str, Any] = {
             "os": os,
@@ -64,7 +77,12 @@ class WorkerStore(StoreBase):
                     found = conn.execute(
                         self._for_update(
                             select(
-                                Worker.id, Worker.held_at, Worker.held_reason, Worker.config_sha256
+                                Worker.id,
+                                Worker.held_at,
+                                Worker.held_reason,
+                                Worker.held_by,
+                                Worker.drained,
+                                Worker.config_sha256,
                             )
                         ).where(Worker.name == name)
                     ).one_or_none()
@@ -73,9 +91,7 @@ class WorkerStore(StoreBase):
                             insert(Worker).values(name=name, **values).returning(Worker.id)
                         ).scalar_one()
                         return Registration(int(worker_id))
-                    release = found.held_at is not None and config_changed(
-                        found.config_sha256, config_sha256
-                    )
+                    release = found.held_at is not None and lifted_by_restart(found, config_sha256)
                     changes = {**values, **(NOT_HELD if release else {})}
                     if config_sha256 is None:  # keep the last one known
                         del changes["config_sha256"]
@@ -89,9 +105,9 @@ class WorkerStore(StoreBase):
         raise Conflict(f"worker {name!r} is registering from several places at once")
 
     def list_workers(self) -> list[tuple[Worker, Task | None]]:
-        """Every worker with the task it is running, if any."""
+        """Every worker (but the forgotten ones) with the task it is running, if any."""
         current = and_(Task.worker_id == Worker.id, Task.status == TaskStatus.RUNNING.value)
-        stmt = select(Worker, Task).outerjoin(Task, current).order_by(Worker.name)
+        stmt = select(Worker, Task).outerjoin(Task, current).where(REMEMBERED).order_by(Worker.name)
         with self._session() as session:
             return [(w, t) for w, t in session.execute(stmt)]
 
