@@ -142,6 +142,19 @@ class EtaBasis(StrEnum):
     HISTORY = "history"
 
 
+#: how people read an ETA's basis (the CLI's `show`, the dashboard)
+ETA_BASIS_WORDS = {
+    EtaBasis.PACE.value: "at the job's pace so far",
+    EtaBasis.SOLVER_LOG.value: "from the years its solvers reported; no task finished yet",
+    EtaBasis.HISTORY.value: "from the study's earlier jobs; no year finished yet",
+}
+
+
+def eta_basis_words(basis: str | None) -> str:
+    """The few words that say what an ETA rests on ("" when unknown or absent)."""
+    return ETA_BASIS_WORDS.get(basis or "", "")
+
+
 class _Request(BaseModel):
     """A body the driver receives: unknown fields are refused (a typo is an error, 422)."""
 

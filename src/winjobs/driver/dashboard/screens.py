@@ -104,12 +104,14 @@ def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:
     }
 
 
-def workers_screen(driver: Driver) -> dict[str, Any]:
+def workers_screen(driver: Driver, viewer: Viewer) -> dict[str, Any]:
     workers: list[WorkerInfo] = driver.pool.list().workers
     states = Counter(w.state for w in workers)
     return {
         "workers": workers,
         "states": [(s.value, states[s]) for s in WorkerState if states[s]],
-        "held": [w for w in workers if w.held_reason],
+        "held": [w for w in workers if w.held_reason or w.drain_reason],
         "now": driver.store.clock(),
+        #: the admin's buttons (hold, drain, release, forget) on each row
+        "can_act": viewer.is_admin,
     }

@@ -70,6 +70,7 @@ class WorkerStore(StoreBase):
             "registered_at": now,
             "last_seen": now,
             "config_sha256": config_sha256,
+            "forgotten_at": None,  # a forgotten worker that registers is back
         }
         for _ in range(3):
             try:
