@@ -14,7 +14,7 @@ from winjobs.driver import failure_policy, scheduler
 from winjobs.driver.collector import Collector
 from winjobs.driver.errors import Invalid, NotFound, Unavailable
 from winjobs.driver.files import DataDir
-from winjobs.driver.metrics import ClaimStats
+from winjobs.driver.metrics import ClaimStats, TaskStats
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders
 from winjobs.driver.signals import WorkSignal
@@ -55,12 +55,14 @@ class Dispatch:
         claims: ClaimStats,
         collector: Collector,
         shared: SharedFolders | None = None,
+        task_stats: TaskStats | None = None,
     ) -> None:
         self.store = store
         self.files = files
         self.settings = settings
         self.signal = signal
         self.claims = claims
+        self.task_stats = task_stats or TaskStats()
         self.collector = collector
         self.shared = shared or SharedFolders(settings, files, store)
         self.policy = ClaimPolicy(
@@ -181,6 +183,7 @@ class Dispatch:
         event = self.store.fail_task(
             task_id, worker_id, failure.attempt, report, self.failure_rules
         )
+        self.task_stats.failure("released" if failure.release else failure.kind.value)
         if failure.log_tail:
             self._task_log(event.job_id, task_id, failure.attempt, failure.log_tail)
         self.record([event])
@@ -197,9 +200,12 @@ class Dispatch:
         """
         job_id = self.store.check_running(task_id, worker_id, attempt)
         task = self.store.get_task(task_id)
-        return self.collector.accept_output(
+        size = upload.stat().st_size  # the archive as it came (unpacked and gone after)
+        kept = self.collector.accept_output(
             job_id, task_id, attempt, list(task.years), task.solver_version, upload
         )
+        self.task_stats.upload.observe(size)
+        return kept
 
     def receive_shared(self, task_id: int, worker_id: int, completion: SharedCompletion) -> Ack:
         """Shared mode: verify the run folder where the worker left it (collect: link) or
@@ -242,6 +248,7 @@ class Dispatch:
         except BaseException:
             self.collector.discard_output(kept)
             raise
+        self._count_success(task_id)
         if log_tail:
             self._task_log(job_id, task_id, attempt, log_tail)
         where = f" (output kept at {output_location})" if output_location else ""
@@ -250,6 +257,12 @@ class Dispatch:
             self._log(job_id, "every year is done: assembling the output")
             self.collector.schedule(job_id)
         return Ack()
+
+    def _count_success(self, task_id: int) -> None:
+        task = self.store.get_task(task_id)
+        started = task.started_at
+        seconds = (self.store.clock() - started).total_seconds() if started else None
+        self.task_stats.succeeded(len(task.years), seconds)
 
     def study_archive(self, sha256: str) -> Path:
         if len(sha256) != 64 or not set(sha256) <= _SHA256_HEX:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from winjobs.driver.metrics import TaskStats
 from winjobs.driver.periodic import Periodic
 from winjobs.driver.store import FailureRules, Store, TaskEvent
 
@@ -25,14 +26,18 @@ class Sweeper(Periodic):
         interval_s: float,
         rules: FailureRules,
         on_events: Callable[[list[TaskEvent]], None],
+        stats: TaskStats | None = None,
     ) -> None:
         super().__init__(interval_s)
         self.store = store
         self.rules = rules
         self.on_events = on_events
+        self.stats = stats or TaskStats()
 
     def sweep_once(self) -> list[TaskEvent]:
         events = self.store.requeue_expired(self.rules)
+        for _ in events:
+            self.stats.failure("lease_expired")
         events += self.store.reopen_stranded(self.rules)
         if events:
             self.on_events(events)

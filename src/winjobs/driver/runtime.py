@@ -12,7 +12,7 @@ from winjobs.driver.dispatch import Dispatch
 from winjobs.driver.files import DataDir
 from winjobs.driver.jobs import JobService
 from winjobs.driver.leases import Sweeper
-from winjobs.driver.metrics import ClaimStats
+from winjobs.driver.metrics import ClaimStats, TaskStats
 from winjobs.driver.overview import Overview
 from winjobs.driver.pool import PoolService
 from winjobs.driver.sampler import LoadSampler
@@ -41,6 +41,7 @@ class Driver:
     pool: PoolService
     overview: Overview
     sampler: LoadSampler
+    task_stats: TaskStats
 
     @classmethod
     def start(cls, settings: DriverSettings, clock: Clock = utcnow) -> Driver:
@@ -56,9 +57,14 @@ class Driver:
         )
         collector = Collector(store, files, limits)
         shared = SharedFolders(settings, files, store)
-        dispatch = Dispatch(store, files, settings, signal, claims, collector, shared)
+        task_stats = TaskStats()
+        dispatch = Dispatch(store, files, settings, signal, claims, collector, shared, task_stats)
         sweeper = Sweeper(
-            store, settings.sweep_interval_s, dispatch.failure_rules, on_events=dispatch.record
+            store,
+            settings.sweep_interval_s,
+            dispatch.failure_rules,
+            on_events=dispatch.record,
+            stats=task_stats,
         )
         gate = ClaimGate(2 if store.is_sqlite else 8)
         pool = PoolService(store, settings, signal)
@@ -79,6 +85,7 @@ class Driver:
             pool,
             overview,
             sampler,
+            task_stats,
         )
         if shared.link and (problem := symlink_problem(files.tmp)) is not None:
             log.error("%s; assemblies will fail until this is fixed", problem)

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.driver.helpers import Api, claim, packed_study
+from tests.unit.driver.helpers import Api, claim, make_study, packed_study, standin_run
+from winjobs.antares.archive import pack_study
 from winjobs.client import ClientError
 from winjobs.wire import (
     ClaimRequest,
     EtaBasis,
     Heartbeat,
     JobSubmitFields,
+    TaskFailure,
     WaitCode,
     WorkerRegistration,
     WorkerState,
@@ -132,3 +134,43 @@ def test_status_and_load_history(api: Api, tmp_path: Path) -> None:
     assert [(p.cores_busy, p.cores_total) for p in history.points] == [(4, 6), (4, 6)]
     api.clock.advance(3 * 3600)
     assert api.client("alice-secret").load_history(hours=1).points == []
+
+
+def test_metrics_count_each_task_once(api: Api, tmp_path: Path) -> None:
+    """Years done, tasks finished and failed by reason, durations, upload sizes, workers
+    by state, cores, the queue in years. A worker restarted while its old task's lease
+    runs holds two running tasks: it is still one busy worker (it was counted twice)."""
+    study = make_study(tmp_path / "study", nbyears=6)
+    archive = pack_study(study, tmp_path / "study.zip").path
+    api.client("alice-secret").submit_job(archive, JobSubmitFields())
+    worker = api.worker("pc-01", cores=2)
+    first = claim(worker, cores=2)
+    api.clock.advance(90)
+    upload = standin_run(study, first.years, tmp_path / "runs", "t1")
+    worker.complete_task_upload(first.task_id, first.attempt, upload)
+    second = claim(worker, cores=2)
+    worker.fail_task(second.task_id, TaskFailure(attempt=1, reason="no disk", release=True))
+    lost = claim(worker, cores=2)
+    api.worker("pc-01", cores=2)  # restarted: its task still leased, it claims another
+    claim(worker, cores=2)
+    assert lost.task_id  # two running tasks on pc-01 now
+
+    text = api.raw("ops-secret").get("/metrics").text
+    assert 'winjobs_workers{state="busy"} 1' in text
+    assert 'winjobs_workers{state="idle"} 0' in text
+    assert "winjobs_cores_busy 2\n" in text and "winjobs_cores_total 2\n" in text
+    assert "winjobs_queue_years 4\n" in text
+    assert "winjobs_years_done_total 2\n" in text
+    assert "winjobs_tasks_finished_total 1\n" in text
+    assert 'winjobs_tasks_failed_total{reason="released"} 1' in text
+    assert 'winjobs_tasks_failed_total{reason="machine"} 0' in text
+    assert 'winjobs_task_duration_seconds_bucket{le="60"} 0' in text
+    assert 'winjobs_task_duration_seconds_bucket{le="300"} 1' in text
+    assert "winjobs_task_duration_seconds_sum 90.000000" in text
+    assert f"winjobs_task_upload_bytes_sum {upload.stat().st_size}.000000" in text
+    assert len(api.client("ops-secret").list_workers().workers) == 1
+
+    api.clock.advance(3600)  # both leases run out: the sweeper counts them
+    api.app.state.driver.sweeper.sweep_once()
+    text = api.raw("ops-secret").get("/metrics").text
+    assert 'winjobs_tasks_failed_total{reason="lease_expired"} 2' in text

@@ -106,11 +106,23 @@ class WorkerStore(StoreBase):
         raise Conflict(f"worker {name!r} is registering from several places at once")
 
     def list_workers(self) -> list[tuple[Worker, Task | None]]:
-        """Every worker (but the forgotten ones) with the task it is running, if any."""
+        """Every worker (but the forgotten ones) once, with the task it is running, if any.
+
+        A worker restarted while its old task's lease runs claims a new task: it has two
+        running tasks until the old lease expires, and the join two rows. It is shown
+        (and counted: `winjobs status`, /metrics) once, with its newest task."""
         current = and_(Task.worker_id == Worker.id, Task.status == TaskStatus.RUNNING.value)
-        stmt = select(Worker, Task).outerjoin(Task, current).where(REMEMBERED).order_by(Worker.name)
+        stmt = (
+            select(Worker, Task)
+            .outerjoin(Task, current)
+            .where(REMEMBERED)
+            .order_by(Worker.name, Task.id.desc())
+        )
         with self._session() as session:
-            return [(w, t) for w, t in session.execute(stmt)]
+            rows: dict[int, tuple[Worker, Task | None]] = {}
+            for worker, task in session.execute(stmt):
+                rows.setdefault(worker.id, (worker, task))
+            return list(rows.values())
 
     def get_worker(self, worker_id: int) -> Worker:
         with self._session() as session:
