@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from tests.unit.driver.dashboard.conftest import Dash, csrf_of
 from tests.unit.driver.helpers import claim
-from winjobs.wire import TaskFailure, WorkerInfo, WorkerState
+from winjobs.wire import Heartbeat, TaskFailure, WorkerInfo, WorkerState
 
 
 def _worker(dash: Dash, name: str) -> WorkerInfo:
@@ -97,3 +97,30 @@ def test_users_see_no_worker_buttons_and_a_forged_form_changes_nothing(dash: Das
         assert refused.status_code == 403, action
         assert "acting on a worker needs a admin token; alice is a user" in refused.text
     assert _worker(dash, "pc-01").state is WorkerState.IDLE
+
+
+def test_the_jobs_page_sums_the_pool_up_and_charts_its_load(dash: Dash) -> None:
+    job_id = dash.submit("alice", nbyears=8)
+    worker = dash.api.worker("pc-01", cores=4)
+    dash.api.worker("pc-02", cores=4, versions=("9.2",))
+    task = claim(worker, cores=4)
+    sampler = dash.api.app.state.driver.sampler
+    browser = dash.browser("alice")
+    page = browser.get("/").text
+    assert "<dt>Cores busy</dt><dd>4 / 8</dd>" in page
+    assert "<dt>Solvers</dt><dd>8.8, 9.2</dd>" in page
+    assert "<dt>Jobs</dt><dd>0 queued, 1 running</dd>" in page
+    assert "Not enough samples yet" in page
+    sampler.tick()
+    dash.api.clock.advance(60)
+    dash.api.worker("pc-02", cores=4, versions=("9.2",))
+    worker.heartbeat(task.task_id, Heartbeat(attempt=task.attempt, years_done=2))
+    sampler.tick()
+    fragment = browser.get("/fragment/jobs").text
+    assert 'id="utilisation"' in fragment
+    assert "50 % of the online cores busy on average, 50 % now" in fragment
+
+    job_page = browser.get(f"/jobs/{job_id}").text
+    assert 'id="years-done"' in job_page and 'class="eta"' in job_page
+    assert "2 of 8 years done; all done by" in job_page
+    assert "Dashed: the ETA, from the years its solvers reported" in job_page
