@@ -174,3 +174,26 @@ def test_metrics_count_each_task_once(api: Api, tmp_path: Path) -> None:
     api.app.state.driver.sweeper.sweep_once()
     text = api.raw("ops-secret").get("/metrics").text
     assert 'winjobs_tasks_failed_total{reason="lease_expired"} 2' in text
+
+
+def test_the_eta_from_the_first_minute_rests_on_the_studys_earlier_job(
+    api: Api, tmp_path: Path
+) -> None:
+    study = make_study(tmp_path / "study", nbyears=4)
+    archive = pack_study(study, tmp_path / "study.zip").path
+    user = api.client("alice-secret")
+    first = user.submit_job(archive, JobSubmitFields()).job_id
+    worker = api.worker("pc-01", cores=2)
+    for name in ("a", "b"):
+        task = claim(worker, cores=2)
+        api.clock.advance(300)  # 2 years side by side: 300 s a batch
+        upload = standin_run(study, task.years, tmp_path / "runs", name)
+        worker.complete_task_upload(task.task_id, task.attempt, upload)
+    second = user.submit_job(archive, JobSubmitFields()).job_id
+    assert user.get_job(second).eta_seconds is None  # nothing runs yet
+    claim(worker, cores=2)
+    api.clock.advance(10)
+    job = user.get_job(second)
+    assert job.eta_basis == EtaBasis.HISTORY
+    assert job.eta_seconds == pytest.approx(600)  # 4 years at 2 years per 300 s
+    assert user.get_job(first).eta_basis is None  # done: no ETA
