@@ -9,19 +9,19 @@ is forgotten.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.integration.harness import (
+    ADMIN_TOKEN,
+    TOKENS_WITH_ADMIN,
     USER_TOKEN,
-    WINJOBS,
     WORKER_TOKEN,
     Worker,
-    clean_env,
     cluster,
     make_study,
+    run_winjobs,
     standin_solver,
     submit,
     wait_final,
@@ -32,28 +32,12 @@ from winjobs.wire import JobStatus, WaitCode, WorkerRegistration, WorkerState
 
 pytestmark = pytest.mark.slow
 
-ADMIN_TOKEN = "ops-secret"
 SETTINGS = {
     "heartbeat_interval_s": 0.3,
     "claim_max_wait_s": 1,
     "worker_offline_s": 4,  # the worker that only registered goes offline soon
-    "tokens": [
-        {"name": "alice", "role": "user", "token": USER_TOKEN},
-        {"name": "ops", "role": "admin", "token": ADMIN_TOKEN},
-        {"name": "pool", "role": "worker", "token": WORKER_TOKEN},
-    ],
+    "tokens": TOKENS_WITH_ADMIN,
 }
-
-
-def _winjobs(url: str, token: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(WINJOBS), *args, "--driver", url, "--token", token],
-        capture_output=True,
-        text=True,
-        env=clean_env(COLUMNS="200"),
-        timeout=120,
-        check=False,
-    )
 
 
 def _state(client: DriverClient, name: str) -> WorkerState | None:
@@ -83,21 +67,21 @@ def test_why_it_waits_status_and_the_admins_hand_on_workers(tmp_path: Path) -> N
             )
 
         # a 9.3 study: warned at submission, and the reason in `jobs` and `show`
-        sent = _winjobs(driver.url, USER_TOKEN, "submit", str(_study_93(tmp_path)))
+        sent = run_winjobs(driver.url, USER_TOKEN, "submit", str(_study_93(tmp_path)))
         assert sent.returncode == 0, sent.stderr
         assert (
             "warning from the driver: no online worker can run this job now: no online worker "
             "has a solver for Antares 9.3 (the online workers have 8.8"
         ) in " ".join(sent.stderr.split())
         future = int(sent.stdout.split()[-1])
-        listed = _winjobs(driver.url, USER_TOKEN, "jobs")
+        listed = run_winjobs(driver.url, USER_TOKEN, "jobs")
         row = next(line for line in listed.stdout.splitlines() if line.split()[0] == str(future))
         assert row.rstrip().endswith("no 9.3 solver"), listed.stdout
-        shown = _winjobs(driver.url, USER_TOKEN, "show", str(future))
+        shown = run_winjobs(driver.url, USER_TOKEN, "show", str(future))
         assert "waiting    no online worker has a solver for Antares 9.3" in shown.stdout
 
         # drained, the worker takes no new task; the waiting job says so; released, it runs
-        drained = _winjobs(
+        drained = run_winjobs(
             driver.url, ADMIN_TOKEN, "worker-admin", "drain", "pc-01", "--reason", "OS update"
         )
         assert drained.returncode == 0, drained.stderr
@@ -105,40 +89,40 @@ def test_why_it_waits_status_and_the_admins_hand_on_workers(tmp_path: Path) -> N
         job_id = submit(client, make_study(tmp_path, 4), tmp_path)
         reason = client.get_job(job_id).waiting
         assert reason is not None and reason.code == WaitCode.WORKERS_DRAINING
-        assert "pc-01 draining" in _winjobs(driver.url, USER_TOKEN, "show", str(job_id)).stdout
+        assert "pc-01 draining" in run_winjobs(driver.url, USER_TOKEN, "show", str(job_id)).stdout
         assert client.get_job(job_id).status is JobStatus.QUEUED
-        listing = _winjobs(driver.url, USER_TOKEN, "workers")
+        listing = run_winjobs(driver.url, USER_TOKEN, "workers")
         assert "pc-01  drained" in listing.stdout and "by ops: OS update" in listing.stdout
-        released = _winjobs(driver.url, ADMIN_TOKEN, "worker-admin", "release", "pc-01")
+        released = run_winjobs(driver.url, ADMIN_TOKEN, "worker-admin", "release", "pc-01")
         assert released.returncode == 0, released.stderr
         assert wait_final(client, job_id, 120).status is JobStatus.SUCCEEDED
 
-        held = _winjobs(
+        held = run_winjobs(
             driver.url, ADMIN_TOKEN, "worker-admin", "hold", "pc-01", "--reason", "new disk"
         )
         assert "worker pc-01 held: no new task until released (held)" in held.stdout
-        refused = _winjobs(driver.url, USER_TOKEN, "worker-admin", "drain", "pc-01")
+        refused = run_winjobs(driver.url, USER_TOKEN, "worker-admin", "drain", "pc-01")
         assert refused.returncode == 1 and "needs a admin token" in refused.stderr
 
         # the pool at a glance
-        status = _winjobs(driver.url, USER_TOKEN, "status")
+        status = run_winjobs(driver.url, USER_TOKEN, "status")
         assert status.returncode == 0, status.stderr
         text = " ".join(status.stdout.split())
         assert "jobs 1 queued, 0 running" in text and "solvers 8.8" in text
         assert "years left 4" in text
-        pool = json.loads(_winjobs(driver.url, USER_TOKEN, "status", "--json").stdout)
+        pool = json.loads(run_winjobs(driver.url, USER_TOKEN, "status", "--json").stdout)
         assert pool["workers_held"] == 1 and pool["years_per_hour"] > 0
 
         # an offline worker forgotten: out of the lists
         wait_until(lambda: _state(client, "pc-old") is WorkerState.OFFLINE, 30, "pc-old away")
-        early = _winjobs(driver.url, ADMIN_TOKEN, "worker-admin", "forget", "pc-01")
+        early = run_winjobs(driver.url, ADMIN_TOKEN, "worker-admin", "forget", "pc-01")
         assert early.returncode == 1 and "worker pc-01 is online" in early.stderr
-        forgot = _winjobs(driver.url, ADMIN_TOKEN, "worker-admin", "forget", "pc-old")
+        forgot = run_winjobs(driver.url, ADMIN_TOKEN, "worker-admin", "forget", "pc-old")
         assert forgot.returncode == 0, forgot.stderr
         assert "worker pc-old forgotten (it was offline)" in forgot.stdout
         names = [
             w["name"]
-            for w in json.loads(_winjobs(driver.url, USER_TOKEN, "workers", "--json").stdout)[
+            for w in json.loads(run_winjobs(driver.url, USER_TOKEN, "workers", "--json").stdout)[
                 "workers"
             ]
         ]

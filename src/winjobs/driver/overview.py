@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from winjobs.driver import estimates, waiting
 from winjobs.driver.estimates import JobTiming
 from winjobs.driver.pool import PoolService
 from winjobs.driver.settings import DriverSettings
-from winjobs.driver.store import LoadSample, QueueRows, Store
+from winjobs.driver.store import QueueRows, Store
 from winjobs.wire import (
     JobDetail,
     JobStatus,
@@ -168,8 +168,7 @@ class Overview:
         snap = self.snapshot()
         workers = snap.workers
         states = Counter(w.state for w in workers)
-        online = [w for w in workers if w.state is not WorkerState.OFFLINE]
-        busy = [w for w in online if w.current_task is not None]
+        load = pool_load(workers, now)
         counts = self.store.counts().jobs
         per_hour = estimates.years_per_hour(
             self.store.recent_runs(now - THROUGHPUT_WINDOW), now, THROUGHPUT_WINDOW
@@ -177,14 +176,14 @@ class Overview:
         left = years_left(snap.rows)
         return PoolStatus(
             at=now,
-            workers_online=len(online),
+            workers_online=load.workers_online,
             workers_idle=states[WorkerState.IDLE],
             workers_busy=states[WorkerState.BUSY],
             workers_held=states[WorkerState.HELD],
             workers_draining=states[WorkerState.DRAINING],
             workers_offline=states[WorkerState.OFFLINE],
-            cores_total=sum(w.cores for w in online),
-            cores_busy=sum(w.cores for w in busy),
+            cores_total=load.cores_total,
+            cores_busy=load.cores_busy,
             versions=waiting.online_versions(snap.queue.workers),
             jobs_queued=counts.get(JobStatus.QUEUED.value, 0),
             jobs_running=counts.get(JobStatus.RUNNING.value, 0),
@@ -193,34 +192,28 @@ class Overview:
             drain_seconds=estimates.drain_seconds(left, per_hour),
         )
 
-    def load_sample(self) -> LoadSample:
+    def load_sample(self) -> LoadPoint:
         """The pool's load now (what the sampler records)."""
-        workers = self.workers()
-        online = [w for w in workers if w.state is not WorkerState.OFFLINE]
-        busy = [w for w in online if w.current_task is not None]
-        return LoadSample(
-            at=self.store.clock(),
-            workers_online=len(online),
-            workers_busy=len(busy),
-            cores_total=sum(w.cores for w in online),
-            cores_busy=sum(w.cores for w in busy),
-        )
+        return pool_load(self.workers(), self.store.clock())
 
     def load_history(self, hours: float) -> LoadHistory:
         since = self.store.clock() - timedelta(hours=hours)
         return LoadHistory(
-            sample_s=self.settings.utilisation_sample_s,
-            points=[
-                LoadPoint(
-                    at=s.at,
-                    workers_online=s.workers_online,
-                    workers_busy=s.workers_busy,
-                    cores_total=s.cores_total,
-                    cores_busy=s.cores_busy,
-                )
-                for s in self.store.load_samples(since)
-            ],
+            sample_s=self.settings.utilisation_sample_s, points=self.store.load_samples(since)
         )
+
+
+def pool_load(workers: Sequence[WorkerInfo], now: datetime) -> LoadPoint:
+    """Online workers and their cores, and those running a task."""
+    online = [w for w in workers if w.state is not WorkerState.OFFLINE]
+    busy = [w for w in online if w.current_task is not None]
+    return LoadPoint(
+        at=now,
+        workers_online=len(online),
+        workers_busy=len(busy),
+        cores_total=sum(w.cores for w in online),
+        cores_busy=sum(w.cores for w in busy),
+    )
 
 
 def years_left(rows: QueueRows) -> int:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.unit.driver.test_scheduler import job
 from winjobs.driver import scheduler
 from winjobs.driver.scheduler import JobFacts
 from winjobs.driver.waiting import (
@@ -26,17 +27,6 @@ from winjobs.wire import WaitCode, WorkerState
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 IDLE, BUSY, HELD = WorkerState.IDLE, WorkerState.BUSY, WorkerState.HELD
 DRAINING, OFFLINE = WorkerState.DRAINING, WorkerState.OFFLINE
-
-
-def job(
-    id: int,
-    priority: int = 50,
-    version: str = "8.8",
-    pinned: str | None = None,
-    queued: int = 0,
-    unassigned: int = 10,
-) -> JobFacts:
-    return JobFacts(id, priority, version, pinned, queued, unassigned)
 
 
 def worker(

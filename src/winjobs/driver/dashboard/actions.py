@@ -22,6 +22,7 @@ from winjobs.driver.dashboard.deps import Actor, DashboardDep
 from winjobs.driver.dashboard.security import PageError, Viewer
 from winjobs.driver.dashboard.sessions import FlashLevel
 from winjobs.driver.errors import Conflict, DriverError, Invalid
+from winjobs.driver.runtime import Driver
 from winjobs.wire import PriorityChange
 
 router = APIRouter(include_in_schema=False)
@@ -91,34 +92,37 @@ def set_priority(
 # --------------------------------------------------------------------------- workers
 
 
-@router.post("/workers/{name}/hold")
-def hold_worker(
-    name: str,
-    viewer: Actor,
-    driver: DriverDep,
-    dashboard: DashboardDep,
-    reason: Annotated[str, Form(max_length=500)] = "",
+ReasonField = Annotated[str, Form(max_length=500)]
+
+
+def _pause(
+    name: str, viewer: Viewer, driver: Driver, dashboard: DashboardDep, reason: str, drain: bool
 ) -> RedirectResponse:
+    """Hold or drain: the same form, the same reason field."""
+
     def run() -> str:
-        driver.pool.hold(name, reason.strip() or None, viewer.identity)
+        why = reason.strip() or None
+        if drain:
+            driver.pool.drain(name, why, viewer.identity)
+            return f"Worker {name} draining: it finishes its task, then takes no new one."
+        driver.pool.hold(name, why, viewer.identity)
         return f"Worker {name} held: it takes no new task until released."
 
     return _act_then(dashboard, viewer, "/workers", run)
 
 
+@router.post("/workers/{name}/hold")
+def hold_worker(
+    name: str, viewer: Actor, driver: DriverDep, dashboard: DashboardDep, reason: ReasonField = ""
+) -> RedirectResponse:
+    return _pause(name, viewer, driver, dashboard, reason, drain=False)
+
+
 @router.post("/workers/{name}/drain")
 def drain_worker(
-    name: str,
-    viewer: Actor,
-    driver: DriverDep,
-    dashboard: DashboardDep,
-    reason: Annotated[str, Form(max_length=500)] = "",
+    name: str, viewer: Actor, driver: DriverDep, dashboard: DashboardDep, reason: ReasonField = ""
 ) -> RedirectResponse:
-    def run() -> str:
-        driver.pool.drain(name, reason.strip() or None, viewer.identity)
-        return f"Worker {name} draining: it finishes its task, then takes no new one."
-
-    return _act_then(dashboard, viewer, "/workers", run)
+    return _pause(name, viewer, driver, dashboard, reason, drain=True)
 
 
 @router.post("/workers/{name}/release")

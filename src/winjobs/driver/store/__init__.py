@@ -20,7 +20,7 @@ from __future__ import annotations
 from winjobs.driver.store.admin import AdminStore
 from winjobs.driver.store.claims import ClaimStore
 from winjobs.driver.store.jobs import JobStore
-from winjobs.driver.store.overview import LoadSample, OverviewStore, QueueRows, RunningTask
+from winjobs.driver.store.overview import OverviewStore, QueueRows, RunningTask
 from winjobs.driver.store.records import (
     ACTIVE_JOB,
     OPEN_TASK,
@@ -54,7 +54,6 @@ __all__ = [
     "FailureReport",
     "FailureRules",
     "FinishedJob",
-    "LoadSample",
     "NewJob",
     "Progress",
     "QueueRows",

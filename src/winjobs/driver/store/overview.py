@@ -21,7 +21,7 @@ from winjobs.driver.scheduler import JobFacts
 from winjobs.driver.store.claims import ClaimStore
 from winjobs.driver.store.records import ACTIVE_JOB
 from winjobs.driver.waiting import QueuedTask
-from winjobs.wire import LOW_DISK_REASON, TaskStatus
+from winjobs.wire import LOW_DISK_REASON, LoadPoint, TaskStatus
 
 #: a worker id no worker has: the claim's job facts read for it count every queued task
 _NOBODY = 0
@@ -46,15 +46,6 @@ class QueueRows:
     running: list[RunningTask]
     #: the active jobs' finished tasks, by job (their time per batch)
     finished: dict[int, list[TaskRun]]
-
-
-@dataclass(frozen=True)
-class LoadSample:
-    at: datetime
-    workers_online: int
-    workers_busy: int
-    cores_total: int
-    cores_busy: int
 
 
 _RUN_COLUMNS = (Task.started_at, Task.finished_at, Task.n_years, Task.years_done, Worker.cores)
@@ -175,21 +166,13 @@ class OverviewStore(ClaimStore):
 
     # ------------------------------------------------------------------ load samples
 
-    def record_sample(self, sample: LoadSample, keep_after: datetime) -> None:
+    def record_sample(self, sample: LoadPoint, keep_after: datetime) -> None:
         """Add a sample and drop those older than `keep_after` (one small transaction)."""
         with self._write() as conn:
-            conn.execute(
-                insert(PoolSample).values(
-                    at=sample.at,
-                    workers_online=sample.workers_online,
-                    workers_busy=sample.workers_busy,
-                    cores_total=sample.cores_total,
-                    cores_busy=sample.cores_busy,
-                )
-            )
+            conn.execute(insert(PoolSample).values(**sample.model_dump()))
             conn.execute(delete(PoolSample).where(PoolSample.at < keep_after))
 
-    def load_samples(self, since: datetime) -> list[LoadSample]:
+    def load_samples(self, since: datetime) -> list[LoadPoint]:
         with self._read() as conn:
             rows = conn.execute(
                 select(
@@ -202,7 +185,7 @@ class OverviewStore(ClaimStore):
                 .where(PoolSample.at >= since)
                 .order_by(PoolSample.at)
             ).all()
-        return [LoadSample(*row) for row in rows]
+        return [LoadPoint.model_validate(row, from_attributes=True) for row in rows]
 
 
 def _disk_refusal(error: str | None) -> bool:
