@@ -34,6 +34,8 @@ from winjobs.wire import (
     JobStatus,
     JobSubmitFields,
     LoadHistory,
+    PilotReport,
+    PoolDemand,
     PoolStatus,
     PriorityChange,
     SharedCompletion,
@@ -265,6 +267,18 @@ class DriverClient:
 
     def load_history(self, hours: float = 6.0) -> LoadHistory:
         return self._get("/status/load", LoadHistory, params={"hours": hours})
+
+    # ------------------------------------------------------------------ pool managers
+
+    def pool_demand(self) -> PoolDemand:
+        """Years waiting per job and every worker's state (worker or admin token)."""
+        return self._get("/pool/demand", PoolDemand)
+
+    def report_pilots(self, pool: str, report: PilotReport) -> Ack:
+        """A pool manager's view of its pilots, shown with the workers."""
+        body = report.model_dump(mode="json")
+        response = self._request("PUT", f"{API_PREFIX}/pool/pilots/{pool}", json=body)
+        return Ack.model_validate(response.json())
 
     # ------------------------------------------------------------------ worker protocol
 

@@ -26,8 +26,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 API_PREFIX = "/api/v1"
 
+#: Integers the driver stores in 32-bit columns (attempts, counts, cores) or 64-bit ones
+#: (byte counts, ids as SQLite keeps them): larger values are refused (422), never passed
+#: to the database.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+#: The longest time limit a task may have (a year): past that, "no limit" says it better.
+TIME_LIMIT_MAX_S = 365 * 24 * 3600.0
+
 #: Header a worker sends with each request of the worker protocol: its registered id.
-#: Without it the driver answers 403; re-registering under the same name keeps the id.
+#: Without it the driver answers 403, and so it does when the id was registered with
+#: another token; re-registering under the same name with the same token keeps the id
+#: (another token cannot take a registered name: 403).
 WORKER_ID_HEADER = "X-Winjobs-Worker"
 
 
@@ -156,9 +166,10 @@ def eta_basis_words(basis: str | None) -> str:
 
 
 class _Request(BaseModel):
-    """A body the driver receives: unknown fields are refused (a typo is an error, 422)."""
+    """A body the driver receives: unknown fields are refused (a typo is an error, 422),
+    and so are infinite and NaN numbers (`inf`, `1e309`, `NaN`): 422 naming the field."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class _Response(BaseModel):
@@ -205,7 +216,7 @@ class JobSubmitFields(_Request):
     priority: int = Field(50, ge=1, le=100)
     name: str | None = Field(None, max_length=200)
     years: str | None = None
-    task_time_limit_s: float | None = Field(None, gt=0)
+    task_time_limit_s: float | None = Field(None, gt=0, le=TIME_LIMIT_MAX_S)
 
 
 class WaitReason(_Response):
@@ -302,10 +313,10 @@ class PriorityChange(_Request):
 
 class WorkerRegistration(_Request):
     name: str = Field(min_length=1, max_length=200)
-    cores: int = Field(ge=1)
+    cores: int = Field(ge=1, le=INT32_MAX)
     os: str  #: platform description, e.g. "Windows-10" or "Linux-6.1"
     versions: list[str] = Field(min_length=1)  #: Antares versions it has a solver for
-    free_disk_bytes: int | None = None
+    free_disk_bytes: int | None = Field(None, ge=0, le=INT64_MAX)
     transfer: Transfer = Transfer.HTTP
     #: shared mode: the worker's own shared output root, as the DRIVER reaches it
     shared_output_root: str | None = None
@@ -323,13 +334,26 @@ class WorkerRegistered(_Response):
     held_reason: str | None = None
 
 
+class WorkerTask(_Response):
+    """A task a worker is running."""
+
+    task_id: int
+    job_id: int
+
+
 class WorkerInfo(_Response):
+    """One worker (one row per worker, whatever it runs). A worker may hold several
+    tasks at once: it uploads one while the next runs, or runs tasks on spare cores."""
+
     id: int
     name: str
     os: str
     cores: int
     versions: list[str]
     state: WorkerState
+    #: every task it is running, the most recently claimed first
+    tasks: list[WorkerTask] = []
+    #: the most recently claimed of `tasks` (for clients older than `tasks`)
     current_task: int | None = None
     current_job: int | None = None
     last_seen: datetime
@@ -347,7 +371,75 @@ class WorkerInfo(_Response):
     drained_by: str | None = None
 
 
+#: A pool's name (`winjobs slurm`'s `pool`): in URLs and in its pilots' worker names.
+POOL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class PilotInfo(_Response):
+    """One pilot job of a batch-system pool (docs/slurm.md), as its pool manager sees it.
+
+    `state` and `reason` are the batch system's own words (Slurm's `PENDING` with reason
+    `Priority`, `RUNNING`...), so an operator can look them up in its documentation."""
+
+    job_id: str  #: the batch system's job id
+    state: str
+    reason: str | None = None  #: why it waits (or why it ended), when the system says
+    node: str | None = None  #: where it runs, once it does
+    worker: str | None = None  #: the worker name it registers (or registered) under
+    cores: int = 0
+    submitted_at: datetime | None = None
+    started_at: datetime | None = None
+    ends_at: datetime | None = None  #: when its time limit ends it
+
+
+class PilotReport(_Request):
+    """What a pool manager sends the driver each round (`PUT /pool/pilots/{pool}`)."""
+
+    manager: str = Field(max_length=200)  #: the host the manager runs on
+    system: str = Field("slurm", max_length=50)  #: which batch system
+    partition: str | None = Field(None, max_length=200)
+    max_pilots: int = Field(ge=0)
+    interval_s: float = Field(gt=0)  #: how often it reports: later than 3 intervals is stale
+    #: the last problem it met (e.g. sbatch's own error message and the next retry)
+    problem: str | None = Field(None, max_length=2000)
+    pilots: list[PilotInfo] = Field(default_factory=list, max_length=10000)
+
+
+class PilotPool(_Response):
+    """A pool manager's last report, as the driver shows it (`GET /workers`)."""
+
+    name: str
+    manager: str
+    system: str = "slurm"
+    partition: str | None = None
+    max_pilots: int = 0
+    reported_at: datetime
+    stale: bool = False  #: no report for 3 intervals: the manager may be down
+    problem: str | None = None
+    pilots: list[PilotInfo] = []
+
+
 class WorkerList(_Response):
+    workers: list[WorkerInfo]
+    #: batch-system pools of pilot workers, with their pilots still pending in the queue
+    pools: list[PilotPool] = []
+
+
+class QueuedWork(_Response):
+    """A job's years that wait for a worker: in re-queued tasks or not yet in a task."""
+
+    job_id: int
+    priority: int
+    antares_version: str
+    solver_version: str | None = None  #: pinned by the job's first claim
+    years_waiting: int
+
+
+class PoolDemand(_Response):
+    """The queue as a pool manager needs it (`GET /pool/demand`): work waiting, in the
+    order the scheduler serves it, and every worker (who is idle, with which solvers)."""
+
+    jobs: list[QueuedWork]
     workers: list[WorkerInfo]
 
 
@@ -405,9 +497,9 @@ class LoadHistory(_Response):
 
 
 class ClaimRequest(_Request):
-    free_cores: int = Field(ge=1)
+    free_cores: int = Field(ge=1, le=INT32_MAX)
     wait_s: float = Field(25.0, ge=0, le=60)  #: long-poll: how long to wait for work
-    free_disk_bytes: int | None = None
+    free_disk_bytes: int | None = Field(None, ge=0, le=INT64_MAX)
     draining: bool = False
 
 
@@ -440,8 +532,8 @@ class TaskAssignment(_Response):
 
 
 class Heartbeat(_Request):
-    attempt: int
-    years_done: int = Field(0, ge=0)
+    attempt: int = Field(ge=0, le=INT32_MAX)
+    years_done: int = Field(0, ge=0, le=INT32_MAX)
 
 
 class HeartbeatReply(_Response):
@@ -467,7 +559,7 @@ LOW_DISK_REASON = "not enough free disk on the worker"
 
 
 class TaskFailure(_Request):
-    attempt: int
+    attempt: int = Field(ge=0, le=INT32_MAX)
     reason: str
     log_tail: str = ""
     #: True when the worker gives the task back without it being the task's fault
@@ -493,7 +585,7 @@ class SharedCompletion(_Request):
     registered (422 otherwise, or if the driver cannot read it there); the run is verified
     like an upload (422 with the reason); a stale attempt gets 409."""
 
-    attempt: int
+    attempt: int = Field(ge=0, le=INT32_MAX)
     run_path: str  #: path of the run folder as the DRIVER reaches it (prefix map applied)
     log_tail: str = ""
 

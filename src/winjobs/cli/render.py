@@ -22,6 +22,7 @@ from winjobs.wire import (
     JobDetail,
     JobStatus,
     JobSummary,
+    PilotPool,
     PoolStatus,
     TaskInfo,
     TaskStatus,
@@ -40,6 +41,8 @@ _STATUS_STYLE = {
     "draining": "yellow",
     "held": "bold red",
     "offline": "dim",
+    "PENDING": "yellow",
+    "RUNNING": "cyan",
 }
 
 
@@ -213,20 +216,15 @@ def workers_view(workers: Sequence[WorkerInfo], now: datetime) -> RenderableType
 
 def workers_table(workers: Sequence[WorkerInfo], now: datetime) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("NAME", "CORES", "VERSIONS", "STATE", "CURRENT TASK", "LAST SEEN"):
+    for column in ("NAME", "CORES", "VERSIONS", "STATE", "RUNNING", "LAST SEEN"):
         table.add_column(column, justify="right" if column == "CORES" else "left")
     for worker in workers:
-        current = "-"
-        if worker.current_task is not None:
-            current = f"task {worker.current_task}"
-            if worker.current_job is not None:
-                current += f" (job {worker.current_job})"
         table.add_row(
             worker.name,
             str(worker.cores),
             ", ".join(worker.versions),
             status_text(worker.state),
-            current,
+            running_tasks(worker),
             f"{format_age(worker.last_seen, now)} ago",
         )
     return table
@@ -272,3 +270,61 @@ def status_view(pool: PoolStatus) -> Table:
     for key, value in rows:
         facts.add_row(key, value)
     return facts
+
+
+def pool_heading(pool: PilotPool, now: datetime) -> Text:
+    """`Slurm pool hpc (partition debug, manager login01, 2/4 pilots, reported 5s ago)`."""
+    where = f"partition {pool.partition}, " if pool.partition else ""
+    text = Text(f"{pool.system.capitalize()} pool {pool.name}", style="bold")
+    text.append(
+        f" ({where}manager {pool.manager}, {len(pool.pilots)}/{pool.max_pilots} pilots, "
+        f"reported {format_age(pool.reported_at, now)} ago)"
+    )
+    if pool.stale:
+        text.append(" - no report for a while: is the manager running?", style="yellow")
+    return text
+
+
+def pilots_table(pool: PilotPool, now: datetime) -> Table:
+    """A pool's pilots in the batch system: Slurm's job id, state and reason."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("JOB ID", "STATE", "REASON", "NODE", "WORKER", "CORES", "SUBMITTED", "ENDS"):
+        table.add_column(column, justify="right" if column == "CORES" else "left")
+    for pilot in pool.pilots:
+        submitted = pilot.submitted_at
+        ends = pilot.ends_at
+        table.add_row(
+            pilot.job_id,
+            status_text(pilot.state),
+            pilot.reason or "-",
+            pilot.node or "-",
+            pilot.worker or "-",
+            str(pilot.cores) if pilot.cores else "-",
+            f"{format_age(submitted, now)} ago" if submitted else "-",
+            f"in {format_age(now, ends)}" if ends and ends > now else "-",
+        )
+    return table
+
+
+def pools_view(pools: Sequence[PilotPool], now: datetime) -> RenderableType:
+    """Each pool: its heading, the problem its manager last met, its pilots."""
+    parts: list[RenderableType] = []
+    for pool in pools:
+        parts += [Text(""), pool_heading(pool, now)]
+        if pool.problem:
+            parts.append(Text(pool.problem, style="red"))
+        parts.append(pilots_table(pool, now) if pool.pilots else Text("no pilot", style="dim"))
+    return Group(*parts)
+
+
+def running_tasks(worker: WorkerInfo) -> str:
+    """`task 7 (job 3), task 8 (job 3)`: every task it runs; `-` when none (a driver
+    older than `WorkerInfo.tasks` sends only its current task)."""
+    tasks: list[tuple[int, int | None]] = [(t.task_id, t.job_id) for t in worker.tasks]
+    if not tasks and worker.current_task is not None:
+        tasks = [(worker.current_task, worker.current_job)]
+    if not tasks:
+        return "-"
+    return ", ".join(
+        f"task {task}" + (f" (job {job})" if job is not None else "") for task, job in tasks
+    )

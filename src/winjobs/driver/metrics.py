@@ -134,6 +134,7 @@ def render(
     pool: PoolStatus,
     claims: ClaimStats,
     stats: TaskStats,
+    claims_waiting: int = 0,
 ) -> str:
     """The whole /metrics page; every status appears, with 0 when it has no member.
 
@@ -164,6 +165,9 @@ def render(
         "gauge",
         "Years of the queued and running jobs not done yet.",
         pool.years_left,
+    )
+    lines += _single(
+        "winjobs_claims_waiting", "gauge", "Claims long-polling for work now.", claims_waiting
     )
     lines += _counter(
         "winjobs_claims_total",

@@ -26,5 +26,12 @@ def prometheus(driver: DriverDep, _identity: CurrentIdentity) -> PlainTextRespon
     and upload sizes since the driver started (Prometheus text)."""
     counts = driver.store.counts()
     pool = driver.overview.status()
-    text = metrics.render(counts.jobs, counts.tasks, pool, driver.claims, driver.task_stats)
+    text = metrics.render(
+        counts.jobs,
+        counts.tasks,
+        pool,
+        driver.claims,
+        driver.task_stats,
+        driver.signal.waiting(),
+    )
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

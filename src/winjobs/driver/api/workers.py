@@ -33,7 +33,8 @@ router = APIRouter(tags=["workers"])
 
 @router.get("/workers", response_model=WorkerList)
 def list_workers(_identity: UserIdentity, driver: DriverDep) -> WorkerList:
-    """Every worker that ever registered: state (held, and why), current task, last seen."""
+    """Every worker that ever registered: state (held, and why), current task, last seen;
+    and the pools of pilot workers in batch systems, their pilots still pending included."""
     return driver.pool.list()
 
 
@@ -73,11 +74,11 @@ def forget_worker(name: str, admin: AdminIdentity, driver: DriverDep) -> WorkerI
 
 @router.post("/workers/register", response_model=WorkerRegistered)
 def register(
-    registration: WorkerRegistration, _identity: WorkerIdentity, dispatch: DispatchDep
+    registration: WorkerRegistration, identity: WorkerIdentity, dispatch: DispatchDep
 ) -> WorkerRegistered:
-    """Register (or re-register, by name) a worker; the answer's id goes in the
-    X-Winjobs-Worker header of every later request."""
-    return dispatch.register(registration)
+    """Register (or re-register, by name, with the same token) a worker; the answer's id
+    goes in the X-Winjobs-Worker header of every later request, with the same token."""
+    return dispatch.register(registration, identity.name)
 
 
 @router.post(

@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from winjobs.driver.errors import Conflict, NotFound
+from winjobs.driver.errors import Conflict, Forbidden, NotFound
 from winjobs.driver.models import Job, Task, Worker
 from winjobs.driver.store.base import StoreBase
 from winjobs.driver.store.failures import NOT_HELD
 from winjobs.driver.store.records import Counts
-from winjobs.wire import TaskStatus
+from winjobs.wire import JobStatus, TaskStatus
 
 #: not forgotten by an admin, or seen since (`Worker.forgotten_at`)
 REMEMBERED = or_(Worker.forgotten_at.is_(None), Worker.last_seen > Worker.forgotten_at)
@@ -54,10 +54,13 @@ class WorkerStore(StoreBase):
         shared_output_root: str | None,
         free_disk_bytes: int | None,
         config_sha256: str | None = None,
+        *,
+        token_name: str,
     ) -> Registration:
         """Create the worker, or refresh it when a worker of that name registers again
-        (the same worker: its id, hold and history are kept); a held worker stays held
-        unless `lifted_by_restart`."""
+        with the same token (the same worker: its id, hold and history are kept); a held
+        worker stays held unless `lifted_by_restart`. The token owns the id
+        (`worker_owner`): another token cannot take a registered name over (Forbidden)."""
         now = self.clock()
         values: dict[str, Any] = {
             "os": os,
@@ -67,6 +70,7 @@ class WorkerStore(StoreBase):
             "shared_output_root": shared_output_root,
             "free_disk_bytes": free_disk_bytes,
             "draining": False,
+            "token_name": token_name,
             "registered_at": now,
             "last_seen": now,
             "config_sha256": config_sha256,
@@ -79,6 +83,7 @@ class WorkerStore(StoreBase):
                         self._for_update(
                             select(
                                 Worker.id,
+                                Worker.token_name,
                                 Worker.held_at,
                                 Worker.held_reason,
                                 Worker.held_by,
@@ -92,6 +97,11 @@ class WorkerStore(StoreBase):
                             insert(Worker).values(name=name, **values).returning(Worker.id)
                         ).scalar_one()
                         return Registration(int(worker_id))
+                    if found.token_name not in (None, token_name):
+                        raise Forbidden(
+                            f"worker name {name!r} belongs to another worker token: register "
+                            "under another name, or with the token it registered with"
+                        )
                     release = found.held_at is not None and lifted_by_restart(found, config_sha256)
                     changes = {**values, **(NOT_HELD if release else {})}
                     if config_sha256 is None:  # keep the last one known
@@ -105,24 +115,35 @@ class WorkerStore(StoreBase):
                 continue
         raise Conflict(f"worker {name!r} is registering from several places at once")
 
-    def list_workers(self) -> list[tuple[Worker, Task | None]]:
-        """Every worker (but the forgotten ones) once, with the task it is running, if any.
+    def worker_owner(self, worker_id: int) -> str | None:
+        """Name of the token that registered the worker (None: registered before tokens
+        owned ids); NotFound if there is no such worker."""
+        with self._read() as conn:
+            found = conn.execute(
+                select(Worker.token_name).where(Worker.id == worker_id)
+            ).one_or_none()
+        if found is None:
+            raise NotFound(f"no worker {worker_id}: register again")
+        owner: str | None = found.token_name
+        return owner
 
-        A worker restarted while its old task's lease runs claims a new task: it has two
-        running tasks until the old lease expires, and the join two rows. It is shown
-        (and counted: `winjobs status`, /metrics) once, with its newest task."""
+    def list_workers(self) -> list[tuple[Worker, list[Task]]]:
+        """Every worker (but the forgotten ones) once, by name, with the tasks it is
+        running (the most recently claimed first; none when idle)."""
         current = and_(Task.worker_id == Worker.id, Task.status == TaskStatus.RUNNING.value)
         stmt = (
             select(Worker, Task)
             .outerjoin(Task, current)
             .where(REMEMBERED)
-            .order_by(Worker.name, Task.id.desc())
+            .order_by(Worker.name, Worker.id, Task.started_at.desc(), Task.id.desc())
         )
+        listing: dict[int, tuple[Worker, list[Task]]] = {}
         with self._session() as session:
-            rows: dict[int, tuple[Worker, Task | None]] = {}
             for worker, task in session.execute(stmt):
-                rows.setdefault(worker.id, (worker, task))
-            return list(rows.values())
+                _, tasks = listing.setdefault(worker.id, (worker, []))
+                if task is not None:
+                    tasks.append(task)
+        return list(listing.values())
 
     def get_worker(self, worker_id: int) -> Worker:
         with self._session() as session:
@@ -157,12 +178,18 @@ class WorkerStore(StoreBase):
         with self._read() as conn:
             return set(conn.execute(select(Job.study_sha256).distinct()).scalars())
 
-    def succeeded_attempts(self) -> set[tuple[int, int, int]]:
-        """(job id, task id, attempt) of every succeeded task: the outputs to keep."""
+    def outputs_to_keep(self) -> set[tuple[int, int, int]]:
+        """(job id, task id, attempt) of the task outputs still needed: succeeded tasks
+        of jobs not yet assembled (a failed or cancelled job keeps them for a retry). A
+        succeeded job's are not: its assembly removes them, and a start-up after a kill
+        between its success and that removal finishes the job."""
         with self._read() as conn:
             rows = conn.execute(
-                select(Task.job_id, Task.id, Task.attempt).where(
-                    Task.status == TaskStatus.SUCCEEDED.value
+                select(Task.job_id, Task.id, Task.attempt)
+                .join(Job, Job.id == Task.job_id)
+                .where(
+                    Task.status == TaskStatus.SUCCEEDED.value,
+                    Job.status != JobStatus.SUCCEEDED.value,
                 )
             ).all()
         return {(int(j), int(t), int(a)) for j, t, a in rows}
