@@ -39,7 +39,8 @@ def release(
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Release a held worker: it takes tasks again, its failures in a row forgotten."""
+    """Release a held or drained worker: it takes tasks again, its failures in a row
+    forgotten."""
     with driver_session(driver, token) as (client, _):
         worker = client.release_worker(name)
     _answer(
