@@ -33,12 +33,15 @@ from winjobs.wire import (
     JobList,
     JobStatus,
     JobSubmitFields,
+    LoadHistory,
     PilotReport,
     PoolDemand,
+    PoolStatus,
     PriorityChange,
     SharedCompletion,
     TaskAssignment,
     TaskFailure,
+    WorkerAction,
     WorkerInfo,
     WorkerList,
     WorkerRegistered,
@@ -239,8 +242,31 @@ class DriverClient:
     # ------------------------------------------------------------------ admins
 
     def release_worker(self, name: str) -> WorkerInfo:
-        """Lift a held worker's hold (admin token)."""
+        """Lift a held or drained worker's hold (admin token)."""
         return self._post(f"/workers/{quote(name, safe='')}/release", WorkerInfo)
+
+    def hold_worker(self, name: str, reason: str | None = None) -> WorkerInfo:
+        """No new task for the worker until released (admin token)."""
+        action = WorkerAction(reason=reason)
+        return self._post(f"/workers/{quote(name, safe='')}/hold", WorkerInfo, action)
+
+    def drain_worker(self, name: str, reason: str | None = None) -> WorkerInfo:
+        """The worker finishes its task, then takes none until it restarts or is
+        released (admin token)."""
+        action = WorkerAction(reason=reason)
+        return self._post(f"/workers/{quote(name, safe='')}/drain", WorkerInfo, action)
+
+    def forget_worker(self, name: str) -> WorkerInfo:
+        """Leave an offline worker out of the lists until it is seen again (admin token)."""
+        return self._post(f"/workers/{quote(name, safe='')}/forget", WorkerInfo)
+
+    # ------------------------------------------------------------------ the pool
+
+    def pool_status(self) -> PoolStatus:
+        return self._get("/status", PoolStatus)
+
+    def load_history(self, hours: float = 6.0) -> LoadHistory:
+        return self._get("/status/load", LoadHistory, params={"hours": hours})
 
     # ------------------------------------------------------------------ pool managers
 

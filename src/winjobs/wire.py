@@ -106,6 +106,65 @@ class FailureKind(StrEnum):
     UNKNOWN = "unknown"
 
 
+class WaitCode(StrEnum):
+    """Why queued work is not running yet (`WaitReason.code`; docs/driver.md, "Why is it
+    waiting?"). The wire field is a plain string: a newer driver may add codes."""
+
+    #: no online worker has a solver that may run the study's version
+    NO_SOLVER = "no_solver"
+    #: workers that could run it exist, but every one of them is offline
+    WORKERS_OFFLINE = "workers_offline"
+    #: the job's first task pinned a solver version no online worker has any more
+    PINNED_VERSION_GONE = "pinned_version_gone"
+    #: the job is held by its owner or an admin
+    JOB_HELD = "job_held"
+    #: the workers that could run it failed it, and leave it to others
+    FAILED_THERE = "failed_there"
+    #: the workers that could run it are held (failing, or by an admin)
+    WORKERS_HELD = "workers_held"
+    #: the workers that could run it are draining (finishing their task, taking no more)
+    WORKERS_DRAINING = "workers_draining"
+    #: the workers that could run it are kept from work by their owner's policy (outside
+    #: their schedule, owner active)
+    WORKERS_AWAY = "workers_away"
+    #: the worker that could run it gave it back for lack of disk
+    DISK_REFUSED = "disk_refused"
+    #: jobs ahead of it in the order (priority, then first come) get the workers first
+    JOBS_AHEAD = "jobs_ahead"
+    #: every worker that could run it is busy
+    WORKERS_BUSY = "workers_busy"
+    #: an idle worker that may run it takes it at its next claim
+    STARTING = "starting"
+
+
+class EtaBasis(StrEnum):
+    """What a job's ETA is estimated from (`JobSummary.eta_basis`; a plain string on the
+    wire, like `WaitReason.code`)."""
+
+    #: the job's own pace: years done (finished tasks and heartbeats) per second since
+    #: its first claim
+    PACE = "pace"
+    #: no task of it finished yet: the pace its running solvers report (years done per
+    #: second of each running task, from the solvers' logs through the heartbeats)
+    SOLVER_LOG = "solver_log"
+    #: no year done yet: the time per batch of years measured on the study's earlier
+    #: jobs (same study archive, else same study name), on the cores now running it
+    HISTORY = "history"
+
+
+#: how people read an ETA's basis (the CLI's `show`, the dashboard)
+ETA_BASIS_WORDS = {
+    EtaBasis.PACE.value: "at the job's pace so far",
+    EtaBasis.SOLVER_LOG.value: "from the years its solvers reported; no task finished yet",
+    EtaBasis.HISTORY.value: "from the study's earlier jobs; no year finished yet",
+}
+
+
+def eta_basis_words(basis: str | None) -> str:
+    """The few words that say what an ETA rests on ("" when unknown or absent)."""
+    return ETA_BASIS_WORDS.get(basis or "", "")
+
+
 class _Request(BaseModel):
     """A body the driver receives: unknown fields are refused (a typo is an error, 422),
     and so are infinite and NaN numbers (`inf`, `1e309`, `NaN`): 422 naming the field."""
@@ -160,6 +219,23 @@ class JobSubmitFields(_Request):
     task_time_limit_s: float | None = Field(None, gt=0, le=TIME_LIMIT_MAX_S)
 
 
+class WaitReason(_Response):
+    """Why a queued job or task is not running yet, computed by the driver from the
+    scheduler's own rule when it is read (never stored: it changes with the pool)."""
+
+    code: str  #: a `WaitCode` value (a string: newer drivers may add codes)
+    short: str  #: a few words for a column ("no 9.3 solver", "2 jobs ahead")
+    message: str  #: one sentence for people: what it waits for, and what would change it
+    #: solver versions of the online workers (what the pool can run now)
+    pool_versions: list[str] = []
+    #: the workers that could run it, whose state is the reason (held, busy, away...)
+    workers: list[str] = []
+    jobs_ahead: list[int] = []  #: ids of the jobs served before it, in their order
+    #: when a worker that could run it is expected to take work (the first to finish its
+    #: task at its current pace, or the end of an owner's policy window); None: unknown
+    free_at: datetime | None = None
+
+
 class JobCreated(_Response):
     job_id: int
     warnings: list[str] = []
@@ -180,6 +256,8 @@ class TaskInfo(_Response):
     log_tail: str | None = None
     #: where the task's output lives (shared mode with collect=link: on that worker's share)
     output_location: str | None = None
+    #: a queued task: why no worker runs it yet (None otherwise)
+    waiting: WaitReason | None = None
 
 
 class JobSummary(_Response):
@@ -198,9 +276,14 @@ class JobSummary(_Response):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     eta_seconds: float | None = None
+    #: what `eta_seconds` is estimated from: an `EtaBasis` value; None without an ETA
+    eta_basis: str | None = None
     error: str | None = None
     warnings: list[str] = []
     result_available: bool = False
+    #: a job with work no worker has taken yet and nothing running (queued, or running
+    #: with every task waiting): why (None otherwise)
+    waiting: WaitReason | None = None
 
 
 class JobDetail(JobSummary):
@@ -281,6 +364,11 @@ class WorkerInfo(_Response):
     held_by: str | None = None
     #: attempts it failed in a row since its last success (releases not counted)
     failures_in_a_row: int = 0
+    #: drained by an admin (`winjobs worker-admin drain`): why, since when, by whom; it
+    #: takes no new task until it restarts or is released
+    drain_reason: str | None = None
+    drained_at: datetime | None = None
+    drained_by: str | None = None
 
 
 #: A pool's name (`winjobs slurm`'s `pool`): in URLs and in its pilots' worker names.
@@ -355,6 +443,56 @@ class PoolDemand(_Response):
     workers: list[WorkerInfo]
 
 
+class WorkerAction(_Request):
+    """An admin's hold or drain of a worker: why, in a few words (shown with its state)."""
+
+    reason: str | None = Field(None, max_length=500)
+
+
+# --------------------------------------------------------------------------- the pool
+
+
+class PoolStatus(_Response):
+    """The pool at a glance (`GET /status`, `winjobs status`): read when asked."""
+
+    at: datetime
+    #: online workers by what they do (idle + busy + held + draining = online)
+    workers_online: int
+    workers_idle: int
+    workers_busy: int
+    workers_held: int
+    workers_draining: int
+    workers_offline: int
+    cores_total: int  #: of the online workers
+    cores_busy: int  #: of the workers running a task
+    versions: list[str] = []  #: solver versions of the online workers
+    jobs_queued: int
+    jobs_running: int
+    #: years of the queued and running jobs not done yet
+    years_left: int
+    #: years done in the last hour (running tasks' reported years counted pro rata)
+    years_per_hour: float
+    #: time to run `years_left` at `years_per_hour`; None when nothing ran in the hour
+    drain_seconds: float | None = None
+
+
+class LoadPoint(_Response):
+    """The pool's load at one moment (a sample the driver records periodically)."""
+
+    at: datetime
+    workers_online: int
+    workers_busy: int
+    cores_total: int
+    cores_busy: int
+
+
+class LoadHistory(_Response):
+    """`GET /status/load`: the pool's samples of the last hours, oldest first."""
+
+    sample_s: float  #: the driver's sampling period
+    points: list[LoadPoint]
+
+
 # --------------------------------------------------------------------------- worker protocol
 
 
@@ -413,6 +551,11 @@ class FailureEvidence(_Request):
     signal: str | None = Field(None, max_length=40)  #: "SIGSEGV", "access violation"...
     #: the solver's first `[fatal]` line, the task folder's path replaced by `<task>`
     fatal_line: str | None = Field(None, max_length=2000)
+
+
+#: how a worker's reason begins when it gives a task back for lack of disk: the driver
+#: tells such refusals from other releases by it (the why-pending reason `disk_refused`)
+LOW_DISK_REASON = "not enough free disk on the worker"
 
 
 class TaskFailure(_Request):

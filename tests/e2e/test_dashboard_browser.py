@@ -143,6 +143,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         lease_seconds=6,  # heartbeats (and so progress reports) every 1.5 s
         sweep_interval_s=1,
         dashboard={"refresh_seconds": 1},
+        utilisation_sample_s=1,  # the utilisation chart fills within seconds
     )
     with RunningDriver(settings) as driver:
         running = Stack(url=driver.url, tmp=tmp)
@@ -374,3 +375,57 @@ def test_the_pages_work_without_javascript(browser: Any, stack: Stack, first_job
     page.get_by_role("button", name="Sign out").click()
     page.get_by_text("You are signed out.").wait_for()
     context.close()
+
+
+def test_the_pool_summary_charts_why_a_job_waits_and_an_admins_hand(
+    browser: Any, stack: Stack, first_job: int
+) -> None:
+    """Issue 15: the pool at a glance and its utilisation chart on the jobs page, the
+    years-done chart with its ETA line, why a job waits, and an admin draining and
+    releasing a worker with the workers page's buttons."""
+    study = write_example_study(stack.tmp / "future", nbyears=2)
+    marker = study / "study.antares"
+    marker.write_text(marker.read_text().replace("version = 880", "version = 9.3"))
+    archive = pack_study(study, stack.tmp / "future.zip").path
+    with stack.client("alice-secret") as alice:
+        future = alice.submit_job(archive, JobSubmitFields(name="future")).job_id
+    page = _signed_in(browser, stack, "ops-secret")
+    summary = page.locator("section.summary")
+    assert "Cores busy" in summary.inner_text() and "8.8" in summary.inner_text()
+    # the sampler records every second: the live refresh brings the chart in
+    page.locator("#utilisation svg polyline.series").wait_for(timeout=30_000)
+    assert "pool utilisation over the last 6 h" in (
+        page.locator("#utilisation desc").text_content() or ""
+    )
+    waiting = page.locator(f"#job-{future} .wait-short")
+    assert waiting.inner_text() == "no 9.3 solver"
+    assert "no online worker has a solver for Antares 9.3" in (waiting.get_attribute("title") or "")
+    _screenshot(page, "jobs-summary")
+
+    page.goto(f"/jobs/{future}")
+    reason = page.locator(".waiting-reason")
+    assert "the online workers have 8.8" in reason.inner_text()
+    with stack.client("ops-secret") as ops:
+        ops.cancel_job(future)
+    page.goto(f"/jobs/{first_job}")
+    page.get_by_role("heading", level=1).filter(has_text="succeeded").wait_for(timeout=60_000)
+    chart = page.get_by_role("img", name=re.compile("^Years done over time"))
+    assert chart.is_visible()
+    points = page.locator("#years-done polyline.series").get_attribute("points")
+    assert points is not None and points.split()[-1].endswith(",0.0")  # all years done
+    _screenshot(page, "job-chart")
+
+    page.get_by_role("link", name="Workers").click()
+    name = WORKERS[0]
+    page.get_by_label(f"Reason for {name}").fill("OS update")
+    page.get_by_role("button", name=f"Drain {name}").click()
+    page.get_by_role("status").filter(has_text=f"Worker {name} draining").wait_for()
+    row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=name))
+    assert "draining" in row.inner_text() and "OS update" in row.inner_text()
+    _screenshot(page, "workers-drained")
+    page.get_by_role("button", name=f"Release {name}").click()
+    page.get_by_role("status").filter(has_text=f"Worker {name} released").wait_for()
+    with stack.client("ops-secret") as ops:
+        states = {w.name: w.state for w in ops.list_workers().workers}
+    assert states[name] != "draining"
+    page.context.close()

@@ -39,6 +39,13 @@ WINJOBS = BIN / "winjobs"
 STANDIN = BIN / "winjobs-standin-solver"
 USER_TOKEN = "alice-secret"
 WORKER_TOKEN = "worker-secret"
+ADMIN_TOKEN = "ops-secret"
+#: a driver's `tokens:` with an admin besides the user and the workers
+TOKENS_WITH_ADMIN = [
+    {"name": "alice", "role": "user", "token": USER_TOKEN},
+    {"name": "ops", "role": "admin", "token": ADMIN_TOKEN},
+    {"name": "pool", "role": "worker", "token": WORKER_TOKEN},
+]
 
 #: Environment variables of ours that must not leak from the test run into the processes.
 _OWN_PREFIXES = ("WINJOBS_WORKER_", "WINJOBS_DRIVER_", "WINJOBS_STANDIN_")
@@ -70,6 +77,19 @@ def standin_solver(bin_dir: Path, version: str = "8.8") -> Path:
     if not link.exists():
         link.symlink_to(STANDIN)
     return link
+
+
+def run_winjobs(url: str, token: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """A `winjobs` user command against the driver at `url`, its output captured (wide
+    enough that Rich does not wrap table rows)."""
+    return subprocess.run(
+        [str(WINJOBS), *args, "--driver", url, "--token", token],
+        capture_output=True,
+        text=True,
+        env=clean_env(COLUMNS="200"),
+        timeout=120,
+        check=False,
+    )
 
 
 def start_upload_and_hang(url: str, size: int) -> socket.socket:

@@ -1,6 +1,6 @@
 """User commands on jobs already on the driver: list, show, wait, cancel, priority, retry,
-logs, and the workers list. Each parses its options and calls `DriverClient`; the look is
-in `render`, the waiting in `follow`.
+logs, the workers list and the pool's status. Each parses its options and calls
+`DriverClient`; the look is in `render`, the waiting in `follow`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from winjobs.cli.render import (
     job_view,
     jobs_table,
     pools_view,
+    status_view,
     to_json,
     workers_view,
 )
@@ -215,3 +216,20 @@ def list_workers(
         console.print(workers_view(listing.workers, now))
     if listing.pools:
         console.print(pools_view(listing.pools, now))
+
+
+@app.command("status")
+def pool_status(
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """The pool at a glance: workers by state, cores busy, jobs queued and running, years
+    left, the last hour's throughput and the time to drain the queue at that pace."""
+    with driver_session(driver, token) as (client, _):
+        pool = client.pool_status()
+    if as_json:
+        typer.echo(to_json(pool))
+    else:
+        console.print(status_view(pool))

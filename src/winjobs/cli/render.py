@@ -23,9 +23,11 @@ from winjobs.wire import (
     JobStatus,
     JobSummary,
     PilotPool,
+    PoolStatus,
     TaskInfo,
     TaskStatus,
     WorkerInfo,
+    eta_basis_words,
 )
 
 _STATUS_STYLE = {
@@ -81,7 +83,7 @@ def _duration(started: datetime | None, finished: datetime | None, now: datetime
 
 def jobs_table(jobs: Sequence[JobSummary], now: datetime) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("ID", "NAME", "SUBMITTER", "PRIO", "STATUS", "PROGRESS", "AGE"):
+    for column in ("ID", "NAME", "SUBMITTER", "PRIO", "STATUS", "PROGRESS", "AGE", "WAITING"):
         table.add_column(column, justify="right" if column in ("ID", "PRIO") else "left")
     for job in jobs:
         progress = format_progress(job.years_done, job.years_total)
@@ -95,8 +97,17 @@ def jobs_table(jobs: Sequence[JobSummary], now: datetime) -> Table:
             status_text(job.status),
             progress,
             format_age(job.created_at, now),
+            Text(job.waiting.short, style="yellow") if job.waiting else "",
         )
     return table
+
+
+def eta_text(job: JobSummary) -> str | None:
+    """`12m 30s (at the job's pace so far)`; None without an ETA."""
+    if job.eta_seconds is None or job.status.is_final:
+        return None
+    basis = eta_basis_words(job.eta_basis)
+    return format_seconds(job.eta_seconds) + (f" ({basis})" if basis else "")
 
 
 def job_facts(job: JobDetail, now: datetime) -> Table:
@@ -116,8 +127,10 @@ def job_facts(job: JobDetail, now: datetime) -> Table:
     ]
     if job.started_at is not None:
         rows.append(("run time", _duration(job.started_at, job.finished_at, now)))
-    if job.eta_seconds is not None and not job.status.is_final:
-        rows.append(("eta", format_seconds(job.eta_seconds)))
+    if (eta := eta_text(job)) is not None:
+        rows.append(("eta", eta))
+    if job.waiting is not None:
+        rows.append(("waiting", Text(job.waiting.message, style="yellow")))
     if job.task_time_limit_s is not None:
         rows.append(("time limit", f"{format_seconds(job.task_time_limit_s)} per task"))
     if job.run_folder:
@@ -138,6 +151,8 @@ def tasks_table(tasks: Sequence[TaskInfo], now: datetime) -> Table:
         status = status_text(task.status)
         if task.status == TaskStatus.FAILED and task.error:
             status.append(f": {task.error}", style="red")
+        if task.waiting is not None:
+            status.append(f" ({task.waiting.short})", style="yellow")
         table.add_row(
             str(task.id),
             format_years(task.years),
@@ -182,19 +197,18 @@ def job_view(job: JobDetail, now: datetime) -> RenderableType:
 def workers_view(workers: Sequence[WorkerInfo], now: datetime) -> RenderableType:
     """`winjobs workers`: the table, then why each held worker is held (a reason is too
     long for a column) and how to release it."""
-    held = [w for w in workers if w.held_reason]
+    held = [w for w in workers if w.held_reason or w.drain_reason]
     if not held:
         return workers_table(workers, now)
     notes = Table.grid(padding=(0, 2))
     notes.add_column(style="bold")
     notes.add_column()
     for worker in held:
-        when = f" ({format_age(worker.held_at, now)} ago)" if worker.held_at else ""
-        by = f", by {worker.held_by}" if worker.held_by and worker.held_by != "driver" else ""
-        notes.add_row(worker.name, Text(f"held{when}{by}: {worker.held_reason}", style="red"))
+        notes.add_row(worker.name, _hold_note(worker, now))
     hint = Text(
         "held workers take no new task until `winjobs worker-admin release NAME` (an admin) "
-        "or a restart with a changed configuration",
+        "or, held by the driver, a restart with a changed configuration; drained ones until "
+        "they restart or are released",
         style="dim",
     )
     return Group(workers_table(workers, now), Text(""), notes, hint)
@@ -214,6 +228,48 @@ def workers_table(workers: Sequence[WorkerInfo], now: datetime) -> Table:
             f"{format_age(worker.last_seen, now)} ago",
         )
     return table
+
+
+def _hold_note(worker: WorkerInfo, now: datetime) -> Text:
+    """`held (5m ago), by ops: disk to replace` or `drained (...)`."""
+    drained = worker.drain_reason is not None
+    since = worker.drained_at if drained else worker.held_at
+    by = worker.drained_by if drained else worker.held_by
+    when = f" ({format_age(since, now)} ago)" if since else ""
+    who = f", by {by}" if by and by != "driver" else ""
+    reason = worker.drain_reason if drained else worker.held_reason
+    word = "drained" if drained else "held"
+    return Text(f"{word}{when}{who}: {reason}", style="yellow" if drained else "red")
+
+
+def status_view(pool: PoolStatus) -> Table:
+    """`winjobs status`: the pool at a glance, one `key  value` line per fact."""
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    states = [
+        (pool.workers_idle, "idle"),
+        (pool.workers_busy, "busy"),
+        (pool.workers_held, "held"),
+        (pool.workers_draining, "draining"),
+    ]
+    online = ", ".join(f"{count} {word}" for count, word in states if count)
+    drain = "-" if pool.drain_seconds is None else format_seconds(pool.drain_seconds)
+    if pool.drain_seconds is None and pool.years_left:
+        drain = "unknown (no year done in the last hour)"
+    rows = [
+        ("workers", f"{pool.workers_online} online ({online or 'none'}), "
+                    f"{pool.workers_offline} offline"),
+        ("cores", f"{pool.cores_busy}/{pool.cores_total} busy"),
+        ("solvers", ", ".join(pool.versions) or "none online"),
+        ("jobs", f"{pool.jobs_queued} queued, {pool.jobs_running} running"),
+        ("years left", str(pool.years_left)),
+        ("throughput", f"{pool.years_per_hour:g} years/h (last hour)"),
+        ("queue drains in", drain),
+    ]  # fmt: skip
+    for key, value in rows:
+        facts.add_row(key, value)
+    return facts
 
 
 def pool_heading(pool: PilotPool, now: datetime) -> Text:

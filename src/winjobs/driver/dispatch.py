@@ -15,7 +15,7 @@ from winjobs.driver.auth import WorkerOwners
 from winjobs.driver.collector import Collector
 from winjobs.driver.errors import Conflict, Invalid, NotFound, Unavailable
 from winjobs.driver.files import DataDir, remove_tree
-from winjobs.driver.metrics import ClaimStats
+from winjobs.driver.metrics import ClaimStats, TaskStats
 from winjobs.driver.models import Task
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders
@@ -58,12 +58,14 @@ class Dispatch:
         claims: ClaimStats,
         collector: Collector,
         shared: SharedFolders | None = None,
+        task_stats: TaskStats | None = None,
     ) -> None:
         self.store = store
         self.files = files
         self.settings = settings
         self.signal = signal
         self.claims = claims
+        self.task_stats = task_stats or TaskStats()
         self.collector = collector
         self.shared = shared or SharedFolders(settings, files, store)
         self.owners = WorkerOwners(store.worker_owner)
@@ -188,6 +190,7 @@ class Dispatch:
         event = self.store.fail_task(
             task_id, worker_id, failure.attempt, report, self.failure_rules
         )
+        self.task_stats.failure("released" if failure.release else failure.kind.value)
         if failure.log_tail:
             self._task_log(event.job_id, task_id, failure.attempt, failure.log_tail)
         self.record([event])
@@ -213,18 +216,21 @@ class Dispatch:
         attempt (a retry after a dropped connection) are verified each in a temporary
         folder of its own; the first recorded wins, the other gets 409, or 200 when it
         is byte for byte the accepted one."""
+        size = upload.stat().st_size  # the archive as it came (unpacked and gone after)
         try:
             self.store.check_running(task_id, worker_id, attempt)
             task = self.store.get_task(task_id)
             verified = self.collector.accept_output(
                 task_id, list(task.years), task.solver_version, upload, sha256
             )
-            return self.record_completion(task_id, worker_id, attempt, log_tail, verified)
+            ack = self.record_completion(task_id, worker_id, attempt, log_tail, verified)
         except Conflict:  # before the upload was verified, or while it was
             task = self.store.get_task(task_id)
             if self._delivered(task, worker_id, attempt):
                 return self._repeated(task, sha256)
             raise
+        self.task_stats.upload.observe(size)
+        return ack
 
     @staticmethod
     def _delivered(task: Task, worker_id: int, attempt: int) -> bool:
@@ -291,6 +297,7 @@ class Dispatch:
         finally:
             if verified is not None:
                 remove_tree(verified)  # still there only if it was not placed
+        self._count_success(task_id)
         if log_tail:
             self._task_log(job_id, task_id, attempt, log_tail)
         where = f" (output kept at {output_location})" if output_location else ""
@@ -299,6 +306,12 @@ class Dispatch:
             self._log(job_id, "every year is done: assembling the output")
             self.collector.schedule(job_id)
         return Ack()
+
+    def _count_success(self, task_id: int) -> None:
+        task = self.store.get_task(task_id)
+        started = task.started_at
+        seconds = (self.store.clock() - started).total_seconds() if started else None
+        self.task_stats.succeeded(len(task.years), seconds)
 
     def study_archive(self, sha256: str) -> Path:
         if len(sha256) != 64 or not set(sha256) <= _SHA256_HEX:

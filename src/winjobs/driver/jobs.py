@@ -19,6 +19,7 @@ from winjobs.driver.errors import Conflict, NotFound, Unavailable
 from winjobs.driver.files import DataDir, remove_tree, replace_dir
 from winjobs.driver.intake import validate_submission
 from winjobs.driver.models import Job
+from winjobs.driver.overview import Overview
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders
 from winjobs.driver.signals import WorkSignal
@@ -54,6 +55,7 @@ class JobService:
         signal: WorkSignal,
         collector: Collector,
         shared: SharedFolders | None = None,
+        overview: Overview | None = None,
     ) -> None:
         self.store = store
         self.files = files
@@ -61,6 +63,8 @@ class JobService:
         self.signal = signal
         self.collector = collector
         self.shared = shared
+        #: adds the why-pending reasons and the ETAs to the jobs read (None: plain jobs)
+        self.overview = overview
 
     # ------------------------------------------------------------------ submit
 
@@ -117,7 +121,10 @@ class JobService:
         for warning in job.warnings:
             self._log(job_id, f"warning: {warning}")
         self.signal.notify()
-        return JobCreated(job_id=job_id, warnings=job.warnings)
+        unrunnable = self.overview.unrunnable(job_id) if self.overview else None
+        if unrunnable is not None:
+            self._log(job_id, f"waiting: {unrunnable}")
+        return JobCreated(job_id=job_id, warnings=[*job.warnings, *filter(None, [unrunnable])])
 
     def _publish(self, sha256: str) -> None:
         """Shared mode: put the archive where shared workers read it. Best effort: a
@@ -135,7 +142,8 @@ class JobService:
         job = self._readable(job_id, reader)
         tasks = self.store.job_tasks(job_id)
         progress = self.store.progress([job_id])[job_id]
-        return views.job_detail(job, tasks, progress, self.store.clock())
+        detail = views.job_detail(job, tasks, progress, self.store.clock())
+        return self.overview.annotate_detail(detail) if self.overview else detail
 
     def list(
         self,
@@ -155,12 +163,14 @@ class JobService:
         page = self.store.list_jobs(status.value if status else None, submitter, limit, offset)
         progress = self.store.progress([j.id for j in page.jobs])
         now = self.store.clock()
-        summaries = []
+        summaries: list[JobSummary] = []
         for job in page.jobs:
             summary = views.job_summary(job, progress[job.id], now)
             if not may_read(viewer, job.submitter, self.settings.readers):
                 summary = summary.model_copy(update={"error": None, "warnings": []})
             summaries.append(summary)
+        if self.overview is not None:
+            summaries = self.overview.annotate(summaries)
         return JobList(jobs=summaries, total=page.total)
 
     def result(self, job_id: int, reader: Identity) -> tuple[Path, str]:

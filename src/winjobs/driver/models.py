@@ -1,8 +1,9 @@
 """Database schema (SQLAlchemy 2 declarative). Only `store.py` queries these tables.
 
 Four working tables (jobs, tasks, workers, and `task_failures`: each task's failed
-attempts), and `job_archive` (what `winjobs clean data` removed). A job's years are cut
-into tasks lazily, as workers claim: `jobs.next_index` says how many of `jobs.years`
+attempts), `job_archive` (what `winjobs clean data` removed) and `pool_samples` (the
+pool's recent load, for the utilisation chart). A job's years are cut into tasks
+lazily, as workers claim: `jobs.next_index` says how many of `jobs.years`
 (ascending) already belong to a task; the rest are "unassigned". A task keeps its years
 for life: a failed or lost attempt re-queues the same years, so `failures` counts
 failures *of the same years* (the max_attempts rule; `failure_policy` says which count).
@@ -26,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -113,6 +115,14 @@ class Worker(Base):
     held_reason: Mapped[str | None] = mapped_column(Text)
     held_by: Mapped[str | None] = mapped_column(String(200))
     config_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: an admin's drain: a hold (`held_at`, so the claim, the pool and the failure policy
+    #: treat it alike) that shows as `draining` and ends when the worker registers again
+    #: (restarted after the maintenance it was drained for) or is released
+    drained: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: an admin forgot it (offline): left out of lists and counts until it is seen again
+    #: after that moment. The row stays: tasks and failures refer to it, and SQLite would
+    #: hand a deleted highest id to the next worker that registers
+    forgotten_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Task(Base):
@@ -166,6 +176,21 @@ class TaskFailure(Base):
     counted: Mapped[bool] = mapped_column(Boolean)
     avoid: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PoolSample(Base):
+    """The pool's size and load at one moment, recorded every `utilisation_sample_s` and
+    kept `utilisation_keep_hours`: the utilisation chart's history (busy and online
+    cores cannot be rebuilt from tasks: workers come and go)."""
+
+    __tablename__ = "pool_samples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    workers_online: Mapped[int] = mapped_column(Integer)
+    workers_busy: Mapped[int] = mapped_column(Integer)
+    cores_total: Mapped[int] = mapped_column(Integer)  #: of the online workers
+    cores_busy: Mapped[int] = mapped_column(Integer)  #: of the workers running a task
 
 
 class JobArchive(Base):

@@ -12,8 +12,10 @@ from winjobs.driver.dispatch import Dispatch
 from winjobs.driver.files import DataDir
 from winjobs.driver.jobs import JobService
 from winjobs.driver.leases import Sweeper
-from winjobs.driver.metrics import ClaimStats
+from winjobs.driver.metrics import ClaimStats, TaskStats
+from winjobs.driver.overview import Overview
 from winjobs.driver.pool import PoolService
+from winjobs.driver.sampler import LoadSampler
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders, symlink_problem
 from winjobs.driver.signals import ClaimGate, WorkSignal
@@ -37,6 +39,9 @@ class Driver:
     dispatch: Dispatch
     claim_gate: ClaimGate
     pool: PoolService
+    overview: Overview
+    sampler: LoadSampler
+    task_stats: TaskStats
 
     @classmethod
     def start(cls, settings: DriverSettings, clock: Clock = utcnow) -> Driver:
@@ -52,21 +57,42 @@ class Driver:
         )
         collector = Collector(store, files, limits)
         shared = SharedFolders(settings, files, store)
-        dispatch = Dispatch(store, files, settings, signal, claims, collector, shared)
+        task_stats = TaskStats()
+        dispatch = Dispatch(store, files, settings, signal, claims, collector, shared, task_stats)
         sweeper = Sweeper(
-            store, settings.sweep_interval_s, dispatch.failure_rules, on_events=dispatch.record
+            store,
+            settings.sweep_interval_s,
+            dispatch.failure_rules,
+            on_events=dispatch.record,
+            stats=task_stats,
         )
-        jobs = JobService(store, files, settings, signal, collector, shared)
         gate = ClaimGate(2 if store.is_sqlite else 8)
         pool = PoolService(store, settings, signal)
+        overview = Overview(store, settings, pool)
+        jobs = JobService(store, files, settings, signal, collector, shared, overview)
+        sampler = LoadSampler(overview, settings)
         driver = cls(
-            settings, store, files, signal, claims, collector, sweeper, jobs, dispatch, gate, pool
+            settings,
+            store,
+            files,
+            signal,
+            claims,
+            collector,
+            sweeper,
+            jobs,
+            dispatch,
+            gate,
+            pool,
+            overview,
+            sampler,
+            task_stats,
         )
         if shared.link and (problem := symlink_problem(files.tmp)) is not None:
             log.error("%s; assemblies will fail until this is fixed", problem)
         driver._recover()
         collector.start()
         sweeper.start()
+        sampler.start()
         return driver
 
     def _recover(self) -> None:
@@ -83,6 +109,7 @@ class Driver:
         self.collector.recover()
 
     def stop(self) -> None:
+        self.sampler.stop()
         self.sweeper.stop()
         self.collector.stop()
         self.store.engine.dispose()

@@ -15,12 +15,16 @@ Rules (docs/driver.md explains them for users):
   run on exactly the same solver version, because partial runs of different versions
   cannot be merged.
 * Chunk size (`balanced`, the default, or `cores`, the original tool's): see `chunk_size`.
+* Why not: `assess` is the one rule deciding whether a worker may take a job's work. The
+  claim's `pick` asks it job after job; `waiting` asks it for every worker of the pool to
+  tell people why queued work waits, so the reason shown is the claim's own decision.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from winjobs.antares.versions import Version, can_run, parse_version, solver_for
 from winjobs.driver.settings import ChunkPolicy
@@ -68,15 +72,48 @@ def job_order(job: JobFacts) -> tuple[int, int]:
     return (-job.priority, job.id)
 
 
+class Blocker(StrEnum):
+    """Why a worker may not take any of a job's work now (`assess`)."""
+
+    #: no queued task this worker may take (none, or only ones it failed and must leave
+    #: to others) and no year left to cut
+    NOTHING_FOR_IT = "nothing_for_it"
+    #: none of its solvers may run the study (major version, or too old a minor)
+    NO_SOLVER = "no_solver"
+    #: it could run the study, but not with the version the job's first task pinned
+    PINNED_VERSION = "pinned_version"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """`assess`'s answer: the solver version to run the job with, or why not."""
+
+    solver: str | None = None
+    blocker: Blocker | None = None
+
+
+def assess(job: JobFacts, worker_versions: Sequence[str]) -> Verdict:
+    """Whether a worker with these solver versions may take work of this job now.
+
+    `job` is the job as this worker sees it: `queued_tasks` leaves out the tasks it failed
+    and must leave to others (the store counts them per claiming worker)."""
+    if job.queued_tasks == 0 and job.unassigned_years == 0:
+        return Verdict(blocker=Blocker.NOTHING_FOR_IT)
+    solver = solver_for(job.antares_version, job.solver_version, worker_versions)
+    if solver is not None:
+        return Verdict(solver=solver)
+    if job.solver_version is not None and solver_for(job.antares_version, None, worker_versions):
+        return Verdict(blocker=Blocker.PINNED_VERSION)
+    return Verdict(blocker=Blocker.NO_SOLVER)
+
+
 def pick(jobs: Sequence[JobFacts], worker_versions: Sequence[str]) -> Decision | None:
-    """The job a worker with these solver versions should work on next, if any."""
+    """The job a worker with these solver versions should work on next, if any: the first
+    job in `job_order` that `assess` lets it take."""
     for job in sorted(jobs, key=job_order):
-        if job.queued_tasks == 0 and job.unassigned_years == 0:
-            continue
-        solver = solver_for(job.antares_version, job.solver_version, worker_versions)
-        if solver is None:
-            continue
-        return Decision(job.id, solver, requeued_task=job.queued_tasks > 0)
+        solver = assess(job, worker_versions).solver
+        if solver is not None:
+            return Decision(job.id, solver, requeued_task=job.queued_tasks > 0)
     return None
 
 

@@ -148,6 +148,10 @@ class DriverSettings(LayeredSettings):
     shared_root: Path | None = None
     #: shared mode: `link` (mc-ind years stay on the workers' shares) or `copy`
     collect: CollectMode = CollectMode.LINK
+    #: how often the pool's load (online and busy cores) is recorded for the utilisation
+    #: chart, and for how long samples are kept
+    utilisation_sample_s: float = Field(60.0, ge=1)
+    utilisation_keep_hours: float = Field(48.0, gt=0)
     #: the web pages at `/` (sessions, live refresh): see docs/dashboard.md
     dashboard: DashboardSettings = DashboardSettings()
 

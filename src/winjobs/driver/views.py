@@ -9,6 +9,7 @@ from winjobs.driver import scheduler
 from winjobs.driver.models import Job, Task, Worker
 from winjobs.driver.store import Progress
 from winjobs.wire import (
+    EtaBasis,
     JobDetail,
     JobStatus,
     JobSummary,
@@ -50,6 +51,7 @@ def job_summary(job: Job, progress: Progress, now: datetime) -> JobSummary:
         started_at=job.started_at,
         finished_at=job.finished_at,
         eta_seconds=eta,
+        eta_basis=EtaBasis.PACE.value if eta is not None else None,
         error=job.error,
         warnings=list(job.warnings),
         result_available=status is JobStatus.SUCCEEDED,
@@ -89,11 +91,11 @@ def worker_state(
     worker: Worker, tasks: Sequence[Task], now: datetime, offline_s: float
 ) -> WorkerState:
     """Offline first (nothing else matters while it is away; `held_reason` still shows a
-    hold), then held, draining, busy, idle."""
+    hold), then held, draining (by its own Ctrl-C or an admin's drain), busy, idle."""
     if now - worker.last_seen > timedelta(seconds=offline_s):
         return WorkerState.OFFLINE
     if worker.held_at is not None:
-        return WorkerState.HELD
+        return WorkerState.DRAINING if worker.drained else WorkerState.HELD
     if worker.draining:
         return WorkerState.DRAINING
     return WorkerState.BUSY if tasks else WorkerState.IDLE
@@ -102,8 +104,11 @@ def worker_state(
 def worker_info(
     worker: Worker, tasks: Sequence[Task], now: datetime, offline_s: float
 ) -> WorkerInfo:
-    """`tasks`: the ones it runs, the most recently claimed first (`Store.list_workers`)."""
+    """`tasks`: the ones it runs, the most recently claimed first (`Store.list_workers`).
+    A drain is kept as a hold (`Worker.drained`) but shown as what it is."""
     latest = tasks[0] if tasks else None
+    drained = worker.held_at is not None and worker.drained
+    held = worker.held_at is not None and not worker.drained
     return WorkerInfo(
         id=worker.id,
         name=worker.name,
@@ -116,8 +121,11 @@ def worker_info(
         current_job=latest.job_id if latest is not None else None,
         last_seen=worker.last_seen,
         registered_at=worker.registered_at,
-        held_reason=worker.held_reason if worker.held_at is not None else None,
-        held_at=worker.held_at,
-        held_by=worker.held_by if worker.held_at is not None else None,
+        held_reason=worker.held_reason if held else None,
+        held_at=worker.held_at if held else None,
+        held_by=worker.held_by if held else None,
         failures_in_a_row=worker.fail_streak or 0,
+        drain_reason=worker.held_reason if drained else None,
+        drained_at=worker.held_at if drained else None,
+        drained_by=worker.held_by if drained else None,
     )

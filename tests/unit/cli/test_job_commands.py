@@ -11,7 +11,15 @@ import pytest
 
 from tests.unit.cli.conftest import Cli, Result
 from tests.unit.cli.fake_driver import BASE_URL, T0, FakeDriver, make_job, make_task
-from winjobs.wire import JobStatus, PilotInfo, PilotPool, TaskStatus, WorkerState
+from winjobs.wire import (
+    EtaBasis,
+    JobStatus,
+    PilotInfo,
+    PilotPool,
+    TaskStatus,
+    WaitReason,
+    WorkerState,
+)
 
 
 @pytest.fixture
@@ -46,7 +54,7 @@ def test_jobs_lists_newest_first(cli: Cli, two_jobs: FakeDriver) -> None:
     result = cli("jobs")
     assert result.code == 0, result.err
     lines = [line.split() for line in result.out.splitlines()]
-    assert lines[0] == ["ID", "NAME", "SUBMITTER", "PRIO", "STATUS", "PROGRESS", "AGE"]
+    assert lines[0] == ["ID", "NAME", "SUBMITTER", "PRIO", "STATUS", "PROGRESS", "AGE", "WAITING"]
     assert lines[1][:6] == ["2", "winter", "alice", "70", "running", "4/10"]
     assert lines[2][:6] == ["1", "summer", "bob", "50", "succeeded", "10/10"]
 
@@ -68,6 +76,33 @@ def test_jobs_limit_shows_the_newest_and_says_how_many_more(cli: Cli, two_jobs: 
     assert json.loads(cli("jobs", "--limit", "1", "--json").out)["total"] == 2
     assert "offset" not in two_jobs.requests[-1].url.params
     assert cli("jobs", "--limit", "0").code != 0
+
+
+def test_a_waiting_job_says_why_in_jobs_and_show(cli: Cli, fake: FakeDriver) -> None:
+    reason = WaitReason(
+        code="no_solver",
+        short="no 9.3 solver",
+        message="no online worker has a solver for Antares 9.3 (the online workers have 8.8)",
+        pool_versions=["8.8"],
+    )
+    fake.add(make_job(3, name="future", antares_version="9.3", waiting=reason))
+    listed = cli("jobs")
+    assert listed.code == 0, listed.err
+    row = listed.out.splitlines()[1].split()
+    assert row[:5] == ["3", "future", "alice", "50", "queued"]
+    assert listed.out.splitlines()[1].endswith("no 9.3 solver")
+    shown = cli("show", "3")
+    assert shown.code == 0, shown.err
+    assert "waiting    no online worker has a solver for Antares 9.3" in shown.out
+    assert json.loads(cli("show", "3", "--json").out)["waiting"]["code"] == "no_solver"
+
+
+def test_show_names_what_the_eta_rests_on(cli: Cli, fake: FakeDriver) -> None:
+    fake.add(
+        make_job(4, status=JobStatus.RUNNING, eta_seconds=750.0, eta_basis=EtaBasis.HISTORY.value)
+    )
+    shown = cli("show", "4")
+    assert "eta        12m 30s (from the study's earlier jobs; no year finished yet)" in shown.out
 
 
 def test_show_human_and_json(cli: Cli, two_jobs: FakeDriver) -> None:

@@ -74,7 +74,7 @@ def test_jobs_table_has_one_row_per_job_with_progress() -> None:
         make_job(1, name="summer", submitter="bob", status=JobStatus.SUCCEEDED, years_done=10),
     ]
     table = rows(jobs_table(jobs, NOW))
-    assert table[0] == ["ID", "NAME", "SUBMITTER", "PRIO", "STATUS", "PROGRESS", "AGE"]
+    assert table[0] == ["ID", "NAME", "SUBMITTER", "PRIO", "STATUS", "PROGRESS", "AGE", "WAITING"]
     assert table[1] == [
         "2",
         "winter",

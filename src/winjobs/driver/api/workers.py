@@ -1,5 +1,5 @@
-"""`/workers`: list them; the admin actions on one (`/workers/{name}/release`); the
-worker protocol's register and claim (long-poll)."""
+"""`/workers`: list them; the admin actions on one (`/workers/{name}/hold|drain|release|
+forget`); the worker protocol's register and claim (long-poll)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from winjobs.driver.api.deps import (
 from winjobs.wire import (
     ClaimRequest,
     TaskAssignment,
+    WorkerAction,
     WorkerInfo,
     WorkerList,
     WorkerRegistered,
@@ -39,9 +40,36 @@ def list_workers(_identity: UserIdentity, driver: DriverDep) -> WorkerList:
 
 @router.post("/workers/{name}/release", response_model=WorkerInfo)
 def release_worker(name: str, admin: AdminIdentity, driver: DriverDep) -> WorkerInfo:
-    """Release a held worker (admin): it takes tasks again, its failures in a row
-    forgotten. 404 unknown name, 409 not held."""
+    """Release a held or drained worker (admin): it takes tasks again, its failures in a
+    row forgotten. 404 unknown name, 409 neither held nor drained ("not held")."""
     return driver.pool.release(name, admin)
+
+
+@router.post("/workers/{name}/hold", response_model=WorkerInfo)
+def hold_worker(
+    name: str, admin: AdminIdentity, driver: DriverDep, action: WorkerAction | None = None
+) -> WorkerInfo:
+    """Hold a worker (admin), with a reason: it takes no new task (a running one goes
+    on) until an admin releases it, restarts included. 404 unknown name, 409 held or
+    drained already."""
+    return driver.pool.hold(name, action.reason if action else None, admin)
+
+
+@router.post("/workers/{name}/drain", response_model=WorkerInfo)
+def drain_worker(
+    name: str, admin: AdminIdentity, driver: DriverDep, action: WorkerAction | None = None
+) -> WorkerInfo:
+    """Drain a worker (admin): it finishes its task and takes no new one until it
+    restarts or an admin releases it. 404 unknown name, 409 held or drained already."""
+    return driver.pool.drain(name, action.reason if action else None, admin)
+
+
+@router.post("/workers/{name}/forget", response_model=WorkerInfo)
+def forget_worker(name: str, admin: AdminIdentity, driver: DriverDep) -> WorkerInfo:
+    """Forget an offline worker (admin): it leaves the lists and counts until it is seen
+    again. Answers the worker as it was last shown. 404 unknown name, 409 online (or
+    still holding a task's lease)."""
+    return driver.pool.forget(name, admin)
 
 
 @router.post("/workers/register", response_model=WorkerRegistered)

@@ -12,7 +12,7 @@ from typing import Any
 
 import winjobs
 from winjobs.driver.auth import ensure_can_change
-from winjobs.driver.dashboard import present
+from winjobs.driver.dashboard import charts, present
 from winjobs.driver.dashboard.deps import Dashboard
 from winjobs.driver.dashboard.security import DASHBOARD_ROLES, Viewer
 from winjobs.driver.dashboard.sessions import Flash
@@ -21,6 +21,7 @@ from winjobs.driver.runtime import Driver
 from winjobs.wire import JobDetail, JobStatus, JobSummary, WorkerInfo, WorkerState
 
 LOG_LINES = 60  #: lines of the job log shown on its page (the link gives all of it)
+LOAD_HOURS = 6  #: the utilisation chart's window on the jobs page
 
 
 def base_context(
@@ -49,12 +50,18 @@ def jobs_screen(
     people = {t.name for t in driver.settings.tokens if t.role in DASHBOARD_ROLES}
     if filters.submitter:
         people.add(filters.submitter)
+    now = driver.store.clock()
+    load = driver.overview.load_history(LOAD_HOURS)
     return {
+        "pool": driver.overview.status(),
+        "load_chart": charts.utilisation_chart(load.points, now, LOAD_HOURS),
+        "load_hours": LOAD_HOURS,
+        "load_sample_s": load.sample_s,
         "filters": filters,
         "page": page,
         "statuses": [s.value for s in JobStatus],
         "submitters": sorted(people, key=str.lower),
-        "now": driver.store.clock(),
+        "now": now,
         #: the jobs whose page the viewer may open (the others are lines of the queue)
         "readable": {j.id for j in page.items if driver.jobs.may_read(j, viewer.identity)},
     }
@@ -97,6 +104,9 @@ def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:
         "now": now,
         "running_for": present.elapsed(job.started_at, job.finished_at, now),
         "timeline": present.timeline(job.tasks, now),
+        "progress_chart": charts.years_done_chart(
+            job.tasks, job.years_total, job.started_at, job.finished_at or now, job.eta_seconds
+        ),
         "places": present.year_places(job.tasks),
         #: a task's error is cleared when an attempt succeeds: these are the live problems
         "failures": [t for t in job.tasks if t.error],
@@ -110,7 +120,7 @@ def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:
     }
 
 
-def workers_screen(driver: Driver) -> dict[str, Any]:
+def workers_screen(driver: Driver, viewer: Viewer) -> dict[str, Any]:
     now = driver.store.clock()
     listing = driver.pool.list()
     workers: list[WorkerInfo] = listing.workers
@@ -118,7 +128,9 @@ def workers_screen(driver: Driver) -> dict[str, Any]:
     return {
         "workers": workers,
         "states": [(s.value, states[s]) for s in WorkerState if states[s]],
-        "held": [w for w in workers if w.held_reason],
+        "held": [w for w in workers if w.held_reason or w.drain_reason],
         "pools": listing.pools,
         "now": now,
+        #: the admin's buttons (hold, drain, release, forget) on each row
+        "can_act": viewer.is_admin,
     }

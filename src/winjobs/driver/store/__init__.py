@@ -10,13 +10,17 @@ The scheduling decisions come from `scheduler` (pure); the store gathers its fac
 applies its answers. The parts: `claims` (the hot path), `reports` (heartbeat, complete,
 fail, lease sweep), `failures` (failed attempts judged by `failure_policy`, failing
 workers' streaks and holds), `jobs`, `workers` (and the start-up/overview queries),
-`retention` (removing finished jobs, keeping a summary).
+`admin` (an admin's hold, drain, forget), `overview` (the queue's facts for the
+why-pending reasons, task timings, load samples), `retention` (removing finished jobs,
+keeping a summary).
 """
 
 from __future__ import annotations
 
+from winjobs.driver.store.admin import AdminStore
 from winjobs.driver.store.claims import ClaimStore
 from winjobs.driver.store.jobs import JobStore
+from winjobs.driver.store.overview import OverviewStore, QueueRows, RunningTask
 from winjobs.driver.store.records import (
     ACTIVE_JOB,
     OPEN_TASK,
@@ -52,7 +56,9 @@ __all__ = [
     "FinishedJob",
     "NewJob",
     "Progress",
+    "QueueRows",
     "Registration",
+    "RunningTask",
     "Store",
     "TaskEvent",
     "describe_years",
@@ -60,5 +66,7 @@ __all__ = [
 ]
 
 
-class Store(ClaimStore, ReportStore, JobStore, WorkerStore, RetentionStore):
+class Store(
+    OverviewStore, ClaimStore, ReportStore, JobStore, WorkerStore, RetentionStore, AdminStore
+):
     """Transactions over the driver's database. Thread-safe; one instance per app."""

@@ -66,11 +66,12 @@ _AVOIDED_QUEUED = (
         exists().where(TaskFailure.task_id == Task.id, TaskFailure.avoid.is_(True)),
     )
 )
-#: what a release (or a changed configuration) resets
+#: what a release (or a changed configuration, or a drained worker's restart) resets
 NOT_HELD = {
     "held_at": None,
     "held_reason": None,
     "held_by": None,
+    "drained": False,
     "fail_streak": 0,
     "streak_since": None,
     "streak_reason": None,
@@ -298,8 +299,8 @@ class FailureStore(StoreBase):
         ]
 
     def release_worker(self, name: str) -> str:
-        """An admin's release: the held worker claims again, its streak forgotten;
-        returns the reason it was held for."""
+        """An admin's release: the held (or drained) worker claims again, its streak
+        forgotten; returns the reason it was held for."""
         with self._write() as conn:
             row = conn.execute(
                 self._for_update(
