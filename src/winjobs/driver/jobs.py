@@ -15,14 +15,22 @@ from winjobs.antares.unpack import UnpackLimits
 from winjobs.driver import views
 from winjobs.driver.auth import ensure_can_change
 from winjobs.driver.collector import Collector
-from winjobs.driver.errors import Conflict, NotFound, Unavailable
+from winjobs.driver.errors import Conflict, Invalid, NotFound, Unavailable
 from winjobs.driver.files import DataDir, remove_tree, replace_dir
 from winjobs.driver.intake import validate_submission
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders
 from winjobs.driver.signals import WorkSignal
 from winjobs.driver.store import NewJob, Store, describe_years
-from winjobs.wire import Identity, JobCreated, JobDetail, JobList, JobStatus, JobSubmitFields
+from winjobs.wire import (
+    MAIL_PREFIX,
+    Identity,
+    JobCreated,
+    JobDetail,
+    JobList,
+    JobStatus,
+    JobSubmitFields,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +90,7 @@ class JobService:
                 splittable=study.splittable,
                 task_time_limit_s=fields.task_time_limit_s or self.settings.task_time_limit_s,
                 warnings=list(study.warnings),
+                notify=self.check_notify(fields),
             )
             placed: list[Path] = []
 
@@ -110,6 +119,16 @@ class JobService:
         self.signal.notify()
         return JobCreated(job_id=job_id, warnings=job.warnings)
 
+    def check_notify(self, fields: JobSubmitFields) -> list[str]:
+        """The job's notification targets, if this driver can serve them (422 else)."""
+        targets = fields.notify_targets
+        if self.settings.notify.smtp is None and any(t.startswith(MAIL_PREFIX) for t in targets):
+            raise Invalid(
+                "notify: this driver has no mail server (notify.smtp in its configuration): "
+                "use a webhook URL, or ask its operator"
+            )
+        return targets
+
     def _publish(self, sha256: str) -> None:
         """Shared mode: put the archive where shared workers read it. Best effort: a
         claim publishes it again, or hands the task out over HTTP."""
@@ -126,7 +145,8 @@ class JobService:
         job = self.store.get_job(job_id)
         tasks = self.store.job_tasks(job_id)
         progress = self.store.progress([job_id])[job_id]
-        return views.job_detail(job, tasks, progress, self.store.clock())
+        notifications = self.store.job_notifications(job_id)
+        return views.job_detail(job, tasks, progress, self.store.clock(), notifications)
 
     def list(
         self,

@@ -13,6 +13,7 @@ from winjobs.driver.files import DataDir
 from winjobs.driver.jobs import JobService
 from winjobs.driver.leases import Sweeper
 from winjobs.driver.metrics import ClaimStats
+from winjobs.driver.notify.sender import NotificationSender, public_url
 from winjobs.driver.pool import PoolService
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders, symlink_problem
@@ -37,6 +38,7 @@ class Driver:
     dispatch: Dispatch
     claim_gate: ClaimGate
     pool: PoolService
+    notifier: NotificationSender
 
     @classmethod
     def start(cls, settings: DriverSettings, clock: Clock = utcnow) -> Driver:
@@ -59,14 +61,28 @@ class Driver:
         jobs = JobService(store, files, settings, signal, collector, shared)
         gate = ClaimGate(2 if store.is_sqlite else 8)
         pool = PoolService(store, settings, signal)
+        url = public_url(settings.notify, settings.host, settings.port)
+        notifier = NotificationSender.build(store, settings.notify, settings.data_dir, url, clock)
         driver = cls(
-            settings, store, files, signal, claims, collector, sweeper, jobs, dispatch, gate, pool
+            settings,
+            store,
+            files,
+            signal,
+            claims,
+            collector,
+            sweeper,
+            jobs,
+            dispatch,
+            gate,
+            pool,
+            notifier,
         )
         if shared.link and (problem := symlink_problem(files.tmp)) is not None:
             log.error("%s; assemblies will fail until this is fixed", problem)
         driver._recover()
         collector.start()
         sweeper.start()
+        notifier.start()  # sends what a previous run left undelivered
         return driver
 
     def _recover(self) -> None:
@@ -85,4 +101,5 @@ class Driver:
     def stop(self) -> None:
         self.sweeper.stop()
         self.collector.stop()
+        self.notifier.stop()
         self.store.engine.dispose()

@@ -10,13 +10,15 @@ The scheduling decisions come from `scheduler` (pure); the store gathers its fac
 applies its answers. The parts: `claims` (the hot path), `reports` (heartbeat, complete,
 fail, lease sweep), `failures` (failed attempts judged by `failure_policy`, failing
 workers' streaks and holds), `jobs`, `workers` (and the start-up/overview queries),
-`retention` (removing finished jobs, keeping a summary).
+`retention` (removing finished jobs, keeping a summary), `outbox` and `notifications`
+(job-end messages: recorded with the ending, then delivered by the sender).
 """
 
 from __future__ import annotations
 
 from winjobs.driver.store.claims import ClaimStore
 from winjobs.driver.store.jobs import JobStore
+from winjobs.driver.store.notifications import DueNotification, NotificationStore
 from winjobs.driver.store.records import (
     ACTIVE_JOB,
     OPEN_TASK,
@@ -46,6 +48,7 @@ __all__ = [
     "Claimed",
     "Clock",
     "Counts",
+    "DueNotification",
     "FailOutcome",
     "FailureReport",
     "FailureRules",
@@ -60,5 +63,5 @@ __all__ = [
 ]
 
 
-class Store(ClaimStore, ReportStore, JobStore, WorkerStore, RetentionStore):
+class Store(ClaimStore, ReportStore, JobStore, WorkerStore, RetentionStore, NotificationStore):
     """Transactions over the driver's database. Thread-safe; one instance per app."""
