@@ -27,10 +27,12 @@ class Backoff:
 
     def delay_after(self, attempts: int) -> float:
         """Seconds to wait after the `attempts`-th failed attempt (1-based)."""
-        exponent = max(0, attempts - 1)
-        if self.first_delay_s * self.factor**exponent >= self.max_delay_s:
-            return self.max_delay_s
-        return self.first_delay_s * self.factor**exponent
+        delay = self.first_delay_s
+        for _ in range(1, attempts):  # multiplied step by step: no overflow, ever
+            if delay >= self.max_delay_s:
+                break
+            delay *= self.factor
+        return min(delay, self.max_delay_s)
 
     def schedule(self) -> list[float]:
         """Every wait between attempts, first to last (docs, tests)."""

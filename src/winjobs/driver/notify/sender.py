@@ -46,7 +46,10 @@ def public_url(settings: NotifySettings, host: str, port: int) -> str:
 
 
 class NotificationSender:
-    """Wakes every `poll_interval_s` (or at `wake()`), sends what is due, records outcomes."""
+    """Wakes every `poll_interval_s`, sends what is due, records the outcomes.
+
+    Polling (one indexed query) rather than a wake-up from the ending: a job ends in the
+    store, the collector, the sweeper..., and a message seconds late is no harm."""
 
     def __init__(
         self, store: Store, settings: NotifySettings, transports: Transports, clock: Clock
@@ -79,9 +82,6 @@ class NotificationSender:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="winjobs-notify", daemon=True)
         self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def stop(self) -> None:
         self._stop.set()
