@@ -17,7 +17,6 @@ from winjobs.driver.app import create_app
 from winjobs.wire import DeliveryState, JobStatus, JobSubmitFields
 
 
-
 def refused_port() -> int:
     """A loopback port nobody listens on (it was free a moment ago)."""
     with socket.socket() as probe:
