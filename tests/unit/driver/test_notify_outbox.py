@@ -5,6 +5,8 @@ after a restart; time moves by the injected clock only."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from winjobs.driver.db import make_engine
 from winjobs.driver.errors import Conflict
 from winjobs.driver.notify.config import NotifySettings
 from winjobs.driver.notify.sender import NotificationSender, Transports
+from winjobs.driver.retention import JobRemoval
 from winjobs.driver.store import FailureReport, Store
 from winjobs.wire import DeliveryState, JobStatus
 
@@ -185,3 +188,14 @@ def test_mail_and_webhook_targets_take_their_own_way(store: Store, clock: FakeCl
     NotificationSender(store, SETTINGS, Transports(webhook, mail), clock).send_due()
     assert [t for t, _ in mail.sent] == ["mail:me@example.com"]
     assert [t for t, _ in webhook.sent] == ["https://hooks.example.com/x"]
+
+
+def test_removing_a_finished_job_removes_its_notifications(store: Store) -> None:
+    job_id = notified_job(store)
+    store.cancel_job(job_id)
+    store.create_job(new_job())  # SQLite never removes the newest job
+    [finished] = store.finished_jobs(store.clock() + timedelta(seconds=1))
+    removal = JobRemoval(finished, Path("unused"), 0)
+    assert store.archive_job(job_id, removal.summary(store.clock()))
+    assert store.job_notifications(job_id) == []
+    assert store.due_notifications(store.clock() + timedelta(days=1)) == []
