@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, Table
 
 from tests.unit.driver.helpers import FakeClock
 from tests.unit.driver.test_store import RULES, claim, new_job, worker
-from winjobs.driver.db import make_engine
+from winjobs.driver.db import MIGRATIONS_DIR, make_engine, migrate
 from winjobs.driver.errors import Conflict
 from winjobs.driver.notify.config import NotifySettings
 from winjobs.driver.notify.sender import NotificationSender, Transports
@@ -199,3 +202,34 @@ def test_removing_a_finished_job_removes_its_notifications(store: Store) -> None
     assert store.archive_job(job_id, removal.summary(store.clock()))
     assert store.job_notifications(job_id) == []
     assert store.due_notifications(store.clock() + timedelta(days=1)) == []
+
+
+def test_jobs_stored_before_revision_0010_keep_working(tmp_path: Path, clock: FakeClock) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}", pool_size=2)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+        jobs = Table("jobs", MetaData(), autoload_with=conn)
+        assert "notify" not in jobs.c
+        values = {
+            key: value
+            for key, value in replace(new_job(3), name="old").__dict__.items()
+            if key in jobs.c and key != "notify"
+        }
+        conn.execute(
+            jobs.insert().values(
+                **values, status="queued", years_total=3, next_index=0, created_at=clock()
+            )
+        )
+    try:
+        migrate(engine)
+        store = Store(engine, clock=clock)
+        [old] = store.list_jobs().jobs
+        assert (old.name, old.notify, old.years) == ("old", None, [0, 1, 2])
+        store.cancel_job(old.id)
+        assert store.job_notifications(old.id) == []
+        assert store.get_job(old.id).status == "cancelled"
+    finally:
+        engine.dispose()
