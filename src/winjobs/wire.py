@@ -277,8 +277,10 @@ class JobDetail(JobSummary):
     task_time_limit_s: float | None = None
     run_folder: str | None = None  #: name of the assembled output folder, once succeeded
     tasks: list[TaskInfo] = []
-    notify: list[str] = []  #: whom the driver tells when the job ends
-    notifications: list[NotificationInfo] = []  #: each ending told, oldest first
+    #: whom the driver tells when the job ends, and each ending told (oldest first); only
+    #: its owner and admins see them (a webhook URL may hold a key): [] for others
+    notify: list[str] = []
+    notifications: list[NotificationInfo] = []
 
 
 #: `GET /jobs` answers one page: this many jobs when `limit` is not given, at most the max.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from winjobs.antares.unpack import UnpackLimits
 from winjobs.driver import views
-from winjobs.driver.auth import ensure_can_change
+from winjobs.driver.auth import ensure_can_change, may_change
 from winjobs.driver.collector import Collector
 from winjobs.driver.errors import Conflict, Invalid, NotFound, Unavailable
 from winjobs.driver.files import DataDir, remove_tree, replace_dir
@@ -141,12 +141,16 @@ class JobService:
 
     # ------------------------------------------------------------------ read
 
-    def detail(self, job_id: int) -> JobDetail:
+    def detail(self, job_id: int, viewer: Identity | None = None) -> JobDetail:
+        """The job as `viewer` may see it: its notification targets and their delivery
+        only for its owner and admins (None: the caller checked ownership already)."""
         job = self.store.get_job(job_id)
         tasks = self.store.job_tasks(job_id)
         progress = self.store.progress([job_id])[job_id]
-        notifications = self.store.job_notifications(job_id)
-        return views.job_detail(job, tasks, progress, self.store.clock(), notifications)
+        shown = viewer is None or may_change(viewer, job.submitter)
+        notifications = self.store.job_notifications(job_id) if shown else []
+        detail = views.job_detail(job, tasks, progress, self.store.clock(), notifications)
+        return detail if shown else detail.model_copy(update={"notify": []})
 
     def list(
         self,

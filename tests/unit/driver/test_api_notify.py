@@ -99,3 +99,16 @@ def test_targets_are_kept_and_their_delivery_is_shown(api_mail: Api, tmp_path: P
     assert webhook.last_error is not None and webhook.last_error.startswith("ConnectError")
     assert mail.last_error is not None and mail.last_error.startswith("SMTP 127.0.0.1:")
     assert "ConnectionRefusedError" in mail.last_error
+
+
+def test_only_the_owner_and_admins_see_the_targets(api_no_mail: Api, tmp_path: Path) -> None:
+    """A webhook URL may hold a key: other users see the job, not whom it tells."""
+    hook = "https://hooks.example.com/T0/B0/secret-key"
+    alice = api_no_mail.client("alice-secret")
+    job_id = alice.submit_job(packed_study(tmp_path), JobSubmitFields(notify=hook)).job_id
+    alice.cancel_job(job_id)
+    for token, visible in (("alice-secret", True), ("ops-secret", True), ("bob-secret", False)):
+        job = api_no_mail.client(token).get_job(job_id)
+        assert job.status == JobStatus.CANCELLED
+        assert job.notify == ([hook] if visible else []), token
+        assert len(job.notifications) == (1 if visible else 0), token

@@ -102,8 +102,8 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail)
-def get_job(job_id: int, _identity: UserIdentity, jobs: JobsDep) -> JobDetail:
-    return jobs.detail(job_id)
+def get_job(job_id: int, identity: UserIdentity, jobs: JobsDep) -> JobDetail:
+    return jobs.detail(job_id, identity)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobDetail)

@@ -11,12 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import winjobs
-from winjobs.driver.auth import ensure_can_change
+from winjobs.driver import auth
 from winjobs.driver.dashboard import present
 from winjobs.driver.dashboard.deps import Dashboard
 from winjobs.driver.dashboard.security import DASHBOARD_ROLES, Viewer
 from winjobs.driver.dashboard.sessions import Flash
-from winjobs.driver.errors import Forbidden
 from winjobs.driver.runtime import Driver
 from winjobs.wire import JobDetail, JobStatus, JobSummary, WorkerInfo, WorkerState
 
@@ -73,15 +72,11 @@ def _jobs_page(driver: Driver, filters: present.JobFilters, size: int) -> presen
 
 def may_change(viewer: Viewer, job: JobDetail) -> bool:
     """The domain's ownership rule, asked rather than repeated."""
-    try:
-        ensure_can_change(viewer.identity, job.submitter, job.id)
-    except Forbidden:
-        return False
-    return True
+    return auth.may_change(viewer.identity, job.submitter)
 
 
 def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:
-    job = driver.jobs.detail(job_id)
+    job = driver.jobs.detail(job_id, viewer.identity)
     now = driver.store.clock()
     log_text, cut = present.log_tail(driver.jobs.job_log(job_id), LOG_LINES)
     active = not job.status.is_final

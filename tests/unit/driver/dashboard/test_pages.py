@@ -219,9 +219,10 @@ def test_the_job_page_tells_how_its_notifications_went(dash: Dash) -> None:
     alice = dash.api.client("alice-secret")
     archive = packed_study(dash.tmp, name="told")
     job_id = alice.submit_job(archive, JobSubmitFields(notify=dead)).job_id
-    assert "Told when it ends" in dash.browser("bob").get(f"/jobs/{job_id}").text
+    assert "Told when it ends" in dash.browser("alice").get(f"/jobs/{job_id}").text
     alice.cancel_job(job_id)
     dash.api.driver.notifier.send_due()
-    html = dash.browser("bob").get(f"/jobs/{job_id}").text
+    assert "Told when it ends" not in dash.browser("bob").get(f"/jobs/{job_id}").text
+    html = dash.browser("alice").get(f"/jobs/{job_id}").text
     target = dead.replace("<", "&lt;").replace(">", "&gt;")
     assert f"<li><code>{target}</code>: retrying after 1 attempt (ConnectError" in html
