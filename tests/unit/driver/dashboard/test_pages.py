@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -12,7 +13,15 @@ from tests.unit.driver.dashboard.conftest import Dash
 from tests.unit.driver.helpers import Api, FakeClock, claim, driver_settings, packed_study
 from winjobs.driver.app import create_app
 from winjobs.driver.dashboard.rendering import static_url
-from winjobs.wire import FailureEvidence, FailureKind, Heartbeat, JobSubmitFields, TaskFailure
+from winjobs.wire import (
+    FailureEvidence,
+    FailureKind,
+    Heartbeat,
+    JobSubmitFields,
+    PilotInfo,
+    PilotReport,
+    TaskFailure,
+)
 
 
 def rows(html: str) -> list[str]:
@@ -226,3 +235,27 @@ def test_the_job_page_tells_how_its_notifications_went(dash: Dash) -> None:
     html = dash.browser("alice").get(f"/jobs/{job_id}").text
     target = dead.replace("<", "&lt;").replace(">", "&gt;")
     assert f"<li><code>{target}</code>: retrying after 1 attempt (ConnectError" in html
+
+
+def test_the_workers_page_shows_slurm_pilots(dash: Dash) -> None:
+    pilots = [
+        PilotInfo(job_id="4242", state="RUNNING", node="node07", worker="hpc-4242-node07",
+                  cores=16),
+        PilotInfo(job_id="4243", state="PENDING", reason="QOSMaxJobsPerUserLimit", cores=16,
+                  submitted_at=dash.api.clock() - timedelta(seconds=90)),
+    ]  # fmt: skip
+    report = PilotReport(
+        manager="login01", partition="long", max_pilots=4, interval_s=15, pilots=pilots,
+        problem="sbatch refused a pilot: sbatch: error: <over quota>",
+    )  # fmt: skip
+    dash.api.client("worker-secret").report_pilots("hpc", report)
+    html = dash.browser("alice").get("/fragment/workers").text
+    assert "No worker has registered yet" in html  # pending pilots are no workers yet
+    assert '<h2 id="pool-hpc">Slurm pool hpc</h2>' in html
+    assert "Partition long, manager on login01, 2 of at most 4 pilots" in html
+    assert "sbatch: error: &lt;over quota&gt;" in html  # Slurm's words, escaped
+    pending = html[html.index('data-key="pilot-hpc-4243"') :]
+    pending = pending[: pending.index("</tr>")]
+    assert 'badge-pending">PENDING</span>' in pending
+    assert "<td>QOSMaxJobsPerUserLimit</td>" in pending and "1 min ago" in pending
+    assert "<td>hpc-4242-node07</td>" in html
