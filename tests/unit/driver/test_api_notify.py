@@ -32,7 +32,9 @@ def refused_url() -> str:
 def notify_api(tmp_path: Path, clock: FakeClock, **notify: object) -> Iterator[Api]:
     # the sender's thread makes one pass at start-up, then sleeps: the tests drive it
     settings = driver_settings(
-        tmp_path / "driver", notify={"poll_interval_s": 3600, "first_retry_s": 5, **notify}
+        tmp_path / "driver",
+        readers=["bob"],
+        notify={"poll_interval_s": 3600, "first_retry_s": 5, **notify},
     )
     with TestClient(create_app(settings, clock=clock)) as http:
         yield Api(app=http.app, http=http, clock=clock)  # type: ignore[arg-type]
@@ -102,7 +104,7 @@ def test_targets_are_kept_and_their_delivery_is_shown(api_mail: Api, tmp_path: P
 
 
 def test_only_the_owner_and_admins_see_the_targets(api_no_mail: Api, tmp_path: Path) -> None:
-    """A webhook URL may hold a key: other users see the job, not whom it tells."""
+    """A webhook URL may hold a key: a reader sees the job, not whom it tells."""
     hook = "https://hooks.example.com/T0/B0/secret-key"
     alice = api_no_mail.client("alice-secret")
     job_id = alice.submit_job(packed_study(tmp_path), JobSubmitFields(notify=hook)).job_id
