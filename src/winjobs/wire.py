@@ -19,10 +19,12 @@ BEFORE the file (httpx does): the driver checks them before the file arrives.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 API_PREFIX = "/api/v1"
 
@@ -165,6 +167,54 @@ def eta_basis_words(basis: str | None) -> str:
     return ETA_BASIS_WORDS.get(basis or "", "")
 
 
+class DeliveryState(StrEnum):
+    """Where one job-end notification is (docs/driver.md, "Notifications")."""
+
+    PENDING = "pending"  #: recorded when the job ended, not tried yet
+    SENT = "sent"  #: the receiver took it (HTTP 2xx, or the SMTP server accepted the mail)
+    RETRYING = "retrying"  #: an attempt failed (`last_error`); the next at `next_attempt_at`
+    GAVE_UP = "gave_up"  #: every attempt failed; not tried again
+
+
+#: `--notify mail:ADDRESS` sends an e-mail; `--notify http(s)://...` POSTs to a webhook
+MAIL_PREFIX = "mail:"
+MAX_NOTIFY_TARGETS = 20
+_MAIL_ADDRESS = re.compile(r"^[^@\s<>,;:\"]+@[^@\s<>,;:\"]+$")
+
+
+def check_mail_address(text: str) -> str:
+    """An e-mail address, stripped; ValueError if it cannot be one (no full RFC 5322:
+    the mail server has the last word)."""
+    address = text.strip()
+    if not _MAIL_ADDRESS.match(address):
+        raise ValueError(f"{text!r} is not an e-mail address (write name@example.com)")
+    return address
+
+
+def parse_notify_target(text: str) -> str:
+    """One notification target, checked and normalised: `mail:ADDRESS` or an http(s) URL.
+
+    Shared by the CLI (before anything is sent) and the driver (422 naming `notify`), so
+    both refuse the same targets with the same words. Raises ValueError saying what to fix.
+    """
+    target = text.strip()
+    if target.lower().startswith(MAIL_PREFIX):
+        return MAIL_PREFIX + check_mail_address(target[len(MAIL_PREFIX) :])
+    parts = urlsplit(target)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{text!r}: give mail:ADDRESS or a webhook URL starting with http:// or https://"
+        )
+    if any(c.isspace() for c in target) or len(target) > 2000:
+        raise ValueError(f"{text!r}: a webhook URL has no spaces and at most 2000 characters")
+    return target
+
+
+def parse_notify_targets(texts: list[str]) -> list[str]:
+    """Several targets (repeated `--notify`, the user config's list), duplicates dropped."""
+    return list(dict.fromkeys(parse_notify_target(t) for t in texts if t.strip()))
+
+
 class _Request(BaseModel):
     """A body the driver receives: unknown fields are refused (a typo is an error, 422),
     and so are infinite and NaN numbers (`inf`, `1e309`, `NaN`): 422 naming the field."""
@@ -217,6 +267,23 @@ class JobSubmitFields(_Request):
     name: str | None = Field(None, max_length=200)
     years: str | None = None
     task_time_limit_s: float | None = Field(None, gt=0, le=TIME_LIMIT_MAX_S)
+    #: whom to tell when the job ends: targets one per line, each `mail:ADDRESS` or an
+    #: http(s) webhook URL (`parse_notify_target`); normalised, at most 20
+    notify: str | None = None
+
+    @field_validator("notify")
+    @classmethod
+    def _check_notify(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        targets = parse_notify_targets(value.splitlines())
+        if len(targets) > MAX_NOTIFY_TARGETS:
+            raise ValueError(f"at most {MAX_NOTIFY_TARGETS} targets")
+        return "\n".join(targets) or None
+
+    @property
+    def notify_targets(self) -> list[str]:
+        return self.notify.splitlines() if self.notify else []
 
 
 class WaitReason(_Response):
@@ -286,11 +353,28 @@ class JobSummary(_Response):
     waiting: WaitReason | None = None
 
 
+class NotificationInfo(_Response):
+    """One job-end notification and how its delivery goes."""
+
+    target: str  #: `mail:ADDRESS` or the webhook URL
+    job_status: JobStatus  #: the ending it tells of
+    state: DeliveryState
+    attempts: int = 0
+    last_error: str | None = None  #: why the last attempt failed
+    next_attempt_at: datetime | None = None  #: when retrying
+    created_at: datetime
+    sent_at: datetime | None = None
+
+
 class JobDetail(JobSummary):
     years: list[int]  #: the job's 0-based MC years
     task_time_limit_s: float | None = None
     run_folder: str | None = None  #: name of the assembled output folder, once succeeded
     tasks: list[TaskInfo] = []
+    #: whom the driver tells when the job ends, and each ending told (oldest first); only
+    #: its owner and admins see them (a webhook URL may hold a key): [] for others
+    notify: list[str] = []
+    notifications: list[NotificationInfo] = []
 
 
 #: `GET /jobs` answers one page: this many jobs when `limit` is not given, at most the max.

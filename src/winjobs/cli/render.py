@@ -19,9 +19,11 @@ from rich.text import Text
 from winjobs.cli.years import format_years
 from winjobs.ops.durations import elapsed_parts
 from winjobs.wire import (
+    DeliveryState,
     JobDetail,
     JobStatus,
     JobSummary,
+    NotificationInfo,
     PilotPool,
     PoolStatus,
     TaskInfo,
@@ -138,9 +140,33 @@ def job_facts(job: JobDetail, now: datetime) -> Table:
     if job.error:
         rows.append(("error", Text(job.error, style="red")))
     rows.extend(("warning", Text(w, style="yellow")) for w in job.warnings)
+    rows.extend(("notify", notify_text(target, job.notifications, now)) for target in job.notify)
     for key, value in rows:
         facts.add_row(key, value)
     return facts
+
+
+def notify_text(target: str, sent: Sequence[NotificationInfo], now: datetime) -> Text:
+    """A target and how telling it of the job's last ending went (nothing yet: running)."""
+    text = Text(target)
+    mine = [n for n in sent if n.target == target]
+    if not mine:
+        return text
+    last = mine[-1]
+    tries = f"{last.attempts} attempt{'s' if last.attempts != 1 else ''}"
+    if last.state == DeliveryState.SENT and last.sent_at is not None:
+        text.append(f"  sent {format_age(last.sent_at, now)} ago", style="green")
+    elif last.state == DeliveryState.PENDING:
+        text.append("  pending", style="yellow")
+    elif last.state == DeliveryState.RETRYING:
+        when = ""
+        if last.next_attempt_at is not None:
+            wait = max(0.0, (last.next_attempt_at - now).total_seconds())
+            when = f", next in {format_seconds(wait)}"
+        text.append(f"  retrying ({tries}{when}): {last.last_error}", style="yellow")
+    else:
+        text.append(f"  gave up after {tries}: {last.last_error}", style="red")
+    return text
 
 
 def tasks_table(tasks: Sequence[TaskInfo], now: datetime) -> Table:

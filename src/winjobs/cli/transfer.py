@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,15 @@ from winjobs.cli.userconfig import Connection, default_config_path
 from winjobs.cli.years import check_years, parse_years
 from winjobs.client import DriverClient
 from winjobs.errors import ArchiveError, OutputError, WinjobsError
-from winjobs.wire import TIME_LIMIT_MAX_S, JobCreated, JobDetail, JobStatus, JobSubmitFields
+from winjobs.wire import (
+    MAX_NOTIFY_TARGETS,
+    TIME_LIMIT_MAX_S,
+    JobCreated,
+    JobDetail,
+    JobStatus,
+    JobSubmitFields,
+    parse_notify_targets,
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,8 @@ class SubmitRequest:
     name: str | None = None
     years: str | None = None  #: the user's 1-based spec, e.g. "1-10,15"
     time_limit_s: float | None = None
+    #: `--notify` targets as typed (the user config's `notify` when none was given)
+    notify: tuple[str, ...] = ()
 
 
 def bytes_progress(console: Console, label: str) -> Progress:
@@ -90,8 +101,20 @@ def check_request(request: SubmitRequest) -> tuple[Study, JobSubmitFields]:
         name=request.name or study.name,
         years=years,
         task_time_limit_s=request.time_limit_s,
+        notify=check_notify(request.notify),
     )
     return study, fields
+
+
+def check_notify(targets: Sequence[str]) -> str | None:
+    """`--notify` values as the driver takes them (one per line); the same rules as its own."""
+    try:
+        checked = parse_notify_targets(list(targets))
+    except ValueError as exc:
+        raise InputError(f"--notify {exc}") from exc
+    if len(checked) > MAX_NOTIFY_TARGETS:
+        raise InputError(f"--notify: at most {MAX_NOTIFY_TARGETS} targets")
+    return "\n".join(checked) or None
 
 
 def send_study(

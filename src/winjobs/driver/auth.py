@@ -71,11 +71,16 @@ def require_role(identity: Identity, roles: Iterable[Role], what: str) -> Identi
     return identity
 
 
-def ensure_can_change(identity: Identity, submitter: str, job_id: int) -> None:
-    """Users change only their own jobs; admins change any."""
+def may_change(identity: Identity, submitter: str) -> bool:
+    """Users change only their own jobs; admins change any. The same people see a job's
+    notification targets (a webhook URL may hold a key)."""
     if identity.role is Role.ADMIN:
-        return
-    if identity.role is Role.USER and identity.name == submitter:
+        return True
+    return identity.role is Role.USER and identity.name == submitter
+
+
+def ensure_can_change(identity: Identity, submitter: str, job_id: int) -> None:
+    if may_change(identity, submitter):
         return
     raise Forbidden(f"job {job_id} belongs to {submitter}: only they or an admin may change it")
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from winjobs.antares.unpack import UnpackLimits
 from winjobs.driver import views
-from winjobs.driver.auth import ensure_can_change, ensure_can_read, may_read
+from winjobs.driver.auth import ensure_can_change, ensure_can_read, may_change, may_read
 from winjobs.driver.collector import Collector
-from winjobs.driver.errors import Conflict, NotFound, Unavailable
+from winjobs.driver.errors import Conflict, Invalid, NotFound, Unavailable
 from winjobs.driver.files import DataDir, remove_tree, replace_dir
 from winjobs.driver.intake import validate_submission
 from winjobs.driver.models import Job
@@ -25,6 +25,7 @@ from winjobs.driver.shared import SharedFolders
 from winjobs.driver.signals import WorkSignal
 from winjobs.driver.store import NewJob, Store, describe_years
 from winjobs.wire import (
+    MAIL_PREFIX,
     Identity,
     JobCreated,
     JobDetail,
@@ -95,6 +96,7 @@ class JobService:
                 splittable=study.splittable,
                 task_time_limit_s=fields.task_time_limit_s or self.settings.task_time_limit_s,
                 warnings=list(study.warnings),
+                notify=self.check_notify(fields),
             )
             placed: list[Path] = []
 
@@ -126,6 +128,16 @@ class JobService:
             self._log(job_id, f"waiting: {unrunnable}")
         return JobCreated(job_id=job_id, warnings=[*job.warnings, *filter(None, [unrunnable])])
 
+    def check_notify(self, fields: JobSubmitFields) -> list[str]:
+        """The job's notification targets, if this driver can serve them (422 else)."""
+        targets = fields.notify_targets
+        if self.settings.notify.smtp is None and any(t.startswith(MAIL_PREFIX) for t in targets):
+            raise Invalid(
+                "notify: this driver has no mail server (notify.smtp in its configuration): "
+                "use a webhook URL, or ask its operator"
+            )
+        return targets
+
     def _publish(self, sha256: str) -> None:
         """Shared mode: put the archive where shared workers read it. Best effort: a
         claim publishes it again, or hands the task out over HTTP."""
@@ -139,10 +151,15 @@ class JobService:
     # ------------------------------------------------------------------ read
 
     def detail(self, job_id: int, reader: Identity) -> JobDetail:
+        """The job, for those who may read it; its notification targets and their
+        delivery only for its owner and admins (a webhook URL may hold a key)."""
         job = self._readable(job_id, reader)
         tasks = self.store.job_tasks(job_id)
         progress = self.store.progress([job_id])[job_id]
-        detail = views.job_detail(job, tasks, progress, self.store.clock())
+        shown = may_change(reader, job.submitter)
+        notifications = self.store.job_notifications(job_id) if shown else []
+        detail = views.job_detail(job, tasks, progress, self.store.clock(), notifications)
+        detail = detail if shown else detail.model_copy(update={"notify": []})
         return self.overview.annotate_detail(detail) if self.overview else detail
 
     def list(

@@ -1,9 +1,10 @@
 """Database schema (SQLAlchemy 2 declarative). Only `store.py` queries these tables.
 
 Four working tables (jobs, tasks, workers, and `task_failures`: each task's failed
-attempts), `job_archive` (what `winjobs clean data` removed) and `pool_samples` (the
-pool's recent load, for the utilisation chart). A job's years are cut into tasks
-lazily, as workers claim: `jobs.next_index` says how many of `jobs.years`
+attempts), `notifications` (the outbox of job-end messages), `job_archive` (what
+`winjobs clean data` removed) and `pool_samples` (the pool's recent load, for the
+utilisation chart). A job's years are cut into tasks lazily, as workers claim:
+`jobs.next_index` says how many of `jobs.years`
 (ascending) already belong to a task; the rest are "unassigned". A task keeps its years
 for life: a failed or lost attempt re-queues the same years, so `failures` counts
 failures *of the same years* (the max_attempts rule; `failure_policy` says which count).
@@ -84,6 +85,8 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: whom to tell when the job ends (`mail:ADDRESS` or webhook URLs); None before 0010
+    notify: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class Worker(Base):
@@ -191,6 +194,30 @@ class PoolSample(Base):
     workers_busy: Mapped[int] = mapped_column(Integer)
     cores_total: Mapped[int] = mapped_column(Integer)  #: of the online workers
     cores_busy: Mapped[int] = mapped_column(Integer)  #: of the workers running a task
+
+
+class Notification(Base):
+    """The outbox: one row per target each time a job ends, written in the transaction
+    that ends it; the sender delivers it later (`notify/sender.py`), so a dead or slow
+    receiver never holds the queue, and a restart sends what was not delivered yet.
+
+    `summary` is the job as it ended (`notify.summary.job_end_summary`); `state` a
+    `wire.DeliveryState`, moved by `notify.policy.after_attempt`."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_state_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    target: Mapped[str] = mapped_column(Text)
+    job_status: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class JobArchive(Base):

@@ -13,6 +13,7 @@ from winjobs.driver.files import DataDir
 from winjobs.driver.jobs import JobService
 from winjobs.driver.leases import Sweeper
 from winjobs.driver.metrics import ClaimStats, TaskStats
+from winjobs.driver.notify.sender import NotificationSender, public_url
 from winjobs.driver.overview import Overview
 from winjobs.driver.pool import PoolService
 from winjobs.driver.sampler import LoadSampler
@@ -42,6 +43,7 @@ class Driver:
     overview: Overview
     sampler: LoadSampler
     task_stats: TaskStats
+    notifier: NotificationSender
 
     @classmethod
     def start(cls, settings: DriverSettings, clock: Clock = utcnow) -> Driver:
@@ -71,6 +73,8 @@ class Driver:
         overview = Overview(store, settings, pool)
         jobs = JobService(store, files, settings, signal, collector, shared, overview)
         sampler = LoadSampler(overview, settings)
+        url = public_url(settings.notify, settings.host, settings.port)
+        notifier = NotificationSender.build(store, settings.notify, settings.data_dir, url, clock)
         driver = cls(
             settings,
             store,
@@ -86,6 +90,7 @@ class Driver:
             overview,
             sampler,
             task_stats,
+            notifier,
         )
         if shared.link and (problem := symlink_problem(files.tmp)) is not None:
             log.error("%s; assemblies will fail until this is fixed", problem)
@@ -93,6 +98,7 @@ class Driver:
         collector.start()
         sweeper.start()
         sampler.start()
+        notifier.start()  # sends what a previous run left undelivered
         return driver
 
     def _recover(self) -> None:
@@ -112,4 +118,5 @@ class Driver:
         self.sampler.stop()
         self.sweeper.stop()
         self.collector.stop()
+        self.notifier.stop()
         self.store.engine.dispose()

@@ -31,6 +31,7 @@ from pydantic_settings import (
 
 from winjobs.configfiles import LayeredSettings
 from winjobs.driver.dashboard.config import DashboardSettings
+from winjobs.driver.notify.config import NotifySettings
 from winjobs.logfiles import LogLevel
 from winjobs.wire import TIME_LIMIT_MAX_S, Role, Transfer
 
@@ -154,6 +155,8 @@ class DriverSettings(LayeredSettings):
     utilisation_keep_hours: float = Field(48.0, gt=0)
     #: the web pages at `/` (sessions, live refresh): see docs/dashboard.md
     dashboard: DashboardSettings = DashboardSettings()
+    #: job-end webhooks and mail (SMTP server, secret, retries): docs/driver.md
+    notify: NotifySettings = NotifySettings()
 
     @model_validator(mode="after")
     def _check_tokens(self) -> DriverSettings:

@@ -6,13 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from winjobs.driver import scheduler
-from winjobs.driver.models import Job, Task, Worker
+from winjobs.driver.models import Job, Notification, Task, Worker
 from winjobs.driver.store import Progress
 from winjobs.wire import (
     EtaBasis,
+    DeliveryState,
     JobDetail,
     JobStatus,
     JobSummary,
+    NotificationInfo,
     TaskInfo,
     TaskStatus,
     WorkerInfo,
@@ -76,7 +78,13 @@ def task_info(task: Task) -> TaskInfo:
     )
 
 
-def job_detail(job: Job, tasks: list[Task], progress: Progress, now: datetime) -> JobDetail:
+def job_detail(
+    job: Job,
+    tasks: list[Task],
+    progress: Progress,
+    now: datetime,
+    notifications: Sequence[Notification] = (),
+) -> JobDetail:
     summary = job_summary(job, progress, now)
     return JobDetail(
         **summary.model_dump(),
@@ -84,6 +92,21 @@ def job_detail(job: Job, tasks: list[Task], progress: Progress, now: datetime) -
         task_time_limit_s=job.task_time_limit_s,
         run_folder=job.run_folder,
         tasks=[task_info(t) for t in tasks],
+        notify=list(job.notify or []),
+        notifications=[notification_info(n) for n in notifications],
+    )
+
+
+def notification_info(row: Notification) -> NotificationInfo:
+    return NotificationInfo(
+        target=row.target,
+        job_status=JobStatus(row.job_status),
+        state=DeliveryState(row.state),
+        attempts=row.attempts,
+        last_error=row.last_error,
+        next_attempt_at=row.next_attempt_at if row.state == DeliveryState.RETRYING else None,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
     )
 
 

@@ -73,7 +73,7 @@ async def submit_job(
     """
 
     async def check(fields: dict[str, str]) -> None:
-        parse_submit_fields(fields)
+        jobs.check_notify(parse_submit_fields(fields))
 
     dest = jobs.files.temp_path("upload")
     received = await receive_multipart(

@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import winjobs
+from winjobs.driver import auth
 from winjobs.driver.auth import ensure_can_change
 from winjobs.driver.dashboard import charts, present
 from winjobs.driver.dashboard.deps import Dashboard
 from winjobs.driver.dashboard.security import DASHBOARD_ROLES, Viewer
 from winjobs.driver.dashboard.sessions import Flash
-from winjobs.driver.errors import Forbidden
 from winjobs.driver.runtime import Driver
 from winjobs.wire import JobDetail, JobStatus, JobSummary, WorkerInfo, WorkerState
 
@@ -86,11 +86,7 @@ def _jobs_page(
 
 def may_change(viewer: Viewer, job: JobDetail) -> bool:
     """The domain's ownership rule, asked rather than repeated."""
-    try:
-        ensure_can_change(viewer.identity, job.submitter, job.id)
-    except Forbidden:
-        return False
-    return True
+    return auth.may_change(viewer.identity, job.submitter)
 
 
 def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:

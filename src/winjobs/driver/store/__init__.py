@@ -12,7 +12,8 @@ fail, lease sweep), `failures` (failed attempts judged by `failure_policy`, fail
 workers' streaks and holds), `jobs`, `workers` (and the start-up/overview queries),
 `admin` (an admin's hold, drain, forget), `overview` (the queue's facts for the
 why-pending reasons, task timings, load samples), `retention` (removing finished jobs,
-keeping a summary).
+keeping a summary), `outbox` and `notifications` (job-end messages: recorded with the
+ending, then delivered by the sender).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from winjobs.driver.store.admin import AdminStore
 from winjobs.driver.store.claims import ClaimStore
 from winjobs.driver.store.jobs import JobStore
 from winjobs.driver.store.overview import OverviewStore, QueueRows, RunningTask
+from winjobs.driver.store.notifications import DueNotification, NotificationStore
 from winjobs.driver.store.records import (
     ACTIVE_JOB,
     OPEN_TASK,
@@ -50,6 +52,7 @@ __all__ = [
     "Claimed",
     "Clock",
     "Counts",
+    "DueNotification",
     "FailOutcome",
     "FailureReport",
     "FailureRules",
@@ -67,6 +70,13 @@ __all__ = [
 
 
 class Store(
-    OverviewStore, ClaimStore, ReportStore, JobStore, WorkerStore, RetentionStore, AdminStore
+    OverviewStore,
+    ClaimStore,
+    ReportStore,
+    JobStore,
+    WorkerStore,
+    RetentionStore,
+    AdminStore,
+    NotificationStore,
 ):
     """Transactions over the driver's database. Thread-safe; one instance per app."""

@@ -20,6 +20,7 @@ from winjobs.driver import failure_policy
 from winjobs.driver.errors import Conflict, NotFound
 from winjobs.driver.models import Job, Task, TaskFailure, Worker
 from winjobs.driver.store.base import StoreBase
+from winjobs.driver.store.outbox import record_job_end
 from winjobs.driver.store.records import (
     ACTIVE_JOB,
     FailOutcome,
@@ -194,12 +195,14 @@ class FailureStore(StoreBase):
         return bool(changed == 1)
 
     def _fail_job(self, conn: Connection, job_id: int, reason: str, now: datetime) -> None:
-        conn.execute(
+        changed = conn.execute(
             update(Job)
             .where(Job.id == job_id, Job.status.in_(ACTIVE_JOB))
             .values(status=JobStatus.FAILED.value, error=reason, finished_at=now)
-        )
+        ).rowcount
         self._close_open_tasks(conn, job_id, now)
+        if changed == 1:
+            record_job_end(conn, job_id, now)
 
     def _candidates(
         self, conn: Connection, rules: FailureRules, now: datetime

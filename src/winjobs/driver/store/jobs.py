@@ -10,6 +10,7 @@ from sqlalchemy import case, delete, func, insert, select, update
 from winjobs.driver.errors import Conflict, NotFound
 from winjobs.driver.models import Job, Task, TaskFailure
 from winjobs.driver.store.base import StoreBase
+from winjobs.driver.store.outbox import record_job_end
 from winjobs.driver.store.records import ACTIVE_JOB, NewJob, Progress
 from winjobs.wire import JobStatus, TaskStatus
 
@@ -55,6 +56,7 @@ class JobStore(StoreBase):
                     splittable=job.splittable,
                     task_time_limit_s=job.task_time_limit_s,
                     warnings=list(job.warnings),
+                    notify=list(job.notify),
                     created_at=now,
                 )
                 .returning(Job.id)
@@ -167,6 +169,7 @@ class JobStore(StoreBase):
             if changed != 1:
                 self._raise_job_not_active(conn, job_id, "cancel")
             self._close_open_tasks(conn, job_id, now)
+            record_job_end(conn, job_id, now)
 
     def retry_job(self, job_id: int) -> bool:
         """Re-queue a failed or cancelled job's unfinished work; True if only assembly remains."""
@@ -243,19 +246,16 @@ class JobStore(StoreBase):
 
     def finish_job(self, job_id: int, run_folder: str) -> bool:
         """Mark an assembled job succeeded; False if it was cancelled meanwhile."""
+        now = self.clock()
         with self._write() as conn:
-            return (
-                conn.execute(
-                    update(Job)
-                    .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
-                    .values(
-                        status=JobStatus.SUCCEEDED.value,
-                        run_folder=run_folder,
-                        finished_at=self.clock(),
-                    )
-                ).rowcount
-                == 1
-            )
+            changed = conn.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
+                .values(status=JobStatus.SUCCEEDED.value, run_folder=run_folder, finished_at=now)
+            ).rowcount
+            if changed == 1:
+                record_job_end(conn, job_id, now)
+            return changed == 1
 
     def fail_job(self, job_id: int, reason: str) -> bool:
         now = self.clock()
@@ -267,4 +267,5 @@ class JobStore(StoreBase):
             ).rowcount
             if changed == 1:
                 self._close_open_tasks(conn, job_id, now)
+                record_job_end(conn, job_id, now)
             return changed == 1

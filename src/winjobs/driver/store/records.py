@@ -50,6 +50,8 @@ class NewJob:
     splittable: bool
     task_time_limit_s: float | None
     warnings: list[str]
+    #: whom to tell when it ends (`wire.parse_notify_target` forms)
+    notify: Sequence[str] = ()
 
 
 @dataclass(frozen=True)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import re
+import socket
 from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from tests.unit.driver.dashboard.conftest import Dash
-from tests.unit.driver.helpers import Api, FakeClock, claim, driver_settings
+from tests.unit.driver.helpers import Api, FakeClock, claim, driver_settings, packed_study
 from winjobs.driver.app import create_app
 from winjobs.driver.dashboard.rendering import static_url
 from winjobs.wire import (
     FailureEvidence,
     FailureKind,
     Heartbeat,
+    JobSubmitFields,
     PilotInfo,
     PilotReport,
     TaskFailure,
@@ -217,6 +219,21 @@ def test_static_files_are_served_by_the_driver(dash: Dash) -> None:
 def test_the_dashboard_stays_out_of_the_api_docs(dash: Dash) -> None:
     paths = dash.api.http.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if not p.startswith(("/api/", "/health", "/metrics"))]
+
+
+def test_the_job_page_tells_how_its_notifications_went(dash: Dash) -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/<hook>"
+    alice = dash.api.client("alice-secret")
+    archive = packed_study(dash.tmp, name="told")
+    job_id = alice.submit_job(archive, JobSubmitFields(notify=dead)).job_id
+    assert "Told when it ends" in dash.browser("alice").get(f"/jobs/{job_id}").text
+    alice.cancel_job(job_id)
+    dash.api.driver.notifier.send_due()
+    html = dash.browser("alice").get(f"/jobs/{job_id}").text
+    target = dead.replace("<", "&lt;").replace(">", "&gt;")
+    assert f"<li><code>{target}</code>: retrying after 1 attempt (ConnectError" in html
 
 
 def test_the_workers_page_shows_slurm_pilots(dash: Dash) -> None:
