@@ -9,8 +9,8 @@ from winjobs.driver import scheduler
 from winjobs.driver.models import Job, Notification, Task, Worker
 from winjobs.driver.store import Progress
 from winjobs.wire import (
-    EtaBasis,
     DeliveryState,
+    EtaBasis,
     JobDetail,
     JobStatus,
     JobSummary,

@@ -12,7 +12,6 @@ from typing import Any
 
 import winjobs
 from winjobs.driver import auth
-from winjobs.driver.auth import ensure_can_change
 from winjobs.driver.dashboard import charts, present
 from winjobs.driver.dashboard.deps import Dashboard
 from winjobs.driver.dashboard.security import DASHBOARD_ROLES, Viewer

@@ -21,8 +21,8 @@ from __future__ import annotations
 from winjobs.driver.store.admin import AdminStore
 from winjobs.driver.store.claims import ClaimStore
 from winjobs.driver.store.jobs import JobStore
-from winjobs.driver.store.overview import OverviewStore, QueueRows, RunningTask
 from winjobs.driver.store.notifications import DueNotification, NotificationStore
+from winjobs.driver.store.overview import OverviewStore, QueueRows, RunningTask
 from winjobs.driver.store.records import (
     ACTIVE_JOB,
     OPEN_TASK,
