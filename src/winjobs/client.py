@@ -26,6 +26,7 @@ from winjobs.wire import (
     Health,
     Heartbeat,
     HeartbeatReply,
+    HoldRequest,
     Identity,
     JobCreated,
     JobDetail,
@@ -212,6 +213,12 @@ class DriverClient:
 
     def set_priority(self, job_id: int, priority: int) -> JobDetail:
         return self._post(f"/jobs/{job_id}/priority", JobDetail, PriorityChange(priority=priority))
+
+    def hold_job(self, job_id: int, reason: str | None = None) -> JobDetail:
+        return self._post(f"/jobs/{job_id}/hold", JobDetail, HoldRequest(reason=reason))
+
+    def release_job(self, job_id: int) -> JobDetail:
+        return self._post(f"/jobs/{job_id}/release", JobDetail)
 
     def retry_job(self, job_id: int) -> JobDetail:
         return self._post(f"/jobs/{job_id}/retry", JobDetail)

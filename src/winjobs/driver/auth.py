@@ -77,3 +77,15 @@ def ensure_can_change(identity: Identity, submitter: str, job_id: int) -> None:
     if identity.role is Role.USER and identity.name == submitter:
         return
     raise Forbidden(f"job {job_id} belongs to {submitter}: only they or an admin may change it")
+
+
+def ensure_can_release(
+    identity: Identity, submitter: str, held_by: str | None, job_id: int
+) -> None:
+    """A hold is released by whoever may change the job, except that a hold an admin put
+    on someone else's job is for an admin to lift (Slurm's rule for admin holds): the
+    owner cannot undo what the pool's operator decided."""
+    ensure_can_change(identity, submitter, job_id)
+    if identity.role is Role.ADMIN or held_by in (None, identity.name, submitter):
+        return
+    raise Forbidden(f"job {job_id} was held by {held_by}, an admin: only an admin may release it")

@@ -16,6 +16,9 @@ Rules (docs/driver.md explains them for users):
   compatible solvers the worker uses the oldest, the closest to the study. The first claim
   pins that version on the job: every later task of the job must run on exactly the same
   solver version, because partial runs of different versions cannot be merged.
+* Held jobs (their owner or an admin held them) keep their place in the order, but no
+  task of theirs is handed out: the next job in the order gets the worker. Their running
+  tasks are not touched (they finish).
 * Chunk size (`balanced`, the default, or `cores`, the original tool's): see `chunk_size`.
 """
 
@@ -75,6 +78,7 @@ class JobFacts:
     solver_version: str | None  #: pinned by the job's first claim
     queued_tasks: int  #: tasks waiting for a (new) attempt
     unassigned_years: int  #: years not yet in any task
+    held: bool = False  #: held by its owner or an admin: none of its tasks is handed out
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ def job_order(job: JobFacts) -> tuple[int, int]:
 def pick(jobs: Sequence[JobFacts], worker_versions: Sequence[str]) -> Decision | None:
     """The job a worker with these solver versions should work on next, if any."""
     for job in sorted(jobs, key=job_order):
-        if job.queued_tasks == 0 and job.unassigned_years == 0:
+        if job.held or (job.queued_tasks == 0 and job.unassigned_years == 0):
             continue
         solver = solver_for(job.antares_version, job.solver_version, worker_versions)
         if solver is None:

@@ -152,5 +152,5 @@ def test_an_action_the_moment_refuses_is_explained_on_the_page(dash: Dash) -> No
     dash.api.client("ops-secret").cancel_job(job_id)  # meanwhile, elsewhere
     page = alice.post(f"/jobs/{job_id}/cancel", data={"csrf_token": csrf})
     assert page.status_code == 200
-    assert f"cannot cancel job {job_id}: it is already cancelled" in page.text
+    assert f"cannot cancel job {job_id}: it was cancelled" in page.text
     assert alice.post("/jobs/999/cancel", data={"csrf_token": csrf}).status_code == 404
