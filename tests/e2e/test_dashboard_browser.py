@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PROJECT_ROOT
+from tests.unit.driver.helpers import make_study
 from winjobs.antares.archive import pack_study
 from winjobs.antares.example import write_example_study
 from winjobs.client import DriverClient
@@ -364,3 +365,30 @@ def test_the_pages_work_without_javascript(browser: Any, stack: Stack, first_job
     page.get_by_role("button", name="Sign out").click()
     page.get_by_text("You are signed out.").wait_for()
     context.close()
+
+
+def test_the_owner_holds_and_releases_a_job_from_its_page(browser: Any, stack: Stack) -> None:
+    # a 9.2 study: no worker of this pool can run it, so it stays queued for the test
+    study = make_study(stack.tmp / "held-study", nbyears=3, version="9.2", caption="held-study")
+    archive = pack_study(study, stack.tmp / "held-study.zip").path
+    with stack.client("alice-secret") as alice:
+        job_id = alice.submit_job(archive, JobSubmitFields(name="held-study")).job_id
+    page = _signed_in(browser, stack, "alice-secret")
+    page.goto(f"/jobs/{job_id}")
+    page.get_by_label("Reason for holding (optional)").fill("waiting for the new costs")
+    page.get_by_role("button", name="Hold job").click()
+    page.get_by_role("status").filter(has_text=f"Job {job_id} held").wait_for()
+    assert page.locator(".job-head .badge-held").is_visible()
+    assert "Held by alice: waiting for the new costs" in page.locator(".held-note").inner_text()
+    job = stack.job(job_id)
+    assert (job.held, job.held_reason, job.status) == (True, "waiting for the new costs", "queued")
+    _screenshot(page, "job-held")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Jobs").click()
+    assert page.locator(f"#job-{job_id} .badge-held").is_visible()
+    page.goto(f"/jobs/{job_id}")
+    page.get_by_role("button", name="Release job").click()
+    page.get_by_role("status").filter(has_text=f"Job {job_id} released").wait_for()
+    assert page.locator(".job-head .badge-held").count() == 0
+    assert page.get_by_role("button", name="Hold job").is_visible()
+    assert stack.job(job_id).held is False
+    page.context.close()

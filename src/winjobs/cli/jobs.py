@@ -1,6 +1,6 @@
-"""User commands on jobs already on the driver: list, show, wait, cancel, priority, retry,
-logs, and the workers list. Each parses its options and calls `DriverClient`; the look is
-in `render`, the waiting in `follow`.
+"""User commands on jobs already on the driver: list, show, wait, cancel, priority, hold,
+release, retry, logs, and the workers list. Each parses its options and calls
+`DriverClient`; the look is in `render`, the waiting in `follow`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from winjobs.cli.common import (
 from winjobs.cli.follow import JobFollower
 from winjobs.cli.render import (
     format_progress,
+    hold_text,
     job_view,
     jobs_table,
     to_json,
@@ -156,6 +157,41 @@ def set_priority(
     with driver_session(driver, token) as (client, _):
         job = client.set_priority(job_id, priority)
     print_result(job, as_json, f"job {job.id} now has priority {job.priority}")
+
+
+@app.command("hold")
+def hold_job(
+    job_id: JobArg,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", metavar="TEXT", help="Why, shown with the job."),
+    ] = None,
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Hold a queued or running job: it keeps its place in the queue but no task of it
+    starts until `winjobs release JOB`; its running tasks finish."""
+    if reason is not None and len(reason) > 500:
+        raise InputError("--reason must be at most 500 characters long")
+    with driver_session(driver, token) as (client, _):
+        job = client.hold_job(job_id, reason)
+    print_result(job, as_json, f"job {job.id} held: {hold_text(job)}")
+
+
+@app.command("release")
+def release_job(
+    job_id: JobArg,
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Release a held job: its tasks start again, at its place in the queue."""
+    with driver_session(driver, token) as (client, _):
+        job = client.release_job(job_id)
+    print_result(job, as_json, f"job {job.id} released: it {job.status.phrase} again")
 
 
 @app.command("retry")

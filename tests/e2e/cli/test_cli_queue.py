@@ -84,6 +84,30 @@ def test_priority_cancel_and_refusals(idle_user: User, study: Path) -> None:
     )
 
 
+def test_hold_and_release(idle_user: User, study: Path) -> None:
+    job_id = submit(idle_user, study, "--years", "1")
+    held = idle_user.run("hold", str(job_id), "--reason", "new costs coming")
+    assert held.returncode == 0, held.stderr
+    assert held.stdout.startswith(f"job {job_id} held: by alice: new costs coming (no new task")
+    job = show(idle_user, job_id)
+    assert (job["status"], job["held"], job["held_by"]) == ("queued", True, "alice")
+    assert "queued, held" in idle_user.run("show", str(job_id)).stdout
+    by_bob = idle_user.run("release", str(job_id), token=TOKENS["bob"])
+    assert by_bob.returncode == 1 and "(HTTP 403)" in one_error_line(by_bob)
+    released = idle_user.run("release", str(job_id))
+    assert (released.returncode, released.stdout) == (
+        0,
+        f"job {job_id} released: it is queued again\n",
+    )
+    twice = idle_user.run("release", str(job_id))
+    assert twice.returncode == 1
+    assert one_error_line(twice) == (
+        f"error: job {job_id} is not held: there is nothing to release (HTTP 409)"
+    )
+    log = idle_user.run("logs", str(job_id)).stdout
+    assert "held by alice: new costs coming" in log and "released by alice" in log
+
+
 def test_an_admin_may_change_any_job(idle_user: User, study: Path) -> None:
     job_id = submit(idle_user, study, "--years", "1")
     result = idle_user.run("priority", str(job_id), "5", "--json", token=TOKENS["ops"])
@@ -99,6 +123,8 @@ def test_an_admin_may_change_any_job(idle_user: User, study: Path) -> None:
         ["logs", "999999"],
         ["wait", "999999"],
         ["priority", "999999", "10"],
+        ["hold", "999999"],
+        ["release", "999999"],
         ["download", "999999", "x"],
     ],
 )

@@ -166,6 +166,8 @@ class FakeDriver:
             (r"/jobs/(\d+)/cancel", "POST", self._cancel),
             (r"/jobs/(\d+)/priority", "POST", self._priority),
             (r"/jobs/(\d+)/retry", "POST", self._retry),
+            (r"/jobs/(\d+)/hold", "POST", self._hold),
+            (r"/jobs/(\d+)/release", "POST", self._release),
             (r"/jobs/(\d+)/log", "GET", self._log),
             (r"/jobs/(\d+)/tasks/(\d+)/log", "GET", self._task_log),
             (r"/jobs/(\d+)/result", "GET", self._result),
@@ -239,6 +241,28 @@ class FakeDriver:
         if job.status != JobStatus.FAILED:
             return _error(409, f"job {job_id} is {job.status}: only a failed job can be retried")
         job = job.model_copy(update={"status": JobStatus.QUEUED, "error": None})
+        self.jobs[job_id] = job
+        return _json(job.model_dump(mode="json"))
+
+    def _hold(self, request: httpx.Request, who: Identity, job_id: int) -> httpx.Response:
+        job = self._owned(who, job_id)
+        if isinstance(job, httpx.Response):
+            return job
+        if job.status.is_final or job.held:
+            return _error(409, f"cannot hold job {job_id}: it {job.status.phrase}")
+        body = httpx.Response(200, content=request.content).json() if request.content else {}
+        reason = body.get("reason")
+        job = job.model_copy(update={"held": True, "held_by": who.name, "held_reason": reason})
+        self.jobs[job_id] = job
+        return _json(job.model_dump(mode="json"))
+
+    def _release(self, request: httpx.Request, who: Identity, job_id: int) -> httpx.Response:
+        job = self._owned(who, job_id)
+        if isinstance(job, httpx.Response):
+            return job
+        if not job.held:
+            return _error(409, f"job {job_id} is not held: there is nothing to release")
+        job = job.model_copy(update={"held": False, "held_by": None, "held_reason": None})
         self.jobs[job_id] = job
         return _json(job.model_dump(mode="json"))
 

@@ -130,8 +130,8 @@ def test_wait_follows_to_success(cli: Cli, two_jobs: FakeDriver) -> None:
     assert result.code == 0, result.err
     assert result.out.strip() == "job 2 succeeded (10 years)"
     assert result.err.splitlines() == [
-        "job 2 running: 6/10 years, 2 task(s) running",
-        "job 2 running: 8/10 years, 1 task(s) running",
+        "job 2 running: 6/10 years, 2 tasks running",
+        "job 2 running: 8/10 years, 1 task running",
         "job 2 succeeded: 10/10 years",
     ]
 
@@ -196,6 +196,42 @@ def test_retry_only_failed_jobs(cli: Cli, two_jobs: FakeDriver) -> None:
     two_jobs.jobs[2] = two_jobs.jobs[2].model_copy(update={"status": JobStatus.FAILED})
     result = cli("retry", "2")
     assert (result.code, result.out) == (0, "job 2 queued again (4/10 (40%) years already done)\n")
+
+
+def test_hold_and_release(cli: Cli, two_jobs: FakeDriver) -> None:
+    held = cli("hold", "2", "--reason", "new costs coming")
+    assert held.code == 0, held.err
+    assert held.out == (
+        "job 2 held: by alice: new costs coming (no new task starts; 2 running tasks "
+        "finish; winjobs release 2 lets it go on)\n"
+    )
+    assert json.loads(two_jobs.requests[-1].content) == {"reason": "new costs coming"}
+    shown = cli("show", "2").out
+    assert "running, held" in shown and "by alice: new costs coming" in shown
+    assert "running, held" in cli("jobs").out
+    again = cli("hold", "2")
+    assert (again.code, again.err) == (1, "error: cannot hold job 2: it is running (HTTP 409)\n")
+    released = cli("release", "2", "--json")
+    assert released.code == 0 and json.loads(released.out)["held"] is False
+    assert cli("release", "2").err == (
+        "error: job 2 is not held: there is nothing to release (HTTP 409)\n"
+    )
+    assert cli("hold", "2").out.startswith("job 2 held: by alice (no new task starts;")
+    assert cli("release", "2").out == "job 2 released: it is running again\n"
+    refused = cli("hold", "1")
+    assert refused.err.strip() == "error: not allowed: job 1 belongs to bob (HTTP 403)"
+
+
+def test_a_held_job_is_followed_without_an_eta(cli: Cli, two_jobs: FakeDriver) -> None:
+    two_jobs.script(
+        2,
+        [
+            {"held": True, "held_by": "alice", "years_done": 6, "eta_seconds": 30.0},
+            {"years_done": 10, "tasks_running": 0, "status": JobStatus.SUCCEEDED},
+        ],
+    )
+    result = cli("wait", "2")
+    assert result.err.splitlines()[0] == "job 2 running, held: 6/10 years, 2 tasks running"
 
 
 def test_logs_of_job_and_task(cli: Cli, two_jobs: FakeDriver) -> None:

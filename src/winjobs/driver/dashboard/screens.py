@@ -12,7 +12,7 @@ from typing import Any
 
 import winjobs
 from winjobs.driver import views
-from winjobs.driver.auth import ensure_can_change
+from winjobs.driver.auth import ensure_can_change, ensure_can_release
 from winjobs.driver.dashboard import present
 from winjobs.driver.dashboard.deps import Dashboard
 from winjobs.driver.dashboard.security import DASHBOARD_ROLES, Viewer
@@ -81,12 +81,21 @@ def may_change(viewer: Viewer, job: JobDetail) -> bool:
     return True
 
 
+def may_release(viewer: Viewer, job: JobDetail) -> bool:
+    try:
+        ensure_can_release(viewer.identity, job.submitter, job.held_by, job.id)
+    except Forbidden:
+        return False
+    return True
+
+
 def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:
     job = driver.jobs.detail(job_id)
     now = driver.store.clock()
     log_text, cut = present.log_tail(driver.jobs.job_log(job_id), LOG_LINES)
     active = not job.status.is_final
     can_change = may_change(viewer, job)
+    can_release = job.held and may_release(viewer, job)
     return {
         "job": job,
         "now": now,
@@ -101,6 +110,8 @@ def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:
         "can_cancel": can_change and active,
         "can_prioritise": can_change and active,
         "can_retry": can_change and job.status in (JobStatus.FAILED, JobStatus.CANCELLED),
+        "can_hold": can_change and active and not job.held,
+        "can_release": can_release,
         "show_locations": any(t.output_location for t in job.tasks),
     }
 
