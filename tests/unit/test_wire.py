@@ -57,3 +57,15 @@ def test_the_driver_refuses_unknown_fields_in_what_it_receives(
 ) -> None:
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         model.model_validate(body)
+
+
+def test_job_states_read_as_sentences() -> None:
+    from winjobs.wire import JobStatus
+
+    assert [f"job 6 {s.phrase}" for s in JobStatus] == [
+        "job 6 is queued",
+        "job 6 is running",
+        "job 6 has succeeded",
+        "job 6 has failed",
+        "job 6 was cancelled",
+    ]

@@ -5,6 +5,7 @@ release, retry, logs, and the workers list. Each parses its options and calls
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -33,6 +34,7 @@ from winjobs.cli.render import (
     workers_table,
 )
 from winjobs.client import DriverClient
+from winjobs.ops.words import counted
 from winjobs.wire import JOBS_LIMIT_DEFAULT, JOBS_LIMIT_MAX, JobDetail, JobStatus
 
 
@@ -124,7 +126,7 @@ def wait_job(
     with driver_session(driver, token) as (client, _):
         job = wait_for(client, job_id, as_json)
     if not as_json:
-        console.print(f"job {job.id} succeeded ({job.years_total} years)")
+        console.print(f"job {job.id} succeeded ({counted(job.years_total, 'year')})")
 
 
 @app.command("cancel")
@@ -206,7 +208,7 @@ def retry_job(
     with driver_session(driver, token) as (client, _):
         job = client.retry_job(job_id)
     done = format_progress(job.years_done, job.years_total)
-    print_result(job, as_json, f"job {job.id} {job.status} again ({done} years already done)")
+    print_result(job, as_json, f"job {job.id} {job.status} again (years already done: {done})")
 
 
 @app.command("logs")
@@ -218,6 +220,7 @@ def show_logs(
     ] = None,
     driver: DriverOpt = None,
     token: TokenOpt = None,
+    as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Print a job's log, or with --task the log of one of its tasks."""
@@ -225,7 +228,10 @@ def show_logs(
         raise InputError(f"--task must be a task id as `winjobs show {job_id}` lists, not {task}")
     with driver_session(driver, token) as (client, _):
         text = client.job_log(job_id) if task is None else client.task_log(job_id, task)
-    typer.echo(text, nl=not text.endswith("\n"))
+    if as_json:
+        typer.echo(json.dumps({"job_id": job_id, "task_id": task, "log": text}, indent=2))
+    else:
+        typer.echo(text, nl=not text.endswith("\n"))
 
 
 @app.command("workers")

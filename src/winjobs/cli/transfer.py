@@ -145,10 +145,12 @@ def default_destination(connection: Connection, job_id: int) -> Path:
 
 def fetch_result(client: DriverClient, job: JobDetail, dest: Path, console: Console) -> Path:
     """Download the job's run into `dest`: unpacked as `dest/<run folder>/`, or kept as
-    `dest/<run folder>.zip` when the study asks for zipped results; return its path."""
+    `dest/<run folder>.zip` when the study asks for zipped results; return its absolute
+    path (what the user sees printed, and scripts read from `--json`)."""
+    dest = dest.absolute()
     if job.status != JobStatus.SUCCEEDED or not job.result_available:
         raise WinjobsError(
-            f"job {job.id} is {job.status}: it has no result to download"
+            f"job {job.id} {job.status.phrase}: it has no result to download"
             + ("" if job.status.is_final else f" yet (wait for it: winjobs wait {job.id})")
         )
     if job.run_folder:  # either form of the run: the zipped form is only known once here

@@ -167,13 +167,19 @@ class User:
         return clean_env(**base)
 
     def run(
-        self, *args: str, timeout: float = 120, token: str | None = None, **env: str
+        self,
+        *args: str,
+        timeout: float = 120,
+        token: str | None = None,
+        cwd: Path | None = None,
+        **env: str,
     ) -> subprocess.CompletedProcess[str]:
         """`winjobs ARGS` as this user; `token` replaces theirs, `env` adds variables."""
         if token is not None:
             env["WINJOBS_TOKEN"] = token
         return subprocess.run(
             winjobs(*args),
+            cwd=cwd,
             env=self.env(**env),
             capture_output=True,
             text=True,

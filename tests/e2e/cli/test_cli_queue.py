@@ -80,7 +80,7 @@ def test_priority_cancel_and_refusals(idle_user: User, study: Path) -> None:
     assert no_result.returncode == 1
     assert (
         one_error_line(no_result)
-        == f"error: job {job_id} is cancelled: it has no result to download"
+        == f"error: job {job_id} was cancelled: it has no result to download"
     )
 
 
@@ -176,6 +176,7 @@ def test_invalid_study_is_refused_before_upload(idle_user: User, study: Path) ->
         (["--years", "9"], "year 9 is beyond the study's 8 MC years"),
         (["--years", "4-2"], "range 4-2 goes backwards"),
         (["--years", "x"], "'x' is not a year number"),
+        (["--years", "1,1"], "year 1 is given twice"),
         (["--priority", "101"], "--priority must be between 1 and 100"),
     ],
 )

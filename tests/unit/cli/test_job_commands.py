@@ -49,6 +49,16 @@ def test_jobs_lists_newest_first(cli: Cli, two_jobs: FakeDriver) -> None:
     assert lines[2][:6] == ["1", "summer", "bob", "50", "succeeded", "10/10"]
 
 
+def test_tables_on_stdout_are_never_wrapped(cli: Cli, fake: FakeDriver) -> None:
+    """stdout is not a terminal here (captured), as when piped: a 300-character name
+    stays on its line whatever COLUMNS says (200 in these tests)."""
+    name = "winter-" + "x" * 293
+    fake.add(make_job(7, name=name, submitter="alice"))
+    lines = cli("jobs").out.splitlines()
+    assert len(lines) == 2
+    assert lines[1].split()[:3] == ["7", name, "alice"]
+
+
 def test_jobs_filters_and_json(cli: Cli, two_jobs: FakeDriver) -> None:
     result = cli("jobs", "--status", "succeeded", "--json")
     assert result.code == 0, result.err
@@ -136,6 +146,21 @@ def test_wait_follows_to_success(cli: Cli, two_jobs: FakeDriver) -> None:
     ]
 
 
+def test_counts_are_singular_for_one(cli: Cli, fake: FakeDriver) -> None:
+    fake.add(make_job(3, years=[4], status=JobStatus.SUCCEEDED, years_done=1))
+    assert cli("wait", "3").out == "job 3 succeeded (1 year)\n"
+    assert "5 (1 year)" in cli("show", "3").out
+
+
+def test_a_job_without_a_result_says_so_in_plain_words(
+    cli: Cli, fake: FakeDriver, tmp_path: Path
+) -> None:
+    fake.add(make_job(6, status=JobStatus.SUCCEEDED))  # its result was removed
+    fake.jobs[6] = fake.jobs[6].model_copy(update={"result_available": False})
+    result = cli("download", "6", str(tmp_path))
+    assert result.err == "error: job 6 has succeeded: it has no result to download\n"
+
+
 @pytest.mark.parametrize(
     ("update", "message"),
     [
@@ -195,7 +220,7 @@ def test_retry_only_failed_jobs(cli: Cli, two_jobs: FakeDriver) -> None:
     assert "only a failed job can be retried (HTTP 409)" in refused.err
     two_jobs.jobs[2] = two_jobs.jobs[2].model_copy(update={"status": JobStatus.FAILED})
     result = cli("retry", "2")
-    assert (result.code, result.out) == (0, "job 2 queued again (4/10 (40%) years already done)\n")
+    assert (result.code, result.out) == (0, "job 2 queued again (years already done: 4/10 (40%))\n")
 
 
 def test_hold_and_release(cli: Cli, two_jobs: FakeDriver) -> None:
@@ -239,6 +264,9 @@ def test_logs_of_job_and_task(cli: Cli, two_jobs: FakeDriver) -> None:
     two_jobs.task_logs[(2, 6)] = "[solver] MC-Years : [5..6], total: 2"
     assert cli("logs", "2").out == two_jobs.job_logs[2]
     assert cli("logs", "2", "--task", "6").out == "[solver] MC-Years : [5..6], total: 2\n"
+    as_json = json.loads(cli("logs", "2", "--task", "6", "--json").out)
+    assert as_json == {"job_id": 2, "task_id": 6, "log": two_jobs.task_logs[(2, 6)]}
+    assert json.loads(cli("logs", "2", "--json").out)["log"] == two_jobs.job_logs[2]
     missing = cli("logs", "2", "--task", "7")
     assert (missing.code, missing.err.strip()) == (1, "error: job 2 has no task 7 (HTTP 404)")
 
