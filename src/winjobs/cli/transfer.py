@@ -2,7 +2,8 @@
 
 `send_study` is what `winjobs submit` and `winjobs demo` share: validate locally (the same
 rules and messages as `winjobs inspect`, so a broken study is refused before minutes of
-packing and uploading), pack without `output/`, upload, and remember where the study lives
+packing and uploading), check that the driver answers and takes the token (same reason),
+pack without `output/`, upload, and remember where the study lives
 so that the result can later land in its own `output/`.
 
 `fetch_result` writes a job's merged run folder as `DEST/<run folder>/`, DEST playing the
@@ -37,9 +38,9 @@ from winjobs.cli.common import InputError
 from winjobs.cli.localjobs import LocalJobs
 from winjobs.cli.userconfig import Connection, default_config_path
 from winjobs.cli.years import check_years, parse_years
-from winjobs.client import DriverClient
+from winjobs.client import ClientError, DriverClient
 from winjobs.errors import ArchiveError, OutputError, WinjobsError
-from winjobs.wire import JobCreated, JobDetail, JobStatus, JobSubmitFields
+from winjobs.wire import JobCreated, JobDetail, JobStatus, JobSubmitFields, Role
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,18 @@ def check_request(request: SubmitRequest) -> tuple[Study, JobSubmitFields]:
     return study, fields
 
 
+def check_submitter(client: DriverClient) -> None:
+    """Before minutes of packing: the driver answers, knows the token, and the token may
+    submit (a worker's may not)."""
+    identity = client.me()
+    if identity.role not in (Role.USER, Role.ADMIN):
+        raise ClientError(
+            f"the token belongs to {identity.name}, a {identity.role} token: submitting "
+            "needs a user or admin token",
+            status_code=403,
+        )
+
+
 def send_study(
     client: DriverClient,
     connection: Connection,
@@ -102,6 +115,7 @@ def send_study(
     study, fields = check_request(request)
     for warning in study.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    check_submitter(client)
     with tempfile.TemporaryDirectory(prefix="winjobs-submit-") as tmp:
         archive = Path(tmp) / "study.zip"
         with bytes_progress(console, "packing") as bar:

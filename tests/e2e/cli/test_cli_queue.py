@@ -126,6 +126,7 @@ def test_an_admin_may_change_any_job(idle_user: User, study: Path) -> None:
         ["hold", "999999"],
         ["release", "999999"],
         ["download", "999999", "x"],
+        ["download", "999999"],  # asked of the driver before looking for a destination
     ],
 )
 def test_unknown_job_is_404_in_one_line(idle_user: User, command: list[str]) -> None:
@@ -154,6 +155,15 @@ def test_unreachable_driver(idle_user: User) -> None:
         assert line.endswith("(driver URL from --driver)")
     debug = idle_user.run("jobs", "--driver", url, "--debug")
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "ConnectError" in debug.stderr
+
+
+def test_a_url_that_is_not_the_drivers_says_so(idle_user: User) -> None:
+    docs = f"{idle_user.driver_url}/docs"
+    result = idle_user.run("jobs", "--driver", docs)
+    assert result.returncode == 1
+    line = one_error_line(result)
+    assert line.startswith(f"error: {docs} is not a winjobs driver (GET /docs/api/v1/jobs ")
+    assert f"the driver's address is its root: {idle_user.driver_url}, not {docs}" in line
 
 
 def test_invalid_study_is_refused_before_upload(idle_user: User, study: Path) -> None:

@@ -42,6 +42,7 @@ TOKENS = {
     "alice-token": Identity(name="alice", role=Role.USER),
     "bob-token": Identity(name="bob", role=Role.USER),
     "ops-token": Identity(name="ops", role=Role.ADMIN),
+    "pool-token": Identity(name="pool", role=Role.WORKER),
 }
 
 
