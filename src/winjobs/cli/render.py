@@ -30,6 +30,7 @@ _STATUS_STYLE = {
     "idle": "green",
     "busy": "cyan",
     "draining": "yellow",
+    "held": "bold red",
     "offline": "dim",
 }
 
@@ -190,6 +191,27 @@ def job_view(job: JobDetail, now: datetime) -> RenderableType:
         note = "years linked from workers' shares (readable while those machines are on):"
         parts += [Text(""), Text(note, style="bold"), places]
     return Group(*parts)
+
+
+def workers_view(workers: Sequence[WorkerInfo], now: datetime) -> RenderableType:
+    """`winjobs workers`: the table, then why each held worker is held (a reason is too
+    long for a column) and how to release it."""
+    held = [w for w in workers if w.held_reason]
+    if not held:
+        return workers_table(workers, now)
+    notes = Table.grid(padding=(0, 2))
+    notes.add_column(style="bold")
+    notes.add_column()
+    for worker in held:
+        when = f" ({format_age(worker.held_at, now)} ago)" if worker.held_at else ""
+        by = f", by {worker.held_by}" if worker.held_by and worker.held_by != "driver" else ""
+        notes.add_row(worker.name, Text(f"held{when}{by}: {worker.held_reason}", style="red"))
+    hint = Text(
+        "held workers take no new task until `winjobs worker-admin release NAME` (an admin) "
+        "or a restart with a changed configuration",
+        style="dim",
+    )
+    return Group(workers_table(workers, now), Text(""), notes, hint)
 
 
 def workers_table(workers: Sequence[WorkerInfo], now: datetime) -> Table:

@@ -18,6 +18,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
@@ -167,12 +168,13 @@ class FakeDriver:
             (r"/jobs/(\d+)/cancel", "POST", self._cancel),
             (r"/jobs/(\d+)/priority", "POST", self._priority),
             (r"/jobs/(\d+)/retry", "POST", self._retry),
-            (r"/jobs/(\d+)/hold", "POST", self._hold),
-            (r"/jobs/(\d+)/release", "POST", self._release),
+            (r"/jobs/(\d+)/hold", "POST", self._hold_job),
+            (r"/jobs/(\d+)/release", "POST", self._release_job),
             (r"/jobs/(\d+)/log", "GET", self._log),
             (r"/jobs/(\d+)/tasks/(\d+)/log", "GET", self._task_log),
             (r"/jobs/(\d+)/result", "GET", self._result),
             (r"/workers", "GET", self._workers),
+            (r"/workers/[^/]+/release", "POST", self._release_worker),
         ]
 
     def _job(self, job_id: int) -> JobDetail | None:
@@ -245,7 +247,7 @@ class FakeDriver:
         self.jobs[job_id] = job
         return _json(job.model_dump(mode="json"))
 
-    def _hold(self, request: httpx.Request, who: Identity, job_id: int) -> httpx.Response:
+    def _hold_job(self, request: httpx.Request, who: Identity, job_id: int) -> httpx.Response:
         job = self._owned(who, job_id)
         if isinstance(job, httpx.Response):
             return job
@@ -257,7 +259,7 @@ class FakeDriver:
         self.jobs[job_id] = job
         return _json(job.model_dump(mode="json"))
 
-    def _release(self, request: httpx.Request, who: Identity, job_id: int) -> httpx.Response:
+    def _release_job(self, request: httpx.Request, who: Identity, job_id: int) -> httpx.Response:
         job = self._owned(who, job_id)
         if isinstance(job, httpx.Response):
             return job
@@ -291,6 +293,27 @@ class FakeDriver:
 
     def _workers(self, request: httpx.Request, who: Identity) -> httpx.Response:
         return _json({"workers": [w.model_dump(mode="json") for w in self.workers]})
+
+    def _release_worker(self, request: httpx.Request, who: Identity) -> httpx.Response:
+        name = unquote(request.url.path.split("/")[-2])
+        if who.role != Role.ADMIN:
+            return _error(403, f"this action needs a admin token; {who.name} is a {who.role}")
+        for index, worker in enumerate(self.workers):
+            if worker.name == name:
+                if worker.held_reason is None:
+                    return _error(409, f"worker {name} is not held")
+                released = worker.model_copy(
+                    update={
+                        "held_reason": None,
+                        "held_at": None,
+                        "held_by": None,
+                        "state": WorkerState.IDLE,
+                        "failures_in_a_row": 0,
+                    }
+                )
+                self.workers[index] = released
+                return _json(released.model_dump(mode="json"))
+        return _error(404, f"no worker named {name!r}")
 
     def _submit(self, request: httpx.Request, who: Identity) -> httpx.Response:
         fields, archive = _parse_multipart(request)

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.unit.driver.helpers import Api, claim, packed_study
-from tests.unit.driver.test_store import POLICY, new_job, worker
+from tests.unit.driver.test_store import POLICY, RULES, new_job, worker
 from tests.unit.driver.test_store import claim as store_claim
 from winjobs.client import ClientError
 from winjobs.driver.errors import Conflict, NotFound
-from winjobs.driver.store import Store
+from winjobs.driver.store import FailureReport, Store
 from winjobs.wire import API_PREFIX, ClaimRequest, Heartbeat, JobStatus, JobSubmitFields
 
 
@@ -41,7 +41,9 @@ def test_a_held_running_job_keeps_its_running_tasks_and_starts_none(store: Store
     assert store.heartbeat(running.task_id, w1, running.attempt, 2, 60).cancel is False
     assert store.get_job(job_id).status == JobStatus.RUNNING
     # a task given back while held waits too
-    store.fail_task(running.task_id, w1, running.attempt, "shutting down", "", True, 3)
+    store.fail_task(
+        running.task_id, w1, running.attempt, FailureReport("shutting down", release=True), RULES
+    )
     assert store.claim(w2, 4, False, None, POLICY) is None
     store.release_job(job_id)
     again = store_claim(store, w2, cores=4)

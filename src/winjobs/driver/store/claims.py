@@ -8,22 +8,30 @@ job then tasks, so concurrent claims, reports and cancels never deadlock.
 One claim is five statements in one write transaction: touch the worker, read the active
 jobs' facts, then either take the job's lowest queued task or read the job and cut its
 next years, mark the job started (and advance it), and insert the task.
+
+A held worker gets nothing. A queued task a worker failed is invisible to it while it must
+leave the task to others (`failure_policy`): one indexed lookup in `task_failures` per
+queued task (few: only tasks given back are queued), never a scan of the history.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, exists, func, insert, select, update
 
-from winjobs.driver import scheduler
+from winjobs.driver import failure_policy, scheduler
 from winjobs.driver.errors import NotFound
-from winjobs.driver.models import Job, Task, Worker
+from winjobs.driver.models import Job, Task, TaskFailure, Worker
 from winjobs.driver.settings import ChunkPolicy
 from winjobs.driver.store.base import StoreBase
+from winjobs.driver.store.failures import HOLD_FOR_STREAK, OTHERS_SUCCEEDED
 from winjobs.driver.store.records import ACTIVE_JOB, Claimed, ClaimPolicy
 from winjobs.wire import JobStatus, TaskStatus
+
+log = logging.getLogger(__name__)
 
 _TOUCH_WORKER = (
     update(Worker)
@@ -33,7 +41,20 @@ _TOUCH_WORKER = (
         draining=bindparam("b_draining"),
         free_disk_bytes=bindparam("b_disk"),
     )
-    .returning(Worker.name, Worker.versions)
+    .returning(
+        Worker.name,
+        Worker.versions,
+        Worker.held_at,
+        Worker.fail_streak,
+        Worker.streak_since,
+        Worker.streak_reason,
+    )
+)
+#: the claiming worker failed this task and must leave it to others
+_AVOIDED = exists().where(
+    TaskFailure.task_id == Task.id,
+    TaskFailure.worker_id == bindparam("b_worker"),
+    TaskFailure.avoid.is_(True),
 )
 _JOB_FACTS = select(
     Job.id,
@@ -41,17 +62,18 @@ _JOB_FACTS = select(
     Job.antares_version,
     Job.solver_version,
     select(func.count())
-    .where(Task.job_id == Job.id, Task.status == TaskStatus.QUEUED.value)
+    .where(Task.job_id == Job.id, Task.status == TaskStatus.QUEUED.value, ~_AVOIDED)
     .scalar_subquery(),
     Job.years_total - Job.next_index,
     Job.held,
 ).where(Job.status.in_(ACTIVE_JOB))
 _LOWEST_QUEUED = (
     select(Task.id)
-    .where(Task.job_id == bindparam("b_job"), Task.status == TaskStatus.QUEUED.value)
+    .where(Task.job_id == bindparam("b_job"), Task.status == TaskStatus.QUEUED.value, ~_AVOIDED)
     .order_by(Task.first_year)
     .limit(1)
 )
+
 _TAKE_QUEUED = (
     update(Task)
     .where(Task.id == bindparam("b_task"), Task.status == TaskStatus.QUEUED.value)
@@ -74,7 +96,9 @@ _JOB_TO_CUT = select(Job.years, Job.next_index, Job.splittable, Job.status, Job.
     Job.id == bindparam("b_job")
 )
 _POOL = select(func.coalesce(func.sum(Worker.cores), 0), func.count()).where(
-    Worker.last_seen >= bindparam("b_online"), Worker.draining.is_(False)
+    Worker.last_seen >= bindparam("b_online"),
+    Worker.draining.is_(False),
+    Worker.held_at.is_(None),
 )
 #: years of the job in tasks other workers claimed and reported no finished year of yet
 #: (the claiming worker's own running task does not count: it claims once its solver exited)
@@ -135,11 +159,11 @@ class ClaimStore(StoreBase):
             ).one_or_none()
             if worker is None:
                 raise NotFound(f"no worker {worker_id}: register again")
-            if draining:
+            if draining or self._held(conn, worker_id, worker, policy, now):
                 return None
-            name, versions = worker
+            name, versions = worker.name, worker.versions
             for _ in range(3):  # a lost race (PostgreSQL only) re-reads the facts
-                decision = scheduler.pick(self._job_facts(conn), versions)
+                decision = scheduler.pick(self._job_facts(conn, worker_id), versions)
                 if decision is None:
                     return None
                 lease_until = now + timedelta(seconds=policy.lease_seconds)
@@ -159,7 +183,25 @@ class ClaimStore(StoreBase):
                     return claimed
             return None
 
-    def _job_facts(self, conn: Connection) -> list[scheduler.JobFacts]:
+    def _held(
+        self, conn: Connection, worker_id: int, worker: Any, policy: ClaimPolicy, now: datetime
+    ) -> bool:
+        """Held already, or held now: failures in a row reached the threshold before any
+        other worker had succeeded, and one has since (checked only for such workers)."""
+        if worker.held_at is not None:
+            return True
+        if worker.streak_since is None or not failure_policy.should_hold(
+            worker.fail_streak, policy.hold_after_failures, others_succeeded=True
+        ):
+            return False
+        params = {"b_worker": worker_id, "b_since": worker.streak_since, "b_now": now}
+        if not conn.execute(OTHERS_SUCCEEDED, params).scalar_one():
+            return False
+        conn.execute(HOLD_FOR_STREAK, params)
+        log.warning("worker %s is held: %s", worker.name, worker.streak_reason)
+        return True
+
+    def _job_facts(self, conn: Connection, worker_id: int) -> list[scheduler.JobFacts]:
         return [
             scheduler.JobFacts(
                 id=job_id,
@@ -171,7 +213,7 @@ class ClaimStore(StoreBase):
                 held=bool(held),
             )
             for job_id, priority, version, solver, queued, unassigned, held in conn.execute(
-                _JOB_FACTS
+                _JOB_FACTS, {"b_worker": worker_id}
             )
         ]
 

@@ -4,7 +4,7 @@ A flag beside `status` rather than a new status value: scripts that read the doc
 `status` values (`queued|running|succeeded|failed|cancelled`) keep working.
 
 Revision ID: 0008
-Revises: 0002
+Revises: 0004
 Create Date: 2026-11-26
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
