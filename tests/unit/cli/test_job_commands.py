@@ -61,6 +61,16 @@ def test_tables_on_stdout_are_never_wrapped(cli: Cli, fake: FakeDriver) -> None:
     assert lines[1].split()[:3] == ["7", name, "alice"]
 
 
+def test_flags_are_shown_bare_in_help(cli: Cli) -> None:
+    """Typer's help showed on/off flags as `--wait <bool>`, as if they took a value."""
+    result = cli("submit", "--help")
+    assert result.code == 0
+    [wait] = [line for line in result.out.splitlines() if "Follow the job" in line]
+    assert wait.split("Follow the job")[0].split() == ["│", "--wait"]
+    assert "<bool>" not in result.out and "--json" in result.out
+    assert "<int>" in cli("priority", "--help").out  # options with a value keep their type
+
+
 def test_jobs_filters_and_json(cli: Cli, two_jobs: FakeDriver) -> None:
     result = cli("jobs", "--status", "succeeded", "--json")
     assert result.code == 0, result.err
