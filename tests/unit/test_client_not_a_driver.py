@@ -14,6 +14,16 @@ def client(base_url: str, handler: httpx.MockTransport) -> DriverClient:
     return DriverClient(httpx.Client(base_url=base_url, transport=handler))
 
 
+def fake_driver_at(base_url: str, fake: FakeDriver) -> DriverClient:
+    """A client of the fake driver, as alice, with `base_url` as the user gave it."""
+    http = httpx.Client(
+        base_url=base_url,
+        transport=fake.transport(),
+        headers={"Authorization": "Bearer alice-token"},
+    )
+    return DriverClient(http)
+
+
 def web_server(request: httpx.Request) -> httpx.Response:
     """Another web server: an HTML page for `/`, an HTML 404 for everything else."""
     if request.url.path == "/":
@@ -45,13 +55,8 @@ def test_a_server_answering_html_with_200_is_not_a_driver_either() -> None:
 def test_the_docs_page_of_a_driver_is_not_its_address() -> None:
     fake = FakeDriver()
     fake.add(make_job(3))
-    http = httpx.Client(
-        base_url="http://driver.test/docs",
-        transport=fake.transport(),
-        headers={"Authorization": "Bearer alice-token"},
-    )
     with pytest.raises(ClientError) as caught:
-        DriverClient(http).get_job(3)
+        fake_driver_at("http://driver.test/docs", fake).get_job(3)
     assert str(caught.value).endswith(
         "the driver's address is its root: http://driver.test, not http://driver.test/docs"
     )
@@ -59,16 +64,11 @@ def test_the_docs_page_of_a_driver_is_not_its_address() -> None:
 
 
 def test_a_drivers_own_not_found_is_left_as_it_is() -> None:
-    fake = FakeDriver()
-    http = httpx.Client(
-        base_url="http://driver.test",
-        transport=fake.transport(),
-        headers={"Authorization": "Bearer alice-token"},
-    )
+    driver = fake_driver_at("http://driver.test", FakeDriver())
     with pytest.raises(ClientError) as caught:
-        DriverClient(http).get_job(999)
+        driver.get_job(999)
     assert str(caught.value) == "job 999 not found (HTTP 404)"
     # a path this driver does not serve (an older one): it is a driver, the 404 stays
     registration = WorkerRegistration(name="w", cores=1, os="Linux", versions=["8.8"])
     with pytest.raises(ClientError, match=r"^Not Found \(HTTP 404\)$"):
-        DriverClient(http).register_worker(registration)
+        driver.register_worker(registration)

@@ -112,16 +112,16 @@ def test_unreadable_files(tmp_path: Path, text: str, message: str) -> None:
         load_settings(tmp_path / "missing.yaml")
 
 
-def test_the_command_exits_2_naming_the_field(tmp_path: Path) -> None:
-    config = write(tmp_path, "port: 70000\n")
+def run_driver(*args: str) -> subprocess.CompletedProcess[str]:
+    """`winjobs driver ARGS` as a user would type it (expected to stop at once)."""
     winjobs = Path(sys.executable).with_name("winjobs")
-    result = subprocess.run(
-        [str(winjobs), "driver", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return subprocess.run(
+        [str(winjobs), "driver", *args], capture_output=True, text=True, timeout=60, check=False
     )
+
+
+def test_the_command_exits_2_naming_the_field(tmp_path: Path) -> None:
+    result = run_driver("--config", str(write(tmp_path, "port: 70000\n")))
     assert result.returncode == 2
     assert "`port`: Input should be less than or equal to 65535" in result.stderr
     assert result.stderr.count("\n") == 1  # one line, no traceback
@@ -130,14 +130,7 @@ def test_the_command_exits_2_naming_the_field(tmp_path: Path) -> None:
 def test_a_driver_without_tokens_refuses_to_start_and_says_where_they_go(tmp_path: Path) -> None:
     """The README's `winjobs driver --port ... --data-dir ...` without a config used to
     start a driver that answered 401 to everything; it now stops at once with the fix."""
-    winjobs = Path(sys.executable).with_name("winjobs")
-    result = subprocess.run(
-        [str(winjobs), "driver", "--port", "0", "--data-dir", str(tmp_path / "data")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_driver("--port", "0", "--data-dir", str(tmp_path / "data"))
     assert result.returncode == 2
     assert "no tokens are configured" in result.stderr
     assert "tokens:" in result.stderr and "WINJOBS_DRIVER_TOKENS" in result.stderr

@@ -126,25 +126,25 @@ class JobStore(StoreBase):
     def hold_job(self, job_id: int, by: str, reason: str | None) -> None:
         """Hold a queued or running job: claims skip it from now on (its running tasks
         go on). Conflict if it has ended or is held already."""
-        with self._write() as conn:
-            changed = conn.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status.in_(ACTIVE_JOB), Job.held.is_(False))
-                .values(held=True, held_by=by, held_reason=reason)
-            ).rowcount
-            if changed != 1:
-                self._refuse_hold_change(conn, job_id, "hold")
+        self._change_hold(job_id, "hold", held=True, by=by, reason=reason)
 
     def release_job(self, job_id: int) -> None:
         """Let a held job's tasks be claimed again, at the job's place in the queue."""
+        self._change_hold(job_id, "release", held=False, by=None, reason=None)
+
+    def _change_hold(
+        self, job_id: int, action: str, *, held: bool, by: str | None, reason: str | None
+    ) -> None:
+        """One conditional update (an active job, not already in that state), so that a
+        hold and a release racing each other cannot both succeed."""
         with self._write() as conn:
             changed = conn.execute(
                 update(Job)
-                .where(Job.id == job_id, Job.status.in_(ACTIVE_JOB), Job.held.is_(True))
-                .values(held=False, held_by=None, held_reason=None)
+                .where(Job.id == job_id, Job.status.in_(ACTIVE_JOB), Job.held.is_(not held))
+                .values(held=held, held_by=by, held_reason=reason)
             ).rowcount
             if changed != 1:
-                self._refuse_hold_change(conn, job_id, "release")
+                self._refuse_hold_change(conn, job_id, action)
 
     def _refuse_hold_change(self, conn: Connection, job_id: int, action: str) -> None:
         job = conn.execute(
