@@ -75,6 +75,25 @@ def worker(
         list[str] | None,
         typer.Option("--solver", metavar="VERSION=PATH", help=_SOLVER_HELP),
     ] = None,
+    deadline: Annotated[
+        str | None,
+        typer.Option(
+            "--deadline",
+            metavar="TIME",
+            help="When this worker will be stopped from outside (a batch job's end), ISO "
+            "8601, local time without a zone: no task is claimed after TIME minus the drain "
+            "margin. (env WINJOBS_WORKER_DEADLINE)",
+        ),
+    ] = None,
+    drain_margin: Annotated[
+        float | None,
+        typer.Option(
+            "--drain-margin",
+            metavar="SECONDS",
+            help="With --deadline: stop claiming this long before it, the longest task "
+            "still to finish [600]. (env WINJOBS_WORKER_DRAIN_MARGIN_S)",
+        ),
+    ] = None,
     log_level: Annotated[
         str | None,
         typer.Option(
@@ -99,6 +118,8 @@ def worker(
             "data_dir": data_dir,
             "solvers": _parse_solvers(solver),
             "log_level": log_level,
+            "deadline": deadline,
+            "drain_margin_s": drain_margin,
         },
     )
     solvers = check_solvers(settings.solvers)  # a bad solver stops it before any file is made

@@ -12,6 +12,8 @@ import json
 import logging
 import platform
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from winjobs.antares.output import find_run_folders, parse_progress
@@ -27,6 +29,7 @@ from winjobs.wire import (
     WorkerRegistration,
 )
 from winjobs.worker.claiming import Claimer
+from winjobs.worker.deadline import DrainClock
 from winjobs.worker.finishing import Finisher, Ran, conclude
 from winjobs.worker.heartbeat import HeartbeatThread
 from winjobs.worker.hygiene import TaskFolders, evict_archives, free_disk_bytes, low_disk_reason
@@ -69,8 +72,11 @@ class Agent:
         solvers: dict[str, Solver],
         shutdown: Shutdown | None = None,
         backoff: Backoff | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
+        #: a batch system's deadline: claiming stops `drain_margin_s` before it
+        self.drain = DrainClock(settings.deadline, settings.drain_margin_s, clock)
         self.client = client
         self.solvers = solvers
         self.shutdown = shutdown or Shutdown()
@@ -106,13 +112,15 @@ class Agent:
             log.info("deleted %s, left by an earlier run of this worker", stale)
         try:
             self._register()
-            while not self.shutdown.drain.is_set():
+            self.drain.announce()
+            while not self.shutdown.drain.is_set() and not self.drain.reached():
                 if max_tasks is not None and self.handled >= max_tasks:
                     break
                 assignment = self._claim()
                 if assignment is None:
                     if exit_when_idle and not self.shutdown.drain.is_set():
-                        log.info("no work: exiting (--exit-when-idle)")
+                        if not self.drain.reached():
+                            log.info("no work: exiting (--exit-when-idle)")
                         break
                     continue
                 self._handle(assignment)
@@ -169,7 +177,7 @@ class Agent:
     def _claim_request(self, draining: bool = False) -> ClaimRequest:
         return ClaimRequest(
             free_cores=self.cores,
-            wait_s=0 if draining else self.settings.claim_wait_s,
+            wait_s=0 if draining else self.drain.claim_wait_s(self.settings.claim_wait_s),
             free_disk_bytes=free_disk_bytes(self.settings.data_dir),
             draining=draining,
         )
@@ -365,12 +373,14 @@ class Agent:
             outcome.exit_code,
             f", {outcome.stopped.value}" if outcome.stopped else "",
         )
+        self.drain.check_task(assignment.task_id, outcome.seconds)
         if outcome.stopped is not None:
             return self._stopped(outcome.stopped, staged, assignment.time_limit_s)
         return Ran(
             exit_code=outcome.exit_code if outcome.exit_code is not None else -1,
             year_by_year=study.year_by_year or "--year-by-year" in assignment.solver_args,
             runs_before=frozenset(before),
+            signalled=self.shutdown.drain.is_set(),
         )
 
     def _stopped(

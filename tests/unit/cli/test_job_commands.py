@@ -11,7 +11,7 @@ import pytest
 
 from tests.unit.cli.conftest import Cli, Result
 from tests.unit.cli.fake_driver import BASE_URL, T0, FakeDriver, make_job, make_task
-from winjobs.wire import JobStatus, TaskStatus, WorkerState
+from winjobs.wire import JobStatus, PilotInfo, PilotPool, TaskStatus, WorkerState
 
 
 @pytest.fixture
@@ -301,6 +301,19 @@ def test_workers_table_and_json(cli: Cli, fake: FakeDriver) -> None:
     assert lines[1].split()[:7] == ["pc-01", "4", "8.8", "busy", "task", "6", "(job"]
     data = json.loads(cli("workers", "--json").out)
     assert [w["name"] for w in data["workers"]] == ["pc-01", "pc-02"]
+
+
+def test_workers_shows_the_pilots_still_pending_in_slurm(cli: Cli, fake: FakeDriver) -> None:
+    pilot = PilotInfo(job_id="4243", state="PENDING", reason="Resources", cores=8)
+    fake.pools.append(
+        PilotPool(name="hpc", manager="login01", max_pilots=2, reported_at=T0, pilots=[pilot])
+    )
+    result = cli("workers")
+    assert result.err.strip() == "no workers have registered yet"
+    assert "Slurm pool hpc (manager login01, 1/2 pilots" in result.out
+    assert "4243    PENDING  Resources" in result.out
+    data = json.loads(cli("workers", "--json").out)
+    assert data["pools"][0]["pilots"][0]["reason"] == "Resources"
 
 
 def test_job_id_must_be_a_number(cli: Cli, fake: FakeDriver) -> None:
