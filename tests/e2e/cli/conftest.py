@@ -33,7 +33,7 @@ SECONDS_PER_YEAR = "0.2"
 def clean_env(**extra: str) -> dict[str, str]:
     """The caller's environment without any WINJOBS_* setting, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WINJOBS_")}
-    env.update(COLUMNS="200", PYTHONUNBUFFERED="1", **extra)
+    env.update({"COLUMNS": "200", "PYTHONUNBUFFERED": "1", **extra})
     return env
 
 
