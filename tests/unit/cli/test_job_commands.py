@@ -293,8 +293,7 @@ def test_workers_table_and_json(cli: Cli, fake: FakeDriver) -> None:
         "CORES",
         "VERSIONS",
         "STATE",
-        "CURRENT",
-        "TASK",
+        "RUNNING",
         "LAST",
         "SEEN",
     ]

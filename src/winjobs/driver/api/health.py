@@ -25,8 +25,8 @@ def prometheus(driver: DriverDep, _identity: CurrentIdentity) -> PlainTextRespon
     counts = driver.store.counts()
     now = driver.store.clock()
     states: dict[str, int] = {}
-    for worker, task in driver.store.list_workers():
-        state = views.worker_state(worker, task, now, driver.settings.worker_offline_s)
+    for worker, tasks in driver.store.list_workers():
+        state = views.worker_state(worker, tasks, now, driver.settings.worker_offline_s)
         states[state.value] = states.get(state.value, 0) + 1
-    text = metrics.render(counts.jobs, counts.tasks, states, driver.claims)
+    text = metrics.render(counts.jobs, counts.tasks, states, driver.claims, driver.signal.waiting())
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
