@@ -56,6 +56,20 @@ class JobStatus(StrEnum):
     def is_final(self) -> bool:
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
+    @property
+    def phrase(self) -> str:
+        """The state in a sentence: `job 6 has succeeded`, `job 7 is queued`."""
+        return _JOB_STATUS_PHRASES[self]
+
+
+_JOB_STATUS_PHRASES = {
+    JobStatus.QUEUED: "is queued",
+    JobStatus.RUNNING: "is running",
+    JobStatus.SUCCEEDED: "has succeeded",
+    JobStatus.FAILED: "has failed",
+    JobStatus.CANCELLED: "was cancelled",
+}
+
 
 class TaskStatus(StrEnum):
     """Life of a task: one chunk of a job's years, run by one worker per attempt."""
@@ -351,6 +365,12 @@ class JobSummary(_Response):
     #: a job with work no worker has taken yet and nothing running (queued, or running
     #: with every task waiting): why (None otherwise)
     waiting: WaitReason | None = None
+    #: held by its owner or an admin: keeps its place in the queue, but no task of it is
+    #: claimed (running tasks finish). A flag beside `status`, which stays queued/running,
+    #: so that scripts reading `status` see no new value. False once the job has ended.
+    held: bool = False
+    held_by: str | None = None  #: who held it
+    held_reason: str | None = None
 
 
 class NotificationInfo(_Response):
@@ -390,6 +410,12 @@ class JobList(_Response):
 
 class PriorityChange(_Request):
     priority: int = Field(ge=1, le=100)
+
+
+class HoldRequest(_Request):
+    """`POST /jobs/{id}/hold`: why (shown with the job); the body may be left out."""
+
+    reason: str | None = Field(None, max_length=500)
 
 
 # --------------------------------------------------------------------------- workers

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PROJECT_ROOT
+from tests.unit.driver.helpers import make_study
 from winjobs.antares.archive import pack_study
 from winjobs.antares.example import write_example_study
 from winjobs.client import DriverClient
@@ -429,3 +430,63 @@ def test_the_pool_summary_charts_why_a_job_waits_and_an_admins_hand(
         states = {w.name: w.state for w in ops.list_workers().workers}
     assert states[name] != "draining"
     page.context.close()
+
+
+def test_the_owner_holds_and_releases_a_job_from_its_page(browser: Any, stack: Stack) -> None:
+    # a 9.2 study: no worker of this pool can run it, so it stays queued for the test
+    study = make_study(stack.tmp / "held-study", nbyears=3, version="9.2", caption="held-study")
+    archive = pack_study(study, stack.tmp / "held-study.zip").path
+    with stack.client("alice-secret") as alice:
+        job_id = alice.submit_job(archive, JobSubmitFields(name="held-study")).job_id
+    page = _signed_in(browser, stack, "alice-secret")
+    page.goto(f"/jobs/{job_id}")
+    page.get_by_label("Reason for holding (optional)").fill("waiting for the new costs")
+    page.get_by_role("button", name="Hold job").click()
+    page.get_by_role("status").filter(has_text=f"Job {job_id} held").wait_for()
+    assert page.locator(".job-head .badge-held").is_visible()
+    assert "Held by alice: waiting for the new costs" in page.locator(".held-note").inner_text()
+    job = stack.job(job_id)
+    assert (job.held, job.held_reason, job.status) == (True, "waiting for the new costs", "queued")
+    _screenshot(page, "job-held")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Jobs").click()
+    assert page.locator(f"#job-{job_id} .badge-held").is_visible()
+    page.goto(f"/jobs/{job_id}")
+    page.get_by_role("button", name="Release job").click()
+    page.get_by_role("status").filter(has_text=f"Job {job_id} released").wait_for()
+    assert page.locator(".job-head .badge-held").count() == 0
+    assert page.get_by_role("button", name="Hold job").is_visible()
+    assert stack.job(job_id).held is False
+    page.context.close()
+
+
+REDOC_BADGE = "image https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+def test_the_api_docs_load_with_the_network_off(browser: Any, stack: Stack) -> None:
+    """/docs and /redoc on a network without internet: every request that is not for the
+    driver itself is refused, as a company network without a way out would."""
+    context = browser.new_context(base_url=stack.url, viewport=VIEWPORT)
+    context.set_default_timeout(30_000)
+    outside: list[str] = []
+
+    def only_the_driver(route: Any) -> None:
+        if route.request.url.startswith(stack.url):
+            route.continue_()
+        else:
+            outside.append(f"{route.request.resource_type} {route.request.url}")
+            route.abort("internetdisconnected")
+
+    context.route("**/*", only_the_driver)
+    page = context.new_page()
+    page.goto("/docs")
+    page.locator(".swagger-ui .info .title").filter(has_text="winjobs driver").wait_for()
+    page.locator(".opblock-summary-path", has_text="/api/v1/jobs/{job_id}/hold").first.wait_for()
+    _screenshot(page, "api-docs")
+    page.goto("/redoc")
+    page.get_by_role("heading", name=re.compile("^winjobs driver")).wait_for()
+    page.get_by_text("/api/v1/jobs/{job_id}/release").first.wait_for(state="attached")
+    _screenshot(page, "api-redoc")
+    # All but ReDoc's "powered by" badge, whose logo its script asks of its own CDN: the
+    # page works without it. Any script, style or font from outside would be here too.
+    assert [url for url in outside if url != REDOC_BADGE] == []
+    context.close()

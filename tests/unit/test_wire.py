@@ -104,3 +104,15 @@ def test_the_submit_field_holds_one_target_per_line_without_duplicates() -> None
         JobSubmitFields(notify="mail:a@b.c\nnope")
     with pytest.raises(ValidationError, match="at most 20 targets"):
         JobSubmitFields(notify="\n".join(f"mail:u{i}@b.c" for i in range(21)))
+
+
+def test_job_states_read_as_sentences() -> None:
+    from winjobs.wire import JobStatus
+
+    assert [f"job 6 {s.phrase}" for s in JobStatus] == [
+        "job 6 is queued",
+        "job 6 is running",
+        "job 6 has succeeded",
+        "job 6 has failed",
+        "job 6 was cancelled",
+    ]

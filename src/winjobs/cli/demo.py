@@ -41,6 +41,7 @@ from winjobs.cli.transfer import SubmitRequest, fetch_result, send_study
 from winjobs.cli.userconfig import Connection
 from winjobs.client import DriverClient
 from winjobs.errors import WinjobsError
+from winjobs.ops.words import counted
 from winjobs.wire import JobDetail, JobStatus
 
 #: Seconds each MC year takes in the stand-in: long enough to watch, short enough that
@@ -248,7 +249,8 @@ def print_summary(plan: DemoPlan, outcome: DemoOutcome, total_seconds: float) ->
     workers = sorted({t.worker for t in job.tasks if t.worker and t.status == "succeeded"})
     console.print(f"merged output: {outcome.output}", highlight=False, soft_wrap=True)
     console.print(
-        f"{job.years_total} years in {len(job.tasks)} tasks on {len(workers)} workers "
+        f"{counted(job.years_total, 'year')} in {counted(len(job.tasks), 'task')} on "
+        f"{counted(len(workers), 'worker')} "
         f"({', '.join(workers)}), {format_seconds(outcome.seconds)} from submit to result, "
         f"{format_seconds(total_seconds)} in all",
         highlight=False,

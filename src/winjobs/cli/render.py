@@ -18,6 +18,7 @@ from rich.text import Text
 
 from winjobs.cli.years import format_years
 from winjobs.ops.durations import elapsed_parts
+from winjobs.ops.words import counted
 from winjobs.wire import (
     DeliveryState,
     JobDetail,
@@ -55,6 +56,28 @@ def to_json(model: BaseModel) -> str:
 
 def status_text(status: str) -> Text:
     return Text(status, style=_STATUS_STYLE.get(status, ""))
+
+
+def job_state(job: JobSummary) -> str:
+    """The job's status, with `held` beside it: `queued, held`."""
+    return f"{job.status}, held" if job.held else str(job.status)
+
+
+def job_state_text(job: JobSummary) -> Text:
+    text = status_text(job.status)
+    if job.held:
+        text.append(", held", style="bold yellow")
+    return text
+
+
+def hold_text(job: JobSummary) -> str:
+    """Who held the job and why, and what that means for its tasks."""
+    who = f"by {job.held_by}" + (f": {job.held_reason}" if job.held_reason else "")
+    running = job.tasks_running
+    effect = "no new task starts"
+    if running:
+        effect += f"; {counted(running, 'running task')} {'finishes' if running == 1 else 'finish'}"
+    return f"{who} ({effect}; winjobs release {job.id} lets it go on)"
 
 
 def format_seconds(seconds: float) -> str:
@@ -96,7 +119,7 @@ def jobs_table(jobs: Sequence[JobSummary], now: datetime) -> Table:
             job.name,
             job.submitter,
             str(job.priority),
-            status_text(job.status),
+            job_state_text(job),
             progress,
             format_age(job.created_at, now),
             Text(job.waiting.short, style="yellow") if job.waiting else "",
@@ -119,11 +142,12 @@ def job_facts(job: JobDetail, now: datetime) -> Table:
     facts.add_column()
     rows: list[tuple[str, str | Text]] = [
         ("job", f"{job.id}  {job.name}"),
-        ("status", status_text(job.status)),
+        ("status", job_state_text(job)),
         ("submitter", job.submitter),
         ("priority", str(job.priority)),
+        *([("held", Text(hold_text(job), style="yellow"))] if job.held else []),
         ("study", f"{job.study_name} (Antares {job.antares_version}, {job.mode})"),
-        ("years", f"{format_years(job.years)} ({job.years_total} years)"),
+        ("years", f"{format_years(job.years)} ({counted(job.years_total, 'year')})"),
         ("progress", format_progress(job.years_done, job.years_total)),
         ("submitted", f"{format_age(job.created_at, now)} ago"),
     ]

@@ -144,8 +144,8 @@ def download_result(
 ) -> None:
     """Fetch a succeeded job's merged output as DEST/<run folder>/."""
     with driver_session(driver, token) as (client, connection):
+        job = client.get_job(job_id)  # first: an unknown job is "no job N", whatever DEST
         folder = dest if dest is not None else default_destination(connection, job_id)
-        job = client.get_job(job_id)
         run = fetch_result(client, job, folder, err_console)
     if as_json:
         typer.echo(json.dumps({"job_id": job_id, "output": str(run)}))

@@ -85,6 +85,25 @@ def ensure_can_change(identity: Identity, submitter: str, job_id: int) -> None:
     raise Forbidden(f"job {job_id} belongs to {submitter}: only they or an admin may change it")
 
 
+def may_release(identity: Identity, submitter: str, held_by: str | None) -> bool:
+    """A hold is released by whoever may change the job, except that a hold an admin put
+    on someone else's job is for an admin to lift (Slurm's rule for admin holds): the
+    owner cannot undo what the pool's operator decided."""
+    if not may_change(identity, submitter):
+        return False
+    return identity.role is Role.ADMIN or held_by in (None, identity.name, submitter)
+
+
+def ensure_can_release(
+    identity: Identity, submitter: str, held_by: str | None, job_id: int
+) -> None:
+    ensure_can_change(identity, submitter, job_id)
+    if not may_release(identity, submitter, held_by):
+        raise Forbidden(
+            f"job {job_id} was held by {held_by}, an admin: only an admin may release it"
+        )
+
+
 def may_read(identity: Identity, submitter: str, readers: Collection[str]) -> bool:
     """Who reads a job's data (detail, result, logs): its submitter, admins, and the users
     the driver's `readers` setting names. Everyone else sees only its line in the queue."""

@@ -1,4 +1,5 @@
-"""Job operations for users: submit, look, cancel, re-prioritise, retry, fetch results.
+"""Job operations for users: submit, look, cancel, re-prioritise, hold, release, retry,
+fetch results.
 
 Orchestrates the store, the data folder, the collector and the work signal; knows nothing
 of HTTP. Ownership rules are checked here (`auth.ensure_can_change`), so every caller (API,
@@ -13,7 +14,13 @@ from pathlib import Path
 
 from winjobs.antares.unpack import UnpackLimits
 from winjobs.driver import views
-from winjobs.driver.auth import ensure_can_change, ensure_can_read, may_change, may_read
+from winjobs.driver.auth import (
+    ensure_can_change,
+    ensure_can_read,
+    ensure_can_release,
+    may_change,
+    may_read,
+)
 from winjobs.driver.collector import Collector
 from winjobs.driver.errors import Conflict, Invalid, NotFound, Unavailable
 from winjobs.driver.files import DataDir, remove_tree, replace_dir
@@ -194,7 +201,7 @@ class JobService:
         """The result zip and the file name to offer for it."""
         job = self._readable(job_id, reader)
         if job.status != JobStatus.SUCCEEDED.value or job.run_folder is None:
-            raise Conflict(f"job {job_id} has no result: it is {job.status}")
+            raise Conflict(f"job {job_id} has no result: it {JobStatus(job.status).phrase}")
         path = self.collector.result_zip(job)  # built now if its years are linked
         if not path.is_file():
             raise NotFound(f"the result of job {job_id} was removed from the driver")
@@ -236,6 +243,22 @@ class JobService:
         self._owned(job_id, identity)
         self.store.set_priority(job_id, priority)
         self._log(job_id, f"priority set to {priority} by {identity.name}")
+        self.signal.notify()
+        return self.detail(job_id, identity)
+
+    def hold(self, job_id: int, identity: Identity, reason: str | None = None) -> JobDetail:
+        """No task of the job is claimed until it is released; running ones finish."""
+        self._owned(job_id, identity)
+        why = (reason or "").strip() or None
+        self.store.hold_job(job_id, identity.name, why)
+        self._log(job_id, f"held by {identity.name}" + (f": {why}" if why else ""))
+        return self.detail(job_id, identity)
+
+    def release(self, job_id: int, identity: Identity) -> JobDetail:
+        job = self.store.get_job(job_id)
+        ensure_can_release(identity, job.submitter, job.held_by, job_id)
+        self.store.release_job(job_id)
+        self._log(job_id, f"released by {identity.name}")
         self.signal.notify()
         return self.detail(job_id, identity)
 

@@ -78,6 +78,11 @@ class Job(Base):
     #: years[:next_index] are in tasks; years[next_index:] are still unassigned
     next_index: Mapped[int] = mapped_column(Integer, default=0)
     splittable: Mapped[bool] = mapped_column(Boolean)
+    #: held (owner or admin): no task of it is claimed; a flag, not a status, so that the
+    #: documented status values stay the same (see wire.JobSummary.held)
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    held_by: Mapped[str | None] = mapped_column(String(200))
+    held_reason: Mapped[str | None] = mapped_column(Text)
     task_time_limit_s: Mapped[float | None] = mapped_column(Float)
     warnings: Mapped[list[str]] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)

@@ -14,6 +14,9 @@ Rules (docs/driver.md explains them for users):
   used). The first claim pins that version on the job: every later task of the job must
   run on exactly the same solver version, because partial runs of different versions
   cannot be merged.
+* Held jobs (their owner or an admin held them) keep their place in the order, but no
+  task of theirs is handed out: the next job in the order gets the worker. Their running
+  tasks are not touched (they finish).
 * Chunk size (`balanced`, the default, or `cores`, the original tool's): see `chunk_size`.
 * Why not: `assess` is the one rule deciding whether a worker may take a job's work. The
   claim's `pick` asks it job after job; `waiting` asks it for every worker of the pool to
@@ -57,6 +60,7 @@ class JobFacts:
     solver_version: str | None  #: pinned by the job's first claim
     queued_tasks: int  #: tasks waiting for a (new) attempt
     unassigned_years: int  #: years not yet in any task
+    held: bool = False  #: held by its owner or an admin: none of its tasks is handed out
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class Blocker(StrEnum):
     NO_SOLVER = "no_solver"
     #: it could run the study, but not with the version the job's first task pinned
     PINNED_VERSION = "pinned_version"
+    #: the job is held by its owner or an admin: no task of it is handed out
+    JOB_HELD = "job_held"
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,8 @@ def assess(job: JobFacts, worker_versions: Sequence[str]) -> Verdict:
     and must leave to others (the store counts them per claiming worker)."""
     if job.queued_tasks == 0 and job.unassigned_years == 0:
         return Verdict(blocker=Blocker.NOTHING_FOR_IT)
+    if job.held:
+        return Verdict(blocker=Blocker.JOB_HELD)
     solver = solver_for(job.antares_version, job.solver_version, worker_versions)
     if solver is not None:
         return Verdict(solver=solver)

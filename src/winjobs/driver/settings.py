@@ -32,6 +32,7 @@ from pydantic_settings import (
 from winjobs.configfiles import LayeredSettings
 from winjobs.driver.dashboard.config import DashboardSettings
 from winjobs.driver.notify.config import NotifySettings
+from winjobs.errors import ConfigError
 from winjobs.logfiles import LogLevel
 from winjobs.wire import TIME_LIMIT_MAX_S, Role, Transfer
 
@@ -198,6 +199,22 @@ class DriverSettings(LayeredSettings):
     @property
     def heartbeat_every_s(self) -> float:
         return self.heartbeat_interval_s or self.lease_seconds / 4
+
+
+def require_tokens(settings: DriverSettings) -> None:
+    """A driver without tokens would answer 401 to every request, the dashboard's sign-in
+    included: refuse to start, saying where tokens go, rather than serve nobody. (Made-up
+    tokens printed once were the other choice: but a driver restarted by a service
+    manager would print new ones to a console nobody reads, and lock its workers out.)"""
+    if settings.tokens:
+        return
+    raise ConfigError(
+        "no tokens are configured, so the driver would refuse every request (HTTP 401): "
+        "list them under `tokens:` in the YAML file given with --config (or "
+        "WINJOBS_DRIVER_CONFIG), e.g. `tokens: [{name: alice, role: user, token: "
+        '"<a secret>"}, {name: pool, role: worker, token: "<another>"}]`, or set '
+        "WINJOBS_DRIVER_TOKENS to that list as JSON (see docs/driver.md, Configuration)"
+    )
 
 
 def load_settings(config_file: Path | None = None, **flags: Any) -> DriverSettings:

@@ -32,8 +32,9 @@ def _running_seconds(job: Job, now: datetime) -> float:
 
 def job_summary(job: Job, progress: Progress, now: datetime) -> JobSummary:
     status = JobStatus(job.status)
+    held = job.held and not status.is_final
     eta = None
-    if not status.is_final:
+    if not status.is_final and not held:
         eta = scheduler.eta_seconds(
             job.years_total, progress.years_done, _running_seconds(job, now)
         )
@@ -57,6 +58,9 @@ def job_summary(job: Job, progress: Progress, now: datetime) -> JobSummary:
         error=job.error,
         warnings=list(job.warnings),
         result_available=status is JobStatus.SUCCEEDED,
+        held=held,
+        held_by=job.held_by if held else None,
+        held_reason=job.held_reason if held else None,
     )
 
 

@@ -125,9 +125,17 @@ def explain_task(facts: QueueFacts, task_id: int) -> WaitReason | None:
 def _explain(
     facts: QueueFacts, job: JobFacts, unit: Unit, refusals: Mapping[str, str]
 ) -> WaitReason:
+    versions = online_versions(facts.workers)
+    if job.held:
+        return WaitReason(
+            code=WaitCode.JOB_HELD,
+            short="held",
+            message="held by its owner or an admin: no task of it starts until it is "
+            f"released (`winjobs release {job.id}`)",
+            pool_versions=versions,
+        )
     verdicts = {w.id: scheduler.assess(unit(w), w.versions) for w in facts.workers}
     online = [w for w in facts.workers if w.state is not WorkerState.OFFLINE]
-    versions = online_versions(facts.workers)
     could = [w for w in facts.workers if _could_run(verdicts[w.id])]
     runs_online = any(_could_run(verdicts[w.id]) for w in online)
     pinned_out = any(verdicts[w.id].blocker is Blocker.PINNED_VERSION for w in online)

@@ -59,6 +59,26 @@ def test_jobs_lists_newest_first(cli: Cli, two_jobs: FakeDriver) -> None:
     assert lines[2][:6] == ["1", "summer", "bob", "50", "succeeded", "10/10"]
 
 
+def test_tables_on_stdout_are_never_wrapped(cli: Cli, fake: FakeDriver) -> None:
+    """stdout is not a terminal here (captured), as when piped: a 300-character name
+    stays on its line whatever COLUMNS says (200 in these tests)."""
+    name = "winter-" + "x" * 293
+    fake.add(make_job(7, name=name, submitter="alice"))
+    lines = cli("jobs").out.splitlines()
+    assert len(lines) == 2
+    assert lines[1].split()[:3] == ["7", name, "alice"]
+
+
+def test_flags_are_shown_bare_in_help(cli: Cli) -> None:
+    """Typer's help showed on/off flags as `--wait <bool>`, as if they took a value."""
+    result = cli("submit", "--help")
+    assert result.code == 0
+    [wait] = [line for line in result.out.splitlines() if "Follow the job" in line]
+    assert wait.split("Follow the job")[0].split() == ["│", "--wait"]
+    assert "<bool>" not in result.out and "--json" in result.out
+    assert "<int>" in cli("priority", "--help").out  # options with a value keep their type
+
+
 def test_jobs_filters_and_json(cli: Cli, two_jobs: FakeDriver) -> None:
     result = cli("jobs", "--status", "succeeded", "--json")
     assert result.code == 0, result.err
@@ -167,10 +187,25 @@ def test_wait_follows_to_success(cli: Cli, two_jobs: FakeDriver) -> None:
     assert result.code == 0, result.err
     assert result.out.strip() == "job 2 succeeded (10 years)"
     assert result.err.splitlines() == [
-        "job 2 running: 6/10 years, 2 task(s) running",
-        "job 2 running: 8/10 years, 1 task(s) running",
+        "job 2 running: 6/10 years, 2 tasks running",
+        "job 2 running: 8/10 years, 1 task running",
         "job 2 succeeded: 10/10 years",
     ]
+
+
+def test_counts_are_singular_for_one(cli: Cli, fake: FakeDriver) -> None:
+    fake.add(make_job(3, years=[4], status=JobStatus.SUCCEEDED, years_done=1))
+    assert cli("wait", "3").out == "job 3 succeeded (1 year)\n"
+    assert "5 (1 year)" in cli("show", "3").out
+
+
+def test_a_job_without_a_result_says_so_in_plain_words(
+    cli: Cli, fake: FakeDriver, tmp_path: Path
+) -> None:
+    fake.add(make_job(6, status=JobStatus.SUCCEEDED))  # its result was removed
+    fake.jobs[6] = fake.jobs[6].model_copy(update={"result_available": False})
+    result = cli("download", "6", str(tmp_path))
+    assert result.err == "error: job 6 has succeeded: it has no result to download\n"
 
 
 @pytest.mark.parametrize(
@@ -232,7 +267,43 @@ def test_retry_only_failed_jobs(cli: Cli, two_jobs: FakeDriver) -> None:
     assert "only a failed job can be retried (HTTP 409)" in refused.err
     two_jobs.jobs[2] = two_jobs.jobs[2].model_copy(update={"status": JobStatus.FAILED})
     result = cli("retry", "2")
-    assert (result.code, result.out) == (0, "job 2 queued again (4/10 (40%) years already done)\n")
+    assert (result.code, result.out) == (0, "job 2 queued again (years already done: 4/10 (40%))\n")
+
+
+def test_hold_and_release(cli: Cli, two_jobs: FakeDriver) -> None:
+    held = cli("hold", "2", "--reason", "new costs coming")
+    assert held.code == 0, held.err
+    assert held.out == (
+        "job 2 held: by alice: new costs coming (no new task starts; 2 running tasks "
+        "finish; winjobs release 2 lets it go on)\n"
+    )
+    assert json.loads(two_jobs.requests[-1].content) == {"reason": "new costs coming"}
+    shown = cli("show", "2").out
+    assert "running, held" in shown and "by alice: new costs coming" in shown
+    assert "running, held" in cli("jobs").out
+    again = cli("hold", "2")
+    assert (again.code, again.err) == (1, "error: cannot hold job 2: it is running (HTTP 409)\n")
+    released = cli("release", "2", "--json")
+    assert released.code == 0 and json.loads(released.out)["held"] is False
+    assert cli("release", "2").err == (
+        "error: job 2 is not held: there is nothing to release (HTTP 409)\n"
+    )
+    assert cli("hold", "2").out.startswith("job 2 held: by alice (no new task starts;")
+    assert cli("release", "2").out == "job 2 released: it is running again\n"
+    refused = cli("hold", "1")
+    assert refused.err.strip() == "error: not allowed: job 1 belongs to bob (HTTP 403)"
+
+
+def test_a_held_job_is_followed_without_an_eta(cli: Cli, two_jobs: FakeDriver) -> None:
+    two_jobs.script(
+        2,
+        [
+            {"held": True, "held_by": "alice", "years_done": 6, "eta_seconds": 30.0},
+            {"years_done": 10, "tasks_running": 0, "status": JobStatus.SUCCEEDED},
+        ],
+    )
+    result = cli("wait", "2")
+    assert result.err.splitlines()[0] == "job 2 running, held: 6/10 years, 2 tasks running"
 
 
 def test_logs_of_job_and_task(cli: Cli, two_jobs: FakeDriver) -> None:
@@ -240,6 +311,9 @@ def test_logs_of_job_and_task(cli: Cli, two_jobs: FakeDriver) -> None:
     two_jobs.task_logs[(2, 6)] = "[solver] MC-Years : [5..6], total: 2"
     assert cli("logs", "2").out == two_jobs.job_logs[2]
     assert cli("logs", "2", "--task", "6").out == "[solver] MC-Years : [5..6], total: 2\n"
+    as_json = json.loads(cli("logs", "2", "--task", "6", "--json").out)
+    assert as_json == {"job_id": 2, "task_id": 6, "log": two_jobs.task_logs[(2, 6)]}
+    assert json.loads(cli("logs", "2", "--json").out)["log"] == two_jobs.job_logs[2]
     missing = cli("logs", "2", "--task", "7")
     assert (missing.code, missing.err.strip()) == (1, "error: job 2 has no task 7 (HTTP 404)")
 

@@ -28,8 +28,9 @@ def job(
     pinned: str | None = None,
     queued: int = 0,
     unassigned: int = 10,
+    held: bool = False,
 ) -> JobFacts:
-    return JobFacts(id, priority, version, pinned, queued, unassigned)
+    return JobFacts(id, priority, version, pinned, queued, unassigned, held)
 
 
 @pytest.mark.parametrize(
@@ -48,6 +49,12 @@ def job(
         ([job(1, priority=90, version="9.2"), job(2)], ["8.8"], Decision(2, "8.8", False)),
         ([job(1, priority=90, pinned="8.8", version="8.6"), job(2, version="8.6")],
          ["8.6"], Decision(2, "8.6", False)),
+        # a held job keeps its place but gives no task: the next job in the order runs
+        ([job(1, priority=90, held=True), job(2)], ["8.8"], Decision(2, "8.8", False)),
+        ([job(1, held=True, queued=2), job(2, queued=1)], ["8.8"], Decision(2, "8.8", True)),
+        ([job(1, held=True), job(2, held=True)], ["8.8"], None),
+        # released again, it is back at its place: before later jobs of its priority
+        ([job(2), job(1, held=False)], ["8.8"], Decision(1, "8.8", False)),
         # nothing runnable
         ([job(1, version="9.2")], ["8.8"], None),
         ([job(1, unassigned=0)], ["8.8"], None),

@@ -1,4 +1,5 @@
-"""The actions of the dashboard: plain HTML forms that POST, then redirect (303).
+"""The job actions of the dashboard (cancel, priority, hold, release, retry): plain HTML
+forms that POST, then redirect (303).
 
 Every job action goes through `JobService`, which applies the ownership rule (users
 change their own jobs, admins any), every worker action through `PoolService` (admins
@@ -23,7 +24,8 @@ from winjobs.driver.dashboard.security import PageError, Viewer
 from winjobs.driver.dashboard.sessions import FlashLevel
 from winjobs.driver.errors import Conflict, DriverError, Invalid
 from winjobs.driver.runtime import Driver
-from winjobs.wire import PriorityChange
+from winjobs.ops.words import counted
+from winjobs.wire import HoldRequest, PriorityChange
 
 router = APIRouter(include_in_schema=False)
 
@@ -68,6 +70,36 @@ def retry(
     def run() -> str:
         jobs.retry(job_id, viewer.identity)
         return f"Job {job_id} queued again: only its unfinished years run."
+
+    return _act(dashboard, viewer, job_id, run)
+
+
+@router.post("/jobs/{job_id}/hold")
+def hold(
+    job_id: int,
+    viewer: Actor,
+    jobs: JobsDep,
+    dashboard: DashboardDep,
+    reason: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    def run() -> str:
+        try:
+            why = HoldRequest(reason=reason.strip() or None).reason
+        except ValidationError as exc:
+            raise Invalid("The reason is too long: 500 characters at most.") from exc
+        job = jobs.hold(job_id, viewer.identity, why)
+        running = job.tasks_running
+        rest = f"; {counted(running, 'running task')} go on to the end" if running else ""
+        return f"Job {job_id} held: no new task of it starts until it is released{rest}."
+
+    return _act(dashboard, viewer, job_id, run)
+
+
+@router.post("/jobs/{job_id}/release")
+def release(job_id: int, viewer: Actor, jobs: JobsDep, dashboard: DashboardDep) -> RedirectResponse:
+    def run() -> str:
+        jobs.release(job_id, viewer.identity)
+        return f"Job {job_id} released: its tasks start again, at its place in the queue."
 
     return _act(dashboard, viewer, job_id, run)
 

@@ -88,12 +88,17 @@ def may_change(viewer: Viewer, job: JobDetail) -> bool:
     return auth.may_change(viewer.identity, job.submitter)
 
 
+def may_release(viewer: Viewer, job: JobDetail) -> bool:
+    return auth.may_release(viewer.identity, job.submitter, job.held_by)
+
+
 def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:
     job = driver.jobs.detail(job_id, viewer.identity)
     now = driver.store.clock()
     log_text, cut = present.log_tail(driver.jobs.job_log(job_id, viewer.identity), LOG_LINES)
     active = not job.status.is_final
     can_change = may_change(viewer, job)
+    can_release = job.held and may_release(viewer, job)
     return {
         "job": job,
         "now": now,
@@ -111,6 +116,8 @@ def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:
         "can_cancel": can_change and active,
         "can_prioritise": can_change and active,
         "can_retry": can_change and job.status in (JobStatus.FAILED, JobStatus.CANCELLED),
+        "can_hold": can_change and active and not job.held,
+        "can_release": can_release,
         "show_locations": any(t.output_location for t in job.tasks),
     }
 

@@ -15,7 +15,7 @@ from winjobs.driver.db import READ_ONLY, is_sqlite
 from winjobs.driver.errors import Conflict, NotFound
 from winjobs.driver.models import Job, Task
 from winjobs.driver.store.records import OPEN_TASK, Clock, utcnow
-from winjobs.wire import TaskStatus
+from winjobs.wire import JobStatus, TaskStatus
 
 _CLOSE_OPEN_TASKS = (
     update(Task)
@@ -69,7 +69,7 @@ class StoreBase:
         status = conn.execute(select(Job.status).where(Job.id == job_id)).scalar_one_or_none()
         if status is None:
             raise NotFound(f"no job {job_id}")
-        raise Conflict(f"cannot {action} job {job_id}: it is already {status}")
+        raise Conflict(f"cannot {action} job {job_id}: it {JobStatus(status).phrase}")
 
     def _close_open_tasks(self, conn: Connection, job_id: int, now: datetime) -> None:
         conn.execute(_CLOSE_OPEN_TASKS, {"b_job": job_id, "b_now": now})

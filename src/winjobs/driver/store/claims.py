@@ -65,6 +65,7 @@ _JOB_FACTS = select(
     .where(Task.job_id == Job.id, Task.status == TaskStatus.QUEUED.value, ~_AVOIDED)
     .scalar_subquery(),
     Job.years_total - Job.next_index,
+    Job.held,
 ).where(Job.status.in_(ACTIVE_JOB))
 _LOWEST_QUEUED = (
     select(Task.id)
@@ -89,7 +90,9 @@ _TAKE_QUEUED = (
     )
     .returning(Task.attempt, Task.years)
 )
-_JOB_TO_CUT = select(Job.years, Job.next_index, Job.splittable, Job.status).where(
+#: read under the job's row lock (PostgreSQL): a hold committed after the facts were read
+#: is seen here, so no task of a held job starts
+_JOB_TO_CUT = select(Job.years, Job.next_index, Job.splittable, Job.status, Job.held).where(
     Job.id == bindparam("b_job")
 )
 _POOL = select(func.coalesce(func.sum(Worker.cores), 0), func.count()).where(
@@ -207,8 +210,9 @@ class ClaimStore(StoreBase):
                 solver_version=solver,
                 queued_tasks=int(queued),
                 unassigned_years=int(unassigned),
+                held=bool(held),
             )
-            for job_id, priority, version, solver, queued, unassigned in conn.execute(
+            for job_id, priority, version, solver, queued, unassigned, held in conn.execute(
                 _JOB_FACTS, {"b_worker": worker_id}
             )
         ]
@@ -216,8 +220,9 @@ class ClaimStore(StoreBase):
     def _take_queued(
         self, conn: Connection, decision: scheduler.Decision, params: dict[str, Any]
     ) -> Claimed | None:
-        if not self._sqlite:  # lock order everywhere: worker, then job, then tasks
-            conn.execute(_JOB_TO_CUT.with_for_update(), params)
+        # lock order everywhere: worker, then job, then tasks (SQLite's writers are serialised)
+        if not self._sqlite and conn.execute(_JOB_TO_CUT.with_for_update(), params).one().held:
+            return None
         task_id = conn.execute(
             self._for_update(_LOWEST_QUEUED, skip_locked=True), params
         ).scalar_one_or_none()
@@ -239,7 +244,7 @@ class ClaimStore(StoreBase):
     ) -> Claimed | None:
         job = conn.execute(self._for_update(_JOB_TO_CUT), params).one()
         remaining = len(job.years) - job.next_index
-        if job.status not in ACTIVE_JOB or remaining <= 0:
+        if job.status not in ACTIVE_JOB or job.held or remaining <= 0:
             return None
         pool, others_starting = scheduler.Pool(cores=0, workers=0), 0
         if policy.chunk_policy is ChunkPolicy.BALANCED:
