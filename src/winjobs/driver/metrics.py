@@ -12,7 +12,7 @@ import bisect
 import threading
 from collections.abc import Iterable, Mapping
 
-from winjobs.wire import JobStatus, TaskStatus, WorkerState
+from winjobs.wire import JobStatus, PolicyState, TaskStatus, WorkerState
 
 #: upper bounds (seconds) of the claim latency buckets
 CLAIM_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -66,6 +66,7 @@ def render(
     tasks: Mapping[str, int],
     workers: Mapping[str, int],
     claims: ClaimStats,
+    policies: Mapping[str, int] | None = None,
 ) -> str:
     """The whole /metrics page; every status appears, with 0 when it has no member."""
     lines = _gauge(
@@ -79,6 +80,13 @@ def render(
         "Registered workers by state.",
         "state",
         ((s, workers.get(s, 0)) for s in WorkerState),
+    )
+    policies = policies or {}
+    lines += _gauge(
+        "winjobs_workers_policy",
+        "Online workers by the state of their owner's policy (workers that report one).",
+        "state",
+        ((s, policies.get(s, 0)) for s in PolicyState),
     )
     lines += [
         "# HELP winjobs_claims_total Claims answered, by result.",

@@ -97,6 +97,10 @@ class Worker(Base):
     draining: Mapped[bool] = mapped_column(Boolean, default=False)
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    #: the owner's policy as the worker last reported it (wire.PolicyState; NULL: none)
+    policy_state: Mapped[str | None] = mapped_column(String(32))
+    policy_reason: Mapped[str | None] = mapped_column(Text)
+    next_work_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Task(Base):
@@ -127,6 +131,8 @@ class Task(Base):
     error: Mapped[str | None] = mapped_column(Text)
     log_tail: Mapped[str | None] = mapped_column(Text)
     output_location: Mapped[str | None] = mapped_column(Text)
+    #: running, its solver suspended since then (its worker's owner is active)
+    suspended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class JobArchive(Base):

@@ -17,12 +17,15 @@ Rules (docs/driver.md explains them for users):
   pins that version on the job: every later task of the job must run on exactly the same
   solver version, because partial runs of different versions cannot be merged.
 * Chunk size (`balanced`, the default, or `cores`, the original tool's): see `chunk_size`.
+* Suspended tasks (a worker's owner came back): a task whose solver has been suspended for
+  `reassign_suspended_after_s` goes to a worker that finds no other work: `pick_stalled`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from winjobs.driver.settings import ChunkPolicy
 
@@ -99,6 +102,33 @@ def pick(jobs: Sequence[JobFacts], worker_versions: Sequence[str]) -> Decision |
         if solver is None:
             continue
         return Decision(job.id, solver, requeued_task=job.queued_tasks > 0)
+    return None
+
+
+@dataclass(frozen=True)
+class StalledTask:
+    """A running task whose solver its worker has suspended for too long."""
+
+    task_id: int
+    attempt: int
+    worker: str
+    suspended_since: datetime
+    job: JobFacts
+
+
+def pick_stalled(
+    tasks: Sequence[StalledTask], worker_versions: Sequence[str]
+) -> tuple[StalledTask, str] | None:
+    """The suspended task an otherwise idle worker takes over, with the solver version it
+    runs it with: in job order, the longest suspended first; None if it can run none.
+
+    Only a worker that found no queued task and no new years anywhere gets here: the
+    suspended task may still resume, and its progress is lost when it moves, so it moves
+    only to cores that would otherwise stay idle (docs/driver.md, "Suspended tasks")."""
+    for task in sorted(tasks, key=lambda t: (job_order(t.job), t.suspended_since, t.task_id)):
+        solver = solver_for(task.job.antares_version, task.job.solver_version, worker_versions)
+        if solver is not None:
+            return task, solver
     return None
 
 

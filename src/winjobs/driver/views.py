@@ -11,6 +11,7 @@ from winjobs.wire import (
     JobDetail,
     JobStatus,
     JobSummary,
+    PolicyState,
     TaskInfo,
     TaskStatus,
     WorkerInfo,
@@ -69,6 +70,7 @@ def task_info(task: Task) -> TaskInfo:
         error=task.error,
         log_tail=task.log_tail,
         output_location=task.output_location,
+        suspended_since=task.suspended_at if task.status == TaskStatus.RUNNING.value else None,
     )
 
 
@@ -103,4 +105,16 @@ def worker_info(worker: Worker, task: Task | None, now: datetime, offline_s: flo
         current_job=task.job_id if task is not None else None,
         last_seen=worker.last_seen,
         registered_at=worker.registered_at,
+        policy=policy_state(worker),
+        policy_reason=worker.policy_reason,
+        next_work_at=worker.next_work_at,
     )
+
+
+def policy_state(worker: Worker) -> PolicyState | None:
+    """The owner-policy state the worker last reported (None: it reports none, or a value
+    a newer worker sent that this driver does not know)."""
+    try:
+        return PolicyState(worker.policy_state) if worker.policy_state else None
+    except ValueError:
+        return None

@@ -15,10 +15,11 @@ from winjobs.cli.render import (
     format_seconds,
     job_view,
     jobs_table,
+    next_work,
     to_json,
     workers_table,
 )
-from winjobs.wire import JobStatus, TaskStatus, WorkerInfo, WorkerState
+from winjobs.wire import JobStatus, PolicyState, TaskStatus, WorkerInfo, WorkerState
 
 NOW = T0 + timedelta(minutes=5)
 
@@ -166,6 +167,7 @@ def test_workers_table() -> None:
             current_job=3,
             last_seen=NOW - timedelta(seconds=4),
             registered_at=T0,
+            policy=PolicyState.IN_SCHEDULE,
         ),
         WorkerInfo(
             id=2,
@@ -185,6 +187,11 @@ def test_workers_table() -> None:
         "8.8,",
         "9.2",
         "busy",
+        "in",
+        "schedule",
+        "after",
+        "its",
+        "task",
         "task",
         "7",
         "(job",
@@ -192,7 +199,37 @@ def test_workers_table() -> None:
         "4s",
         "ago",
     ]
-    assert table[2] == ["pc-02", "4", "8.8", "offline", "-", "5m", "ago"]
+    assert table[2] == ["pc-02", "4", "8.8", "offline", "-", "-", "-", "5m", "ago"]
+
+
+def test_next_work_of_a_worker() -> None:
+    base = WorkerInfo(
+        id=1,
+        name="pc",
+        os="Windows-10",
+        cores=4,
+        versions=["8.8"],
+        state=WorkerState.IDLE,
+        last_seen=NOW,
+        registered_at=T0,
+    )
+    opens = NOW + timedelta(hours=2, minutes=5)
+    cases = [
+        ({}, "-"),  # a worker that reports no policy
+        ({"policy": PolicyState.IN_SCHEDULE}, "now"),
+        ({"policy": PolicyState.OWNER_ACTIVE}, "when its owner leaves"),
+        ({"policy": PolicyState.OWNER_ACTIVE, "state": WorkerState.DRAINING}, "-"),
+        (
+            {"policy": PolicyState.OUTSIDE_SCHEDULE, "next_work_at": opens},
+            f"{opens.astimezone():%a %H:%M} (in 2h 05m)",
+        ),
+        (
+            {"policy": PolicyState.OUTSIDE_SCHEDULE, "next_work_at": NOW},
+            f"{NOW.astimezone():%a %H:%M}",
+        ),
+    ]
+    for update, text in cases:
+        assert next_work(base.model_copy(update=update), NOW) == text, update
 
 
 def test_eta_prefers_the_driver_then_the_pace_so_far() -> None:

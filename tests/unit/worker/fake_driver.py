@@ -61,6 +61,7 @@ class FakeTask:
     output_log_tail: str | None = None
     failures: list[TaskFailure] = field(default_factory=list)
     releases: list[TaskFailure] = field(default_factory=list)
+    suspended_beats: int = 0  #: heartbeats that said its solver was suspended
 
 
 @dataclass
@@ -81,6 +82,7 @@ class FakeDriver:
         self.tasks: dict[int, FakeTask] = {}
         self.workers: dict[int, WorkerRegistration] = {}
         self.draining: set[int] = set()
+        self.paused_claims: list[ClaimRequest] = []  #: claims of workers taking no work now
         self.calls: list[Call] = []
         self.down = False  #: every request fails to connect
         self.errors_to_serve = 0  #: the next N requests answer 503
@@ -217,10 +219,13 @@ class FakeDriver:
     def _claim(self, request: httpx.Request, worker_id: int) -> httpx.Response:
         claim = ClaimRequest.model_validate_json(request.content)
         self._last_body = claim
-        if claim.draining:  # like the driver: it also ends the worker's waiting claims
-            if self.before_draining is not None:
-                self.before_draining()
-            self.draining.add(worker_id)
+        if not claim.takes_work:  # like the driver: it also ends the worker's waiting claims
+            if claim.draining:
+                if self.before_draining is not None:
+                    self.before_draining()
+                self.draining.add(worker_id)
+            else:
+                self.paused_claims.append(claim)
             self._claim_ends[worker_id] = self._claim_ends.get(worker_id, 0) + 1
             self._changed.notify_all()
             return httpx.Response(204)
@@ -299,6 +304,7 @@ class FakeDriver:
         if refused := self._owned(task, beat.attempt, worker_id):
             return refused
         task.years_done = beat.years_done
+        task.suspended_beats += beat.suspended
         until = datetime.now(UTC) + timedelta(seconds=self.lease_seconds)
         reply = HeartbeatReply(cancel=task.cancelled, lease_until=until)
         return httpx.Response(200, json=reply.model_dump(mode="json"))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -200,3 +201,66 @@ def test_read_tail(tmp_path: Path) -> None:
     log = tmp_path / "big.log"
     log.write_bytes(b"".join(f"line {i}\n".encode() for i in range(100_000)) + b"\xff end")
     assert read_tail(log, 3).splitlines() == ["line 99998", "line 99999", "\ufffd end"]
+
+
+def _statuses(pids: list[int]) -> set[str]:
+    return {psutil.Process(pid).status() for pid in pids}
+
+
+def _wait_status(pids: list[int], wanted: set[str], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not _statuses(pids) <= wanted:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{pids}: {_statuses(pids)}, not {wanted}")
+        time.sleep(0.02)
+
+
+def test_the_whole_tree_is_suspended_and_resumed(
+    make_script: ScriptFactory, tmp_path: Path
+) -> None:
+    solver = make_script("tree", TREE)
+    pid_file = tmp_path / "pids"
+    run = SolverProcess([str(solver), str(pid_file)], tmp_path / "solver.log")
+    run.start()
+    pids = _wait_for_lines(pid_file, 3)
+    assert run.suspend() == sorted(pids)
+    assert run.suspended
+    _wait_status(pids, {psutil.STATUS_STOPPED})
+    assert run.suspend() == []  # once is enough
+    assert run.resume() == sorted(pids)
+    _wait_status(pids, {psutil.STATUS_SLEEPING, psutil.STATUS_RUNNING})
+    assert not run.suspended
+    run.suspend()
+    _wait_status(pids, {psutil.STATUS_STOPPED})
+    stop = StopRequest()
+    stop.request(StopReason.VACATED, "vacated: keyboard used 1s ago")
+    outcome = run.wait(None, stop)  # a suspended tree is killed like any other
+    assert (outcome.stopped, stop.detail) == (StopReason.VACATED, "vacated: keyboard used 1s ago")
+    assert _gone(pids)
+
+
+def test_time_spent_suspended_does_not_count_against_the_time_limit(
+    make_script: ScriptFactory, tmp_path: Path
+) -> None:
+    """Suspended past its 2 s limit, then resumed: it finishes instead of being killed
+    (the owner's breaks are not the task's slowness)."""
+    go = tmp_path / "go"
+    solver = make_script(
+        "waits",
+        "import sys, time\nfrom pathlib import Path\n"
+        "while not Path(sys.argv[1]).exists():\n    time.sleep(0.02)\n",
+    )
+    run = SolverProcess([str(solver), str(go)], tmp_path / "solver.log")
+    run.start()
+    run.suspend()
+    outcomes = []
+    waiter = threading.Thread(target=lambda: outcomes.append(run.wait(2.0, StopRequest())))
+    waiter.start()
+    time.sleep(2.5)  # the scenario: suspended longer than the limit
+    assert run.suspended_seconds() >= 2.5
+    run.resume()
+    go.touch()
+    waiter.join(30)
+    [outcome] = outcomes
+    assert (outcome.stopped, outcome.exit_code) == (None, 0)
+    assert outcome.seconds >= 2.5

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from winjobs.driver.errors import Conflict, NotFound
 from winjobs.driver.models import Job, Task, Worker
 from winjobs.driver.store.base import StoreBase
-from winjobs.driver.store.records import Counts
+from winjobs.driver.store.records import NO_POLICY, Counts, PolicyStatus
 from winjobs.wire import TaskStatus
 
 
@@ -25,6 +25,7 @@ class WorkerStore(StoreBase):
         transfer: str,
         shared_output_root: str | None,
         free_disk_bytes: int | None,
+        policy: PolicyStatus = NO_POLICY,
     ) -> int:
         """Create the worker, or refresh it when a worker of that name registers again."""
         now = self.clock()
@@ -38,6 +39,9 @@ class WorkerStore(StoreBase):
             "draining": False,
             "registered_at": now,
             "last_seen": now,
+            "policy_state": policy.state,
+            "policy_reason": policy.reason,
+            "next_work_at": policy.next_work_at,
         }
         for _ in range(3):
             try:
