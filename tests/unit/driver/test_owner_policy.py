@@ -246,3 +246,20 @@ def test_a_take_over_is_in_the_job_log(api: Api, tmp_path: Path) -> None:
     log = user.job_log(job_id)
     assert f"task {held.task_id} taken over from worker office, whose solver was suspended" in log
     assert "not counted" in log
+
+
+def test_a_vacated_task_starts_afresh_on_its_next_worker(store: Store, clock: FakeClock) -> None:
+    """Handed back while suspended (the worker vacated it), the task is queued without
+    its suspension: its next worker is not taken for a suspended one."""
+    store.create_job(new_job(4))
+    office, other, idle = worker(store, "office"), worker(store, "other"), worker(store, "idle")
+    held = store.claim(office, 4, False, None, TAKE_OVER)
+    assert held is not None
+    _beat(store, held.task_id, office, held.attempt, suspended=True)
+    clock.advance(400)
+    store.fail_task(held.task_id, office, held.attempt, "vacated: suspended for 6m", "", True, 3)
+    again = store.claim(other, 4, False, None, TAKE_OVER)
+    assert again is not None and again.task_id == held.task_id
+    row = store.get_task(held.task_id)
+    assert (row.suspended_at, row.failures, row.attempt) == (None, 0, 2)
+    assert store.claim(idle, 4, False, None, TAKE_OVER) is None  # nothing to take over
