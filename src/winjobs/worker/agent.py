@@ -392,7 +392,8 @@ class Agent:
             f", {outcome.stopped.value}" if outcome.stopped else "",
         )
         if outcome.stopped is not None:
-            return self._stopped(outcome.stopped, staged, assignment.time_limit_s, stop.detail)
+            detail = process.vacate_detail or stop.detail
+            return self._stopped(outcome.stopped, staged, assignment.time_limit_s, detail)
         return Ran(
             exit_code=outcome.exit_code if outcome.exit_code is not None else -1,
             year_by_year=study.year_by_year or "--year-by-year" in assignment.solver_args,

@@ -39,6 +39,7 @@ class _Task:
     nudge: Callable[[], None]  #: send a heartbeat now (the driver sees the change at once)
     process: SolverProcess | None = None
     pids: list[int] = field(default_factory=list)  #: what the suspension stopped
+    vacating: bool = False
 
 
 class OwnerWatch:
@@ -103,13 +104,17 @@ class OwnerWatch:
                 f" (pids {_pids(pids)})" if pids else "",
             )
             task.nudge()
-        elif verdict.action is Action.VACATE and not task.stop.is_set():
+        elif verdict.action is Action.VACATE and not task.vacating:
             log.warning(
                 "task %d: %s: vacating (solver killed, task handed back, not counted as a failure)",
                 task.task_id,
                 verdict.reason,
             )
-            task.stop.request(StopReason.VACATED, f"vacated: {verdict.reason}")
+            task.vacating = True
+            if task.process is not None:  # a solver that ended meanwhile keeps its result
+                task.process.vacate(f"vacated: {verdict.reason}")
+            else:  # still staging: stop that
+                task.stop.request(StopReason.VACATED, f"vacated: {verdict.reason}")
 
     def _suspend(self, task: _Task, reason: str) -> None:
         if task.process is None:  # still staging: suspended as soon as it starts

@@ -221,6 +221,7 @@ class SolverProcess:
         self._lock = threading.Lock()
         self._paused_s = 0.0  #: time spent suspended, not counted against the time limit
         self._suspended_at: float | None = None
+        self._vacated: str | None = None
 
     @property
     def pid(self) -> int | None:
@@ -258,6 +259,8 @@ class SolverProcess:
                 pass
             if stop.is_set():
                 reason = stop.reason or StopReason.SHUTDOWN
+            elif self._vacated is not None:
+                reason = StopReason.VACATED
             elif deadline is not None and time.monotonic() - self.suspended_seconds() >= deadline:
                 reason = StopReason.TIME_LIMIT
             if reason is not None:
@@ -291,6 +294,17 @@ class SolverProcess:
             self._paused_s += time.monotonic() - since
             self._suspended_at = None
             return resume_process_tree(process.pid)
+
+    def vacate(self, detail: str) -> None:
+        """Have `wait` kill the tree and end with StopReason.VACATED: the owner's policy
+        needs the machine back. Ignored once the solver has ended by itself, so a run
+        that finished a moment before keeps its result (a stop request would also cut
+        its upload short)."""
+        self._vacated = detail
+
+    @property
+    def vacate_detail(self) -> str:
+        return self._vacated or ""
 
     @property
     def suspended(self) -> bool:

@@ -636,7 +636,12 @@ def test_owner_who_stays_gets_the_task_vacated_and_run_elsewhere(world: World) -
     assert "[solver][infos] MC-Years" in release.log_tail
     assert not task.failures and task.status is TaskStatus.QUEUED
     # the owner is still there: the worker stays, takes nothing, says why
-    _wait(lambda: world.driver.paused_claims[-1].policy.state is PolicyState.OWNER_ACTIVE)  # type: ignore[union-attr]
+    _wait(
+        lambda: any(
+            c.policy is not None and c.policy.state is PolicyState.OWNER_ACTIVE
+            for c in world.driver.paused_claims
+        )
+    )
     # another worker runs the years at once
     assert world.agent().run(max_tasks=1) == 1
     assert task.status is TaskStatus.SUCCEEDED and task.attempt == 2

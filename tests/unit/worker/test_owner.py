@@ -47,6 +47,7 @@ class FakeSolver:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.vacate_detail = ""
 
     def suspend(self) -> list[int]:
         self.calls.append("suspend")
@@ -55,6 +56,10 @@ class FakeSolver:
     def resume(self) -> list[int]:
         self.calls.append("resume")
         return [self.pid]
+
+    def vacate(self, detail: str) -> None:
+        self.calls.append("vacate")
+        self.vacate_detail = detail
 
 
 POLICY = Policy(
@@ -71,11 +76,11 @@ def world() -> World:
     return World()
 
 
-def _held(watch: OwnerWatch, solver: FakeSolver) -> tuple[StopRequest, list[int]]:
-    stop, nudges = StopRequest(), []
-    assert watch.hold(7, stop, lambda: nudges.append(1))
+def _held(watch: OwnerWatch, solver: FakeSolver) -> list[int]:
+    nudges: list[int] = []
+    assert watch.hold(7, StopRequest(), lambda: nudges.append(1))
     watch.attach(solver)  # type: ignore[arg-type]
-    return stop, nudges
+    return nudges
 
 
 def test_owner_returns_mid_task_suspend_resume_then_vacate(
@@ -85,7 +90,7 @@ def test_owner_returns_mid_task_suspend_resume_then_vacate(
     watch = OwnerWatch(POLICY, world.probes())
     assert watch.step().state is PolicyState.IN_SCHEDULE
     solver = FakeSolver()
-    stop, nudges = _held(watch, solver)
+    nudges = _held(watch, solver)
 
     world.later(60, idle_s=2)  # the owner is back
     assert watch.step().state is PolicyState.SUSPENDED
@@ -104,13 +109,13 @@ def test_owner_returns_mid_task_suspend_resume_then_vacate(
     assert watch.step().state is PolicyState.SUSPENDED
     world.later(599, idle_s=1)
     assert watch.step().state is PolicyState.SUSPENDED
-    assert not stop.is_set()
+    assert "vacate" not in solver.calls
     world.later(1, idle_s=1)  # 10 min suspended: vacate
     assert watch.step().state is PolicyState.VACATING
-    assert stop.reason is StopReason.VACATED
-    assert stop.detail == "vacated: suspended for 10m (vacate_after_s)"
+    assert solver.vacate_detail == "vacated: suspended for 10m (vacate_after_s)"
     world.later(2, idle_s=1)
-    assert watch.step().state is PolicyState.VACATING  # asked once, not again
+    assert watch.step().state is PolicyState.VACATING
+    assert solver.calls.count("vacate") == 1  # asked once, not again
     assert len(nudges) == 3  # suspend, resume, suspend: each sent at once in a heartbeat
 
     watch.release()  # the solver was killed, the task handed back
@@ -141,12 +146,22 @@ def test_the_owner_back_during_staging_starts_the_solver_suspended(world: World)
 
 def test_the_window_closing_vacates(world: World) -> None:
     watch = OwnerWatch(Policy(windows=windows_from(["mon 09:00-10:30"])), world.probes())
-    stop, _ = _held(watch, FakeSolver())
+    solver = FakeSolver()
+    _held(watch, solver)
     world.later(29 * 60)
     assert watch.step().state is PolicyState.IN_SCHEDULE
     world.later(60)
     assert watch.step().state is PolicyState.VACATING
-    assert stop.detail == "vacated: its schedule window closed"
+    assert solver.vacate_detail == "vacated: its schedule window closed"
+
+
+def test_vacating_while_staging_stops_the_staging(world: World) -> None:
+    watch = OwnerWatch(Policy(windows=windows_from(["mon 09:00-10:30"])), world.probes())
+    stop = StopRequest()
+    assert watch.hold(7, stop, lambda: None)
+    world.later(31 * 60)
+    assert watch.step().state is PolicyState.VACATING
+    assert (stop.reason, stop.detail) == (StopReason.VACATED, "vacated: its schedule window closed")
 
 
 def test_no_work_is_taken_while_the_owner_is_there(world: World) -> None:

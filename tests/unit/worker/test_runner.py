@@ -264,3 +264,27 @@ def test_time_spent_suspended_does_not_count_against_the_time_limit(
     [outcome] = outcomes
     assert (outcome.stopped, outcome.exit_code) == (None, 0)
     assert outcome.seconds >= 2.5
+
+
+def test_vacate_kills_a_running_solver_and_spares_the_stop_request(
+    make_script: ScriptFactory, tmp_path: Path
+) -> None:
+    """The owner's policy vacates through the process, not the attempt's stop request: a
+    stop request would also cut short the upload of a run that ended a moment before."""
+    solver = make_script("tree", TREE)
+    pid_file = tmp_path / "pids"
+    run = SolverProcess([str(solver), str(pid_file)], tmp_path / "solver.log")
+    run.start()
+    pids = _wait_for_lines(pid_file, 3)
+    run.suspend()
+    run.vacate("vacated: suspended for 10m")
+    stop = StopRequest()
+    outcome = run.wait(None, stop)
+    assert outcome.stopped is StopReason.VACATED and run.vacate_detail.endswith("10m")
+    assert not stop.is_set() and _gone(pids)
+
+    quick = SolverProcess([str(make_script("quick", "pass\n"))], tmp_path / "quick.log")
+    quick.start()
+    assert quick.wait(None, stop).stopped is None
+    quick.vacate("vacated: too late")  # ended by itself: nothing to vacate
+    assert not stop.is_set()
