@@ -122,7 +122,7 @@ class OwnerWatch:
         else:
             task.pids = task.process.suspend()
             log.warning(
-                "task %d: %s: solver suspended (pids %s); vacated after %.0f s",
+                "task %d: %s: solver suspended (pids %s); vacated after %g s",
                 task.task_id,
                 reason,
                 _pids(task.pids),
