@@ -179,8 +179,10 @@ def make_idle_source(kind: IdleKind, idle_file: Path | None) -> tuple[IdleSource
 
 
 def _busy_and_total(times: Any) -> tuple[float, float]:
-    """CPU-seconds busy and in all, summed over the cores (psutil.cpu_times())."""
-    total = float(sum(times))
+    """CPU-seconds busy and in all, summed over the cores (psutil.cpu_times()), counted
+    as psutil's own cpu_percent counts them: on Linux `guest` time is already in `user`,
+    and `iowait` is idle."""
+    total = float(sum(times)) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
     idle = float(times.idle) + float(getattr(times, "iowait", 0.0))
     return total - idle, total
 

@@ -220,3 +220,11 @@ def test_real_counters_give_a_percentage() -> None:
 def test_probes_left_out_are_not_looked_at() -> None:
     seen = Probes(clock=lambda: "now", idle=lambda: 42.0).facts(None)  # type: ignore[arg-type,return-value]
     assert (seen.idle_s, seen.other_cpu_percent, seen.free_memory) == (42.0, None, None)
+
+
+def test_guest_time_is_not_counted_twice() -> None:
+    """Linux counts a virtual machine's time in `user` and again in `guest`."""
+    linux = namedtuple("linux", "user nice system idle iowait guest guest_nice")
+    samples = iter([linux(0, 0, 0, 0, 0, 0, 0), linux(4, 0, 0, 3, 1, 4, 0)])
+    load = OtherLoad(lambda: next(samples), lambda pid: 0.0)
+    assert load(None) == 50.0  # 4 busy of 8, not of 12
