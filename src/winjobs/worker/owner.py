@@ -71,11 +71,18 @@ class OwnerWatch:
         self._thread = None
 
     def _loop(self) -> None:
+        failing = False
         while not self._done.wait(self.check_s):
             try:
                 self.step()
-            except Exception:  # a probe that fails once must not end the owner's protection
-                log.exception("looking at the owner's activity failed; trying again")
+            except Exception:  # a probe that fails must not end the owner's protection
+                if not failing:  # once, not every check_s
+                    log.exception("looking at the owner's activity failed; trying again")
+                failing = True
+            else:
+                if failing:
+                    log.info("looking at the owner's activity works again")
+                failing = False
 
     def step(self) -> Verdict:
         """Look at the facts once and act on them (the thread's loop; tests call it)."""
