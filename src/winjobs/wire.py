@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 API_PREFIX = "/api/v1"
 
@@ -229,8 +229,8 @@ class PolicyReport(_Request):
     reason: str = Field("", max_length=500)  #: why, in a few words ("keyboard used 2 min ago")
     #: when it expects to take work next (start of its next window; once the owner has
     #: been idle long enough); None: now (in schedule) or unknown (after its task, when
-    #: the owner leaves)
-    next_work_at: datetime | None = None
+    #: the owner leaves). Timezone-aware.
+    next_work_at: AwareDatetime | None = None
 
 
 class WorkerRegistration(_Request):

@@ -214,7 +214,7 @@ class Worker:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def solver(self, timeout: float = 30.0) -> psutil.Process:
+    def running_solver(self, timeout: float = 30.0) -> psutil.Process:
         """The solver this worker runs (its child, in a session of its own), once it runs."""
 
         def find() -> psutil.Process | None:

@@ -150,7 +150,7 @@ def test_owner_back_suspends_resumes_then_vacates_and_the_job_runs_elsewhere(
         wait_until(lambda: _office_policy(client) is PolicyState.IN_SCHEDULE, 60, "the office")
         study = make_study(tmp_path, 4)
         job_id = submit(client, study, tmp_path)
-        process = office.solver(timeout=60)
+        process = office.running_solver(timeout=60)
         task_id = next(t.id for t in client.get_job(job_id).tasks if t.worker == "office")
 
         owner.comes_back()  # mid-task
@@ -202,7 +202,7 @@ def test_a_task_suspended_too_long_goes_to_an_idle_worker(tmp_path: Path, solver
         workers.append(office.start())
         wait_until(lambda: _office_policy(client) is PolicyState.IN_SCHEDULE, 60, "the office")
         job_id = submit(client, make_study(tmp_path, 2), tmp_path)
-        process = office.solver(timeout=60)
+        process = office.running_solver(timeout=60)
         with owner.stays():
             wait_until(lambda: _status(process) == psutil.STATUS_STOPPED, 30, "the suspension")
             rescuer = Worker(office.root, driver.url, "rescuer", solver, env={SECONDS: "0.1"})

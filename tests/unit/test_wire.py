@@ -9,7 +9,14 @@ import pytest
 from pydantic import ValidationError
 
 from winjobs.client import DriverClient
-from winjobs.wire import ClaimRequest, Heartbeat, JobList, TaskFailure, WorkerRegistration
+from winjobs.wire import (
+    ClaimRequest,
+    Heartbeat,
+    JobList,
+    PolicyReport,
+    TaskFailure,
+    WorkerRegistration,
+)
 
 
 def _job_from_a_newer_driver() -> dict[str, object]:
@@ -57,3 +64,15 @@ def test_the_driver_refuses_unknown_fields_in_what_it_receives(
 ) -> None:
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         model.model_validate(body)
+
+
+def test_a_policy_report_s_next_work_time_must_say_its_zone() -> None:
+    """The driver stores it as UTC: a naive time is refused (422), not guessed."""
+    with pytest.raises(ValidationError, match="timezone"):
+        PolicyReport.model_validate(
+            {"state": "outside_schedule", "next_work_at": "2026-01-05T19:00"}
+        )
+    report = PolicyReport.model_validate(
+        {"state": "outside_schedule", "next_work_at": "2026-01-05T19:00+01:00"}
+    )
+    assert report.next_work_at is not None and report.next_work_at.utcoffset() is not None
