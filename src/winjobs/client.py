@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
@@ -36,6 +37,7 @@ from winjobs.wire import (
     SharedCompletion,
     TaskAssignment,
     TaskFailure,
+    WorkerInfo,
     WorkerList,
     WorkerRegistered,
     WorkerRegistration,
@@ -231,6 +233,12 @@ class DriverClient:
 
     def list_workers(self) -> WorkerList:
         return self._get("/workers", WorkerList)
+
+    # ------------------------------------------------------------------ admins
+
+    def release_worker(self, name: str) -> WorkerInfo:
+        """Lift a held worker's hold (admin token)."""
+        return self._post(f"/workers/{quote(name, safe='')}/release", WorkerInfo)
 
     # ------------------------------------------------------------------ worker protocol
 

@@ -76,6 +76,9 @@ class WorkerState(StrEnum):
     IDLE = "idle"
     BUSY = "busy"
     DRAINING = "draining"  #: finishing its task, claims no more (Ctrl-C once)
+    #: gets no new task until an admin releases it or it registers with a changed
+    #: configuration (`held_reason` says why); a task it was running goes on
+    HELD = "held"
     OFFLINE = "offline"  #: not seen for longer than the offline delay
 
 
@@ -97,6 +100,20 @@ class PolicyState(StrEnum):
     @property
     def takes_work(self) -> bool:
         return self is PolicyState.IN_SCHEDULE
+
+
+class FailureKind(StrEnum):
+    """Whose fault a failed attempt looks like, as the worker saw it (the driver decides:
+    docs/driver.md, "When attempts fail")."""
+
+    #: the solver judged the study: it ended with a `[fatal]` line (infeasible problem,
+    #: refused setting...)
+    STUDY = "study"
+    #: this machine: the solver crashed (signal, crash status), could not start, ran out
+    #: of memory or disk, or the worker stopped reporting
+    MACHINE = "machine"
+    #: nothing points either way (no fatal line, an incomplete run, a time limit...)
+    UNKNOWN = "unknown"
 
 
 class _Request(BaseModel):
@@ -243,12 +260,18 @@ class WorkerRegistration(_Request):
     #: shared mode: the worker's own shared output root, as the DRIVER reaches it
     shared_output_root: str | None = None
     policy: PolicyReport | None = None  #: None: a worker without an owner's policy
+    #: sha256 of what the worker runs tasks with (cores, each solver's version, path,
+    #: size and modification time): a held worker that registers with another one was
+    #: changed by its operator, and is released (docs/driver.md)
+    config_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
 
 class WorkerRegistered(_Response):
     worker_id: int
     heartbeat_interval_s: float
     lease_seconds: float
+    #: set when the worker is on hold: it gets no task until released (why, as shown)
+    held_reason: str | None = None
 
 
 class WorkerInfo(_Response):
@@ -262,6 +285,12 @@ class WorkerInfo(_Response):
     current_job: int | None = None
     last_seen: datetime
     registered_at: datetime
+    #: on hold (also when offline): why, since when, by whom ("driver": automatic)
+    held_reason: str | None = None
+    held_at: datetime | None = None
+    held_by: str | None = None
+    #: attempts it failed in a row since its last success (releases not counted)
+    failures_in_a_row: int = 0
     #: the owner's policy as the worker last reported it (None: a worker that reports none)
     policy: PolicyState | None = None
     policy_reason: str | None = None
@@ -270,8 +299,9 @@ class WorkerInfo(_Response):
     @property
     def next_work(self) -> str | None:
         """When it takes work next, in words, where `next_work_at` has no time to give;
-        None: at `next_work_at`, or not known (offline, or no policy reported)."""
-        if self.state in (WorkerState.OFFLINE, WorkerState.DRAINING):
+        None: at `next_work_at`, or not known (offline, held, draining, or no policy
+        reported)."""
+        if self.state in (WorkerState.OFFLINE, WorkerState.DRAINING, WorkerState.HELD):
             return None
         if self.policy is None or self.next_work_at is not None:
             return None
@@ -349,6 +379,16 @@ class HeartbeatReply(_Response):
     lease_until: datetime
 
 
+class FailureEvidence(_Request):
+    """What the worker saw of a failed attempt; the driver compares it between workers
+    ("the same error on two machines" is the study's)."""
+
+    exit_status: int | None = None  #: the solver's exit status, when it exited
+    signal: str | None = Field(None, max_length=40)  #: "SIGSEGV", "access violation"...
+    #: the solver's first `[fatal]` line, the task folder's path replaced by `<task>`
+    fatal_line: str | None = Field(None, max_length=2000)
+
+
 class TaskFailure(_Request):
     attempt: int
     reason: str
@@ -356,6 +396,9 @@ class TaskFailure(_Request):
     #: True when the worker gives the task back without it being the task's fault
     #: (shutting down, not enough disk): the attempt is not counted as a failure.
     release: bool = False
+    #: whose fault it looks like to the worker (the driver decides)
+    kind: FailureKind = FailureKind.UNKNOWN
+    evidence: FailureEvidence = Field(default_factory=FailureEvidence)
 
 
 #: `POST /tasks/{id}/complete` (HTTP mode) is multipart: text fields `attempt` and

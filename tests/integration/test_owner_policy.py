@@ -191,7 +191,7 @@ def test_owner_back_suspends_resumes_then_vacates_and_the_job_runs_elsewhere(
         log = office.log()
         for line in ("solver suspended", "solver resumed", "vacating", "policy: owner active"):
             assert line in log, line
-        assert "given back by its worker: vacated: suspended for" in client.job_log(job_id)
+        assert "given back by office: vacated: suspended for" in client.job_log(job_id)
 
 
 def test_a_task_suspended_too_long_goes_to_an_idle_worker(tmp_path: Path, solver: Path) -> None:

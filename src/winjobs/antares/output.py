@@ -28,6 +28,7 @@ __all__ = [
     "RunCheck",
     "RunInfo",
     "check_run",
+    "fatal_lines",
     "find_run_folders",
     "mode_folder",
     "new_run_folder",
@@ -35,14 +36,17 @@ __all__ = [
     "read_run_file",
     "read_run_info",
     "run_files",
+    "strip_ansi",
 ]
 
 RUN_NAME = re.compile(r"(?P<stamp>\d{8}-\d{4})(?P<mode>eco|adq)(?:-(?P<name>.+?))?(?:\.zip)?")
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LEVEL = re.compile(r"\[(?:infos|check|warns|error|fatal|notic|debug)\]")
 _FATAL = re.compile(r"\[fatal\]\s*(?P<text>.*)")
 _MC_YEARS = re.compile(r"MC-Years : \[\d+ \.\. (?P<last>\d+)\], total: (?P<total>\d+)")
 _BATCH = re.compile(r"\]\s*Year\(s\)(?P<years>(?: \d+)*)\s*$")
+#: What the solver logs after its last year, before writing mc-all (or instead of it).
+_ALL_YEARS_DONE = ("Exporting the survey results", "The simulation synthesis is disabled")
 _EXIT_REASONS = {42: "the solver ran out of memory (exit status 42)"}
 
 
@@ -72,6 +76,14 @@ class RunInfo:
     weights: dict[int, float]
     year_by_year: bool
     synthesis: bool
+    #: `[output] result-format = zip`: a single run of these settings is `<run>.zip`
+    zipped: bool = False
+
+
+def strip_ansi(text: str) -> str:
+    """The solver's text without the colour codes it writes even into files and pipes
+    (`\x1b[0;31m[fatal]\x1b[0m`): what a log tail or a version check should read."""
+    return _ANSI.sub("", text)
 
 
 def find_run_folders(study_dir: Path) -> list[Path]:
@@ -124,8 +136,9 @@ def mode_folder(files: Collection[str]) -> str | None:
     return None
 
 
-def _fatal_lines(text: str) -> list[str]:
-    clean = _ANSI.sub("", text)
+def fatal_lines(text: str) -> list[str]:
+    """The text of each `[fatal]` line the solver printed, in order."""
+    clean = strip_ansi(text)
     return [m.group("text").strip() for m in _FATAL.finditer(clean)]
 
 
@@ -139,7 +152,7 @@ def check_run(
 ) -> RunCheck:
     """Did this solver invocation succeed? `expected_years` are 0-based; `log_text` is
     what the solver printed (the run's own simulation.log is read as well)."""
-    fatal = _fatal_lines(log_text)
+    fatal = fatal_lines(log_text)
     if exit_code != 0:
         reason = _EXIT_REASONS.get(exit_code, f"the solver exited with status {exit_code}")
         return RunCheck(False, reason + (f": {fatal[0]}" if fatal else ""))
@@ -153,7 +166,7 @@ def check_run(
             False, f"{run_dir.name} has no execution_info.ini: the run did not finish normally"
         )
     log = read_run_file(run_dir, "simulation.log")
-    fatal = _fatal_lines(log.decode("utf-8", "replace")) if log else []
+    fatal = fatal_lines(log.decode("utf-8", "replace")) if log else []
     if fatal:
         return RunCheck(False, f"the run's simulation.log has a fatal error: {fatal[0]}")
     if year_by_year:
@@ -176,14 +189,15 @@ def parse_progress(log_text: str) -> Progress:
 
     `MC-Years : [1 .. N], total: K` gives K. A year is finished when the solver logs
     `Exporting the annual results` for it (year-by-year) or, without year-by-year, when
-    the batch that played it (`Year(s) 3 4`) is followed by the next batch or by
-    `Exporting the survey results` (then every year is done).
+    the batch that played it (`Year(s) 3 4`) is followed by the next batch or by the
+    line the solver logs once every year is done: `Exporting the survey results`, or
+    with `synthesis = false` `The simulation synthesis is disabled.` (real 8.8 logs).
     """
     total: int | None = None
     exported = 0
     batches: list[int] = []
     survey = False
-    for raw in _ANSI.sub("", log_text).splitlines():
+    for raw in strip_ansi(log_text).splitlines():
         if not _LEVEL.search(raw):
             continue
         if m := _MC_YEARS.search(raw):
@@ -192,7 +206,7 @@ def parse_progress(log_text: str) -> Progress:
             exported += 1
         elif m := _BATCH.search(raw):
             batches.append(len(m.group("years").split()))
-        elif "Exporting the survey results" in raw:
+        elif any(line in raw for line in _ALL_YEARS_DONE):
             survey = True
     if survey and total is not None:
         return Progress(total, total)
@@ -234,4 +248,5 @@ def read_run_info(run_dir: Path) -> RunInfo:
         weights=dict(playlist.weights),
         year_by_year=as_bool(params.get("general", "year-by-year")),
         synthesis=as_bool(params.get("output", "synthesis", "true")),
+        zipped=(params.get("output", "result-format") or "").strip().lower() == "zip",
     )

@@ -24,11 +24,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from winjobs.antares.archive import find_sevenzip, run_sevenzip
 from winjobs.errors import ArchiveError
 
-__all__ = ["UnpackLimits", "unpack_archive"]
+__all__ = ["UnpackLimits", "check_archive", "unpack_archive"]
 
 _CHUNK = 1 << 20
 
@@ -59,26 +60,24 @@ class _Planned:
     is_dir: bool
 
 
-def _declared_entry_count(archive: Path) -> int:
+def _declared_entry_count(handle: BinaryIO, size: int, label: str) -> int:
     """Entry count from the end-of-central-directory record, read BEFORE zipfile builds an
     object per entry (a crafted directory of millions of entries would exhaust memory)."""
-    size = archive.stat().st_size
-    with archive.open("rb") as handle:
-        tail_size = min(size, 22 + 65535)
-        handle.seek(size - tail_size)
-        tail = handle.read(tail_size)
-        at = tail.rfind(b"PK\x05\x06")
-        if at == -1 or len(tail) - at < 22:
-            raise ArchiveError(f"{archive.name} is not a zip file or is truncated")
-        count = struct.unpack("<H", tail[at + 10 : at + 12])[0]
-        if count != 0xFFFF or at < 20 or tail[at - 20 : at - 16] != b"PK\x06\x07":
-            return int(count)
-        zip64_offset = struct.unpack("<Q", tail[at - 12 : at - 4])[0]
-        handle.seek(zip64_offset)
-        record = handle.read(56)
-        if len(record) < 56 or record[:4] != b"PK\x06\x06":
-            raise ArchiveError(f"{archive.name}: corrupt zip64 directory")
-        return int(struct.unpack("<Q", record[32:40])[0])
+    tail_size = min(size, 22 + 65535)
+    handle.seek(size - tail_size)
+    tail = handle.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at == -1 or len(tail) - at < 22:
+        raise ArchiveError(f"{label} is not a zip file or is truncated")
+    count = struct.unpack("<H", tail[at + 10 : at + 12])[0]
+    if count != 0xFFFF or at < 20 or tail[at - 20 : at - 16] != b"PK\x06\x07":
+        return int(count)
+    zip64_offset = struct.unpack("<Q", tail[at - 12 : at - 4])[0]
+    handle.seek(zip64_offset)
+    record = handle.read(56)
+    if len(record) < 56 or record[:4] != b"PK\x06\x06":
+        raise ArchiveError(f"{label}: corrupt zip64 directory")
+    return int(struct.unpack("<Q", record[32:40])[0])
 
 
 def _safe_parts(name: str) -> tuple[str, ...]:
@@ -204,7 +203,8 @@ def unpack_archive(
     except OSError as exc:
         raise ArchiveError(f"cannot read {archive}: {exc.strerror or exc}") from exc
     try:
-        count = _declared_entry_count(archive)
+        with archive.open("rb") as handle:
+            count = _declared_entry_count(handle, archive_size, archive.name)
     except OSError as exc:
         raise ArchiveError(f"cannot read {archive}: {exc.strerror or exc}") from exc
     if count > limits.max_files:
@@ -228,3 +228,34 @@ def unpack_archive(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_archive(
+    handle: BinaryIO, size: int, label: str, *, limits: UnpackLimits = UnpackLimits()
+) -> zipfile.ZipFile:
+    """Check an untrusted zip as `unpack_archive` would, without writing anything: the
+    same guards, and every entry read to its end (its CRC checked). Returns the zip,
+    open on `handle`, for reading what it holds (`label` names it in messages).
+
+    How the driver keeps task outputs zipped: checked here once, unpacked only when the
+    job's output is assembled."""
+    try:
+        if _declared_entry_count(handle, size, label) > limits.max_files:
+            raise ArchiveError(f"too many entries: over {limits.max_files}")
+        handle.seek(0)
+        opened = zipfile.ZipFile(handle)
+        plan = _plan(opened, size, limits)
+        read = 0
+        for item in plan:
+            if item.is_dir:
+                continue
+            with opened.open(item.info) as source:
+                while chunk := source.read(_CHUNK):
+                    read += len(chunk)
+                    if read > limits.max_total_bytes:
+                        raise ArchiveError(f"archive expands beyond {limits.max_total_bytes} bytes")
+        return opened
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise ArchiveError(f"{label} is damaged or unsupported: {exc}") from exc
+    except OSError as exc:
+        raise ArchiveError(f"cannot read {label}: {exc}") from exc

@@ -22,6 +22,7 @@ def _register_commands() -> None:
     import winjobs.cli.runs
     import winjobs.cli.study
     import winjobs.cli.submit
+    import winjobs.cli.worker_admin
     import winjobs.cli.worker_cmd  # noqa: F401
 
 

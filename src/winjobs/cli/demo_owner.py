@@ -90,7 +90,7 @@ class OwnerScene:
         lines += [
             "  " + line.split("] ", 1)[-1]
             for line in client.job_log(job.id).splitlines()
-            if "given back by its worker" in line or "taken over from worker" in line
+            if " given back by " in line or "taken over from worker" in line
         ] or ["  (it held no task at that moment: it just took no more)"]
         for worker in client.list_workers().workers:
             if worker.name == f"demo-worker-{OFFICE_WORKER}" and worker.policy is not None:

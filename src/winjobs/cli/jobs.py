@@ -29,7 +29,7 @@ from winjobs.cli.render import (
     job_view,
     jobs_table,
     to_json,
-    workers_table,
+    workers_view,
 )
 from winjobs.client import DriverClient
 from winjobs.wire import JOBS_LIMIT_DEFAULT, JOBS_LIMIT_MAX, JobDetail, JobStatus
@@ -199,7 +199,8 @@ def list_workers(
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """List the workers: name, cores, solver versions, state, current task, last seen."""
+    """List the workers: name, cores, solver versions, state, current task, last seen;
+    then why each held worker is held."""
     with driver_session(driver, token) as (client, _):
         listing = client.list_workers()
     if as_json:
@@ -207,4 +208,4 @@ def list_workers(
     elif not listing.workers:
         err_console.print("no workers have registered yet")
     else:
-        console.print(workers_table(listing.workers, _now()))
+        console.print(workers_view(listing.workers, _now()))

@@ -29,6 +29,7 @@ _STATUS_STYLE = {
     "idle": "green",
     "busy": "cyan",
     "draining": "yellow",
+    "held": "bold red",
     "offline": "dim",
     "in schedule": "green",
     "outside schedule": "dim",
@@ -181,6 +182,27 @@ def next_work(worker: WorkerInfo, now: datetime) -> str:
         wait = (worker.next_work_at - now).total_seconds()
         return f"{moment} (in {format_seconds(wait)})" if wait >= 1 else moment
     return worker.next_work or "-"
+
+
+def workers_view(workers: Sequence[WorkerInfo], now: datetime) -> RenderableType:
+    """`winjobs workers`: the table, then why each held worker is held (a reason is too
+    long for a column) and how to release it."""
+    held = [w for w in workers if w.held_reason]
+    if not held:
+        return workers_table(workers, now)
+    notes = Table.grid(padding=(0, 2))
+    notes.add_column(style="bold")
+    notes.add_column()
+    for worker in held:
+        when = f" ({format_age(worker.held_at, now)} ago)" if worker.held_at else ""
+        by = f", by {worker.held_by}" if worker.held_by and worker.held_by != "driver" else ""
+        notes.add_row(worker.name, Text(f"held{when}{by}: {worker.held_reason}", style="red"))
+    hint = Text(
+        "held workers take no new task until `winjobs worker-admin release NAME` (an admin) "
+        "or a restart with a changed configuration",
+        style="dim",
+    )
+    return Group(workers_table(workers, now), Text(""), notes, hint)
 
 
 def workers_table(workers: Sequence[WorkerInfo], now: datetime) -> Table:

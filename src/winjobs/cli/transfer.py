@@ -6,8 +6,10 @@ packing and uploading), pack without `output/`, upload, and remember where the s
 so that the result can later land in its own `output/`.
 
 `fetch_result` writes a job's merged run folder as `DEST/<run folder>/`, DEST playing the
-part of a study's `output/`. It never overwrites: an existing run folder of that name
-stops it, and a failed download or a hostile archive leaves nothing in DEST.
+part of a study's `output/`; a study that asks for `result-format = zip` gets its run as
+`DEST/<run folder>.zip`, as a single run of it would leave it. It never overwrites: an
+existing run of that name stops it, and a failed download or a hostile archive leaves
+nothing in DEST.
 """
 
 from __future__ import annotations
@@ -28,14 +30,15 @@ from rich.progress import (
 )
 
 from winjobs.antares.archive import pack_study
+from winjobs.antares.output import read_run_info
 from winjobs.antares.study import Study, open_study
-from winjobs.antares.unpack import unpack_archive
+from winjobs.antares.unpack import check_archive, unpack_archive
 from winjobs.cli.common import InputError
 from winjobs.cli.localjobs import LocalJobs
 from winjobs.cli.userconfig import Connection, default_config_path
 from winjobs.cli.years import check_years, parse_years
 from winjobs.client import DriverClient
-from winjobs.errors import ArchiveError, WinjobsError
+from winjobs.errors import ArchiveError, OutputError, WinjobsError
 from winjobs.wire import JobCreated, JobDetail, JobStatus, JobSubmitFields
 
 
@@ -141,16 +144,16 @@ def default_destination(connection: Connection, job_id: int) -> Path:
 
 
 def fetch_result(client: DriverClient, job: JobDetail, dest: Path, console: Console) -> Path:
-    """Download and unpack the job's run folder into `dest/<run folder>/`; return its path."""
+    """Download the job's run into `dest`: unpacked as `dest/<run folder>/`, or kept as
+    `dest/<run folder>.zip` when the study asks for zipped results; return its path."""
     if job.status != JobStatus.SUCCEEDED or not job.result_available:
         raise WinjobsError(
             f"job {job.id} is {job.status}: it has no result to download"
             + ("" if job.status.is_final else f" yet (wait for it: winjobs wait {job.id})")
         )
-    if job.run_folder and (dest / job.run_folder).exists():
-        raise InputError(
-            f"{dest / job.run_folder} already exists: remove it or choose another destination"
-        )
+    if job.run_folder:  # either form of the run: the zipped form is only known once here
+        for existing in (dest / job.run_folder, dest / f"{job.run_folder}.zip"):
+            _refuse_existing(existing)
     dest.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".winjobs-download-{job.id}-", dir=dest))
     try:
@@ -162,20 +165,47 @@ def fetch_result(client: DriverClient, job: JobDetail, dest: Path, console: Cons
                 archive,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
-        unpacked = staging / "unpacked"
         try:
+            _check(archive)
+            if _is_zipped_run(archive):
+                target = dest / f"{job.run_folder or f'job-{job.id}'}.zip"
+                _refuse_existing(target)
+                archive.replace(target)
+                return target
+            unpacked = staging / "unpacked"
             unpack_archive(archive, unpacked)
         except ArchiveError as exc:
             raise ArchiveError(f"the result of job {job.id} was refused: {exc}") from exc
         run = _run_folder_in(unpacked)
         name = job.run_folder or (run.name if run is not unpacked else f"job-{job.id}")
         target = dest / name
-        if target.exists():
-            raise InputError(f"{target} already exists: remove it or choose another destination")
+        _refuse_existing(target)
         run.rename(target)
         return target
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _refuse_existing(target: Path) -> None:
+    if target.exists():
+        raise InputError(f"{target} already exists: remove it or choose another destination")
+
+
+def _check(archive: Path) -> None:
+    """A download is checked before anything is read from it or kept: the unpacking
+    guards (names, sizes, counts) and every entry's CRC, nothing written."""
+    with archive.open("rb") as handle:
+        check_archive(handle, archive.stat().st_size, archive.name).close()
+
+
+def _is_zipped_run(archive: Path) -> bool:
+    """The archive IS a run (entries relative to it) whose study asks for
+    `result-format = zip`: the driver serves such a job's run as the solver zips it, and
+    it is kept as it is."""
+    try:
+        return read_run_info(archive).zipped
+    except OutputError:
+        return False  # a run folder inside (or no run at all: the unpacking shows it)
 
 
 def _run_folder_in(unpacked: Path) -> Path:

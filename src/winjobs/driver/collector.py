@@ -243,11 +243,15 @@ class Collector:
         return final
 
     def _zip_result(self, job_id: int, final: Path, name: str) -> Path:
+        """The download: the run folder under its name, or, for a study that asks for
+        `result-format = zip`, the run itself as the solver zips it (entries relative to
+        the run, offered as `<run>.zip`: what a single run leaves in `output/`)."""
         result = self.files.result_zip(job_id)
         if not result.is_file():
             staging = self.files.temp_path("result")
+            root = None if read_run_info(final).zipped else name
             try:
-                pack_folder(final, staging, arcname_root=name)
+                pack_folder(final, staging, arcname_root=root)
                 staging.replace(result)
             finally:
                 staging.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ import logging
 import time
 from pathlib import Path
 
-from winjobs.driver import scheduler
+from winjobs.driver import failure_policy, scheduler
 from winjobs.driver.collector import Collector
 from winjobs.driver.errors import Invalid, NotFound, Unavailable
 from winjobs.driver.files import DataDir
@@ -21,6 +21,8 @@ from winjobs.driver.signals import WorkSignal
 from winjobs.driver.store import (
     ClaimPolicy,
     FailOutcome,
+    FailureReport,
+    FailureRules,
     PolicyStatus,
     Store,
     TaskEvent,
@@ -68,7 +70,9 @@ class Dispatch:
             lease_seconds=settings.lease_seconds,
             worker_offline_s=settings.worker_offline_s,
             reassign_suspended_after_s=settings.reassign_suspended_after_s,
+            hold_after_failures=settings.hold_after_failures,
         )
+        self.failure_rules = failure_rules(settings)
 
     def register(self, registration: WorkerRegistration) -> WorkerRegistered:
         bad = []
@@ -79,7 +83,7 @@ class Dispatch:
                 bad.append(str(exc))
         if bad:
             raise Invalid("versions: " + "; ".join(bad))
-        worker_id = self.store.register_worker(
+        registered = self.store.register_worker(
             name=registration.name,
             os=registration.os,
             cores=registration.cores,
@@ -88,7 +92,22 @@ class Dispatch:
             shared_output_root=registration.shared_output_root,
             free_disk_bytes=registration.free_disk_bytes,
             policy=policy_status(registration.policy),
+            config_sha256=registration.config_sha256,
         )
+        worker_id = registered.worker_id
+        if registered.released_from is not None:
+            log.warning(
+                "worker %s released from hold: it registered with a changed configuration "
+                "(it was held for: %s)",
+                registration.name,
+                registered.released_from,
+            )
+        elif registered.held_reason is not None:
+            log.warning(
+                "worker %s registered again with the same configuration: still held (%s)",
+                registration.name,
+                registered.held_reason,
+            )
         self.shared.remember(
             worker_id, registration.transfer, registration.shared_output_root, registration.name
         )
@@ -96,6 +115,7 @@ class Dispatch:
             worker_id=worker_id,
             heartbeat_interval_s=self.settings.heartbeat_every_s,
             lease_seconds=self.settings.lease_seconds,
+            held_reason=registered.held_reason,
         )
 
     def claim_once(self, worker_id: int, request: ClaimRequest) -> TaskAssignment | None:
@@ -169,14 +189,16 @@ class Dispatch:
         return HeartbeatReply(cancel=result.cancel, lease_until=result.lease_until)
 
     def fail(self, task_id: int, worker_id: int, failure: TaskFailure) -> Ack:
-        event = self.store.fail_task(
-            task_id,
-            worker_id,
-            failure.attempt,
+        report = FailureReport(
             reason=failure.reason,
             log_tail=failure.log_tail,
             release=failure.release,
-            max_attempts=self.settings.max_attempts,
+            kind=failure.kind,
+            fingerprint=failure_policy.fingerprint(failure.evidence),
+            crashed=failure.evidence.signal is not None,
+        )
+        event = self.store.fail_task(
+            task_id, worker_id, failure.attempt, report, self.failure_rules
         )
         if failure.log_tail:
             self._task_log(event.job_id, task_id, failure.attempt, failure.log_tail)
@@ -259,13 +281,10 @@ class Dispatch:
     def record(self, events: list[TaskEvent]) -> None:
         """Log what failures and lease expiries did; wake claims if work came back."""
         for event in events:
-            years = describe_years(event.years)
-            what = {
-                FailOutcome.RELEASED: "given back by its worker",
-                FailOutcome.REQUEUED: "failed and is queued again",
-                FailOutcome.JOB_FAILED: "failed for the last time: the job failed",
-            }[event.outcome]
-            self._log(event.job_id, f"task {event.task_id} (years {years}) {what}: {event.reason}")
+            self._log(event.job_id, describe_event(event))
+            if event.held is not None:
+                log.warning("worker %s is held: %s", event.worker, event.held)
+                self._log(event.job_id, f"worker {event.worker} is held: {event.held}")
         if any(e.outcome is not FailOutcome.JOB_FAILED for e in events):
             self.signal.notify()
 
@@ -284,3 +303,26 @@ def policy_status(report: PolicyReport | None) -> PolicyStatus:
     if report is None:
         return PolicyStatus()
     return PolicyStatus(report.state.value, report.reason or None, report.next_work_at)
+
+
+def failure_rules(settings: DriverSettings) -> FailureRules:
+    return FailureRules(
+        max_attempts=settings.max_attempts,
+        hold_after_failures=settings.hold_after_failures,
+        worker_offline_s=settings.worker_offline_s,
+    )
+
+
+def describe_event(event: TaskEvent) -> str:
+    """One line of the job log: what became of the task, and why."""
+    head = f"task {event.task_id} (years {describe_years(event.years)})"
+    on = f" on {event.worker}" if event.worker else ""
+    if event.outcome is FailOutcome.RELEASED:
+        return f"{head} given back by {event.worker or 'its worker'}: {event.reason}"
+    if event.outcome is FailOutcome.REOPENED:
+        return f"{head}: {event.reason}"
+    if event.outcome is FailOutcome.JOB_FAILED:
+        return f"{head} failed for the last time{on}: the job failed: {event.reason}"
+    counted = "" if event.counted else " (not counted: the machine's fault)"
+    where = "; its next attempt goes to another worker" if event.avoided else ""
+    return f"{head} failed{on}{counted} and is queued again{where}: {event.reason}"

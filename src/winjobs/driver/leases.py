@@ -1,8 +1,11 @@
 """The sweeper: finds tasks whose lease ran out and puts their years back in the queue.
 
 A worker that dies, hangs, or loses its network stops heartbeating; its lease expires and
-the sweeper counts a failed attempt (the same years dying max_attempts times fail the
-job: they may be what kills the worker). Nothing trusts a worker to say it is gone.
+the sweeper records a failed attempt, the machine's (`failure_policy`: not counted while
+another worker can run the task; the same years dying on every worker that can run
+them do fail the job: they may be what kills the workers). Nothing trusts a worker to
+say it is gone. The same pass gives a queued task back to the workers that failed it
+when nobody else can run it any more.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from winjobs.driver.store import Store, TaskEvent
+from winjobs.driver.store import FailureRules, Store, TaskEvent
 
 log = logging.getLogger(__name__)
 
@@ -21,18 +24,19 @@ class Sweeper:
         self,
         store: Store,
         interval_s: float,
-        max_attempts: int,
+        rules: FailureRules,
         on_events: Callable[[list[TaskEvent]], None],
     ) -> None:
         self.store = store
         self.interval_s = interval_s
-        self.max_attempts = max_attempts
+        self.rules = rules
         self.on_events = on_events
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def sweep_once(self) -> list[TaskEvent]:
-        events = self.store.requeue_expired(self.max_attempts)
+        events = self.store.requeue_expired(self.rules)
+        events += self.store.reopen_stranded(self.rules)
         if events:
             self.on_events(events)
         return events

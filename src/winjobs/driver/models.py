@@ -1,10 +1,11 @@
 """Database schema (SQLAlchemy 2 declarative). Only `store.py` queries these tables.
 
-Three working tables, and `job_archive` (what `winjobs clean data` removed). A job's
-years are cut into tasks lazily, as workers claim: `jobs.next_index` says how many of
-`jobs.years` (ascending) already belong to a task; the rest are "unassigned". A task
-keeps its years for life: a failed or lost attempt re-queues the same years, so
-`failures` counts failures *of the same years* (the max_attempts rule).
+Four working tables (jobs, tasks, workers, and `task_failures`: each task's failed
+attempts), and `job_archive` (what `winjobs clean data` removed). A job's years are cut
+into tasks lazily, as workers claim: `jobs.next_index` says how many of `jobs.years`
+(ascending) already belong to a task; the rest are "unassigned". A task keeps its years
+for life: a failed or lost attempt re-queues the same years, so `failures` counts
+failures *of the same years* (the max_attempts rule; `failure_policy` says which count).
 """
 
 from __future__ import annotations
@@ -101,6 +102,18 @@ class Worker(Base):
     policy_state: Mapped[str | None] = mapped_column(String(32))
     policy_reason: Mapped[str | None] = mapped_column(Text)
     next_work_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: attempts failed in a row since its last success (charged failures only:
+    #: `failure_policy`), when the streak began, and why it would be held
+    fail_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    streak_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    streak_reason: Mapped[str | None] = mapped_column(Text)
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: on hold: no new task until an admin releases it or it registers with another
+    #: `config_sha256`; `held_by` is "driver" (automatic) or the admin's name
+    held_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    held_reason: Mapped[str | None] = mapped_column(Text)
+    held_by: Mapped[str | None] = mapped_column(String(200))
+    config_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class Task(Base):
@@ -133,6 +146,29 @@ class Task(Base):
     output_location: Mapped[str | None] = mapped_column(Text)
     #: running, its solver suspended since then (its worker's owner is active)
     suspended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class TaskFailure(Base):
+    """One failed attempt of a task (releases are not failures): who failed it, how, and
+    whether that worker must leave the task's next attempts to others (`avoid`).
+
+    Read on the failure path (the task's history, the same-error rule) and, by the claim,
+    as one indexed lookup per queued task: (task, claiming worker, avoid)."""
+
+    __tablename__ = "task_failures"
+    __table_args__ = (Index("ix_task_failures_task_worker", "task_id", "worker_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
+    worker_name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    fingerprint: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    counted: Mapped[bool] = mapped_column(Boolean)
+    avoid: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class JobArchive(Base):

@@ -13,6 +13,7 @@ from winjobs.driver.files import DataDir
 from winjobs.driver.jobs import JobService
 from winjobs.driver.leases import Sweeper
 from winjobs.driver.metrics import ClaimStats
+from winjobs.driver.pool import PoolService
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders, symlink_problem
 from winjobs.driver.signals import ClaimGate, WorkSignal
@@ -35,6 +36,7 @@ class Driver:
     jobs: JobService
     dispatch: Dispatch
     claim_gate: ClaimGate
+    pool: PoolService
 
     @classmethod
     def start(cls, settings: DriverSettings, clock: Clock = utcnow) -> Driver:
@@ -52,12 +54,13 @@ class Driver:
         shared = SharedFolders(settings, files, store)
         dispatch = Dispatch(store, files, settings, signal, claims, collector, shared)
         sweeper = Sweeper(
-            store, settings.sweep_interval_s, settings.max_attempts, on_events=dispatch.record
+            store, settings.sweep_interval_s, dispatch.failure_rules, on_events=dispatch.record
         )
         jobs = JobService(store, files, settings, signal, collector, shared)
         gate = ClaimGate(2 if store.is_sqlite else 8)
+        pool = PoolService(store, settings, signal)
         driver = cls(
-            settings, store, files, signal, claims, collector, sweeper, jobs, dispatch, gate
+            settings, store, files, signal, claims, collector, sweeper, jobs, dispatch, gate, pool
         )
         if shared.link and (problem := symlink_problem(files.tmp)) is not None:
             log.error("%s; assemblies will fail until this is fixed", problem)

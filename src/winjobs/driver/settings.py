@@ -109,6 +109,9 @@ class DriverSettings(LayeredSettings):
     #: how often the sweeper looks for expired leases
     sweep_interval_s: float = Field(5.0, gt=0)
     max_attempts: int = Field(3, ge=1)
+    #: a worker that fails this many attempts in a row, while others succeed, is put on
+    #: hold (no new task until released); 0: never (docs/driver.md, "When attempts fail")
+    hold_after_failures: int = Field(3, ge=0, le=1000)
     chunk_policy: ChunkPolicy = ChunkPolicy.BALANCED
     #: upper bound of a claim's long-poll, whatever the worker asks for
     claim_max_wait_s: float = Field(30.0, ge=0, le=60)

@@ -86,8 +86,12 @@ def job_detail(job: Job, tasks: list[Task], progress: Progress, now: datetime) -
 
 
 def worker_state(worker: Worker, task: Task | None, now: datetime, offline_s: float) -> WorkerState:
+    """Offline first (nothing else matters while it is away; `held_reason` still shows a
+    hold), then held, draining, busy, idle."""
     if now - worker.last_seen > timedelta(seconds=offline_s):
         return WorkerState.OFFLINE
+    if worker.held_at is not None:
+        return WorkerState.HELD
     if worker.draining:
         return WorkerState.DRAINING
     return WorkerState.BUSY if task is not None else WorkerState.IDLE
@@ -108,6 +112,10 @@ def worker_info(worker: Worker, task: Task | None, now: datetime, offline_s: flo
         policy=policy_state(worker),
         policy_reason=worker.policy_reason,
         next_work_at=worker.next_work_at,
+        held_reason=worker.held_reason if worker.held_at is not None else None,
+        held_at=worker.held_at,
+        held_by=worker.held_by if worker.held_at is not None else None,
+        failures_in_a_row=worker.fail_streak or 0,
     )
 
 

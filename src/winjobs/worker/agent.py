@@ -21,6 +21,7 @@ from winjobs.client import ClientError, DriverClient
 from winjobs.errors import WinjobsError
 from winjobs.wire import (
     ClaimRequest,
+    FailureKind,
     TaskAssignment,
     Transfer,
     WorkerRegistered,
@@ -37,7 +38,7 @@ from winjobs.worker.runner import SolverProcess, StopReason, StopRequest, read_t
 from winjobs.worker.settings import WorkerSettings
 from winjobs.worker.shared import SharedOutput, SharedPathError, shared_archive
 from winjobs.worker.shutdown import Interrupted, Shutdown
-from winjobs.worker.solvers import Solver
+from winjobs.worker.solvers import Solver, config_fingerprint
 from winjobs.worker.staging import StagedTask, StudyCache, unpack_task
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,7 @@ class Agent:
             free_disk_bytes=free_disk_bytes(self.settings.data_dir),
             transfer=Transfer.SHARED if self.shared_output is not None else Transfer.HTTP,
             shared_output_root=self.shared_output.driver_root if self.shared_output else None,
+            config_sha256=config_fingerprint(self.cores, self.solvers),
             policy=self.owner.report(),
         )
 
@@ -182,6 +184,14 @@ class Agent:
             self.cores,
             ", ".join(f"{s.version} ({s.reported})" for s in self.solvers.values()),
         )
+        if self.registered.held_reason:
+            log.warning(
+                "the driver holds this worker: %s. It gets no task until an admin releases "
+                "it (winjobs worker-admin release %s) or it restarts with a changed "
+                "configuration (solvers, cores).",
+                self.registered.held_reason,
+                self.settings.name,
+            )
 
     def _claim_request(self, mode: ClaimMode) -> ClaimRequest:
         return ClaimRequest(
@@ -321,6 +331,8 @@ class Agent:
             return Failure(f"worker {self.settings.name}: {exc}", release=True)
         except WinjobsError as exc:
             return Failure(f"could not stage the study: {exc}")
+        except OSError as exc:  # a full or failing disk: this machine's, not the study's
+            return Failure(f"could not stage the study: {exc}", kind=FailureKind.MACHINE)
         if stop.is_set():
             return self._stopped(stop.reason or StopReason.SHUTDOWN, staged, detail=stop.detail)
         return self._run_solver(assignment, staged, study, stop)
@@ -381,7 +393,9 @@ class Agent:
         try:
             process.start()
         except OSError as exc:
-            return Failure(f"could not start the solver {solver.path}: {exc}")
+            return Failure(
+                f"could not start the solver {solver.path}: {exc}", kind=FailureKind.MACHINE
+            )
         self.owner.attach(process)
         outcome = process.wait(assignment.time_limit_s, stop)
         log.info(

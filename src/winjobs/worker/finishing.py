@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from winjobs.antares.archive import pack_folder
 from winjobs.antares.output import check_run, new_run_folder
 from winjobs.errors import WinjobsError
-from winjobs.wire import TaskAssignment, Transfer
+from winjobs.wire import FailureKind, TaskAssignment, Transfer
+from winjobs.worker.diagnosis import diagnose_exit
 from winjobs.worker.reports import Failure, Report, SharedDone, Upload
 from winjobs.worker.runner import read_tail
 from winjobs.worker.shared import SharedOutput, unzipped_run
@@ -48,15 +49,18 @@ def conclude(
     tail = read_tail(staged.log_path, tail_lines)
     run = new_run_folder(staged.study_dir, ran.runs_before)
     try:
+        log_text = staged.log_path.read_text(encoding="utf-8", errors="replace")
         check = check_run(
             run,
             exit_code=ran.exit_code,
             expected_years=assignment.years,
             year_by_year=ran.year_by_year,
-            log_text=staged.log_path.read_text(encoding="utf-8", errors="replace"),
+            log_text=log_text,
         )
         if not check.ok or run is None:
-            return Failure(check.reason or "the run failed", tail)
+            seen = diagnose_exit(ran.exit_code, log_text, staged.folder)
+            reason = seen.reason or check.reason or "the run failed"
+            return Failure(reason, tail, kind=seen.kind, evidence=seen.evidence)
         if assignment.transfer is Transfer.SHARED and shared is not None:
             folder = unzipped_run(run)
             return SharedDone(folder, shared.driver_path(folder), tail)
@@ -67,8 +71,12 @@ def conclude(
             if run.is_file()
             else pack_folder(run, staged.folder / "run.zip", arcname_root=run.name).path
         )
-    except (WinjobsError, OSError) as exc:
+    except WinjobsError as exc:
         return Failure(f"the run could not be checked and packed: {exc}", tail)
+    except OSError as exc:  # the disk, not the run
+        return Failure(
+            f"the run could not be checked and packed: {exc}", tail, kind=FailureKind.MACHINE
+        )
     return Upload(upload, tail)
 
 

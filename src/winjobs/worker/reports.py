@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from winjobs.client import ClientError, DriverClient
-from winjobs.wire import SharedCompletion, TaskAssignment, TaskFailure
+from winjobs.wire import (
+    FailureEvidence,
+    FailureKind,
+    SharedCompletion,
+    TaskAssignment,
+    TaskFailure,
+)
 from winjobs.worker.retry import Backoff, RetryAborted, retry_transient
 from winjobs.worker.runner import StopReason, StopRequest
 from winjobs.worker.shutdown import Interrupted, Shutdown
@@ -45,6 +51,9 @@ class Failure:
     reason: str
     log_tail: str = ""
     release: bool = False  #: not the task's fault: the attempt is not counted
+    #: whose fault it looks like, and what shows it (`diagnosis`); the driver decides
+    kind: FailureKind = FailureKind.UNKNOWN
+    evidence: FailureEvidence = field(default_factory=FailureEvidence)
 
 
 @dataclass(frozen=True)
@@ -171,13 +180,15 @@ class Reporter:
         return None
 
     def _fail(self, assignment: TaskAssignment, report: Failure, stop: StopRequest) -> None:
-        verb = "handing back" if report.release else "reporting failure of"
+        verb = "handing back" if report.release else f"reporting failure ({report.kind}) of"
         log.warning("%s task %d: %s", verb, assignment.task_id, report.reason)
         failure = TaskFailure(
             attempt=assignment.attempt,
             reason=report.reason,
             log_tail=report.log_tail,
             release=report.release,
+            kind=report.kind,
+            evidence=report.evidence,
         )
         # A release at shutdown is tried once: the operator is waiting, and the lease
         # expiry returns the task anyway.

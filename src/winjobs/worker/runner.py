@@ -24,6 +24,8 @@ from typing import Any
 
 import psutil
 
+from winjobs.antares.output import strip_ansi
+
 #: How often the watcher looks at the process, the clock and the stop request.
 POLL_S = 0.1
 #: How long a killed tree may take to disappear before we give up waiting on it.
@@ -364,7 +366,8 @@ def kill_recorded_solver(path: Path) -> bool:
 
 
 def read_tail(path: Path, lines: int, max_bytes: int = 256 * 1024) -> str:
-    """The last `lines` lines of a text file (decoded leniently), "" when it is missing."""
+    """The last `lines` lines of a solver log (decoded leniently, without the colour codes
+    the real solver writes even into a file), "" when it is missing."""
     try:
         with path.open("rb") as handle:
             size = handle.seek(0, os.SEEK_END)
@@ -372,5 +375,5 @@ def read_tail(path: Path, lines: int, max_bytes: int = 256 * 1024) -> str:
             data = handle.read()
     except FileNotFoundError:
         return ""
-    text = data.decode("utf-8", errors="replace")
+    text = strip_ansi(data.decode("utf-8", errors="replace"))
     return "\n".join(text.splitlines()[-lines:])

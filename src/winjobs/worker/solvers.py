@@ -6,6 +6,8 @@ message the operator can act on; found inside a task it would fail somebody's jo
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -13,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from winjobs.antares.output import strip_ansi
 from winjobs.errors import ConfigError
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?\b")
 
 #: `-v` of the real solver loads nothing; a minute covers a cold network drive.
@@ -33,7 +35,7 @@ class Solver:
 
 def parse_version(output: str) -> str | None:
     """The version on the last non-empty line of `-v` output ("8.8.10 (revision )")."""
-    lines = [_ANSI.sub("", line).strip() for line in output.splitlines()]
+    lines = [strip_ansi(line).strip() for line in output.splitlines()]
     lines = [line for line in lines if line]
     if not lines:
         return None
@@ -96,3 +98,25 @@ def check_solvers(
     if problems:
         raise ConfigError("; ".join(problems))
     return solvers
+
+
+def config_fingerprint(cores: int, solvers: Mapping[str, Solver]) -> str:
+    """sha256 of what this worker runs tasks with: its cores and, per solver, the version,
+    the executable's path, what `-v` said, and the file's size and modification time (a
+    reinstalled solver is a change). The driver releases a held worker that registers
+    with another fingerprint: its operator changed something."""
+    described: list[dict[str, object]] = []
+    for version, solver in sorted(solvers.items()):
+        entry: dict[str, object] = {
+            "version": version,
+            "path": str(solver.path),
+            "reported": solver.reported,
+        }
+        try:
+            stat = solver.path.stat()
+            entry.update(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+        except OSError:
+            entry.update(size=None, mtime_ns=None)
+        described.append(entry)
+    text = json.dumps({"cores": cores, "solvers": described}, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

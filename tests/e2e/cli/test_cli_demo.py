@@ -150,7 +150,7 @@ def test_demo_shows_the_owner_coming_back(tmp_path: Path) -> None:
     out = result.stdout
     assert "the owner of demo-worker-1 came back 0s after its first task started:" in out
     assert re.search(
-        r"^  task \d+ \(years [\d-]+\) given back by its worker: vacated: suspended for \d+s",
+        r"^  task \d+ \(years [\d-]+\) given back by demo-worker-1: vacated: suspended for \d+s",
         out,
         re.MULTILINE,
     ), out

@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT, shared_studies
 from winjobs.antares.archive import PackResult, find_sevenzip, pack_folder, pack_study, sha256_file
-from winjobs.antares.unpack import UnpackLimits, unpack_archive
+from winjobs.antares.unpack import UnpackLimits, check_archive, unpack_archive
 from winjobs.errors import ArchiveError
 
 SEVENZIP = find_sevenzip("7z")
@@ -228,14 +228,21 @@ DEFAULT_LIMITS = UnpackLimits()
 UNPACKERS = [
     pytest.param(None, id="builtin"),
     pytest.param("7z", id="7zip", marks=needs_7z),
+    pytest.param("check", id="check-only"),
 ]
 
 
 @pytest.fixture(params=UNPACKERS)
 def unpack(request: pytest.FixtureRequest) -> Callable[..., None]:
-    tool = SEVENZIP if request.param else None
+    """Each way of taking in an untrusted zip: unpacking it (built in, 7-Zip), or
+    checking it where it is (`check_archive`: the same guards, nothing written)."""
+    tool = SEVENZIP if request.param == "7z" else None
 
     def run(archive: Path, dest: Path, limits: UnpackLimits = DEFAULT_LIMITS) -> None:
+        if request.param == "check":
+            with archive.open("rb") as handle:
+                check_archive(handle, archive.stat().st_size, archive.name, limits=limits).close()
+            return
         unpack_archive(archive, dest, limits=limits, sevenzip=tool)
 
     return run
@@ -346,19 +353,30 @@ def test_truncated_zip_is_rejected(
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dest")]
 
 
-def test_corrupt_data_is_rejected_and_nothing_remains(tmp_path: Path) -> None:
-    archive = _good_archive(tmp_path)
+@pytest.mark.parametrize("stored", [False, True])
+def test_corrupt_data_is_rejected_and_nothing_remains(
+    unpack: Callable[..., None], tmp_path: Path, stored: bool
+) -> None:
+    """A flipped byte inside an entry's data (deflated: the inflate or the CRC fails;
+    stored: only the CRC can tell) is refused, with nothing left behind."""
+    if stored:
+        archive = tmp_path / "good.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as opened:
+            opened.writestr("run/values.txt", os.urandom(5000))
+        (tmp_path / "src").mkdir()
+    else:
+        archive = _good_archive(tmp_path)
     data = bytearray(archive.read_bytes())
     with zipfile.ZipFile(archive) as opened:
         info = max(opened.infolist(), key=lambda i: i.compress_size)
-    data[info.header_offset + 30 + len(info.filename) + 5] ^= 0xFF  # inside deflate data
+    data[info.header_offset + 30 + len(info.filename) + 5] ^= 0xFF  # inside the entry's data
     archive.write_bytes(bytes(data))
-    with pytest.raises(ArchiveError, match="damaged"):
-        unpack_archive(archive, tmp_path / "dest")
+    with pytest.raises(ArchiveError, match=r"damaged|CRC|Data Error"):
+        unpack(archive, tmp_path / "dest")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good.zip", "src"]
 
 
-def test_lying_sizes_are_caught(tmp_path: Path) -> None:
+def test_lying_sizes_are_caught(unpack: Callable[..., None], tmp_path: Path) -> None:
     """A central directory that under-declares a file's size: zipfile stops at the declared
     size and the CRC check fails, so the bytes beyond are never written."""
     archive = _zip(tmp_path / "liar.zip", [("data.txt", b"0123456789" * 1000)])
@@ -367,7 +385,7 @@ def test_lying_sizes_are_caught(tmp_path: Path) -> None:
     data[central + 24 : central + 28] = (10).to_bytes(4, "little")  # uncompressed size
     archive.write_bytes(bytes(data))
     with pytest.raises(ArchiveError):
-        unpack_archive(archive, tmp_path / "dest")
+        unpack(archive, tmp_path / "dest")
     assert not (tmp_path / "dest").exists()
 
 

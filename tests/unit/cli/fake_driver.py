@@ -18,6 +18,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
@@ -170,6 +171,7 @@ class FakeDriver:
             (r"/jobs/(\d+)/tasks/(\d+)/log", "GET", self._task_log),
             (r"/jobs/(\d+)/result", "GET", self._result),
             (r"/workers", "GET", self._workers),
+            (r"/workers/[^/]+/release", "POST", self._release),
         ]
 
     def _job(self, job_id: int) -> JobDetail | None:
@@ -266,6 +268,27 @@ class FakeDriver:
 
     def _workers(self, request: httpx.Request, who: Identity) -> httpx.Response:
         return _json({"workers": [w.model_dump(mode="json") for w in self.workers]})
+
+    def _release(self, request: httpx.Request, who: Identity) -> httpx.Response:
+        name = unquote(request.url.path.split("/")[-2])
+        if who.role != Role.ADMIN:
+            return _error(403, f"this action needs a admin token; {who.name} is a {who.role}")
+        for index, worker in enumerate(self.workers):
+            if worker.name == name:
+                if worker.held_reason is None:
+                    return _error(409, f"worker {name} is not held")
+                released = worker.model_copy(
+                    update={
+                        "held_reason": None,
+                        "held_at": None,
+                        "held_by": None,
+                        "state": WorkerState.IDLE,
+                        "failures_in_a_row": 0,
+                    }
+                )
+                self.workers[index] = released
+                return _json(released.model_dump(mode="json"))
+        return _error(404, f"no worker named {name!r}")
 
     def _submit(self, request: httpx.Request, who: Identity) -> httpx.Response:
         fields, archive = _parse_multipart(request)

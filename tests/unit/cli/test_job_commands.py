@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.cli.conftest import Cli
-from tests.unit.cli.fake_driver import BASE_URL, FakeDriver, make_job, make_task
+from tests.unit.cli.conftest import Cli, Result
+from tests.unit.cli.fake_driver import BASE_URL, T0, FakeDriver, make_job, make_task
 from winjobs.wire import JobStatus, PolicyState, TaskStatus, WorkerState
 
 
@@ -264,3 +264,51 @@ def test_job_id_must_be_a_number(cli: Cli, fake: FakeDriver) -> None:
     result = cli("show", "abc")
     assert result.code == 2
     assert fake.requests == []
+
+
+HELD = "solver crashed 3 times in a row: the solver crashed (SIGSEGV, exit status 139)"
+
+
+def test_workers_says_why_a_worker_is_held(cli: Cli, fake: FakeDriver) -> None:
+    fake.add_worker("pc-01", state=WorkerState.BUSY, current_task=6, current_job=2)
+    fake.add_worker(
+        "pc-02",
+        state=WorkerState.HELD,
+        held_reason=HELD,
+        held_at=T0 - timedelta(minutes=5),
+        held_by="driver",
+        failures_in_a_row=3,
+    )
+    out = cli("workers").out
+    lines = out.splitlines()
+    assert lines[2].split()[:4] == ["pc-02", "4", "8.8", "held"]
+    assert re.search(rf"pc-02  held \(\d+[smhd] ago\): {re.escape(HELD)}", out), out
+    assert "winjobs worker-admin release NAME" in out
+    [held] = [w for w in json.loads(cli("workers", "--json").out)["workers"] if w["held_reason"]]
+    assert (held["name"], held["state"], held["failures_in_a_row"]) == ("pc-02", "held", 3)
+
+
+def _admin(cli: Cli, *args: str, token: str = "ops-token") -> Result:
+    return cli("worker-admin", *args, "--driver", BASE_URL, "--token", token, auth=False)
+
+
+def test_worker_admin_release(cli: Cli, fake: FakeDriver) -> None:
+    fake.add_worker("pc 02", state=WorkerState.HELD, held_reason=HELD, held_at=T0)
+    fake.add_worker("pc-03")
+    refused = _admin(cli, "release", "pc 02", token="alice-token")
+    assert refused.code == 1 and "not allowed" in refused.err and "admin" in refused.err
+    done = _admin(cli, "release", "pc 02")
+    assert (done.code, done.out.strip()) == (
+        0,
+        "worker pc 02 released: it takes tasks again (idle)",
+    )
+    assert fake.requests[-1].url.raw_path == b"/api/v1/workers/pc%2002/release"
+    again = _admin(cli, "release", "pc 02", "--json")
+    assert (again.code, again.err.strip()) == (1, "error: worker pc 02 is not held (HTTP 409)")
+    missing = _admin(cli, "release", "ghost")
+    assert (missing.code, missing.err.strip()) == (1, "error: no worker named 'ghost' (HTTP 404)")
+    fake.workers[1] = fake.workers[1].model_copy(update={"held_reason": "x", "held_at": T0})
+    as_json = _admin(cli, "release", "pc-03", "--json")
+    assert json.loads(as_json.out)["name"] == "pc-03"
+    helped = cli("worker-admin", "--help", auth=False)
+    assert helped.code == 0 and "release" in helped.out

@@ -17,6 +17,7 @@ from winjobs.driver import scheduler
 from winjobs.driver.errors import Conflict
 from winjobs.driver.settings import ChunkPolicy
 from winjobs.driver.store import ClaimPolicy, PolicyStatus, Store
+from winjobs.driver.store.records import FailureReport, FailureRules
 from winjobs.wire import (
     ClaimRequest,
     Heartbeat,
@@ -257,7 +258,8 @@ def test_a_vacated_task_starts_afresh_on_its_next_worker(store: Store, clock: Fa
     assert held is not None
     _beat(store, held.task_id, office, held.attempt, suspended=True)
     clock.advance(400)
-    store.fail_task(held.task_id, office, held.attempt, "vacated: suspended for 6m", "", True, 3)
+    release = FailureReport("vacated: suspended for 6m", release=True)
+    store.fail_task(held.task_id, office, held.attempt, release, FailureRules(max_attempts=3))
     again = store.claim(other, 4, False, None, TAKE_OVER)
     assert again is not None and again.task_id == held.task_id
     row = store.get_task(held.task_id)

@@ -51,6 +51,7 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     assert settings.resolved_database_url.startswith("sqlite:///")
     assert settings.resolved_database_url.endswith("data/driver/winjobs.db")
     assert (settings.lease_seconds, settings.max_attempts) == (60.0, 3)
+    assert settings.hold_after_failures == 3
     assert settings.chunk_policy is ChunkPolicy.BALANCED
     assert settings.heartbeat_every_s == 15.0
 
@@ -80,6 +81,8 @@ def test_environment_beats_the_file_and_flags_beat_both(
         ("lease_seconds: 0", "`lease_seconds`: Input should be greater than 0"),
         ("chunk_policy: fastest", "`chunk_policy`: Input should be 'balanced' or 'cores'"),
         ("max_attempts: 0", "max_attempts"),
+        ("hold_after_failures: -1", "`hold_after_failures`: Input should be greater than or"),
+        ("hold_after_failures: three", "`hold_after_failures`: Input should be a valid integer"),
         ("colour: blue", "unknown key `colour`"),
         ("tokens: [{name: a, role: boss, token: x}]", "tokens.0.role"),
         ("tokens: [{name: a, role: user}]", "exactly one of `token` or `token_sha256`"),

@@ -11,10 +11,20 @@ import pytest
 from tests.unit.driver.helpers import FakeClock
 from winjobs.driver.errors import Conflict, NotFound
 from winjobs.driver.settings import ChunkPolicy
-from winjobs.driver.store import Claimed, ClaimPolicy, FailOutcome, NewJob, Store, describe_years
+from winjobs.driver.store import (
+    Claimed,
+    ClaimPolicy,
+    FailOutcome,
+    FailureReport,
+    FailureRules,
+    NewJob,
+    Store,
+    describe_years,
+)
 from winjobs.wire import JobStatus, TaskStatus
 
 POLICY = ClaimPolicy(ChunkPolicy.CORES, lease_seconds=60, worker_offline_s=90)
+RULES = FailureRules(max_attempts=3)
 
 
 def new_job(
@@ -44,7 +54,10 @@ def new_job(
 def worker(
     store: Store, name: str = "w1", cores: int = 4, versions: list[str] | None = None
 ) -> int:
-    return store.register_worker(name, "Linux", cores, versions or ["8.8"], "http", None, None)
+    registered = store.register_worker(
+        name, "Linux", cores, versions or ["8.8"], "http", None, None
+    )
+    return registered.worker_id
 
 
 def claim(store: Store, worker_id: int, cores: int = 4, policy: ClaimPolicy = POLICY) -> Claimed:
@@ -131,7 +144,7 @@ def test_stale_reports_are_refused_and_change_nothing(store: Store, clock: FakeC
     w1, w2 = worker(store, "w1"), worker(store, "w2")
     old = claim(store, w1)
     clock.advance(61)
-    [event] = store.requeue_expired(max_attempts=3)
+    [event] = store.requeue_expired(RULES)
     assert event.outcome is FailOutcome.REQUEUED
     new = claim(store, w2)
     assert (new.task_id, new.attempt) == (old.task_id, 2)
@@ -141,7 +154,7 @@ def test_stale_reports_are_refused_and_change_nothing(store: Store, clock: FakeC
     with pytest.raises(Conflict, match="stale"):
         store.complete_task(old.task_id, w1, old.attempt, "late")
     with pytest.raises(Conflict, match="stale"):
-        store.fail_task(old.task_id, w1, old.attempt, "x", "", False, 3)
+        store.fail_task(old.task_id, w1, old.attempt, FailureReport("x"), RULES)
     with pytest.raises(Conflict):  # the right attempt from the wrong worker
         store.complete_task(old.task_id, w1, new.attempt, "")
     after = store.get_task(old.task_id)
@@ -164,7 +177,9 @@ def test_failures_requeue_until_max_attempts_then_fail_the_job(store: Store) -> 
     for attempt in range(1, 4):
         task = claim(store, w, cores=2)
         assert task.years == [4, 5] and task.attempt == attempt
-        event = store.fail_task(task.task_id, w, attempt, f"boom {attempt}", "tail", False, 3)
+        event = store.fail_task(
+            task.task_id, w, attempt, FailureReport(f"boom {attempt}", "tail"), RULES
+        )
         if attempt < 3:
             assert event.outcome is FailOutcome.REQUEUED and status(store, job_id) == "running"
     assert event.outcome is FailOutcome.JOB_FAILED
@@ -182,7 +197,9 @@ def test_a_release_is_not_counted(store: Store) -> None:
     w = worker(store)
     for _ in range(5):
         task = claim(store, w)
-        event = store.fail_task(task.task_id, w, task.attempt, "shutting down", "", True, 3)
+        event = store.fail_task(
+            task.task_id, w, task.attempt, FailureReport("shutting down", release=True), RULES
+        )
         assert event.outcome is FailOutcome.RELEASED
     assert store.get_task(task.task_id).failures == 0
 
@@ -193,9 +210,9 @@ def test_expired_leases_count_as_failures(store: Store, clock: FakeClock) -> Non
     for _ in range(3):
         task = claim(store, w)
         clock.advance(30)
-        assert store.requeue_expired(3) == []  # lease still valid
+        assert store.requeue_expired(RULES) == []  # lease still valid
         clock.advance(31)
-        [event] = store.requeue_expired(3)
+        [event] = store.requeue_expired(RULES)
         assert "lease expired: worker w1" in event.reason
     assert event.outcome is FailOutcome.JOB_FAILED
     assert status(store, job_id) == JobStatus.FAILED
@@ -293,7 +310,7 @@ def test_restart_gives_running_tasks_a_fresh_lease(store: Store, clock: FakeCloc
     task = claim(store, w)
     clock.advance(3600)  # the driver was down for an hour
     assert store.extend_running_leases(60) == 1
-    assert store.requeue_expired(3) == []
+    assert store.requeue_expired(RULES) == []
     assert store.heartbeat(task.task_id, w, task.attempt, 1, 60).cancel is False
 
 

@@ -1,10 +1,12 @@
-"""Fixtures of the stand-in tests: small studies and a way to run the solver in-process."""
+"""Fixtures of the stand-in tests: small studies and a way to run the solver in-process.
+
+`copy_study` and `set_settings` come from `tests.helpers.study_variants` (re-exported here
+for the tests that import them from this module)."""
 
 from __future__ import annotations
 
 import io
 import shutil
-import stat
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -12,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.study_variants import copy_study as copy_study
+from tests.helpers.study_variants import set_settings as set_settings
 from winjobs.antares.example import write_example_study
-from winjobs.antares.ini import IniDocument
 from winjobs.standin.cli import run_solver
 
 FAST = {"WINJOBS_STANDIN_SECONDS_PER_YEAR": "0", "WINJOBS_STANDIN_COLOR": "never"}
@@ -35,23 +38,6 @@ def run_inprocess(argv: list[str], environ: Mapping[str, str] | None = None) -> 
     out, err = io.StringIO(), io.StringIO()
     status = run_solver(["winjobs-standin-solver", *argv], {**FAST, **(environ or {})}, out, err)
     return Outcome(status, out.getvalue(), err.getvalue())
-
-
-def set_settings(study: Path, section: str, settings: Mapping[str, str]) -> None:
-    """Edit keys of one section of a study's generaldata.ini."""
-    path = study / "settings" / "generaldata.ini"
-    document = IniDocument.read(path)
-    for key, value in settings.items():
-        document.set(section, key, value)
-    document.write(path)
-
-
-def copy_study(source: Path, dest: Path) -> Path:
-    """A writable copy of a (read-only) shared study."""
-    shutil.copytree(source, dest)
-    for path in [dest, *dest.rglob("*")]:
-        path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    return dest
 
 
 def only_run(study: Path) -> Path:

@@ -90,6 +90,7 @@ class FakeDriver:
         self.refuse_outputs: str | None = None  #: uploads get 422 with this reason
         self.cut_downloads_after: int | None = None  #: a study download stops after N bytes
         self.max_claim_wait_s = 1.0  #: cap of the long-poll, whatever the worker asks
+        self.held_reason: str | None = None  #: registrations are told the worker is held
         #: called when a draining claim arrives, before it ends the worker's waiting claims
         self.before_draining: Callable[[], None] | None = None
         #: called when a claim has leased a task, before the answer leaves
@@ -213,6 +214,7 @@ class FakeDriver:
             worker_id=worker_id,
             heartbeat_interval_s=self.heartbeat_interval_s,
             lease_seconds=self.lease_seconds,
+            held_reason=self.held_reason,
         )
         return httpx.Response(200, json=reply.model_dump(mode="json"))
 

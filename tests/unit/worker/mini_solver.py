@@ -2,7 +2,8 @@
 driver in tests/integration). It speaks the solver's command line and log lines and
 writes the bits of a run folder the strict success check looks at.
 
-Knobs (environment): MINI_SECONDS_PER_YEAR, MINI_FAIL_YEAR (exit 1 + [fatal]), MINI_HANG.
+Knobs (environment): MINI_SECONDS_PER_YEAR, MINI_FAIL_YEAR (exit 1 + [fatal]), MINI_HANG,
+MINI_CRASH (killed by SIGKILL before any output, as by the out-of-memory killer).
 Each run appends "pid <pid>" to $MINI_PID_FILE when set.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -31,6 +33,8 @@ def main() -> int:
     if pid_file := os.environ.get("MINI_PID_FILE"):
         with open(pid_file, "a") as out:
             out.write(f"{os.getpid()}\n")
+    if os.environ.get("MINI_CRASH"):
+        os.kill(os.getpid(), signal.SIGKILL)
     general = (study / "settings" / "generaldata.ini").read_text()
     nbyears = int(re.search(r"nbyears\s*=\s*(\d+)", general).group(1))
     years = [int(y) for y in re.findall(r"playlist_year \+ = (\d+)", general)]

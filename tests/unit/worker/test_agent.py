@@ -19,7 +19,7 @@ import pytest
 from tests.unit.worker.fake_driver import FakeDriver, FakeTask
 from winjobs.antares.archive import pack_study
 from winjobs.client import ClientError
-from winjobs.wire import PolicyState, TaskStatus
+from winjobs.wire import FailureEvidence, FailureKind, PolicyState, TaskStatus
 from winjobs.worker.agent import Agent
 from winjobs.worker.owner import OwnerWatch
 from winjobs.worker.policy import Policy, windows_from
@@ -27,7 +27,7 @@ from winjobs.worker.probes import Probes
 from winjobs.worker.retry import Backoff
 from winjobs.worker.settings import WorkerSettings, load_settings
 from winjobs.worker.shutdown import Shutdown, signals_to
-from winjobs.worker.solvers import Solver, check_solvers
+from winjobs.worker.solvers import Solver, check_solvers, config_fingerprint
 
 MINI_SOLVER = Path(__file__).with_name("mini_solver.py")
 
@@ -208,6 +208,25 @@ def test_a_failing_solver_is_reported_with_the_log_tail(world: World) -> None:
     assert failure.attempt == 1
     assert "[fatal] Year 2: the problem is infeasible" in failure.log_tail
     assert failure.reason
+    # the solver judged the study: the driver compares this evidence between machines
+    assert failure.kind is FailureKind.STUDY
+    assert failure.evidence == FailureEvidence(
+        exit_status=1, fatal_line="Year 2: the problem is infeasible"
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the mini solver crashes by a POSIX signal")
+def test_a_crashing_solver_is_reported_as_the_machines_failure(world: World) -> None:
+    task = world.add([0, 1])
+    os.environ["MINI_CRASH"] = "1"
+    try:
+        world.agent().run(max_tasks=1)
+    finally:
+        del os.environ["MINI_CRASH"]
+    [failure] = task.failures
+    assert failure.kind is FailureKind.MACHINE
+    assert failure.evidence == FailureEvidence(exit_status=-9, signal="SIGKILL")
+    assert failure.reason == "the solver crashed (SIGKILL, exit status -9)"
 
 
 def test_a_hanging_solver_is_killed_at_the_time_limit(world: World) -> None:
@@ -221,6 +240,7 @@ def test_a_hanging_solver_is_killed_at_the_time_limit(world: World) -> None:
     assert time.monotonic() - started < 8
     [failure] = task.failures
     assert failure.reason == "killed at the task time limit of 1 s"
+    assert failure.kind is FailureKind.UNKNOWN  # a slow machine or a heavy study
     assert "MC-Years" in failure.log_tail
     assert not _alive(world.solver_pids()[0])
 
@@ -307,6 +327,19 @@ def test_an_unknown_solver_version_is_handed_back(world: World) -> None:
     world.agent().run(max_tasks=1)
     [release] = task.releases
     assert "no solver 9.2" in release.reason
+
+
+def test_registration_sends_the_configuration_and_a_hold_is_logged(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.driver.held_reason = "solver crashed 3 times in a row: boom"
+    world.add([0])
+    with caplog.at_level("WARNING", logger="winjobs.worker.agent"):
+        world.agent().run(exit_when_idle=True)
+    registration = world.driver.workers[1]
+    assert registration.config_sha256 == config_fingerprint(2, world.solvers)
+    assert "the driver holds this worker: solver crashed 3 times in a row: boom" in caplog.text
+    assert "winjobs worker-admin release unit-worker" in caplog.text
 
 
 def test_an_interrupted_download_resumes(world: World) -> None:

@@ -288,3 +288,14 @@ def test_vacate_kills_a_running_solver_and_spares_the_stop_request(
     assert quick.wait(None, stop).stopped is None
     quick.vacate("vacated: too late")  # ended by itself: nothing to vacate
     assert not stop.is_set()
+
+
+def test_read_tail_drops_the_colour_codes_the_real_solver_writes(tmp_path: Path) -> None:
+    """The real 8.8 solver colours its level tags even into a file; a tail shown in the
+    CLI, the dashboard and JSON must read as text."""
+    log = tmp_path / "solver.log"
+    log.write_bytes(
+        b"[2026-12-02 04:05:33][solver][infos] Year(s) 3 4 \n"
+        b"[2026-12-02 04:05:33][solver]\x1b[0;31m[fatal]\x1b[0m Year 3 failed at week 19.\n"
+    )
+    assert read_tail(log, 1) == "[2026-12-02 04:05:33][solver][fatal] Year 3 failed at week 19."

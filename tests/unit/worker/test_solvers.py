@@ -30,6 +30,20 @@ def test_parse_version_reads_the_last_line(output: str, expected: str | None) ->
     assert parse_version(output) == expected
 
 
+@pytest.mark.shared_data
+def test_the_real_solver_passes_the_check(shared_antares: Path) -> None:
+    """The real 8.8.10 binary (through its wrapper, which sets the library path): it may
+    also print "impossible to set locale to en_US.utf8" on stderr, and that is fine."""
+    solver = check_solver("8.8", shared_antares / "solver-8.8" / "antares-solver")
+    assert solver.reported == "8.8.10"
+
+
+def test_a_locale_complaint_on_stderr_does_not_matter(make_script: ScriptFactory) -> None:
+    body = 'import sys\nsys.stderr.write("impossible to set locale to en_US.utf8\\n")\n'
+    path = make_script("antares-8.8-solver", body + BANNER.format(version="8.8.10"))
+    assert check_solver("8.8", path).reported == "8.8.10"
+
+
 def test_a_matching_solver_passes(make_script: ScriptFactory) -> None:
     path = make_script("antares-8.8-solver", BANNER.format(version="8.8.10"))
     solver = check_solver("8.8", path)

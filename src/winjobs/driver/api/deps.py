@@ -51,6 +51,10 @@ async def _user(identity: CurrentIdentity) -> Identity:
     return require_role(identity, (Role.USER, Role.ADMIN), "this endpoint")
 
 
+async def _admin(identity: CurrentIdentity) -> Identity:
+    return require_role(identity, (Role.ADMIN,), "this action")
+
+
 async def _worker(identity: CurrentIdentity) -> Identity:
     return require_role(identity, (Role.WORKER,), "the worker protocol")
 
@@ -73,6 +77,7 @@ JobsDep = Annotated[JobService, Depends(_jobs)]
 DispatchDep = Annotated[Dispatch, Depends(_dispatch)]
 SettingsDep = Annotated[DriverSettings, Depends(_settings)]
 UserIdentity = Annotated[Identity, Depends(_user)]
+AdminIdentity = Annotated[Identity, Depends(_admin)]
 WorkerIdentity = Annotated[Identity, Depends(_worker)]
 StudyReader = Annotated[Identity, Depends(_worker_or_admin)]
 #: the calling worker's registered id (worker token + X-Winjobs-Worker header)

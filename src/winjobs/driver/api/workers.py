@@ -1,4 +1,5 @@
-"""`/workers`: list them; the worker protocol's register and claim (long-poll)."""
+"""`/workers`: list them; the admin actions on one (`/workers/{name}/release`); the
+worker protocol's register and claim (long-poll)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from winjobs.driver import views
 from winjobs.driver.api.deps import (
+    AdminIdentity,
     DispatchDep,
     DriverDep,
     SettingsDep,
@@ -20,6 +21,7 @@ from winjobs.driver.api.deps import (
 from winjobs.wire import (
     ClaimRequest,
     TaskAssignment,
+    WorkerInfo,
     WorkerList,
     WorkerRegistered,
     WorkerRegistration,
@@ -30,15 +32,15 @@ router = APIRouter(tags=["workers"])
 
 @router.get("/workers", response_model=WorkerList)
 def list_workers(_identity: UserIdentity, driver: DriverDep) -> WorkerList:
-    """Every worker that ever registered: state, current task, last seen."""
-    now = driver.store.clock()
-    offline = driver.settings.worker_offline_s
-    return WorkerList(
-        workers=[
-            views.worker_info(worker, task, now, offline)
-            for worker, task in driver.store.list_workers()
-        ]
-    )
+    """Every worker that ever registered: state (held, and why), current task, last seen."""
+    return driver.pool.list()
+
+
+@router.post("/workers/{name}/release", response_model=WorkerInfo)
+def release_worker(name: str, admin: AdminIdentity, driver: DriverDep) -> WorkerInfo:
+    """Release a held worker (admin): it takes tasks again, its failures in a row
+    forgotten. 404 unknown name, 409 not held."""
+    return driver.pool.release(name, admin)
 
 
 @router.post("/workers/register", response_model=WorkerRegistered)

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import winjobs
-from winjobs.driver import views
 from winjobs.driver.auth import ensure_can_change
 from winjobs.driver.dashboard import present
 from winjobs.driver.dashboard.deps import Dashboard
@@ -106,15 +105,11 @@ def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:
 
 
 def workers_screen(driver: Driver) -> dict[str, Any]:
-    now = driver.store.clock()
-    offline = driver.settings.worker_offline_s
-    workers: list[WorkerInfo] = [
-        views.worker_info(worker, task, now, offline)
-        for worker, task in driver.store.list_workers()
-    ]
+    workers: list[WorkerInfo] = driver.pool.list().workers
     states = Counter(w.state for w in workers)
     return {
         "workers": workers,
         "states": [(s.value, states[s]) for s in WorkerState if states[s]],
-        "now": now,
+        "held": [w for w in workers if w.held_reason],
+        "now": driver.store.clock(),
     }

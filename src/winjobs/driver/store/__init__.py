@@ -8,8 +8,9 @@ is checked, so a stale report (old fencing token) changes nothing.
 
 The scheduling decisions come from `scheduler` (pure); the store gathers its facts and
 applies its answers. The parts: `claims` (the hot path), `reports` (heartbeat, complete,
-fail, lease sweep), `jobs`, `workers` (and the start-up/overview queries), `retention`
-(removing finished jobs, keeping a summary).
+fail, lease sweep), `failures` (failed attempts judged by `failure_policy`, failing
+workers' streaks and holds), `jobs`, `workers` (and the start-up/overview queries),
+`retention` (removing finished jobs, keeping a summary).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from winjobs.driver.store.records import (
     Clock,
     Counts,
     FailOutcome,
+    FailureReport,
+    FailureRules,
     NewJob,
     PolicyStatus,
     Progress,
@@ -34,7 +37,7 @@ from winjobs.driver.store.records import (
 )
 from winjobs.driver.store.reports import ReportStore
 from winjobs.driver.store.retention import FinishedJob, RetentionStore
-from winjobs.driver.store.workers import WorkerStore
+from winjobs.driver.store.workers import Registration, WorkerStore
 
 __all__ = [
     "ACTIVE_JOB",
@@ -45,10 +48,13 @@ __all__ = [
     "Clock",
     "Counts",
     "FailOutcome",
+    "FailureReport",
+    "FailureRules",
     "FinishedJob",
     "NewJob",
     "PolicyStatus",
     "Progress",
+    "Registration",
     "Store",
     "TaskEvent",
     "describe_years",

@@ -10,21 +10,27 @@ jobs' facts, then either take the job's lowest queued task or read the job and c
 next years, mark the job started (and advance it), and insert the task. A claim that
 finds nothing may take over a task whose solver has been suspended too long (its
 worker's owner came back): one more statement, only on claims that found no work.
+
+A held worker gets nothing. A queued task a worker failed is invisible to it while it must
+leave the task to others (`failure_policy`): one indexed lookup in `task_failures` per
+queued task (few: only tasks given back are queued), never a scan of the history.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, exists, func, insert, or_, select, update
 
-from winjobs.driver import scheduler
+from winjobs.driver import failure_policy, scheduler
 from winjobs.driver.errors import NotFound
-from winjobs.driver.models import Job, Task, Worker
+from winjobs.driver.models import Job, Task, TaskFailure, Worker
 from winjobs.driver.settings import ChunkPolicy
 from winjobs.driver.store.base import StoreBase
+from winjobs.driver.store.failures import HOLD_FOR_STREAK, OTHERS_SUCCEEDED
 from winjobs.driver.store.records import (
     ACTIVE_JOB,
     NO_POLICY,
@@ -33,6 +39,8 @@ from winjobs.driver.store.records import (
     PolicyStatus,
 )
 from winjobs.wire import JobStatus, PolicyState, TaskStatus
+
+log = logging.getLogger(__name__)
 
 _TOUCH_WORKER = (
     update(Worker)
@@ -45,7 +53,20 @@ _TOUCH_WORKER = (
         policy_reason=bindparam("b_policy_reason"),
         next_work_at=bindparam("b_next_work"),
     )
-    .returning(Worker.name, Worker.versions)
+    .returning(
+        Worker.name,
+        Worker.versions,
+        Worker.held_at,
+        Worker.fail_streak,
+        Worker.streak_since,
+        Worker.streak_reason,
+    )
+)
+#: the claiming worker failed this task and must leave it to others
+_AVOIDED = exists().where(
+    TaskFailure.task_id == Task.id,
+    TaskFailure.worker_id == bindparam("b_worker"),
+    TaskFailure.avoid.is_(True),
 )
 _JOB_FACTS = select(
     Job.id,
@@ -53,16 +74,17 @@ _JOB_FACTS = select(
     Job.antares_version,
     Job.solver_version,
     select(func.count())
-    .where(Task.job_id == Job.id, Task.status == TaskStatus.QUEUED.value)
+    .where(Task.job_id == Job.id, Task.status == TaskStatus.QUEUED.value, ~_AVOIDED)
     .scalar_subquery(),
     Job.years_total - Job.next_index,
 ).where(Job.status.in_(ACTIVE_JOB))
 _LOWEST_QUEUED = (
     select(Task.id)
-    .where(Task.job_id == bindparam("b_job"), Task.status == TaskStatus.QUEUED.value)
+    .where(Task.job_id == bindparam("b_job"), Task.status == TaskStatus.QUEUED.value, ~_AVOIDED)
     .order_by(Task.first_year)
     .limit(1)
 )
+
 _TAKE_QUEUED = (
     update(Task)
     .where(Task.id == bindparam("b_task"), Task.status == TaskStatus.QUEUED.value)
@@ -83,10 +105,11 @@ _TAKE_QUEUED = (
 _JOB_TO_CUT = select(Job.years, Job.next_index, Job.splittable, Job.status).where(
     Job.id == bindparam("b_job")
 )
-#: online, not draining, and taking work by its owner's policy (or reporting none)
+#: online, not draining, not held, and taking work by its owner's policy (or reporting none)
 _POOL = select(func.coalesce(func.sum(Worker.cores), 0), func.count()).where(
     Worker.last_seen >= bindparam("b_online"),
     Worker.draining.is_(False),
+    Worker.held_at.is_(None),
     or_(Worker.policy_state.is_(None), Worker.policy_state == PolicyState.IN_SCHEDULE.value),
 )
 #: years of the job in tasks other workers claimed and reported no finished year of yet
@@ -178,7 +201,7 @@ class ClaimStore(StoreBase):
         status: PolicyStatus = NO_POLICY,
     ) -> Claimed | None:
         """Lease the next task to this worker, cutting new years if needed; None: no work
-        (or a draining or paused worker, which takes none)."""
+        (or a draining, paused or held worker, which takes none)."""
         now = self.clock()
         with self._write() as conn:
             worker = conn.execute(
@@ -195,11 +218,11 @@ class ClaimStore(StoreBase):
             ).one_or_none()
             if worker is None:
                 raise NotFound(f"no worker {worker_id}: register again")
-            if draining or paused:
+            if draining or paused or self._held(conn, worker_id, worker, policy, now):
                 return None
-            name, versions = worker
+            name, versions = worker.name, worker.versions
             for _ in range(3):  # a lost race (PostgreSQL only) re-reads the facts
-                decision = scheduler.pick(self._job_facts(conn), versions)
+                decision = scheduler.pick(self._job_facts(conn, worker_id), versions)
                 if decision is None:
                     return self._take_over(conn, worker_id, name, versions, now, policy)
                 lease_until = now + timedelta(seconds=policy.lease_seconds)
@@ -218,6 +241,24 @@ class ClaimStore(StoreBase):
                 if claimed is not None:
                     return claimed
             return None
+
+    def _held(
+        self, conn: Connection, worker_id: int, worker: Any, policy: ClaimPolicy, now: datetime
+    ) -> bool:
+        """Held already, or held now: failures in a row reached the threshold before any
+        other worker had succeeded, and one has since (checked only for such workers)."""
+        if worker.held_at is not None:
+            return True
+        if worker.streak_since is None or not failure_policy.should_hold(
+            worker.fail_streak, policy.hold_after_failures, others_succeeded=True
+        ):
+            return False
+        params = {"b_worker": worker_id, "b_since": worker.streak_since, "b_now": now}
+        if not conn.execute(OTHERS_SUCCEEDED, params).scalar_one():
+            return False
+        conn.execute(HOLD_FOR_STREAK, params)
+        log.warning("worker %s is held: %s", worker.name, worker.streak_reason)
+        return True
 
     def _take_over(
         self,
@@ -269,7 +310,7 @@ class ClaimStore(StoreBase):
         claimed = _claimed(task.task_id, taken.attempt, list(taken.years), decision, params, job)
         return replace(claimed, taken_from=task.worker, suspended_since=task.suspended_since)
 
-    def _job_facts(self, conn: Connection) -> list[scheduler.JobFacts]:
+    def _job_facts(self, conn: Connection, worker_id: int) -> list[scheduler.JobFacts]:
         return [
             scheduler.JobFacts(
                 id=job_id,
@@ -279,7 +320,9 @@ class ClaimStore(StoreBase):
                 queued_tasks=int(queued),
                 unassigned_years=int(unassigned),
             )
-            for job_id, priority, version, solver, queued, unassigned in conn.execute(_JOB_FACTS)
+            for job_id, priority, version, solver, queued, unassigned in conn.execute(
+                _JOB_FACTS, {"b_worker": worker_id}
+            )
         ]
 
     def _take_queued(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 
 from winjobs.driver.errors import Conflict, NotFound
-from winjobs.driver.models import Job, Task
+from winjobs.driver.models import Job, Task, TaskFailure
 from winjobs.driver.store.base import StoreBase
 from winjobs.driver.store.records import ACTIVE_JOB, NewJob, Progress
 from winjobs.wire import JobStatus, TaskStatus
@@ -166,6 +166,12 @@ class JobStore(StoreBase):
                     lease_until=None,
                     finished_at=None,
                     error=None,
+                )
+            )
+            # a retry starts afresh: every worker may take the years again
+            conn.execute(
+                delete(TaskFailure).where(
+                    TaskFailure.task_id.in_(select(Task.id).where(Task.job_id == job_id))
                 )
             )
             succeeded = conn.execute(

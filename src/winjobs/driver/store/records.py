@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from winjobs.driver.settings import ChunkPolicy
-from winjobs.wire import JobStatus, TaskStatus
+from winjobs.wire import FailureKind, JobStatus, TaskStatus
 
 Clock = Callable[[], datetime]
 ACTIVE_JOB = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
@@ -57,6 +57,8 @@ class ClaimPolicy:
     chunk_policy: ChunkPolicy
     lease_seconds: float
     worker_offline_s: float
+    #: failures in a row that put a worker on hold (0: never; `failure_policy`)
+    hold_after_failures: int = 3
     #: a task suspended this long may go to a worker that finds no other work (None: never)
     reassign_suspended_after_s: float | None = None
 
@@ -99,10 +101,34 @@ class Beat:
     lease_until: datetime
 
 
+@dataclass(frozen=True)
+class FailureRules:
+    """The settings the failure path applies (`failure_policy`)."""
+
+    max_attempts: int
+    hold_after_failures: int = 3
+    worker_offline_s: float = 90.0
+
+
+@dataclass(frozen=True)
+class FailureReport:
+    """A failed attempt as the store records it (a lease expiry is one too)."""
+
+    reason: str
+    log_tail: str = ""
+    #: given back without fault (shutdown, low disk): not a failure, nothing recorded
+    release: bool = False
+    kind: FailureKind = FailureKind.UNKNOWN
+    fingerprint: str | None = None  #: `failure_policy.fingerprint` of its evidence
+    crashed: bool = False  #: the solver died of a signal or a crash status
+
+
 class FailOutcome(StrEnum):
     RELEASED = "released"  #: given back, not counted
-    REQUEUED = "requeued"  #: counted, will be tried again
-    JOB_FAILED = "job_failed"  #: reached max_attempts: the job failed
+    REQUEUED = "requeued"  #: will be tried again (counted or not: `TaskEvent.counted`)
+    JOB_FAILED = "job_failed"  #: reached max_attempts, or the study's error: the job failed
+    #: nobody but the workers that failed it can run it now: they may try again
+    REOPENED = "reopened"
 
 
 @dataclass(frozen=True)
@@ -114,6 +140,10 @@ class TaskEvent:
     years: list[int]
     outcome: FailOutcome
     reason: str
+    worker: str | None = None  #: the worker whose attempt it was
+    counted: bool = True  #: added to the task's failures (towards max_attempts)
+    avoided: bool = False  #: its next attempt goes to another worker
+    held: str | None = None  #: the worker was put on hold by this failure: why
 
 
 @dataclass(frozen=True)

@@ -7,23 +7,22 @@ answered with the reason (`_refuse`). The hot statements are built once.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, NoReturn
 
 from sqlalchemy import Boolean, Connection, and_, bindparam, case, func, null, select, update
 
 from winjobs.driver.errors import Conflict, NotFound
 from winjobs.driver.models import Job, Task, UtcDateTime, Worker
-from winjobs.driver.store.base import StoreBase
+from winjobs.driver.store.failures import FailedAttempt, FailureStore
 from winjobs.driver.store.records import (
-    ACTIVE_JOB,
     Beat,
-    FailOutcome,
+    FailureReport,
+    FailureRules,
     PolicyStatus,
     TaskEvent,
-    describe_years,
 )
-from winjobs.wire import JobStatus, TaskStatus
+from winjobs.wire import FailureKind, TaskStatus
 
 _FENCE = and_(
     Task.id == bindparam("b_task"),
@@ -39,6 +38,24 @@ _TOUCH_POLICY = _TOUCH.values(
     policy_state=bindparam("b_policy"),
     policy_reason=bindparam("b_policy_reason"),
     next_work_at=bindparam("b_next_work"),
+)
+#: a completion also ends the worker's failures in a row (rolled back if refused)
+_TOUCH_SUCCEEDED = (
+    update(Worker)
+    .where(Worker.id == bindparam("b_worker"))
+    .values(
+        last_seen=bindparam("b_now"),
+        last_success_at=bindparam("b_now"),
+        fail_streak=0,
+        streak_since=None,
+        streak_reason=None,
+    )
+)
+#: the worker rows of expired attempts, locked before any job (the lock order)
+_LOCK_WORKERS = (
+    select(Worker.id)
+    .where(Worker.id.in_(bindparam("b_workers", expanding=True)))
+    .order_by(Worker.id)
 )
 _HEARTBEAT = (
     update(Task)
@@ -61,7 +78,7 @@ _HEARTBEAT = (
 _TASK_STATE = select(Task.status, Task.attempt, Task.worker_id, Task.job_id).where(
     Task.id == bindparam("b_task")
 )
-_HELD = select(Task.job_id, Task.years, Task.failures).where(_FENCE)
+_HELD = select(Task.job_id, Task.years, Task.failures, Task.worker_name).where(_FENCE)
 _LOCK_JOB = select(Job.id).where(Job.id == bindparam("b_job"))
 _COMPLETE = (
     update(Task)
@@ -77,12 +94,22 @@ _COMPLETE = (
         suspended_at=None,
     )
 )
-_EXPIRED = select(
-    Task.id, Task.job_id, Task.years, Task.failures, Task.attempt, Task.worker_name
-).where(Task.status == TaskStatus.RUNNING.value, Task.lease_until < bindparam("b_now"))
+_EXPIRED = (
+    select(
+        Task.id,
+        Task.job_id,
+        Task.years,
+        Task.failures,
+        Task.attempt,
+        Task.worker_id,
+        Task.worker_name,
+    )
+    .where(Task.status == TaskStatus.RUNNING.value, Task.lease_until < bindparam("b_now"))
+    .order_by(Task.worker_id, Task.id)
+)
 
 
-class ReportStore(StoreBase):
+class ReportStore(FailureStore):
     def _lock_job(self, conn: Connection, job_id: int) -> None:
         if not self._sqlite:
             conn.execute(_LOCK_JOB.with_for_update(), {"b_job": job_id})
@@ -169,7 +196,7 @@ class ReportStore(StoreBase):
             "b_location": output_location,
         }
         with self._write() as conn:
-            conn.execute(_TOUCH, params)
+            conn.execute(_TOUCH_SUCCEEDED, params)
             held = conn.execute(_HELD, params).one_or_none()
             if held is None:
                 self._refuse(conn, task_id, worker_id, attempt)
@@ -184,11 +211,10 @@ class ReportStore(StoreBase):
         task_id: int,
         worker_id: int,
         attempt: int,
-        reason: str,
-        log_tail: str,
-        release: bool,
-        max_attempts: int,
+        report: FailureReport,
+        rules: FailureRules,
     ) -> TaskEvent:
+        """A failed attempt, judged by `failure_policy` (or a release, not counted)."""
         now = self.clock()
         params = {"b_task": task_id, "b_attempt": attempt, "b_worker": worker_id, "b_now": now}
         with self._write() as conn:
@@ -197,82 +223,47 @@ class ReportStore(StoreBase):
             if held is None:
                 self._refuse(conn, task_id, worker_id, attempt)
             self._lock_job(conn, int(held.job_id))
-            event = self._after_failure(
-                conn, task_id, attempt, held, reason, log_tail, release, max_attempts, now
+            failed = FailedAttempt(
+                task_id,
+                attempt,
+                int(held.job_id),
+                list(held.years),
+                int(held.failures),
+                worker_id,
+                str(held.worker_name),
             )
+            event = self._settle_failure(conn, failed, report, rules, now)
             if event is None:
                 self._refuse(conn, task_id, worker_id, attempt)
             return event
 
-    def requeue_expired(self, max_attempts: int) -> list[TaskEvent]:
-        """The sweeper's pass: every running task whose lease ran out is a failed attempt."""
+    def requeue_expired(self, rules: FailureRules) -> list[TaskEvent]:
+        """The sweeper's pass: every running task whose lease ran out is a failed attempt,
+        the machine's (its worker stopped reporting: died, hung, or lost its network)."""
         now = self.clock()
         events = []
         with self._write() as conn:
-            for task in conn.execute(_EXPIRED, {"b_now": now}).all():
+            expired = conn.execute(_EXPIRED, {"b_now": now}).all()
+            if expired and not self._sqlite:
+                workers = sorted({t.worker_id for t in expired if t.worker_id is not None})
+                conn.execute(_LOCK_WORKERS.with_for_update(), {"b_workers": workers})
+            for task in expired:
                 self._lock_job(conn, task.job_id)
-                reason = (
+                failed = FailedAttempt(
+                    task.id,
+                    task.attempt,
+                    task.job_id,
+                    list(task.years),
+                    task.failures,
+                    task.worker_id,
+                    task.worker_name or "?",
+                )
+                report = FailureReport(
                     f"lease expired: worker {task.worker_name} stopped reporting "
-                    f"(attempt {task.attempt})"
+                    f"(attempt {task.attempt})",
+                    kind=FailureKind.MACHINE,
                 )
-                event = self._after_failure(
-                    conn, task.id, task.attempt, task, reason, "", False, max_attempts, now, now
-                )
+                event = self._settle_failure(conn, failed, report, rules, now, now)
                 if event is not None:
                     events.append(event)
         return events
-
-    def _after_failure(
-        self,
-        conn: Connection,
-        task_id: int,
-        attempt: int,
-        task: Any,
-        reason: str,
-        log_tail: str,
-        release: bool,
-        max_attempts: int,
-        now: datetime,
-        expired_before: datetime | None = None,
-    ) -> TaskEvent | None:
-        """Re-queue (or fail for good) the attempt; None if it no longer held the task."""
-        failures = task.failures if release else task.failures + 1
-        if release:
-            outcome = FailOutcome.RELEASED
-        elif failures >= max_attempts:
-            outcome = FailOutcome.JOB_FAILED
-        else:
-            outcome = FailOutcome.REQUEUED
-        status = TaskStatus.FAILED if outcome is FailOutcome.JOB_FAILED else TaskStatus.QUEUED
-        still_held = update(Task).where(
-            Task.id == task_id,
-            Task.attempt == attempt,
-            Task.status == TaskStatus.RUNNING.value,
-        )
-        if expired_before is not None:  # a heartbeat may have renewed it meanwhile
-            still_held = still_held.where(Task.lease_until < expired_before)
-        changed = conn.execute(
-            still_held.values(
-                status=status.value,
-                failures=failures,
-                lease_until=None,
-                years_done=0,
-                error=reason,
-                log_tail=log_tail or None,
-                finished_at=now if status is TaskStatus.FAILED else None,
-                suspended_at=None,
-            )
-        ).rowcount
-        if changed != 1:
-            return None
-        if outcome is FailOutcome.JOB_FAILED:
-            job_reason = (
-                f"years {describe_years(task.years)} failed {failures} times; last: {reason}"
-            )
-            conn.execute(
-                update(Job)
-                .where(Job.id == task.job_id, Job.status.in_(ACTIVE_JOB))
-                .values(status=JobStatus.FAILED.value, error=job_reason, finished_at=now)
-            )
-            self._close_open_tasks(conn, task.job_id, now)
-        return TaskEvent(task_id, task.job_id, list(task.years), outcome, reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -11,8 +12,23 @@ from sqlalchemy.exc import IntegrityError
 from winjobs.driver.errors import Conflict, NotFound
 from winjobs.driver.models import Job, Task, Worker
 from winjobs.driver.store.base import StoreBase
+from winjobs.driver.store.failures import NOT_HELD
 from winjobs.driver.store.records import NO_POLICY, Counts, PolicyStatus
 from winjobs.wire import TaskStatus
+
+
+@dataclass(frozen=True)
+class Registration:
+    worker_id: int
+    held_reason: str | None = None  #: still on hold: why
+    #: it was held and registered with a changed configuration: the hold it left
+    released_from: str | None = None
+
+
+def config_changed(before: str | None, now: str | None) -> bool:
+    """A worker's configuration changed when both fingerprints are known and differ (a
+    worker that sends none, an older one, cannot prove it changed)."""
+    return before is not None and now is not None and before != now
 
 
 class WorkerStore(StoreBase):
@@ -25,9 +41,11 @@ class WorkerStore(StoreBase):
         transfer: str,
         shared_output_root: str | None,
         free_disk_bytes: int | None,
+        config_sha256: str | None = None,
         policy: PolicyStatus = NO_POLICY,
-    ) -> int:
-        """Create the worker, or refresh it when a worker of that name registers again."""
+    ) -> Registration:
+        """Create the worker, or refresh it when a worker of that name registers again;
+        a held worker stays held unless its configuration changed."""
         now = self.clock()
         values: dict[str, Any] = {
             "os": os,
@@ -42,22 +60,34 @@ class WorkerStore(StoreBase):
             "policy_state": policy.state,
             "policy_reason": policy.reason,
             "next_work_at": policy.next_work_at,
+            "config_sha256": config_sha256,
         }
         for _ in range(3):
             try:
                 with self._write() as conn:
                     found = conn.execute(
-                        update(Worker).where(Worker.name == name).values(**values)
-                    ).rowcount
-                    if found:
-                        return int(
-                            conn.execute(select(Worker.id).where(Worker.name == name)).scalar_one()
-                        )
-                    return int(
-                        conn.execute(
+                        self._for_update(
+                            select(
+                                Worker.id, Worker.held_at, Worker.held_reason, Worker.config_sha256
+                            )
+                        ).where(Worker.name == name)
+                    ).one_or_none()
+                    if found is None:
+                        worker_id = conn.execute(
                             insert(Worker).values(name=name, **values).returning(Worker.id)
                         ).scalar_one()
+                        return Registration(int(worker_id))
+                    release = found.held_at is not None and config_changed(
+                        found.config_sha256, config_sha256
                     )
+                    changes = {**values, **(NOT_HELD if release else {})}
+                    if config_sha256 is None:  # keep the last one known
+                        del changes["config_sha256"]
+                    conn.execute(update(Worker).where(Worker.id == found.id).values(**changes))
+                    if release:
+                        return Registration(int(found.id), released_from=found.held_reason)
+                    held = found.held_reason if found.held_at is not None else None
+                    return Registration(int(found.id), held_reason=held)
             except IntegrityError:  # the same name registered concurrently: update it
                 continue
         raise Conflict(f"worker {name!r} is registering from several places at once")

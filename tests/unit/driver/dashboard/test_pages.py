@@ -12,7 +12,15 @@ from tests.unit.driver.dashboard.conftest import Dash
 from tests.unit.driver.helpers import Api, FakeClock, claim, driver_settings
 from winjobs.driver.app import create_app
 from winjobs.driver.dashboard.rendering import static_url
-from winjobs.wire import Heartbeat, PolicyReport, PolicyState, TaskFailure, WorkerRegistration
+from winjobs.wire import (
+    FailureEvidence,
+    FailureKind,
+    Heartbeat,
+    PolicyReport,
+    PolicyState,
+    TaskFailure,
+    WorkerRegistration,
+)
 
 
 def rows(html: str) -> list[str]:
@@ -187,6 +195,34 @@ def test_the_workers_page_shows_each_owner_s_policy(dash: Dash) -> None:
     assert 'badge-policy-in_schedule">in schedule</span>' in row("lab")
     assert "<td>now</td>" in row("lab")
     assert '<td class="policy">—</td>' in row("old")
+
+
+def test_the_workers_page_shows_held_workers_and_why(dash: Dash) -> None:
+    dash.submit("alice", nbyears=12)
+    broken, healthy = dash.api.worker(name="broken", cores=2), dash.api.worker(name="healthy")
+    done = claim(healthy, cores=2)
+    assert healthy.worker_id is not None
+    dash.api.driver.store.complete_task(done.task_id, healthy.worker_id, done.attempt, "")
+    for _ in range(3):
+        task = claim(broken, cores=2)
+        broken.fail_task(
+            task.task_id,
+            TaskFailure(
+                attempt=task.attempt,
+                reason="the solver crashed (SIGSEGV, exit status 139)",
+                kind=FailureKind.MACHINE,
+                evidence=FailureEvidence(exit_status=139, signal="SIGSEGV"),
+            ),
+        )
+    dash.api.clock.advance(60)
+    html = dash.browser("alice").get("/fragment/workers").text
+    assert "2 workers: 1 idle, 1 held." in html
+    row = html[html.index('<th scope="row">broken</th>') :]
+    row = row[: row.index("</tr>")]
+    assert 'badge-held">held</span>' in row
+    assert "solver crashed 3 times in a row: the solver crashed (SIGSEGV, exit status 139)" in row
+    assert "(held 1 min ago)" in row
+    assert "winjobs worker-admin release NAME" in html
 
 
 def test_every_page_sends_protective_headers(dash: Dash) -> None:
