@@ -182,6 +182,57 @@ class YearValue:
         return float(table.values[row, captions.index(caption)]) if caption in captions else None
 
 
+def compare_digest(
+    expected: Path, actual: Path, where: str, tol: Tolerance = Tolerance()
+) -> list[str]:
+    """grid/digest.txt: the same lines, numbers within the tolerance of their variable (the
+    captions line above a block names each column's variable; the `Links (...)` matrices
+    are flows), every other field equal."""
+    a_lines = expected.read_text("utf-8").split("\n")
+    b_lines = actual.read_text("utf-8").split("\n")
+    if len(a_lines) != len(b_lines):
+        return [f"{where}: {len(a_lines)} lines expected, {len(b_lines)} found"]
+    problems: list[str] = []
+    captions: list[str] = []
+    previous = ""
+    for number, (a_line, b_line) in enumerate(zip(a_lines, b_lines, strict=True), start=1):
+        a_fields, b_fields = a_line.split("\t"), b_line.split("\t")
+        if a_line.startswith("\t\t") and not previous.startswith(("\t\t", "\tLinks (")):
+            captions = a_fields  # the first of the captions, units, statistics lines
+        elif a_line.startswith("\tLinks ("):
+            captions = ["", "", *[a_line.strip()[len("Links (") : -1]] * len(a_lines)]
+        previous = a_line
+        if len(a_fields) != len(b_fields):
+            problems.append(
+                f"{where}: line {number} has {len(b_fields)} fields, not {len(a_fields)}"
+            )
+            continue
+        for col, (x, y) in enumerate(zip(a_fields, b_fields, strict=True)):
+            if x == y:
+                continue
+            caption = captions[col] if col < len(captions) else ""
+            if not (_numeric(x) and _numeric(y)) or abs(float(x) - float(y)) > _digest_allowed(
+                x, y, caption, tol
+            ):
+                problems.append(f"{where}: line {number} {caption}: expected {x!r}, got {y!r}")
+        if len(problems) >= 5:
+            break
+    return problems
+
+
+def _numeric(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _digest_allowed(x: str, y: str, caption: str, tol: Tolerance) -> float:
+    decimals = len(x.partition(".")[2])
+    relative = tol.relaxed_relative if caption in RELAXED else tol.relative
+    return tol.units * 10.0**-decimals * 1.0001 + relative * max(abs(float(x)), abs(float(y)))
+
+
 def compare_summaries(expected: Path, actual: Path, tol: float = 1e-4) -> list[str]:
     problems: list[str] = []
     for name, std_at in (("annualSystemCost.txt", (1,)), ("checkIntegrity.txt", (1, 5))):
@@ -219,7 +270,9 @@ def compare_runs(
         if not other.is_file():
             problems.append(f"mc-all/{relative} is missing")
             continue
-        if _TABLE.fullmatch(path.name):
+        if path.name == "digest.txt":
+            problems += compare_digest(path, other, relative, tol)
+        elif _TABLE.fullmatch(path.name):
             problems += compare_tables(read_table(path), read_table(other), relative, tol)
         elif path.name.startswith("id-"):
             values_name = relative.replace("/id-", "/values-")

@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -88,7 +89,14 @@ class RealSolver:
         self.work = work
         self.timeout = timeout
         self._runs: dict[tuple[str, tuple[int, ...] | None, tuple[str, ...]], RealRun] = {}
+        self._taken: set[str] = set()
+        self._lock = threading.Lock()  #: runs may be started from several threads
         self.seconds = 0.0  #: solver time spent by this instance (cached runs count once)
+
+    @property
+    def count(self) -> int:
+        """How many distinct runs were solved."""
+        return len(self._runs)
 
     def run(
         self,
@@ -127,7 +135,8 @@ class RealSolver:
                 f"(years {years}): killed\n{printed[-3000:]}"
             ) from None
         seconds = time.monotonic() - started
-        self.seconds += seconds
+        with self._lock:
+            self.seconds += seconds
         runs = find_run_folders(copy)
         return RealRun(
             study=copy,
@@ -140,10 +149,12 @@ class RealSolver:
 
     def _fresh(self, name: str) -> Path:
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:60]
-        for index in range(10_000):
-            candidate = self.work / (slug if index == 0 else f"{slug}-{index}")
-            if not candidate.exists():
-                return candidate
+        with self._lock:
+            for index in range(10_000):
+                candidate = self.work / (slug if index == 0 else f"{slug}-{index}")
+                if candidate.name not in self._taken and not candidate.exists():
+                    self._taken.add(candidate.name)
+                    return candidate
         raise AssertionError(f"no free folder name for {name} in {self.work}")
 
     def clean(self) -> None:

@@ -1,6 +1,11 @@
 """Merge K partial runs of one study (disjoint year sets) into ONE run folder that looks
 like a single run of all those years (docs/merging.md).
 
+Partial runs may be folders or zipped runs (`<run>.zip`, what the solver writes with
+`result-format = zip`): a zipped one is unpacked (with the archive guards) into a hidden
+folder beside OUT and its years moved from there. With `zipped=True` OUT is written as a
+zipped run, like a single run of a `result-format = zip` study.
+
 - mc-all: pooled from the partial mc-all tables (`merge_tables`): needs no year-by-year
   output, so it scales to studies of thousands of years;
 - mc-ind years and `optimization/week-by-week/year_<n>.txt`: gathered by moving, copying
@@ -11,9 +16,9 @@ like a single run of all those years (docs/merging.md).
   worker and copied once; the run-specific timing files (`optimization/*-durations.txt`)
   and `about-the-study/study.ini` (its `lastsave`) come from the first run.
 
-The result is built in a hidden sibling folder and renamed into place at the end, so a
-failed merge leaves no half-written OUT; with `mc_ind="move"` the moved year folders are
-put back if the merge fails after moving them.
+The result is built in a hidden sibling folder and renamed (or zipped) into place at the
+end, so a failed merge leaves no half-written OUT; with `mc_ind="move"` the moved year
+folders are put back if the merge fails after moving them.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from winjobs.antares.archive import pack_folder
+from winjobs.antares.digest import district_captions
 from winjobs.antares.ini import IniDocument
 from winjobs.antares.merge_steps import (
     McIndMode,
@@ -31,9 +38,10 @@ from winjobs.antares.merge_steps import (
     write_mc_all,
     write_once_files,
 )
-from winjobs.antares.output import RUN_NAME, read_run_info, run_files
+from winjobs.antares.output import RUN_NAME, read_run_info, run_files, year_folders
 from winjobs.antares.study import Study, open_study
-from winjobs.errors import MergeError, OutputError, StudyError
+from winjobs.antares.unpack import unpack_archive
+from winjobs.errors import ArchiveError, MergeError, OutputError, StudyError
 
 __all__ = ["McIndMode", "MergeReport", "merge_runs"]
 
@@ -45,41 +53,80 @@ def merge_runs(
     *,
     mc_ind: McIndMode = "copy",
     name: str | None = None,
+    zipped: bool = False,
 ) -> MergeReport:
-    """Merge `run_dirs` (partial runs of the study at `study_dir`) into `out_dir`."""
+    """Merge `run_dirs` (partial runs of the study at `study_dir`, folders or zipped runs)
+    into `out_dir` (a folder, or with `zipped` a zipped run)."""
     if mc_ind not in ("move", "copy", "link"):
         raise MergeError(f"mc_ind must be move, copy or link, not {mc_ind!r}")
     study = _open(study_dir)
-    runs = _check_runs(study, [Path(r) for r in run_dirs])
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+    if out_dir.exists() and (zipped or not out_dir.is_dir() or any(out_dir.iterdir())):
         raise MergeError(f"{out_dir} already exists and is not empty: choose a new folder")
+    if zipped and out_dir.suffix != ".zip":
+        raise MergeError(f"a zipped run is named <run>.zip, not {out_dir.name}")
+    unpacked = out_dir.parent / f".{out_dir.name}.inputs"
     staging = out_dir.parent / f".{out_dir.name}.merging"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    report = MergeReport(out_dir, tuple(study.years), tuple(r.path for r in runs))
-    if study.hot_start:
-        report.warnings.append(
-            "the study uses hydro hot start: each year depends on the previous one, so the "
-            "merged result differs from a single run of all years"
-        )
+    for leftover in (unpacked, staging):
+        if leftover.exists():
+            shutil.rmtree(leftover)
     moved: list[tuple[Path, Path]] = []
     try:
-        mode = "adequacy" if study.mode == "adequacy" else "economy"
-        write_mc_all(runs, staging, mode, report)
+        runs = _check_runs(study, _folders([Path(r) for r in run_dirs], unpacked))
+        staging.mkdir(parents=True)
+        report = MergeReport(out_dir, tuple(study.years), tuple(r.source for r in runs))
+        if study.hot_start:
+            report.warnings.append(
+                "the study uses hydro hot start: each year depends on the previous one, so "
+                "the merged result differs from a single run of all years"
+            )
+        mode = study.mode_folder
+        write_mc_all(runs, staging, mode, report, district_captions(study.path))
         write_once_files(study, runs, staging, report, _run_name(out_dir, name))
         gather_years(runs, staging, mode, mc_ind, report, moved)
-        if out_dir.exists():
-            out_dir.rmdir()
-        staging.rename(out_dir)
+        _publish(staging, out_dir, zipped)
     except BaseException:
         for source, target in reversed(moved):
             if target.exists() and not source.exists():
                 shutil.move(str(target), str(source))
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        shutil.rmtree(unpacked, ignore_errors=True)
     return report
+
+
+def _publish(staging: Path, out_dir: Path, zipped: bool) -> None:
+    """The finished merge into place: renamed, or zipped (entries relative to the run)."""
+    if zipped:
+        try:
+            pack_folder(staging, out_dir)
+        except ArchiveError as exc:
+            raise MergeError(f"cannot write the zipped run {out_dir}: {exc}") from None
+        shutil.rmtree(staging)
+        return
+    if out_dir.exists():
+        out_dir.rmdir()
+    staging.rename(out_dir)
+
+
+def _folders(paths: list[Path], unpacked: Path) -> list[tuple[Path, Path]]:
+    """(source, folder) per partial run: zipped runs unpacked under `unpacked`."""
+    folders: list[tuple[Path, Path]] = []
+    for index, path in enumerate(paths):
+        if path.is_dir():
+            folders.append((path, path))
+        elif path.is_file() and path.suffix == ".zip":
+            target = unpacked / f"{index}-{path.stem}"
+            try:
+                unpack_archive(path, target)
+            except ArchiveError as exc:
+                raise MergeError(f"partial run {path.name} cannot be unzipped: {exc}") from None
+            folders.append((path, target))
+        else:
+            kind = "not a run folder or zipped run" if path.exists() else "missing"
+            raise MergeError(f"partial run {path} is {kind}")
+    return folders
 
 
 def _run_name(out_dir: Path, name: str | None) -> str:
@@ -105,56 +152,50 @@ def _settings_without_playlist(doc: IniDocument) -> list[tuple[str, str, str]]:
     ]
 
 
-def _check_runs(study: Study, run_dirs: list[Path]) -> list[PartialRun]:
+def _check_runs(study: Study, run_dirs: list[tuple[Path, Path]]) -> list[PartialRun]:
     if not run_dirs:
         raise MergeError("no partial run to merge")
+    if study.split_blocker is not None and len(run_dirs) > 1:
+        raise MergeError(
+            f"{study.path} cannot be merged from {len(run_dirs)} partial runs: "
+            f"{study.split_blocker}"
+        )
     original = _settings_without_playlist(IniDocument.read(study.path / "settings/generaldata.ini"))
     runs: list[PartialRun] = []
     owner: dict[int, Path] = {}
-    for path in run_dirs:
-        if not path.is_dir():
-            kind = "a zipped run: unzip it first" if path.is_file() else "missing"
-            raise MergeError(f"partial run {path} is {kind}")
+    for source, path in run_dirs:
         files = frozenset(run_files(path))
-        dirs = {f.rsplit("/", 1)[0] for f in files} | {"/".join(f.split("/")[:3]) for f in files}
         if "execution_info.ini" not in files:
             raise MergeError(
-                f"partial run {path.name} did not finish (no execution_info.ini): rerun its years"
+                f"partial run {source.name} did not finish (no execution_info.ini): rerun its years"
             )
         try:
             info = read_run_info(path)
         except OutputError as exc:
-            raise MergeError(f"partial run {path.name} cannot be read: {exc}") from None
+            raise MergeError(f"partial run {source.name} cannot be read: {exc}") from None
         params = IniDocument.read(path / "about-the-study/parameters.ini")
         if _settings_without_playlist(params) != original:
             raise MergeError(
-                f"partial run {path.name} was made with other settings than {study.path} "
+                f"partial run {source.name} was made with other settings than {study.path} "
                 "(a different study, or its settings changed since)"
             )
         for year in info.years:
             if year in owner:
                 raise MergeError(
-                    f"MC year {year + 1} is in two partial runs: {owner[year].name} and {path.name}"
+                    f"MC year {year + 1} is in two partial runs: {owner[year].name} and "
+                    f"{source.name}"
                 )
             if year not in study.weights:
                 raise MergeError(
-                    f"partial run {path.name} played year {year + 1}, not in the study"
+                    f"partial run {source.name} played year {year + 1}, not in the study"
                 )
             if info.weights[year] != study.weights[year]:
                 raise MergeError(
-                    f"partial run {path.name} gave year {year + 1} the weight "
+                    f"partial run {source.name} gave year {year + 1} the weight "
                     f"{info.weights[year]}, the study {study.weights[year]}"
                 )
-            owner[year] = path
-        if study.year_by_year:
-            mode = "adequacy" if study.mode == "adequacy" else "economy"
-            lacking = [y + 1 for y in info.years if f"{mode}/mc-ind/{y + 1:05d}" not in dirs]
-            if lacking:
-                raise MergeError(
-                    f"partial run {path.name} lacks the year-by-year output of MC years "
-                    f"{', '.join(map(str, lacking))}"
-                )
-        runs.append(PartialRun(path, info, files))
+            owner[year] = source
+        runs.append(PartialRun(path, info, files, source=source, owned=path != source))
     versions = sorted({r.info.version for r in runs})
     if len(versions) > 1:
         raise MergeError(f"the partial runs come from different solver versions: {versions}")
@@ -162,8 +203,29 @@ def _check_runs(study: Study, run_dirs: list[Path]) -> list[PartialRun]:
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
         raise MergeError(f"MC years {shown} are in no partial run: a partial run is missing")
+    _check_year_by_year(runs)
     _check_same_study_files(runs)
     return sorted(runs, key=lambda r: min(r.info.years))
+
+
+def _check_year_by_year(runs: list[PartialRun]) -> None:
+    """Each run holds the mc-ind folders of all its years or of none (output filters may
+    leave nothing to write per year: then every run holds none)."""
+    holding: dict[bool, str] = {}
+    for run in runs:
+        present = year_folders(run.files)
+        lacking = [y + 1 for y in run.info.years if y not in present]
+        if present and lacking:
+            raise MergeError(
+                f"partial run {run.source.name} lacks the year-by-year output of MC years "
+                f"{', '.join(map(str, lacking))}"
+            )
+        holding.setdefault(bool(present), run.source.name)
+    if len(holding) > 1:
+        raise MergeError(
+            f"partial run {holding[True]} has year-by-year output and {holding[False]} has "
+            "none: runs of different settings or filters"
+        )
 
 
 def _check_same_study_files(runs: list[PartialRun]) -> None:
@@ -173,7 +235,7 @@ def _check_same_study_files(runs: list[PartialRun]) -> None:
         for other in runs[1:]:
             if _read(other.path, name) != reference:
                 raise MergeError(
-                    f"{first.path.name} and {other.path.name} differ in {name}: "
+                    f"{first.source.name} and {other.source.name} differ in {name}: "
                     "runs of different studies"
                 )
 

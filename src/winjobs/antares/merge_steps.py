@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -33,7 +33,8 @@ _TABLE = re.compile(
     r"-(?P<period>hourly|daily|weekly|monthly|annual)\.txt"
 )
 _WEEK_BY_WEEK = re.compile(r"optimization/week-by-week/year_(?P<year>\d+)\.txt")
-_SUMMARIES = frozenset(
+#: Files the merge writes itself (pooled or synthesised), never copied from a partial run.
+WRITTEN_FILES = frozenset(
     {
         "info.antares-output",
         "execution_info.ini",
@@ -73,9 +74,15 @@ class MergeReport:
 
 @dataclass(frozen=True)
 class PartialRun:
+    """A partial run as the merge reads it: `path` is its folder (for a zipped run, the
+    folder it was unpacked to: `owned`, so its years are moved whatever `mc_ind` says),
+    `source` what the caller named (messages speak of it)."""
+
     path: Path
     info: RunInfo
     files: frozenset[str]
+    source: Path
+    owned: bool = False
 
     def share(self) -> RunWeight:
         """W as the solver sums it (C floats, ascending years) and K."""
@@ -109,14 +116,22 @@ def _target(root: Path, relative: str) -> Path:
     return root.joinpath(*PurePosixPath(relative).parts)
 
 
-def write_mc_all(runs: Sequence[PartialRun], out: Path, mode: str, report: MergeReport) -> None:
+def write_mc_all(
+    runs: Sequence[PartialRun],
+    out: Path,
+    mode: str,
+    report: MergeReport,
+    districts: Mapping[str, str],
+) -> None:
+    """Every mc-all table pooled, the digest rebuilt; `districts` maps a district's
+    folder name (`@ <id>`) to its digest row name (`@ <caption>`)."""
     prefix = f"{mode}/mc-all/"
     listing = [sorted(f for f in r.files if f.startswith(prefix)) for r in runs]
     for run, files in zip(runs[1:], listing[1:], strict=True):
         if files != listing[0]:
             odd = sorted(set(files) ^ set(listing[0]))[0]
             raise MergeError(
-                f"{runs[0].path.name} and {run.path.name} differ in their mc-all files "
+                f"{runs[0].source.name} and {run.source.name} differ in their mc-all files "
                 f"(e.g. {odd}): runs of different studies or settings"
             )
     shares = [r.share() for r in runs]
@@ -149,7 +164,8 @@ def write_mc_all(runs: Sequence[PartialRun], out: Path, mode: str, report: Merge
     for relative in rest:
         if relative == prefix + "grid/digest.txt":
             text = (runs[0].path / relative).read_text("utf-8")
-            digest = rebuild_digest(text, _digest_rows(annual_areas), _link_flows(annual_links))
+            rows = _digest_rows(annual_areas, districts)
+            digest = rebuild_digest(text, rows, _link_flows(annual_links))
             _target(out, relative).write_text(digest, "utf-8", newline="")
         else:
             _copy_once(runs, relative, out, report)
@@ -161,8 +177,13 @@ def _read(run: PartialRun, relative: str, report: MergeReport) -> OutputTable:
     return read_table(path)
 
 
-def _digest_rows(tables: dict[str, OutputTable]) -> dict[str, DigestRow]:
-    return {area: first_statistic_row(t) for area, t in tables.items()}
+def _digest_rows(
+    tables: dict[str, OutputTable], districts: Mapping[str, str]
+) -> dict[str, DigestRow]:
+    """Digest rows by the name the digest prints: the area id, `@ <caption>` of a district
+    (the real solver's; the folder name `@ <id>` is matched too)."""
+    rows = {area: first_statistic_row(t) for area, t in tables.items()}
+    return rows | {districts[name]: row for name, row in rows.items() if name in districts}
 
 
 def _link_flows(tables: dict[str, OutputTable]) -> dict[str, dict[tuple[str, str], float]]:
@@ -190,11 +211,11 @@ def _copy_once(runs: Sequence[PartialRun], relative: str, out: Path, report: Mer
     if relative in FIRST_RUN_FILES:
         return
     differing = [
-        r.path.name for r in holders[1:] if _target(r.path, relative).read_bytes() != first
+        r.source.name for r in holders[1:] if _target(r.path, relative).read_bytes() != first
     ]
     if differing:
         report.warnings.append(
-            f"{relative} differs between partial runs ({holders[0].path.name} kept; "
+            f"{relative} differs between partial runs ({holders[0].source.name} kept; "
             f"different in {', '.join(differing)})"
         )
 
@@ -218,7 +239,7 @@ def write_once_files(
     )
     logs = [
         (
-            r.path.name,
+            r.source.name.removesuffix(".zip"),
             r.info.years,
             (r.path / "simulation.log").read_text("utf-8", "replace")
             if "simulation.log" in r.files
@@ -240,7 +261,7 @@ def write_once_files(
     mode_prefixes = ("economy/", "adequacy/")
     once = sorted(
         {f for r in runs for f in r.files}
-        - _SUMMARIES
+        - WRITTEN_FILES
         - {f for r in runs for f in r.files if f.startswith(mode_prefixes)}
     )
     for relative in once:
@@ -269,7 +290,8 @@ def gather_years(
                 if not source.exists():
                     continue
                 target = _target(out, relative)
-                place(source, target, how)
-                if how == "move":
+                chosen: McIndMode = "move" if run.owned else how
+                place(source, target, chosen)
+                if chosen == "move" and not run.owned:
                     moved.append((source, target))
                 report.mc_ind_years += int(is_year_folder)

@@ -19,7 +19,7 @@ from winjobs.antares.mcall import statistic
 from winjobs.antares.stats import Summary, pool
 from winjobs.antares.textnum import ZERO
 from winjobs.antares.values import OutputTable
-from winjobs.antares.variables import Column, Rule, rule_for
+from winjobs.antares.variables import Column, rule_for
 from winjobs.errors import MergeError
 
 
@@ -170,14 +170,13 @@ def merge_table(
     for j, group in enumerate(groups):
         rule = rule_for(first.kind, group.caption, group.stats)
         for col, stat in zip(group.columns, group.stats, strict=True):
-            if rule is Rule.NOT_MERGEABLE or rule is None:
+            if rule is None:
                 if all(np.all(np.abs(t.values[:, col]) < ZERO) for t in tables):
                     out[:, col] = 0.0
                     continue
                 not_applicable[:, col] = True
                 out[:, col] = np.nan
-                why = "is solved once on averages" if rule else "has no known pooling rule"
-                notes.append(f"{what}: {group.caption} {why}: printed N/A")
+                notes.append(f"{what}: {group.caption} has no known pooling rule: printed N/A")
                 continue
             out[:, col] = statistic(pooled, stat, rule, first.period)[:, j]
     columns = [

@@ -2,13 +2,17 @@
 succeeded, follow its progress in the log, and read what it says about itself.
 
 The solver has no output-directory option: each run creates
-`STUDY/output/<YYYYMMDD-HHMM><eco|adq>[-name]` (`-2`, `-3`... on a clash; `.zip` with
-`-z`), so the worker lists `output/` before the run and looks for the new entry after.
+`STUDY/output/<YYYYMMDD-HHMM><eco|adq|exp>[-name]` (`exp`: `mode = expansion`; `-2`,
+`-3`... on a clash; `.zip` with `-z` or `result-format = zip`), so the worker lists
+`output/` before the run and looks for the new entry after.
 
 Success is decided the strict way (FORMAT.md section 3), because the 8.8 solver logs
 "Quitting the solver gracefully" even on failures and leaves a partial folder: exit status
-0, `execution_info.ini` present (written after a normal run), every expected `mc-ind`
-year present when year-by-year is on, and no `[fatal]` line in the log.
+0, `execution_info.ini` present (written after a normal run), no `[fatal]` line in the
+log, and, when year-by-year is on, the `mc-ind` folder of every expected year. With
+geographic or thematic trimming (the run's parameters.ini says so) the filters may leave
+nothing to write per year (the real 8.8 solver then writes no `mc-ind` at all): a run with
+NO year folder passes, one with some of them but not all does not.
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ from winjobs.antares.playlist import evaluate_playlist, generaldata_nbyears
 from winjobs.errors import IniError, OutputError, StudyError
 
 __all__ = [
+    "RUN_KIND",
     "Progress",
     "RunCheck",
     "RunInfo",
     "check_run",
     "fatal_lines",
     "find_run_folders",
+    "missing_years",
     "mode_folder",
     "new_run_folder",
     "parse_progress",
@@ -37,9 +43,12 @@ __all__ = [
     "read_run_info",
     "run_files",
     "strip_ansi",
+    "year_folders",
 ]
 
-RUN_NAME = re.compile(r"(?P<stamp>\d{8}-\d{4})(?P<mode>eco|adq)(?:-(?P<name>.+?))?(?:\.zip)?")
+RUN_NAME = re.compile(r"(?P<stamp>\d{8}-\d{4})(?P<mode>eco|adq|exp)(?:-(?P<name>.+?))?(?:\.zip)?")
+#: The run folder's mode part, per study mode (the solver's own abbreviations).
+RUN_KIND = {"economy": "eco", "adequacy": "adq", "expansion": "exp"}
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LEVEL = re.compile(r"\[(?:infos|check|warns|error|fatal|notic|debug)\]")
 _FATAL = re.compile(r"\[fatal\]\s*(?P<text>.*)")
@@ -170,18 +179,47 @@ def check_run(
     if fatal:
         return RunCheck(False, f"the run's simulation.log has a fatal error: {fatal[0]}")
     if year_by_year:
-        mode = mode_folder(files) or "economy"
-        present = {
-            int(parts[2]) - 1
-            for parts in (f.split("/") for f in files)
-            if len(parts) > 3 and parts[0] == mode and parts[1] == "mc-ind" and parts[2].isdigit()
-        }
-        missing = [y for y in expected_years if y not in present]
+        missing = missing_years(run_dir, files, expected_years)
         if missing:
             shown = ", ".join(f"{y + 1:05d}" for y in missing[:10])
             more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
             return RunCheck(False, f"{run_dir.name} lacks mc-ind years {shown}{more}")
     return RunCheck(True)
+
+
+def year_folders(files: Collection[str]) -> set[int]:
+    """0-based years whose `<mode>/mc-ind/NNNNN/` holds at least one file."""
+    mode = mode_folder(files) or "economy"
+    return {
+        int(parts[2]) - 1
+        for parts in (f.split("/") for f in files)
+        if len(parts) > 3 and parts[0] == mode and parts[1] == "mc-ind" and parts[2].isdigit()
+    }
+
+
+def missing_years(run_dir: Path, files: Collection[str], expected: Sequence[int]) -> list[int]:
+    """Expected years without year-by-year output, in a run that should have it: none are
+    missing when trimming (geographic or thematic) left nothing at all to write per year."""
+    present = year_folders(files)
+    missing = [y for y in expected if y not in present]
+    if missing and not present and may_skip_year_by_year(run_dir):
+        return []
+    return missing
+
+
+def may_skip_year_by_year(run_dir: Path) -> bool:
+    """Whether the run's settings may leave no year-by-year file at all: output filters
+    (`geographic-trimming`) or a variable selection (`thematic-trimming`)."""
+    data = read_run_file(run_dir, "about-the-study/parameters.ini")
+    if data is None:
+        return False
+    try:
+        params = IniDocument.parse(data, source=f"{run_dir.name}/about-the-study/parameters.ini")
+    except IniError:
+        return False
+    return any(
+        as_bool(params.get("general", key)) for key in ("geographic-trimming", "thematic-trimming")
+    )
 
 
 def parse_progress(log_text: str) -> Progress:

@@ -7,7 +7,8 @@ starting with a letter skipped), and applies each property as it comes:
 - `[general] nbyears = N` resets the playlist: all N years active, every weight 1. So
   only playlist lines AFTER the last `nbyears` line matter;
 - `[general] user-playlist`: when false, all years run with weight 1, whatever
-  `[playlist]` says; `[general] derated = true` ignores the playlist and runs one year;
+  `[playlist]` says; `[general] derated = true` runs year 0 alone (with `user-playlist =
+  true` the 8.8 solver stops on a load warning, so that is a problem here);
 - `[playlist] playlist_reset = b`: every year active (b true) or none (b false);
 - `playlist_year + = i` / `playlist_year - = i`: year i (0-based) on/off; i >= N is
   silently ignored by the solver, we warn;
@@ -19,7 +20,8 @@ Weights are reported as the decimal values written in the file; the solver holds
 
 A task's copy of a study plays a subset of these years: `task_generaldata` rewrites only
 the playlist (`user-playlist = true`, `playlist_reset = false`, one `+` line per year, the
-original weights) and checks its own result with the same evaluation.
+original weights) and checks its own result with the same evaluation; a derated study's
+only task (year 0) keeps the file unchanged.
 """
 
 from __future__ import annotations
@@ -172,7 +174,10 @@ def evaluate_playlist(generaldata: IniDocument, nbyears: int) -> Playlist:
 def _result(state: _State, warnings: list[str], problems: list[str]) -> Playlist:
     if state.derated:
         if state.user_playlist:
-            warnings.append("derated = true: the solver ignores the user playlist")
+            problems.append(
+                "derated = true with user-playlist = true: the 8.8 solver stops on it (its "
+                "load warning 'The user's playlist will be ignored'); set user-playlist = false"
+            )
         if state.nbyears > 1:
             warnings.append(
                 f"derated = true: the solver runs a single year, not nbyears = {state.nbyears}"
@@ -255,6 +260,10 @@ def task_generaldata(generaldata: IniDocument, years: Iterable[int]) -> IniDocum
         raise StudyError(
             f"MC years {inactive} are not active in this study (active: {source.years})"
         )
+    if as_bool(generaldata.get("general", "derated")) and wanted == [0]:
+        # the solver plays year 0 alone anyway, and stops when a derated study has a user
+        # playlist: the task plays the study as it is
+        return generaldata.copy()
     items = _playlist_items(wanted, source)
     for move_to_end in (False, True):
         task = generaldata.copy()

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from winjobs.antares.ini import IniDocument, as_bool
+from winjobs.antares.network import flow_quad_blocker
 from winjobs.antares.playlist import GENERALDATA, evaluate_playlist, generaldata_nbyears
 from winjobs.errors import IniError, StudyError
 
@@ -22,7 +23,15 @@ STUDY_FILE = "study.antares"
 #: Antares major versions whose studies winjobs knows how to split and merge.
 SUPPORTED_MAJORS = (8, 9)
 
-_MODES = {"economy": "economy", "economic": "economy", "adequacy": "adequacy"}
+#: `[general] mode` values the 8.8 solver accepts (lower-cased) -> winjobs' mode name.
+#: Expansion runs like economy, second optimisation skipped, in `<stamp>exp` run folders
+#: whose results sit in `economy/`; each year stays independent, so it splits alike.
+_MODES = {
+    "economy": "economy",
+    "economic": "economy",
+    "adequacy": "adequacy",
+    "expansion": "expansion",
+}
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,15 @@ class Study:
     hot_start: bool = False
     derated: bool = False
     version_info: tuple[int, int] = field(default=(0, 0))
+    #: Why the study must run in one piece (derated, FLOW QUAD. on a loop); None if it splits.
+    split_blocker: str | None = None
+    #: `[output] result-format = zip`: the solver writes `output/<run>.zip`.
+    zip_output: bool = False
+
+    @property
+    def mode_folder(self) -> str:
+        """The run folder's results folder: `adequacy`, else `economy` (expansion too)."""
+        return "adequacy" if self.mode == "adequacy" else "economy"
 
 
 def parse_version(raw: str) -> tuple[int, int] | None:
@@ -97,10 +115,22 @@ def _mode(generaldata: IniDocument, problems: list[str], warnings: list[str]) ->
     if mode is None:
         problems.append(
             f"settings/generaldata.ini: unknown [general] mode = {raw!r} "
-            "(expected Economy or Adequacy)"
+            "(expected Economy, Adequacy or Expansion)"
         )
         return "unknown"
     return mode
+
+
+def _check_adequacy_patch(generaldata: IniDocument, mode: str, problems: list[str]) -> None:
+    """The 8.8 solver refuses an adequacy patch outside economy mode, before any year."""
+    if mode in ("adequacy", "expansion") and as_bool(
+        generaldata.get("adequacy patch", "include-adq-patch")
+    ):
+        problems.append(
+            "settings/generaldata.ini: the adequacy patch (include-adq-patch = true) needs "
+            f"mode = Economy, not {mode} (the solver refuses it: 'Adequacy Patch can only be "
+            "used with Economy Simulation Mode')"
+        )
 
 
 def _check_folder(path: Path) -> None:
@@ -138,6 +168,7 @@ def open_study(path: Path) -> Study:
         raise StudyError(problems)
 
     mode = _mode(generaldata, problems, warnings)
+    _check_adequacy_patch(generaldata, mode, problems)
     nbyears: int | None = None
     try:
         nbyears = generaldata_nbyears(generaldata)
@@ -158,6 +189,13 @@ def open_study(path: Path) -> Study:
             "will NOT reproduce a single run"
         )
     derated = as_bool(generaldata.get("general", "derated"))
+    blocker = (
+        "derated = true: the solver runs year 0 only"
+        if derated
+        else flow_quad_blocker(path, generaldata, version)
+    )
+    if blocker is not None and not derated:
+        warnings.append(blocker)
     caption = study_file.get("antares", "caption") if study_file is not None else None
     return Study(
         path=path,
@@ -169,9 +207,11 @@ def open_study(path: Path) -> Study:
         weights=MappingProxyType(dict(playlist.weights)),
         year_by_year=as_bool(generaldata.get("general", "year-by-year")),
         synthesis=as_bool(generaldata.get("output", "synthesis", "true")),
-        splittable=not derated,
+        splittable=blocker is None,
         warnings=tuple(warnings),
         hot_start=hot_start,
         derated=derated,
         version_info=version,
+        split_blocker=blocker,
+        zip_output=(generaldata.get("output", "result-format") or "").strip().lower() == "zip",
     )

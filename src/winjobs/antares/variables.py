@@ -10,8 +10,12 @@ sub-columns a variable has in mc-all files and how partial runs pool:
 - CONG_PROB: `values`; hourly the weighted share of congested years, daily..annual the
   UNWEIGHTED share of years with a congested hour (100/K each), so it pools by year count.
 - INPUT_COPY: `values`, a copy of input data identical in every year (ROW BAL., LOOP FLOW).
-- NOT_MERGEABLE: FLOW QUAD., solved once on the averages after all years: partial runs
-  cannot give it (the merge keeps it only when every partial says 0, else prints N/A).
+- QUAD_FLOW: FLOW QUAD., `values`, solved once after the last year on the years' weighted
+  average balances and capacities (all 0 when no link has an impedance: the solver skips
+  the quadratic step). On a network without loops those flows are the weighted mean of
+  the years' linear flows (FLOW LIN. EXP), so partial runs pool as a weighted mean, like
+  EXP; a loop of links with impedances makes it a true quadratic optimum that partial runs
+  cannot give, and `winjobs.antares.network` refuses such a study at submit.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ class Rule(StrEnum):
     MEAN_VALUES = "mean-values"
     CONG_PROB = "cong-prob"
     INPUT_COPY = "input-copy"
-    NOT_MERGEABLE = "not-mergeable"
+    QUAD_FLOW = "quad-flow"
 
 
 #: mc-all sub-column statistics of each rule, in file order.
@@ -48,7 +52,7 @@ MC_ALL_STATS: dict[Rule, tuple[str, ...]] = {
     Rule.MEAN_VALUES: ("values",),
     Rule.CONG_PROB: ("values",),
     Rule.INPUT_COPY: ("values",),
-    Rule.NOT_MERGEABLE: ("values",),
+    Rule.QUAD_FLOW: ("values",),
 }
 ID_STATS = ("min", "max")
 DETAILS_KINDS = ("details", "details-res", "details-STstorage")
@@ -141,7 +145,7 @@ LINK_VARIABLES: tuple[Variable, ...] = (
     _v("FLOW LIN.", "MWh"),
     _v("UCAP LIN.", "MWh"),
     _v("LOOP FLOW", "MWh", rule=Rule.INPUT_COPY),
-    _v("FLOW QUAD.", "MWh", rule=Rule.NOT_MERGEABLE),
+    _v("FLOW QUAD.", "MWh", rule=Rule.QUAD_FLOW),
     _v("CONG. FEE (ALG.)", "Euro"),
     _v("CONG. FEE (ABS.)", "Euro"),
     _v("MARG. COST", "Euro/MW", 2),

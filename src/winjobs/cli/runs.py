@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from winjobs.antares.merge import McIndMode, merge_runs
+from winjobs.antares.study import open_study
 from winjobs.cli.app import app, console, err_console
 
 
@@ -16,14 +17,20 @@ def merge_command(
     runs: Annotated[
         list[Path],
         typer.Argument(
-            help="Run folders of the partial runs (disjoint MC years).", show_default=False
+            help="Run folders or zipped runs (.zip) of the partial runs (disjoint MC years).",
+            show_default=False,
         ),
     ],
     study: Annotated[
         Path, typer.Option("--study", help="The original study: its settings are the reference.")
     ],
     out: Annotated[
-        Path, typer.Option("-o", "--out", help="New folder for the merged run (must not exist).")
+        Path,
+        typer.Option(
+            "-o",
+            "--out",
+            help="New folder for the merged run (must not exist); a .zip with result-format = zip.",
+        ),
     ],
     mc_ind: Annotated[
         str,
@@ -36,13 +43,18 @@ def merge_command(
 ) -> None:
     """Merge partial runs of STUDY into OUT, a run folder like a single run of all years.
 
-    mc-all is pooled from the partial runs' statistics (no year-by-year output needed);
-    results equal a single run within Antares' non-regression tolerances.
+    RUN may be a run folder or a zipped run (<run>.zip). mc-all is pooled from the
+    partial runs' statistics (no year-by-year output needed); results equal a single run
+    within Antares' non-regression tolerances. When STUDY says result-format = zip, OUT is
+    written as a zipped run (.zip added to its name when missing), like a single run.
     """
     if mc_ind not in ("copy", "move", "link"):
         raise typer.BadParameter("must be copy, move or link", param_hint="--mc-ind")
     how: McIndMode = "copy" if mc_ind == "copy" else "move" if mc_ind == "move" else "link"
-    report = merge_runs(study, runs, out, mc_ind=how)
+    zipped = open_study(study).zip_output
+    if zipped and out.suffix != ".zip":
+        out = out.with_name(out.name + ".zip")
+    report = merge_runs(study, runs, out, mc_ind=how, zipped=zipped)
     for warning in report.warnings:
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     console.print(

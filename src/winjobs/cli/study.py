@@ -70,7 +70,7 @@ def _table(study: Study) -> Table:
         )
     table.add_row("year-by-year output", _yes(study.year_by_year))
     table.add_row("synthesis (mc-all)", _yes(study.synthesis))
-    table.add_row("splittable", "yes" if study.splittable else "no (derated = true)")
+    table.add_row("splittable", "yes" if study.splittable else f"no ({study.split_blocker})")
     return table
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from winjobs.antares.archive import pack_folder
 from winjobs.antares.merge import merge_runs
-from winjobs.antares.output import check_run, read_run_info
+from winjobs.antares.output import RUN_KIND, check_run, read_run_info
 from winjobs.antares.unpack import UnpackLimits, unpack_archive
 from winjobs.driver import scheduler
 from winjobs.driver.errors import Invalid, Unavailable
@@ -56,13 +56,13 @@ def _run_root(unpacked: Path) -> Path:
 
 
 def run_folder_name(job: Job, tasks: Sequence[Task]) -> str:
-    """`<YYYYMMDD-HHMM><eco|adq>-<job name>`, the way Antares names a run.
+    """`<YYYYMMDD-HHMM><eco|adq|exp>-<job name>`, the way Antares names a run.
 
     The time is the last task's end, so that a redone assembly picks the same name.
     """
     ends = [t.finished_at for t in tasks if t.finished_at is not None]
     moment = max(ends) if ends else job.created_at
-    kind = "adq" if job.mode == "adequacy" else "eco"
+    kind = RUN_KIND.get(job.mode, "eco")
     slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in job.name).strip("-")
     suffix = f"-{slug[:60]}" if slug else ""
     return f"{moment.astimezone(UTC):%Y%m%d-%H%M}{kind}{suffix}"

@@ -212,9 +212,10 @@ def test_refusals(
         merge_runs(study, [first, second], out)
     areas.write_bytes(original_areas)
     zipped = tmp_path / "run.zip"
-    zipped.write_bytes(b"PK")
-    with pytest.raises(MergeError, match="zipped run"):
+    zipped.write_bytes(b"PK")  # a damaged zipped run
+    with pytest.raises(MergeError, match=r"partial run run\.zip cannot be unzipped"):
         merge_runs(study, [first, zipped], out)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     with pytest.raises(MergeError, match="not empty"):

@@ -144,8 +144,8 @@ def _doc(general: str, playlist: str | None = None, *, tail: str = "") -> IniDoc
         ("nbyears = 3\nuser-playlist = maybe", "playlist_year - = 0", [0, 1, 2], {}),
         # keys are case-insensitive
         ("NbYears = 3\nUser-Playlist = true", "Playlist_Year - = 0", [1, 2], {}),
-        # derated: one year, playlist ignored
-        ("nbyears = 1\nderated = true\nuser-playlist = true", "playlist_reset = false", [0], {}),
+        # derated: year 0 alone (a user playlist would be a problem: the solver stops)
+        ("nbyears = 3\nderated = true", "playlist_reset = false", [0], {}),
     ],
 )
 def test_playlist_rules(
@@ -304,6 +304,9 @@ def test_task_copy_of_every_shared_study(shared_antares: Path, name: str) -> Non
     for subset in _subsets(years):
         task = task_generaldata(doc, subset)
         data = task.to_bytes()
+        if name == "multistage-derated":  # played as it is: see test_a_derated_study...
+            assert data == original
+            continue
         assert _outside_playlist(data) == _outside_playlist(original)
         assert IniDocument.parse(data).get("general", "user-playlist") == "true"
         assert task.items("playlist")[:1] == [("playlist_reset", "false")]
@@ -361,3 +364,16 @@ def test_write_task_playlist_rewrites_the_study_copy(shared_antares: Path, tmp_p
     assert sorted(p.name for p in (study / "settings").iterdir()) == sorted(
         p.name for p in (shared_antares / "studies" / "thermal-refresh" / "settings").iterdir()
     )
+
+
+def test_a_derated_study_plays_as_it_is() -> None:
+    """The real 8.8 solver stops ("The simulation must stop") on a derated study with a
+    user playlist: its one task (year 0) keeps the file byte for byte, and a user
+    playlist in a derated study is a problem."""
+    doc = _doc("nbyears = 3\nderated = true\nuser-playlist = false", "playlist_reset = false")
+    assert task_generaldata(doc, [0]).to_bytes() == doc.to_bytes()
+    with pytest.raises(StudyError, match="not active"):
+        task_generaldata(doc, [1])
+    refused = _doc("nbyears = 1\nderated = true\nuser-playlist = true", "playlist_reset = false")
+    with pytest.raises(StudyError, match="derated = true with user-playlist = true"):
+        task_generaldata(refused, [0])

@@ -155,7 +155,7 @@ def test_parse_version(raw: str, expected: tuple[int, int]) -> None:
         ("nbyears = 4", "nbyears = 2.5", "is not an integer"),
         ("nbyears = 4", "nbyears = 0", "must be >= 1"),
         ("nbyears = 4", "nbyears = -3", "is not an integer"),
-        ("mode = Economy", "mode = Expansion", "unknown [general] mode"),
+        ("mode = Economy", "mode = Simulation", "unknown [general] mode"),
         ("mode = Economy", "mode = draft", "unknown [general] mode"),
     ],
 )

@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.fidelity import compare_split
 from tests.helpers.real_outputs import real_outputs, run_folder
+from tests.helpers.real_solver import RealSolver, real_solver
+from tests.helpers.study_variants import VariantCache, study_variants
 from tests.unit.antares.test_merge import study_as_run
 from winjobs.cli import main
 
-__all__ = ["real_outputs"]  # the fixture, imported for this module
+__all__ = ["real_outputs", "real_solver", "study_variants"]  # fixtures, for this module
 
 
 def _run(
@@ -49,3 +52,29 @@ def test_merge_command(
     assert len(stderr.strip().splitlines()) == 1
     code, _, stderr = _run(monkeypatch, capsys, *args[:-3], "--mc-ind", "hardlink", parts[0])
     assert code == 2 and "copy, move or link" in stderr
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_merge_command_takes_and_gives_zipped_runs(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    real_solver: RealSolver,
+    study_variants: VariantCache,
+    shared_antares: Path,
+    tmp_path: Path,
+) -> None:
+    """`result-format = zip`: the real solver writes `<run>.zip`; `winjobs merge` takes
+    those and writes the merged run zipped too, `.zip` added to OUT."""
+    source = shared_antares / "studies" / "bc-rhs-scenario-simple-v870"
+    study = study_variants.get(source, "zip")
+    parts = [real_solver.run(study, years=[year]).folder() for year in (1, 0)]
+    assert all(part.suffix == ".zip" and part.is_file() for part in parts)
+    out = tmp_path / "20261202-0000eco-merged"
+    args = ["merge", "--study", str(study), "-o", str(out), *map(str, parts)]
+    code, stdout, stderr = _run(monkeypatch, capsys, *args)
+    assert (code, stderr) == (0, "")
+    zipped = out.with_name(out.name + ".zip")
+    assert stdout.strip().endswith(f"into {zipped}") and not out.exists()
+    full = real_solver.run(study).folder()
+    assert compare_split(full, zipped, parts, tmp_path / "cmp") == []
