@@ -16,126 +16,31 @@ some years only); spillage with a zero or slightly negative price (`0`, `-0.00`)
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 
 import numpy as np
-import numpy.typing as npt
 
 from winjobs.antares.calendar import Calendar
-from winjobs.standin.calendar import day_of_year, nb_hours, period_starts
-
-FloatArray = npt.NDArray[np.float64]
-
-
-class TimeRule(Enum):
-    """How a year's hourly values become daily, weekly, monthly and annual values."""
-
-    SUM = "sum"  # energies, costs, hours
-    MEAN = "mean"  # prices, marginal costs
-    ANY = "any"  # probabilities: 100 if any hour of the period is 100
-
-
-@dataclass(frozen=True)
-class Cluster:
-    """A thermal cluster: its name as printed in details files, and its size."""
-
-    name: str
-    unit_count: int
-    nominal_capacity: float
-
-
-@dataclass(frozen=True)
-class Area:
-    name: str  # as in input/areas/list.txt ("Sink 1")
-    id: str  # folder name ("sink 1")
-    unsupplied_cost: float = 3000.0
-    spilled_cost: float = 0.0
-    clusters: tuple[Cluster, ...] = ()
-    reservoir: bool = False  # hydro reservoir management: H. VAL is N/A without it
-
-
-@dataclass(frozen=True)
-class Link:
-    origin: Area
-    extremity: Area
-
-    @property
-    def folder(self) -> str:
-        return f"{self.origin.id} - {self.extremity.id}"
-
-
-@dataclass(frozen=True)
-class District:
-    """A set of areas with output (input/areas/sets.ini): `@ <id>` folders."""
-
-    caption: str
-    id: str
-    members: tuple[str, ...]  # area ids
-
-    @property
-    def folder(self) -> str:
-        return f"@ {self.id}"
-
-
-@dataclass(frozen=True)
-class System:
-    """What the generator knows of a study: its objects, calendar and input digest."""
-
-    areas: tuple[Area, ...]
-    links: tuple[Link, ...]
-    calendar: Calendar
-    digest: bytes
-    mode: str
-    districts: tuple[District, ...] = ()
-
-
-# The variables the stand-in emits, in the real solver's column order, with the rule
-# that turns hourly values into the other periods.
-AREA_VARIABLES: tuple[tuple[str, TimeRule], ...] = (
-    ("OV. COST", TimeRule.SUM),
-    ("OP. COST", TimeRule.SUM),
-    ("MRG. PRICE", TimeRule.MEAN),
-    ("BALANCE", TimeRule.SUM),
-    ("ROW BAL.", TimeRule.SUM),
-    ("LOAD", TimeRule.SUM),
-    ("H. VAL", TimeRule.MEAN),
-    ("UNSP. ENRG", TimeRule.SUM),
-    ("SPIL. ENRG", TimeRule.SUM),
-    ("LOLD", TimeRule.SUM),
-    ("LOLP", TimeRule.ANY),
-    ("AVL DTG", TimeRule.SUM),
-    ("DTG MRG", TimeRule.SUM),
-)
-LINK_VARIABLES: tuple[tuple[str, TimeRule], ...] = (
-    ("FLOW LIN.", TimeRule.SUM),
-    ("UCAP LIN.", TimeRule.SUM),
-    ("LOOP FLOW", TimeRule.SUM),
-    ("CONG. FEE (ALG.)", TimeRule.SUM),
-    ("CONG. FEE (ABS.)", TimeRule.SUM),
-    ("MARG. COST", TimeRule.MEAN),
-    ("CONG. PROB +", TimeRule.ANY),
-    ("CONG. PROB -", TimeRule.ANY),
-)
-# Per-cluster `details` variables: (caption of the unit row, rule).
-DETAIL_VARIABLES: tuple[tuple[str, TimeRule], ...] = (
-    ("MWh", TimeRule.SUM),
-    ("NP Cost - Euro", TimeRule.SUM),
-    ("NODU", TimeRule.SUM),
-    ("Profit - Euro", TimeRule.SUM),
-)
+from winjobs.standin.aggregate import FloatArray, district_values
+from winjobs.standin.calendar import day_of_year, nb_hours
+from winjobs.standin.plants import PlantValues, renewable_details, storage_details, thermal_details
+from winjobs.standin.system import Area, Constraint, Link, System
 
 
 @dataclass
 class YearResults:
-    """Hourly values of one year: per area, per link, per area's clusters (details)."""
+    """Hourly values of one year, per object: values columns by caption, per-plant
+    columns by (unit, plant). A column the solver prints but the stand-in leaves out of
+    these dicts is all zeros; which columns are present depends on the study only."""
 
     year: int
     areas: dict[str, dict[str, FloatArray]] = field(default_factory=dict)
     links: dict[str, dict[str, FloatArray]] = field(default_factory=dict)
-    details: dict[str, dict[tuple[str, str], FloatArray]] = field(default_factory=dict)
+    details: dict[str, PlantValues] = field(default_factory=dict)
+    renewables: dict[str, PlantValues] = field(default_factory=dict)
+    storages: dict[str, PlantValues] = field(default_factory=dict)
     districts: dict[str, dict[str, FloatArray]] = field(default_factory=dict)
+    constraints: dict[str, FloatArray] = field(default_factory=dict)
 
     @property
     def system_cost(self) -> float:
@@ -260,22 +165,24 @@ def simulate_year(system: System, year: int) -> YearResults:
             link, flows[link.folder], link_caps[link.folder], prices, system, rng
         )
     for district in system.districts:
-        results.districts[district.id] = _district_year(results, district)
+        results.districts[district.id] = district_values(
+            [results.areas[area] for area in district.members]
+        )
+    for constraint in system.constraints:
+        results.constraints[constraint.caption] = _marginal_cost(system, constraint, year)
     return results
 
 
-def _district_year(results: YearResults, district: District) -> dict[str, FloatArray]:
-    """A district's hourly values from its areas', by the solver's spatial rules: sums,
-    the mean price, LOLD from the summed unsupplied energy, LOLP if any area's is > 0;
-    H. VAL does not apply to a district (N/A, as in the real runs)."""
-    members = [results.areas[area] for area in district.members]
-    values = {caption: np.sum([m[caption] for m in members], axis=0) for caption, _ in
-              AREA_VARIABLES}  # fmt: skip
-    values["MRG. PRICE"] = np.mean([m["MRG. PRICE"] for m in members], axis=0)
-    values["H. VAL"] = np.full(values["LOAD"].shape, np.nan)
-    values["LOLD"] = (values["UNSP. ENRG"] > 0).astype(np.float64)
-    values["LOLP"] = np.where(np.any([m["LOLP"] > 0 for m in members], axis=0), 100.0, 0.0)
-    return values
+def _marginal_cost(system: System, constraint: Constraint, year: int) -> FloatArray:
+    """A constraint's hourly marginal cost: zero when slack, positive when it binds
+    (`<`), negative for `>`; constant over each step of its own type."""
+    rng = seeded_rng(system.digest, "constraint", system.mode, year, constraint.caption)
+    hours = nb_hours(system.calendar)
+    step = {"hourly": 1, "daily": 24, "weekly": 168}[constraint.type]
+    binding = rng.random(-(-hours // step)) < 0.3
+    cost = np.where(binding, rng.uniform(1.0, 80.0, binding.size), 0.0)
+    sign = 1.0 if constraint.operator == "<" else -1.0
+    return np.asarray(sign * np.repeat(cost, step)[:hours], dtype=np.float64)
 
 
 def _area_year(
@@ -288,7 +195,7 @@ def _area_year(
     net_import: FloatArray,
     rng: np.random.Generator,
 ) -> FloatArray:
-    """Dispatch one area for the year; stores its variables and returns its prices."""
+    """Dispatch one area for the year; stores its columns and plants, returns its prices."""
     residual = load - must_run - net_import
     generation = np.clip(residual, 0.0, capacity)
     unsupplied = np.maximum(residual - capacity, 0.0)
@@ -300,53 +207,54 @@ def _area_year(
     price = np.where(unsupplied > 0, area.unsupplied_cost, price)
     op_cost = generation * (12.0 + 55.0 * use**2)
     lold = (unsupplied > 0.5).astype(np.float64)  # the solver's LOLD threshold
-    results.areas[area.id] = {
+    margin = capacity - generation
+    values: dict[str, FloatArray] = {
         "OV. COST": op_cost + unsupplied * area.unsupplied_cost + spilled * area.spilled_cost,
         "OP. COST": op_cost,
         "MRG. PRICE": price,
         "BALANCE": -net_import,
         "ROW BAL.": np.full(load.shape, size.row_balance / 1.0),
         "LOAD": load,
-        "H. VAL": _water_value(area, price, rng),
+        "H. ROR": 0.2 * must_run,
+        "WIND": 0.5 * must_run,
+        "SOLAR": 0.3 * must_run,
         "UNSP. ENRG": unsupplied,
         "SPIL. ENRG": spilled,
         "LOLD": lold,
         "LOLP": np.where(unsupplied > 0, 100.0, 0.0),
         "AVL DTG": capacity,
-        "DTG MRG": capacity - generation,
+        "DTG MRG": margin,
+        "MAX MRG": margin + spilled,
+        # Adequacy-patch columns (printed only with `include-adq-patch`).
+        "DENS": unsupplied,
+        "UNSP. ENRG CSR": unsupplied,
+        "DTG MRG CSR": margin,
     }
+    if area.reservoir:
+        values |= _hydro(price, must_run, rng)
     if area.clusters:
-        results.details[area.id] = _cluster_details(area, generation, price)
+        results.details[area.id] = thermal_details(area, generation, price, values)
+    if area.renewables:
+        results.renewables[area.id] = renewable_details(area, rng, load.size, values)
+    if area.storages:
+        results.storages[area.id] = storage_details(area, rng, price, values)
+    results.areas[area.id] = values
     return np.asarray(price, dtype=np.float64)
 
 
-def _water_value(area: Area, price: FloatArray, rng: np.random.Generator) -> FloatArray:
-    """Water values follow the weekly average price; N/A (NaN) without a reservoir."""
-    if not area.reservoir:
-        return np.full(price.shape, np.nan)
+def _hydro(price: FloatArray, must_run: FloatArray, rng: np.random.Generator) -> dict[
+    str, FloatArray
+]:  # fmt: skip
+    """A reservoir: water values follow the weekly average price, the level a slow swing."""
     weeks = np.arange(price.size) // 168
     weekly = np.bincount(weeks, weights=price) / np.bincount(weeks)
-    return np.asarray(0.85 * weekly[weeks] + rng.normal(0.0, 0.5, price.size), dtype=np.float64)
-
-
-def _cluster_details(
-    area: Area, generation: FloatArray, price: FloatArray
-) -> dict[tuple[str, str], FloatArray]:
-    """Split the area's generation over its clusters in merit order (cheapest first)."""
-    details: dict[tuple[str, str], FloatArray] = {}
-    remaining = generation.copy()
-    for rank, cluster in enumerate(area.clusters):
-        installed = cluster.unit_count * cluster.nominal_capacity
-        output = np.minimum(remaining, installed) if installed > 0 else np.zeros_like(remaining)
-        remaining = remaining - output
-        unit = cluster.nominal_capacity if cluster.nominal_capacity > 0 else 1.0
-        units = np.ceil(output / unit - 1e-9)
-        cost = 20.0 + 15.0 * rank
-        details[(cluster.name, "MWh")] = output
-        details[(cluster.name, "NP Cost - Euro")] = units * 0.0 + (units > 0) * 50.0 * rank
-        details[(cluster.name, "NODU")] = units
-        details[(cluster.name, "Profit - Euro")] = output * (price - cost)
-    return details
+    level = 50.0 + 30.0 * np.sin(2 * np.pi * np.arange(price.size) / price.size + rng.uniform(0, 6))
+    return {
+        "H. STOR": 0.25 * must_run,
+        "H. INFL": 0.3 * must_run,
+        "H. LEV": level,
+        "H. VAL": 0.85 * weekly[weeks] + rng.normal(0.0, 0.5, price.size),
+    }
 
 
 def _link_year(
@@ -372,20 +280,3 @@ def _link_year(
         "CONG. PROB +": 100.0 * congested_up,
         "CONG. PROB -": 100.0 * congested_down,
     }
-
-
-def aggregate(
-    hourly: FloatArray, rules: Sequence[TimeRule], calendar: Calendar, period: str
-) -> FloatArray:
-    """A year's hourly values (hours x columns, one rule per column) -> one row per
-    `period` row, exact (not rounded). N/A (NaN) stays N/A."""
-    if period == "hourly":
-        return hourly
-    starts, counts = period_starts(calendar, period)
-    sums = np.add.reduceat(hourly, starts, axis=0)
-    means = sums / counts[:, None]
-    hits = np.maximum.reduceat(np.where(np.isnan(hourly), np.nan, hourly > 0), starts, axis=0)
-    anys = np.where(np.isnan(hits), np.nan, np.where(hits > 0, 100.0, 0.0))
-    kind = np.array([rule.value for rule in rules])
-    return np.where(kind == TimeRule.SUM.value, sums, np.where(kind == TimeRule.MEAN.value,
-                    means, anys))  # fmt: skip

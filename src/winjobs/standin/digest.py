@@ -1,9 +1,9 @@
 """mc-all/grid/digest.txt: the annual overview the real solver writes after the survey.
 
-Layout of the real 8.8 file: a block of area rows (each variable's first mc-all
-statistic, EXP or `values`, of the annual table), a block of district rows, then one
-`Links (<variable>)` matrix per link variable (cells printed by `antares.digest`). The
-stand-in writes the FLOW LIN. matrix, the only link-flow variable it emits.
+Layout of the real 8.8 file: a block of area rows (each printed variable's first mc-all
+statistic, EXP or `values`, of the annual table; `N/A` where the variable does not
+apply), a block of district rows (`@ <caption>`), then one `Links (<variable>)` matrix
+per printed flow variable, FLOW LIN. and FLOW QUAD. (cells printed by `antares.digest`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from winjobs.antares.mcall import statistic
 from winjobs.antares.stats import Summary
 from winjobs.antares.textnum import render_block
 from winjobs.antares.variables import Variable
-from winjobs.standin.data import System
+from winjobs.standin.system import System
+from winjobs.standin.tables import TableSpec
 
 
 @dataclass(frozen=True)
@@ -29,35 +30,50 @@ class DigestRow:
     name: str
     variables: tuple[Variable, ...]
     values: npt.NDArray[np.float64]
+    not_applicable: npt.NDArray[np.bool_]
 
 
-def digest_row(name: str, variables: Sequence[Variable], annual: Summary) -> DigestRow:
-    """The first mc-all statistic of every variable from an annual summary (one row)."""
+def digest_row(name: str, spec: TableSpec | None, annual: Summary | None) -> DigestRow:
+    """The first mc-all statistic of every variable of a values spec (one row); an empty
+    row when no variable is printed (`spec` None)."""
+    if spec is None or annual is None:
+        return DigestRow(name, (), np.zeros(0), np.zeros(0, dtype=bool))
     values = np.array(
         [
             statistic(annual, v.mc_all_columns()[0].stat, v.rule, "annual")[0, j]
-            for j, v in enumerate(variables)
+            for j, v in enumerate(spec.variables)
         ],
         dtype=np.float64,
     )
-    return DigestRow(name, tuple(variables), values)
+    return DigestRow(name, spec.variables, values, np.array(spec.na, dtype=bool))
 
 
 def _block(rows: Sequence[DigestRow], nb_links: int) -> list[str]:
+    """One block; rows without variables (nothing printed) still list their objects."""
+    variables = rows[0].variables if rows else ()
     lines = ["\tdigest", "\tVARIABLES\tAREAS\tLINKS"]
-    if not rows:
-        return [*lines, f"\t0\t0\t{nb_links}", "", "\t", "\t", "\t"]
-    variables = rows[0].variables
     lines += [f"\t{len(variables)}\t{len(rows)}\t{nb_links}", ""]
     lines.append("\t" + "".join("\t" + v.caption for v in variables))
     lines.append("\t" + "".join("\t" + v.unit for v in variables))
     lines.append("\t" + "".join("\t" + v.mc_all_columns()[0].stat for v in variables))
     decimals = np.array([v.decimals for v in variables], dtype=np.int64)
     for row in rows:
-        values = row.values.reshape(1, -1)
-        missing = np.isnan(values)
-        text = render_block([row.name], values, decimals, missing if missing.any() else None)
+        if not variables:
+            lines.append(f"\t{row.name}")
+            continue
+        missing = row.not_applicable.reshape(1, -1)
+        text = render_block(
+            [row.name], row.values.reshape(1, -1), decimals, missing if missing.any() else None
+        )
         lines.append(text.decode("utf-8").rstrip("\n"))
+    return lines
+
+
+def _matrix(system: System, title: str, flows: dict[tuple[str, str], float]) -> list[str]:
+    ids = [area.id for area in system.areas]
+    lines = [f"\tLinks ({title})", "\t\tFrom...", "\t...To" + "".join("\t" + i for i in ids)]
+    for to in ids:
+        lines.append(f"\t{to}" + "".join("\t" + flow_cell(flows, s, to) for s in ids))
     return lines
 
 
@@ -65,13 +81,12 @@ def digest_text(
     system: System,
     areas: Sequence[DigestRow],
     districts: Sequence[DigestRow],
-    flows: dict[tuple[str, str], float],
+    matrices: dict[str, dict[tuple[str, str], float]],
 ) -> str:
-    """The whole file; `flows[(origin id, extremity id)]` is a link's annual FLOW LIN."""
-    ids = [area.id for area in system.areas]
+    """The whole file; `matrices[caption][(origin id, extremity id)]` is a link's annual
+    flow for each printed flow variable."""
     lines = [*_block(areas, len(system.links)), "", ""]
-    lines += [*_block(districts, len(system.links)), *[""] * 6]
-    lines += ["\tLinks (FLOW LIN.)", "\t\tFrom...", "\t...To" + "".join("\t" + i for i in ids)]
-    for to in ids:
-        lines.append(f"\t{to}" + "".join("\t" + flow_cell(flows, s, to) for s in ids))
+    lines += [*_block(districts, len(system.links)), "", ""]
+    for title, flows in matrices.items():
+        lines += ["", "", "", "", *_matrix(system, title, flows)]
     return "\n".join(lines) + "\n"

@@ -1,7 +1,8 @@
 """The run folder and the files a run writes once: names and formats of the real solver.
 
 `output/<YYYYMMDD-HHMM><eco|adq>[-name]` (`-2`, `-3`... on a clash); at the start
-`info.antares-output`, `about-the-study/` and `ts-numbers/` (when `storenewset`); per
+`info.antares-output` and `about-the-study/` (`timeseries.py`: `ts-numbers/` and
+`ts-generator/`); per
 finished year `optimization/week-by-week/year_<y>.txt`; at a normal end
 `execution_info.ini`, `annualSystemCost.txt`, `checkIntegrity.txt`,
 `optimization/{solve,update}-durations.txt` and `<mode>/mc-all/grid/`. A failed or
@@ -19,13 +20,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from winjobs.antares.ini import as_bool
-from winjobs.standin.calendar import hour_groups
-from winjobs.standin.data import System, seeded_rng
+from winjobs.antares.output import RUN_KIND
+from winjobs.standin.calendar import hour_groups, nb_hours
+from winjobs.standin.data import seeded_rng
 from winjobs.standin.model import RunSettings
 from winjobs.standin.version import PosedVersion
 
-_MODE_SUFFIX = {"economy": "eco", "adequacy": "adq"}
 _BAD_NAME_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
 
@@ -35,7 +35,7 @@ def mode_title(mode: str) -> str:
 
 def run_folder_base(start: datetime, mode: str, name: str | None) -> str:
     """`20261125-0824eco-name`: start minute, mode, then the -n name (made file-safe)."""
-    base = start.strftime("%Y%m%d-%H%M") + _MODE_SUFFIX[mode]
+    base = start.strftime("%Y%m%d-%H%M") + RUN_KIND[mode]
     if name:
         base += "-" + _BAD_NAME_CHARS.sub("_", name)
     return base
@@ -107,39 +107,6 @@ def write_about_the_study(
         lines.append(area.id)
         lines += [f"\t{k.extremity.id}" for k in settings.system.links if k.origin is area]
     (about / "links.txt").write_text("".join(f"{line}\n" for line in lines), "utf-8", newline="\n")
-
-
-def _ts_file(path: Path, numbers: Sequence[int]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = "".join(f"{n}\n" for n in numbers)
-    path.write_text(f"size:1x{len(numbers)}\n{body}", encoding="utf-8", newline="\n")
-
-
-def write_ts_numbers(run_dir: Path, settings: RunSettings) -> None:
-    """ts-numbers/ when `storenewset = true`: the time series drawn for EVERY year.
-
-    They depend on the input only (identical on every worker of a job), like the real
-    solver's draws, which are made for all years whether played or not.
-    """
-    if not as_bool(settings.generaldata.get("output", "storenewset")):
-        return
-    system: System = settings.system
-    root = run_dir / "ts-numbers"
-
-    def draws(*labels: str) -> list[int]:
-        rng = seeded_rng(system.digest, "ts-numbers", *labels)
-        return [int(n) for n in rng.integers(1, 3, settings.nbyears)]
-
-    for kind in ("hydro", "load", "solar", "wind"):
-        for area in system.areas:
-            _ts_file(root / kind / f"{area.id}.txt", draws(kind, area.id))
-    for link in system.links:
-        _ts_file(root / "ntc" / link.origin.id / f"{link.extremity.id}.txt",
-                 draws("ntc", link.folder))  # fmt: skip
-    for area in system.areas:
-        for cluster in area.clusters:
-            _ts_file(root / "thermal" / area.id / f"{cluster.name.lower()}.txt",
-                     draws("thermal", area.id, cluster.name))  # fmt: skip
 
 
 def write_week_by_week(run_dir: Path, settings: RunSettings, year: int) -> None:
@@ -244,7 +211,7 @@ def write_grid(mode_dir: Path, settings: RunSettings) -> None:
     for area in system.areas:
         for c in area.clusters:
             thermal.append(
-                f"{area.id}\t{c.name.lower()}\t{c.name}\tOther\t{c.unit_count}\t"
+                f"{area.id}\t{c.ident}\t{c.name}\tOther\t{c.unit_count}\t"
                 f"{c.nominal_capacity:.6f}\t0.000000\t1\t0.000000\t0.000000\t0.000000\t"
                 "0.000000\t0.000000\t0.000000\t0.000000"
             )
@@ -275,23 +242,45 @@ def mps_optimisations(settings: RunSettings, forced: bool) -> tuple[int, ...]:
     return _MPS_OPTIMS.get(value.strip().lower(), ())
 
 
+def optimisation_periods(settings: RunSettings) -> list[str]:
+    """The optimisation periods of a year, named like the real files: `<week>` with
+    `simplex-range = week`, `<week>-<day>` with `day`. In adequacy the solver only runs
+    the simplex on week 1 and on weeks with a positive net load somewhere (data the
+    stand-in does not have): it exports week 1, like the shared adequacy study."""
+    weeks = 1 if settings.mode == "adequacy" else nb_hours(settings.system.calendar) // 168
+    daily = (settings.generaldata.get("optimization", "simplex-range") or "").strip() == "day"
+    days = range(1, 8) if daily else (None,)
+    return [f"{w}" if d is None else f"{w}-{d}" for w in range(1, weeks + 1) for d in days]
+
+
 def write_mps_exports(run_dir: Path, settings: RunSettings, year: int,
                       optimisations: tuple[int, ...]) -> list[str]:  # fmt: skip
-    """The first week's problem and criterion files of a year, named like the real
-    solver's (`problem-<year>-1--optim-nb-<k>.mps`, `criterion-...txt`, 1-based year);
-    the problem is an empty synthetic MPS model. Returns the file names, in log order."""
+    """Every optimisation period's problem (the chosen optimisations: an empty synthetic
+    MPS model) and criterion (both optimisations) files of a year, named like the real
+    solver's (`problem-<year>-<week>[-<day>]--optim-nb-<k>.mps`, 1-based), in its order:
+    per week, optimisation 1 over the week's periods, then 2. Returns the file names."""
+    if not optimisations:
+        return []
     rng = seeded_rng(settings.system.digest, "criterion", year)
+    periods = optimisation_periods(settings)
+    weeks = [[p for p in periods if p.split("-")[0] == w] for w in dict.fromkeys(
+        p.split("-")[0] for p in periods)]  # fmt: skip
+    model = (
+        "* Number of variables:   0\n* Number of constraints: 0\n"
+        "NAME          Pb Solve\nROWS\n N  OBJECTIF\nCOLUMNS\nRHS\nBOUNDS\nENDATA\n"
+    )
     names = []
-    for optimisation in optimisations:
-        stem = f"{year + 1}-1--optim-nb-{optimisation}"
-        model = (
-            "* Number of variables:   0\n* Number of constraints: 0\n"
-            "NAME          Pb Solve\nROWS\n N  OBJECTIF\nCOLUMNS\nRHS\nBOUNDS\nENDATA\n"
-        )
-        (run_dir / f"problem-{stem}.mps").write_text(model, encoding="utf-8", newline="\n")
-        value = float(rng.uniform(1e5, 1e8))
-        (run_dir / f"criterion-{stem}.txt").write_text(
-            f"* Optimal criterion value :   {value:.10e}\n", encoding="utf-8", newline="\n"
-        )
-        names += [f"problem-{stem}.mps", f"criterion-{stem}.txt"]
+    solved = (1,) if settings.mode == "expansion" else (1, 2)  # no second optimisation
+    for week in weeks:
+        for optimisation in solved:
+            for period in week:
+                stem = f"{year + 1}-{period}--optim-nb-{optimisation}"
+                if optimisation in optimisations:
+                    (run_dir / f"problem-{stem}.mps").write_text(model, "utf-8", newline="\n")
+                    names.append(f"problem-{stem}.mps")
+                value = float(rng.uniform(1e5, 1e8))
+                (run_dir / f"criterion-{stem}.txt").write_text(
+                    f"* Optimal criterion value :   {value:.10e}\n", encoding="utf-8", newline="\n"
+                )
+                names.append(f"criterion-{stem}.txt")
     return names

@@ -12,11 +12,11 @@ import os
 import platform
 import socket
 
+from winjobs.standin import tables
 from winjobs.standin.calendar import log_lines
 from winjobs.standin.layout import mode_title
 from winjobs.standin.log import SolverLog
 from winjobs.standin.model import RunSettings
-from winjobs.standin.results import emitted_variables
 from winjobs.standin.texts import STANDIN_NOTICE
 from winjobs.standin.version import PosedVersion
 
@@ -55,6 +55,8 @@ def log_study(log: SolverLog, settings: RunSettings) -> None:
             top = max(weighted.values())
             years = " ".join(str(y) for y, w in weighted.items() if w == top)
             log.info(f"  maximum weight {top:.6f} for year(s) {years}")
+    if settings.mode == "expansion":
+        log.info("  :: enabling expansion")
     if settings.year_by_year:
         log.info("  :: enabling the 'year-by-year' mode")
     if settings.user_playlist:
@@ -84,25 +86,21 @@ def log_loaded(log: SolverLog, settings: RunSettings) -> None:
     log.info(f"     links: {len(system.links)}")
     log.info(f"     thermal clusters: {sum(len(a.clusters) for a in system.areas)}")
     log.info()
-    log.check(f"Running the simulation ({settings.mode})")
+    log.check(f"Running the simulation ({settings.mode_folder})")
+    lists = settings.lists
     log.info(" Variables: (synthetic, written by the stand-in)")
-    for kind, captions in emitted_variables():
+    for kind, entries in (("Areas", lists.area), ("Links", lists.link)):
         log.info(f"  + {kind}")
-        for caption in captions:
-            log.info(f"       {caption}")
+        for entry in entries:
+            log.info(f"       {entry.name or entry.caption}")
     log.info()
     log.info(f"MC-Years : [1 .. {settings.nbyears}], total: {len(settings.years)}")
     log.info(" Starting the simulation")
 
 
-def exported_names(settings: RunSettings) -> list[str]:
-    """`Exporting results : X` lines: areas, links (`A - B`), sets of areas, then
-    binding constraints, as in the real logs."""
-    system = settings.system
-    names = [area.name for area in system.areas]
-    names += [f"{link.origin.name} - {link.extremity.name}" for link in system.links]
-    names += [district.caption for district in system.districts]
-    return [*names, "binding constraints"]
+def exported_names(settings: RunSettings, *, synthesis: bool) -> list[str]:
+    """`Exporting results : X` lines of mc-all (`synthesis`) or of one year's mc-ind."""
+    return tables.exported_names(settings.system, settings.lists, synthesis=synthesis)
 
 
 def log_abort(log: SolverLog, message: str, *, quitting: bool = True) -> None:

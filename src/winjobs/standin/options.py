@@ -38,7 +38,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         None,
         None,
         "Force the simulation in expansion mode",
-        Effect.REFUSED,
+        Effect.HONOURED,
         "Simulation",
     ),
     OptionSpec(
@@ -269,7 +269,7 @@ def _apply(options: SolverOptions, spec: OptionSpec, value: str | None) -> None:
             options.no_output = True
         case "year":
             options.nbyears = _positive_int(spec.long, str(value))
-        case "economy" | "adequacy":
+        case "economy" | "adequacy" | "expansion":
             options.mode = spec.long
         case "comment-file":
             options.comment_file = Path(str(value))

@@ -21,13 +21,18 @@ from pathlib import Path
 from typing import IO
 
 from winjobs.errors import WinjobsError
-from winjobs.standin import layout, narration
-from winjobs.standin.data import FloatArray, simulate_year
+from winjobs.standin import layout, narration, schedule, timeseries
+from winjobs.standin.checks import refused_after_output
+from winjobs.standin.data import simulate_year
 from winjobs.standin.faults import CRASH_EXIT_STATUS, Faults
 from winjobs.standin.log import SolverLog
-from winjobs.standin.model import RunSettings, load_run_settings, refused_by_solver
+from winjobs.standin.model import (
+    RunSettings,
+    load_run_settings,
+    refused_by_solver,
+)
 from winjobs.standin.options import SolverOptions
-from winjobs.standin.results import Synthesis, write_year, year_tables
+from winjobs.standin.results import SpecKey, Synthesis, YearTable, write_year, year_tables
 from winjobs.standin.signals import StopRequest, ignore_stop_signals, install_stop_handlers
 from winjobs.standin.version import PosedVersion
 
@@ -50,7 +55,7 @@ class YearOutcome:
     """A finished year: its exact tables (for mc-all) and its system cost."""
 
     year: int
-    tables: dict[tuple[str, str, str], FloatArray]
+    tables: dict[SpecKey, YearTable]
     system_cost: float
 
 
@@ -68,7 +73,7 @@ class RunState:
 
     @property
     def mode_dir(self) -> Path | None:
-        return None if self.run_dir is None else self.run_dir / self.settings.mode
+        return None if self.run_dir is None else self.run_dir / self.settings.mode_folder
 
 
 @dataclass
@@ -83,6 +88,7 @@ class Run:
     errors: IO[str] = field(default_factory=lambda: sys.stderr)
     start: datetime = field(default_factory=datetime.now)
     stop: StopRequest = field(default_factory=StopRequest)
+    zip_output: bool = False  # -z or `result-format = zip`, known once the study is read
 
     # -- top level ---------------------------------------------------------------------
     def execute(self) -> int:
@@ -121,11 +127,23 @@ class Run:
         except WinjobsError as exc:
             narration.log_abort(self.log, str(exc))
             return EXIT_FAILURE
-        refusal = refused_by_solver(settings, self.version, self.options.given)
+        refusal = refused_by_solver(settings, self.version)
         if refusal is not None:
             narration.log_abort(self.log, refusal)
             return EXIT_FAILURE
         run_dir = self._prepare_output(settings)
+        refused = refused_after_output(settings, self.options.given, self._threads())
+        if refused is not None:
+            for line in refused.errors:
+                self.log.error(line)
+            self.log.info("[UI] Quitting the solver gracefully")
+            if run_dir is not None:
+                self.log.copy_to(run_dir / "simulation.log")
+            narration.log_abort(self.log, refused.fatal, quitting=False)
+            self._zip_if_asked(run_dir)
+            return EXIT_FAILURE
+        if run_dir is not None:
+            timeseries.write_ts_generator(run_dir, settings)
         state = RunState(settings, run_dir, Synthesis(settings))
         narration.log_loaded(self.log, settings)
         status = self._simulate(state)
@@ -140,14 +158,13 @@ class Run:
             return None
         base = layout.run_folder_base(self.start, settings.mode, self.options.name)
         run_dir = layout.reserve_run_folder(
-            settings.path / "output", base, zipped=self.options.zip_output
+            settings.path / "output", base, zipped=self._zipped(settings)
         )
         self.log.info(f"  Output folder : {run_dir}")
         layout.write_info(run_dir, settings, self.version, self.options.name or "", self.start)
         layout.write_about_the_study(
             run_dir, settings, self.version, self.start, self.options.comment_file
         )
-        layout.write_ts_numbers(run_dir, settings)
         return run_dir
 
     # -- the years ---------------------------------------------------------------------------
@@ -159,19 +176,10 @@ class Run:
         return 1
 
     def _batches(self, settings: RunSettings) -> list[list[int]]:
-        """Consecutive year indices holding up to `threads` played years each (skipped
-        years ride along, as in the real log's `parallel batch size : 2 (1 perfomed)`)."""
-        played = set(settings.years)
-        threads = self._threads()
-        batches: list[list[int]] = [[]]
-        count = 0
-        for year in range(settings.nbyears):
-            if count == threads:
-                batches.append([])
-                count = 0
-            batches[-1].append(year)
-            count += year in played
-        return [batch for batch in batches if batch]
+        """The real solver's sets of parallel years: consecutive year indices, played or
+        not (`parallel batch size : 2 (1 perfomed)`), cut at regenerations (`schedule`)."""
+        refresh = schedule.refresh_plan(settings.generaldata, settings.system)
+        return schedule.batches(self._threads(), refresh, settings.nbyears, set(settings.years))
 
     def _simulate(self, state: RunState) -> int | None:
         """Play every batch; a status when the run stops early, None when all went well."""
@@ -241,20 +249,21 @@ class Run:
             )
             raise YearFailure(year)
         results = simulate_year(settings.system, year)
-        tables = year_tables(settings.system, results)
+        specs = state.synthesis.specs
+        tables = year_tables(settings, specs, results)
         if state.run_dir is not None:
             optimisations = layout.mps_optimisations(settings, "mps-export" in self.options.given)
             exported = layout.write_mps_exports(state.run_dir, settings, year, optimisations)
             with state.export_lock:  # one year's lines stay together
-                for mps, criterion in zip(exported[::2], exported[1::2], strict=True):
-                    self.log.info(f"Solver MPS File: `{mps}'")
-                    self.log.info(f"Solver Criterion File: `{criterion}'")
+                for name in exported:
+                    kind = "MPS" if name.endswith(".mps") else "Criterion"
+                    self.log.info(f"Solver {kind} File: `{name}'")
             if settings.year_by_year and state.mode_dir is not None:
                 with state.export_lock:
                     self.log.info("Exporting the annual results")
-                    for name in narration.exported_names(settings):
+                    for name in narration.exported_names(settings, synthesis=False):
                         self.log.info(f"Exporting results : {name}")
-                write_year(state.mode_dir / "mc-ind" / f"{year + 1:05d}", settings, tables)
+                write_year(state.mode_dir / "mc-ind" / f"{year + 1:05d}", settings, specs, tables)
             layout.write_week_by_week(state.run_dir, settings, year)
         return YearOutcome(year, tables, results.system_cost)
 
@@ -291,22 +300,32 @@ class Run:
     def _finish(self, state: RunState) -> int:
         settings = state.settings
         log = self.log
-        log.info("  The quadratic optimisation has been skipped")
-        log.info()
-        log.check("Exporting the survey results...")
-        started = time.monotonic()
-        if state.run_dir is not None and state.mode_dir is not None:
-            if settings.synthesis:
-                for name in narration.exported_names(settings):
-                    log.info(f"Exporting results : {name}")
-                state.synthesis.write(state.mode_dir / "mc-all")
-                log.info("Exporting digest...")
-                layout.write_grid(state.mode_dir, settings)
+        if settings.system.links:  # the solver's post-processing of the flows
+            quadratic = settings.system.quadratic and "FLOW QUAD." in settings.selection
+            log.info("Post-processing... (quadratic optimisation)" if quadratic
+                     else "  The quadratic optimisation has been skipped")  # fmt: skip
+        if state.run_dir is not None:
+            timeseries.write_ts_numbers(state.run_dir, settings)
             costs = [state.costs[y] for y in sorted(state.costs)]
             layout.write_annual_system_cost(state.run_dir, costs)
             first = [cost * 0.999 for cost in costs]
             layout.write_check_integrity(state.run_dir, first, first)
             layout.write_durations(state.run_dir)
+        if settings.synthesis:
+            log.info()
+            log.check("Exporting the survey results...")
+        else:
+            log.info("The simulation synthesis is disabled.")
+        started = time.monotonic()
+        if state.mode_dir is not None and settings.synthesis:
+            for name in narration.exported_names(settings, synthesis=True):
+                log.info(f"Exporting results : {name}")
+            state.synthesis.write(state.mode_dir / "mc-all", digest=False)
+            layout.write_grid(state.mode_dir, settings)
+            log.info("Exporting digest...")
+            if len(settings.system.districts) > len(settings.system.areas):
+                return self._digest_crash()
+            state.synthesis.write_digest(state.mode_dir / "mc-all")
         log.info("[UI] Quitting the solver gracefully")
         if state.run_dir is not None:
             log.copy_to(state.run_dir / "simulation.log")
@@ -322,6 +341,19 @@ class Run:
         self._zip_if_asked(state.run_dir)
         return EXIT_OK
 
+    def _digest_crash(self) -> int:
+        """The real 8.8 solver sizes the digest's district rows by the number of areas
+        (`surveyresults.cpp`): with more districts than areas it dies writing it,
+        leaving no digest, simulation.log nor execution_info.ini (seen: exit 139)."""
+        self.errors.write("Segmentation fault (the 8.8 solver's digest with more districts "
+                          "than areas, imitated by winjobs-standin-solver)\n")  # fmt: skip
+        self.errors.flush()
+        return CRASH_EXIT_STATUS
+
+    def _zipped(self, settings: RunSettings) -> bool:
+        self.zip_output = self.options.zip_output or settings.zipped_result
+        return self.zip_output
+
     def _zip_if_asked(self, run_dir: Path | None) -> None:
-        if self.options.zip_output and run_dir is not None:
+        if self.zip_output and run_dir is not None:
             layout.zip_run_folder(run_dir)

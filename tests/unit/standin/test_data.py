@@ -6,21 +6,21 @@ import numpy as np
 import pytest
 
 from winjobs.antares.calendar import PERIODS, Calendar
-from winjobs.antares.variables import LINK_VARIABLES as CATALOGUE_LINKS
-from winjobs.antares.variables import area_variables
+from winjobs.antares.variables import variable
+from winjobs.standin.aggregate import TimeRule, aggregate, district_values
 from winjobs.standin.calendar import hour_groups, log_lines, nb_hours, period_starts
-from winjobs.standin.data import (
-    AREA_VARIABLES,
-    LINK_VARIABLES,
-    Area,
-    Cluster,
-    Link,
-    System,
-    TimeRule,
-    aggregate,
-    simulate_year,
+from winjobs.standin.catalogue import (
+    ADEQUACY_AREA,
+    ADEQUACY_LINK,
+    ADEQUACY_SET,
+    ECONOMY_AREA,
+    ECONOMY_LINK,
+    ECONOMY_SET,
+    VALUES,
+    entries,
 )
-from winjobs.standin.results import AREA_CATALOGUE, LINK_CATALOGUE
+from winjobs.standin.data import simulate_year
+from winjobs.standin.system import Area, Cluster, Link, System
 
 
 def _system(calendar: Calendar, digest: bytes = b"input", mode: str = "economy") -> System:
@@ -36,19 +36,17 @@ def year_calendar() -> Calendar:
     return Calendar.from_settings()
 
 
-def test_emitted_variables_follow_the_catalogue_order() -> None:
-    areas = [v.caption for v in area_variables()]
-    assert [areas.index(c) for c, _ in AREA_VARIABLES] == sorted(
-        areas.index(c) for c, _ in AREA_VARIABLES
-    )
-    links = [v.caption for v in CATALOGUE_LINKS]
-    assert [links.index(c) for c, _ in LINK_VARIABLES] == sorted(
-        links.index(c) for c, _ in LINK_VARIABLES
-    )
-    rules = {v.rule.value for v in (*AREA_CATALOGUE, *LINK_CATALOGUE)}
-    assert rules == {"full", "exp-only", "mean-values", "cong-prob", "input-copy"}
-    decimals = {v.decimals for v in (*AREA_CATALOGUE, *LINK_CATALOGUE)}
-    assert decimals == {0, 2}
+@pytest.mark.parametrize(
+    "names",
+    [ECONOMY_AREA, ECONOMY_SET, ECONOMY_LINK, ADEQUACY_AREA, ADEQUACY_SET, ADEQUACY_LINK],
+)
+def test_every_listed_column_is_in_the_variable_catalogue(names: tuple[str, ...]) -> None:
+    """The merge reads what the stand-in writes with the same catalogue: every values
+    column of the solver's lists must be known there (caption, unit, decimals, rule)."""
+    columns = [e for e in entries(names) if e.kind == VALUES]
+    assert columns and all(variable(e.caption) is not None for e in columns)
+    rules = {variable(e.caption).rule.value for e in columns}  # type: ignore[union-attr]
+    assert rules <= {"full", "exp-only", "mean-values", "cong-prob", "input-copy", "not-mergeable"}
 
 
 def test_a_year_depends_on_digest_mode_and_year_only(year_calendar: Calendar) -> None:
@@ -91,13 +89,31 @@ def test_numbers_are_consistent_and_plausible(year_calendar: Calendar) -> None:
         np.testing.assert_allclose(balance, 0.0, atol=1e-6)  # flows leave one area, enter another
         detail = year.details["north"]
         per_plant = ("MWh", "NP Cost - Euro", "NODU", "Profit - Euro")
-        assert set(detail) == {(c, v) for c in ("base", "peak") for v in per_plant}
+        assert set(detail) == {(v, c) for c in ("base", "peak") for v in per_plant}
     load = years[0].areas["north"]["LOAD"].reshape(-1, 24)
     assert load[:, 18].mean() > load[:, 4].mean(), "evening peak above the night"
     lold_years = [sum(y.areas[a]["LOLD"].sum() for a in y.areas) for y in years]
     assert any(lold_years), "some loss of load"
-    assert not np.isnan(years[0].areas["south"]["H. VAL"]).any(), "reservoir: water values"
-    assert np.isnan(years[0].areas["west"]["H. VAL"]).all(), "no reservoir: N/A"
+    assert "H. VAL" in years[0].areas["south"], "reservoir: water values"
+    assert "H. VAL" not in years[0].areas["west"], "no reservoir: the column prints N/A"
+    groups = years[0].areas["north"]["MISC. DTG"]
+    first = years[0].details["north"]
+    np.testing.assert_allclose(groups, sum(first[("MWh", c)] for c in ("base", "peak")))
+
+
+def test_districts_aggregate_like_the_solver() -> None:
+    ones, twos = np.ones(4), np.full(4, 2.0)
+    lold = np.array([0.0, 1.0, 0.0, 0.0])
+    members = [
+        {"LOAD": ones, "MRG. PRICE": ones, "LOLD": lold, "LOLP": 100 * lold, "H. VAL": ones},
+        {"LOAD": twos, "MRG. PRICE": 3 * ones, "LOLD": 0 * lold, "LOLP": 0 * lold},
+    ]
+    values = district_values(members)
+    np.testing.assert_array_equal(values["LOAD"], 3 * ones)
+    np.testing.assert_array_equal(values["MRG. PRICE"], 2 * ones)
+    np.testing.assert_array_equal(values["LOLD"], lold)
+    np.testing.assert_array_equal(values["LOLP"], 100 * lold)
+    assert "H. VAL" not in values
 
 
 def test_aggregation_rules() -> None:
@@ -106,14 +122,12 @@ def test_aggregation_rules() -> None:
     ramp = np.arange(hours, dtype=np.float64)
     spikes = np.zeros(hours)
     spikes[30] = 100.0
-    missing = np.full(hours, np.nan)
-    hourly = np.column_stack([ramp, ramp, spikes, missing])
-    rules = [TimeRule.SUM, TimeRule.MEAN, TimeRule.ANY, TimeRule.MEAN]
+    hourly = np.column_stack([ramp, ramp, spikes])
+    rules = [TimeRule.SUM, TimeRule.MEAN, TimeRule.ANY]
     daily = aggregate(hourly, rules, calendar, "daily")
-    assert daily.shape == (14, 4)
+    assert daily.shape == (14, 3)
     assert daily[0, 0] == sum(range(24)) and daily[0, 1] == np.mean(range(24))
     assert list(daily[:3, 2]) == [0.0, 100.0, 0.0]
-    assert np.isnan(daily[:, 3]).all()
     annual = aggregate(hourly, rules, calendar, "annual")
     assert annual[0, 0] == ramp.sum() and annual[0, 2] == 100.0
 

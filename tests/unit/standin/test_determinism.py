@@ -158,7 +158,7 @@ def test_long_runs_fold_statistics_in_chunks(
     """Folding chunks of years with `stats.pool` (bounded memory) prints what a single
     synthesis over all years prints, within one unit of the last digit."""
     whole = _run(small_study(nbyears=7, name="whole")) / "economy" / "mc-all"
-    monkeypatch.setattr(results, "CHUNK_YEARS", 2)
+    monkeypatch.setattr(results, "MEMORY_BUDGET", 1)  # one year per chunk
     chunked = _run(small_study(nbyears=7, name="chunked")) / "economy" / "mc-all"
     files = sorted(p.relative_to(whole) for p in whole.rglob("*.txt"))
     assert files == sorted(p.relative_to(chunked) for p in chunked.rglob("*.txt"))
