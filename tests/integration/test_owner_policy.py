@@ -186,6 +186,9 @@ def test_owner_back_suspends_resumes_then_vacates_and_the_job_runs_elsewhere(
         rescued = _task(client, job_id, task_id)
         assert (rescued.worker, rescued.attempts) == ("rescuer", 2)
         assert {t.worker for t in job.tasks} == {"rescuer"}  # the office took nothing more
+        office_row = next(w for w in client.list_workers().workers if w.name == "office")
+        # a release: not charged to the office either (no failure streak, no hold)
+        assert (office_row.failures_in_a_row, office_row.held_reason) == (0, None)
         merged = fetch_result(client, job_id, tmp_path / "result")
         assert_same_run(merged, _clean_run(tmp_path / "clean", solver))
         log = office.log()

@@ -265,3 +265,5 @@ def test_a_vacated_task_starts_afresh_on_its_next_worker(store: Store, clock: Fa
     row = store.get_task(held.task_id)
     assert (row.suspended_at, row.failures, row.attempt) == (None, 0, 2)
     assert store.claim(idle, 4, False, None, TAKE_OVER) is None  # nothing to take over
+    [office_row] = [w for w, _ in store.list_workers() if w.name == "office"]
+    assert (office_row.fail_streak, office_row.held_at) == (0, None)  # a release: not charged
