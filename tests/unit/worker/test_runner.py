@@ -72,6 +72,16 @@ def _wait_for_lines(path: Path, count: int, timeout: float = 10.0) -> list[int]:
     raise AssertionError(f"{path} never got {count} pids")
 
 
+def _started_tree(
+    make_script: ScriptFactory, tmp_path: Path, name: str = "tree", body: str = TREE
+) -> tuple[SolverProcess, list[int]]:
+    """A solver that starts two more processes, once all three are up (their pids)."""
+    pid_file = tmp_path / "pids"
+    run = SolverProcess([str(make_script(name, body)), str(pid_file)], tmp_path / "solver.log")
+    run.start()
+    return run, _wait_for_lines(pid_file, 3)
+
+
 def _gone(pids: list[int]) -> bool:
     return not any(
         psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -138,11 +148,7 @@ def test_a_hanging_solver_is_killed_at_the_time_limit(
 def test_a_stop_request_kills_the_whole_tree_quickly(
     make_script: ScriptFactory, tmp_path: Path
 ) -> None:
-    solver = make_script("tree", TREE)
-    pid_file = tmp_path / "pids"
-    run = SolverProcess([str(solver), str(pid_file)], tmp_path / "solver.log")
-    run.start()
-    pids = _wait_for_lines(pid_file, 3)
+    run, pids = _started_tree(make_script, tmp_path)
     stop = StopRequest()
     stop.request(StopReason.CANCELLED)
     stop.request(StopReason.SHUTDOWN)  # the first reason wins
@@ -154,11 +160,7 @@ def test_a_stop_request_kills_the_whole_tree_quickly(
 
 
 def test_orphaned_grandchildren_are_killed_too(make_script: ScriptFactory, tmp_path: Path) -> None:
-    solver = make_script("orphan", ORPHAN)
-    pid_file = tmp_path / "pids"
-    run = SolverProcess([str(solver), str(pid_file)], tmp_path / "solver.log")
-    run.start()
-    pids = _wait_for_lines(pid_file, 3)
+    run, pids = _started_tree(make_script, tmp_path, "orphan", ORPHAN)
     orphan = psutil.Process(pids[2])
     assert orphan.ppid() != pids[0]  # really outside the solver's tree
     run.kill()
@@ -218,11 +220,7 @@ def _wait_status(pids: list[int], wanted: set[str], timeout: float = 10.0) -> No
 def test_the_whole_tree_is_suspended_and_resumed(
     make_script: ScriptFactory, tmp_path: Path
 ) -> None:
-    solver = make_script("tree", TREE)
-    pid_file = tmp_path / "pids"
-    run = SolverProcess([str(solver), str(pid_file)], tmp_path / "solver.log")
-    run.start()
-    pids = _wait_for_lines(pid_file, 3)
+    run, pids = _started_tree(make_script, tmp_path)
     assert run.suspend() == sorted(pids)
     assert run.suspended
     _wait_status(pids, {psutil.STATUS_STOPPED})
@@ -271,11 +269,7 @@ def test_vacate_kills_a_running_solver_and_spares_the_stop_request(
 ) -> None:
     """The owner's policy vacates through the process, not the attempt's stop request: a
     stop request would also cut short the upload of a run that ended a moment before."""
-    solver = make_script("tree", TREE)
-    pid_file = tmp_path / "pids"
-    run = SolverProcess([str(solver), str(pid_file)], tmp_path / "solver.log")
-    run.start()
-    pids = _wait_for_lines(pid_file, 3)
+    run, pids = _started_tree(make_script, tmp_path)
     run.suspend()
     run.vacate("vacated: suspended for 10m")
     stop = StopRequest()
