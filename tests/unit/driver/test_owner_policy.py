@@ -20,6 +20,7 @@ from winjobs.driver.store import ClaimPolicy, PolicyStatus, Store
 from winjobs.driver.store.records import FailureReport, FailureRules
 from winjobs.wire import (
     ClaimRequest,
+    FailureKind,
     Heartbeat,
     JobSubmitFields,
     PolicyReport,
@@ -94,6 +95,26 @@ def test_a_task_suspended_too_long_goes_to_an_idle_worker(store: Store, clock: F
     assert (row.worker_name, row.failures, row.suspended_at) == ("idle", 0, None)
     assert store.get_task(other.task_id).worker_name == "busy"  # not suspended: stays
     assert store.get_job(job_id).status == "running"
+
+
+def test_a_worker_that_failed_a_task_does_not_take_it_over(store: Store, clock: FakeClock) -> None:
+    """The take-over obeys the failure policy: a machine the years crashed on leaves them
+    to others, suspended elsewhere or not."""
+    store.create_job(new_job(4))
+    broken, office, idle = worker(store, "broken"), worker(store, "office"), worker(store, "idle")
+    first = store.claim(broken, 4, False, None, TAKE_OVER)
+    assert first is not None
+    crash = FailureReport("the solver crashed (SIGSEGV)", kind=FailureKind.MACHINE, crashed=True)
+    event = store.fail_task(first.task_id, broken, first.attempt, crash, FailureRules(3))
+    assert event is not None and event.avoided
+    held = store.claim(office, 4, False, None, TAKE_OVER)
+    assert held is not None and held.task_id == first.task_id
+    _beat(store, held.task_id, office, held.attempt, suspended=True)
+    clock.advance(300)
+    _beat(store, held.task_id, office, held.attempt, suspended=True)
+    assert store.claim(broken, 4, False, None, TAKE_OVER) is None
+    taken = store.claim(idle, 4, False, None, TAKE_OVER)
+    assert taken is not None and (taken.task_id, taken.taken_from) == (first.task_id, "office")
 
 
 def test_other_work_comes_before_a_suspended_task(store: Store, clock: FakeClock) -> None:

@@ -164,6 +164,7 @@ _STALLED = (
         Task.suspended_at <= bindparam("b_cutoff"),
         Task.worker_id.is_distinct_from(bindparam("b_worker")),
         Job.status.in_(ACTIVE_JOB),
+        ~_AVOIDED,  # nor years that failed on the claiming worker (`failure_policy`)
     )
 )
 #: a new attempt for the claiming worker; the suspended one gets 409 at its next report
