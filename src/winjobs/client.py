@@ -33,6 +33,8 @@ from winjobs.wire import (
     JobList,
     JobStatus,
     JobSubmitFields,
+    PilotReport,
+    PoolDemand,
     PriorityChange,
     SharedCompletion,
     TaskAssignment,
@@ -239,6 +241,18 @@ class DriverClient:
     def release_worker(self, name: str) -> WorkerInfo:
         """Lift a held worker's hold (admin token)."""
         return self._post(f"/workers/{quote(name, safe='')}/release", WorkerInfo)
+
+    # ------------------------------------------------------------------ pool managers
+
+    def pool_demand(self) -> PoolDemand:
+        """Years waiting per job and every worker's state (worker or admin token)."""
+        return self._get("/pool/demand", PoolDemand)
+
+    def report_pilots(self, pool: str, report: PilotReport) -> Ack:
+        """A pool manager's view of its pilots, shown with the workers."""
+        body = report.model_dump(mode="json")
+        response = self._request("PUT", f"{API_PREFIX}/pool/pilots/{pool}", json=body)
+        return Ack.model_validate(response.json())
 
     # ------------------------------------------------------------------ worker protocol
 

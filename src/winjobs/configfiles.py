@@ -9,14 +9,15 @@ messages whichever program they configure.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 import yaml
-from pydantic import ValidationError
+from pydantic import AfterValidator, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -29,6 +30,24 @@ from winjobs.errors import ConfigError
 #: The parsed YAML file of the settings being built (a context variable rather than a
 #: class attribute so that two loads in one process, e.g. in tests, cannot see each other's).
 _YAML_DATA: ContextVar[Mapping[str, Any] | None] = ContextVar("winjobs_yaml_data", default=None)
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError("must be an http:// or https:// URL, e.g. http://driver-host:8000")
+    return value.rstrip("/")
+
+
+def _not_blank(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value().strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+#: The driver's address in a worker's or a pool manager's settings, without a final `/`.
+DriverUrl = Annotated[str, AfterValidator(_http_url)]
+#: A token in a worker's or a pool manager's settings: never shown, never blank.
+Token = Annotated[SecretStr, AfterValidator(_not_blank)]
 
 
 def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
@@ -56,11 +75,14 @@ def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
     return data
 
 
-def describe_errors(exc: ValidationError, env_prefix: str = "") -> str:
-    """Every validation problem as `` `key`: reason ``, joined on one line."""
+def describe_errors(exc: ValidationError, env_prefix: str = "", key_prefix: str = "") -> str:
+    """Every validation problem as `` `key`: reason ``, joined on one line.
+
+    `key_prefix` names settings nested in another file's key (`worker.` for the worker
+    template of a Slurm pool)."""
     lines = []
     for item in exc.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "config"
+        field = key_prefix + (".".join(str(part) for part in item["loc"]) or "config")
         if item["type"] == "extra_forbidden":
             lines.append(f"unknown key `{field}`")
         elif item["type"] == "missing":
@@ -98,6 +120,14 @@ class LayeredSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         yaml_layer = InitSettingsSource(settings_cls, init_kwargs=dict(_YAML_DATA.get() or {}))
         return (init_settings, env_settings, yaml_layer)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Self:
+        """Settings from `values` and the environment, with no YAML file under them (a
+        template inside another program's file: a Slurm pool's worker settings).
+        Raises pydantic's ValidationError."""
+        with _yaml_layer({}):
+            return cls(**values)
 
     @classmethod
     def load(cls, config_file: Path | None, flags: Mapping[str, Any] | None, *, what: str) -> Self:

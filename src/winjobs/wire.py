@@ -312,7 +312,75 @@ class WorkerInfo(_Response):
         return None
 
 
+#: A pool's name (`winjobs slurm`'s `pool`): in URLs and in its pilots' worker names.
+POOL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class PilotInfo(_Response):
+    """One pilot job of a batch-system pool (docs/slurm.md), as its pool manager sees it.
+
+    `state` and `reason` are the batch system's own words (Slurm's `PENDING` with reason
+    `Priority`, `RUNNING`...), so an operator can look them up in its documentation."""
+
+    job_id: str  #: the batch system's job id
+    state: str
+    reason: str | None = None  #: why it waits (or why it ended), when the system says
+    node: str | None = None  #: where it runs, once it does
+    worker: str | None = None  #: the worker name it registers (or registered) under
+    cores: int = 0
+    submitted_at: datetime | None = None
+    started_at: datetime | None = None
+    ends_at: datetime | None = None  #: when its time limit ends it
+
+
+class PilotReport(_Request):
+    """What a pool manager sends the driver each round (`PUT /pool/pilots/{pool}`)."""
+
+    manager: str = Field(max_length=200)  #: the host the manager runs on
+    system: str = Field("slurm", max_length=50)  #: which batch system
+    partition: str | None = Field(None, max_length=200)
+    max_pilots: int = Field(ge=0)
+    interval_s: float = Field(gt=0)  #: how often it reports: later than 3 intervals is stale
+    #: the last problem it met (e.g. sbatch's own error message and the next retry)
+    problem: str | None = Field(None, max_length=2000)
+    pilots: list[PilotInfo] = Field(default_factory=list, max_length=10000)
+
+
+class PilotPool(_Response):
+    """A pool manager's last report, as the driver shows it (`GET /workers`)."""
+
+    name: str
+    manager: str
+    system: str = "slurm"
+    partition: str | None = None
+    max_pilots: int = 0
+    reported_at: datetime
+    stale: bool = False  #: no report for 3 intervals: the manager may be down
+    problem: str | None = None
+    pilots: list[PilotInfo] = []
+
+
 class WorkerList(_Response):
+    workers: list[WorkerInfo]
+    #: batch-system pools of pilot workers, with their pilots still pending in the queue
+    pools: list[PilotPool] = []
+
+
+class QueuedWork(_Response):
+    """A job's years that wait for a worker: in re-queued tasks or not yet in a task."""
+
+    job_id: int
+    priority: int
+    antares_version: str
+    solver_version: str | None = None  #: pinned by the job's first claim
+    years_waiting: int
+
+
+class PoolDemand(_Response):
+    """The queue as a pool manager needs it (`GET /pool/demand`): work waiting, in the
+    order the scheduler serves it, and every worker (who is idle, with which solvers)."""
+
+    jobs: list[QueuedWork]
     workers: list[WorkerInfo]
 
 

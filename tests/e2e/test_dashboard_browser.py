@@ -28,7 +28,7 @@ from winjobs.antares.example import write_example_study
 from winjobs.client import DriverClient
 from winjobs.driver.app import RunningDriver
 from winjobs.driver.settings import load_settings
-from winjobs.wire import JobDetail, JobStatus, JobSubmitFields
+from winjobs.wire import JobDetail, JobStatus, JobSubmitFields, PilotInfo, PilotReport
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -281,10 +281,18 @@ def long_job(stack: Stack) -> int:
 
 
 def test_the_workers_page_lists_the_workers(browser: Any, stack: Stack, long_job: int) -> None:
+    pending = PilotInfo(job_id="4243", state="PENDING", reason="Priority", cores=8)
+    report = PilotReport(manager="login01", max_pilots=2, interval_s=60, pilots=[pending])
+    with stack.client("worker-secret") as manager:  # what `winjobs slurm` sends each round
+        manager.report_pilots("hpc", report)
     page = _signed_in(browser, stack, "ops-secret")
     page.get_by_role("link", name="Workers").click()
     page.wait_for_url(f"{stack.url}/workers")
-    table = page.get_by_role("table")
+    pilots = page.get_by_role("table", name="Pilot jobs of the pool hpc, as Slurm shows them")
+    row = pilots.get_by_role("row").filter(has=page.get_by_role("rowheader", name="4243"))
+    assert row.inner_text().split("\t")[:3] == ["4243", "PENDING", "Priority"]
+    assert page.get_by_role("heading", name="Slurm pool hpc").is_visible()
+    table = page.get_by_role("table", name="Workers, by name")
     for name in WORKERS:
         row = table.get_by_role("row").filter(has=page.get_by_role("rowheader", name=name))
         assert row.count() == 1, name

@@ -28,6 +28,7 @@ import yaml
 
 from winjobs.antares.archive import pack_study
 from winjobs.antares.example import write_example_study
+from winjobs.antares.output import new_run_folder
 from winjobs.client import ClientError, DriverClient
 from winjobs.wire import JobDetail, JobSubmitFields
 from winjobs.worker.hygiene import SOLVER_PID_FILE
@@ -265,6 +266,22 @@ def cluster(
 def make_study(root: Path, nbyears: int) -> Path:
     """The bundled example study with `nbyears` MC years, in a folder of its own."""
     return write_example_study(root / f"study-{nbyears}y", nbyears=nbyears)
+
+
+def single_machine_run(root: Path, solver: Path, nbyears: int) -> Path:
+    """The example study of `nbyears` years run by `solver` on this machine, at full
+    speed: what a job's merged output must equal. Returns the run folder."""
+    study = make_study(root, nbyears)
+    subprocess.run(
+        [str(solver), "-i", str(study), "--force-parallel=2", "-n", "clean"],
+        stdout=subprocess.DEVNULL,
+        env=clean_env(WINJOBS_STANDIN_SECONDS_PER_YEAR="0"),
+        check=True,
+        timeout=120,
+    )
+    run = new_run_folder(study, set())
+    assert run is not None
+    return run
 
 
 def submit(client: DriverClient, study: Path, work: Path, **fields: Any) -> int:

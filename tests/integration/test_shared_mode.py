@@ -27,12 +27,12 @@ from tests.integration.harness import (
     cluster,
     fetch_result,
     make_study,
+    single_machine_run,
     standin_solver,
     submit,
     wait_final,
     wait_until,
 )
-from winjobs.antares.output import new_run_folder
 from winjobs.client import DriverClient
 from winjobs.wire import JobDetail, JobStatus, WorkerState
 
@@ -56,17 +56,7 @@ def solver(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory: pytest.TempPathFactory, solver: Path) -> Path:
-    study = make_study(tmp_path_factory.mktemp("clean"), 8)
-    subprocess.run(
-        [str(solver), "-i", str(study), "--force-parallel=2", "-n", "clean"],
-        stdout=subprocess.DEVNULL,
-        env=clean_env(**{SECONDS: "0"}),
-        check=True,
-        timeout=120,
-    )
-    run = new_run_folder(study, set())
-    assert run is not None
-    return run
+    return single_machine_run(tmp_path_factory.mktemp("clean"), solver, 8)
 
 
 class Machines:

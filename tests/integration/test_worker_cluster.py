@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,16 +22,15 @@ from tests.integration.compare import assert_same_run, mc_ind_years
 from tests.integration.harness import (
     Driver,
     Worker,
-    clean_env,
     cluster,
     fetch_result,
     make_study,
+    single_machine_run,
     standin_solver,
     submit,
     wait_final,
     wait_until,
 )
-from winjobs.antares.output import new_run_folder
 from winjobs.client import DriverClient
 from winjobs.wire import JobDetail, JobStatus, TaskStatus, WorkerState
 
@@ -57,17 +55,7 @@ def solver(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory: pytest.TempPathFactory, solver: Path) -> Path:
     """A single-machine run of the 8-year study: what every job's output must equal."""
-    study = make_study(tmp_path_factory.mktemp("clean"), 8)
-    subprocess.run(
-        [str(solver), "-i", str(study), "--force-parallel=2", "-n", "clean"],
-        stdout=subprocess.DEVNULL,
-        env=clean_env(**{SECONDS: "0"}),
-        check=True,
-        timeout=120,
-    )
-    run = new_run_folder(study, set())
-    assert run is not None
-    return run
+    return single_machine_run(tmp_path_factory.mktemp("clean"), solver, 8)
 
 
 @pytest.fixture

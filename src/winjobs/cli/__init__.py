@@ -20,6 +20,7 @@ def _register_commands() -> None:
     import winjobs.cli.jobs
     import winjobs.cli.links
     import winjobs.cli.runs
+    import winjobs.cli.slurm_cmd
     import winjobs.cli.study
     import winjobs.cli.submit
     import winjobs.cli.worker_admin

@@ -28,6 +28,7 @@ from winjobs.cli.render import (
     format_progress,
     job_view,
     jobs_table,
+    pools_view,
     to_json,
     workers_view,
 )
@@ -200,12 +201,17 @@ def list_workers(
     debug: DebugOpt = False,
 ) -> None:
     """List the workers: name, cores, solver versions, state, current task, last seen;
-    then why each held worker is held."""
+    then why each held worker is held; then the pilots of batch-system pools (Slurm job
+    id, state, reason), pending ones included."""
     with driver_session(driver, token) as (client, _):
         listing = client.list_workers()
+    now = _now()
     if as_json:
         typer.echo(to_json(listing))
-    elif not listing.workers:
+        return
+    if not listing.workers:
         err_console.print("no workers have registered yet")
     else:
-        console.print(workers_view(listing.workers, _now()))
+        console.print(workers_view(listing.workers, now))
+    if listing.pools:
+        console.print(pools_view(listing.pools, now))

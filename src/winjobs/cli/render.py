@@ -18,7 +18,15 @@ from rich.text import Text
 
 from winjobs.cli.years import format_years
 from winjobs.ops.durations import elapsed_parts
-from winjobs.wire import JobDetail, JobStatus, JobSummary, TaskInfo, TaskStatus, WorkerInfo
+from winjobs.wire import (
+    JobDetail,
+    JobStatus,
+    JobSummary,
+    PilotPool,
+    TaskInfo,
+    TaskStatus,
+    WorkerInfo,
+)
 
 _STATUS_STYLE = {
     "queued": "yellow",
@@ -36,6 +44,8 @@ _STATUS_STYLE = {
     "owner active": "yellow",
     "suspended": "bold yellow",
     "vacating": "red",
+    "PENDING": "yellow",
+    "RUNNING": "cyan",
 }
 
 
@@ -227,3 +237,48 @@ def workers_table(workers: Sequence[WorkerInfo], now: datetime) -> Table:
             f"{format_age(worker.last_seen, now)} ago",
         )
     return table
+
+
+def pool_heading(pool: PilotPool, now: datetime) -> Text:
+    """`Slurm pool hpc (partition debug, manager login01, 2/4 pilots, reported 5s ago)`."""
+    where = f"partition {pool.partition}, " if pool.partition else ""
+    text = Text(f"{pool.system.capitalize()} pool {pool.name}", style="bold")
+    text.append(
+        f" ({where}manager {pool.manager}, {len(pool.pilots)}/{pool.max_pilots} pilots, "
+        f"reported {format_age(pool.reported_at, now)} ago)"
+    )
+    if pool.stale:
+        text.append(" - no report for a while: is the manager running?", style="yellow")
+    return text
+
+
+def pilots_table(pool: PilotPool, now: datetime) -> Table:
+    """A pool's pilots in the batch system: Slurm's job id, state and reason."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("JOB ID", "STATE", "REASON", "NODE", "WORKER", "CORES", "SUBMITTED", "ENDS"):
+        table.add_column(column, justify="right" if column == "CORES" else "left")
+    for pilot in pool.pilots:
+        submitted = pilot.submitted_at
+        ends = pilot.ends_at
+        table.add_row(
+            pilot.job_id,
+            status_text(pilot.state),
+            pilot.reason or "-",
+            pilot.node or "-",
+            pilot.worker or "-",
+            str(pilot.cores) if pilot.cores else "-",
+            f"{format_age(submitted, now)} ago" if submitted else "-",
+            f"in {format_age(now, ends)}" if ends and ends > now else "-",
+        )
+    return table
+
+
+def pools_view(pools: Sequence[PilotPool], now: datetime) -> RenderableType:
+    """Each pool: its heading, the problem its manager last met, its pilots."""
+    parts: list[RenderableType] = []
+    for pool in pools:
+        parts += [Text(""), pool_heading(pool, now)]
+        if pool.problem:
+            parts.append(Text(pool.problem, style="red"))
+        parts.append(pilots_table(pool, now) if pool.pilots else Text("no pilot", style="dim"))
+    return Group(*parts)

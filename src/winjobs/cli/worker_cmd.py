@@ -122,6 +122,25 @@ def worker(
             "(env WINJOBS_WORKER_MIN_FREE_MEMORY_BYTES)",
         ),
     ] = None,
+    deadline: Annotated[
+        str | None,
+        typer.Option(
+            "--deadline",
+            metavar="TIME",
+            help="When this worker will be stopped from outside (a batch job's end), ISO "
+            "8601, local time without a zone: no task is claimed after TIME minus the drain "
+            "margin. (env WINJOBS_WORKER_DEADLINE)",
+        ),
+    ] = None,
+    drain_margin: Annotated[
+        float | None,
+        typer.Option(
+            "--drain-margin",
+            metavar="SECONDS",
+            help="With --deadline: stop claiming this long before it, the longest task "
+            "still to finish [600]. (env WINJOBS_WORKER_DRAIN_MARGIN_S)",
+        ),
+    ] = None,
     log_level: Annotated[
         str | None,
         typer.Option(
@@ -152,6 +171,8 @@ def worker(
             "max_other_cpu_percent": max_other_cpu_percent,
             "min_free_memory_bytes": min_free_memory_bytes,
             "log_level": log_level,
+            "deadline": deadline,
+            "drain_margin_s": drain_margin,
         },
     )
     solvers = check_solvers(settings.solvers)  # a bad solver stops it before any file is made

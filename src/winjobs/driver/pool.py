@@ -12,6 +12,7 @@ import logging
 
 from winjobs.driver import views
 from winjobs.driver.errors import NotFound
+from winjobs.driver.pilots import PilotPools
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.signals import WorkSignal
 from winjobs.driver.store import Store
@@ -25,16 +26,20 @@ class PoolService:
         self.store = store
         self.settings = settings
         self.signal = signal
+        #: batch-system pools of pilot workers, as their managers last reported them
+        self.pilots = PilotPools()
 
     def list(self) -> WorkerList:
-        """Every worker that ever registered: state (held, and why), current task."""
+        """Every worker that ever registered: state (held, and why), current task; and
+        the batch-system pools (docs/slurm.md) with their pilots, pending ones included."""
         now = self.store.clock()
         offline = self.settings.worker_offline_s
         return WorkerList(
             workers=[
                 views.worker_info(worker, task, now, offline)
                 for worker, task in self.store.list_workers()
-            ]
+            ],
+            pools=self.pilots.snapshot(now),
         )
 
     def worker(self, name: str) -> WorkerInfo:

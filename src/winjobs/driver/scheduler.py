@@ -9,13 +9,11 @@ Rules (docs/driver.md explains them for users):
 * Order: higher priority first; within a priority, first come first served (job id).
 * Within a job, years are handed out in ascending order; a re-queued task (its years are
   lower than any unassigned year) is handed out before new years are cut.
-* Version: a worker may run a job when it declared a solver of the study's major version
-  and the same or a newer minor (8.8 runs 8.6 and 8.8 studies, not 9.x; 9.2 runs 9.0..9.2
-  studies, not 8.x: across a major version Antares changes the study format and the
-  meaning of some settings, e.g. hydro hot start was removed in 9.2). Among its
-  compatible solvers the worker uses the oldest, the closest to the study. The first claim
-  pins that version on the job: every later task of the job must run on exactly the same
-  solver version, because partial runs of different versions cannot be merged.
+* Version: a worker may run a job when one of its solvers may run the study
+  (`antares.versions`: same major, same or newer minor; the oldest compatible one is
+  used). The first claim pins that version on the job: every later task of the job must
+  run on exactly the same solver version, because partial runs of different versions
+  cannot be merged.
 * Chunk size (`balanced`, the default, or `cores`, the original tool's): see `chunk_size`.
 * Suspended tasks (a worker's owner came back): a task whose solver has been suspended for
   `reassign_suspended_after_s` goes to a worker that finds no other work: `pick_stalled`.
@@ -23,49 +21,29 @@ Rules (docs/driver.md explains them for users):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from winjobs.antares.versions import Version, can_run, parse_version, solver_for
 from winjobs.driver.settings import ChunkPolicy
 
-
-@dataclass(frozen=True, order=True)
-class Version:
-    major: int
-    minor: int
-
-    def __str__(self) -> str:
-        return f"{self.major}.{self.minor}"
-
-
-def parse_version(text: str) -> Version:
-    """`"8.8"`, `"8.8.10"` or `"9.2"` -> Version; `"880"` (study.antares style) -> 8.8."""
-    raw = text.strip()
-    if raw.isdigit() and len(raw) == 3:
-        return Version(int(raw[0]), int(raw[1]))
-    parts = raw.split(".")
-    if len(parts) < 2 or not all(p.isdigit() for p in parts[:2]):
-        raise ValueError(f"{text!r} is not an Antares version such as 8.8 or 9.2")
-    return Version(int(parts[0]), int(parts[1]))
-
-
-def can_run(solver: Version, study: Version) -> bool:
-    """Whether a solver of version `solver` may run a study of version `study`."""
-    return solver.major == study.major and solver.minor >= study.minor
-
-
-def solver_for(
-    study_version: str, pinned: str | None, worker_versions: Iterable[str]
-) -> str | None:
-    """Which of the worker's declared solver versions runs this job (None: it cannot)."""
-    declared = {parse_version(v) for v in worker_versions}
-    if pinned is not None:
-        pin = parse_version(pinned)
-        return str(pin) if pin in declared else None
-    study = parse_version(study_version)
-    compatible = sorted(v for v in declared if can_run(v, study))
-    return str(compatible[0]) if compatible else None
+#: The version rule lives in `winjobs.antares.versions` (the Slurm pool manager applies
+#: it too); re-exported here, where the rest of the policy is.
+__all__ = [
+    "ChunkFacts",
+    "Decision",
+    "JobFacts",
+    "Pool",
+    "Version",
+    "can_run",
+    "chunk_size",
+    "eta_seconds",
+    "job_order",
+    "parse_version",
+    "pick",
+    "solver_for",
+]
 
 
 @dataclass(frozen=True)

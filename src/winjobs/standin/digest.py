@@ -35,9 +35,14 @@ class DigestRow:
 
 def digest_row(name: str, spec: TableSpec | None, annual: Summary | None) -> DigestRow:
     """The first mc-all statistic of every variable of a values spec (one row); an empty
-    row when no variable is printed (`spec` None)."""
+    row when no variable is printed (`spec` None). An object whose synthesis filter drops
+    the annual period prints 0 everywhere: the real 8.8 solver never computes the filtered
+    statistics but still lists the object."""
     if spec is None or annual is None:
         return DigestRow(name, (), np.zeros(0), np.zeros(0, dtype=bool))
+    if "annual" not in spec.synthesis:
+        zeros = np.zeros(len(spec.variables), dtype=np.float64)
+        return DigestRow(name, spec.variables, zeros, np.array(spec.na, dtype=bool))
     values = np.array(
         [
             statistic(annual, v.mc_all_columns()[0].stat, v.rule, "annual")[0, j]

@@ -310,7 +310,8 @@ class Synthesis:
                 if spec is None or caption not in spec.keys:
                     continue
                 summary = quadratic.get((spec.folder, "annual")) or self.summary(spec, "annual")
-                value = float(summary.exp[0, spec.keys.index(caption)])
+                filtered = "annual" not in spec.synthesis  # never computed: 0, as the solver
+                value = 0.0 if filtered else float(summary.exp[0, spec.keys.index(caption)])
                 matrices[caption][(link.origin.id, link.extremity.id)] = value
         path.parent.mkdir(parents=True, exist_ok=True)
         text = digest_text(system, areas, districts, matrices)

@@ -13,6 +13,8 @@ import logging
 import platform
 import sys
 import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from winjobs.antares.output import find_run_folders, parse_progress
@@ -28,6 +30,7 @@ from winjobs.wire import (
     WorkerRegistration,
 )
 from winjobs.worker.claiming import Claimer, ClaimMode
+from winjobs.worker.deadline import DrainClock
 from winjobs.worker.finishing import Finisher, Ran, conclude
 from winjobs.worker.heartbeat import HeartbeatThread
 from winjobs.worker.hygiene import TaskFolders, evict_archives, free_disk_bytes, low_disk_reason
@@ -74,8 +77,11 @@ class Agent:
         shutdown: Shutdown | None = None,
         backoff: Backoff | None = None,
         owner: OwnerWatch | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
+        #: a batch system's deadline: claiming stops `drain_margin_s` before it
+        self.drain = DrainClock(settings.deadline, settings.drain_margin_s, clock)
         self.client = client
         self.solvers = solvers
         self.shutdown = shutdown or Shutdown()
@@ -119,7 +125,8 @@ class Agent:
         self.owner.start()
         try:
             self._register()
-            while not self.shutdown.drain.is_set():
+            self.drain.announce()
+            while not self.shutdown.drain.is_set() and not self.drain.reached():
                 if max_tasks is not None and self.handled >= max_tasks:
                     break
                 cores = self.owner.wait_for_work(
@@ -137,7 +144,8 @@ class Agent:
                 assignment = self._claim()
                 if assignment is None:
                     if exit_when_idle and not self.shutdown.drain.is_set():
-                        log.info("no work: exiting (--exit-when-idle)")
+                        if not self.drain.reached():
+                            log.info("no work: exiting (--exit-when-idle)")
                         break
                     continue
                 self._handle(assignment)
@@ -196,7 +204,9 @@ class Agent:
     def _claim_request(self, mode: ClaimMode) -> ClaimRequest:
         return ClaimRequest(
             free_cores=self.claim_cores,
-            wait_s=self.settings.claim_wait_s if mode is ClaimMode.WORK else 0,
+            wait_s=(
+                self.drain.claim_wait_s(self.settings.claim_wait_s) if mode is ClaimMode.WORK else 0
+            ),
             free_disk_bytes=free_disk_bytes(self.settings.data_dir),
             draining=mode is ClaimMode.DRAINING,
             paused=mode is ClaimMode.PAUSED,
@@ -405,6 +415,7 @@ class Agent:
             outcome.exit_code,
             f", {outcome.stopped.value}" if outcome.stopped else "",
         )
+        self.drain.check_task(assignment.task_id, outcome.seconds)
         if outcome.stopped is not None:
             detail = process.vacate_detail or stop.detail
             return self._stopped(outcome.stopped, staged, assignment.time_limit_s, detail)
@@ -412,6 +423,7 @@ class Agent:
             exit_code=outcome.exit_code if outcome.exit_code is not None else -1,
             year_by_year=study.year_by_year or "--year-by-year" in assignment.solver_args,
             runs_before=frozenset(before),
+            signalled=self.shutdown.drain.is_set(),
         )
 
     def _stopped(

@@ -35,6 +35,10 @@ class Ran:
     exit_code: int
     year_by_year: bool
     runs_before: frozenset[str]  #: run folders in output/ before the solver started
+    #: the worker was told to stop (a signal) while the solver ran: a batch system ending
+    #: the job (Slurm's scancel, preemption, time limit) signals the solver too, and the
+    #: run it leaves unfinished is not the task's fault
+    signalled: bool = False
 
 
 def conclude(
@@ -60,6 +64,8 @@ def conclude(
         if not check.ok or run is None:
             seen = diagnose_exit(ran.exit_code, log_text, staged.folder)
             reason = seen.reason or check.reason or "the run failed"
+            if ran.signalled:  # handed back, not counted against the task
+                return Failure(f"worker stopped by a signal: {reason}", tail, release=True)
             return Failure(reason, tail, kind=seen.kind, evidence=seen.evidence)
         if assignment.transfer is Transfer.SHARED and shared is not None:
             folder = unzipped_run(run)

@@ -14,16 +14,17 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import psutil
-from pydantic import AfterValidator, ByteSize, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, ByteSize, Field, field_validator, model_validator
 from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from winjobs.configfiles import LayeredSettings
+from winjobs.configfiles import DriverUrl, LayeredSettings, Token
 from winjobs.logfiles import LogLevel
 from winjobs.wire import Transfer
 from winjobs.worker.policy import Policy, parse_window, windows_from
@@ -56,8 +57,8 @@ class WorkerSettings(LayeredSettings):
         validate_default=True,
     )
 
-    driver_url: str = "http://127.0.0.1:8000"
-    token: SecretStr = Field(description="the worker token declared in the driver's config")
+    driver_url: DriverUrl = "http://127.0.0.1:8000"
+    token: Token = Field(description="the worker token declared in the driver's config")
     name: str = Field(default_factory=_host_name, min_length=1, max_length=200)
     cores: int = Field(0, ge=0, description="cores given to the solver; 0 = all of them")
     data_dir: Path = Path("data/worker")
@@ -123,19 +124,18 @@ class WorkerSettings(LayeredSettings):
     #: How often the owner's activity, the load and the memory are looked at.
     owner_check_s: float = Field(2.0, gt=0, le=60)
 
-    @field_validator("driver_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http:// or https:// URL, e.g. http://driver-host:8000")
-        return value.rstrip("/")
+    #: When this worker will be stopped from outside: a batch system's time limit (the
+    #: end of its Slurm job, docs/slurm.md). A time without a zone is local time, as
+    #: `squeue` prints it. No task is claimed after `deadline - drain_margin_s`.
+    deadline: datetime | None = None
+    #: How long before `deadline` the worker stops claiming: the longest task it may
+    #: still have to finish (it cannot know how long the next task will take).
+    drain_margin_s: float = Field(600.0, ge=0)
 
-    @field_validator("token")
+    @field_validator("deadline")
     @classmethod
-    def _token_not_empty(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("must not be empty")
-        return value
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return value.astimezone() if value is not None and value.tzinfo is None else value
 
     @field_validator("solvers", mode="before")
     @classmethod

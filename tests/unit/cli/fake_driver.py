@@ -29,6 +29,7 @@ from winjobs.wire import (
     JobDetail,
     JobStatus,
     JobSummary,
+    PilotPool,
     Role,
     TaskInfo,
     TaskStatus,
@@ -102,6 +103,7 @@ class FakeDriver:
     task_logs: dict[tuple[int, int], str] = field(default_factory=dict)
     results: dict[int, bytes] = field(default_factory=dict)
     workers: list[WorkerInfo] = field(default_factory=list)
+    pools: list[PilotPool] = field(default_factory=list)
     submissions: list[Submission] = field(default_factory=list)
     #: states a job takes on successive GETs (the last one stays)
     scripts: dict[int, list[JobDetail]] = field(default_factory=dict)
@@ -267,7 +269,12 @@ class FakeDriver:
         )
 
     def _workers(self, request: httpx.Request, who: Identity) -> httpx.Response:
-        return _json({"workers": [w.model_dump(mode="json") for w in self.workers]})
+        return _json(
+            {
+                "workers": [w.model_dump(mode="json") for w in self.workers],
+                "pools": [p.model_dump(mode="json") for p in self.pools],
+            }
+        )
 
     def _release(self, request: httpx.Request, who: Identity) -> httpx.Response:
         name = unquote(request.url.path.split("/")[-2])

@@ -11,7 +11,7 @@ import pytest
 
 from tests.unit.cli.conftest import Cli, Result
 from tests.unit.cli.fake_driver import BASE_URL, T0, FakeDriver, make_job, make_task
-from winjobs.wire import JobStatus, PolicyState, TaskStatus, WorkerState
+from winjobs.wire import JobStatus, PilotInfo, PilotPool, PolicyState, TaskStatus, WorkerState
 
 
 @pytest.fixture
@@ -258,6 +258,19 @@ def test_workers_show_their_owner_s_policy_and_next_work(cli: Cli, fake: FakeDri
     assert data["workers"][0]["policy"] == "suspended"
     assert data["workers"][0]["policy_reason"] == "keyboard or mouse used 3s ago"
     assert datetime.fromisoformat(data["workers"][2]["next_work_at"]) == opens
+
+
+def test_workers_shows_the_pilots_still_pending_in_slurm(cli: Cli, fake: FakeDriver) -> None:
+    pilot = PilotInfo(job_id="4243", state="PENDING", reason="Resources", cores=8)
+    fake.pools.append(
+        PilotPool(name="hpc", manager="login01", max_pilots=2, reported_at=T0, pilots=[pilot])
+    )
+    result = cli("workers")
+    assert result.err.strip() == "no workers have registered yet"
+    assert "Slurm pool hpc (manager login01, 1/2 pilots" in result.out
+    assert "4243    PENDING  Resources" in result.out
+    data = json.loads(cli("workers", "--json").out)
+    assert data["pools"][0]["pilots"][0]["reason"] == "Resources"
 
 
 def test_job_id_must_be_a_number(cli: Cli, fake: FakeDriver) -> None:

@@ -16,10 +16,19 @@ from winjobs.cli.render import (
     job_view,
     jobs_table,
     next_work,
+    pools_view,
     to_json,
     workers_table,
 )
-from winjobs.wire import JobStatus, PolicyState, TaskStatus, WorkerInfo, WorkerState
+from winjobs.wire import (
+    JobStatus,
+    PilotInfo,
+    PilotPool,
+    PolicyState,
+    TaskStatus,
+    WorkerInfo,
+    WorkerState,
+)
 
 NOW = T0 + timedelta(minutes=5)
 
@@ -240,3 +249,37 @@ def test_eta_prefers_the_driver_then_the_pace_so_far() -> None:
     done = running.model_copy(update={"status": JobStatus.SUCCEEDED, "eta_seconds": 3.0})
     assert eta_text(done, NOW) == "-"
     assert summary_line(running, NOW) == "job 1 running: 2/10 years, eta 20m 00s"
+
+
+def test_pools_show_their_pilots_with_slurms_words() -> None:
+    pool = PilotPool(
+        name="hpc",
+        manager="login01",
+        partition="long",
+        max_pilots=4,
+        reported_at=NOW - timedelta(seconds=12),
+        problem="sbatch refused a pilot: sbatch: error: QOSMaxSubmitJobPerUserLimit",
+        pilots=[
+            PilotInfo(job_id="4242", state="RUNNING", node="node07", worker="hpc-4242-node07",
+                      cores=16, submitted_at=NOW - timedelta(minutes=20),
+                      ends_at=NOW + timedelta(hours=1, minutes=30)),
+            PilotInfo(job_id="4243", state="PENDING", reason="Priority", cores=16,
+                      submitted_at=NOW - timedelta(seconds=30)),
+        ],
+    )  # fmt: skip
+    lines = text(pools_view([pool], NOW)).splitlines()
+    assert lines[1] == (
+        "Slurm pool hpc (partition long, manager login01, 2/4 pilots, reported 12s ago)"
+    )
+    assert lines[2] == "sbatch refused a pilot: sbatch: error: QOSMaxSubmitJobPerUserLimit"
+    assert lines[3].split() == [
+        "JOB", "ID", "STATE", "REASON", "NODE", "WORKER", "CORES", "SUBMITTED", "ENDS",
+    ]  # fmt: skip
+    assert lines[4].split() == [
+        "4242", "RUNNING", "-", "node07", "hpc-4242-node07", "16", "20m", "ago", "in", "1h",
+    ]  # fmt: skip
+    assert lines[5].split() == ["4243", "PENDING", "Priority", "-", "-", "16", "30s", "ago", "-"]
+    stale = pool.model_copy(update={"stale": True, "pilots": [], "problem": None})
+    lines = text(pools_view([stale], NOW)).splitlines()
+    assert "no report for a while: is the manager running?" in lines[1]
+    assert lines[2] == "no pilot"

@@ -46,7 +46,15 @@ def test_every_listed_column_is_in_the_variable_catalogue(names: tuple[str, ...]
     columns = [e for e in entries(names) if e.kind == VALUES]
     assert columns and all(variable(e.caption) is not None for e in columns)
     rules = {variable(e.caption).rule.value for e in columns}  # type: ignore[union-attr]
-    assert rules <= {"full", "exp-only", "mean-values", "cong-prob", "input-copy", "not-mergeable"}
+    assert rules <= {
+        "full",
+        "exp-only",
+        "mean-values",
+        "cong-prob",
+        "quad-flow",
+        "input-copy",
+        "not-mergeable",
+    }
 
 
 def test_a_year_depends_on_digest_mode_and_year_only(year_calendar: Calendar) -> None:

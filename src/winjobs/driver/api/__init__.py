@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from winjobs.driver.api import health, jobs, me, studies, tasks, workers
+from winjobs.driver.api import health, jobs, me, pool, studies, tasks, workers
 from winjobs.wire import API_PREFIX
 
 
 def include_routers(app: FastAPI) -> None:
     app.include_router(health.router)
-    for module in (me, jobs, workers, tasks, studies):
+    for module in (me, jobs, workers, tasks, studies, pool):
         app.include_router(module.router, prefix=API_PREFIX)

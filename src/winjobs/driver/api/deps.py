@@ -63,6 +63,10 @@ async def _worker_or_admin(identity: CurrentIdentity) -> Identity:
     return require_role(identity, (Role.WORKER, Role.ADMIN), "downloading a study")
 
 
+async def _pool_manager(identity: CurrentIdentity) -> Identity:
+    return require_role(identity, (Role.WORKER, Role.ADMIN), "a pool manager's view")
+
+
 async def _worker_id(
     _identity: Annotated[Identity, Depends(_worker)],
     worker_id: Annotated[str | None, Header(alias=WORKER_ID_HEADER)] = None,
@@ -80,5 +84,7 @@ UserIdentity = Annotated[Identity, Depends(_user)]
 AdminIdentity = Annotated[Identity, Depends(_admin)]
 WorkerIdentity = Annotated[Identity, Depends(_worker)]
 StudyReader = Annotated[Identity, Depends(_worker_or_admin)]
+#: a pool manager (`winjobs slurm`): the worker token it gives its pilots, or an admin's
+PoolManager = Annotated[Identity, Depends(_pool_manager)]
 #: the calling worker's registered id (worker token + X-Winjobs-Worker header)
 WorkerId = Annotated[int, Depends(_worker_id)]

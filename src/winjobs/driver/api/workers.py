@@ -32,7 +32,8 @@ router = APIRouter(tags=["workers"])
 
 @router.get("/workers", response_model=WorkerList)
 def list_workers(_identity: UserIdentity, driver: DriverDep) -> WorkerList:
-    """Every worker that ever registered: state (held, and why), current task, last seen."""
+    """Every worker that ever registered: state (held, and why), current task, last seen;
+    and the pools of pilot workers in batch systems, their pilots still pending included."""
     return driver.pool.list()
 
 

@@ -105,11 +105,14 @@ def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:
 
 
 def workers_screen(driver: Driver) -> dict[str, Any]:
-    workers: list[WorkerInfo] = driver.pool.list().workers
+    now = driver.store.clock()
+    listing = driver.pool.list()
+    workers: list[WorkerInfo] = listing.workers
     states = Counter(w.state for w in workers)
     return {
         "workers": workers,
         "states": [(s.value, states[s]) for s in WorkerState if states[s]],
         "held": [w for w in workers if w.held_reason],
-        "now": driver.store.clock(),
+        "pools": listing.pools,
+        "now": now,
     }

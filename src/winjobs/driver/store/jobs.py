@@ -20,6 +20,17 @@ class JobPage:
     total: int  #: jobs matching the filters, on every page
 
 
+@dataclass(frozen=True)
+class WaitingWork:
+    """An active job's years that no worker runs yet (queued tasks + unassigned years)."""
+
+    job_id: int
+    priority: int
+    antares_version: str
+    solver_version: str | None
+    years_waiting: int
+
+
 class JobStore(StoreBase):
     def create_job(self, job: NewJob, on_created: Callable[[int], None] | None = None) -> int:
         """Insert a job; `on_created(id)` runs inside the transaction (files move then)."""
@@ -112,6 +123,24 @@ class JobStore(StoreBase):
             rows = conn.execute(stmt).all()
         found = {int(j): Progress(int(d or 0), int(r or 0)) for j, d, r in rows}
         return {j: found.get(j, Progress(0, 0)) for j in job_ids}
+
+    def waiting_work(self) -> list[WaitingWork]:
+        """Active jobs with years waiting for a worker, in the scheduler's order (higher
+        priority first, then first come first served): what a pool manager scales on."""
+        queued_years = (
+            select(func.coalesce(func.sum(Task.n_years), 0))
+            .where(Task.job_id == Job.id, Task.status == TaskStatus.QUEUED.value)
+            .scalar_subquery()
+        )
+        waiting = queued_years + Job.years_total - Job.next_index
+        stmt = (
+            select(Job.id, Job.priority, Job.antares_version, Job.solver_version, waiting)
+            .where(Job.status.in_(ACTIVE_JOB), waiting > 0)
+            .order_by(Job.priority.desc(), Job.id)
+        )
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        return [WaitingWork(int(i), int(p), v, s, int(w)) for i, p, v, s, w in rows]
 
     def set_priority(self, job_id: int, priority: int) -> None:
         with self._write() as conn:

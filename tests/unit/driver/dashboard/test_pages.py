@@ -16,6 +16,8 @@ from winjobs.wire import (
     FailureEvidence,
     FailureKind,
     Heartbeat,
+    PilotInfo,
+    PilotReport,
     PolicyReport,
     PolicyState,
     TaskFailure,
@@ -250,3 +252,27 @@ def test_static_files_are_served_by_the_driver(dash: Dash) -> None:
 def test_the_dashboard_stays_out_of_the_api_docs(dash: Dash) -> None:
     paths = dash.api.http.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if not p.startswith(("/api/", "/health", "/metrics"))]
+
+
+def test_the_workers_page_shows_slurm_pilots(dash: Dash) -> None:
+    pilots = [
+        PilotInfo(job_id="4242", state="RUNNING", node="node07", worker="hpc-4242-node07",
+                  cores=16),
+        PilotInfo(job_id="4243", state="PENDING", reason="QOSMaxJobsPerUserLimit", cores=16,
+                  submitted_at=dash.api.clock() - timedelta(seconds=90)),
+    ]  # fmt: skip
+    report = PilotReport(
+        manager="login01", partition="long", max_pilots=4, interval_s=15, pilots=pilots,
+        problem="sbatch refused a pilot: sbatch: error: <over quota>",
+    )  # fmt: skip
+    dash.api.client("worker-secret").report_pilots("hpc", report)
+    html = dash.browser("alice").get("/fragment/workers").text
+    assert "No worker has registered yet" in html  # pending pilots are no workers yet
+    assert '<h2 id="pool-hpc">Slurm pool hpc</h2>' in html
+    assert "Partition long, manager on login01, 2 of at most 4 pilots" in html
+    assert "sbatch: error: &lt;over quota&gt;" in html  # Slurm's words, escaped
+    pending = html[html.index('data-key="pilot-hpc-4243"') :]
+    pending = pending[: pending.index("</tr>")]
+    assert 'badge-pending">PENDING</span>' in pending
+    assert "<td>QOSMaxJobsPerUserLimit</td>" in pending and "1 min ago" in pending
+    assert "<td>hpc-4242-node07</td>" in html
