@@ -134,7 +134,10 @@ class Agent:
                     lambda: self.claimer.announce(ClaimMode.PAUSED),
                     min(PAUSED_REPORT_MAX_S, max(1.0, self.settings.claim_wait_s)),
                     give_up=exit_when_idle,
+                    done=self.drain.reached,
                 )
+                if self.drain.reached():  # the owner kept it waiting past its drain time
+                    break
                 if cores is None:
                     if exit_when_idle and not self.shutdown.drain.is_set():
                         log.info("the owner's policy gives no work now: exiting (--exit-when-idle)")

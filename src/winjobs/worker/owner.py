@@ -171,14 +171,16 @@ class OwnerWatch:
         on_paused: Callable[[], None],
         keepalive_s: float,
         give_up: bool = False,
+        done: Callable[[], bool] = lambda: False,
     ) -> int | None:
         """Block while the policy lets the worker take no work; the cores to claim with,
-        or None on `abort` (or at once, with `give_up`, when it may take none).
+        or None on `abort` or once `done()` (a batch deadline's drain time), or at once,
+        with `give_up`, when it may take none.
 
         Meanwhile `on_paused()` tells the driver (a paused claim) at each change of state
         and every `keepalive_s`, so that the worker stays online there and shows why."""
         told: tuple[PolicyState, float] | None = None
-        while not abort.is_set():
+        while not abort.is_set() and not done():
             with self._lock:
                 verdict = self.verdict
                 if verdict.state.takes_work and self._task is None:
