@@ -88,7 +88,7 @@ class FakeDriver:
         self.errors_to_serve = 0  #: the next N requests answer 503
         self.broken_routes: set[str] = set()  #: paths ending so answer 500, always
         self.refuse_outputs: str | None = None  #: uploads get 422 with this reason
-        self.cut_downloads_after: int | None = None  #: a study download stops after N bytes
+        self.cut_downloads_after: int | None = None  #: the next study download stops after N bytes
         self.max_claim_wait_s = 1.0  #: cap of the long-poll, whatever the worker asks
         self.held_reason: str | None = None  #: registrations are told the worker is held
         #: called when a draining claim arrives, before it ends the worker's waiting claims
@@ -283,6 +283,7 @@ class FakeDriver:
             body = body[: self.cut_downloads_after]
         headers = {"Content-Length": str(len(data) - start)}
         if self.cut_downloads_after is not None and len(body) < len(data) - start:
+            self.cut_downloads_after = None  # once: the download resumes from there
             return httpx.Response(
                 206 if start else 200,
                 headers=headers,
