@@ -26,8 +26,18 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 API_PREFIX = "/api/v1"
 
+#: Integers the driver stores in 32-bit columns (attempts, counts, cores) or 64-bit ones
+#: (byte counts, ids as SQLite keeps them): larger values are refused (422), never passed
+#: to the database.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+#: The longest time limit a task may have (a year): past that, "no limit" says it better.
+TIME_LIMIT_MAX_S = 365 * 24 * 3600.0
+
 #: Header a worker sends with each request of the worker protocol: its registered id.
-#: Without it the driver answers 403; re-registering under the same name keeps the id.
+#: Without it the driver answers 403, and so it does when the id was registered with
+#: another token; re-registering under the same name with the same token keeps the id
+#: (another token cannot take a registered name: 403).
 WORKER_ID_HEADER = "X-Winjobs-Worker"
 
 
@@ -117,9 +127,10 @@ class FailureKind(StrEnum):
 
 
 class _Request(BaseModel):
-    """A body the driver receives: unknown fields are refused (a typo is an error, 422)."""
+    """A body the driver receives: unknown fields are refused (a typo is an error, 422),
+    and so are infinite and NaN numbers (`inf`, `1e309`, `NaN`): 422 naming the field."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class _Response(BaseModel):
@@ -166,7 +177,7 @@ class JobSubmitFields(_Request):
     priority: int = Field(50, ge=1, le=100)
     name: str | None = Field(None, max_length=200)
     years: str | None = None
-    task_time_limit_s: float | None = Field(None, gt=0)
+    task_time_limit_s: float | None = Field(None, gt=0, le=TIME_LIMIT_MAX_S)
 
 
 class JobCreated(_Response):
@@ -252,10 +263,10 @@ class PolicyReport(_Request):
 
 class WorkerRegistration(_Request):
     name: str = Field(min_length=1, max_length=200)
-    cores: int = Field(ge=1)
+    cores: int = Field(ge=1, le=INT32_MAX)
     os: str  #: platform description, e.g. "Windows-10" or "Linux-6.1"
     versions: list[str] = Field(min_length=1)  #: Antares versions it has a solver for
-    free_disk_bytes: int | None = None
+    free_disk_bytes: int | None = Field(None, ge=0, le=INT64_MAX)
     transfer: Transfer = Transfer.HTTP
     #: shared mode: the worker's own shared output root, as the DRIVER reaches it
     shared_output_root: str | None = None
@@ -274,13 +285,26 @@ class WorkerRegistered(_Response):
     held_reason: str | None = None
 
 
+class WorkerTask(_Response):
+    """A task a worker is running."""
+
+    task_id: int
+    job_id: int
+
+
 class WorkerInfo(_Response):
+    """One worker (one row per worker, whatever it runs). A worker may hold several
+    tasks at once: it uploads one while the next runs, or runs tasks on spare cores."""
+
     id: int
     name: str
     os: str
     cores: int
     versions: list[str]
     state: WorkerState
+    #: every task it is running, the most recently claimed first
+    tasks: list[WorkerTask] = []
+    #: the most recently claimed of `tasks` (for clients older than `tasks`)
     current_task: int | None = None
     current_job: int | None = None
     last_seen: datetime
@@ -388,9 +412,9 @@ class PoolDemand(_Response):
 
 
 class ClaimRequest(_Request):
-    free_cores: int = Field(ge=1)
+    free_cores: int = Field(ge=1, le=INT32_MAX)
     wait_s: float = Field(25.0, ge=0, le=60)  #: long-poll: how long to wait for work
-    free_disk_bytes: int | None = None
+    free_disk_bytes: int | None = Field(None, ge=0, le=INT64_MAX)
     draining: bool = False
     #: the owner's policy lets it take no work now: the driver answers at once (ending a
     #: long-poll the worker has pending), takes nothing and leaves its cores out of the pool
@@ -431,8 +455,8 @@ class TaskAssignment(_Response):
 
 
 class Heartbeat(_Request):
-    attempt: int
-    years_done: int = Field(0, ge=0)
+    attempt: int = Field(ge=0, le=INT32_MAX)
+    years_done: int = Field(0, ge=0, le=INT32_MAX)
     #: this attempt's solver is suspended (its machine's owner is active); the lease is
     #: renewed all the same, and the driver may give the task to an idle worker once it
     #: has been suspended for `reassign_suspended_after_s` (docs/driver.md)
@@ -458,7 +482,7 @@ class FailureEvidence(_Request):
 
 
 class TaskFailure(_Request):
-    attempt: int
+    attempt: int = Field(ge=0, le=INT32_MAX)
     reason: str
     log_tail: str = ""
     #: True when the worker gives the task back without it being the task's fault
@@ -484,7 +508,7 @@ class SharedCompletion(_Request):
     registered (422 otherwise, or if the driver cannot read it there); the run is verified
     like an upload (422 with the reason); a stale attempt gets 409."""
 
-    attempt: int
+    attempt: int = Field(ge=0, le=INT32_MAX)
     run_path: str  #: path of the run folder as the DRIVER reaches it (prefix map applied)
     log_tail: str = ""
 

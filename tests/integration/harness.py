@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ import httpx
 import psutil
 import yaml
 
+from tests.helpers.waiting import wait_until
 from winjobs.antares.archive import pack_study
 from winjobs.antares.example import write_example_study
 from winjobs.antares.output import new_run_folder
@@ -50,6 +51,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def watch_me() -> list[str]:
+    """The option that ends a driver or worker once this test process is gone: a test run
+    killed hard (a CI time-out) must not leave them running for hours."""
+    return ["--parent-pid", str(os.getpid())]
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
     env.update(extra)
@@ -66,17 +73,24 @@ def standin_solver(bin_dir: Path, version: str = "8.8") -> Path:
     return link
 
 
-def wait_until(
-    condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
+def start_upload_and_hang(url: str, size: int) -> socket.socket:
+    """Send the head and half the body of a submission (alice's), then go silent."""
+    boundary = "winjobsboundary"
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="archive"; filename="big.zip"\r\n'
+        "Content-Type: application/zip\r\n\r\n"
+    ).encode()
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)))
+    request = (
+        f"POST /api/v1/jobs HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {USER_TOKEN}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {len(head) + size + 100}\r\n\r\n"
+    ).encode()
+    sock.sendall(request + head + b"P" * (size // 2))
+    return sock
 
 
 def _terminate(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -127,7 +141,7 @@ class Driver:
         self.root.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [str(WINJOBS), "driver", "--config", str(self.config())],
+            [str(WINJOBS), "driver", "--config", str(self.config()), *watch_me()],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=clean_env(),
@@ -199,7 +213,7 @@ class Worker:
         config.write_text(yaml.safe_dump(content), encoding="utf-8")
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [str(WINJOBS), "worker", "--config", str(config), *self.args],
+            [str(WINJOBS), "worker", "--config", str(config), *watch_me(), *self.args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=clean_env(**self.env),

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.integration.harness import start_upload_and_hang, watch_me
 from tests.unit.driver.helpers import TOKENS, make_study, standin_run
 from winjobs.antares.archive import pack_study
 from winjobs.client import DriverClient
@@ -49,7 +50,7 @@ class DriverProcess:
         script = Path(sys.executable).with_name("winjobs")
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(script), "driver", "--config", str(self.config)],
+                [str(script), "driver", "--config", str(self.config), *watch_me()],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -96,26 +97,6 @@ def driver(tmp_path: Path) -> Iterator[DriverProcess]:
     process.stop()
 
 
-def _start_upload_and_leave_it_hanging(url: str, size: int) -> socket.socket:
-    """Send the head and half the body of a submission, then go silent."""
-    boundary = "winjobsboundary"
-    head = (
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="archive"; filename="big.zip"\r\n'
-        "Content-Type: application/zip\r\n\r\n"
-    ).encode()
-    host, port = url.removeprefix("http://").split(":")
-    sock = socket.create_connection((host, int(port)))
-    request = (
-        f"POST /api/v1/jobs HTTP/1.1\r\nHost: {host}\r\n"
-        "Authorization: Bearer alice-secret\r\n"
-        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
-        f"Content-Length: {len(head) + size + 100}\r\n\r\n"
-    ).encode()
-    sock.sendall(request + head + b"P" * (size // 2))
-    return sock
-
-
 def test_kill9_and_restart_keeps_everything(driver: DriverProcess, tmp_path: Path) -> None:
     study = make_study(tmp_path / "study", nbyears=4)
     archive = pack_study(study, tmp_path / "study.zip").path
@@ -128,7 +109,7 @@ def test_kill9_and_restart_keeps_everything(driver: DriverProcess, tmp_path: Pat
     worker.heartbeat(first.task_id, Heartbeat(attempt=first.attempt, years_done=1))
     before = alice.get_job(job_id)
     data = tmp_path / "data"
-    hanging = _start_upload_and_leave_it_hanging(driver.url, 4 * 1024 * 1024)
+    hanging = start_upload_and_hang(driver.url, 4 * 1024 * 1024)
     deadline = time.monotonic() + 20
     while not list((data / "tmp").glob("upload-*")) and time.monotonic() < deadline:
         time.sleep(0.05)

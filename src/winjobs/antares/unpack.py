@@ -155,13 +155,18 @@ def _extract(archive: zipfile.ZipFile, plan: list[_Planned], root: Path, limit: 
         if item.is_dir:
             target.mkdir(parents=True, exist_ok=True)
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with archive.open(item.info) as source, target.open("xb") as sink:
-            while chunk := source.read(_CHUNK):
-                written += len(chunk)
-                if written > limit:
-                    raise ArchiveError(f"archive expands beyond {limit} bytes")
-                sink.write(chunk)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(item.info) as source, target.open("xb") as sink:
+                while chunk := source.read(_CHUNK):
+                    written += len(chunk)
+                    if written > limit:
+                        raise ArchiveError(f"archive expands beyond {limit} bytes")
+                    sink.write(chunk)
+        except OSError as exc:  # said of the entry: the folder it goes to is ours, not theirs
+            raise ArchiveError(
+                f"cannot unpack entry {item.info.filename!r}: {exc.strerror or exc}"
+            ) from exc
 
 
 def _walk_tree(root: Path) -> Iterator[Path]:
@@ -187,26 +192,38 @@ def _verify_tree(root: Path, plan: list[_Planned], limits: UnpackLimits) -> None
         raise ArchiveError(f"archive expands beyond {limits.max_total_bytes} bytes")
 
 
+def _not_utf8(label: str, exc: UnicodeDecodeError) -> ArchiveError:
+    """zipfile decodes the names flagged UTF-8 when it opens the zip: one that is not."""
+    return ArchiveError(
+        f"{label} has an entry name that is not valid UTF-8 although the zip marks it so "
+        f"({exc.object[:60]!r}): pack it again with a standard zip tool"
+    )
+
+
 def unpack_archive(
     archive: Path,
     dest: Path,
     *,
     limits: UnpackLimits = UnpackLimits(),
     sevenzip: Path | None = None,
+    label: str | None = None,
 ) -> None:
-    """Unpack an untrusted zip into `dest`, which must not exist; all or nothing."""
+    """Unpack an untrusted zip into `dest`, which must not exist; all or nothing.
+
+    `label` is how messages name the archive (default: its file name): a service that
+    unpacks uploads under names of its own says "the uploaded zip". Messages never name
+    `dest`, only the archive and its entries, so they speak of what the sender sent.
+    """
     archive, dest = Path(archive), Path(dest)
+    label = label or archive.name
     if dest.exists() or dest.is_symlink():
         raise ArchiveError(f"{dest} already exists; unpack into a new folder")
     try:
         archive_size = archive.stat().st_size
-    except OSError as exc:
-        raise ArchiveError(f"cannot read {archive}: {exc.strerror or exc}") from exc
-    try:
         with archive.open("rb") as handle:
-            count = _declared_entry_count(handle, archive_size, archive.name)
+            count = _declared_entry_count(handle, archive_size, label)
     except OSError as exc:
-        raise ArchiveError(f"cannot read {archive}: {exc.strerror or exc}") from exc
+        raise ArchiveError(f"cannot read {label}: {exc.strerror or exc}") from exc
     if count > limits.max_files:
         raise ArchiveError(f"too many entries: {count} > {limits.max_files}")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -221,10 +238,12 @@ def unpack_archive(
             run_sevenzip([str(tool), "x", "-tzip", "-y", "-bd", f"-o{tmp}", str(archive)])
             _verify_tree(tmp, plan, limits)
         tmp.rename(dest)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(label, exc) from exc
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-        raise ArchiveError(f"{archive.name} is damaged or unsupported: {exc}") from exc
+        raise ArchiveError(f"{label} is damaged or unsupported: {exc}") from exc
     except OSError as exc:
-        raise ArchiveError(f"cannot unpack {archive.name} into {dest}: {exc}") from exc
+        raise ArchiveError(f"cannot unpack {label}: {exc.strerror or exc}") from exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -255,6 +274,8 @@ def check_archive(
                     if read > limits.max_total_bytes:
                         raise ArchiveError(f"archive expands beyond {limits.max_total_bytes} bytes")
         return opened
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(label, exc) from exc
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise ArchiveError(f"{label} is damaged or unsupported: {exc}") from exc
     except OSError as exc:

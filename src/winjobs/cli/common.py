@@ -37,6 +37,16 @@ DebugOpt = Annotated[
     bool, typer.Option("--debug", help="Show the full traceback when the command fails.")
 ]
 JobArg = Annotated[int, typer.Argument(metavar="JOB", help="Job id.", show_default=False)]
+ParentPidOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--parent-pid",
+        metavar="PID",
+        min=1,
+        help="Stop when process PID is gone (what `winjobs demo` and the tests use, so that "
+        "their drivers and workers never outlive them).",
+    ),
+]
 
 
 class InputError(WinjobsError):

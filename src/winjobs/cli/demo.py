@@ -211,11 +211,14 @@ def start_children(plan: DemoPlan, children: Children, client: DriverClient) -> 
     """Driver first (and wait for it), then the workers (and wait until all registered)."""
     driver_config, worker_configs = write_configs(plan)
     env = child_environment(plan)
+    watch_me = ("--parent-pid", str(os.getpid()))  # they end with the demo, even a killed one
     logs = plan.root / "logs"
     err_console.print(f"starting the driver on {plan.url} ...")
     children.start(
         Child(
-            "driver", winjobs_command("driver", "--config", str(driver_config)), logs / "driver.log"
+            "driver",
+            winjobs_command("driver", "--config", str(driver_config), *watch_me),
+            logs / "driver.log",
         ),
         env,
     )
@@ -225,7 +228,7 @@ def start_children(plan: DemoPlan, children: Children, client: DriverClient) -> 
         children.start(
             Child(
                 f"worker {index}",
-                winjobs_command("worker", "--config", str(config)),
+                winjobs_command("worker", "--config", str(config), *watch_me),
                 logs / f"worker-{index}.log",
                 group="workers",
             ),

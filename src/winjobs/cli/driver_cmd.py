@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from winjobs.cli.app import app
+from winjobs.cli.common import ParentPidOpt
 from winjobs.driver.settings import ENV_PREFIX, load_settings
 
 
@@ -47,6 +48,7 @@ def driver(
             help="sqlite:///PATH (default: in the data folder) or postgresql+psycopg://...",
         ),
     ] = None,
+    parent_pid: ParentPidOpt = None,
 ) -> None:
     """Run the driver: the HTTP API, scheduling, leases and output assembly.
 
@@ -63,4 +65,4 @@ def driver(
         database_url=database_url,
         log_level=log_level,
     )
-    serve(settings)
+    serve(settings, parent_pid)

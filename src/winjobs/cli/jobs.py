@@ -200,9 +200,9 @@ def list_workers(
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """List the workers: name, cores, solver versions, state, current task, last seen;
-    then why each held worker is held; then the pilots of batch-system pools (Slurm job
-    id, state, reason), pending ones included."""
+    """List the workers, one line each: name, cores, solver versions, state, the tasks
+    it runs, last seen; then why each held worker is held; then the pilots of
+    batch-system pools (Slurm job id, state, reason), pending ones included."""
     with driver_session(driver, token) as (client, _):
         listing = client.list_workers()
     now = _now()

@@ -217,15 +217,10 @@ def workers_view(workers: Sequence[WorkerInfo], now: datetime) -> RenderableType
 
 def workers_table(workers: Sequence[WorkerInfo], now: datetime) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    columns = ("NAME", "CORES", "VERSIONS", "STATE", "POLICY", "NEXT WORK", "CURRENT TASK")
+    columns = ("NAME", "CORES", "VERSIONS", "STATE", "POLICY", "NEXT WORK", "RUNNING")
     for column in (*columns, "LAST SEEN"):
         table.add_column(column, justify="right" if column == "CORES" else "left")
     for worker in workers:
-        current = "-"
-        if worker.current_task is not None:
-            current = f"task {worker.current_task}"
-            if worker.current_job is not None:
-                current += f" (job {worker.current_job})"
         table.add_row(
             worker.name,
             str(worker.cores),
@@ -233,7 +228,7 @@ def workers_table(workers: Sequence[WorkerInfo], now: datetime) -> Table:
             status_text(worker.state),
             status_text(worker.policy.label) if worker.policy else Text("-"),
             next_work(worker, now),
-            current,
+            running_tasks(worker),
             f"{format_age(worker.last_seen, now)} ago",
         )
     return table
@@ -282,3 +277,16 @@ def pools_view(pools: Sequence[PilotPool], now: datetime) -> RenderableType:
             parts.append(Text(pool.problem, style="red"))
         parts.append(pilots_table(pool, now) if pool.pilots else Text("no pilot", style="dim"))
     return Group(*parts)
+
+
+def running_tasks(worker: WorkerInfo) -> str:
+    """`task 7 (job 3), task 8 (job 3)`: every task it runs; `-` when none (a driver
+    older than `WorkerInfo.tasks` sends only its current task)."""
+    tasks: list[tuple[int, int | None]] = [(t.task_id, t.job_id) for t in worker.tasks]
+    if not tasks and worker.current_task is not None:
+        tasks = [(worker.current_task, worker.current_job)]
+    if not tasks:
+        return "-"
+    return ", ".join(
+        f"task {task}" + (f" (job {job})" if job is not None else "") for task, job in tasks
+    )

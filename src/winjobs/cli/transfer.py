@@ -39,7 +39,7 @@ from winjobs.cli.userconfig import Connection, default_config_path
 from winjobs.cli.years import check_years, parse_years
 from winjobs.client import DriverClient
 from winjobs.errors import ArchiveError, OutputError, WinjobsError
-from winjobs.wire import JobCreated, JobDetail, JobStatus, JobSubmitFields
+from winjobs.wire import TIME_LIMIT_MAX_S, JobCreated, JobDetail, JobStatus, JobSubmitFields
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,11 @@ def check_request(request: SubmitRequest) -> tuple[Study, JobSubmitFields]:
         )
     if request.name is not None and not 1 <= len(request.name) <= 200:
         raise InputError("--name must be 1 to 200 characters long")
-    if request.time_limit_s is not None and request.time_limit_s <= 0:
+    limit = request.time_limit_s
+    if limit is not None and not 0 < limit <= TIME_LIMIT_MAX_S:  # NaN fails it too
         raise InputError(
-            f"--time-limit must be a positive number of seconds, not {request.time_limit_s:g}"
+            f"--time-limit must be a positive number of seconds, at most {TIME_LIMIT_MAX_S:.0f} "
+            f"(a year), not {limit:g}"
         )
     years: str | None = None
     if request.years is not None:

@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 
 from winjobs.cli.app import app
+from winjobs.cli.common import ParentPidOpt
 from winjobs.client import DriverClient
 from winjobs.errors import ConfigError
 from winjobs.logfiles import close_logging, log_file, setup_logging
+from winjobs.parentwatch import ParentWatch
 from winjobs.worker.agent import Agent
 from winjobs.worker.owner import watch_for
 from winjobs.worker.retention import worker_lock
@@ -149,11 +151,13 @@ def worker(
             "(<data_dir>/logs/worker.log). (env WINJOBS_WORKER_LOG_LEVEL)",
         ),
     ] = None,
+    parent_pid: ParentPidOpt = None,
 ) -> None:
     """Claim tasks from the driver and run them with this machine's solvers, until stopped.
 
     Ctrl-C (or SIGTERM; CTRL_BREAK on Windows) once: finish the running task, then exit.
-    Twice: kill it and hand it back to the driver.
+    Twice: kill it and hand it back to the driver. With --parent-pid, the parent's end
+    works like twice.
     """
     settings = load_settings(
         config,
@@ -182,9 +186,10 @@ def worker(
         settings.log_file_max_bytes,
         settings.log_file_backups,
     )
+    shutdown = Shutdown()
+    watch = ParentWatch(parent_pid, shutdown.stop_now).start() if parent_pid else None
     try:
         owner = watch_for(settings)  # an idle source asked for that cannot work: exit 2
-        shutdown = Shutdown()
         with (
             worker_lock(settings.data_dir),
             DriverClient.connect(settings.driver_url, settings.token.get_secret_value()) as client,
@@ -192,4 +197,6 @@ def worker(
         ):
             Agent(settings, client, solvers, shutdown, owner=owner).run(max_tasks, exit_when_idle)
     finally:
+        if watch is not None:
+            watch.stop()
         close_logging()

@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import winjobs
@@ -32,6 +33,7 @@ from winjobs.driver.shared import check_setup
 from winjobs.driver.store import Clock, utcnow
 from winjobs.errors import WinjobsError
 from winjobs.logfiles import close_logging, log_file, setup_logging
+from winjobs.parentwatch import ParentWatch
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,13 @@ def create_app(settings: DriverSettings, clock: Clock = utcnow) -> FastAPI:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's 422, without echoing the input: it may be huge, or a number JSON
+        cannot carry (`NaN`, `Infinity`: the answer itself would then fail with a 500)."""
+        problems = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        return JSONResponse({"detail": problems}, status_code=422)
+
     include_routers(app)
     install_dashboard(app, settings, clock)
     return app
@@ -113,8 +122,9 @@ class DriverServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def serve(settings: DriverSettings) -> None:
-    """Run the driver with uvicorn until interrupted (Ctrl-C / SIGTERM).
+def serve(settings: DriverSettings, parent_pid: int | None = None) -> None:
+    """Run the driver with uvicorn until interrupted (Ctrl-C / SIGTERM), or until the
+    process `parent_pid` is gone (`winjobs.parentwatch`: stopped like by SIGTERM).
 
     Logs go to the console and to `<data_dir>/logs/driver.log` (rotated by size). A
     shared-mode set-up that cannot work (shared folder not writable, no right to make
@@ -128,9 +138,15 @@ def serve(settings: DriverSettings) -> None:
         settings.log_file_backups,
     )
     log.info("driver %s starting, data folder %s", winjobs.__version__, settings.data_dir)
+    server = DriverServer(uvicorn_config(settings, own_logging=True))
+    watch = None
+    if parent_pid is not None:
+        watch = ParentWatch(parent_pid, lambda: setattr(server, "should_exit", True)).start()
     try:
-        DriverServer(uvicorn_config(settings, own_logging=True)).run()
+        server.run()
     finally:
+        if watch is not None:
+            watch.stop()
         close_logging()
 
 

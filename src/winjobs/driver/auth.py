@@ -12,11 +12,12 @@ Tokens are compared by their sha256 (the configuration holds digests only).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Collection, Iterable
 
 from starlette.requests import HTTPConnection
 
-from winjobs.driver.errors import Forbidden, Unauthorized
+from winjobs.driver.errors import Forbidden, NotFound, Unauthorized
 from winjobs.driver.settings import TokenConfig, hash_token
 from winjobs.wire import Identity, Role
 
@@ -77,3 +78,62 @@ def ensure_can_change(identity: Identity, submitter: str, job_id: int) -> None:
     if identity.role is Role.USER and identity.name == submitter:
         return
     raise Forbidden(f"job {job_id} belongs to {submitter}: only they or an admin may change it")
+
+
+def may_read(identity: Identity, submitter: str, readers: Collection[str]) -> bool:
+    """Who reads a job's data (detail, result, logs): its submitter, admins, and the users
+    the driver's `readers` setting names. Everyone else sees only its line in the queue."""
+    if identity.role is Role.ADMIN:
+        return True
+    return identity.role is Role.USER and (identity.name == submitter or identity.name in readers)
+
+
+def ensure_can_read(
+    identity: Identity, submitter: str, job_id: int, readers: Collection[str]
+) -> None:
+    if not may_read(identity, submitter, readers):
+        raise Forbidden(
+            f"job {job_id} belongs to {submitter}: only they, an admin or a reader named in "
+            "the driver's `readers` setting may read its data"
+        )
+
+
+class WorkerOwners:
+    """Which worker token registered each worker id: only that token may use the id (the
+    `X-Winjobs-Worker` header), so another token cannot heartbeat, release or complete
+    that worker's tasks. Remembered at registration, else read once from the store
+    (`lookup`: the owner's token name, None for a worker registered before ids had
+    owners, NotFound for no such worker)."""
+
+    def __init__(self, lookup: Callable[[int], str | None]) -> None:
+        self._lookup = lookup
+        self._owners: dict[int, str | None] = {}
+        self._lock = threading.Lock()
+
+    def bind(self, worker_id: int, token_name: str) -> None:
+        with self._lock:
+            self._owners[worker_id] = token_name
+
+    def known(self, worker_id: int) -> bool:
+        """Whether `check` can answer without the store (no I/O: fine in the event loop)."""
+        with self._lock:
+            return worker_id in self._owners
+
+    def check(self, worker_id: int, identity: Identity) -> None:
+        """Raise Forbidden unless `identity` is the token that registered `worker_id`. An
+        unknown id passes: the operation itself answers it (404 "register again")."""
+        with self._lock:
+            cached = worker_id in self._owners
+            owner = self._owners.get(worker_id)
+        if not cached:
+            try:
+                owner = self._lookup(worker_id)
+            except NotFound:
+                return
+            with self._lock:
+                self._owners.setdefault(worker_id, owner)
+        if owner is not None and owner != identity.name:
+            raise Forbidden(
+                f"worker {worker_id} was registered with another token: a worker uses the "
+                "id its own registration returned"
+            )

@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 
 #: folder name of a task output whose zip held the run folder's content at its root
 _UNNAMED_RUN = "run"
+#: file beside an accepted output's run folder: the sha256 of the upload it came from, so
+#: that a worker sending the same bytes again (its first answer lost) is acknowledged
+UPLOAD_DIGEST = ".upload-sha256"
 
 
 def _run_root(unpacked: Path) -> Path:
@@ -83,45 +86,47 @@ class Collector:
 
     def accept_output(
         self,
-        job_id: int,
         task_id: int,
-        attempt: int,
         years: list[int],
         solver_version: str | None,
         upload: Path,
+        sha256: str,
     ) -> Path:
-        """Unpack and check an uploaded run folder; returns where it is now kept."""
-        unpacked = self.files.temp_path("output")
+        """Unpack and check an uploaded run folder in a temporary folder of its own, which
+        is returned: it becomes the task's output only when `place_output` renames it into
+        place, under the fence (a repeated upload of the same attempt never touches the
+        output another request placed)."""
+        kept = self.files.temp_path("output")
         try:
-            unpack_archive(upload, unpacked, limits=self.limits)
-            run = _run_root(unpacked)
+            unpack_archive(upload, kept, limits=self.limits, label="the uploaded zip")
+            run = _run_root(kept)
             verify_task_run(run, years, solver_version)
-            if run == unpacked:  # give the run folder a name inside its task folder
-                holder = self.files.temp_path("output")
-                holder.mkdir()
-                unpacked.replace(holder / _UNNAMED_RUN)
-                unpacked = holder
-            target = self.files.task_output(job_id, task_id, attempt)
-            replace_dir(unpacked, target)
-            return target
+            if run == kept:  # give the run folder a name inside its task folder
+                unpacked, kept = kept, self.files.temp_path("output")
+                kept.mkdir()
+                unpacked.replace(kept / _UNNAMED_RUN)
+            remove_tree(kept / UPLOAD_DIGEST)
+            (kept / UPLOAD_DIGEST).write_text(sha256, encoding="ascii")
+            return kept
         except WinjobsError as exc:
+            remove_tree(kept)
             raise Invalid(f"task {task_id}: the uploaded output was refused: {exc}") from exc
+        except BaseException:
+            remove_tree(kept)
+            raise
         finally:
-            remove_tree(unpacked)
             upload.unlink(missing_ok=True)
 
     def accept_shared(
         self,
-        job_id: int,
         task_id: int,
-        attempt: int,
         years: list[int],
         solver_version: str | None,
         run: Path,
         copy: bool,
     ) -> Path | None:
-        """Verify a run folder on a worker's share; with `copy`, verify and keep a copy
-        in the driver's data folder instead (returned), else leave it there (None)."""
+        """Verify a run folder on a worker's share; with `copy`, verify a copy of it in a
+        temporary folder instead (returned, for `place_output`), else leave it there (None)."""
         if not copy:
             try:
                 verify_task_run(run, years, solver_version)
@@ -133,21 +138,33 @@ class Collector:
             holder.mkdir()
             shutil.copytree(run, holder / run.name)
             verify_task_run(holder / run.name, years, solver_version)
-            target = self.files.task_output(job_id, task_id, attempt)
-            replace_dir(holder, target)
-            return target
+            return holder
         except WinjobsError as exc:
+            remove_tree(holder)
             raise Invalid(f"task {task_id}: the shared output was refused: {exc}") from exc
         except OSError as exc:
+            remove_tree(holder)
             raise Unavailable(
                 f"task {task_id}: cannot copy the output from {run}: {exc.strerror or exc}"
             ) from None
-        finally:
+        except BaseException:
             remove_tree(holder)
+            raise
 
-    def discard_output(self, kept: Path | None) -> None:
-        if kept is not None:
-            remove_tree(kept)
+    def place_output(self, verified: Path, job_id: int, task_id: int, attempt: int) -> Path:
+        """Rename a verified output into the task's folder. Called only by the request
+        whose completion the store is recording (inside its transaction)."""
+        target = self.files.task_output(job_id, task_id, attempt)
+        replace_dir(verified, target)
+        return target
+
+    def accepted_digest(self, job_id: int, task_id: int, attempt: int) -> str | None:
+        """sha256 of the upload an accepted output came from (None: unknown or gone)."""
+        marker = self.files.task_output(job_id, task_id, attempt) / UPLOAD_DIGEST
+        try:
+            return marker.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
 
     def task_run_dir(self, job_id: int, task: Task) -> Path:
         if task.output_location:  # shared mode, collect: link: on the worker's share

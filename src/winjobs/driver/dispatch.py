@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 
 from winjobs.driver import failure_policy, scheduler
+from winjobs.driver.auth import WorkerOwners
 from winjobs.driver.collector import Collector
-from winjobs.driver.errors import Invalid, NotFound, Unavailable
-from winjobs.driver.files import DataDir
+from winjobs.driver.errors import Conflict, Invalid, NotFound, Unavailable
+from winjobs.driver.files import DataDir, remove_tree
 from winjobs.driver.metrics import ClaimStats
+from winjobs.driver.models import Task
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders
 from winjobs.driver.signals import WorkSignal
@@ -37,6 +39,7 @@ from winjobs.wire import (
     SharedCompletion,
     TaskAssignment,
     TaskFailure,
+    TaskStatus,
     Transfer,
     WorkerRegistered,
     WorkerRegistration,
@@ -65,6 +68,7 @@ class Dispatch:
         self.claims = claims
         self.collector = collector
         self.shared = shared or SharedFolders(settings, files, store)
+        self.owners = WorkerOwners(store.worker_owner)
         self.policy = ClaimPolicy(
             chunk_policy=settings.chunk_policy,
             lease_seconds=settings.lease_seconds,
@@ -74,7 +78,8 @@ class Dispatch:
         )
         self.failure_rules = failure_rules(settings)
 
-    def register(self, registration: WorkerRegistration) -> WorkerRegistered:
+    def register(self, registration: WorkerRegistration, token_name: str) -> WorkerRegistered:
+        """Register (or refresh) a worker; `token_name` (the caller's token) owns its id."""
         bad = []
         for version in registration.versions:
             try:
@@ -93,8 +98,10 @@ class Dispatch:
             free_disk_bytes=registration.free_disk_bytes,
             policy=policy_status(registration.policy),
             config_sha256=registration.config_sha256,
+            token_name=token_name,
         )
         worker_id = registered.worker_id
+        self.owners.bind(worker_id, token_name)
         if registered.released_from is not None:
             log.warning(
                 "worker %s released from hold: it registered with a changed configuration "
@@ -206,39 +213,69 @@ class Dispatch:
         return Ack(detail=event.outcome.value)
 
     def check_report(self, task_id: int, worker_id: int, attempt: int) -> None:
-        """Refuse early (before a long upload) a report the attempt can no longer make."""
-        self.store.check_running(task_id, worker_id, attempt)
+        """Refuse early (before a long upload) a report the attempt can no longer make.
 
-    def receive_output(self, task_id: int, worker_id: int, attempt: int, upload: Path) -> Path:
-        """Verify an uploaded run folder and keep it (no database write); returns where.
+        An attempt whose output was already accepted may send it again (its first answer
+        was lost): it is compared once received."""
+        try:
+            self.store.check_running(task_id, worker_id, attempt)
+        except Conflict:
+            if not self._delivered(self.store.get_task(task_id), worker_id, attempt):
+                raise
 
-        Refused (409) first if the attempt no longer holds the task.
-        """
-        job_id = self.store.check_running(task_id, worker_id, attempt)
-        task = self.store.get_task(task_id)
-        return self.collector.accept_output(
-            job_id, task_id, attempt, list(task.years), task.solver_version, upload
+    def receive_output(
+        self, task_id: int, worker_id: int, attempt: int, upload: Path, sha256: str, log_tail: str
+    ) -> Ack:
+        """Verify an uploaded run folder and record the completion.
+
+        Refused (409) first if the attempt no longer holds the task. Two uploads of one
+        attempt (a retry after a dropped connection) are verified each in a temporary
+        folder of its own; the first recorded wins, the other gets 409, or 200 when it
+        is byte for byte the accepted one."""
+        try:
+            self.store.check_running(task_id, worker_id, attempt)
+            task = self.store.get_task(task_id)
+            verified = self.collector.accept_output(
+                task_id, list(task.years), task.solver_version, upload, sha256
+            )
+            return self.record_completion(task_id, worker_id, attempt, log_tail, verified)
+        except Conflict:  # before the upload was verified, or while it was
+            task = self.store.get_task(task_id)
+            if self._delivered(task, worker_id, attempt):
+                return self._repeated(task, sha256)
+            raise
+
+    @staticmethod
+    def _delivered(task: Task, worker_id: int, attempt: int) -> bool:
+        """This attempt of this worker already completed the task."""
+        return (
+            task.status == TaskStatus.SUCCEEDED.value
+            and task.attempt == attempt
+            and task.worker_id == worker_id
+        )
+
+    def _repeated(self, task: Task, sha256: str) -> Ack:
+        """A delivered attempt sends an output again: fine if it is the same bytes."""
+        if self.collector.accepted_digest(task.job_id, task.id, task.attempt) == sha256:
+            return Ack(detail="already accepted")
+        raise Conflict(
+            f"task {task.id}: attempt {task.attempt} already delivered another output; "
+            "this upload is ignored"
         )
 
     def receive_shared(self, task_id: int, worker_id: int, completion: SharedCompletion) -> Ack:
         """Shared mode: verify the run folder where the worker left it (collect: link) or
         a copy of it (collect: copy), then record the completion like an upload's."""
         attempt = completion.attempt
-        job_id = self.store.check_running(task_id, worker_id, attempt)
+        self.store.check_running(task_id, worker_id, attempt)
         run = self.shared.run_folder(worker_id, completion.run_path)
         task = self.store.get_task(task_id)
-        kept = self.collector.accept_shared(
-            job_id,
-            task_id,
-            attempt,
-            list(task.years),
-            task.solver_version,
-            run,
-            copy=not self.shared.link,
+        verified = self.collector.accept_shared(
+            task_id, list(task.years), task.solver_version, run, copy=not self.shared.link
         )
-        location = None if kept is not None else completion.run_path
+        location = None if verified is not None else completion.run_path
         return self.record_completion(
-            task_id, worker_id, attempt, completion.log_tail, kept, location
+            task_id, worker_id, attempt, completion.log_tail, verified, location
         )
 
     def record_completion(
@@ -247,20 +284,32 @@ class Dispatch:
         worker_id: int,
         attempt: int,
         log_tail: str,
-        kept: Path | None,
+        verified: Path | None,
         output_location: str | None = None,
     ) -> Ack:
-        """The output is kept: mark the attempt succeeded (or drop the output if it lost
-        the task meanwhile) and queue the job's assembly when it was the last one.
+        """Mark the attempt succeeded, renaming its verified output (a temporary folder
+        of its own) into the task's folder inside that transaction: only the request the
+        fence lets through places anything. Queues the job's assembly when it was the
+        last task. The verified folder is removed when the attempt lost the task.
 
         `output_location`: shared mode with collect: link, where the run stays."""
+        placed: list[Path] = []
+
+        def place(job_id: int) -> None:
+            if verified is not None:
+                placed.append(self.collector.place_output(verified, job_id, task_id, attempt))
+
         try:
             job_id, ready = self.store.complete_task(
-                task_id, worker_id, attempt, log_tail, output_location
+                task_id, worker_id, attempt, log_tail, output_location, on_accepted=place
             )
         except BaseException:
-            self.collector.discard_output(kept)
+            for path in placed:  # renamed, then the commit failed: no row refers to it
+                remove_tree(path)
             raise
+        finally:
+            if verified is not None:
+                remove_tree(verified)  # still there only if it was not placed
         if log_tail:
             self._task_log(job_id, task_id, attempt, log_tail)
         where = f" (output kept at {output_location})" if output_location else ""

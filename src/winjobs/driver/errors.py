@@ -45,6 +45,13 @@ class Unauthorized(DriverError):
     status_code = 401
 
 
+class ClientGone(DriverError):
+    """The client hung up before its request was read: nobody will read this answer,
+    raised only to end the request (no traceback: see `api.uploads`)."""
+
+    status_code = 400
+
+
 class Unavailable(DriverError):
     """Something the driver needs is out of reach for now (a shared folder, a worker's
     share holding linked years): worth trying again later."""

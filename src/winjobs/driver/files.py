@@ -141,7 +141,7 @@ class DataDir:
         """Remove files no committed row refers to; returns what was removed.
 
         `job_ids`: jobs in the database; `archives`: study hashes they use; `outputs`:
-        (job, task, attempt) of succeeded tasks.
+        (job, task, attempt) of the task outputs still needed (`Store.outputs_to_keep`).
         """
         removed: list[Path] = []
         for folder in self.jobs.iterdir():

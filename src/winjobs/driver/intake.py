@@ -35,7 +35,7 @@ def parse_years(text: str | None, active: Sequence[int]) -> list[int]:
     chosen: set[int] = set()
     for token in text.split(","):
         token = token.strip()
-        if not token.isdigit():
+        if not (token.isascii() and token.isdigit()):
             raise Invalid(
                 f"years: {token!r} is not a 0-based year number "
                 "(expected a comma-separated list such as 0,1,5)"
@@ -77,7 +77,7 @@ def validate_submission(
 ) -> Intake:
     """Unpack `archive` into `dest` (which must not exist) and check the study in it."""
     try:
-        unpack_archive(archive, dest, limits=limits)
+        unpack_archive(archive, dest, limits=limits, label="the uploaded zip")
         root = _study_root(dest)
         study = open_study(root)
         years = parse_years(years_text, study.years)

@@ -13,16 +13,25 @@ from pathlib import Path
 
 from winjobs.antares.unpack import UnpackLimits
 from winjobs.driver import views
-from winjobs.driver.auth import ensure_can_change
+from winjobs.driver.auth import ensure_can_change, ensure_can_read, may_read
 from winjobs.driver.collector import Collector
 from winjobs.driver.errors import Conflict, NotFound, Unavailable
 from winjobs.driver.files import DataDir, remove_tree, replace_dir
 from winjobs.driver.intake import validate_submission
+from winjobs.driver.models import Job
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders
 from winjobs.driver.signals import WorkSignal
 from winjobs.driver.store import NewJob, Store, describe_years
-from winjobs.wire import Identity, JobCreated, JobDetail, JobList, JobStatus, JobSubmitFields
+from winjobs.wire import (
+    Identity,
+    JobCreated,
+    JobDetail,
+    JobList,
+    JobStatus,
+    JobSubmitFields,
+    JobSummary,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +131,8 @@ class JobService:
 
     # ------------------------------------------------------------------ read
 
-    def detail(self, job_id: int) -> JobDetail:
-        job = self.store.get_job(job_id)
+    def detail(self, job_id: int, reader: Identity) -> JobDetail:
+        job = self._readable(job_id, reader)
         tasks = self.store.job_tasks(job_id)
         progress = self.store.progress([job_id])[job_id]
         return views.job_detail(job, tasks, progress, self.store.clock())
@@ -132,24 +141,31 @@ class JobService:
         self,
         status: JobStatus | None,
         submitter: str | None,
+        viewer: Identity,
         limit: int | None = None,
         offset: int = 0,
     ) -> JobList:
         """A page of jobs, newest first (all of them without `limit`), and the total.
 
+        Every user sees the whole queue (what runs before their jobs), but the failure
+        reason and warnings only of the jobs they may read (`auth.may_read`).
         Paged in the database: a driver with years of jobs must not read every one of
         them for each refresh of the dashboard or each `winjobs jobs`.
         """
         page = self.store.list_jobs(status.value if status else None, submitter, limit, offset)
         progress = self.store.progress([j.id for j in page.jobs])
         now = self.store.clock()
-        return JobList(
-            jobs=[views.job_summary(j, progress[j.id], now) for j in page.jobs], total=page.total
-        )
+        summaries = []
+        for job in page.jobs:
+            summary = views.job_summary(job, progress[job.id], now)
+            if not may_read(viewer, job.submitter, self.settings.readers):
+                summary = summary.model_copy(update={"error": None, "warnings": []})
+            summaries.append(summary)
+        return JobList(jobs=summaries, total=page.total)
 
-    def result(self, job_id: int) -> tuple[Path, str]:
+    def result(self, job_id: int, reader: Identity) -> tuple[Path, str]:
         """The result zip and the file name to offer for it."""
-        job = self.store.get_job(job_id)
+        job = self._readable(job_id, reader)
         if job.status != JobStatus.SUCCEEDED.value or job.run_folder is None:
             raise Conflict(f"job {job_id} has no result: it is {job.status}")
         path = self.collector.result_zip(job)  # built now if its years are linked
@@ -157,16 +173,25 @@ class JobService:
             raise NotFound(f"the result of job {job_id} was removed from the driver")
         return path, f"{job.run_folder}.zip"
 
-    def job_log(self, job_id: int) -> str:
-        self.store.get_job(job_id)
+    def job_log(self, job_id: int, reader: Identity) -> str:
+        self._readable(job_id, reader)
         return _read_text(self.files.job_log(job_id))
 
-    def task_log(self, job_id: int, task_id: int) -> str:
-        tasks = {t.id: t for t in self.store.job_tasks(job_id)}
-        if task_id not in tasks:
-            self.store.get_job(job_id)
+    def task_log(self, job_id: int, task_id: int, reader: Identity) -> str:
+        self._readable(job_id, reader)
+        if task_id not in {t.id for t in self.store.job_tasks(job_id)}:
             raise NotFound(f"job {job_id} has no task {task_id}")
         return _read_text(self.files.task_log(job_id, task_id))
+
+    def may_read(self, job: JobSummary, reader: Identity) -> bool:
+        """Whether `reader` may read this job's data (the dashboard links what they may)."""
+        return may_read(reader, job.submitter, self.settings.readers)
+
+    def _readable(self, job_id: int, reader: Identity) -> Job:
+        """The job, if `reader` may read its data (404 if there is none, else 403)."""
+        job = self.store.get_job(job_id)
+        ensure_can_read(reader, job.submitter, job_id, self.settings.readers)
+        return job
 
     # ------------------------------------------------------------------ change
 
@@ -178,14 +203,14 @@ class JobService:
         self._owned(job_id, identity)
         self.store.cancel_job(job_id)
         self._log(job_id, f"cancelled by {identity.name}")
-        return self.detail(job_id)
+        return self.detail(job_id, identity)
 
     def set_priority(self, job_id: int, priority: int, identity: Identity) -> JobDetail:
         self._owned(job_id, identity)
         self.store.set_priority(job_id, priority)
         self._log(job_id, f"priority set to {priority} by {identity.name}")
         self.signal.notify()
-        return self.detail(job_id)
+        return self.detail(job_id, identity)
 
     def retry(self, job_id: int, identity: Identity) -> JobDetail:
         self._owned(job_id, identity)
@@ -195,7 +220,7 @@ class JobService:
             self.collector.schedule(job_id)
         else:
             self.signal.notify()
-        return self.detail(job_id)
+        return self.detail(job_id, identity)
 
     def _log(self, job_id: int, text: str) -> None:
         self.files.append_log(self.files.job_log(job_id), text)

@@ -66,6 +66,7 @@ def render(
     tasks: Mapping[str, int],
     workers: Mapping[str, int],
     claims: ClaimStats,
+    claims_waiting: int = 0,
     policies: Mapping[str, int] | None = None,
 ) -> str:
     """The whole /metrics page; every status appears, with 0 when it has no member."""
@@ -89,6 +90,9 @@ def render(
         ((s, policies.get(s, 0)) for s in PolicyState),
     )
     lines += [
+        "# HELP winjobs_claims_waiting Claims long-polling for work now.",
+        "# TYPE winjobs_claims_waiting gauge",
+        f"winjobs_claims_waiting {claims_waiting}",
         "# HELP winjobs_claims_total Claims answered, by result.",
         "# TYPE winjobs_claims_total counter",
         f'winjobs_claims_total{{result="task"}} {claims.assigned}',

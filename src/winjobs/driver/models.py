@@ -96,6 +96,9 @@ class Worker(Base):
     shared_output_root: Mapped[str | None] = mapped_column(Text)
     free_disk_bytes: Mapped[int | None] = mapped_column(BigInteger)
     draining: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: name of the token that registered it: only that token may use its id (None: a
+    #: worker registered before revision 0003, bound at its next registration)
+    token_name: Mapped[str | None] = mapped_column(String(200))
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     #: the owner's policy as the worker last reported it (wire.PolicyState; NULL: none)

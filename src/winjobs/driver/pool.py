@@ -36,8 +36,8 @@ class PoolService:
         offline = self.settings.worker_offline_s
         return WorkerList(
             workers=[
-                views.worker_info(worker, task, now, offline)
-                for worker, task in self.store.list_workers()
+                views.worker_info(worker, tasks, now, offline)
+                for worker, tasks in self.store.list_workers()
             ],
             pools=self.pilots.snapshot(now),
         )

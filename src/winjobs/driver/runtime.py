@@ -72,7 +72,7 @@ class Driver:
     def _recover(self) -> None:
         """Put the data folder back in line with the database after a crash."""
         removed = self.files.cleanup(
-            self.store.job_ids(), self.store.study_hashes(), self.store.succeeded_attempts()
+            self.store.job_ids(), self.store.study_hashes(), self.store.outputs_to_keep()
         )
         removed += self.dispatch.shared.remove_archives(self.store.study_hashes())
         for path in removed:

@@ -32,7 +32,7 @@ from pydantic_settings import (
 from winjobs.configfiles import LayeredSettings
 from winjobs.driver.dashboard.config import DashboardSettings
 from winjobs.logfiles import LogLevel
-from winjobs.wire import Role, Transfer
+from winjobs.wire import TIME_LIMIT_MAX_S, Role, Transfer
 
 ENV_PREFIX = "WINJOBS_DRIVER_"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -92,7 +92,11 @@ class DriverSettings(LayeredSettings):
     """Every key of the driver's configuration, with its default."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, frozen=True
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        validate_default=True,
+        frozen=True,
+        allow_inf_nan=False,
     )
 
     host: str = "127.0.0.1"
@@ -102,6 +106,9 @@ class DriverSettings(LayeredSettings):
     #: default `sqlite:///<data_dir>/winjobs.db`; PostgreSQL as `postgresql+psycopg://...`
     database_url: str | None = None
     tokens: list[TokenConfig] = Field(default_factory=list)
+    #: users (token names) who may read every job's data (detail, logs, result), not
+    #: only their own; admins always may (docs/driver.md, Auth)
+    readers: list[str] = Field(default_factory=list)
 
     lease_seconds: float = Field(60.0, gt=0)
     #: how often workers are asked to heartbeat; default: a quarter of the lease
@@ -128,7 +135,7 @@ class DriverSettings(LayeredSettings):
     max_unpacked_bytes: int = Field(200 * 1024**3, gt=0)
     max_compression_ratio: float = Field(200.0, gt=1)
     #: default time limit per task (seconds) for jobs that do not set one
-    task_time_limit_s: float | None = Field(None, gt=0)
+    task_time_limit_s: float | None = Field(None, gt=0, le=TIME_LIMIT_MAX_S)
     #: threads serving blocking requests; raised above anyio's 40 so many long-polling
     #: workers and uploads never starve the other requests
     thread_pool_size: int = Field(100, ge=4)
@@ -156,6 +163,12 @@ class DriverSettings(LayeredSettings):
             if digest in seen:
                 raise ValueError(f"tokens: the token of {entry.name!r} is listed twice")
             seen.add(digest)
+        users = {t.name for t in self.tokens if t.role is Role.USER}
+        unknown = [name for name in self.readers if name not in users]
+        if unknown:
+            raise ValueError(
+                f"readers: {', '.join(map(repr, unknown))} is not the name of a user token"
+            )
         if self.database_url is not None and not self.database_url.startswith(
             ("sqlite:", "postgresql")
         ):

@@ -38,6 +38,12 @@ class WorkSignal:
     def generation(self) -> int:
         return self._generation
 
+    def waiting(self, worker_id: int | None = None) -> int:
+        """How many claims wait for work now (of one worker, or of all): `/metrics`
+        shows it, and tests wait on it instead of sleeping."""
+        with self._lock:
+            return sum(1 for w in self._waiters.values() if worker_id is None or w == worker_id)
+
     def notify(self) -> None:
         """Something claimable may exist now: wake every waiting claim."""
         self._wake(lambda worker_id: True)

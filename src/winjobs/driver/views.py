@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from winjobs.driver import scheduler
@@ -16,6 +17,7 @@ from winjobs.wire import (
     TaskStatus,
     WorkerInfo,
     WorkerState,
+    WorkerTask,
 )
 
 
@@ -85,7 +87,9 @@ def job_detail(job: Job, tasks: list[Task], progress: Progress, now: datetime) -
     )
 
 
-def worker_state(worker: Worker, task: Task | None, now: datetime, offline_s: float) -> WorkerState:
+def worker_state(
+    worker: Worker, tasks: Sequence[Task], now: datetime, offline_s: float
+) -> WorkerState:
     """Offline first (nothing else matters while it is away; `held_reason` still shows a
     hold), then held, draining, busy, idle."""
     if now - worker.last_seen > timedelta(seconds=offline_s):
@@ -94,19 +98,24 @@ def worker_state(worker: Worker, task: Task | None, now: datetime, offline_s: fl
         return WorkerState.HELD
     if worker.draining:
         return WorkerState.DRAINING
-    return WorkerState.BUSY if task is not None else WorkerState.IDLE
+    return WorkerState.BUSY if tasks else WorkerState.IDLE
 
 
-def worker_info(worker: Worker, task: Task | None, now: datetime, offline_s: float) -> WorkerInfo:
+def worker_info(
+    worker: Worker, tasks: Sequence[Task], now: datetime, offline_s: float
+) -> WorkerInfo:
+    """`tasks`: the ones it runs, the most recently claimed first (`Store.list_workers`)."""
+    latest = tasks[0] if tasks else None
     return WorkerInfo(
         id=worker.id,
         name=worker.name,
         os=worker.os,
         cores=worker.cores,
         versions=list(worker.versions),
-        state=worker_state(worker, task, now, offline_s),
-        current_task=task.id if task is not None else None,
-        current_job=task.job_id if task is not None else None,
+        state=worker_state(worker, tasks, now, offline_s),
+        tasks=[WorkerTask(task_id=t.id, job_id=t.job_id) for t in tasks],
+        current_task=latest.id if latest is not None else None,
+        current_job=latest.job_id if latest is not None else None,
         last_seen=worker.last_seen,
         registered_at=worker.registered_at,
         policy=policy_state(worker),

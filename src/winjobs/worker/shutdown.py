@@ -62,6 +62,20 @@ class Shutdown:
             if self._interruptible_until_abort or self._interruptible_until_drain:
                 raise Interrupted
 
+    def stop_now(self) -> None:
+        """Drain and abort at once, from any thread (the parent process is gone): the
+        running task is killed and handed back. Unlike `request`, never raises
+        `Interrupted` (that works only in the main thread, where signals land); the agent
+        sees the flags at its next step."""
+        with self._lock:
+            self.drain.set()
+            if self.abort.is_set():
+                return
+            self.abort.set()
+            log.warning("stopping now: killing the running task and handing it back")
+            for stop in self._task_stops:
+                stop.request(StopReason.SHUTDOWN)
+
     def track(self, stop: StopRequest) -> None:
         """From claim to report, an abort also stops this attempt (running or reporting)."""
         with self._lock:

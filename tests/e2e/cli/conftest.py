@@ -21,6 +21,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.integration.harness import watch_me
 from winjobs.cli.demo import free_port
 from winjobs.cli.processes import Child, Children
 
@@ -86,7 +87,9 @@ def start_driver(root: Path, children: Children) -> Driver:
     (root / "driver.yaml").write_text(yaml.safe_dump(config))
     children.start(
         Child(
-            "driver", winjobs("driver", "--config", str(root / "driver.yaml")), root / "driver.log"
+            "driver",
+            winjobs("driver", "--config", str(root / "driver.yaml"), *watch_me()),
+            root / "driver.log",
         ),
         clean_env(),
     )
@@ -116,7 +119,7 @@ def start_workers(driver: Driver, count: int) -> None:
         driver.children.start(
             Child(
                 f"worker {index}",
-                winjobs("worker", "--config", str(root / "worker.yaml")),
+                winjobs("worker", "--config", str(root / "worker.yaml"), *watch_me()),
                 root / "worker.log",
             ),
             env,

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -47,12 +48,14 @@ def read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> s
     return "".join(lines)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="Ctrl-C is sent as SIGINT here")
-def test_demo_from_nothing_to_merged_output_then_keep_until_ctrl_c(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def running_demo(tmp_path: Path, seconds_per_year: str) -> Iterator[subprocess.Popen[str]]:
+    """`winjobs demo --keep` in a session of its own; whatever a failed check leaves
+    behind (the demo, its driver and workers) is killed at the end."""
     data = tmp_path / "demo"
     env = clean_env(
         WINJOBS_CONFIG=str(tmp_path / "home" / "config.yaml"),
-        WINJOBS_STANDIN_SECONDS_PER_YEAR="0.2",
+        WINJOBS_STANDIN_SECONDS_PER_YEAR=seconds_per_year,
     )
     # stderr (progress lines) goes to a file: an unread pipe could fill and block the demo
     with (
@@ -67,15 +70,20 @@ def test_demo_from_nothing_to_merged_output_then_keep_until_ctrl_c(tmp_path: Pat
         ) as demo,
     ):
         try:
-            check_demo(demo, data, tmp_path)
+            yield demo
         finally:
             if demo.poll() is None:
                 demo.kill()
                 demo.wait()
-            # a failed check must not leave the demo's driver and workers running
             for leftover in processes_mentioning(str(data)):
                 with contextlib.suppress(psutil.NoSuchProcess):
                     leftover.kill()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Ctrl-C is sent as SIGINT here")
+def test_demo_from_nothing_to_merged_output_then_keep_until_ctrl_c(tmp_path: Path) -> None:
+    with running_demo(tmp_path, "0.2") as demo:
+        check_demo(demo, tmp_path / "demo", tmp_path)
 
 
 def check_demo(demo: subprocess.Popen[str], data: Path, tmp_path: Path) -> None:
@@ -157,3 +165,21 @@ def test_demo_shows_the_owner_coming_back(tmp_path: Path) -> None:
     assert "  demo-worker-1 now: owner active: keyboard or mouse used" in out
     worker_log = (tmp_path / "demo" / "logs" / "worker-1.log").read_text()
     assert "solver suspended" in worker_log and "vacating" in worker_log
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the demo is killed with SIGKILL here")
+def test_a_killed_demo_leaves_no_driver_or_worker_running(tmp_path: Path) -> None:
+    """Its children run in sessions of their own (Ctrl-C reaches only the demo): killed
+    hard, the demo cannot stop them, so they watch it (`--parent-pid`) and stop."""
+    configs = str(tmp_path / "demo" / "config")
+    with running_demo(tmp_path, "5") as demo:
+        deadline = time.monotonic() + 150
+        while len(processes_mentioning(configs)) < 3:  # the driver and two workers
+            assert demo.poll() is None, (tmp_path / "demo.stderr").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "demo.stderr").read_text()
+            time.sleep(0.2)
+        children = processes_mentioning(configs)
+        demo.kill()
+        demo.wait()
+        _, alive = psutil.wait_procs(children, timeout=90)
+        assert alive == [], [p.cmdline() for p in alive]

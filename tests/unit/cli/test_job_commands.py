@@ -222,8 +222,7 @@ def test_workers_table_and_json(cli: Cli, fake: FakeDriver) -> None:
         "POLICY",
         "NEXT",
         "WORK",
-        "CURRENT",
-        "TASK",
+        "RUNNING",
         "LAST",
         "SEEN",
     ]

@@ -28,6 +28,7 @@ from winjobs.wire import (
     TaskStatus,
     WorkerInfo,
     WorkerState,
+    WorkerTask,
 )
 
 NOW = T0 + timedelta(minutes=5)
@@ -189,7 +190,18 @@ def test_workers_table() -> None:
             registered_at=T0,
         ),
     ]
-    table = rows(workers_table(workers, NOW))
+    uploading = workers[0].model_copy(
+        update={
+            "tasks": [WorkerTask(task_id=8, job_id=3), WorkerTask(task_id=7, job_id=3)],
+            "current_task": 8,
+        }
+    )
+    both = rows(workers_table([uploading], NOW))
+    assert len(both) == 2  # the header and one line for the worker, with both tasks
+    assert " ".join(both[1]) == (
+        "pc-01 16 8.8, 9.2 busy in schedule after its task task 8 (job 3), task 7 (job 3) 4s ago"
+    )
+    table = rows(workers_table(workers, NOW))  # from a driver that sends only current_task
     assert table[1] == [
         "pc-01",
         "16",

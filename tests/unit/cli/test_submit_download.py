@@ -87,7 +87,21 @@ def test_submit_json_prints_the_job_id(cli: Cli, fake: FakeDriver, tmp_path: Pat
             ["--priority", "0"],
             "error: --priority must be between 1 and 100 (higher runs first), not 0",
         ),
-        (["--time-limit", "0"], "error: --time-limit must be a positive number of seconds, not 0"),
+        *(
+            (
+                ["--time-limit", given],
+                "error: --time-limit must be a positive number of seconds, at most 31536000 "
+                f"(a year), not {shown}",
+            )
+            for given, shown in [
+                ("0", "0"),
+                ("inf", "inf"),
+                ("1e309", "inf"),
+                ("nan", "nan"),
+                ("-inf", "-inf"),
+                ("31536001", "3.1536e+07"),
+            ]
+        ),
     ],
 )
 def test_bad_options_are_refused_before_any_upload(

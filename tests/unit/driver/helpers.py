@@ -70,7 +70,8 @@ def standin_run(
     study: Path, years: list[int], workdir: Path, name: str, version: str | None = None
 ) -> Path:
     """Run the stand-in solver (in-process) on a copy of `study` playing `years`, the way a
-    worker does; returns its run folder zipped as a worker uploads it."""
+    worker does; returns what a worker uploads: its run folder zipped, or the `<run>.zip`
+    the solver wrote itself (`result-format = zip`), as it is."""
     task = workdir / name
     shutil.copytree(study, task)
     write_task_playlist(task, years)
@@ -81,6 +82,8 @@ def standin_run(
     log = io.StringIO()
     assert run_solver(argv, environ, log) == 0, log.getvalue()[-2000:]
     run = find_run_folders(task)[-1]
+    if run.is_file():
+        return run
     return pack_folder(run, workdir / f"{name}.zip", arcname_root=run.name).path
 
 

@@ -82,8 +82,8 @@ def test_users_change_only_their_own_jobs(api: Api, tmp_path: Path) -> None:
         with pytest.raises(ClientError, match="belongs to alice") as refused:
             action()
         assert refused.value.status_code == 403
-    job = bob.get_job(job_id)  # users see every job...
-    assert (job.status, job.priority) == (JobStatus.QUEUED, 50)  # ...and nothing changed
+    job = alice.get_job(job_id)
+    assert (job.status, job.priority) == (JobStatus.QUEUED, 50)  # nothing changed
     assert admin.set_priority(job_id, 70).priority == 70  # admins change any job
     assert alice.cancel_job(job_id).status == JobStatus.CANCELLED
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.waiting import GENEROUS_S, wait_until
 from tests.unit.driver.helpers import Api, claim, packed_study
 from winjobs.client import ClientError, DriverClient
 from winjobs.wire import (
@@ -23,6 +24,9 @@ from winjobs.wire import (
 )
 
 P = "/api/v1"
+#: a long-poll's wait (the driver's default `claim_max_wait_s`): a claim that ended
+#: sooner was woken, one that timed out took at least this long (the tests never sleep)
+LONG_POLL_S = 30
 
 
 def submit(api: Api, tmp_path: Path, **options: object) -> int:
@@ -61,25 +65,31 @@ def test_claim_returns_204_when_there_is_no_work(api: Api) -> None:
     assert 0.25 <= time.monotonic() - started < 5
 
 
+def _waiting(api: Api, count: int, worker: DriverClient | None = None) -> None:
+    """Until `count` claims (of `worker`, or of anyone) wait in the driver for work."""
+    worker_id = worker.worker_id if worker is not None else None
+    wait_until(
+        lambda: api.driver.signal.waiting(worker_id) == count,
+        GENEROUS_S,
+        f"{count} claim(s) waiting in the driver",
+    )
+
+
+def _ended(thread: threading.Thread) -> None:
+    thread.join(timeout=GENEROUS_S)
+    assert not thread.is_alive(), "the claim never ended"
+
+
 def test_a_waiting_claim_returns_as_soon_as_work_appears(api: Api, tmp_path: Path) -> None:
     worker = api.worker()
-    got: list[object] = []
-    waited: list[float] = []
-
-    def long_poll() -> None:
-        started = time.monotonic()
-        got.append(worker.claim(ClaimRequest(free_cores=4, wait_s=20)))
-        waited.append(time.monotonic() - started)
-
-    thread = threading.Thread(target=long_poll)
-    thread.start()
-    time.sleep(0.5)
-    assert thread.is_alive()  # still waiting: no work yet
+    poll, got = _long_poll(worker)
+    _waiting(api, 1)
+    assert poll.is_alive()  # still waiting: no work yet
     job_id = submit(api, tmp_path)
-    thread.join(timeout=15)
-    assert not thread.is_alive()
-    assert got[0] is not None and got[0].job_id == job_id  # type: ignore[attr-defined]
-    assert waited[0] < 10
+    _ended(poll)
+    answer, waited = got[0]
+    assert answer is not None and answer.job_id == job_id
+    assert waited < LONG_POLL_S  # woken by the submission, not by the end of its wait
 
 
 def test_a_requeued_task_wakes_waiting_claims(api: Api, tmp_path: Path) -> None:
@@ -88,14 +98,14 @@ def test_a_requeued_task_wakes_waiting_claims(api: Api, tmp_path: Path) -> None:
     task = claim(first)
     got: list[object] = []
     thread = threading.Thread(
-        target=lambda: got.append(second.claim(ClaimRequest(free_cores=4, wait_s=20)))
+        target=lambda: got.append(second.claim(ClaimRequest(free_cores=4, wait_s=LONG_POLL_S)))
     )
     thread.start()
-    time.sleep(0.3)
+    _waiting(api, 1)
     first.fail_task(
         task.task_id, TaskFailure(attempt=task.attempt, reason="disk full", release=True)
     )
-    thread.join(timeout=15)
+    _ended(thread)
     assert got and got[0] is not None and got[0].task_id == task.task_id  # type: ignore[attr-defined]
 
 
@@ -108,7 +118,9 @@ def test_draining_worker_gets_nothing(api: Api, tmp_path: Path) -> None:
     assert worker.claim(ClaimRequest(free_cores=4, wait_s=0)) is not None
 
 
-def _long_poll(worker: DriverClient, wait_s: float = 20) -> tuple[threading.Thread, list[Any]]:
+def _long_poll(
+    worker: DriverClient, wait_s: float = LONG_POLL_S
+) -> tuple[threading.Thread, list[Any]]:
     """A claim waiting in a thread; the list gets (answer, seconds waited)."""
     got: list[Any] = []
 
@@ -127,13 +139,14 @@ def test_a_draining_claim_ends_that_worker_s_waiting_claim(api: Api, tmp_path: P
     stopping, other = api.worker("w1"), api.worker("w2")
     stopping_poll, stopping_got = _long_poll(stopping)
     other_poll, other_got = _long_poll(other)
-    time.sleep(0.5)
+    _waiting(api, 2)
     assert stopping.claim(ClaimRequest(free_cores=4, wait_s=0, draining=True)) is None
-    stopping_poll.join(timeout=5)
-    assert stopping_got and stopping_got[0][0] is None and stopping_got[0][1] < 3
-    assert other_poll.is_alive()
+    _ended(stopping_poll)
+    assert stopping_got and stopping_got[0][0] is None
+    assert stopping_got[0][1] < LONG_POLL_S  # ended by the draining claim
+    assert other_poll.is_alive() and api.driver.signal.waiting(other.worker_id) == 1
     job_id = submit(api, tmp_path)
-    other_poll.join(timeout=15)
+    _ended(other_poll)
     assert other_got[0][0] is not None and other_got[0][0].job_id == job_id
     tasks = api.client("alice-secret").get_job(job_id).tasks
     assert {task.worker for task in tasks} == {"w2"}
@@ -144,13 +157,13 @@ def test_a_draining_claim_ends_that_worker_s_waiting_claim(api: Api, tmp_path: P
 def test_closing_the_signal_answers_waiting_claims_at_once(api: Api) -> None:
     """What a driver shutting down does first (`app.DriverServer`): no claim waits on."""
     poll, got = _long_poll(api.worker())
-    time.sleep(0.5)
+    _waiting(api, 1)
     api.driver.signal.close()
-    poll.join(timeout=5)
-    assert got and got[0][0] is None and got[0][1] < 3
+    _ended(poll)
+    assert got and got[0][0] is None and got[0][1] < LONG_POLL_S  # ended, not timed out
     started = time.monotonic()
-    assert api.worker("w2").claim(ClaimRequest(free_cores=4, wait_s=20)) is None
-    assert time.monotonic() - started < 2
+    assert api.worker("w2").claim(ClaimRequest(free_cores=4, wait_s=LONG_POLL_S)) is None
+    assert time.monotonic() - started < LONG_POLL_S  # a later claim does not wait at all
 
 
 def test_heartbeat_progress_and_fencing(api: Api, tmp_path: Path) -> None:
@@ -284,3 +297,35 @@ def test_openapi_documents_the_api(api: Api) -> None:
     body = schema["paths"][f"{P}/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]
     assert {"archive", "priority", "years"} <= set(body["schema"]["properties"])
     assert api.http.get("/docs").status_code == 200
+
+
+def test_a_worker_running_two_tasks_is_listed_once(api: Api, tmp_path: Path) -> None:
+    """It uploads one task while the next runs: one worker, busy, with both tasks, in the
+    API, /metrics and the dashboard (an outer join listed it once per task)."""
+    job_id = submit(api, tmp_path, nbyears=8)
+    uploading = api.worker("uploading", cores=2)
+    api.worker("idle", cores=2)
+    first, second = claim(uploading, cores=2), claim(uploading, cores=2)
+    listed = api.client("alice-secret").list_workers().workers
+    assert [w.name for w in listed] == ["idle", "uploading"]  # once each, by name
+    workers = {w.name: w for w in listed}
+    busy = workers["uploading"]
+    assert busy.state is WorkerState.BUSY and workers["idle"].state is WorkerState.IDLE
+    assert {(t.task_id, t.job_id) for t in busy.tasks} == {
+        (first.task_id, job_id),
+        (second.task_id, job_id),
+    }
+    assert busy.current_task == busy.tasks[0].task_id
+    text = api.raw("ops-secret").get("/metrics").text
+    assert 'winjobs_workers{state="busy"} 1' in text
+    assert 'winjobs_workers{state="idle"} 1' in text
+    browser = api.raw(None)
+    assert browser.post("/signin", data={"token": "alice-secret", "next": "/"}).status_code in (
+        200,
+        303,
+    )
+    page = browser.get("/workers").text
+    assert "2 workers: 1 idle, 1 busy." in page
+    assert page.count('data-key="worker-') == 2
+    for task in (first, second):
+        assert f"task #{task.task_id} of job #{job_id}" in page

@@ -282,3 +282,44 @@ def test_start_up_finishes_an_assembly_the_last_run_left_undone(
         assert job.status == JobStatus.SUCCEEDED, job.error
         final = api.driver.files.job_study(job_id) / "output" / str(job.run_folder)
         assert len(list((final / "economy" / "mc-ind").iterdir())) == NBYEARS
+
+
+def test_start_up_removes_the_task_outputs_of_a_job_that_succeeded(
+    tmp_path: Path, study: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver was killed between recording a job's success and removing its task
+    outputs: the next start finishes that clean-up (they would be kept forever)."""
+    from fastapi.testclient import TestClient
+
+    from tests.unit.driver.helpers import FakeClock, driver_settings
+    from winjobs.driver import collector as collector_module
+    from winjobs.driver.app import create_app
+
+    settings = driver_settings(tmp_path / "driver")
+    first = create_app(settings, clock=FakeClock())
+    with TestClient(first) as http:
+        api = Api(app=first, http=http, clock=FakeClock())
+        kept = api.driver.files.jobs
+        killed = collector_module.remove_tree
+
+        def killed_before_the_tasks_go(path: Path) -> None:
+            if path.name != "tasks":  # the kill comes right after finish_job's commit
+                killed(path)
+
+        monkeypatch.setattr(collector_module, "remove_tree", killed_before_the_tasks_go)
+        job_id = submit(api, study, tmp_path)
+        worker = api.worker(cores=4)
+        run_and_upload(worker, claim(worker, cores=4), study, tmp_path)
+        wait_assembled(api)
+        assert api.client("alice-secret").get_job(job_id).status == JobStatus.SUCCEEDED
+        tasks = kept / str(job_id) / "tasks"
+        assert any(tasks.iterdir())
+    monkeypatch.undo()
+
+    second = create_app(settings, clock=FakeClock())
+    with TestClient(second) as http:
+        api = Api(app=second, http=http, clock=FakeClock())
+        assert not tasks.exists() or not any(tasks.iterdir())
+        alice = api.client("alice-secret")
+        assert alice.get_job(job_id).status == JobStatus.SUCCEEDED
+        assert alice.download_result(job_id, tmp_path / "r.zip").stat().st_size > 0

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import Connection, update
 
 from tests.unit.driver.helpers import FakeClock
 from winjobs.driver.errors import Conflict, NotFound
+from winjobs.driver.models import Task
 from winjobs.driver.settings import ChunkPolicy
 from winjobs.driver.store import (
     Claimed,
@@ -55,7 +57,7 @@ def worker(
     store: Store, name: str = "w1", cores: int = 4, versions: list[str] | None = None
 ) -> int:
     registered = store.register_worker(
-        name, "Linux", cores, versions or ["8.8"], "http", None, None
+        name, "Linux", cores, versions or ["8.8"], "http", None, None, token_name="pool"
     )
     return registered.worker_id
 
@@ -217,6 +219,42 @@ def test_expired_leases_count_as_failures(store: Store, clock: FakeClock) -> Non
     assert event.outcome is FailOutcome.JOB_FAILED
     assert status(store, job_id) == JobStatus.FAILED
     assert store.get_task(task.task_id).attempt == 3
+
+
+def test_a_heartbeat_racing_the_sweep_keeps_its_task(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep reads the expired leases, then re-queues them one by one: a heartbeat
+    landing in between renews the lease, and the sweep must then leave the task alone
+    (its UPDATE is guarded by `lease_until < now`). In production the window is between
+    the sweep's read and its lock of the workers' rows (PostgreSQL; SQLite serialises
+    writers); the test renews the lease inside the sweep's own transaction, just before
+    the re-queue, which the guard must see on both databases."""
+    store.create_job(new_job(2))
+    w = worker(store)
+    task = claim(store, w)
+    clock.advance(61)  # the lease ran out: the sweep will find it
+    between_read_and_requeue = store._lock_job  # called for each task the sweep read
+    renewed: list[datetime] = []
+
+    def heartbeat_now(conn: Connection, job_id: int) -> None:
+        between_read_and_requeue(conn, job_id)
+        if renewed:
+            return
+        until = clock() + timedelta(seconds=60)
+        conn.execute(update(Task).where(Task.id == task.task_id).values(lease_until=until))
+        renewed.append(clock())
+
+    monkeypatch.setattr(store, "_lock_job", heartbeat_now)
+    assert store.requeue_expired(RULES) == []
+    assert renewed, "the sweep never reached the window"
+    kept = store.get_task(task.task_id)
+    assert (kept.status, kept.attempt, kept.failures) == (TaskStatus.RUNNING, 1, 0)
+    assert kept.lease_until is not None and kept.lease_until > clock()
+    monkeypatch.undo()
+    clock.advance(61)  # and without heartbeats it does expire
+    [event] = store.requeue_expired(RULES)
+    assert event.task_id == task.task_id
 
 
 def test_cancel_closes_open_tasks_and_running_ones_hear_it(store: Store) -> None:

@@ -229,7 +229,9 @@ def test_a_retry_forgets_who_failed_the_years(store: Store) -> None:
 def test_registering_again_keeps_a_hold_unless_the_configuration_changed(store: Store) -> None:
     store.create_job(new_job(20))
     broken, healthy = worker(store, "broken"), worker(store, "healthy")
-    store.register_worker("broken", "Linux", 4, ["8.8"], "http", None, None, "a" * 64)
+    store.register_worker(
+        "broken", "Linux", 4, ["8.8"], "http", None, None, "a" * 64, token_name="pool"
+    )
     done = claim(store, healthy, cores=2)
     store.complete_task(done.task_id, healthy, done.attempt, "")
     for _ in range(3):
@@ -238,11 +240,17 @@ def test_registering_again_keeps_a_hold_unless_the_configuration_changed(store: 
     reason = held(store, broken)
     assert reason is not None
 
-    same = store.register_worker("broken", "Linux", 4, ["8.8"], "http", None, None, "a" * 64)
+    same = store.register_worker(
+        "broken", "Linux", 4, ["8.8"], "http", None, None, "a" * 64, token_name="pool"
+    )
     assert (same.worker_id, same.held_reason, same.released_from) == (broken, reason, None)
-    unknown = store.register_worker("broken", "Linux", 4, ["8.8"], "http", None, None, None)
+    unknown = store.register_worker(
+        "broken", "Linux", 4, ["8.8"], "http", None, None, None, token_name="pool"
+    )
     assert unknown.held_reason == reason  # a worker that sends no fingerprint proves nothing
-    changed = store.register_worker("broken", "Linux", 4, ["8.8"], "http", None, None, "b" * 64)
+    changed = store.register_worker(
+        "broken", "Linux", 4, ["8.8"], "http", None, None, "b" * 64, token_name="pool"
+    )
     assert (changed.held_reason, changed.released_from) == (None, reason)
     assert held(store, broken) is None and store.get_worker(broken).fail_streak == 0
 

@@ -85,6 +85,7 @@ class FakeDriver:
         self.paused_claims: list[ClaimRequest] = []  #: claims of workers taking no work now
         self.calls: list[Call] = []
         self.down = False  #: every request fails to connect
+        self.refused = 0  #: requests refused while down
         self.errors_to_serve = 0  #: the next N requests answer 503
         self.broken_routes: set[str] = set()  #: paths ending so answer 500, always
         self.refuse_outputs: str | None = None  #: uploads get 422 with this reason
@@ -162,6 +163,8 @@ class FakeDriver:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if self.down:
+            with self._lock:
+                self.refused += 1
             raise httpx.ConnectError("connection refused", request=request)
         with self._lock:
             response = self._route(request)

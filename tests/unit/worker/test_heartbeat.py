@@ -1,8 +1,10 @@
+"""The heartbeat thread against the fake driver; every wait is on the event itself."""
+
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import threading
 
+from tests.helpers.waiting import GENEROUS_S, wait_until
 from tests.unit.worker.fake_driver import FakeDriver, FakeTask
 from winjobs.client import DriverClient
 from winjobs.wire import ClaimRequest, WorkerRegistration
@@ -19,10 +21,8 @@ def _claimed(driver: FakeDriver) -> tuple[DriverClient, FakeTask, int]:
     return client, task, assignment.attempt
 
 
-def _wait(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.01)
+def _beating(task: FakeTask) -> bool:
+    return any(t.name == f"heartbeat-task-{task.id}" for t in threading.enumerate())
 
 
 def test_beats_carry_progress_until_stopped() -> None:
@@ -31,10 +31,9 @@ def test_beats_carry_progress_until_stopped() -> None:
     progress = iter(range(1000))
     stop = StopRequest()
     with HeartbeatThread(client, task.id, attempt, 0.02, lambda: next(progress), stop) as beat:
-        _wait(lambda: beat.beats >= 3)
-    count = len(driver.paths())
-    time.sleep(0.1)
-    assert len(driver.paths()) == count  # stopped means no more beats
+        assert _beating(task)
+        wait_until(lambda: beat.beats >= 3, GENEROUS_S, "three heartbeats")
+    assert not _beating(task)  # stopped means its thread is gone: no more beats
     assert beat.beats >= 3
     assert task.years_done >= 2
     assert not stop.is_set()
@@ -46,7 +45,7 @@ def test_cancel_reaches_the_stop_request() -> None:
     stop = StopRequest()
     with HeartbeatThread(client, task.id, attempt, 0.02, lambda: 0, stop):
         driver.cancel_job(task.job_id)
-        assert stop.wait(5)
+        assert stop.wait(GENEROUS_S)
     assert stop.reason is StopReason.CANCELLED
 
 
@@ -56,7 +55,7 @@ def test_a_lost_lease_reaches_the_stop_request() -> None:
     driver.expire_lease(task.id)
     stop = StopRequest()
     with HeartbeatThread(client, task.id, attempt, 0.02, lambda: 0, stop):
-        assert stop.wait(5)
+        assert stop.wait(GENEROUS_S)
     assert stop.reason is StopReason.LEASE_LOST
     assert driver.calls[-1].status == 409
 
@@ -68,9 +67,9 @@ def test_a_driver_outage_does_not_stop_the_task() -> None:
     driver.errors_to_serve = 2
     with HeartbeatThread(client, task.id, attempt, 0.02, lambda: 1, stop) as beat:
         driver.down = True
-        time.sleep(0.1)
+        wait_until(lambda: driver.refused >= 2, GENEROUS_S, "two beats while the driver is down")
         driver.down = False
-        _wait(lambda: beat.beats >= 2)
+        wait_until(lambda: beat.beats >= 2, GENEROUS_S, "two beats once it is back")
     assert not stop.is_set()
     assert beat.beats >= 2
     assert [c.status for c in driver.calls[2:4]] == [503, 503]
@@ -84,5 +83,5 @@ def test_progress_errors_do_not_stop_the_beats() -> None:
         raise OSError("log vanished")
 
     with HeartbeatThread(client, task.id, attempt, 0.02, broken, StopRequest()) as beat:
-        _wait(lambda: beat.beats >= 2)
+        wait_until(lambda: beat.beats >= 2, GENEROUS_S, "two beats without progress")
     assert beat.beats >= 2

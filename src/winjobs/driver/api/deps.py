@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
+from fastapi.concurrency import run_in_threadpool
 
 from winjobs.driver.auth import authenticate, require_role
 from winjobs.driver.dispatch import Dispatch
@@ -16,7 +17,7 @@ from winjobs.driver.errors import Forbidden
 from winjobs.driver.jobs import JobService
 from winjobs.driver.runtime import Driver
 from winjobs.driver.settings import DriverSettings
-from winjobs.wire import WORKER_ID_HEADER, Identity, Role
+from winjobs.wire import INT64_MAX, WORKER_ID_HEADER, Identity, Role
 
 
 def get_driver(request: Request) -> Driver:
@@ -67,14 +68,35 @@ async def _pool_manager(identity: CurrentIdentity) -> Identity:
     return require_role(identity, (Role.WORKER, Role.ADMIN), "a pool manager's view")
 
 
+def parse_number(text: str | None, maximum: int = INT64_MAX) -> int | None:
+    """A whole number in ASCII digits up to `maximum` (what its column holds), else None
+    (`²` passes str.isdigit but not int())."""
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > maximum:
+        return None
+    return int(text)
+
+
 async def _worker_id(
-    _identity: Annotated[Identity, Depends(_worker)],
+    request: Request,
+    identity: Annotated[Identity, Depends(_worker)],
     worker_id: Annotated[str | None, Header(alias=WORKER_ID_HEADER)] = None,
 ) -> int:
-    if worker_id is None or not worker_id.strip().isdigit():
+    """The worker id of the header, if the calling token is the one that registered it."""
+    parsed = parse_number(worker_id)
+    if parsed is None:
         raise Forbidden(f"send the {WORKER_ID_HEADER} header: register the worker first")
-    return int(worker_id)
+    owners = get_driver(request).dispatch.owners
+    if owners.known(parsed):
+        owners.check(parsed, identity)
+    else:  # read once from the database, off the event loop
+        await run_in_threadpool(owners.check, parsed, identity)
+    return parsed
 
+
+#: ids in paths: what a database key can be; a larger number is refused (422), never
+#: handed to the database (SQLite cannot even bind it)
+IdPath = Annotated[int, Path(ge=0, le=INT64_MAX)]
 
 DriverDep = Annotated[Driver, Depends(_driver)]
 JobsDep = Annotated[JobService, Depends(_jobs)]

@@ -27,11 +27,13 @@ def prometheus(driver: DriverDep, _identity: CurrentIdentity) -> PlainTextRespon
     now = driver.store.clock()
     states: dict[str, int] = {}
     policies: dict[str, int] = {}
-    for worker, task in driver.store.list_workers():
-        state = views.worker_state(worker, task, now, driver.settings.worker_offline_s)
+    for worker, tasks in driver.store.list_workers():
+        state = views.worker_state(worker, tasks, now, driver.settings.worker_offline_s)
         states[state.value] = states.get(state.value, 0) + 1
         policy = views.policy_state(worker)
         if policy is not None and state is not WorkerState.OFFLINE:
             policies[policy.value] = policies.get(policy.value, 0) + 1
-    text = metrics.render(counts.jobs, counts.tasks, states, driver.claims, policies)
+    text = metrics.render(
+        counts.jobs, counts.tasks, states, driver.claims, driver.signal.waiting(), policies
+    )
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, PlainTextResponse
 from pydantic import ValidationError
 
-from winjobs.driver.api.deps import JobsDep, SettingsDep, UserIdentity
+from winjobs.driver.api.deps import IdPath, JobsDep, SettingsDep, UserIdentity
 from winjobs.driver.api.uploads import receive_multipart
 from winjobs.driver.errors import Invalid
 from winjobs.driver.jobs import Upload
@@ -89,7 +89,7 @@ async def submit_job(
 
 @router.get("/jobs", response_model=JobList)
 def list_jobs(
-    _identity: UserIdentity,
+    identity: UserIdentity,
     jobs: JobsDep,
     status: JobStatus | None = None,
     submitter: str | None = None,
@@ -97,31 +97,33 @@ def list_jobs(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JobList:
     """Jobs newest first, filtered by status and submitter, one page at a time: `limit`
-    jobs after the first `offset`; `total` counts the matching jobs on every page."""
-    return jobs.list(status, submitter, limit, offset)
+    jobs after the first `offset`; `total` counts the matching jobs on every page. The
+    failure reason and warnings only of the jobs the caller may read."""
+    return jobs.list(status, submitter, identity, limit, offset)
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail)
-def get_job(job_id: int, _identity: UserIdentity, jobs: JobsDep) -> JobDetail:
-    return jobs.detail(job_id)
+def get_job(job_id: IdPath, identity: UserIdentity, jobs: JobsDep) -> JobDetail:
+    """The job with its tasks: for its submitter, admins and the driver's `readers`."""
+    return jobs.detail(job_id, identity)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobDetail)
-def cancel_job(job_id: int, identity: UserIdentity, jobs: JobsDep) -> JobDetail:
+def cancel_job(job_id: IdPath, identity: UserIdentity, jobs: JobsDep) -> JobDetail:
     """Queued tasks are dropped; running ones are told to stop at their next heartbeat."""
     return jobs.cancel(job_id, identity)
 
 
 @router.post("/jobs/{job_id}/priority", response_model=JobDetail)
 def set_priority(
-    job_id: int, change: PriorityChange, identity: UserIdentity, jobs: JobsDep
+    job_id: IdPath, change: PriorityChange, identity: UserIdentity, jobs: JobsDep
 ) -> JobDetail:
     """Change a queued or running job's priority (1..100, higher runs first)."""
     return jobs.set_priority(job_id, change.priority, identity)
 
 
 @router.post("/jobs/{job_id}/retry", response_model=JobDetail)
-def retry_job(job_id: int, identity: UserIdentity, jobs: JobsDep) -> JobDetail:
+def retry_job(job_id: IdPath, identity: UserIdentity, jobs: JobsDep) -> JobDetail:
     """Run a failed or cancelled job's missing years again (finished ones are kept)."""
     return jobs.retry(job_id, identity)
 
@@ -131,20 +133,20 @@ def retry_job(job_id: int, identity: UserIdentity, jobs: JobsDep) -> JobDetail:
     response_class=FileResponse,
     responses={200: {"content": {"application/zip": {}}}},
 )
-def download_result(job_id: int, _identity: UserIdentity, jobs: JobsDep) -> FileResponse:
+def download_result(job_id: IdPath, identity: UserIdentity, jobs: JobsDep) -> FileResponse:
     """The assembled run folder as one zip (entries under `<run folder>/`)."""
-    path, filename = jobs.result(job_id)
+    path, filename = jobs.result(job_id, identity)
     return FileResponse(path, media_type="application/zip", filename=filename)
 
 
 @router.get("/jobs/{job_id}/log", response_class=PlainTextResponse)
-def job_log(job_id: int, _identity: UserIdentity, jobs: JobsDep) -> PlainTextResponse:
-    return PlainTextResponse(jobs.job_log(job_id))
+def job_log(job_id: IdPath, identity: UserIdentity, jobs: JobsDep) -> PlainTextResponse:
+    return PlainTextResponse(jobs.job_log(job_id, identity))
 
 
 @router.get("/jobs/{job_id}/tasks/{task_id}/log", response_class=PlainTextResponse)
 def task_log(
-    job_id: int, task_id: int, _identity: UserIdentity, jobs: JobsDep
+    job_id: IdPath, task_id: IdPath, identity: UserIdentity, jobs: JobsDep
 ) -> PlainTextResponse:
     """The log tails the task's workers reported, attempt by attempt."""
-    return PlainTextResponse(jobs.task_log(job_id, task_id))
+    return PlainTextResponse(jobs.task_log(job_id, task_id, identity))

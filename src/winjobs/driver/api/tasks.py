@@ -12,11 +12,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
-from winjobs.driver.api.deps import DispatchDep, SettingsDep, WorkerId
+from winjobs.driver.api.deps import DispatchDep, IdPath, SettingsDep, WorkerId, parse_number
 from winjobs.driver.api.uploads import receive_multipart
 from winjobs.driver.errors import Invalid
 from winjobs.wire import (
     COMPLETE_OUTPUT_FIELD,
+    INT32_MAX,
     Ack,
     Heartbeat,
     HeartbeatReply,
@@ -52,28 +53,28 @@ _COMPLETE_BODY: dict[str, Any] = {
 
 @router.post("/tasks/{task_id}/heartbeat", response_model=HeartbeatReply)
 def heartbeat(
-    task_id: int, beat: Heartbeat, worker_id: WorkerId, dispatch: DispatchDep
+    task_id: IdPath, beat: Heartbeat, worker_id: WorkerId, dispatch: DispatchDep
 ) -> HeartbeatReply:
     """Extend the lease and report progress; `cancel=true` means: stop, drop the task."""
     return dispatch.heartbeat(task_id, worker_id, beat)
 
 
 @router.post("/tasks/{task_id}/fail", response_model=Ack)
-def fail(task_id: int, failure: TaskFailure, worker_id: WorkerId, dispatch: DispatchDep) -> Ack:
+def fail(task_id: IdPath, failure: TaskFailure, worker_id: WorkerId, dispatch: DispatchDep) -> Ack:
     """The attempt failed (counted) or is given back (`release=true`, not counted)."""
     return dispatch.fail(task_id, worker_id, failure)
 
 
 def _attempt(fields: dict[str, str]) -> int:
-    raw = fields.get("attempt", "").strip()
-    if not raw.isdigit():
-        raise Invalid("attempt: the form field `attempt` (an integer) is required")
-    return int(raw)
+    attempt = parse_number(fields.get("attempt"), INT32_MAX)
+    if attempt is None:
+        raise Invalid("attempt: the form field `attempt` (a whole number) is required")
+    return attempt
 
 
 @router.post("/tasks/{task_id}/complete", response_model=Ack, openapi_extra=_COMPLETE_BODY)
 async def complete(
-    task_id: int,
+    task_id: IdPath,
     request: Request,
     worker_id: WorkerId,
     dispatch: DispatchDep,
@@ -92,11 +93,14 @@ async def complete(
     try:
         attempt = _attempt(received.fields)
         log_tail = received.fields.get("log_tail", "")
-        kept = await run_in_threadpool(
-            dispatch.receive_output, task_id, worker_id, attempt, received.path
-        )
         return await run_in_threadpool(
-            dispatch.record_completion, task_id, worker_id, attempt, log_tail, kept
+            dispatch.receive_output,
+            task_id,
+            worker_id,
+            attempt,
+            received.path,
+            received.sha256,
+            log_tail,
         )
     finally:
         received.path.unlink(missing_ok=True)
@@ -104,7 +108,7 @@ async def complete(
 
 @router.post("/tasks/{task_id}/complete-shared", response_model=Ack)
 def complete_shared(
-    task_id: int, completion: SharedCompletion, worker_id: WorkerId, dispatch: DispatchDep
+    task_id: IdPath, completion: SharedCompletion, worker_id: WorkerId, dispatch: DispatchDep
 ) -> Ack:
     """Shared mode: the run folder stays on the worker's share, at `run_path` as the
     driver reaches it (inside the worker's registered shared output root). It is verified

@@ -10,12 +10,15 @@ hashed on the way.
 `check_fields` runs when the file part starts (clients send text fields first), so a bad
 submission or a stale attempt is refused before the file is transferred: the rest of the
 body is then read and dropped, so the client receives the error instead of a broken
-connection. An oversized file stops the reception at once (413).
+connection. An oversized file stops the reception at once (413). A client that hangs up (a worker
+killed mid-upload, a dropped connection) is one WARNING line in the log, not a traceback:
+what it sent so far is removed, as for any refused upload.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +28,12 @@ import anyio.to_thread
 from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
-from winjobs.driver.errors import DriverError, Invalid, TooLarge
+from winjobs.driver.errors import ClientGone, DriverError, Invalid, TooLarge
 from winjobs.driver.files import remove_tree
+
+log = logging.getLogger(__name__)
 
 _MAX_FIELD_BYTES = 1024 * 1024
 _WRITE_BATCH = 1024 * 1024
@@ -94,7 +100,10 @@ class _Receiver:
         _, options = parse_options_header(disposition)
         self.part.name = options.get(b"name", b"").decode("utf-8", "replace")
         raw_filename = options.get(b"filename")
-        self.part.filename = None if raw_filename is None else raw_filename.decode("utf-8")
+        # the name is not used (the content is what counts): any bytes will do
+        self.part.filename = (
+            None if raw_filename is None else raw_filename.decode("utf-8", "replace")
+        )
         if self._is_file():
             self.file_started = True
 
@@ -178,10 +187,19 @@ async def receive_multipart(
             raise Invalid(f"the request has no file field {file_field!r}")
         received.sha256 = digest.hexdigest()
         return received
-    except BaseException:
+    except BaseException as exc:
         if handle is not None:
             handle.close()
         remove_tree(dest)
+        if isinstance(exc, ClientDisconnect):
+            log.warning(
+                "%s %s: the client hung up during the upload (%d bytes of its file "
+                "received, removed)",
+                request.method,
+                request.url.path,
+                received.size,
+            )
+            raise ClientGone("the client hung up during the upload") from None
         raise
 
 

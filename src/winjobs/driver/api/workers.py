@@ -46,11 +46,11 @@ def release_worker(name: str, admin: AdminIdentity, driver: DriverDep) -> Worker
 
 @router.post("/workers/register", response_model=WorkerRegistered)
 def register(
-    registration: WorkerRegistration, _identity: WorkerIdentity, dispatch: DispatchDep
+    registration: WorkerRegistration, identity: WorkerIdentity, dispatch: DispatchDep
 ) -> WorkerRegistered:
-    """Register (or re-register, by name) a worker; the answer's id goes in the
-    X-Winjobs-Worker header of every later request."""
-    return dispatch.register(registration)
+    """Register (or re-register, by name, with the same token) a worker; the answer's id
+    goes in the X-Winjobs-Worker header of every later request, with the same token."""
+    return dispatch.register(registration, identity.name)
 
 
 @router.post(

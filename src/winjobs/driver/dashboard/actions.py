@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse
 
-from winjobs.driver.api.deps import JobsDep
+from winjobs.driver.api.deps import IdPath, JobsDep
 from winjobs.driver.dashboard.deps import Actor, DashboardDep
 from winjobs.driver.dashboard.security import PageError, Viewer
 from winjobs.driver.dashboard.sessions import FlashLevel
@@ -42,7 +42,9 @@ def _act(
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel(job_id: int, viewer: Actor, jobs: JobsDep, dashboard: DashboardDep) -> RedirectResponse:
+def cancel(
+    job_id: IdPath, viewer: Actor, jobs: JobsDep, dashboard: DashboardDep
+) -> RedirectResponse:
     def run() -> str:
         jobs.cancel(job_id, viewer.identity)
         return f"Job {job_id} cancelled: running tasks stop at their next heartbeat."
@@ -51,7 +53,9 @@ def cancel(job_id: int, viewer: Actor, jobs: JobsDep, dashboard: DashboardDep) -
 
 
 @router.post("/jobs/{job_id}/retry")
-def retry(job_id: int, viewer: Actor, jobs: JobsDep, dashboard: DashboardDep) -> RedirectResponse:
+def retry(
+    job_id: IdPath, viewer: Actor, jobs: JobsDep, dashboard: DashboardDep
+) -> RedirectResponse:
     def run() -> str:
         jobs.retry(job_id, viewer.identity)
         return f"Job {job_id} queued again: only its unfinished years run."
@@ -61,7 +65,7 @@ def retry(job_id: int, viewer: Actor, jobs: JobsDep, dashboard: DashboardDep) ->
 
 @router.post("/jobs/{job_id}/priority")
 def set_priority(
-    job_id: int,
+    job_id: IdPath,
     viewer: Actor,
     jobs: JobsDep,
     dashboard: DashboardDep,

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse
 
-from winjobs.driver.api.deps import DriverDep
+from winjobs.driver.api.deps import DriverDep, IdPath
 from winjobs.driver.dashboard import screens
 from winjobs.driver.dashboard.deps import DashboardDep, SignedIn
 from winjobs.driver.dashboard.security import PageError
@@ -38,22 +38,22 @@ def jobs_page(
     return dashboard.renderer.page(
         "jobs.html",
         **screens.base_context(dashboard, viewer, "jobs", "Jobs", flashes),
-        **screens.jobs_screen(driver, dashboard, request.query_params),
+        **screens.jobs_screen(driver, dashboard, viewer, request.query_params),
     )
 
 
 @router.get("/fragment/jobs", response_class=HTMLResponse)
 def jobs_fragment(
-    request: Request, _viewer: SignedIn, driver: DriverDep, dashboard: DashboardDep
+    request: Request, viewer: SignedIn, driver: DriverDep, dashboard: DashboardDep
 ) -> HTMLResponse:
     return dashboard.renderer.page(
-        "_jobs.html", **screens.jobs_screen(driver, dashboard, request.query_params)
+        "_jobs.html", **screens.jobs_screen(driver, dashboard, viewer, request.query_params)
     )
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(
-    job_id: int, viewer: SignedIn, driver: DriverDep, dashboard: DashboardDep
+    job_id: IdPath, viewer: SignedIn, driver: DriverDep, dashboard: DashboardDep
 ) -> HTMLResponse:
     with html_errors():
         screen = screens.job_screen(driver, viewer, job_id)
@@ -67,7 +67,7 @@ def job_page(
 
 @router.get("/fragment/jobs/{job_id}", response_class=HTMLResponse)
 def job_fragment(
-    job_id: int, viewer: SignedIn, driver: DriverDep, dashboard: DashboardDep
+    job_id: IdPath, viewer: SignedIn, driver: DriverDep, dashboard: DashboardDep
 ) -> HTMLResponse:
     with html_errors():
         screen = screens.job_screen(driver, viewer, job_id)

@@ -41,9 +41,11 @@ def base_context(
     }
 
 
-def jobs_screen(driver: Driver, dashboard: Dashboard, params: Mapping[str, str]) -> dict[str, Any]:
+def jobs_screen(
+    driver: Driver, dashboard: Dashboard, viewer: Viewer, params: Mapping[str, str]
+) -> dict[str, Any]:
     filters = present.parse_filters(params)
-    page = _jobs_page(driver, filters, dashboard.settings.jobs_per_page)
+    page = _jobs_page(driver, viewer, filters, dashboard.settings.jobs_per_page)
     people = {t.name for t in driver.settings.tokens if t.role in DASHBOARD_ROLES}
     if filters.submitter:
         people.add(filters.submitter)
@@ -53,16 +55,20 @@ def jobs_screen(driver: Driver, dashboard: Dashboard, params: Mapping[str, str])
         "statuses": [s.value for s in JobStatus],
         "submitters": sorted(people, key=str.lower),
         "now": driver.store.clock(),
+        #: the jobs whose page the viewer may open (the others are lines of the queue)
+        "readable": {j.id for j in page.items if driver.jobs.may_read(j, viewer.identity)},
     }
 
 
-def _jobs_page(driver: Driver, filters: present.JobFilters, size: int) -> present.Page[JobSummary]:
+def _jobs_page(
+    driver: Driver, viewer: Viewer, filters: present.JobFilters, size: int
+) -> present.Page[JobSummary]:
     """The page asked for, read from the store one page at a time (not every job on
     each refresh); past the end (a stale bookmark), the last page."""
     number = filters.page
     for _ in range(2):
         offset = present.page_offset(number, size)
-        listing = driver.jobs.list(filters.status, filters.submitter, size, offset)
+        listing = driver.jobs.list(filters.status, filters.submitter, viewer.identity, size, offset)
         total = listing.total or 0
         count = present.page_count(total, size)
         if number <= count:
@@ -81,9 +87,9 @@ def may_change(viewer: Viewer, job: JobDetail) -> bool:
 
 
 def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:
-    job = driver.jobs.detail(job_id)
+    job = driver.jobs.detail(job_id, viewer.identity)
     now = driver.store.clock()
-    log_text, cut = present.log_tail(driver.jobs.job_log(job_id), LOG_LINES)
+    log_text, cut = present.log_tail(driver.jobs.job_log(job_id, viewer.identity), LOG_LINES)
     active = not job.status.is_final
     can_change = may_change(viewer, job)
     return {

@@ -7,6 +7,7 @@ answered with the reason (`_refuse`). The hot statements are built once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -184,9 +185,13 @@ class ReportStore(FailureStore):
         attempt: int,
         log_tail: str,
         output_location: str | None = None,
+        on_accepted: Callable[[int], None] | None = None,
     ) -> tuple[int, bool]:
         """Record a finished attempt; returns (job id, whether the job is now ready to be
-        assembled: running, with every year done)."""
+        assembled: running, with every year done).
+
+        `on_accepted(job id)` runs inside the transaction once the fence let this attempt
+        through, before the commit (it places the output's files: an exception undoes it)."""
         params: dict[str, Any] = {
             "b_task": task_id,
             "b_attempt": attempt,
@@ -204,6 +209,8 @@ class ReportStore(FailureStore):
             self._lock_job(conn, job_id)  # completions of one job in turn: one sees "ready"
             if conn.execute(_COMPLETE, params).rowcount != 1:
                 self._refuse(conn, task_id, worker_id, attempt)
+            if on_accepted is not None:
+                on_accepted(job_id)
             return job_id, self._job_ready(conn, job_id)
 
     def fail_task(

@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from winjobs.driver.errors import Conflict, NotFound
+from winjobs.driver.errors import Conflict, Forbidden, NotFound
 from winjobs.driver.models import Job, Task, Worker
 from winjobs.driver.store.base import StoreBase
 from winjobs.driver.store.failures import NOT_HELD
 from winjobs.driver.store.records import NO_POLICY, Counts, PolicyStatus
-from winjobs.wire import TaskStatus
+from winjobs.wire import JobStatus, TaskStatus
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,14 @@ class WorkerStore(StoreBase):
         shared_output_root: str | None,
         free_disk_bytes: int | None,
         config_sha256: str | None = None,
+        *,
+        token_name: str,
         policy: PolicyStatus = NO_POLICY,
     ) -> Registration:
-        """Create the worker, or refresh it when a worker of that name registers again;
-        a held worker stays held unless its configuration changed."""
+        """Create the worker, or refresh it when a worker of that name registers again
+        with the same token; a held worker stays held unless its configuration changed.
+        The token owns the id (`worker_owner`): another token cannot take a registered
+        name over (Forbidden)."""
         now = self.clock()
         values: dict[str, Any] = {
             "os": os,
@@ -55,6 +59,7 @@ class WorkerStore(StoreBase):
             "shared_output_root": shared_output_root,
             "free_disk_bytes": free_disk_bytes,
             "draining": False,
+            "token_name": token_name,
             "registered_at": now,
             "last_seen": now,
             "policy_state": policy.state,
@@ -68,7 +73,11 @@ class WorkerStore(StoreBase):
                     found = conn.execute(
                         self._for_update(
                             select(
-                                Worker.id, Worker.held_at, Worker.held_reason, Worker.config_sha256
+                                Worker.id,
+                                Worker.token_name,
+                                Worker.held_at,
+                                Worker.held_reason,
+                                Worker.config_sha256,
                             )
                         ).where(Worker.name == name)
                     ).one_or_none()
@@ -77,6 +86,11 @@ class WorkerStore(StoreBase):
                             insert(Worker).values(name=name, **values).returning(Worker.id)
                         ).scalar_one()
                         return Registration(int(worker_id))
+                    if found.token_name not in (None, token_name):
+                        raise Forbidden(
+                            f"worker name {name!r} belongs to another worker token: register "
+                            "under another name, or with the token it registered with"
+                        )
                     release = found.held_at is not None and config_changed(
                         found.config_sha256, config_sha256
                     )
@@ -92,12 +106,34 @@ class WorkerStore(StoreBase):
                 continue
         raise Conflict(f"worker {name!r} is registering from several places at once")
 
-    def list_workers(self) -> list[tuple[Worker, Task | None]]:
-        """Every worker with the task it is running, if any."""
+    def worker_owner(self, worker_id: int) -> str | None:
+        """Name of the token that registered the worker (None: registered before tokens
+        owned ids); NotFound if there is no such worker."""
+        with self._read() as conn:
+            found = conn.execute(
+                select(Worker.token_name).where(Worker.id == worker_id)
+            ).one_or_none()
+        if found is None:
+            raise NotFound(f"no worker {worker_id}: register again")
+        owner: str | None = found.token_name
+        return owner
+
+    def list_workers(self) -> list[tuple[Worker, list[Task]]]:
+        """Every worker once, by name, with the tasks it is running (the most recently
+        claimed first; none when idle)."""
         current = and_(Task.worker_id == Worker.id, Task.status == TaskStatus.RUNNING.value)
-        stmt = select(Worker, Task).outerjoin(Task, current).order_by(Worker.name)
+        stmt = (
+            select(Worker, Task)
+            .outerjoin(Task, current)
+            .order_by(Worker.name, Worker.id, Task.started_at.desc(), Task.id.desc())
+        )
+        listing: dict[int, tuple[Worker, list[Task]]] = {}
         with self._session() as session:
-            return [(w, t) for w, t in session.execute(stmt)]
+            for worker, task in session.execute(stmt):
+                _, tasks = listing.setdefault(worker.id, (worker, []))
+                if task is not None:
+                    tasks.append(task)
+        return list(listing.values())
 
     def get_worker(self, worker_id: int) -> Worker:
         with self._session() as session:
@@ -132,12 +168,18 @@ class WorkerStore(StoreBase):
         with self._read() as conn:
             return set(conn.execute(select(Job.study_sha256).distinct()).scalars())
 
-    def succeeded_attempts(self) -> set[tuple[int, int, int]]:
-        """(job id, task id, attempt) of every succeeded task: the outputs to keep."""
+    def outputs_to_keep(self) -> set[tuple[int, int, int]]:
+        """(job id, task id, attempt) of the task outputs still needed: succeeded tasks
+        of jobs not yet assembled (a failed or cancelled job keeps them for a retry). A
+        succeeded job's are not: its assembly removes them, and a start-up after a kill
+        between its success and that removal finishes the job."""
         with self._read() as conn:
             rows = conn.execute(
-                select(Task.job_id, Task.id, Task.attempt).where(
-                    Task.status == TaskStatus.SUCCEEDED.value
+                select(Task.job_id, Task.id, Task.attempt)
+                .join(Job, Job.id == Task.job_id)
+                .where(
+                    Task.status == TaskStatus.SUCCEEDED.value,
+                    Job.status != JobStatus.SUCCEEDED.value,
                 )
             ).all()
         return {(int(j), int(t), int(a)) for j, t, a in rows}

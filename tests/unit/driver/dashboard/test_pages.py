@@ -122,7 +122,7 @@ def test_the_job_page(dash: Dash) -> None:
     task = claim(worker, cores=2)  # the same years again, attempt 2
     worker.heartbeat(task.task_id, Heartbeat(attempt=task.attempt, years_done=1))
     dash.api.clock.advance(30)
-    page = dash.browser("bob").get(f"/jobs/{job_id}")
+    page = dash.browser("alice").get(f"/jobs/{job_id}")
     assert page.status_code == 200
     html = page.text
     assert "Job #1: storm" in html and 'badge-running">running</span>' in html
@@ -137,7 +137,7 @@ def test_the_job_page(dash: Dash) -> None:
     assert "Result: once the job has succeeded" in html
     assert "submitted by alice" in html  # the job log
     assert "Where the finished years live" not in html  # HTTP mode: all on the driver
-    assert dash.browser("bob").get(f"/fragment/jobs/{job_id}").text.count("<h1") == 1
+    assert dash.browser("alice").get(f"/fragment/jobs/{job_id}").text.count("<h1") == 1
 
 
 def test_unknown_job_is_an_html_404(dash: Dash) -> None:
