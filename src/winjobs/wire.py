@@ -24,7 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 API_PREFIX = "/api/v1"
 
@@ -106,6 +106,26 @@ class WorkerState(StrEnum):
     #: configuration (`held_reason` says why); a task it was running goes on
     HELD = "held"
     OFFLINE = "offline"  #: not seen for longer than the offline delay
+
+
+class PolicyState(StrEnum):
+    """Where a worker stands with its owner's policy (docs/worker.md, "The owner comes
+    first"): whether it may take work now, and what it does with a running task."""
+
+    IN_SCHEDULE = "in_schedule"  #: may take work (or runs a task normally)
+    OUTSIDE_SCHEDULE = "outside_schedule"  #: no window of its schedule covers now
+    OWNER_ACTIVE = "owner_active"  #: in a window, but the owner (input, load, memory) is busy
+    SUSPENDED = "suspended"  #: its task's solver is suspended while the owner is active
+    VACATING = "vacating"  #: killing its task's solver and handing the task back
+
+    @property
+    def label(self) -> str:
+        """How people read it: `owner active`."""
+        return self.value.replace("_", " ")
+
+    @property
+    def takes_work(self) -> bool:
+        return self is PolicyState.IN_SCHEDULE
 
 
 class FailureKind(StrEnum):
@@ -339,6 +359,8 @@ class TaskInfo(_Response):
     output_location: str | None = None
     #: a queued task: why no worker runs it yet (None otherwise)
     waiting: WaitReason | None = None
+    #: running, its solver suspended since then (the worker's owner is active)
+    suspended_since: datetime | None = None
 
 
 class JobSummary(_Response):
@@ -421,6 +443,17 @@ class HoldRequest(_Request):
 # --------------------------------------------------------------------------- workers
 
 
+class PolicyReport(_Request):
+    """A worker's policy state as it sends it (registration, claims, heartbeats)."""
+
+    state: PolicyState
+    reason: str = Field("", max_length=500)  #: why, in a few words ("keyboard used 2 min ago")
+    #: when it expects to take work next (start of its next window; once the owner has
+    #: been idle long enough); None: now (in schedule) or unknown (after its task, when
+    #: the owner leaves). Timezone-aware.
+    next_work_at: AwareDatetime | None = None
+
+
 class WorkerRegistration(_Request):
     name: str = Field(min_length=1, max_length=200)
     cores: int = Field(ge=1, le=INT32_MAX)
@@ -430,6 +463,7 @@ class WorkerRegistration(_Request):
     transfer: Transfer = Transfer.HTTP
     #: shared mode: the worker's own shared output root, as the DRIVER reaches it
     shared_output_root: str | None = None
+    policy: PolicyReport | None = None  #: None: a worker without an owner's policy
     #: sha256 of what the worker runs tasks with (cores, each solver's version, path,
     #: size and modification time): a held worker that registers with another one was
     #: changed by its operator, and is released (docs/driver.md)
@@ -479,6 +513,25 @@ class WorkerInfo(_Response):
     drain_reason: str | None = None
     drained_at: datetime | None = None
     drained_by: str | None = None
+    #: the owner's policy as the worker last reported it (None: a worker that reports none)
+    policy: PolicyState | None = None
+    policy_reason: str | None = None
+    next_work_at: datetime | None = None  #: see PolicyReport.next_work_at
+
+    @property
+    def next_work(self) -> str | None:
+        """When it takes work next, in words, where `next_work_at` has no time to give;
+        None: at `next_work_at`, or not known (offline, held, draining, or no policy
+        reported)."""
+        if self.state in (WorkerState.OFFLINE, WorkerState.DRAINING, WorkerState.HELD):
+            return None
+        if self.policy is None or self.next_work_at is not None:
+            return None
+        if self.policy is PolicyState.IN_SCHEDULE:
+            return "after its task" if self.current_task is not None else "now"
+        if self.policy in (PolicyState.OWNER_ACTIVE, PolicyState.SUSPENDED):
+            return "when its owner leaves"
+        return None
 
 
 #: A pool's name (`winjobs slurm`'s `pool`): in URLs and in its pilots' worker names.
@@ -611,6 +664,14 @@ class ClaimRequest(_Request):
     wait_s: float = Field(25.0, ge=0, le=60)  #: long-poll: how long to wait for work
     free_disk_bytes: int | None = Field(None, ge=0, le=INT64_MAX)
     draining: bool = False
+    #: the owner's policy lets it take no work now: the driver answers at once (ending a
+    #: long-poll the worker has pending), takes nothing and leaves its cores out of the pool
+    paused: bool = False
+    policy: PolicyReport | None = None
+
+    @property
+    def takes_work(self) -> bool:
+        return not (self.draining or self.paused)
 
 
 class TaskAssignment(_Response):
@@ -644,6 +705,11 @@ class TaskAssignment(_Response):
 class Heartbeat(_Request):
     attempt: int = Field(ge=0, le=INT32_MAX)
     years_done: int = Field(0, ge=0, le=INT32_MAX)
+    #: this attempt's solver is suspended (its machine's owner is active); the lease is
+    #: renewed all the same, and the driver may give the task to an idle worker once it
+    #: has been suspended for `reassign_suspended_after_s` (docs/driver.md)
+    suspended: bool = False
+    policy: PolicyReport | None = None  #: the worker's policy state, as in claims
 
 
 class HeartbeatReply(_Response):

@@ -299,6 +299,7 @@ def test_the_workers_page_lists_the_workers(browser: Any, stack: Stack, long_job
         row = table.get_by_role("row").filter(has=page.get_by_role("rowheader", name=name))
         assert row.count() == 1, name
         assert "Linux" in row.inner_text() and "8.8" in row.inner_text()
+        assert "in schedule" in row.inner_text()  # the owner's policy: schedule `always`
     page.locator(".badge-busy").first.wait_for()
     assert page.get_by_role("link", name=re.compile(f"of job #{long_job}")).count() >= 1
     _screenshot(page, "workers")

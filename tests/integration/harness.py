@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import yaml
 
 from tests.helpers.waiting import wait_until
@@ -247,6 +248,16 @@ class Worker:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def running_solver(self, timeout: float = 30.0) -> psutil.Process:
+        """The solver this worker runs (its child, in a session of its own), once it runs."""
+
+        def find() -> psutil.Process | None:
+            children = psutil.Process(self.pid).children()
+            return children[0] if children else None
+
+        found: psutil.Process = wait_until(find, timeout, f"{self.name}'s solver")
+        return found
 
     def kill9(self) -> None:
         assert self.process is not None

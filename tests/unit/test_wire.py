@@ -14,6 +14,7 @@ from winjobs.wire import (
     Heartbeat,
     JobList,
     JobSubmitFields,
+    PolicyReport,
     TaskFailure,
     WorkerRegistration,
     parse_notify_target,
@@ -116,3 +117,15 @@ def test_job_states_read_as_sentences() -> None:
         "job 6 has failed",
         "job 6 was cancelled",
     ]
+
+
+def test_a_policy_report_s_next_work_time_must_say_its_zone() -> None:
+    """The driver stores it as UTC: a naive time is refused (422), not guessed."""
+    with pytest.raises(ValidationError, match="timezone"):
+        PolicyReport.model_validate(
+            {"state": "outside_schedule", "next_work_at": "2026-01-05T19:00"}
+        )
+    report = PolicyReport.model_validate(
+        {"state": "outside_schedule", "next_work_at": "2026-01-05T19:00+01:00"}
+    )
+    assert report.next_work_at is not None and report.next_work_at.utcoffset() is not None

@@ -44,6 +44,11 @@ _STATUS_STYLE = {
     "draining": "yellow",
     "held": "bold red",
     "offline": "dim",
+    "in schedule": "green",
+    "outside schedule": "dim",
+    "owner active": "yellow",
+    "suspended": "bold yellow",
+    "vacating": "red",
     "PENDING": "yellow",
     "RUNNING": "cyan",
 }
@@ -244,6 +249,16 @@ def job_view(job: JobDetail, now: datetime) -> RenderableType:
     return Group(*parts)
 
 
+def next_work(worker: WorkerInfo, now: datetime) -> str:
+    """When the worker takes work next: `now`, `after its task`, `Mon 19:00 (in 9h 30m)`
+    (the reader's local time), `-` when not known."""
+    if worker.next_work_at is not None:
+        moment = f"{worker.next_work_at.astimezone():%a %H:%M}"
+        wait = (worker.next_work_at - now).total_seconds()
+        return f"{moment} (in {format_seconds(wait)})" if wait >= 1 else moment
+    return worker.next_work or "-"
+
+
 def workers_view(workers: Sequence[WorkerInfo], now: datetime) -> RenderableType:
     """`winjobs workers`: the table, then why each held worker is held (a reason is too
     long for a column) and how to release it."""
@@ -266,7 +281,8 @@ def workers_view(workers: Sequence[WorkerInfo], now: datetime) -> RenderableType
 
 def workers_table(workers: Sequence[WorkerInfo], now: datetime) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("NAME", "CORES", "VERSIONS", "STATE", "RUNNING", "LAST SEEN"):
+    columns = ("NAME", "CORES", "VERSIONS", "STATE", "POLICY", "NEXT WORK", "RUNNING")
+    for column in (*columns, "LAST SEEN"):
         table.add_column(column, justify="right" if column == "CORES" else "left")
     for worker in workers:
         table.add_row(
@@ -274,6 +290,8 @@ def workers_table(workers: Sequence[WorkerInfo], now: datetime) -> Table:
             str(worker.cores),
             ", ".join(worker.versions),
             status_text(worker.state),
+            status_text(worker.policy.label) if worker.policy else Text("-"),
+            next_work(worker, now),
             running_tasks(worker),
             f"{format_age(worker.last_seen, now)} ago",
         )

@@ -25,6 +25,7 @@ from winjobs.driver.store import (
     FailOutcome,
     FailureReport,
     FailureRules,
+    PolicyStatus,
     Store,
     TaskEvent,
     describe_years,
@@ -34,6 +35,7 @@ from winjobs.wire import (
     ClaimRequest,
     Heartbeat,
     HeartbeatReply,
+    PolicyReport,
     SharedCompletion,
     TaskAssignment,
     TaskFailure,
@@ -73,6 +75,7 @@ class Dispatch:
             chunk_policy=settings.chunk_policy,
             lease_seconds=settings.lease_seconds,
             worker_offline_s=settings.worker_offline_s,
+            reassign_suspended_after_s=settings.reassign_suspended_after_s,
             hold_after_failures=settings.hold_after_failures,
         )
         self.failure_rules = failure_rules(settings)
@@ -95,6 +98,7 @@ class Dispatch:
             transfer=registration.transfer.value,
             shared_output_root=registration.shared_output_root,
             free_disk_bytes=registration.free_disk_bytes,
+            policy=policy_status(registration.policy),
             config_sha256=registration.config_sha256,
             token_name=token_name,
         )
@@ -132,10 +136,19 @@ class Dispatch:
             draining=request.draining,
             free_disk_bytes=request.free_disk_bytes,
             policy=self.policy,
+            paused=request.paused,
+            status=policy_status(request.policy),
         )
         self.claims.observe(time.perf_counter() - started)
         if claimed is None:
             return None
+        if claimed.taken_from is not None:
+            since = f"{claimed.suspended_since:%H:%M:%S} UTC" if claimed.suspended_since else "?"
+            self._log(
+                claimed.job_id,
+                f"task {claimed.task_id} taken over from worker {claimed.taken_from}, whose "
+                f"solver was suspended since {since} (its owner is active): not counted",
+            )
         self._log(
             claimed.job_id,
             f"task {claimed.task_id} (years {describe_years(claimed.years)}) attempt "
@@ -174,7 +187,13 @@ class Dispatch:
 
     def heartbeat(self, task_id: int, worker_id: int, beat: Heartbeat) -> HeartbeatReply:
         result = self.store.heartbeat(
-            task_id, worker_id, beat.attempt, beat.years_done, self.settings.lease_seconds
+            task_id,
+            worker_id,
+            beat.attempt,
+            beat.years_done,
+            self.settings.lease_seconds,
+            suspended=beat.suspended,
+            status=policy_status(beat.policy) if beat.policy is not None else None,
         )
         return HeartbeatReply(cancel=result.cancel, lease_until=result.lease_until)
 
@@ -339,6 +358,13 @@ class Dispatch:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as handle:
             handle.write(f"===== attempt {attempt} =====\n{text.rstrip()}\n")
+
+
+def policy_status(report: PolicyReport | None) -> PolicyStatus:
+    """What the store keeps of a worker's policy report (all None: it sent none)."""
+    if report is None:
+        return PolicyStatus()
+    return PolicyStatus(report.state.value, report.reason or None, report.next_work_at)
 
 
 def failure_rules(settings: DriverSettings) -> FailureRules:

@@ -13,7 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
-from winjobs.wire import FailureKind, JobStatus, PoolStatus, TaskStatus
+from winjobs.wire import FailureKind, JobStatus, PolicyState, PoolStatus, TaskStatus
 
 #: upper bounds (seconds) of the claim latency buckets
 CLAIM_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -135,6 +135,7 @@ def render(
     claims: ClaimStats,
     stats: TaskStats,
     claims_waiting: int = 0,
+    policies: Mapping[str, int] | None = None,
 ) -> str:
     """The whole /metrics page; every status appears, with 0 when it has no member.
 
@@ -197,4 +198,11 @@ def render(
     )
     lines += stats.duration.lines()
     lines += stats.upload.lines()
+    policies = policies or {}
+    lines += _gauge(
+        "winjobs_workers_policy",
+        "Online workers by the state of their owner's policy (workers that report one).",
+        "state",
+        ((s, policies.get(s, 0)) for s in PolicyState),
+    )
     return "\n".join(lines) + "\n"

@@ -111,6 +111,10 @@ class Worker(Base):
     token_name: Mapped[str | None] = mapped_column(String(200))
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    #: the owner's policy as the worker last reported it (wire.PolicyState; NULL: none)
+    policy_state: Mapped[str | None] = mapped_column(String(32))
+    policy_reason: Mapped[str | None] = mapped_column(Text)
+    next_work_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     #: attempts failed in a row since its last success (charged failures only:
     #: `failure_policy`), when the streak began, and why it would be held
     fail_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -161,6 +165,8 @@ class Task(Base):
     error: Mapped[str | None] = mapped_column(Text)
     log_tail: Mapped[str | None] = mapped_column(Text)
     output_location: Mapped[str | None] = mapped_column(Text)
+    #: running, its solver suspended since then (its worker's owner is active)
+    suspended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class TaskFailure(Base):

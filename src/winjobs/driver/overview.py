@@ -90,6 +90,8 @@ class Overview:
                     state=info.state,
                     last_seen=info.last_seen,
                     held_reason=info.held_reason,
+                    away=_away(info),
+                    back_at=info.next_work_at,
                     busy_until=busy_until,
                 )
             )
@@ -223,3 +225,12 @@ def years_left(rows: QueueRows) -> int:
     queued = sum(task.years for task in rows.tasks)
     running = sum(max(0, r.run.n_years - r.run.years_done) for r in rows.running)
     return unassigned + queued + running
+
+
+def _away(info: WorkerInfo) -> str | None:
+    """Why the worker's owner policy keeps it from work now ("outside its schedule"), in
+    the worker's own words when it sent some; None when its policy lets it work or it
+    reports none."""
+    if info.policy is None or info.policy.takes_work:
+        return None
+    return info.policy_reason or info.policy.label

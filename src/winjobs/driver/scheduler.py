@@ -21,12 +21,15 @@ Rules (docs/driver.md explains them for users):
 * Why not: `assess` is the one rule deciding whether a worker may take a job's work. The
   claim's `pick` asks it job after job; `waiting` asks it for every worker of the pool to
   tell people why queued work waits, so the reason shown is the claim's own decision.
+* Suspended tasks (a worker's owner came back): a task whose solver has been suspended for
+  `reassign_suspended_after_s` goes to a worker that finds no other work: `pick_stalled`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from winjobs.antares.versions import Version, can_run, parse_version, solver_for
@@ -122,6 +125,33 @@ def pick(jobs: Sequence[JobFacts], worker_versions: Sequence[str]) -> Decision |
         solver = assess(job, worker_versions).solver
         if solver is not None:
             return Decision(job.id, solver, requeued_task=job.queued_tasks > 0)
+    return None
+
+
+@dataclass(frozen=True)
+class StalledTask:
+    """A running task whose solver its worker has suspended for too long."""
+
+    task_id: int
+    attempt: int
+    worker: str
+    suspended_since: datetime
+    job: JobFacts
+
+
+def pick_stalled(
+    tasks: Sequence[StalledTask], worker_versions: Sequence[str]
+) -> tuple[StalledTask, str] | None:
+    """The suspended task an otherwise idle worker takes over, with the solver version it
+    runs it with: in job order, the longest suspended first; None if it can run none.
+
+    Only a worker that found no queued task and no new years anywhere gets here: the
+    suspended task may still resume, and its progress is lost when it moves, so it moves
+    only to cores that would otherwise stay idle (docs/driver.md, "Suspended tasks")."""
+    for task in sorted(tasks, key=lambda t: (job_order(t.job), t.suspended_since, t.task_id)):
+        solver = solver_for(task.job.antares_version, task.job.solver_version, worker_versions)
+        if solver is not None:
+            return task, solver
     return None
 
 

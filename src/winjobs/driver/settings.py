@@ -126,6 +126,10 @@ class DriverSettings(LayeredSettings):
     claim_max_wait_s: float = Field(30.0, ge=0, le=60)
     #: a worker not heard from for this long is offline (and not counted when sizing chunks)
     worker_offline_s: float = Field(90.0, gt=0)
+    #: a task whose solver its worker has suspended this long (the machine's owner came
+    #: back) goes to a worker that finds no other work; None: suspended tasks never move
+    #: (their worker vacates them after its own vacate_after_s). docs/driver.md
+    reassign_suspended_after_s: float | None = Field(300.0, ge=0)
 
     max_upload_bytes: int = Field(20 * 1024**3, gt=0)
     max_years_per_job: int = Field(10_000, ge=1)

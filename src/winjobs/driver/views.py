@@ -15,6 +15,7 @@ from winjobs.wire import (
     JobStatus,
     JobSummary,
     NotificationInfo,
+    PolicyState,
     TaskInfo,
     TaskStatus,
     WorkerInfo,
@@ -79,6 +80,7 @@ def task_info(task: Task) -> TaskInfo:
         error=task.error,
         log_tail=task.log_tail,
         output_location=task.output_location,
+        suspended_since=task.suspended_at if task.status == TaskStatus.RUNNING.value else None,
     )
 
 
@@ -148,6 +150,9 @@ def worker_info(
         current_job=latest.job_id if latest is not None else None,
         last_seen=worker.last_seen,
         registered_at=worker.registered_at,
+        policy=policy_state(worker),
+        policy_reason=worker.policy_reason,
+        next_work_at=worker.next_work_at,
         held_reason=worker.held_reason if held else None,
         held_at=worker.held_at if held else None,
         held_by=worker.held_by if held else None,
@@ -156,3 +161,12 @@ def worker_info(
         drained_at=worker.held_at if drained else None,
         drained_by=worker.held_by if drained else None,
     )
+
+
+def policy_state(worker: Worker) -> PolicyState | None:
+    """The owner-policy state the worker last reported (None: it reports none, or a value
+    a newer worker sent that this driver does not know)."""
+    try:
+        return PolicyState(worker.policy_state) if worker.policy_state else None
+    except ValueError:
+        return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from winjobs.wire import (
     JobStatus,
     PilotInfo,
     PilotPool,
+    PolicyState,
     TaskStatus,
     WaitReason,
     WorkerState,
@@ -328,13 +329,44 @@ def test_workers_table_and_json(cli: Cli, fake: FakeDriver) -> None:
         "CORES",
         "VERSIONS",
         "STATE",
+        "POLICY",
+        "NEXT",
+        "WORK",
         "RUNNING",
         "LAST",
         "SEEN",
     ]
-    assert lines[1].split()[:7] == ["pc-01", "4", "8.8", "busy", "task", "6", "(job"]
+    assert lines[1].split()[:8] == ["pc-01", "4", "8.8", "busy", "-", "-", "task", "6"]
     data = json.loads(cli("workers", "--json").out)
     assert [w["name"] for w in data["workers"]] == ["pc-01", "pc-02"]
+
+
+def test_workers_show_their_owner_s_policy_and_next_work(cli: Cli, fake: FakeDriver) -> None:
+    fake.add_worker(
+        "pc-01",
+        state=WorkerState.BUSY,
+        current_task=6,
+        current_job=2,
+        policy=PolicyState.SUSPENDED,
+        policy_reason="keyboard or mouse used 3s ago",
+    )
+    fake.add_worker("pc-02", policy=PolicyState.IN_SCHEDULE)
+    opens = datetime.now(UTC) + timedelta(hours=9, minutes=30, seconds=20)
+    fake.add_worker("pc-03", policy=PolicyState.OUTSIDE_SCHEDULE, next_work_at=opens)
+    fake.add_worker("pc-04", policy=PolicyState.IN_SCHEDULE, state=WorkerState.OFFLINE)
+    cells = {
+        cols[0]: cols[3:7]
+        for cols in (re.split(r"\s{2,}", line.strip()) for line in cli("workers").out.splitlines())
+    }
+    assert cells["pc-01"] == ["busy", "suspended", "when its owner leaves", "task 6 (job 2)"]
+    assert cells["pc-02"] == ["idle", "in schedule", "now", "-"]
+    next_open = f"{opens.astimezone():%a %H:%M} (in 9h 30m)"
+    assert cells["pc-03"] == ["idle", "outside schedule", next_open, "-"]
+    assert cells["pc-04"] == ["offline", "in schedule", "-", "-"]
+    data = json.loads(cli("workers", "--json").out)
+    assert data["workers"][0]["policy"] == "suspended"
+    assert data["workers"][0]["policy_reason"] == "keyboard or mouse used 3s ago"
+    assert datetime.fromisoformat(data["workers"][2]["next_work_at"]) == opens
 
 
 def test_workers_shows_the_pilots_still_pending_in_slurm(cli: Cli, fake: FakeDriver) -> None:

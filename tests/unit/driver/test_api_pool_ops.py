@@ -3,6 +3,7 @@ submission's warning, the admin's hold/drain/forget, `/status` and `/status/load
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from winjobs.wire import (
     EtaBasis,
     Heartbeat,
     JobSubmitFields,
+    PolicyReport,
+    PolicyState,
     TaskFailure,
     WaitCode,
     WorkerRegistration,
@@ -197,3 +200,27 @@ def test_the_eta_from_the_first_minute_rests_on_the_studys_earlier_job(
     assert job.eta_basis == EtaBasis.HISTORY
     assert job.eta_seconds == pytest.approx(600)  # 4 years at 2 years per 300 s
     assert user.get_job(first).eta_basis is None  # done: no ETA
+
+
+def test_a_worker_kept_away_by_its_owners_policy_is_the_reason(api: Api, tmp_path: Path) -> None:
+    """The only worker that could run the job reports its owner's policy (outside its
+    schedule until 19:00): the job waits for that, with the time it comes back."""
+    back = datetime(2030, 1, 7, 18, 0, tzinfo=UTC)
+    api.client("worker-secret").register_worker(
+        WorkerRegistration(
+            name="office-pc",
+            cores=4,
+            os="Windows-test",
+            versions=["8.8"],
+            policy=PolicyReport(
+                state=PolicyState.OUTSIDE_SCHEDULE,
+                reason="outside its schedule (weekdays 19:00-07:30)",
+                next_work_at=back,
+            ),
+        )
+    )
+    job_id, _ = submit(api, tmp_path)
+    waiting = api.client("alice-secret").get_job(job_id).waiting
+    assert waiting is not None and waiting.code == WaitCode.WORKERS_AWAY
+    assert "outside its schedule (weekdays 19:00-07:30)" in waiting.message
+    assert waiting.workers == ["office-pc"] and waiting.free_at == back

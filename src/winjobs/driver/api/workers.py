@@ -100,12 +100,14 @@ async def claim(
     database attempts pass a narrow gate (see `signals.ClaimGate`).
 
     Ends with 204 at once, taking nothing, when the driver shuts down or the worker sends
-    a draining claim (how a stopping worker ends the long-poll it has pending). A claim
-    whose worker hung up takes nothing either, when work next wakes it.
+    a draining claim (how a stopping worker ends the long-poll it has pending) or a paused
+    one (its owner's policy lets it take no work now; it also keeps the worker online and
+    its policy state current). A claim whose worker hung up takes nothing either, when
+    work next wakes it.
     """
     dispatch, signal = driver.dispatch, driver.signal
     deadline = time.monotonic() + min(claim_request.wait_s, settings.claim_max_wait_s)
-    if claim_request.draining:
+    if not claim_request.takes_work:  # draining, or paused by its owner's policy
         signal.end_claims(worker_id)
     ended = signal.ended(worker_id)
     while not ended():
@@ -116,7 +118,7 @@ async def claim(
             dispatch.claims.count_result(assigned=True)
             return JSONResponse(assignment.model_dump(mode="json"))
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or claim_request.draining:
+        if remaining <= 0 or not claim_request.takes_work:
             break
         await signal.wait(generation, remaining, worker_id)
         if await request.is_disconnected():

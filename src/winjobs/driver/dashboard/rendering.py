@@ -42,6 +42,7 @@ def make_environment() -> Environment:
         static_url=static_url,
         percent=present.percent,
         since=present.since,
+        until=present.until,
         elapsed=present.elapsed,
     )
     env.filters.update(

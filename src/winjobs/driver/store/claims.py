@@ -7,7 +7,9 @@ job then tasks, so concurrent claims, reports and cancels never deadlock.
 
 One claim is five statements in one write transaction: touch the worker, read the active
 jobs' facts, then either take the job's lowest queued task or read the job and cut its
-next years, mark the job started (and advance it), and insert the task.
+next years, mark the job started (and advance it), and insert the task. A claim that
+finds nothing may take over a task whose solver has been suspended too long (its
+worker's owner came back): one more statement, only on claims that found no work.
 
 A held worker gets nothing. A queued task a worker failed is invisible to it while it must
 leave the task to others (`failure_policy`): one indexed lookup in `task_failures` per
@@ -17,10 +19,11 @@ queued task (few: only tasks given back are queued), never a scan of the history
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, func, insert, select, update
+from sqlalchemy import Connection, bindparam, exists, func, insert, or_, select, update
 
 from winjobs.driver import failure_policy, scheduler
 from winjobs.driver.errors import NotFound
@@ -28,8 +31,14 @@ from winjobs.driver.models import Job, Task, TaskFailure, Worker
 from winjobs.driver.settings import ChunkPolicy
 from winjobs.driver.store.base import StoreBase
 from winjobs.driver.store.failures import HOLD_FOR_STREAK, OTHERS_SUCCEEDED
-from winjobs.driver.store.records import ACTIVE_JOB, Claimed, ClaimPolicy
-from winjobs.wire import JobStatus, TaskStatus
+from winjobs.driver.store.records import (
+    ACTIVE_JOB,
+    NO_POLICY,
+    Claimed,
+    ClaimPolicy,
+    PolicyStatus,
+)
+from winjobs.wire import JobStatus, PolicyState, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +49,9 @@ _TOUCH_WORKER = (
         last_seen=bindparam("b_now"),
         draining=bindparam("b_draining"),
         free_disk_bytes=bindparam("b_disk"),
+        policy_state=bindparam("b_policy"),
+        policy_reason=bindparam("b_policy_reason"),
+        next_work_at=bindparam("b_next_work"),
     )
     .returning(
         Worker.name,
@@ -87,6 +99,7 @@ _TAKE_QUEUED = (
         started_at=bindparam("b_now"),
         finished_at=None,
         years_done=0,
+        suspended_at=None,
     )
     .returning(Task.attempt, Task.years)
 )
@@ -95,10 +108,12 @@ _TAKE_QUEUED = (
 _JOB_TO_CUT = select(Job.years, Job.next_index, Job.splittable, Job.status, Job.held).where(
     Job.id == bindparam("b_job")
 )
+#: online, not draining, not held, and taking work by its owner's policy (or reporting none)
 _POOL = select(func.coalesce(func.sum(Worker.cores), 0), func.count()).where(
     Worker.last_seen >= bindparam("b_online"),
     Worker.draining.is_(False),
     Worker.held_at.is_(None),
+    or_(Worker.policy_state.is_(None), Worker.policy_state == PolicyState.IN_SCHEDULE.value),
 )
 #: years of the job in tasks other workers claimed and reported no finished year of yet
 #: (the claiming worker's own running task does not count: it claims once its solver exited)
@@ -134,6 +149,47 @@ _START_AND_ADVANCE_JOB = (
     .returning(*_JOB_ASSIGNMENT_FIELDS)
 )
 _INSERT_TASK = insert(Task).returning(Task.id)
+#: running tasks of active jobs, suspended (by their worker's owner) since before the cutoff
+_STALLED = (
+    select(
+        Task.id,
+        Task.attempt,
+        Task.worker_name,
+        Task.suspended_at,
+        Job.id,
+        Job.priority,
+        Job.antares_version,
+        Job.solver_version,
+    )
+    .join(Job, Job.id == Task.job_id)
+    .where(
+        Task.status == TaskStatus.RUNNING.value,
+        Task.suspended_at <= bindparam("b_cutoff"),
+        Task.worker_id.is_distinct_from(bindparam("b_worker")),
+        Job.status.in_(ACTIVE_JOB),
+        ~_AVOIDED,  # nor years that failed on the claiming worker (`failure_policy`)
+    )
+)
+#: a new attempt for the claiming worker; the suspended one gets 409 at its next report
+_TAKE_OVER = (
+    update(Task)
+    .where(
+        Task.id == bindparam("b_task"),
+        Task.attempt == bindparam("b_old_attempt"),
+        Task.status == TaskStatus.RUNNING.value,
+        Task.suspended_at <= bindparam("b_cutoff"),
+    )
+    .values(
+        attempt=Task.attempt + 1,
+        worker_id=bindparam("b_worker"),
+        worker_name=bindparam("b_worker_name"),
+        lease_until=bindparam("b_lease"),
+        started_at=bindparam("b_now"),
+        years_done=0,
+        suspended_at=None,
+    )
+    .returning(Task.attempt, Task.years)
+)
 
 
 class ClaimStore(StoreBase):
@@ -144,8 +200,12 @@ class ClaimStore(StoreBase):
         draining: bool,
         free_disk_bytes: int | None,
         policy: ClaimPolicy,
+        *,
+        paused: bool = False,
+        status: PolicyStatus = NO_POLICY,
     ) -> Claimed | None:
-        """Lease the next task to this worker, cutting new years if needed; None: no work."""
+        """Lease the next task to this worker, cutting new years if needed; None: no work
+        (or a draining, paused or held worker, which takes none)."""
         now = self.clock()
         with self._write() as conn:
             worker = conn.execute(
@@ -155,17 +215,20 @@ class ClaimStore(StoreBase):
                     "b_now": now,
                     "b_draining": draining,
                     "b_disk": free_disk_bytes,
+                    "b_policy": status.state,
+                    "b_policy_reason": status.reason,
+                    "b_next_work": status.next_work_at,
                 },
             ).one_or_none()
             if worker is None:
                 raise NotFound(f"no worker {worker_id}: register again")
-            if draining or self._held(conn, worker_id, worker, policy, now):
+            if draining or paused or self._held(conn, worker_id, worker, policy, now):
                 return None
             name, versions = worker.name, worker.versions
             for _ in range(3):  # a lost race (PostgreSQL only) re-reads the facts
                 decision = scheduler.pick(self._job_facts(conn, worker_id), versions)
                 if decision is None:
-                    return None
+                    return self._take_over(conn, worker_id, name, versions, now, policy)
                 lease_until = now + timedelta(seconds=policy.lease_seconds)
                 params = {
                     "b_job": decision.job_id,
@@ -200,6 +263,56 @@ class ClaimStore(StoreBase):
         conn.execute(HOLD_FOR_STREAK, params)
         log.warning("worker %s is held: %s", worker.name, worker.streak_reason)
         return True
+
+    def _take_over(
+        self,
+        conn: Connection,
+        worker_id: int,
+        name: str,
+        versions: list[str],
+        now: datetime,
+        policy: ClaimPolicy,
+    ) -> Claimed | None:
+        """A worker with nothing else to do takes over a task suspended too long
+        (docs/driver.md, "Suspended tasks"); not counted as a failure of its years."""
+        if policy.reassign_suspended_after_s is None:
+            return None
+        cutoff = now - timedelta(seconds=policy.reassign_suspended_after_s)
+        params: dict[str, Any] = {"b_cutoff": cutoff, "b_worker": worker_id}
+        stalled = [
+            scheduler.StalledTask(
+                task_id=task_id,
+                attempt=attempt,
+                worker=worker_name or "?",
+                suspended_since=since or now,  # never None: the query wants one
+                job=scheduler.JobFacts(job_id, priority, version, solver, 0, 0),
+            )
+            for task_id, attempt, worker_name, since, job_id, priority, version, solver in (
+                conn.execute(_STALLED, params)
+            )
+        ]
+        choice = scheduler.pick_stalled(stalled, versions)
+        if choice is None:
+            return None
+        task, solver_version = choice
+        decision = scheduler.Decision(task.job.id, solver_version, requeued_task=True)
+        params.update(
+            b_job=task.job.id,
+            b_task=task.task_id,
+            b_old_attempt=task.attempt,
+            b_worker_name=name,
+            b_solver=solver_version,
+            b_now=now,
+            b_lease=now + timedelta(seconds=policy.lease_seconds),
+        )
+        if not self._sqlite:  # lock order everywhere: worker, then job, then tasks
+            conn.execute(_JOB_TO_CUT.with_for_update(), params)
+        taken = conn.execute(_TAKE_OVER, params).one_or_none()
+        if taken is None:
+            return None
+        job = conn.execute(_START_JOB, params).one()
+        claimed = _claimed(task.task_id, taken.attempt, list(taken.years), decision, params, job)
+        return replace(claimed, taken_from=task.worker, suspended_since=task.suspended_since)
 
     def _job_facts(self, conn: Connection, worker_id: int) -> list[scheduler.JobFacts]:
         return [

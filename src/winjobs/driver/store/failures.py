@@ -190,6 +190,7 @@ class FailureStore(StoreBase):
                 error=report.reason,
                 log_tail=report.log_tail or None,
                 finished_at=now if fail else None,
+                suspended_at=None,  # a vacated task starts afresh on its next worker
             )
         ).rowcount
         return bool(changed == 1)

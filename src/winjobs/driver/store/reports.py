@@ -11,12 +11,18 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, and_, bindparam, case, select, update
+from sqlalchemy import Boolean, Connection, and_, bindparam, case, func, null, select, update
 
 from winjobs.driver.errors import Conflict, NotFound
-from winjobs.driver.models import Job, Task, Worker
+from winjobs.driver.models import Job, Task, UtcDateTime, Worker
 from winjobs.driver.store.failures import FailedAttempt, FailureStore
-from winjobs.driver.store.records import Beat, FailureReport, FailureRules, TaskEvent
+from winjobs.driver.store.records import (
+    Beat,
+    FailureReport,
+    FailureRules,
+    PolicyStatus,
+    TaskEvent,
+)
 from winjobs.wire import FailureKind, TaskStatus
 
 _FENCE = and_(
@@ -27,6 +33,12 @@ _FENCE = and_(
 )
 _TOUCH = (
     update(Worker).where(Worker.id == bindparam("b_worker")).values(last_seen=bindparam("b_now"))
+)
+#: the same, with the owner-policy state the worker's heartbeat reports
+_TOUCH_POLICY = _TOUCH.values(
+    policy_state=bindparam("b_policy"),
+    policy_reason=bindparam("b_policy_reason"),
+    next_work_at=bindparam("b_next_work"),
 )
 #: a completion also ends the worker's failures in a row (rolled back if refused)
 _TOUCH_SUCCEEDED = (
@@ -54,6 +66,14 @@ _HEARTBEAT = (
         years_done=case(
             (Task.n_years < bindparam("b_done"), Task.n_years), else_=bindparam("b_done")
         ),
+        # since when its solver is suspended (kept while it stays so; cleared on resume)
+        suspended_at=case(
+            (
+                bindparam("b_suspended", type_=Boolean()),
+                func.coalesce(Task.suspended_at, bindparam("b_now", type_=UtcDateTime())),
+            ),
+            else_=null(),
+        ),
     )
 )
 _TASK_STATE = select(Task.status, Task.attempt, Task.worker_id, Task.job_id).where(
@@ -72,6 +92,7 @@ _COMPLETE = (
         log_tail=bindparam("b_log"),
         error=None,
         output_location=bindparam("b_location"),
+        suspended_at=None,
     )
 )
 _EXPIRED = (
@@ -116,20 +137,35 @@ class ReportStore(FailureStore):
             return int(held.job_id)
 
     def heartbeat(
-        self, task_id: int, worker_id: int, attempt: int, years_done: int, lease_seconds: float
+        self,
+        task_id: int,
+        worker_id: int,
+        attempt: int,
+        years_done: int,
+        lease_seconds: float,
+        *,
+        suspended: bool = False,
+        status: PolicyStatus | None = None,
     ) -> Beat:
         now = self.clock()
         lease_until = now + timedelta(seconds=lease_seconds)
-        params = {
+        params: dict[str, Any] = {
             "b_task": task_id,
             "b_attempt": attempt,
             "b_worker": worker_id,
             "b_now": now,
             "b_lease": lease_until,
             "b_done": years_done,
+            "b_suspended": suspended,
         }
+        if status is not None:
+            params.update(
+                b_policy=status.state,
+                b_policy_reason=status.reason,
+                b_next_work=status.next_work_at,
+            )
         with self._write() as conn:
-            conn.execute(_TOUCH, params)
+            conn.execute(_TOUCH if status is None else _TOUCH_POLICY, params)
             if conn.execute(_HEARTBEAT, params).rowcount == 1:
                 return Beat(cancel=False, lease_until=lease_until)
             task = conn.execute(_TASK_STATE, params).one_or_none()

@@ -13,7 +13,7 @@ from winjobs.driver.errors import Conflict, Forbidden, NotFound
 from winjobs.driver.models import Job, Task, Worker
 from winjobs.driver.store.base import StoreBase
 from winjobs.driver.store.failures import NOT_HELD
-from winjobs.driver.store.records import Counts
+from winjobs.driver.store.records import NO_POLICY, Counts, PolicyStatus
 from winjobs.wire import JobStatus, TaskStatus
 
 #: not forgotten by an admin, or seen since (`Worker.forgotten_at`)
@@ -56,6 +56,7 @@ class WorkerStore(StoreBase):
         config_sha256: str | None = None,
         *,
         token_name: str,
+        policy: PolicyStatus = NO_POLICY,
     ) -> Registration:
         """Create the worker, or refresh it when a worker of that name registers again
         with the same token (the same worker: its id, hold and history are kept); a held
@@ -73,6 +74,9 @@ class WorkerStore(StoreBase):
             "token_name": token_name,
             "registered_at": now,
             "last_seen": now,
+            "policy_state": policy.state,
+            "policy_reason": policy.reason,
+            "next_work_at": policy.next_work_at,
             "config_sha256": config_sha256,
             "forgotten_at": None,  # a forgotten worker that registers is back
         }

@@ -20,7 +20,10 @@ from winjobs.wire import (
     JobSubmitFields,
     PilotInfo,
     PilotReport,
+    PolicyReport,
+    PolicyState,
     TaskFailure,
+    WorkerRegistration,
 )
 
 
@@ -164,6 +167,38 @@ def test_the_workers_page(dash: Dash) -> None:
     assert "1 min ago" in pc01
     dash.api.clock.advance(120)
     assert 'badge-offline">offline</span>' in browser.get("/fragment/workers").text
+
+
+def test_the_workers_page_shows_each_owner_s_policy(dash: Dash) -> None:
+    office = dash.api.client("worker-secret")
+    reports = {
+        "office": PolicyReport(state=PolicyState.SUSPENDED, reason="keyboard or mouse used 2s ago"),
+        "night": PolicyReport(
+            state=PolicyState.OUTSIDE_SCHEDULE,
+            reason="outside its schedule (opens mon 19:00)",
+            next_work_at=dash.api.clock() + timedelta(hours=2),
+        ),
+        "lab": PolicyReport(state=PolicyState.IN_SCHEDULE, reason="in window 'always'"),
+    }
+    for name, report in reports.items():
+        office.register_worker(
+            WorkerRegistration(name=name, cores=4, os="Windows-10", versions=["8.8"], policy=report)
+        )
+    dash.api.worker(name="old")  # a worker that reports no policy
+    html = dash.browser("alice").get("/workers").text
+
+    def row(name: str) -> str:
+        found = html[html.index(f'<th scope="row">{name}</th>') :]
+        return found[: found.index("</tr>")]
+
+    assert 'badge-policy-suspended">suspended</span>' in row("office")
+    assert "<small>keyboard or mouse used 2s ago</small>" in row("office")
+    assert "when its owner leaves" in row("office")
+    assert 'badge-policy-outside_schedule">outside schedule</span>' in row("night")
+    assert ">in 2 h 00 min</time>" in row("night")
+    assert 'badge-policy-in_schedule">in schedule</span>' in row("lab")
+    assert "<td>now</td>" in row("lab")
+    assert '<td class="policy">—</td>' in row("old")
 
 
 def test_the_workers_page_shows_held_workers_and_why(dash: Dash) -> None:
