@@ -14,7 +14,7 @@ from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from winjobs.errors import WinjobsError
 from winjobs.wire import (
@@ -27,18 +27,22 @@ from winjobs.wire import (
     Health,
     Heartbeat,
     HeartbeatReply,
+    HoldRequest,
     Identity,
     JobCreated,
     JobDetail,
     JobList,
     JobStatus,
     JobSubmitFields,
+    LoadHistory,
     PilotReport,
     PoolDemand,
+    PoolStatus,
     PriorityChange,
     SharedCompletion,
     TaskAssignment,
     TaskFailure,
+    WorkerAction,
     WorkerInfo,
     WorkerList,
     WorkerRegistered,
@@ -51,6 +55,9 @@ M = TypeVar("M", bound=BaseModel)
 ProgressCallback = Callable[[int, int | None], None]
 
 _CHUNK = 1024 * 1024
+#: what FastAPI (and most servers) say for a path they do not serve: no route of the API
+#: ever answers these words, it names what it did not find
+_ROUTE_MISSING = frozenset({"Not Found", "Method Not Allowed"})
 
 
 class ClientError(WinjobsError):
@@ -109,6 +116,14 @@ def _detail(response: httpx.Response) -> str:
     return str(body)[:500]
 
 
+def _is_json(response: httpx.Response) -> bool:
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
+
+
 class DriverClient:
     """The driver's API as Python methods. One instance per token."""
 
@@ -156,27 +171,66 @@ class DriverClient:
         self._raise_for_status(response)
         return response
 
-    @staticmethod
-    def _raise_for_status(response: httpx.Response) -> None:
+    def _raise_for_status(self, response: httpx.Response) -> None:
         if response.is_success:
             return
         code = response.status_code
+        if code in (404, 405) and (_detail(response) in _ROUTE_MISSING or not _is_json(response)):
+            self._raise_if_not_a_driver(response)
         detail = _detail(response)
         prefix = {401: "not signed in (check the token)", 403: "not allowed"}.get(code)
         message = f"{prefix}: {detail}" if prefix else detail
         raise ClientError(f"{message} (HTTP {code})", status_code=code)
 
+    def _model(self, response: httpx.Response, model: type[M]) -> M:
+        """The answer as `model`; an answer no winjobs driver would give (an HTML page, a
+        JSON of another shape) says so rather than failing on a parse error."""
+        try:
+            return model.model_validate(response.json())
+        except (ValueError, ValidationError):
+            self._raise_if_not_a_driver(response)
+            raise ClientError(
+                f"unexpected answer of the driver at {self.base_url} to "
+                f"{response.request.method} {response.request.url.path}: is it a newer or "
+                "older winjobs version?"
+            ) from None
+
+    def _raise_if_not_a_driver(self, response: httpx.Response) -> None:
+        """When a path of the API is not found (or answers nonsense), ask `/health`
+        whether a winjobs driver is there at all: a URL pointing at another server, or
+        at the driver's `/docs`, otherwise ends in a bare "Not Found (HTTP 404)"."""
+        try:
+            health = self._http.get("/health", timeout=httpx.Timeout(10.0))
+            if health.is_success:
+                Health.model_validate(health.json())
+                return
+        except (httpx.HTTPError, ValueError, ValidationError):
+            pass
+        request = response.request
+        base = self.base_url.rstrip("/")
+        url = httpx.URL(base)
+        root = f"{url.scheme}://{url.netloc.decode('ascii')}"
+        hint = "give the driver's address, e.g. http://HOST:8000"
+        if base != root:
+            hint = f"the driver's address is its root: {root}, not {base}"
+        probed = self._http.build_request("GET", "/health").url
+        raise ClientError(
+            f"{base} is not a winjobs driver ({request.method} {request.url.path} answered "
+            f"HTTP {response.status_code} and {probed} is no winjobs health check): {hint}",
+            status_code=response.status_code,
+        )
+
     def _get(self, path: str, model: type[M], **kwargs: Any) -> M:
-        return model.model_validate(self._request("GET", API_PREFIX + path, **kwargs).json())
+        return self._model(self._request("GET", API_PREFIX + path, **kwargs), model)
 
     def _post(self, path: str, model: type[M], body: BaseModel | None = None) -> M:
         json = body.model_dump(mode="json") if body is not None else None
-        return model.model_validate(self._request("POST", API_PREFIX + path, json=json).json())
+        return self._model(self._request("POST", API_PREFIX + path, json=json), model)
 
     # ------------------------------------------------------------------ users
 
     def health(self) -> Health:
-        return Health.model_validate(self._request("GET", "/health").json())
+        return self._model(self._request("GET", "/health"), Health)
 
     def me(self) -> Identity:
         return self._get("/me", Identity)
@@ -194,7 +248,7 @@ class DriverClient:
             reader = _ProgressReader(handle, size, progress)
             files = {SUBMIT_ARCHIVE_FIELD: (archive.name, reader, "application/zip")}
             response = self._request("POST", API_PREFIX + "/jobs", data=data, files=files)
-        return JobCreated.model_validate(response.json())
+        return self._model(response, JobCreated)
 
     def list_jobs(
         self,
@@ -216,6 +270,12 @@ class DriverClient:
 
     def set_priority(self, job_id: int, priority: int) -> JobDetail:
         return self._post(f"/jobs/{job_id}/priority", JobDetail, PriorityChange(priority=priority))
+
+    def hold_job(self, job_id: int, reason: str | None = None) -> JobDetail:
+        return self._post(f"/jobs/{job_id}/hold", JobDetail, HoldRequest(reason=reason))
+
+    def release_job(self, job_id: int) -> JobDetail:
+        return self._post(f"/jobs/{job_id}/release", JobDetail)
 
     def retry_job(self, job_id: int) -> JobDetail:
         return self._post(f"/jobs/{job_id}/retry", JobDetail)
@@ -239,8 +299,31 @@ class DriverClient:
     # ------------------------------------------------------------------ admins
 
     def release_worker(self, name: str) -> WorkerInfo:
-        """Lift a held worker's hold (admin token)."""
+        """Lift a held or drained worker's hold (admin token)."""
         return self._post(f"/workers/{quote(name, safe='')}/release", WorkerInfo)
+
+    def hold_worker(self, name: str, reason: str | None = None) -> WorkerInfo:
+        """No new task for the worker until released (admin token)."""
+        action = WorkerAction(reason=reason)
+        return self._post(f"/workers/{quote(name, safe='')}/hold", WorkerInfo, action)
+
+    def drain_worker(self, name: str, reason: str | None = None) -> WorkerInfo:
+        """The worker finishes its task, then takes none until it restarts or is
+        released (admin token)."""
+        action = WorkerAction(reason=reason)
+        return self._post(f"/workers/{quote(name, safe='')}/drain", WorkerInfo, action)
+
+    def forget_worker(self, name: str) -> WorkerInfo:
+        """Leave an offline worker out of the lists until it is seen again (admin token)."""
+        return self._post(f"/workers/{quote(name, safe='')}/forget", WorkerInfo)
+
+    # ------------------------------------------------------------------ the pool
+
+    def pool_status(self) -> PoolStatus:
+        return self._get("/status", PoolStatus)
+
+    def load_history(self, hours: float = 6.0) -> LoadHistory:
+        return self._get("/status/load", LoadHistory, params={"hours": hours})
 
     # ------------------------------------------------------------------ pool managers
 
@@ -272,7 +355,7 @@ class DriverClient:
         )
         if response.status_code == 204:
             return None
-        return TaskAssignment.model_validate(response.json())
+        return self._model(response, TaskAssignment)
 
     def heartbeat(self, task_id: int, beat: Heartbeat) -> HeartbeatReply:
         return self._post(f"/tasks/{task_id}/heartbeat", HeartbeatReply, beat)
@@ -289,7 +372,7 @@ class DriverClient:
             json=completion.model_dump(mode="json"),
             timeout=httpx.Timeout(None, connect=10.0),
         )
-        return Ack.model_validate(response.json())
+        return self._model(response, Ack)
 
     def complete_task_upload(
         self,
@@ -310,7 +393,7 @@ class DriverClient:
                 files={COMPLETE_OUTPUT_FIELD: (run_zip.name, reader, "application/zip")},
                 timeout=httpx.Timeout(None, connect=10.0),
             )
-        return Ack.model_validate(response.json())
+        return self._model(response, Ack)
 
     def download_study(
         self, sha256: str, dest: Path, progress: ProgressCallback | None = None

@@ -18,7 +18,12 @@ from typing import Annotated, Any, Self
 
 import yaml
 from pydantic import AfterValidator, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsError,
+)
 
 from winjobs.errors import ConfigError
 
@@ -140,3 +145,8 @@ class LayeredSettings(BaseSettings):
             where = f" (config file {config_file})" if config_file is not None else ""
             prefix = str(cls.model_config.get("env_prefix") or "")
             raise ConfigError(f"invalid {what}{where}: {describe_errors(exc, prefix)}") from exc
+        except SettingsError as exc:  # an environment variable that is not the JSON it must be
+            raise ConfigError(
+                f"invalid {what}: {exc}: lists and mappings in environment variables are "
+                'written in JSON, e.g. ["mon-fri 19:00-07:30", "sat,sun"] or {"8.8": "/opt/s"}'
+            ) from exc

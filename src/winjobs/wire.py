@@ -19,10 +19,12 @@ BEFORE the file (httpx does): the driver checks them before the file arrives.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 API_PREFIX = "/api/v1"
 
@@ -53,6 +55,20 @@ class JobStatus(StrEnum):
     @property
     def is_final(self) -> bool:
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+    @property
+    def phrase(self) -> str:
+        """The state in a sentence: `job 6 has succeeded`, `job 7 is queued`."""
+        return _JOB_STATUS_PHRASES[self]
+
+
+_JOB_STATUS_PHRASES = {
+    JobStatus.QUEUED: "is queued",
+    JobStatus.RUNNING: "is running",
+    JobStatus.SUCCEEDED: "has succeeded",
+    JobStatus.FAILED: "has failed",
+    JobStatus.CANCELLED: "was cancelled",
+}
 
 
 class TaskStatus(StrEnum):
@@ -92,6 +108,26 @@ class WorkerState(StrEnum):
     OFFLINE = "offline"  #: not seen for longer than the offline delay
 
 
+class PolicyState(StrEnum):
+    """Where a worker stands with its owner's policy (docs/worker.md, "The owner comes
+    first"): whether it may take work now, and what it does with a running task."""
+
+    IN_SCHEDULE = "in_schedule"  #: may take work (or runs a task normally)
+    OUTSIDE_SCHEDULE = "outside_schedule"  #: no window of its schedule covers now
+    OWNER_ACTIVE = "owner_active"  #: in a window, but the owner (input, load, memory) is busy
+    SUSPENDED = "suspended"  #: its task's solver is suspended while the owner is active
+    VACATING = "vacating"  #: killing its task's solver and handing the task back
+
+    @property
+    def label(self) -> str:
+        """How people read it: `owner active`."""
+        return self.value.replace("_", " ")
+
+    @property
+    def takes_work(self) -> bool:
+        return self is PolicyState.IN_SCHEDULE
+
+
 class FailureKind(StrEnum):
     """Whose fault a failed attempt looks like, as the worker saw it (the driver decides:
     docs/driver.md, "When attempts fail")."""
@@ -104,6 +140,113 @@ class FailureKind(StrEnum):
     MACHINE = "machine"
     #: nothing points either way (no fatal line, an incomplete run, a time limit...)
     UNKNOWN = "unknown"
+
+
+class WaitCode(StrEnum):
+    """Why queued work is not running yet (`WaitReason.code`; docs/driver.md, "Why is it
+    waiting?"). The wire field is a plain string: a newer driver may add codes."""
+
+    #: no online worker has a solver that may run the study's version
+    NO_SOLVER = "no_solver"
+    #: workers that could run it exist, but every one of them is offline
+    WORKERS_OFFLINE = "workers_offline"
+    #: the job's first task pinned a solver version no online worker has any more
+    PINNED_VERSION_GONE = "pinned_version_gone"
+    #: the job is held by its owner or an admin
+    JOB_HELD = "job_held"
+    #: the workers that could run it failed it, and leave it to others
+    FAILED_THERE = "failed_there"
+    #: the workers that could run it are held (failing, or by an admin)
+    WORKERS_HELD = "workers_held"
+    #: the workers that could run it are draining (finishing their task, taking no more)
+    WORKERS_DRAINING = "workers_draining"
+    #: the workers that could run it are kept from work by their owner's policy (outside
+    #: their schedule, owner active)
+    WORKERS_AWAY = "workers_away"
+    #: the worker that could run it gave it back for lack of disk
+    DISK_REFUSED = "disk_refused"
+    #: jobs ahead of it in the order (priority, then first come) get the workers first
+    JOBS_AHEAD = "jobs_ahead"
+    #: every worker that could run it is busy
+    WORKERS_BUSY = "workers_busy"
+    #: an idle worker that may run it takes it at its next claim
+    STARTING = "starting"
+
+
+class EtaBasis(StrEnum):
+    """What a job's ETA is estimated from (`JobSummary.eta_basis`; a plain string on the
+    wire, like `WaitReason.code`)."""
+
+    #: the job's own pace: years done (finished tasks and heartbeats) per second since
+    #: its first claim
+    PACE = "pace"
+    #: no task of it finished yet: the pace its running solvers report (years done per
+    #: second of each running task, from the solvers' logs through the heartbeats)
+    SOLVER_LOG = "solver_log"
+    #: no year done yet: the time per batch of years measured on the study's earlier
+    #: jobs (same study archive, else same study name), on the cores now running it
+    HISTORY = "history"
+
+
+#: how people read an ETA's basis (the CLI's `show`, the dashboard)
+ETA_BASIS_WORDS = {
+    EtaBasis.PACE.value: "at the job's pace so far",
+    EtaBasis.SOLVER_LOG.value: "from the years its solvers reported; no task finished yet",
+    EtaBasis.HISTORY.value: "from the study's earlier jobs; no year finished yet",
+}
+
+
+def eta_basis_words(basis: str | None) -> str:
+    """The few words that say what an ETA rests on ("" when unknown or absent)."""
+    return ETA_BASIS_WORDS.get(basis or "", "")
+
+
+class DeliveryState(StrEnum):
+    """Where one job-end notification is (docs/driver.md, "Notifications")."""
+
+    PENDING = "pending"  #: recorded when the job ended, not tried yet
+    SENT = "sent"  #: the receiver took it (HTTP 2xx, or the SMTP server accepted the mail)
+    RETRYING = "retrying"  #: an attempt failed (`last_error`); the next at `next_attempt_at`
+    GAVE_UP = "gave_up"  #: every attempt failed; not tried again
+
+
+#: `--notify mail:ADDRESS` sends an e-mail; `--notify http(s)://...` POSTs to a webhook
+MAIL_PREFIX = "mail:"
+MAX_NOTIFY_TARGETS = 20
+_MAIL_ADDRESS = re.compile(r"^[^@\s<>,;:\"]+@[^@\s<>,;:\"]+$")
+
+
+def check_mail_address(text: str) -> str:
+    """An e-mail address, stripped; ValueError if it cannot be one (no full RFC 5322:
+    the mail server has the last word)."""
+    address = text.strip()
+    if not _MAIL_ADDRESS.match(address):
+        raise ValueError(f"{text!r} is not an e-mail address (write name@example.com)")
+    return address
+
+
+def parse_notify_target(text: str) -> str:
+    """One notification target, checked and normalised: `mail:ADDRESS` or an http(s) URL.
+
+    Shared by the CLI (before anything is sent) and the driver (422 naming `notify`), so
+    both refuse the same targets with the same words. Raises ValueError saying what to fix.
+    """
+    target = text.strip()
+    if target.lower().startswith(MAIL_PREFIX):
+        return MAIL_PREFIX + check_mail_address(target[len(MAIL_PREFIX) :])
+    parts = urlsplit(target)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{text!r}: give mail:ADDRESS or a webhook URL starting with http:// or https://"
+        )
+    if any(c.isspace() for c in target) or len(target) > 2000:
+        raise ValueError(f"{text!r}: a webhook URL has no spaces and at most 2000 characters")
+    return target
+
+
+def parse_notify_targets(texts: list[str]) -> list[str]:
+    """Several targets (repeated `--notify`, the user config's list), duplicates dropped."""
+    return list(dict.fromkeys(parse_notify_target(t) for t in texts if t.strip()))
 
 
 class _Request(BaseModel):
@@ -158,6 +301,40 @@ class JobSubmitFields(_Request):
     name: str | None = Field(None, max_length=200)
     years: str | None = None
     task_time_limit_s: float | None = Field(None, gt=0, le=TIME_LIMIT_MAX_S)
+    #: whom to tell when the job ends: targets one per line, each `mail:ADDRESS` or an
+    #: http(s) webhook URL (`parse_notify_target`); normalised, at most 20
+    notify: str | None = None
+
+    @field_validator("notify")
+    @classmethod
+    def _check_notify(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        targets = parse_notify_targets(value.splitlines())
+        if len(targets) > MAX_NOTIFY_TARGETS:
+            raise ValueError(f"at most {MAX_NOTIFY_TARGETS} targets")
+        return "\n".join(targets) or None
+
+    @property
+    def notify_targets(self) -> list[str]:
+        return self.notify.splitlines() if self.notify else []
+
+
+class WaitReason(_Response):
+    """Why a queued job or task is not running yet, computed by the driver from the
+    scheduler's own rule when it is read (never stored: it changes with the pool)."""
+
+    code: str  #: a `WaitCode` value (a string: newer drivers may add codes)
+    short: str  #: a few words for a column ("no 9.3 solver", "2 jobs ahead")
+    message: str  #: one sentence for people: what it waits for, and what would change it
+    #: solver versions of the online workers (what the pool can run now)
+    pool_versions: list[str] = []
+    #: the workers that could run it, whose state is the reason (held, busy, away...)
+    workers: list[str] = []
+    jobs_ahead: list[int] = []  #: ids of the jobs served before it, in their order
+    #: when a worker that could run it is expected to take work (the first to finish its
+    #: task at its current pace, or the end of an owner's policy window); None: unknown
+    free_at: datetime | None = None
 
 
 class JobCreated(_Response):
@@ -180,6 +357,10 @@ class TaskInfo(_Response):
     log_tail: str | None = None
     #: where the task's output lives (shared mode with collect=link: on that worker's share)
     output_location: str | None = None
+    #: a queued task: why no worker runs it yet (None otherwise)
+    waiting: WaitReason | None = None
+    #: running, its solver suspended since then (the worker's owner is active)
+    suspended_since: datetime | None = None
 
 
 class JobSummary(_Response):
@@ -198,9 +379,33 @@ class JobSummary(_Response):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     eta_seconds: float | None = None
+    #: what `eta_seconds` is estimated from: an `EtaBasis` value; None without an ETA
+    eta_basis: str | None = None
     error: str | None = None
     warnings: list[str] = []
     result_available: bool = False
+    #: a job with work no worker has taken yet and nothing running (queued, or running
+    #: with every task waiting): why (None otherwise)
+    waiting: WaitReason | None = None
+    #: held by its owner or an admin: keeps its place in the queue, but no task of it is
+    #: claimed (running tasks finish). A flag beside `status`, which stays queued/running,
+    #: so that scripts reading `status` see no new value. False once the job has ended.
+    held: bool = False
+    held_by: str | None = None  #: who held it
+    held_reason: str | None = None
+
+
+class NotificationInfo(_Response):
+    """One job-end notification and how its delivery goes."""
+
+    target: str  #: `mail:ADDRESS` or the webhook URL
+    job_status: JobStatus  #: the ending it tells of
+    state: DeliveryState
+    attempts: int = 0
+    last_error: str | None = None  #: why the last attempt failed
+    next_attempt_at: datetime | None = None  #: when retrying
+    created_at: datetime
+    sent_at: datetime | None = None
 
 
 class JobDetail(JobSummary):
@@ -208,6 +413,10 @@ class JobDetail(JobSummary):
     task_time_limit_s: float | None = None
     run_folder: str | None = None  #: name of the assembled output folder, once succeeded
     tasks: list[TaskInfo] = []
+    #: whom the driver tells when the job ends, and each ending told (oldest first); only
+    #: its owner and admins see them (a webhook URL may hold a key): [] for others
+    notify: list[str] = []
+    notifications: list[NotificationInfo] = []
 
 
 #: `GET /jobs` answers one page: this many jobs when `limit` is not given, at most the max.
@@ -225,7 +434,24 @@ class PriorityChange(_Request):
     priority: int = Field(ge=1, le=100)
 
 
+class HoldRequest(_Request):
+    """`POST /jobs/{id}/hold`: why (shown with the job); the body may be left out."""
+
+    reason: str | None = Field(None, max_length=500)
+
+
 # --------------------------------------------------------------------------- workers
+
+
+class PolicyReport(_Request):
+    """A worker's policy state as it sends it (registration, claims, heartbeats)."""
+
+    state: PolicyState
+    reason: str = Field("", max_length=500)  #: why, in a few words ("keyboard used 2 min ago")
+    #: when it expects to take work next (start of its next window; once the owner has
+    #: been idle long enough); None: now (in schedule) or unknown (after its task, when
+    #: the owner leaves). Timezone-aware.
+    next_work_at: AwareDatetime | None = None
 
 
 class WorkerRegistration(_Request):
@@ -237,6 +463,7 @@ class WorkerRegistration(_Request):
     transfer: Transfer = Transfer.HTTP
     #: shared mode: the worker's own shared output root, as the DRIVER reaches it
     shared_output_root: str | None = None
+    policy: PolicyReport | None = None  #: None: a worker without an owner's policy
     #: sha256 of what the worker runs tasks with (cores, each solver's version, path,
     #: size and modification time): a held worker that registers with another one was
     #: changed by its operator, and is released (docs/driver.md)
@@ -281,6 +508,30 @@ class WorkerInfo(_Response):
     held_by: str | None = None
     #: attempts it failed in a row since its last success (releases not counted)
     failures_in_a_row: int = 0
+    #: drained by an admin (`winjobs worker-admin drain`): why, since when, by whom; it
+    #: takes no new task until it restarts or is released
+    drain_reason: str | None = None
+    drained_at: datetime | None = None
+    drained_by: str | None = None
+    #: the owner's policy as the worker last reported it (None: a worker that reports none)
+    policy: PolicyState | None = None
+    policy_reason: str | None = None
+    next_work_at: datetime | None = None  #: see PolicyReport.next_work_at
+
+    @property
+    def next_work(self) -> str | None:
+        """When it takes work next, in words, where `next_work_at` has no time to give;
+        None: at `next_work_at`, or not known (offline, held, draining, or no policy
+        reported)."""
+        if self.state in (WorkerState.OFFLINE, WorkerState.DRAINING, WorkerState.HELD):
+            return None
+        if self.policy is None or self.next_work_at is not None:
+            return None
+        if self.policy is PolicyState.IN_SCHEDULE:
+            return "after its task" if self.current_task is not None else "now"
+        if self.policy in (PolicyState.OWNER_ACTIVE, PolicyState.SUSPENDED):
+            return "when its owner leaves"
+        return None
 
 
 #: A pool's name (`winjobs slurm`'s `pool`): in URLs and in its pilots' worker names.
@@ -355,6 +606,56 @@ class PoolDemand(_Response):
     workers: list[WorkerInfo]
 
 
+class WorkerAction(_Request):
+    """An admin's hold or drain of a worker: why, in a few words (shown with its state)."""
+
+    reason: str | None = Field(None, max_length=500)
+
+
+# --------------------------------------------------------------------------- the pool
+
+
+class PoolStatus(_Response):
+    """The pool at a glance (`GET /status`, `winjobs status`): read when asked."""
+
+    at: datetime
+    #: online workers by what they do (idle + busy + held + draining = online)
+    workers_online: int
+    workers_idle: int
+    workers_busy: int
+    workers_held: int
+    workers_draining: int
+    workers_offline: int
+    cores_total: int  #: of the online workers
+    cores_busy: int  #: of the workers running a task
+    versions: list[str] = []  #: solver versions of the online workers
+    jobs_queued: int
+    jobs_running: int
+    #: years of the queued and running jobs not done yet
+    years_left: int
+    #: years done in the last hour (running tasks' reported years counted pro rata)
+    years_per_hour: float
+    #: time to run `years_left` at `years_per_hour`; None when nothing ran in the hour
+    drain_seconds: float | None = None
+
+
+class LoadPoint(_Response):
+    """The pool's load at one moment (a sample the driver records periodically)."""
+
+    at: datetime
+    workers_online: int
+    workers_busy: int
+    cores_total: int
+    cores_busy: int
+
+
+class LoadHistory(_Response):
+    """`GET /status/load`: the pool's samples of the last hours, oldest first."""
+
+    sample_s: float  #: the driver's sampling period
+    points: list[LoadPoint]
+
+
 # --------------------------------------------------------------------------- worker protocol
 
 
@@ -363,6 +664,14 @@ class ClaimRequest(_Request):
     wait_s: float = Field(25.0, ge=0, le=60)  #: long-poll: how long to wait for work
     free_disk_bytes: int | None = Field(None, ge=0, le=INT64_MAX)
     draining: bool = False
+    #: the owner's policy lets it take no work now: the driver answers at once (ending a
+    #: long-poll the worker has pending), takes nothing and leaves its cores out of the pool
+    paused: bool = False
+    policy: PolicyReport | None = None
+
+    @property
+    def takes_work(self) -> bool:
+        return not (self.draining or self.paused)
 
 
 class TaskAssignment(_Response):
@@ -396,6 +705,11 @@ class TaskAssignment(_Response):
 class Heartbeat(_Request):
     attempt: int = Field(ge=0, le=INT32_MAX)
     years_done: int = Field(0, ge=0, le=INT32_MAX)
+    #: this attempt's solver is suspended (its machine's owner is active); the lease is
+    #: renewed all the same, and the driver may give the task to an idle worker once it
+    #: has been suspended for `reassign_suspended_after_s` (docs/driver.md)
+    suspended: bool = False
+    policy: PolicyReport | None = None  #: the worker's policy state, as in claims
 
 
 class HeartbeatReply(_Response):
@@ -413,6 +727,11 @@ class FailureEvidence(_Request):
     signal: str | None = Field(None, max_length=40)  #: "SIGSEGV", "access violation"...
     #: the solver's first `[fatal]` line, the task folder's path replaced by `<task>`
     fatal_line: str | None = Field(None, max_length=2000)
+
+
+#: how a worker's reason begins when it gives a task back for lack of disk: the driver
+#: tells such refusals from other releases by it (the why-pending reason `disk_refused`)
+LOW_DISK_REASON = "not enough free disk on the worker"
 
 
 class TaskFailure(_Request):

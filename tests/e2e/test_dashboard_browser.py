@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PROJECT_ROOT
+from tests.unit.driver.helpers import make_study
 from winjobs.antares.archive import pack_study
 from winjobs.antares.example import write_example_study
 from winjobs.client import DriverClient
@@ -143,6 +144,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         lease_seconds=6,  # heartbeats (and so progress reports) every 1.5 s
         sweep_interval_s=1,
         dashboard={"refresh_seconds": 1},
+        utilisation_sample_s=1,  # the utilisation chart fills within seconds
     )
     with RunningDriver(settings) as driver:
         running = Stack(url=driver.url, tmp=tmp)
@@ -297,6 +299,7 @@ def test_the_workers_page_lists_the_workers(browser: Any, stack: Stack, long_job
         row = table.get_by_role("row").filter(has=page.get_by_role("rowheader", name=name))
         assert row.count() == 1, name
         assert "Linux" in row.inner_text() and "8.8" in row.inner_text()
+        assert "in schedule" in row.inner_text()  # the owner's policy: schedule `always`
     page.locator(".badge-busy").first.wait_for()
     assert page.get_by_role("link", name=re.compile(f"of job #{long_job}")).count() >= 1
     _screenshot(page, "workers")
@@ -373,4 +376,118 @@ def test_the_pages_work_without_javascript(browser: Any, stack: Stack, first_job
     page.get_by_role("heading", level=1).filter(has_text="north-sea-2030").wait_for()
     page.get_by_role("button", name="Sign out").click()
     page.get_by_text("You are signed out.").wait_for()
+    context.close()
+
+
+def test_the_pool_summary_charts_why_a_job_waits_and_an_admins_hand(
+    browser: Any, stack: Stack, first_job: int
+) -> None:
+    """Issue 15: the pool at a glance and its utilisation chart on the jobs page, the
+    years-done chart with its ETA line, why a job waits, and an admin draining and
+    releasing a worker with the workers page's buttons."""
+    study = write_example_study(stack.tmp / "future", nbyears=2)
+    marker = study / "study.antares"
+    marker.write_text(marker.read_text().replace("version = 880", "version = 9.3"))
+    archive = pack_study(study, stack.tmp / "future.zip").path
+    with stack.client("alice-secret") as alice:
+        future = alice.submit_job(archive, JobSubmitFields(name="future")).job_id
+    page = _signed_in(browser, stack, "ops-secret")
+    summary = page.locator("section.summary")
+    assert "Cores busy" in summary.inner_text() and "8.8" in summary.inner_text()
+    # the sampler records every second: the live refresh brings the chart in
+    page.locator("#utilisation svg polyline.series").wait_for(timeout=30_000)
+    assert "pool utilisation over the last 6 h" in (
+        page.locator("#utilisation desc").text_content() or ""
+    )
+    waiting = page.locator(f"#job-{future} .wait-short")
+    assert waiting.inner_text() == "no 9.3 solver"
+    assert "no online worker has a solver for Antares 9.3" in (waiting.get_attribute("title") or "")
+    _screenshot(page, "jobs-summary")
+
+    page.goto(f"/jobs/{future}")
+    reason = page.locator(".waiting-reason")
+    assert "the online workers have 8.8" in reason.inner_text()
+    with stack.client("ops-secret") as ops:
+        ops.cancel_job(future)
+    page.goto(f"/jobs/{first_job}")
+    page.get_by_role("heading", level=1).filter(has_text="succeeded").wait_for(timeout=60_000)
+    chart = page.get_by_role("img", name=re.compile("^Years done over time"))
+    assert chart.is_visible()
+    points = page.locator("#years-done polyline.series").get_attribute("points")
+    assert points is not None and points.split()[-1].endswith(",0.0")  # all years done
+    _screenshot(page, "job-chart")
+
+    page.get_by_role("link", name="Workers").click()
+    name = WORKERS[0]
+    page.get_by_label(f"Reason for {name}").fill("OS update")
+    page.get_by_role("button", name=f"Drain {name}").click()
+    page.get_by_role("status").filter(has_text=f"Worker {name} draining").wait_for()
+    row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=name))
+    assert "draining" in row.inner_text() and "OS update" in row.inner_text()
+    _screenshot(page, "workers-drained")
+    page.get_by_role("button", name=f"Release {name}").click()
+    page.get_by_role("status").filter(has_text=f"Worker {name} released").wait_for()
+    with stack.client("ops-secret") as ops:
+        states = {w.name: w.state for w in ops.list_workers().workers}
+    assert states[name] != "draining"
+    page.context.close()
+
+
+def test_the_owner_holds_and_releases_a_job_from_its_page(browser: Any, stack: Stack) -> None:
+    # a 9.2 study: no worker of this pool can run it, so it stays queued for the test
+    study = make_study(stack.tmp / "held-study", nbyears=3, version="9.2", caption="held-study")
+    archive = pack_study(study, stack.tmp / "held-study.zip").path
+    with stack.client("alice-secret") as alice:
+        job_id = alice.submit_job(archive, JobSubmitFields(name="held-study")).job_id
+    page = _signed_in(browser, stack, "alice-secret")
+    page.goto(f"/jobs/{job_id}")
+    page.get_by_label("Reason for holding (optional)").fill("waiting for the new costs")
+    page.get_by_role("button", name="Hold job").click()
+    page.get_by_role("status").filter(has_text=f"Job {job_id} held").wait_for()
+    assert page.locator(".job-head .badge-held").is_visible()
+    assert "Held by alice: waiting for the new costs" in page.locator(".held-note").inner_text()
+    job = stack.job(job_id)
+    assert (job.held, job.held_reason, job.status) == (True, "waiting for the new costs", "queued")
+    _screenshot(page, "job-held")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Jobs").click()
+    assert page.locator(f"#job-{job_id} .badge-held").is_visible()
+    page.goto(f"/jobs/{job_id}")
+    page.get_by_role("button", name="Release job").click()
+    page.get_by_role("status").filter(has_text=f"Job {job_id} released").wait_for()
+    assert page.locator(".job-head .badge-held").count() == 0
+    assert page.get_by_role("button", name="Hold job").is_visible()
+    assert stack.job(job_id).held is False
+    page.context.close()
+
+
+REDOC_BADGE = "image https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+def test_the_api_docs_load_with_the_network_off(browser: Any, stack: Stack) -> None:
+    """/docs and /redoc on a network without internet: every request that is not for the
+    driver itself is refused, as a company network without a way out would."""
+    context = browser.new_context(base_url=stack.url, viewport=VIEWPORT)
+    context.set_default_timeout(30_000)
+    outside: list[str] = []
+
+    def only_the_driver(route: Any) -> None:
+        if route.request.url.startswith(stack.url):
+            route.continue_()
+        else:
+            outside.append(f"{route.request.resource_type} {route.request.url}")
+            route.abort("internetdisconnected")
+
+    context.route("**/*", only_the_driver)
+    page = context.new_page()
+    page.goto("/docs")
+    page.locator(".swagger-ui .info .title").filter(has_text="winjobs driver").wait_for()
+    page.locator(".opblock-summary-path", has_text="/api/v1/jobs/{job_id}/hold").first.wait_for()
+    _screenshot(page, "api-docs")
+    page.goto("/redoc")
+    page.get_by_role("heading", name=re.compile("^winjobs driver")).wait_for()
+    page.get_by_text("/api/v1/jobs/{job_id}/release").first.wait_for(state="attached")
+    _screenshot(page, "api-redoc")
+    # All but ReDoc's "powered by" badge, whose logo its script asks of its own CDN: the
+    # page works without it. Any script, style or font from outside would be here too.
+    assert [url for url in outside if url != REDOC_BADGE] == []
     context.close()

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import yaml
 
 from tests.helpers.waiting import wait_until
@@ -39,6 +40,13 @@ WINJOBS = BIN / "winjobs"
 STANDIN = BIN / "winjobs-standin-solver"
 USER_TOKEN = "alice-secret"
 WORKER_TOKEN = "worker-secret"
+ADMIN_TOKEN = "ops-secret"
+#: a driver's `tokens:` with an admin besides the user and the workers
+TOKENS_WITH_ADMIN = [
+    {"name": "alice", "role": "user", "token": USER_TOKEN},
+    {"name": "ops", "role": "admin", "token": ADMIN_TOKEN},
+    {"name": "pool", "role": "worker", "token": WORKER_TOKEN},
+]
 
 #: Environment variables of ours that must not leak from the test run into the processes.
 _OWN_PREFIXES = ("WINJOBS_WORKER_", "WINJOBS_DRIVER_", "WINJOBS_STANDIN_")
@@ -70,6 +78,19 @@ def standin_solver(bin_dir: Path, version: str = "8.8") -> Path:
     if not link.exists():
         link.symlink_to(STANDIN)
     return link
+
+
+def run_winjobs(url: str, token: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """A `winjobs` user command against the driver at `url`, its output captured (wide
+    enough that Rich does not wrap table rows)."""
+    return subprocess.run(
+        [str(WINJOBS), *args, "--driver", url, "--token", token],
+        capture_output=True,
+        text=True,
+        env=clean_env(COLUMNS="200"),
+        timeout=120,
+        check=False,
+    )
 
 
 def start_upload_and_hang(url: str, size: int) -> socket.socket:
@@ -227,6 +248,16 @@ class Worker:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def running_solver(self, timeout: float = 30.0) -> psutil.Process:
+        """The solver this worker runs (its child, in a session of its own), once it runs."""
+
+        def find() -> psutil.Process | None:
+            children = psutil.Process(self.pid).children()
+            return children[0] if children else None
+
+        found: psutil.Process = wait_until(find, timeout, f"{self.name}'s solver")
+        return found
 
     def kill9(self) -> None:
         assert self.process is not None

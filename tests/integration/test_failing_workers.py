@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.integration.harness import (
+    ADMIN_TOKEN,
+    TOKENS_WITH_ADMIN,
     USER_TOKEN,
-    WINJOBS,
-    WORKER_TOKEN,
     Worker,
-    clean_env,
     cluster,
     make_study,
+    run_winjobs,
     standin_solver,
     submit,
     wait_final,
@@ -33,34 +32,18 @@ from winjobs.wire import JobStatus, TaskStatus, WorkerInfo, WorkerState
 
 pytestmark = pytest.mark.slow
 
-ADMIN_TOKEN = "ops-secret"
 SETTINGS = {
     "lease_seconds": 10,
     "heartbeat_interval_s": 0.3,
     "sweep_interval_s": 0.3,
     "claim_max_wait_s": 2,
     "hold_after_failures": 2,  # (3 by default) fewer tasks: a shorter test
-    "tokens": [
-        {"name": "alice", "role": "user", "token": USER_TOKEN},
-        {"name": "ops", "role": "admin", "token": ADMIN_TOKEN},
-        {"name": "pool", "role": "worker", "token": WORKER_TOKEN},
-    ],
+    "tokens": TOKENS_WITH_ADMIN,
 }
 CRASH = {"WINJOBS_STANDIN_CRASH": "1"}
 HELD = re.compile(
     r"solver crashed (\d+) times in a row: the solver crashed \(SIGSEGV, exit status 139\)"
 )
-
-
-def _winjobs(url: str, token: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(WINJOBS), *args, "--driver", url, "--token", token],
-        capture_output=True,
-        text=True,
-        env=clean_env(COLUMNS="200"),
-        timeout=60,
-        check=False,
-    )
 
 
 def _worker(client: DriverClient, name: str) -> WorkerInfo:
@@ -103,13 +86,13 @@ def test_a_crashing_worker_is_held_and_the_job_succeeds_on_the_healthy_one(
         assert f"worker broken is held: {broken.held_reason}" in driver_log
         assert _worker(client, "healthy").state is WorkerState.IDLE
 
-        listed = _winjobs(driver.url, USER_TOKEN, "workers", "--json")
+        listed = run_winjobs(driver.url, USER_TOKEN, "workers", "--json")
         assert listed.returncode == 0, listed.stderr
         by_name = {w["name"]: w for w in json.loads(listed.stdout)["workers"]}
         assert by_name["broken"]["state"] == "held"
         assert by_name["broken"]["held_reason"] == broken.held_reason
         assert by_name["healthy"]["held_reason"] is None
-        table = _winjobs(driver.url, USER_TOKEN, "workers")
+        table = run_winjobs(driver.url, USER_TOKEN, "workers")
         assert "broken  held (" in table.stdout and broken.held_reason in table.stdout
 
         # restarted as it was, it stays held (and says so); with other cores it is free
@@ -127,7 +110,7 @@ def test_a_crashing_worker_is_held_and_the_job_succeeds_on_the_healthy_one(
         )
         changed.stop()
 
-        refused = _winjobs(driver.url, USER_TOKEN, "worker-admin", "release", "broken")
+        refused = run_winjobs(driver.url, USER_TOKEN, "worker-admin", "release", "broken")
         assert refused.returncode == 1 and "needs a admin token" in refused.stderr
-        again = _winjobs(driver.url, ADMIN_TOKEN, "worker-admin", "release", "broken")
+        again = run_winjobs(driver.url, ADMIN_TOKEN, "worker-admin", "release", "broken")
         assert again.returncode == 1 and "worker broken is not held (HTTP 409)" in again.stderr

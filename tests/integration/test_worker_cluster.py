@@ -111,17 +111,6 @@ def _running_task(client: DriverClient, job_id: int, worker: str | None = None) 
     return task_id
 
 
-def _solver_of(worker: Worker) -> psutil.Process:
-    """The solver the worker process runs (its child, in a session of its own)."""
-
-    def find() -> psutil.Process | None:
-        children = psutil.Process(worker.pid).children()
-        return children[0] if children else None
-
-    found: psutil.Process = wait_until(find, 30, f"{worker.name}'s solver")
-    return found
-
-
 def _assert_years_once(job: JobDetail) -> None:
     done = [
         year for task in job.tasks if task.status is TaskStatus.SUCCEEDED for year in task.years
@@ -153,7 +142,7 @@ def test_a_killed_worker_s_years_run_elsewhere(
         _registered(client, 1)
         job_id = submit(client, make_study(tmp_path, 8), tmp_path)
         task_id = _running_task(client, job_id, "doomed")
-        orphan = _solver_of(doomed)
+        orphan = doomed.running_solver()
         leftovers.append(orphan)
         doomed.kill9()
         _start(workers, driver, "rescuer", solver, env={SECONDS: "0.05"})
@@ -200,7 +189,7 @@ def test_cancel_kills_the_solver_within_seconds(tmp_path: Path, solver: Path) ->
         _registered(client, 1)
         job_id = submit(client, make_study(tmp_path, 4), tmp_path)
         _running_task(client, job_id)
-        process = _solver_of(worker)
+        process = worker.running_solver()
         client.cancel_job(job_id)
         psutil.wait_procs([process], timeout=GENEROUS_S)  # at the worker's next heartbeat
         assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
@@ -242,7 +231,7 @@ def test_a_hanging_solver_is_killed_at_the_task_time_limit(tmp_path: Path, solve
         _registered(client, 1)
         job_id = submit(client, make_study(tmp_path, 2), tmp_path, task_time_limit_s=3)
         _running_task(client, job_id)
-        process = _solver_of(worker)
+        process = worker.running_solver()
         job = wait_final(client, job_id, 60)
         assert job.status is JobStatus.FAILED
         assert "killed at the task time limit of 3 s" in (job.error or "")
@@ -257,7 +246,7 @@ def test_ctrl_c_drains_and_twice_hands_the_task_back(tmp_path: Path, solver: Pat
         first = _running_task(client, job_id, "patient")
         # The driver shows a task running from the moment it answers the claim; the
         # worker holds it once its solver runs. A stop in between hands the task back.
-        _solver_of(patient)
+        patient.running_solver()
         patient.send(signal.SIGINT)
         assert patient.wait(60) == 0  # finished its task first
         job = client.get_job(job_id)
@@ -267,7 +256,7 @@ def test_ctrl_c_drains_and_twice_hands_the_task_back(tmp_path: Path, solver: Pat
 
         hasty = _start(workers, driver, "hasty", solver, cores=1, env={"WINJOBS_STANDIN_HANG": "1"})
         second = _running_task(client, job_id, "hasty")
-        process = _solver_of(hasty)
+        process = hasty.running_solver()
         hasty.send(signal.SIGTERM)
         # a second signal sent before the first was handled would be merged into it
         wait_until(lambda: "no new tasks" in hasty.log(), 30, "the first signal's effect")

@@ -9,7 +9,16 @@ import pytest
 from pydantic import ValidationError
 
 from winjobs.client import DriverClient
-from winjobs.wire import ClaimRequest, Heartbeat, JobList, TaskFailure, WorkerRegistration
+from winjobs.wire import (
+    ClaimRequest,
+    Heartbeat,
+    JobList,
+    JobSubmitFields,
+    PolicyReport,
+    TaskFailure,
+    WorkerRegistration,
+    parse_notify_target,
+)
 
 
 def _job_from_a_newer_driver() -> dict[str, object]:
@@ -57,3 +66,66 @@ def test_the_driver_refuses_unknown_fields_in_what_it_receives(
 ) -> None:
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         model.model_validate(body)
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("mail:me@example.com", "mail:me@example.com"),
+        (" MAIL: me@example.com ", "mail:me@example.com"),
+        ("https://hooks.example.com/winjobs?x=1", "https://hooks.example.com/winjobs?x=1"),
+        ("http://127.0.0.1:9000/hook", "http://127.0.0.1:9000/hook"),
+    ],
+)
+def test_notify_targets_are_normalised(text: str, target: str) -> None:
+    assert parse_notify_target(text) == target
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("me@example.com", "give mail:ADDRESS or a webhook URL"),
+        ("mail:me", "is not an e-mail address"),
+        ("mail:a@b@c", "is not an e-mail address"),
+        ("mail:", "is not an e-mail address"),
+        ("ftp://example.com/x", "give mail:ADDRESS or a webhook URL"),
+        ("https://", "give mail:ADDRESS or a webhook URL"),
+        ("https://example.com/a b", "no spaces"),
+    ],
+)
+def test_bad_notify_targets_say_what_to_write(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_notify_target(text)
+
+
+def test_the_submit_field_holds_one_target_per_line_without_duplicates() -> None:
+    fields = JobSubmitFields(notify="mail:a@b.c\n\nhttps://h/x\nmail:a@b.c\n")
+    assert fields.notify_targets == ["mail:a@b.c", "https://h/x"]
+    with pytest.raises(ValidationError, match="notify"):
+        JobSubmitFields(notify="mail:a@b.c\nnope")
+    with pytest.raises(ValidationError, match="at most 20 targets"):
+        JobSubmitFields(notify="\n".join(f"mail:u{i}@b.c" for i in range(21)))
+
+
+def test_job_states_read_as_sentences() -> None:
+    from winjobs.wire import JobStatus
+
+    assert [f"job 6 {s.phrase}" for s in JobStatus] == [
+        "job 6 is queued",
+        "job 6 is running",
+        "job 6 has succeeded",
+        "job 6 has failed",
+        "job 6 was cancelled",
+    ]
+
+
+def test_a_policy_report_s_next_work_time_must_say_its_zone() -> None:
+    """The driver stores it as UTC: a naive time is refused (422), not guessed."""
+    with pytest.raises(ValidationError, match="timezone"):
+        PolicyReport.model_validate(
+            {"state": "outside_schedule", "next_work_at": "2026-01-05T19:00"}
+        )
+    report = PolicyReport.model_validate(
+        {"state": "outside_schedule", "next_work_at": "2026-01-05T19:00+01:00"}
+    )
+    assert report.next_work_at is not None and report.next_work_at.utcoffset() is not None

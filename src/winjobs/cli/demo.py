@@ -34,6 +34,7 @@ from winjobs.antares.example import example_study_path
 from winjobs.antares.study import open_study
 from winjobs.cli.app import app, console, err_console
 from winjobs.cli.common import DebugOpt, InputError
+from winjobs.cli.demo_owner import SECONDS_PER_YEAR, OwnerScene
 from winjobs.cli.follow import JobFollower, StoppedFollowing
 from winjobs.cli.processes import Child, ChildFailed, Children, winjobs_command
 from winjobs.cli.render import format_seconds
@@ -41,6 +42,7 @@ from winjobs.cli.transfer import SubmitRequest, fetch_result, send_study
 from winjobs.cli.userconfig import Connection
 from winjobs.client import DriverClient
 from winjobs.errors import WinjobsError
+from winjobs.ops.words import counted
 from winjobs.wire import JobDetail, JobStatus
 
 #: Seconds each MC year takes in the stand-in: long enough to watch, short enough that
@@ -67,6 +69,8 @@ class DemoPlan:
     antares_version: str
     solver: Path
     seconds_per_year: str
+    #: --owner-active-after: the owner of worker 1 comes back mid-job
+    owner: OwnerScene | None = None
     user_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     worker_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -135,6 +139,7 @@ def write_configs(plan: DemoPlan) -> tuple[Path, list[Path]]:
             "cores": DEMO_CORES_PER_WORKER,
             "data_dir": str(plan.root / f"worker-{index}"),
             "solvers": {plan.antares_version: str(plan.solver)},
+            **(plan.owner.worker_settings(index) if plan.owner else {}),
         }
         path = config_dir / f"worker-{index}.yaml"
         path.write_text(yaml.safe_dump(worker, sort_keys=False), encoding="utf-8")
@@ -175,10 +180,13 @@ def prepare_root(data_dir: Path | None) -> Path:
     return data_dir.resolve()
 
 
-def make_plan(root: Path, port: int, workers: int) -> tuple[DemoPlan, Path]:
+def make_plan(
+    root: Path, port: int, workers: int, owner_after_s: float | None = None
+) -> tuple[DemoPlan, Path]:
     """Copy the example study into `root` and decide ports, tokens, solver, timing."""
     study = root / "demo-study"
     shutil.copytree(example_study_path(), study, ignore=shutil.ignore_patterns("output"))
+    owner = OwnerScene(root, owner_after_s) if owner_after_s is not None else None
     plan = DemoPlan(
         root=root,
         port=port or free_port(),
@@ -186,7 +194,8 @@ def make_plan(root: Path, port: int, workers: int) -> tuple[DemoPlan, Path]:
         antares_version=open_study(study).version,
         solver=standin_solver(root / "bin"),
         seconds_per_year=os.environ.get(STANDIN_SECONDS_ENV, "").strip()
-        or str(DEMO_SECONDS_PER_YEAR),
+        or (SECONDS_PER_YEAR if owner else str(DEMO_SECONDS_PER_YEAR)),
+        owner=owner,
     )
     return plan, study
 
@@ -196,6 +205,7 @@ class DemoOutcome:
     job: JobDetail
     output: Path
     seconds: float
+    owner_story: list[str] = field(default_factory=list)  #: --owner-active-after
 
 
 def start_children(plan: DemoPlan, children: Children, client: DriverClient) -> None:
@@ -233,14 +243,21 @@ def run_job(plan: DemoPlan, client: DriverClient, study: Path) -> DemoOutcome:
     started = time.monotonic()
     created = send_study(client, connection, SubmitRequest(study, name="demo"), err_console)
     err_console.print(f"submitted job {created.job_id}")
-    job = JobFollower(client, err_console).follow(created.job_id)
+    if plan.owner is not None:
+        plan.owner.start()
+    try:
+        job = JobFollower(client, err_console).follow(created.job_id)
+    finally:
+        if plan.owner is not None:
+            plan.owner.stop()
     if job.status != JobStatus.SUCCEEDED:
         raise WinjobsError(
             f"the demo job ended {job.status}: {job.error or 'no reason given'} "
             f"(logs in {plan.root / 'logs'})"
         )
     output = fetch_result(client, job, study / "output", err_console)
-    return DemoOutcome(client.get_job(job.id), output, time.monotonic() - started)
+    story = plan.owner.story(client, job) if plan.owner is not None else []
+    return DemoOutcome(client.get_job(job.id), output, time.monotonic() - started, story)
 
 
 def print_summary(plan: DemoPlan, outcome: DemoOutcome, total_seconds: float) -> None:
@@ -248,12 +265,15 @@ def print_summary(plan: DemoPlan, outcome: DemoOutcome, total_seconds: float) ->
     workers = sorted({t.worker for t in job.tasks if t.worker and t.status == "succeeded"})
     console.print(f"merged output: {outcome.output}", highlight=False, soft_wrap=True)
     console.print(
-        f"{job.years_total} years in {len(job.tasks)} tasks on {len(workers)} workers "
+        f"{counted(job.years_total, 'year')} in {counted(len(job.tasks), 'task')} on "
+        f"{counted(len(workers), 'worker')} "
         f"({', '.join(workers)}), {format_seconds(outcome.seconds)} from submit to result, "
         f"{format_seconds(total_seconds)} in all",
         highlight=False,
         soft_wrap=True,
     )
+    for line in outcome.owner_story:
+        console.print(line, highlight=False, soft_wrap=True)
     console.print(f"everything is in {plan.root}", highlight=False, soft_wrap=True)
 
 
@@ -296,6 +316,16 @@ def demo(
     port: Annotated[
         int, typer.Option("--port", metavar="PORT", help="Driver port (0: a free one).")
     ] = 0,
+    owner_active_after: Annotated[
+        float | None,
+        typer.Option(
+            "--owner-active-after",
+            metavar="S",
+            help="S seconds after demo-worker-1 starts its first task, its owner comes "
+            "back and stays: the solver is suspended, then the task vacated and run "
+            "elsewhere (docs/worker.md).",
+        ),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run the whole loop on this machine: driver, workers, a job, its merged output."""
@@ -303,10 +333,15 @@ def demo(
         raise InputError(f"--workers must be between 1 and 8, not {workers}")
     if not 0 <= port <= 65535:
         raise InputError(f"--port must be between 0 and 65535, not {port}")
+    if owner_active_after is not None and (owner_active_after < 0 or workers < 2):
+        raise InputError(
+            "--owner-active-after needs a number of seconds >= 0 and --workers 2 or more "
+            "(the other workers run what the owner's PC hands back)"
+        )
     began = time.monotonic()
     root = prepare_root(data_dir)
     err_console.print(f"demo folder: {root}", highlight=False, soft_wrap=True)
-    plan, study = make_plan(root, port, workers)
+    plan, study = make_plan(root, port, workers, owner_active_after)
     try:
         with Children() as children:
             with DriverClient.connect(plan.url, plan.user_token) as client:

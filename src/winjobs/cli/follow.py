@@ -16,9 +16,10 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from winjobs.cli.render import format_seconds
+from winjobs.cli.render import format_seconds, job_state
 from winjobs.client import ClientError, DriverClient
 from winjobs.errors import WinjobsError
+from winjobs.ops.words import counted
 from winjobs.wire import JobDetail
 
 #: Seconds between two looks at the job (a GET of a few hundred bytes).
@@ -33,7 +34,7 @@ class StoppedFollowing(WinjobsError):
 
 def eta_text(job: JobDetail, now: datetime) -> str:
     """The driver's ETA, else one from the pace so far; `-` until there is a pace."""
-    if job.status.is_final:
+    if job.status.is_final or job.held:
         return "-"
     if job.eta_seconds is not None:
         return format_seconds(job.eta_seconds)
@@ -45,9 +46,9 @@ def eta_text(job: JobDetail, now: datetime) -> str:
 
 
 def summary_line(job: JobDetail, now: datetime) -> str:
-    line = f"job {job.id} {job.status}: {job.years_done}/{job.years_total} years"
+    line = f"job {job.id} {job_state(job)}: {job.years_done}/{job.years_total} years"
     if job.tasks_running:
-        line += f", {job.tasks_running} task(s) running"
+        line += f", {counted(job.tasks_running, 'task')} running"
     eta = eta_text(job, now)
     if eta != "-":
         line += f", eta {eta}"
@@ -104,7 +105,7 @@ class JobFollower:
         while True:
             job = self._poll(job_id)
             line = summary_line(job, datetime.now(UTC))
-            key = f"{job.status} {job.years_done} {job.tasks_running}"
+            key = f"{job_state(job)} {job.years_done} {job.tasks_running}"
             if key != last:
                 self._console.print(line, highlight=False)
                 last = key
@@ -126,7 +127,7 @@ class JobFollower:
                 job = self._poll(job_id)
                 fields: dict[str, Any] = {
                     "job": job.id,
-                    "status": str(job.status),
+                    "status": job_state(job),
                     "running": job.tasks_running,
                     "eta": eta_text(job, datetime.now(UTC)),
                 }

@@ -1,10 +1,11 @@
-"""User commands on jobs already on the driver: list, show, wait, cancel, priority, retry,
-logs, and the workers list. Each parses its options and calls `DriverClient`; the look is
-in `render`, the waiting in `follow`.
+"""User commands on jobs already on the driver: list, show, wait, cancel, priority, hold,
+release, retry, logs, the workers list and the pool's status. Each parses its options and
+calls `DriverClient`; the look is in `render`, the waiting in `follow`.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -26,13 +27,16 @@ from winjobs.cli.common import (
 from winjobs.cli.follow import JobFollower
 from winjobs.cli.render import (
     format_progress,
+    hold_text,
     job_view,
     jobs_table,
     pools_view,
+    status_view,
     to_json,
     workers_view,
 )
 from winjobs.client import DriverClient
+from winjobs.ops.words import counted
 from winjobs.wire import JOBS_LIMIT_DEFAULT, JOBS_LIMIT_MAX, JobDetail, JobStatus
 
 
@@ -124,7 +128,7 @@ def wait_job(
     with driver_session(driver, token) as (client, _):
         job = wait_for(client, job_id, as_json)
     if not as_json:
-        console.print(f"job {job.id} succeeded ({job.years_total} years)")
+        console.print(f"job {job.id} succeeded ({counted(job.years_total, 'year')})")
 
 
 @app.command("cancel")
@@ -159,6 +163,41 @@ def set_priority(
     print_result(job, as_json, f"job {job.id} now has priority {job.priority}")
 
 
+@app.command("hold")
+def hold_job(
+    job_id: JobArg,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", metavar="TEXT", help="Why, shown with the job."),
+    ] = None,
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Hold a queued or running job: it keeps its place in the queue but no task of it
+    starts until `winjobs release JOB`; its running tasks finish."""
+    if reason is not None and len(reason) > 500:
+        raise InputError("--reason must be at most 500 characters long")
+    with driver_session(driver, token) as (client, _):
+        job = client.hold_job(job_id, reason)
+    print_result(job, as_json, f"job {job.id} held: {hold_text(job)}")
+
+
+@app.command("release")
+def release_job(
+    job_id: JobArg,
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Release a held job: its tasks start again, at its place in the queue."""
+    with driver_session(driver, token) as (client, _):
+        job = client.release_job(job_id)
+    print_result(job, as_json, f"job {job.id} released: it {job.status.phrase} again")
+
+
 @app.command("retry")
 def retry_job(
     job_id: JobArg,
@@ -171,7 +210,7 @@ def retry_job(
     with driver_session(driver, token) as (client, _):
         job = client.retry_job(job_id)
     done = format_progress(job.years_done, job.years_total)
-    print_result(job, as_json, f"job {job.id} {job.status} again ({done} years already done)")
+    print_result(job, as_json, f"job {job.id} {job.status} again (years already done: {done})")
 
 
 @app.command("logs")
@@ -183,6 +222,7 @@ def show_logs(
     ] = None,
     driver: DriverOpt = None,
     token: TokenOpt = None,
+    as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Print a job's log, or with --task the log of one of its tasks."""
@@ -190,7 +230,10 @@ def show_logs(
         raise InputError(f"--task must be a task id as `winjobs show {job_id}` lists, not {task}")
     with driver_session(driver, token) as (client, _):
         text = client.job_log(job_id) if task is None else client.task_log(job_id, task)
-    typer.echo(text, nl=not text.endswith("\n"))
+    if as_json:
+        typer.echo(json.dumps({"job_id": job_id, "task_id": task, "log": text}, indent=2))
+    else:
+        typer.echo(text, nl=not text.endswith("\n"))
 
 
 @app.command("workers")
@@ -215,3 +258,20 @@ def list_workers(
         console.print(workers_view(listing.workers, now))
     if listing.pools:
         console.print(pools_view(listing.pools, now))
+
+
+@app.command("status")
+def pool_status(
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """The pool at a glance: workers by state, cores busy, jobs queued and running, years
+    left, the last hour's throughput and the time to drain the queue at that pace."""
+    with driver_session(driver, token) as (client, _):
+        pool = client.pool_status()
+    if as_json:
+        typer.echo(to_json(pool))
+    else:
+        console.print(status_view(pool))

@@ -7,19 +7,26 @@ Windows: makes the links and shares (as administrator, after asking). Linux, or
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from winjobs.cli.app import app, console, err_console
+from winjobs.cli.common import InputError
 from winjobs.errors import WinjobsError
 from winjobs.ops.links import (
     DEFAULT_ROOT,
+    Access,
+    Grant,
+    LocalDisk,
     Platform,
     Step,
     command_line,
+    drive_steps,
+    folder_steps,
     linux_path_map,
-    local_steps,
+    parse_folder,
     parse_remote,
     remote_steps,
 )
@@ -90,21 +97,75 @@ def _carry_out(steps: list[Step], platform: Platform, yes: bool, dry_run: bool) 
 
 @links_app.command("setup-local")
 def setup_local(
-    root: RootOpt = None,
+    folders: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[NAME=]FOLDER...",
+            help=r"winjobs' data folders to share, e.g. D:\winjobs (shared as \\THIS-MACHINE"
+            r"\winjobs); NAME= names the share.",
+            show_default=False,
+        ),
+    ] = None,
     grant: Annotated[
-        str,
-        typer.Option("--grant", help="Account or group given change rights on the shares."),
-    ] = "Everyone",
+        list[str] | None,
+        typer.Option(
+            "--grant",
+            metavar="ACCOUNT",
+            help="Account or group that may read the shares (repeat it).",
+        ),
+    ] = None,
+    grant_change: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grant-change",
+            metavar="ACCOUNT",
+            help="Account or group that may also write through the shares (repeat it).",
+        ),
+    ] = None,
+    whole_drives: Annotated[
+        bool,
+        typer.Option(
+            "--whole-drives",
+            help="Share every fixed drive instead (the original tool's way): everything on "
+            "them becomes readable by the accounts granted.",
+        ),
+    ] = False,
+    root: RootOpt = None,
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
     platform: PlatformOpt = None,
 ) -> None:
-    r"""Link each fixed drive as <root>\drives\<X> and share it as \\THIS-MACHINE\<X>.
+    r"""Share winjobs' data folders to the accounts named, read-only unless --grant-change.
 
-    Run it once on every machine (driver and workers). Other machines then reach this
-    one's drive D as \\THIS-MACHINE\D (see setup-remote).
+    On the driver the folder of its shared_root, on each worker its shared_output_dir.
+    Other machines then reach PC1's D:\winjobs as \\PC1\winjobs (see setup-remote).
     """
     system = platform or this_platform()
+    grants = [Grant(a) for a in grant or []] + [Grant(a, Access.CHANGE) for a in grant_change or []]
+    if whole_drives:
+        if folders:
+            raise InputError("give data folders or --whole-drives, not both")
+        _carry_out(drive_steps(system, _drives(system), grants, root), system, yes, dry_run)
+        return
+    if not folders:
+        raise InputError(
+            r"name the data folders to share (the driver's shared_root, a worker's "
+            r"shared_output_dir), e.g. winjobs links setup-local D:\winjobs --grant "
+            r"CORP\winjobs-pool; --whole-drives shares whole drives instead"
+        )
+    here = system is this_platform()
+    shared = [parse_folder(_existing(text) if here else text, system) for text in folders]
+    _carry_out(folder_steps(system, shared, grants), system, yes, dry_run)
+
+
+def _drives(system: Platform) -> list[LocalDisk]:
+    """This machine's fixed drives, with the warning that `--whole-drives` deserves."""
+    err_console.print(
+        "warning: --whole-drives shares every fixed drive, with everything on it, not only "
+        "winjobs' folders: prefer naming the data folders",
+        markup=False,
+        soft_wrap=True,
+    )
     disks = fixed_disks(system) if system is this_platform() else []
     if not disks:
         err_console.print(
@@ -112,7 +173,16 @@ def setup_local(
             + ("" if system is this_platform() else " (run it on that machine)"),
             markup=False,
         )
-    _carry_out(local_steps(system, disks, root, grant), system, yes, dry_run)
+    return disks
+
+
+def _existing(text: str) -> str:
+    """A folder of this machine: made absolute, and refused unless it is a folder."""
+    name, sep, path = text.rpartition("=") if "=" in text else ("", "", text)
+    folder = Path(path).absolute()
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder of this machine: create it first")
+    return f"{name}{sep}{folder}"
 
 
 @links_app.command("setup-remote")

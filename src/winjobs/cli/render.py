@@ -18,14 +18,19 @@ from rich.text import Text
 
 from winjobs.cli.years import format_years
 from winjobs.ops.durations import elapsed_parts
+from winjobs.ops.words import counted
 from winjobs.wire import (
+    DeliveryState,
     JobDetail,
     JobStatus,
     JobSummary,
+    NotificationInfo,
     PilotPool,
+    PoolStatus,
     TaskInfo,
     TaskStatus,
     WorkerInfo,
+    eta_basis_words,
 )
 
 _STATUS_STYLE = {
@@ -39,6 +44,11 @@ _STATUS_STYLE = {
     "draining": "yellow",
     "held": "bold red",
     "offline": "dim",
+    "in schedule": "green",
+    "outside schedule": "dim",
+    "owner active": "yellow",
+    "suspended": "bold yellow",
+    "vacating": "red",
     "PENDING": "yellow",
     "RUNNING": "cyan",
 }
@@ -51,6 +61,28 @@ def to_json(model: BaseModel) -> str:
 
 def status_text(status: str) -> Text:
     return Text(status, style=_STATUS_STYLE.get(status, ""))
+
+
+def job_state(job: JobSummary) -> str:
+    """The job's status, with `held` beside it: `queued, held`."""
+    return f"{job.status}, held" if job.held else str(job.status)
+
+
+def job_state_text(job: JobSummary) -> Text:
+    text = status_text(job.status)
+    if job.held:
+        text.append(", held", style="bold yellow")
+    return text
+
+
+def hold_text(job: JobSummary) -> str:
+    """Who held the job and why, and what that means for its tasks."""
+    who = f"by {job.held_by}" + (f": {job.held_reason}" if job.held_reason else "")
+    running = job.tasks_running
+    effect = "no new task starts"
+    if running:
+        effect += f"; {counted(running, 'running task')} {'finishes' if running == 1 else 'finish'}"
+    return f"{who} ({effect}; winjobs release {job.id} lets it go on)"
 
 
 def format_seconds(seconds: float) -> str:
@@ -81,7 +113,7 @@ def _duration(started: datetime | None, finished: datetime | None, now: datetime
 
 def jobs_table(jobs: Sequence[JobSummary], now: datetime) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("ID", "NAME", "SUBMITTER", "PRIO", "STATUS", "PROGRESS", "AGE"):
+    for column in ("ID", "NAME", "SUBMITTER", "PRIO", "STATUS", "PROGRESS", "AGE", "WAITING"):
         table.add_column(column, justify="right" if column in ("ID", "PRIO") else "left")
     for job in jobs:
         progress = format_progress(job.years_done, job.years_total)
@@ -92,11 +124,20 @@ def jobs_table(jobs: Sequence[JobSummary], now: datetime) -> Table:
             job.name,
             job.submitter,
             str(job.priority),
-            status_text(job.status),
+            job_state_text(job),
             progress,
             format_age(job.created_at, now),
+            Text(job.waiting.short, style="yellow") if job.waiting else "",
         )
     return table
+
+
+def eta_text(job: JobSummary) -> str | None:
+    """`12m 30s (at the job's pace so far)`; None without an ETA."""
+    if job.eta_seconds is None or job.status.is_final:
+        return None
+    basis = eta_basis_words(job.eta_basis)
+    return format_seconds(job.eta_seconds) + (f" ({basis})" if basis else "")
 
 
 def job_facts(job: JobDetail, now: datetime) -> Table:
@@ -106,18 +147,21 @@ def job_facts(job: JobDetail, now: datetime) -> Table:
     facts.add_column()
     rows: list[tuple[str, str | Text]] = [
         ("job", f"{job.id}  {job.name}"),
-        ("status", status_text(job.status)),
+        ("status", job_state_text(job)),
         ("submitter", job.submitter),
         ("priority", str(job.priority)),
+        *([("held", Text(hold_text(job), style="yellow"))] if job.held else []),
         ("study", f"{job.study_name} (Antares {job.antares_version}, {job.mode})"),
-        ("years", f"{format_years(job.years)} ({job.years_total} years)"),
+        ("years", f"{format_years(job.years)} ({counted(job.years_total, 'year')})"),
         ("progress", format_progress(job.years_done, job.years_total)),
         ("submitted", f"{format_age(job.created_at, now)} ago"),
     ]
     if job.started_at is not None:
         rows.append(("run time", _duration(job.started_at, job.finished_at, now)))
-    if job.eta_seconds is not None and not job.status.is_final:
-        rows.append(("eta", format_seconds(job.eta_seconds)))
+    if (eta := eta_text(job)) is not None:
+        rows.append(("eta", eta))
+    if job.waiting is not None:
+        rows.append(("waiting", Text(job.waiting.message, style="yellow")))
     if job.task_time_limit_s is not None:
         rows.append(("time limit", f"{format_seconds(job.task_time_limit_s)} per task"))
     if job.run_folder:
@@ -125,9 +169,33 @@ def job_facts(job: JobDetail, now: datetime) -> Table:
     if job.error:
         rows.append(("error", Text(job.error, style="red")))
     rows.extend(("warning", Text(w, style="yellow")) for w in job.warnings)
+    rows.extend(("notify", notify_text(target, job.notifications, now)) for target in job.notify)
     for key, value in rows:
         facts.add_row(key, value)
     return facts
+
+
+def notify_text(target: str, sent: Sequence[NotificationInfo], now: datetime) -> Text:
+    """A target and how telling it of the job's last ending went (nothing yet: running)."""
+    text = Text(target)
+    mine = [n for n in sent if n.target == target]
+    if not mine:
+        return text
+    last = mine[-1]
+    tries = f"{last.attempts} attempt{'s' if last.attempts != 1 else ''}"
+    if last.state == DeliveryState.SENT and last.sent_at is not None:
+        text.append(f"  sent {format_age(last.sent_at, now)} ago", style="green")
+    elif last.state == DeliveryState.PENDING:
+        text.append("  pending", style="yellow")
+    elif last.state == DeliveryState.RETRYING:
+        when = ""
+        if last.next_attempt_at is not None:
+            wait = max(0.0, (last.next_attempt_at - now).total_seconds())
+            when = f", next in {format_seconds(wait)}"
+        text.append(f"  retrying ({tries}{when}): {last.last_error}", style="yellow")
+    else:
+        text.append(f"  gave up after {tries}: {last.last_error}", style="red")
+    return text
 
 
 def tasks_table(tasks: Sequence[TaskInfo], now: datetime) -> Table:
@@ -138,6 +206,8 @@ def tasks_table(tasks: Sequence[TaskInfo], now: datetime) -> Table:
         status = status_text(task.status)
         if task.status == TaskStatus.FAILED and task.error:
             status.append(f": {task.error}", style="red")
+        if task.waiting is not None:
+            status.append(f" ({task.waiting.short})", style="yellow")
         table.add_row(
             str(task.id),
             format_years(task.years),
@@ -179,22 +249,31 @@ def job_view(job: JobDetail, now: datetime) -> RenderableType:
     return Group(*parts)
 
 
+def next_work(worker: WorkerInfo, now: datetime) -> str:
+    """When the worker takes work next: `now`, `after its task`, `Mon 19:00 (in 9h 30m)`
+    (the reader's local time), `-` when not known."""
+    if worker.next_work_at is not None:
+        moment = f"{worker.next_work_at.astimezone():%a %H:%M}"
+        wait = (worker.next_work_at - now).total_seconds()
+        return f"{moment} (in {format_seconds(wait)})" if wait >= 1 else moment
+    return worker.next_work or "-"
+
+
 def workers_view(workers: Sequence[WorkerInfo], now: datetime) -> RenderableType:
     """`winjobs workers`: the table, then why each held worker is held (a reason is too
     long for a column) and how to release it."""
-    held = [w for w in workers if w.held_reason]
+    held = [w for w in workers if w.held_reason or w.drain_reason]
     if not held:
         return workers_table(workers, now)
     notes = Table.grid(padding=(0, 2))
     notes.add_column(style="bold")
     notes.add_column()
     for worker in held:
-        when = f" ({format_age(worker.held_at, now)} ago)" if worker.held_at else ""
-        by = f", by {worker.held_by}" if worker.held_by and worker.held_by != "driver" else ""
-        notes.add_row(worker.name, Text(f"held{when}{by}: {worker.held_reason}", style="red"))
+        notes.add_row(worker.name, _hold_note(worker, now))
     hint = Text(
         "held workers take no new task until `winjobs worker-admin release NAME` (an admin) "
-        "or a restart with a changed configuration",
+        "or, held by the driver, a restart with a changed configuration; drained ones until "
+        "they restart or are released",
         style="dim",
     )
     return Group(workers_table(workers, now), Text(""), notes, hint)
@@ -202,7 +281,8 @@ def workers_view(workers: Sequence[WorkerInfo], now: datetime) -> RenderableType
 
 def workers_table(workers: Sequence[WorkerInfo], now: datetime) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("NAME", "CORES", "VERSIONS", "STATE", "RUNNING", "LAST SEEN"):
+    columns = ("NAME", "CORES", "VERSIONS", "STATE", "POLICY", "NEXT WORK", "RUNNING")
+    for column in (*columns, "LAST SEEN"):
         table.add_column(column, justify="right" if column == "CORES" else "left")
     for worker in workers:
         table.add_row(
@@ -210,10 +290,54 @@ def workers_table(workers: Sequence[WorkerInfo], now: datetime) -> Table:
             str(worker.cores),
             ", ".join(worker.versions),
             status_text(worker.state),
+            status_text(worker.policy.label) if worker.policy else Text("-"),
+            next_work(worker, now),
             running_tasks(worker),
             f"{format_age(worker.last_seen, now)} ago",
         )
     return table
+
+
+def _hold_note(worker: WorkerInfo, now: datetime) -> Text:
+    """`held (5m ago), by ops: disk to replace` or `drained (...)`."""
+    drained = worker.drain_reason is not None
+    since = worker.drained_at if drained else worker.held_at
+    by = worker.drained_by if drained else worker.held_by
+    when = f" ({format_age(since, now)} ago)" if since else ""
+    who = f", by {by}" if by and by != "driver" else ""
+    reason = worker.drain_reason if drained else worker.held_reason
+    word = "drained" if drained else "held"
+    return Text(f"{word}{when}{who}: {reason}", style="yellow" if drained else "red")
+
+
+def status_view(pool: PoolStatus) -> Table:
+    """`winjobs status`: the pool at a glance, one `key  value` line per fact."""
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    states = [
+        (pool.workers_idle, "idle"),
+        (pool.workers_busy, "busy"),
+        (pool.workers_held, "held"),
+        (pool.workers_draining, "draining"),
+    ]
+    online = ", ".join(f"{count} {word}" for count, word in states if count)
+    drain = "-" if pool.drain_seconds is None else format_seconds(pool.drain_seconds)
+    if pool.drain_seconds is None and pool.years_left:
+        drain = "unknown (no year done in the last hour)"
+    rows = [
+        ("workers", f"{pool.workers_online} online ({online or 'none'}), "
+                    f"{pool.workers_offline} offline"),
+        ("cores", f"{pool.cores_busy}/{pool.cores_total} busy"),
+        ("solvers", ", ".join(pool.versions) or "none online"),
+        ("jobs", f"{pool.jobs_queued} queued, {pool.jobs_running} running"),
+        ("years left", str(pool.years_left)),
+        ("throughput", f"{pool.years_per_hour:g} years/h (last hour)"),
+        ("queue drains in", drain),
+    ]  # fmt: skip
+    for key, value in rows:
+        facts.add_row(key, value)
+    return facts
 
 
 def pool_heading(pool: PilotPool, now: datetime) -> Text:

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from winjobs.antares.merge import McIndMode, merge_runs
+from winjobs.antares.merge import McIndMode, MergeReport, merge_runs
 from winjobs.antares.study import open_study
 from winjobs.cli.app import app, console, err_console
+from winjobs.cli.common import JsonOpt
+from winjobs.ops.words import counted
+
+
+def merge_facts(report: MergeReport) -> dict[str, Any]:
+    """The `--json` contract: absolute paths, MC years 0-based as in every JSON we print."""
+    return {
+        "output": str(report.out_dir.absolute()),
+        "runs": [str(run.absolute()) for run in report.runs],
+        "years": list(report.years),
+        "tables": report.tables,
+        "mc_ind_years": report.mc_ind_years,
+        "warnings": list(report.warnings),
+    }
 
 
 @app.command("merge")
@@ -40,6 +55,7 @@ def merge_command(
             "link (symbolic links; on Windows needs Developer Mode).",
         ),
     ] = "copy",
+    as_json: JsonOpt = False,
 ) -> None:
     """Merge partial runs of STUDY into OUT, a run folder like a single run of all years.
 
@@ -55,11 +71,15 @@ def merge_command(
     if zipped and out.suffix != ".zip":
         out = out.with_name(out.name + ".zip")
     report = merge_runs(study, runs, out, mc_ind=how, zipped=zipped)
+    if as_json:
+        typer.echo(json.dumps(merge_facts(report), indent=2))
+        return
     for warning in report.warnings:
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     console.print(
-        f"merged {len(report.runs)} runs ({len(report.years)} MC years, {report.tables} tables, "
-        f"{report.mc_ind_years} year-by-year folders) into {report.out_dir}",
+        f"merged {counted(len(report.runs), 'run')} ({counted(len(report.years), 'MC year')}, "
+        f"{counted(report.tables, 'table')}, "
+        f"{counted(report.mc_ind_years, 'year-by-year folder')}) into {report.out_dir.absolute()}",
         markup=False,
         highlight=False,
         soft_wrap=True,

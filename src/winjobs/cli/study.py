@@ -1,4 +1,8 @@
-"""`winjobs inspect STUDY`: what winjobs understands of a local study, before submitting it."""
+"""`winjobs inspect STUDY`: what winjobs understands of a local study, before submitting it.
+
+Years are shown 1-based, as `submit --years` takes them and Antares shows them; `--json`
+keeps the study's 0-based years (`years`, weight keys), as the API does.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from rich.table import Table
 
 from winjobs.antares.study import Study, open_study
 from winjobs.cli.app import app, console
+from winjobs.cli.years import format_years
+from winjobs.ops.words import counted
 
 
 def study_facts(study: Study) -> dict[str, Any]:
@@ -33,20 +39,6 @@ def study_facts(study: Study) -> dict[str, Any]:
     }
 
 
-def format_years(years: tuple[int, ...] | list[int]) -> str:
-    """`0-3, 5, 7-9`: consecutive runs collapsed."""
-    runs: list[str] = []
-    start = previous = None
-    for year in [*years, None]:
-        if year is not None and previous is not None and year == previous + 1:
-            previous = year
-            continue
-        if start is not None:
-            runs.append(str(start) if start == previous else f"{start}-{previous}")
-        start = previous = year
-    return ", ".join(runs)
-
-
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
@@ -57,16 +49,17 @@ def _table(study: Study) -> Table:
     )
     table.add_column(style="cyan")
     table.add_column()
-    table.add_row("folder", escape(str(study.path)))
+    table.add_row("folder", escape(str(study.path.absolute())))
     table.add_row("Antares version", study.version)
     table.add_row("mode", study.mode)
     table.add_row("MC years (nbyears)", str(study.nbyears))
     table.add_row(
-        "active years (0-based)", f"{format_years(study.years)}  ({len(study.years)} years)"
+        "active years", f"{format_years(study.years)}  ({counted(len(study.years), 'year')})"
     )
     if any(weight != 1.0 for weight in study.weights.values()):
         table.add_row(
-            "weights", ", ".join(f"{year}: {weight:g}" for year, weight in study.weights.items())
+            "weights",
+            ", ".join(f"{year + 1}: {weight:g}" for year, weight in study.weights.items()),
         )
     table.add_row("year-by-year output", _yes(study.year_by_year))
     table.add_row("synthesis (mc-all)", _yes(study.synthesis))

@@ -21,6 +21,7 @@ from winjobs.cli.common import (
 )
 from winjobs.cli.jobs import wait_for
 from winjobs.cli.transfer import SubmitRequest, default_destination, fetch_result, send_study
+from winjobs.cli.userconfig import default_notify_targets
 
 
 @app.command("submit")
@@ -48,6 +49,16 @@ def submit(
         float | None,
         typer.Option(
             "--time-limit", metavar="SECONDS", help="Stop and retry a task running longer."
+        ),
+    ] = None,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--notify",
+            metavar="TARGET",
+            help="Tell TARGET when the job ends: mail:ADDRESS or a webhook URL (http:// or "
+            "https://); repeat for several (default: `notify` in the user config file).",
+            show_default=False,
         ),
     ] = None,
     wait: Annotated[
@@ -81,7 +92,8 @@ def submit(
             f"unexpected argument {download_dest}: to fetch the result there, write "
             f"`--download {download_dest}`"
         )
-    request = SubmitRequest(study, priority, name, years, time_limit)
+    targets = notify if notify else default_notify_targets()
+    request = SubmitRequest(study, priority, name, years, time_limit, tuple(targets))
     fetch = download
     with driver_session(driver, token) as (client, connection):
         created = send_study(client, connection, request, err_console)
@@ -132,8 +144,8 @@ def download_result(
 ) -> None:
     """Fetch a succeeded job's merged output as DEST/<run folder>/."""
     with driver_session(driver, token) as (client, connection):
+        job = client.get_job(job_id)  # first: an unknown job is "no job N", whatever DEST
         folder = dest if dest is not None else default_destination(connection, job_id)
-        job = client.get_job(job_id)
         run = fetch_result(client, job, folder, err_console)
     if as_json:
         typer.echo(json.dumps({"job_id": job_id, "output": str(run)}))

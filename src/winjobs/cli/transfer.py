@@ -2,7 +2,8 @@
 
 `send_study` is what `winjobs submit` and `winjobs demo` share: validate locally (the same
 rules and messages as `winjobs inspect`, so a broken study is refused before minutes of
-packing and uploading), pack without `output/`, upload, and remember where the study lives
+packing and uploading), check that the driver answers and takes the token (same reason),
+pack without `output/`, upload, and remember where the study lives
 so that the result can later land in its own `output/`.
 
 `fetch_result` writes a job's merged run folder as `DEST/<run folder>/`, DEST playing the
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +39,18 @@ from winjobs.cli.common import InputError
 from winjobs.cli.localjobs import LocalJobs
 from winjobs.cli.userconfig import Connection, default_config_path
 from winjobs.cli.years import check_years, parse_years
-from winjobs.client import DriverClient
+from winjobs.client import ClientError, DriverClient
 from winjobs.errors import ArchiveError, OutputError, WinjobsError
-from winjobs.wire import TIME_LIMIT_MAX_S, JobCreated, JobDetail, JobStatus, JobSubmitFields
+from winjobs.wire import (
+    MAX_NOTIFY_TARGETS,
+    TIME_LIMIT_MAX_S,
+    JobCreated,
+    JobDetail,
+    JobStatus,
+    JobSubmitFields,
+    Role,
+    parse_notify_targets,
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,8 @@ class SubmitRequest:
     name: str | None = None
     years: str | None = None  #: the user's 1-based spec, e.g. "1-10,15"
     time_limit_s: float | None = None
+    #: `--notify` targets as typed (the user config's `notify` when none was given)
+    notify: tuple[str, ...] = ()
 
 
 def bytes_progress(console: Console, label: str) -> Progress:
@@ -90,8 +103,32 @@ def check_request(request: SubmitRequest) -> tuple[Study, JobSubmitFields]:
         name=request.name or study.name,
         years=years,
         task_time_limit_s=request.time_limit_s,
+        notify=check_notify(request.notify),
     )
     return study, fields
+
+
+def check_notify(targets: Sequence[str]) -> str | None:
+    """`--notify` values as the driver takes them (one per line); the same rules as its own."""
+    try:
+        checked = parse_notify_targets(list(targets))
+    except ValueError as exc:
+        raise InputError(f"--notify {exc}") from exc
+    if len(checked) > MAX_NOTIFY_TARGETS:
+        raise InputError(f"--notify: at most {MAX_NOTIFY_TARGETS} targets")
+    return "\n".join(checked) or None
+
+
+def check_submitter(client: DriverClient) -> None:
+    """Before minutes of packing: the driver answers, knows the token, and the token may
+    submit (a worker's may not)."""
+    identity = client.me()
+    if identity.role not in (Role.USER, Role.ADMIN):
+        raise ClientError(
+            f"the token belongs to {identity.name}, a {identity.role} token: submitting "
+            "needs a user or admin token",
+            status_code=403,
+        )
 
 
 def send_study(
@@ -104,6 +141,7 @@ def send_study(
     study, fields = check_request(request)
     for warning in study.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    check_submitter(client)
     with tempfile.TemporaryDirectory(prefix="winjobs-submit-") as tmp:
         archive = Path(tmp) / "study.zip"
         with bytes_progress(console, "packing") as bar:
@@ -147,10 +185,12 @@ def default_destination(connection: Connection, job_id: int) -> Path:
 
 def fetch_result(client: DriverClient, job: JobDetail, dest: Path, console: Console) -> Path:
     """Download the job's run into `dest`: unpacked as `dest/<run folder>/`, or kept as
-    `dest/<run folder>.zip` when the study asks for zipped results; return its path."""
+    `dest/<run folder>.zip` when the study asks for zipped results; return its absolute
+    path (what the user sees printed, and scripts read from `--json`)."""
+    dest = dest.absolute()
     if job.status != JobStatus.SUCCEEDED or not job.result_available:
         raise WinjobsError(
-            f"job {job.id} is {job.status}: it has no result to download"
+            f"job {job.id} {job.status.phrase}: it has no result to download"
             + ("" if job.status.is_final else f" yet (wait for it: winjobs wait {job.id})")
         )
     if job.run_folder:  # either form of the run: the zipped form is only known once here

@@ -4,7 +4,8 @@ Each of the two settings is taken from the first place that has it:
 
 1. the command-line flag (`--driver URL`, `--token TOKEN`);
 2. the environment (`WINJOBS_DRIVER`, `WINJOBS_TOKEN`; an empty variable counts as unset);
-3. the user config file, a small YAML file with the keys `driver` and `token`:
+3. the user config file, a small YAML file with the keys `driver` and `token` (and
+   `notify`: the default targets of `winjobs submit --notify`):
    `%APPDATA%\\winjobs\\config.yaml` on Windows, `$XDG_CONFIG_HOME/winjobs/config.yaml`
    (default `~/.config/winjobs/config.yaml`) elsewhere, or the file named by
    `WINJOBS_CONFIG`.
@@ -22,10 +23,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from winjobs.configfiles import read_yaml_mapping
 from winjobs.errors import ConfigError
+from winjobs.wire import parse_notify_targets
 
 CONFIG_ENV = "WINJOBS_CONFIG"
 DRIVER_ENV = "WINJOBS_DRIVER"
@@ -39,6 +41,13 @@ class UserConfigFile(BaseModel):
 
     driver: str | None = None
     token: str | None = None
+    #: whom `winjobs submit` tells when a job ends, unless `--notify` is given
+    notify: list[str] = []
+
+    @field_validator("notify")
+    @classmethod
+    def _targets(cls, value: list[str]) -> list[str]:
+        return parse_notify_targets(value)
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,11 @@ def load_user_config(path: Path) -> UserConfigFile:
         return UserConfigFile.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"the user config file {path}: {_first_problem(exc)}") from exc
+
+
+def default_notify_targets(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The user config file's `notify` list: whom to tell when `--notify` is not given."""
+    return load_user_config(default_config_path(environ)).notify
 
 
 def _first_problem(exc: ValidationError) -> str:

@@ -14,6 +14,7 @@ from winjobs.errors import ConfigError
 from winjobs.logfiles import close_logging, log_file, setup_logging
 from winjobs.parentwatch import ParentWatch
 from winjobs.worker.agent import Agent
+from winjobs.worker.owner import watch_for
 from winjobs.worker.retention import worker_lock
 from winjobs.worker.settings import load_settings
 from winjobs.worker.shutdown import Shutdown, signals_to
@@ -34,6 +35,11 @@ def _parse_solvers(values: list[str] | None) -> dict[str, str] | None:
 
 _SOLVER_HELP = (
     "Solver of an Antares version; repeat for several. (env WINJOBS_WORKER_SOLVERS, JSON)"
+)
+_SCHEDULE_HELP = (
+    "A window of local time in which tasks may start, e.g. 'mon-fri 19:00-07:30' or "
+    "'mon-fri 07:30-19:00 cores=2 idle=15m'; repeat for several [always]. "
+    "(env WINJOBS_WORKER_SCHEDULE, JSON list; docs/worker.md)"
 )
 
 
@@ -76,6 +82,47 @@ def worker(
     solver: Annotated[
         list[str] | None,
         typer.Option("--solver", metavar="VERSION=PATH", help=_SOLVER_HELP),
+    ] = None,
+    schedule: Annotated[
+        list[str] | None,
+        typer.Option("--schedule", metavar="WINDOW", help=_SCHEDULE_HELP),
+    ] = None,
+    idle_source: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the owner's idle time comes from: auto, windows, x11, file, none. "
+            "(env WINJOBS_WORKER_IDLE_SOURCE)"
+        ),
+    ] = None,
+    idle_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --idle-source file: the file whose age is the owner's idle time. "
+            "(env WINJOBS_WORKER_IDLE_FILE)"
+        ),
+    ] = None,
+    vacate_after_s: Annotated[
+        float | None,
+        typer.Option(
+            help="A task suspended this long is handed back [600]. "
+            "(env WINJOBS_WORKER_VACATE_AFTER_S)"
+        ),
+    ] = None,
+    max_other_cpu_percent: Annotated[
+        float | None,
+        typer.Option(
+            help="Work only while other programs use at most this % of the CPU. "
+            "(env WINJOBS_WORKER_MAX_OTHER_CPU_PERCENT)"
+        ),
+    ] = None,
+    min_free_memory_bytes: Annotated[
+        str | None,
+        typer.Option(
+            "--min-free-memory",
+            metavar="SIZE",
+            help="Work only while this much memory is free, e.g. 2GiB. "
+            "(env WINJOBS_WORKER_MIN_FREE_MEMORY_BYTES)",
+        ),
     ] = None,
     deadline: Annotated[
         str | None,
@@ -121,6 +168,12 @@ def worker(
             "cores": cores,
             "data_dir": data_dir,
             "solvers": _parse_solvers(solver),
+            "schedule": schedule or None,
+            "idle_source": idle_source,
+            "idle_file": idle_file,
+            "vacate_after_s": vacate_after_s,
+            "max_other_cpu_percent": max_other_cpu_percent,
+            "min_free_memory_bytes": min_free_memory_bytes,
             "log_level": log_level,
             "deadline": deadline,
             "drain_margin_s": drain_margin,
@@ -136,12 +189,13 @@ def worker(
     shutdown = Shutdown()
     watch = ParentWatch(parent_pid, shutdown.stop_now).start() if parent_pid else None
     try:
+        owner = watch_for(settings)  # an idle source asked for that cannot work: exit 2
         with (
             worker_lock(settings.data_dir),
             DriverClient.connect(settings.driver_url, settings.token.get_secret_value()) as client,
             signals_to(shutdown),
         ):
-            Agent(settings, client, solvers, shutdown).run(max_tasks, exit_when_idle)
+            Agent(settings, client, solvers, shutdown, owner=owner).run(max_tasks, exit_when_idle)
     finally:
         if watch is not None:
             watch.stop()

@@ -19,7 +19,9 @@ class YearsError(WinjobsError):
 
 
 def parse_years(spec: str) -> list[int]:
-    """`"1-3,7"` -> `[0, 1, 2, 6]`: sorted, without duplicates, 0-based."""
+    """`"1-3,7"` -> `[0, 1, 2, 6]`: sorted, 0-based. A year given twice (`1,1`, `1-3,2`)
+    is refused: it says the spec is not what its writer meant, and one job cannot run a
+    year twice."""
     if not spec.strip():
         raise YearsError("--years is empty: give years like 1-10,15 (1-based, as in Antares)")
     years: set[int] = set()
@@ -32,9 +34,13 @@ def parse_years(spec: str) -> list[int]:
             first, last = _year(first_text, spec), _year(last_text, spec)
             if last < first:
                 raise YearsError(f"--years {spec!r}: range {item} goes backwards")
-            years.update(range(first - 1, last))
+            chosen = range(first - 1, last)
         else:
-            years.add(_year(item, spec) - 1)
+            chosen = range(_year(item, spec) - 1, _year(item, spec))
+        twice = sorted(years.intersection(chosen))
+        if twice:
+            raise YearsError(f"--years {spec!r}: year {twice[0] + 1} is given twice")
+        years.update(chosen)
     return sorted(years)
 
 

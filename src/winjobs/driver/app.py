@@ -21,6 +21,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 import winjobs
 from winjobs.driver.api import include_routers
@@ -28,7 +29,7 @@ from winjobs.driver.auth import Authenticator, TokenTable, bearer_authenticator
 from winjobs.driver.dashboard.install import install_dashboard
 from winjobs.driver.errors import DriverError
 from winjobs.driver.runtime import Driver
-from winjobs.driver.settings import DriverSettings
+from winjobs.driver.settings import DriverSettings, require_tokens
 from winjobs.driver.shared import check_setup
 from winjobs.driver.store import Clock, utcnow
 from winjobs.errors import WinjobsError
@@ -57,7 +58,10 @@ def create_app(settings: DriverSettings, clock: Clock = utcnow) -> FastAPI:
             driver.signal.close()  # DriverServer did already; servers other than uvicorn
             await anyio.to_thread.run_sync(driver.stop)
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's files served by the driver itself
+    # (fastapi-offline ships them): FastAPI's own pages load them from a CDN, and drivers
+    # run on company networks without internet.
+    app = FastAPIOffline(
         title="winjobs driver",
         version=winjobs.__version__,
         description=(
@@ -131,9 +135,11 @@ def serve(settings: DriverSettings, parent_pid: int | None = None) -> None:
 
     Logs go to the console and to `<data_dir>/logs/driver.log` (rotated by size). A
     shared-mode set-up that cannot work (shared folder not writable, no right to make
-    symbolic links with collect: link) stops it here with the fix (ConfigError).
+    symbolic links with collect: link), or no tokens at all, stops it here with the fix
+    (ConfigError).
     """
     check_setup(settings)
+    require_tokens(settings)
     setup_logging(
         settings.log_level,
         log_file(settings.data_dir, "driver"),

@@ -71,13 +71,37 @@ def require_role(identity: Identity, roles: Iterable[Role], what: str) -> Identi
     return identity
 
 
-def ensure_can_change(identity: Identity, submitter: str, job_id: int) -> None:
-    """Users change only their own jobs; admins change any."""
+def may_change(identity: Identity, submitter: str) -> bool:
+    """Users change only their own jobs; admins change any. The same people see a job's
+    notification targets (a webhook URL may hold a key)."""
     if identity.role is Role.ADMIN:
-        return
-    if identity.role is Role.USER and identity.name == submitter:
+        return True
+    return identity.role is Role.USER and identity.name == submitter
+
+
+def ensure_can_change(identity: Identity, submitter: str, job_id: int) -> None:
+    if may_change(identity, submitter):
         return
     raise Forbidden(f"job {job_id} belongs to {submitter}: only they or an admin may change it")
+
+
+def may_release(identity: Identity, submitter: str, held_by: str | None) -> bool:
+    """A hold is released by whoever may change the job, except that a hold an admin put
+    on someone else's job is for an admin to lift (Slurm's rule for admin holds): the
+    owner cannot undo what the pool's operator decided."""
+    if not may_change(identity, submitter):
+        return False
+    return identity.role is Role.ADMIN or held_by in (None, identity.name, submitter)
+
+
+def ensure_can_release(
+    identity: Identity, submitter: str, held_by: str | None, job_id: int
+) -> None:
+    ensure_can_change(identity, submitter, job_id)
+    if not may_release(identity, submitter, held_by):
+        raise Forbidden(
+            f"job {job_id} was held by {held_by}, an admin: only an admin may release it"
+        )
 
 
 def may_read(identity: Identity, submitter: str, readers: Collection[str]) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import anyio.to_thread
@@ -21,7 +22,7 @@ from winjobs.driver.auth import WorkerOwners
 from winjobs.driver.collector import CheckedOutput, CheckedRun, Collector
 from winjobs.driver.errors import Conflict, Invalid, NotFound, Unavailable
 from winjobs.driver.files import DataDir, Upload, same_content
-from winjobs.driver.metrics import ClaimStats
+from winjobs.driver.metrics import ClaimStats, TaskStats
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders
 from winjobs.driver.signals import WorkSignal
@@ -32,6 +33,7 @@ from winjobs.driver.store import (
     FailureReport,
     FailureRules,
     HeldTask,
+    PolicyStatus,
     Store,
     TaskEvent,
     Tx,
@@ -47,6 +49,7 @@ from winjobs.wire import (
     ClaimRequest,
     Heartbeat,
     HeartbeatReply,
+    PolicyReport,
     SharedCompletion,
     TaskAssignment,
     TaskFailure,
@@ -73,12 +76,14 @@ class Dispatch:
         claims: ClaimStats,
         collector: Collector,
         shared: SharedFolders | None = None,
+        task_stats: TaskStats | None = None,
     ) -> None:
         self.store = store
         self.files = files
         self.settings = settings
         self.signal = signal
         self.claims = claims
+        self.task_stats = task_stats or TaskStats()
         self.collector = collector
         self.shared = shared or SharedFolders(settings, files, store)
         self.owners = WorkerOwners(store.worker_owner)
@@ -86,6 +91,7 @@ class Dispatch:
             chunk_policy=settings.chunk_policy,
             lease_seconds=settings.lease_seconds,
             worker_offline_s=settings.worker_offline_s,
+            reassign_suspended_after_s=settings.reassign_suspended_after_s,
             hold_after_failures=settings.hold_after_failures,
         )
         self.failure_rules = failure_rules(settings)
@@ -108,6 +114,7 @@ class Dispatch:
             transfer=registration.transfer.value,
             shared_output_root=registration.shared_output_root,
             free_disk_bytes=registration.free_disk_bytes,
+            policy=policy_status(registration.policy),
             config_sha256=registration.config_sha256,
             token_name=token_name,
         )
@@ -148,14 +155,26 @@ class Dispatch:
                 request.draining,
                 request.free_disk_bytes,
                 self.policy,
+                paused=request.paused,
+                status=policy_status(request.policy),
             )
-            if claimed is not None:
+            if claimed is None:
+                return None
+            if claimed.taken_from is not None:
+                since = claimed.suspended_since
+                when = f"{since:%H:%M:%S} UTC" if since else "?"
                 tx.log(
                     claimed.job_id,
-                    f"task {claimed.task_id} (years {describe_years(claimed.years)}) attempt "
-                    f"{claimed.attempt} -> worker {claimed.worker_name} "
-                    f"(solver {claimed.solver_version})",
+                    f"task {claimed.task_id} taken over from worker {claimed.taken_from}, "
+                    f"whose solver was suspended since {when} (its owner is active): "
+                    "not counted",
                 )
+            tx.log(
+                claimed.job_id,
+                f"task {claimed.task_id} (years {describe_years(claimed.years)}) attempt "
+                f"{claimed.attempt} -> worker {claimed.worker_name} "
+                f"(solver {claimed.solver_version})",
+            )
             return claimed
 
         claimed = await self.store.writer.run(operation)
@@ -203,8 +222,18 @@ class Dispatch:
 
     async def heartbeat(self, task_id: int, worker_id: int, beat: Heartbeat) -> HeartbeatReply:
         lease = self.settings.lease_seconds
+        status = policy_status(beat.policy) if beat.policy is not None else None
         result = await self.store.writer.run(
-            lambda tx: heartbeat_in(tx, task_id, worker_id, beat.attempt, beat.years_done, lease)
+            lambda tx: heartbeat_in(
+                tx,
+                task_id,
+                worker_id,
+                beat.attempt,
+                beat.years_done,
+                lease,
+                suspended=beat.suspended,
+                status=status,
+            )
         )
         return HeartbeatReply(cancel=result.cancel, lease_until=result.lease_until)
 
@@ -220,6 +249,7 @@ class Dispatch:
         event = self.store.fail_task(
             task_id, worker_id, failure.attempt, report, self.failure_rules
         )
+        self.task_stats.failure("released" if failure.release else failure.kind.value)
         if failure.log_tail:
             self._task_log(event.job_id, task_id, failure.attempt, failure.log_tail)
         self.record([event])
@@ -263,12 +293,17 @@ class Dispatch:
             return await self._complete(
                 task_id, worker_id, attempt, log_tail, checked.run, "uploaded", keep
             )
+            ack = await self._complete(
+                task_id, worker_id, attempt, log_tail, checked.run, "uploaded", keep
+            )
         except Conflict as refused:
             return await anyio.to_thread.run_sync(
                 self._repeated, task_id, worker_id, attempt, staged, refused
             )
         finally:
             staged.unlink(missing_ok=True)
+        self.task_stats.upload.observe(upload.size)
+        return ack
 
     async def _receive_small(
         self, task_id: int, worker_id: int, attempt: int, log_tail: str, data: bytes
@@ -281,13 +316,13 @@ class Dispatch:
             return self.collector.keep_bytes(held.job_id, task_id, attempt, data)
 
         try:
-            return await self._complete(
-                task_id, worker_id, attempt, log_tail, run, "uploaded", keep
-            )
+            ack = await self._complete(task_id, worker_id, attempt, log_tail, run, "uploaded", keep)
         except Conflict as refused:
             return await anyio.to_thread.run_sync(
                 self._repeated, task_id, worker_id, attempt, data, refused
             )
+        self.task_stats.upload.observe(len(data))
+        return ack
 
     def _repeated(
         self, task_id: int, worker_id: int, attempt: int, content: Path | bytes, refused: Conflict
@@ -354,11 +389,13 @@ class Dispatch:
 
         def operation(tx: Tx) -> Ack:
             kept: list[Path] = []
+            accepted: list[HeldTask] = []
 
             def accept(held: HeldTask) -> None:
                 refusal = run.refusal(held.years, held.solver_version)
                 if refusal is not None:
                     raise Invalid(f"task {task_id}: the {what} output was refused: {refusal}")
+                accepted.append(held)
                 if (path := keep(held)) is not None:
                     kept.append(path)
 
@@ -370,6 +407,8 @@ class Dispatch:
                 for path in kept:
                     self.collector.discard(path)
                 raise
+            finished = tx.clock()
+            tx.after(lambda: self._count_success(accepted[0], finished))
             if log_tail:
                 tx.after(lambda: self._task_log(job_id, task_id, attempt, log_tail))
             where = f" (output kept at {output_location})" if output_location else ""
@@ -380,6 +419,12 @@ class Dispatch:
             return Ack()
 
         return await self.store.writer.run(operation)
+
+    def _count_success(self, held: HeldTask, finished: datetime) -> None:
+        """Counted once the completion is committed (`Tx.after`)."""
+        started = held.started_at
+        seconds = (finished - started).total_seconds() if started else None
+        self.task_stats.succeeded(len(held.years), seconds)
 
     def study_archive(self, sha256: str) -> Path:
         if len(sha256) != 64 or not set(sha256) <= _SHA256_HEX:
@@ -404,6 +449,13 @@ class Dispatch:
 
     def _task_log(self, job_id: int, task_id: int, attempt: int, text: str) -> None:
         self.files.append_task_log(job_id, task_id, attempt, text)
+
+
+def policy_status(report: PolicyReport | None) -> PolicyStatus:
+    """What the store keeps of a worker's policy report (all None: it sent none)."""
+    if report is None:
+        return PolicyStatus()
+    return PolicyStatus(report.state.value, report.reason or None, report.next_work_at)
 
 
 def failure_rules(settings: DriverSettings) -> FailureRules:

@@ -1,4 +1,5 @@
-"""Job operations for users: submit, look, cancel, re-prioritise, retry, fetch results.
+"""Job operations for users: submit, look, cancel, re-prioritise, hold, release, retry,
+fetch results.
 
 Orchestrates the store, the data folder, the collector and the work signal; knows nothing
 of HTTP. Ownership rules are checked here (`auth.ensure_can_change`), so every caller (API,
@@ -12,17 +13,25 @@ from pathlib import Path
 
 from winjobs.antares.unpack import UnpackLimits
 from winjobs.driver import views
-from winjobs.driver.auth import ensure_can_change, ensure_can_read, may_read
+from winjobs.driver.auth import (
+    ensure_can_change,
+    ensure_can_read,
+    ensure_can_release,
+    may_change,
+    may_read,
+)
 from winjobs.driver.collector import Collector
-from winjobs.driver.errors import Conflict, NotFound, Unavailable
+from winjobs.driver.errors import Conflict, Invalid, NotFound, Unavailable
 from winjobs.driver.files import DataDir, Upload, read_text, remove_tree, replace_dir
 from winjobs.driver.intake import validate_submission
 from winjobs.driver.models import Job
+from winjobs.driver.overview import Overview
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders
 from winjobs.driver.signals import WorkSignal
 from winjobs.driver.store import NewJob, Store, describe_years
 from winjobs.wire import (
+    MAIL_PREFIX,
     Identity,
     JobCreated,
     JobDetail,
@@ -44,6 +53,7 @@ class JobService:
         signal: WorkSignal,
         collector: Collector,
         shared: SharedFolders | None = None,
+        overview: Overview | None = None,
     ) -> None:
         self.store = store
         self.files = files
@@ -51,6 +61,8 @@ class JobService:
         self.signal = signal
         self.collector = collector
         self.shared = shared
+        #: adds the why-pending reasons and the ETAs to the jobs read (None: plain jobs)
+        self.overview = overview
 
     # ------------------------------------------------------------------ submit
 
@@ -81,6 +93,7 @@ class JobService:
                 splittable=study.splittable,
                 task_time_limit_s=fields.task_time_limit_s or self.settings.task_time_limit_s,
                 warnings=list(study.warnings),
+                notify=self.check_notify(fields),
             )
             placed: list[Path] = []
 
@@ -107,7 +120,20 @@ class JobService:
         for warning in job.warnings:
             self._log(job_id, f"warning: {warning}")
         self.signal.notify()
-        return JobCreated(job_id=job_id, warnings=job.warnings)
+        unrunnable = self.overview.unrunnable(job_id) if self.overview else None
+        if unrunnable is not None:
+            self._log(job_id, f"waiting: {unrunnable}")
+        return JobCreated(job_id=job_id, warnings=[*job.warnings, *filter(None, [unrunnable])])
+
+    def check_notify(self, fields: JobSubmitFields) -> list[str]:
+        """The job's notification targets, if this driver can serve them (422 else)."""
+        targets = fields.notify_targets
+        if self.settings.notify.smtp is None and any(t.startswith(MAIL_PREFIX) for t in targets):
+            raise Invalid(
+                "notify: this driver has no mail server (notify.smtp in its configuration): "
+                "use a webhook URL, or ask its operator"
+            )
+        return targets
 
     def _publish(self, sha256: str) -> None:
         """Shared mode: put the archive where shared workers read it. Best effort: a
@@ -122,10 +148,16 @@ class JobService:
     # ------------------------------------------------------------------ read
 
     def detail(self, job_id: int, reader: Identity) -> JobDetail:
+        """The job, for those who may read it; its notification targets and their
+        delivery only for its owner and admins (a webhook URL may hold a key)."""
         job = self._readable(job_id, reader)
         tasks = self.store.job_tasks(job_id)
         progress = self.store.progress([job_id])[job_id]
-        return views.job_detail(job, tasks, progress, self.store.clock())
+        shown = may_change(reader, job.submitter)
+        notifications = self.store.job_notifications(job_id) if shown else []
+        detail = views.job_detail(job, tasks, progress, self.store.clock(), notifications)
+        detail = detail if shown else detail.model_copy(update={"notify": []})
+        return self.overview.annotate_detail(detail) if self.overview else detail
 
     def list(
         self,
@@ -145,19 +177,21 @@ class JobService:
         page = self.store.list_jobs(status.value if status else None, submitter, limit, offset)
         progress = self.store.progress([j.id for j in page.jobs])
         now = self.store.clock()
-        summaries = []
+        summaries: list[JobSummary] = []
         for job in page.jobs:
             summary = views.job_summary(job, progress[job.id], now)
             if not may_read(viewer, job.submitter, self.settings.readers):
                 summary = summary.model_copy(update={"error": None, "warnings": []})
             summaries.append(summary)
+        if self.overview is not None:
+            summaries = self.overview.annotate(summaries)
         return JobList(jobs=summaries, total=page.total)
 
     def result(self, job_id: int, reader: Identity) -> tuple[Path, str]:
         """The result zip and the file name to offer for it."""
         job = self._readable(job_id, reader)
         if job.status != JobStatus.SUCCEEDED.value or job.run_folder is None:
-            raise Conflict(f"job {job_id} has no result: it is {job.status}")
+            raise Conflict(f"job {job_id} has no result: it {JobStatus(job.status).phrase}")
         path = self.collector.result_zip(job)  # built now if its years are linked
         if not path.is_file():
             raise NotFound(f"the result of job {job_id} was removed from the driver")
@@ -199,6 +233,22 @@ class JobService:
         self._owned(job_id, identity)
         self.store.set_priority(job_id, priority)
         self._log(job_id, f"priority set to {priority} by {identity.name}")
+        self.signal.notify()
+        return self.detail(job_id, identity)
+
+    def hold(self, job_id: int, identity: Identity, reason: str | None = None) -> JobDetail:
+        """No task of the job is claimed until it is released; running ones finish."""
+        self._owned(job_id, identity)
+        why = (reason or "").strip() or None
+        self.store.hold_job(job_id, identity.name, why)
+        self._log(job_id, f"held by {identity.name}" + (f": {why}" if why else ""))
+        return self.detail(job_id, identity)
+
+    def release(self, job_id: int, identity: Identity) -> JobDetail:
+        job = self.store.get_job(job_id)
+        ensure_can_release(identity, job.submitter, job.held_by, job_id)
+        self.store.release_job(job_id)
+        self._log(job_id, f"released by {identity.name}")
         self.signal.notify()
         return self.detail(job_id, identity)
 

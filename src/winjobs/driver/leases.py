@@ -10,51 +10,38 @@ when nobody else can run it any more.
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 
+from winjobs.driver.metrics import TaskStats
+from winjobs.driver.periodic import Periodic
 from winjobs.driver.store import FailureRules, Store, TaskEvent
 
-log = logging.getLogger(__name__)
 
+class Sweeper(Periodic):
+    name = "winjobs-sweeper"
 
-class Sweeper:
     def __init__(
         self,
         store: Store,
         interval_s: float,
         rules: FailureRules,
         on_events: Callable[[list[TaskEvent]], None],
+        stats: TaskStats | None = None,
     ) -> None:
+        super().__init__(interval_s)
         self.store = store
-        self.interval_s = interval_s
         self.rules = rules
         self.on_events = on_events
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.stats = stats or TaskStats()
 
     def sweep_once(self) -> list[TaskEvent]:
         events = self.store.requeue_expired(self.rules)
+        for _ in events:
+            self.stats.failure("lease_expired")
         events += self.store.reopen_stranded(self.rules)
         if events:
             self.on_events(events)
         return events
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="winjobs-sweeper", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.sweep_once()
-            except Exception:  # a database hiccup must not kill the sweeper for good
-                log.exception("lease sweep failed; trying again in %.1f s", self.interval_s)
+    def tick(self) -> object:
+        return self.sweep_once()

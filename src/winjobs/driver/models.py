@@ -1,8 +1,10 @@
 """Database schema (SQLAlchemy 2 declarative). Only `store.py` queries these tables.
 
 Four working tables (jobs, tasks, workers, and `task_failures`: each task's failed
-attempts), and `job_archive` (what `winjobs clean data` removed). A job's years are cut
-into tasks lazily, as workers claim: `jobs.next_index` says how many of `jobs.years`
+attempts), `notifications` (the outbox of job-end messages), `job_archive` (what
+`winjobs clean data` removed) and `pool_samples` (the pool's recent load, for the
+utilisation chart). A job's years are cut into tasks lazily, as workers claim:
+`jobs.next_index` says how many of `jobs.years`
 (ascending) already belong to a task; the rest are "unassigned". A task keeps its years
 for life: a failed or lost attempt re-queues the same years, so `failures` counts
 failures *of the same years* (the max_attempts rule; `failure_policy` says which count).
@@ -26,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -75,6 +78,11 @@ class Job(Base):
     #: years[:next_index] are in tasks; years[next_index:] are still unassigned
     next_index: Mapped[int] = mapped_column(Integer, default=0)
     splittable: Mapped[bool] = mapped_column(Boolean)
+    #: held (owner or admin): no task of it is claimed; a flag, not a status, so that the
+    #: documented status values stay the same (see wire.JobSummary.held)
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    held_by: Mapped[str | None] = mapped_column(String(200))
+    held_reason: Mapped[str | None] = mapped_column(Text)
     task_time_limit_s: Mapped[float | None] = mapped_column(Float)
     warnings: Mapped[list[str]] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
@@ -82,6 +90,8 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: whom to tell when the job ends (`mail:ADDRESS` or webhook URLs); None before 0010
+    notify: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class Worker(Base):
@@ -101,6 +111,10 @@ class Worker(Base):
     token_name: Mapped[str | None] = mapped_column(String(200))
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    #: the owner's policy as the worker last reported it (wire.PolicyState; NULL: none)
+    policy_state: Mapped[str | None] = mapped_column(String(32))
+    policy_reason: Mapped[str | None] = mapped_column(Text)
+    next_work_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     #: attempts failed in a row since its last success (charged failures only:
     #: `failure_policy`), when the streak began, and why it would be held
     fail_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -113,6 +127,14 @@ class Worker(Base):
     held_reason: Mapped[str | None] = mapped_column(Text)
     held_by: Mapped[str | None] = mapped_column(String(200))
     config_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: an admin's drain: a hold (`held_at`, so the claim, the pool and the failure policy
+    #: treat it alike) that shows as `draining` and ends when the worker registers again
+    #: (restarted after the maintenance it was drained for) or is released
+    drained: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: an admin forgot it (offline): left out of lists and counts until it is seen again
+    #: after that moment. The row stays: tasks and failures refer to it, and SQLite would
+    #: hand a deleted highest id to the next worker that registers
+    forgotten_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Task(Base):
@@ -143,6 +165,8 @@ class Task(Base):
     error: Mapped[str | None] = mapped_column(Text)
     log_tail: Mapped[str | None] = mapped_column(Text)
     output_location: Mapped[str | None] = mapped_column(Text)
+    #: running, its solver suspended since then (its worker's owner is active)
+    suspended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class TaskFailure(Base):
@@ -166,6 +190,45 @@ class TaskFailure(Base):
     counted: Mapped[bool] = mapped_column(Boolean)
     avoid: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PoolSample(Base):
+    """The pool's size and load at one moment, recorded every `utilisation_sample_s` and
+    kept `utilisation_keep_hours`: the utilisation chart's history (busy and online
+    cores cannot be rebuilt from tasks: workers come and go)."""
+
+    __tablename__ = "pool_samples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    workers_online: Mapped[int] = mapped_column(Integer)
+    workers_busy: Mapped[int] = mapped_column(Integer)
+    cores_total: Mapped[int] = mapped_column(Integer)  #: of the online workers
+    cores_busy: Mapped[int] = mapped_column(Integer)  #: of the workers running a task
+
+
+class Notification(Base):
+    """The outbox: one row per target each time a job ends, written in the transaction
+    that ends it; the sender delivers it later (`notify/sender.py`), so a dead or slow
+    receiver never holds the queue, and a restart sends what was not delivered yet.
+
+    `summary` is the job as it ended (`notify.summary.job_end_summary`); `state` a
+    `wire.DeliveryState`, moved by `notify.policy.after_attempt`."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_state_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    target: Mapped[str] = mapped_column(Text)
+    job_status: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class JobArchive(Base):

@@ -12,8 +12,11 @@ from winjobs.driver.dispatch import Dispatch
 from winjobs.driver.files import DataDir
 from winjobs.driver.jobs import JobService
 from winjobs.driver.leases import Sweeper
-from winjobs.driver.metrics import ClaimStats
+from winjobs.driver.metrics import ClaimStats, TaskStats
+from winjobs.driver.notify.sender import NotificationSender, public_url
+from winjobs.driver.overview import Overview
 from winjobs.driver.pool import PoolService
+from winjobs.driver.sampler import LoadSampler
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders, symlink_problem
 from winjobs.driver.signals import WorkSignal
@@ -36,6 +39,10 @@ class Driver:
     jobs: JobService
     dispatch: Dispatch
     pool: PoolService
+    overview: Overview
+    sampler: LoadSampler
+    task_stats: TaskStats
+    notifier: NotificationSender
 
     @classmethod
     def start(cls, settings: DriverSettings, clock: Clock = utcnow) -> Driver:
@@ -52,20 +59,44 @@ class Driver:
         )
         collector = Collector(store, files, limits)
         shared = SharedFolders(settings, files, store)
-        dispatch = Dispatch(store, files, settings, signal, claims, collector, shared)
+        task_stats = TaskStats()
+        dispatch = Dispatch(store, files, settings, signal, claims, collector, shared, task_stats)
         sweeper = Sweeper(
-            store, settings.sweep_interval_s, dispatch.failure_rules, on_events=dispatch.record
+            store,
+            settings.sweep_interval_s,
+            dispatch.failure_rules,
+            on_events=dispatch.record,
+            stats=task_stats,
         )
-        jobs = JobService(store, files, settings, signal, collector, shared)
         pool = PoolService(store, settings, signal)
+        overview = Overview(store, settings, pool)
+        jobs = JobService(store, files, settings, signal, collector, shared, overview)
+        sampler = LoadSampler(overview, settings)
+        url = public_url(settings.notify, settings.host, settings.port)
+        notifier = NotificationSender.build(store, settings.notify, settings.data_dir, url, clock)
         driver = cls(
-            settings, store, files, signal, claims, collector, sweeper, jobs, dispatch, pool
+            settings,
+            store,
+            files,
+            signal,
+            claims,
+            collector,
+            sweeper,
+            jobs,
+            dispatch,
+            pool,
+            overview,
+            sampler,
+            task_stats,
+            notifier,
         )
         if shared.link and (problem := symlink_problem(files.tmp)) is not None:
             log.error("%s; assemblies will fail until this is fixed", problem)
         driver._recover()
         collector.start()
         sweeper.start()
+        sampler.start()
+        notifier.start()  # sends what a previous run left undelivered
         return driver
 
     def _recover(self) -> None:
@@ -82,7 +113,9 @@ class Driver:
         self.collector.recover()
 
     def stop(self) -> None:
+        self.sampler.stop()
         self.sweeper.stop()
         self.collector.stop()
+        self.notifier.stop()
         self.store.close()
         self.store.engine.dispose()

@@ -14,13 +14,23 @@ Rules (docs/driver.md explains them for users):
   used). The first claim pins that version on the job: every later task of the job must
   run on exactly the same solver version, because partial runs of different versions
   cannot be merged.
+* Held jobs (their owner or an admin held them) keep their place in the order, but no
+  task of theirs is handed out: the next job in the order gets the worker. Their running
+  tasks are not touched (they finish).
 * Chunk size (`balanced`, the default, or `cores`, the original tool's): see `chunk_size`.
+* Why not: `assess` is the one rule deciding whether a worker may take a job's work. The
+  claim's `pick` asks it job after job; `waiting` asks it for every worker of the pool to
+  tell people why queued work waits, so the reason shown is the claim's own decision.
+* Suspended tasks (a worker's owner came back): a task whose solver has been suspended for
+  `reassign_suspended_after_s` goes to a worker that finds no other work: `pick_stalled`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 from typing import NamedTuple
 
 from winjobs.antares.versions import Version, can_run, parse_version, solver_for
@@ -54,6 +64,7 @@ class JobFacts(NamedTuple):
     solver_version: str | None  #: pinned by the job's first claim
     queued_tasks: int  #: tasks waiting for a (new) attempt
     unassigned_years: int  #: years not yet in any task
+    held: bool = False  #: held by its owner or an admin: none of its tasks is handed out
 
 
 @dataclass(frozen=True)
@@ -69,15 +80,79 @@ def job_order(job: JobFacts) -> tuple[int, int]:
     return (-job.priority, job.id)
 
 
+class Blocker(StrEnum):
+    """Why a worker may not take any of a job's work now (`assess`)."""
+
+    #: no queued task this worker may take (none, or only ones it failed and must leave
+    #: to others) and no year left to cut
+    NOTHING_FOR_IT = "nothing_for_it"
+    #: none of its solvers may run the study (major version, or too old a minor)
+    NO_SOLVER = "no_solver"
+    #: it could run the study, but not with the version the job's first task pinned
+    PINNED_VERSION = "pinned_version"
+    #: the job is held by its owner or an admin: no task of it is handed out
+    JOB_HELD = "job_held"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """`assess`'s answer: the solver version to run the job with, or why not."""
+
+    solver: str | None = None
+    blocker: Blocker | None = None
+
+
+def assess(job: JobFacts, worker_versions: Sequence[str]) -> Verdict:
+    """Whether a worker with these solver versions may take work of this job now.
+
+    `job` is the job as this worker sees it: `queued_tasks` leaves out the tasks it failed
+    and must leave to others (the store counts them per claiming worker)."""
+    if job.queued_tasks == 0 and job.unassigned_years == 0:
+        return Verdict(blocker=Blocker.NOTHING_FOR_IT)
+    if job.held:
+        return Verdict(blocker=Blocker.JOB_HELD)
+    solver = solver_for(job.antares_version, job.solver_version, worker_versions)
+    if solver is not None:
+        return Verdict(solver=solver)
+    if job.solver_version is not None and solver_for(job.antares_version, None, worker_versions):
+        return Verdict(blocker=Blocker.PINNED_VERSION)
+    return Verdict(blocker=Blocker.NO_SOLVER)
+
+
 def pick(jobs: Sequence[JobFacts], worker_versions: Sequence[str]) -> Decision | None:
-    """The job a worker with these solver versions should work on next, if any."""
+    """The job a worker with these solver versions should work on next, if any: the first
+    job in `job_order` that `assess` lets it take."""
     for job in sorted(jobs, key=job_order):
-        if job.queued_tasks == 0 and job.unassigned_years == 0:
-            continue
-        solver = solver_for(job.antares_version, job.solver_version, worker_versions)
-        if solver is None:
-            continue
-        return Decision(job.id, solver, requeued_task=job.queued_tasks > 0)
+        solver = assess(job, worker_versions).solver
+        if solver is not None:
+            return Decision(job.id, solver, requeued_task=job.queued_tasks > 0)
+    return None
+
+
+@dataclass(frozen=True)
+class StalledTask:
+    """A running task whose solver its worker has suspended for too long."""
+
+    task_id: int
+    attempt: int
+    worker: str
+    suspended_since: datetime
+    job: JobFacts
+
+
+def pick_stalled(
+    tasks: Sequence[StalledTask], worker_versions: Sequence[str]
+) -> tuple[StalledTask, str] | None:
+    """The suspended task an otherwise idle worker takes over, with the solver version it
+    runs it with: in job order, the longest suspended first; None if it can run none.
+
+    Only a worker that found no queued task and no new years anywhere gets here: the
+    suspended task may still resume, and its progress is lost when it moves, so it moves
+    only to cores that would otherwise stay idle (docs/driver.md, "Suspended tasks")."""
+    for task in sorted(tasks, key=lambda t: (job_order(t.job), t.suspended_since, t.task_id)):
+        solver = solver_for(task.job.antares_version, task.job.solver_version, worker_versions)
+        if solver is not None:
+            return task, solver
     return None
 
 

@@ -31,6 +31,8 @@ from pydantic_settings import (
 
 from winjobs.configfiles import LayeredSettings
 from winjobs.driver.dashboard.config import DashboardSettings
+from winjobs.driver.notify.config import NotifySettings
+from winjobs.errors import ConfigError
 from winjobs.logfiles import LogLevel
 from winjobs.wire import TIME_LIMIT_MAX_S, Role, Transfer
 
@@ -124,6 +126,10 @@ class DriverSettings(LayeredSettings):
     claim_max_wait_s: float = Field(30.0, ge=0, le=60)
     #: a worker not heard from for this long is offline (and not counted when sizing chunks)
     worker_offline_s: float = Field(90.0, gt=0)
+    #: a task whose solver its worker has suspended this long (the machine's owner came
+    #: back) goes to a worker that finds no other work; None: suspended tasks never move
+    #: (their worker vacates them after its own vacate_after_s). docs/driver.md
+    reassign_suspended_after_s: float | None = Field(300.0, ge=0)
 
     max_upload_bytes: int = Field(20 * 1024**3, gt=0)
     max_years_per_job: int = Field(10_000, ge=1)
@@ -148,8 +154,14 @@ class DriverSettings(LayeredSettings):
     shared_root: Path | None = None
     #: shared mode: `link` (mc-ind years stay on the workers' shares) or `copy`
     collect: CollectMode = CollectMode.LINK
+    #: how often the pool's load (online and busy cores) is recorded for the utilisation
+    #: chart, and for how long samples are kept
+    utilisation_sample_s: float = Field(60.0, ge=1)
+    utilisation_keep_hours: float = Field(48.0, gt=0)
     #: the web pages at `/` (sessions, live refresh): see docs/dashboard.md
     dashboard: DashboardSettings = DashboardSettings()
+    #: job-end webhooks and mail (SMTP server, secret, retries): docs/driver.md
+    notify: NotifySettings = NotifySettings()
 
     @model_validator(mode="after")
     def _check_tokens(self) -> DriverSettings:
@@ -191,6 +203,22 @@ class DriverSettings(LayeredSettings):
     @property
     def heartbeat_every_s(self) -> float:
         return self.heartbeat_interval_s or self.lease_seconds / 4
+
+
+def require_tokens(settings: DriverSettings) -> None:
+    """A driver without tokens would answer 401 to every request, the dashboard's sign-in
+    included: refuse to start, saying where tokens go, rather than serve nobody. (Made-up
+    tokens printed once were the other choice: but a driver restarted by a service
+    manager would print new ones to a console nobody reads, and lock its workers out.)"""
+    if settings.tokens:
+        return
+    raise ConfigError(
+        "no tokens are configured, so the driver would refuse every request (HTTP 401): "
+        "list them under `tokens:` in the YAML file given with --config (or "
+        "WINJOBS_DRIVER_CONFIG), e.g. `tokens: [{name: alice, role: user, token: "
+        '"<a secret>"}, {name: pool, role: worker, token: "<another>"}]`, or set '
+        "WINJOBS_DRIVER_TOKENS to that list as JSON (see docs/driver.md, Configuration)"
+    )
 
 
 def load_settings(config_file: Path | None = None, **flags: Any) -> DriverSettings:

@@ -6,6 +6,11 @@ shared as `<X>`; and `C:\\links\\<HOST>_<SHARE>` links to `\\\\HOST\\SHARE`. The
 as `C:\\links\\PC1_D\\winjobs\\out\\...` means the same folder on the driver and on every
 worker, which is what shared mode hands around.
 
+Unlike the original, `setup-local` shares only the data folders winjobs needs (the
+driver's `shared_root`, a worker's `shared_output_dir`), to the accounts the operator
+names, read-only unless an account must write through the share; whole drives only on an
+explicit `--whole-drives`.
+
 This module only builds the steps (the command lines and links to make) for a platform,
 so that both platforms' command lines are unit-tested on any machine; `links_apply`
 carries them out on Windows. On Linux the equivalents (Samba share, CIFS mount, `ln -s`)
@@ -37,8 +42,6 @@ DEFAULT_ROOT = {Platform.WINDOWS: r"C:\links", Platform.LINUX: "/srv/links"}
 LINUX_MOUNT_ROOT = "/mnt/winjobs"
 #: Linux: the credentials file `mount.cifs` reads (username=, password=, domain=).
 LINUX_CREDENTIALS = "/etc/winjobs/cifs-credentials"
-#: Who may use the shares `setup-local` creates, by default.
-DEFAULT_GRANT = "Everyone"
 
 _HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$")
 _SHARE = re.compile(r"^[A-Za-z0-9_.$-]{1,80}$")
@@ -61,10 +64,34 @@ class RemoteShare:
 
 @dataclass(frozen=True)
 class LocalDisk:
-    """A fixed disk of this machine: a drive letter on Windows, a mount point on Linux."""
+    """What this machine shares: a data folder (`winjobs` for `D:\\winjobs`), or with
+    `--whole-drives` a fixed disk (a drive letter on Windows, a mount point on Linux)."""
 
-    name: str  #: the share name: `D`; on Linux `root` for /, `data` for /data
-    path: str  #: `D:\\` or `/data`
+    name: str  #: the share name: `winjobs`; a drive's `D`, on Linux `root` for /
+    path: str  #: `D:\\winjobs`, `D:\\` or `/data`
+
+
+class Access(StrEnum):
+    """What an account may do through a share: read (the default), or change (write)."""
+
+    READ = "read"
+    CHANGE = "change"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One account or group and its access to the shares `setup-local` makes."""
+
+    account: str
+    access: Access = Access.READ
+
+    def windows(self) -> str:
+        """`net share`'s option: `/GRANT:CORP\\winjobs,READ`."""
+        return f"/GRANT:{self.account},{self.access.name}"
+
+    def samba(self) -> str:
+        """A Samba usershare ACL entry: `CORP\\winjobs:R` (F: full, for change)."""
+        return f"{self.account}:{'R' if self.access is Access.READ else 'F'}"
 
 
 @dataclass(frozen=True)
@@ -96,6 +123,31 @@ def parse_remote(text: str) -> RemoteShare:
     return RemoteShare(host, share)
 
 
+def parse_folder(text: str, platform: Platform) -> LocalDisk:
+    """`FOLDER` or `NAME=FOLDER` -> the folder and its share name (default: its own name).
+
+    Only an absolute data folder: a drive or `/` is whole-drive sharing (`--whole-drives`).
+    """
+    name, sep, path = text.partition("=")
+    if not sep:
+        name, path = "", text
+    pure = PureWindowsPath(path) if platform is Platform.WINDOWS else PurePosixPath(path)
+    if not pure.is_absolute():
+        raise ConfigError(f"{path!r} is not an absolute folder (e.g. D:\\winjobs, /srv/winjobs)")
+    if str(pure) == pure.anchor:
+        raise ConfigError(
+            f"{path!r} is a whole drive: name winjobs' data folder on it (e.g. "
+            f"{pure / 'winjobs'}), or pass --whole-drives to share every drive"
+        )
+    name = name or pure.name
+    if not _SHARE.match(name):
+        raise ConfigError(
+            f"{name!r} cannot be a share name (letters, digits and _ . $ -): name the "
+            f"share with NAME={path}"
+        )
+    return LocalDisk(name=name, path=str(pure))
+
+
 def command_line(argv: Sequence[str], platform: Platform) -> str:
     """How a step's command reads in that platform's shell (for printing only)."""
     if platform is Platform.WINDOWS:
@@ -119,10 +171,31 @@ def windows_link_step(link: str, target: str) -> Step:
     )
 
 
-def windows_local_steps(
-    disks: Iterable[LocalDisk], root: str = DEFAULT_ROOT[Platform.WINDOWS], grant: str = ""
+def windows_folder_steps(folders: Iterable[LocalDisk], grants: Sequence[Grant]) -> list[Step]:
+    """Share each data folder as `\\\\<this machine>\\<name>`, to the named accounts only."""
+    _need_grants(grants)
+    return [
+        Step(
+            what=f"share {folder.path} as \\\\<this machine>\\{folder.name} ({_who(grants)})",
+            argv=(
+                "net",
+                "share",
+                f"{folder.name}={folder.path}",
+                *(grant.windows() for grant in grants),
+                f"/REMARK:winjobs: {folder.path}",
+            ),
+            check=("net", "share", folder.name),
+        )
+        for folder in folders
+    ]
+
+
+def windows_drive_steps(
+    disks: Iterable[LocalDisk], grants: Sequence[Grant], root: str = DEFAULT_ROOT[Platform.WINDOWS]
 ) -> list[Step]:
-    """`<root>\\drives\\<X>` -> `X:\\` for each fixed drive, shared as `<X>`."""
+    """`--whole-drives`: `<root>\\drives\\<X>` -> `X:\\` for each fixed drive, shared as
+    `<X>` (the original tool's layout), to the named accounts only."""
+    _need_grants(grants)
     steps: list[Step] = []
     for disk in disks:
         if not _DRIVE.match(disk.name):
@@ -132,12 +205,12 @@ def windows_local_steps(
         steps.append(windows_link_step(link, f"{letter}:\\"))
         steps.append(
             Step(
-                what=f"share {link} as \\\\<this machine>\\{letter}",
+                what=f"share {link} as \\\\<this machine>\\{letter} ({_who(grants)})",
                 argv=(
                     "net",
                     "share",
                     f"{letter}={link}",
-                    f"/GRANT:{grant or DEFAULT_GRANT},CHANGE",
+                    *(grant.windows() for grant in grants),
                     f"/REMARK:winjobs: drive {letter}",
                 ),
                 check=("net", "share", letter),
@@ -168,12 +241,33 @@ def _posix(root: str, *parts: str) -> str:
     return str(PurePosixPath(root, *parts))
 
 
-def linux_local_steps(
-    disks: Iterable[LocalDisk], root: str = DEFAULT_ROOT[Platform.LINUX], grant: str = ""
+def linux_folder_steps(folders: Iterable[LocalDisk], grants: Sequence[Grant]) -> list[Step]:
+    """Share each data folder with Samba (`net usershare`), to the named accounts only."""
+    _need_grants(grants)
+    acl = ",".join(grant.samba() for grant in grants)
+    return [
+        Step(
+            what=f"share {folder.path} as //<this machine>/{folder.name} ({_who(grants)})",
+            argv=(
+                "net",
+                "usershare",
+                "add",
+                folder.name,
+                folder.path,
+                f"winjobs: {folder.path}",
+                acl,
+                "guest_ok=n",
+            ),
+        )
+        for folder in folders
+    ]
+
+
+def linux_drive_steps(
+    disks: Iterable[LocalDisk], grants: Sequence[Grant], root: str = DEFAULT_ROOT[Platform.LINUX]
 ) -> list[Step]:
-    """The same layout with Samba: `<root>/drives/<name>` -> the mount point, and the
-    mount point shared read-only as `<name>` (`net usershare`, Samba's `net share`): the
-    other machines only read here (a Linux worker writes its outputs locally)."""
+    """`--whole-drives` with Samba: `<root>/drives/<name>` -> the mount point, and the
+    mount point shared as `<name>`, to the named accounts only."""
     drives = _posix(root, "drives")
     steps = [Step(what=f"create {drives}", argv=("mkdir", "-p", drives))]
     for disk in disks:
@@ -186,21 +280,7 @@ def linux_local_steps(
                 target=disk.path,
             )
         )
-        steps.append(
-            Step(
-                what=f"share {disk.path} as //<this machine>/{disk.name}",
-                argv=(
-                    "net",
-                    "usershare",
-                    "add",
-                    disk.name,
-                    disk.path,
-                    f"winjobs: {disk.path}",
-                    f"{grant or DEFAULT_GRANT}:R",
-                    "guest_ok=n",
-                ),
-            )
-        )
+        steps += linux_folder_steps([disk], grants)
     return steps
 
 
@@ -254,13 +334,38 @@ def linux_path_map(
 # --------------------------------------------------------------------------- both
 
 
-def local_steps(
-    platform: Platform, disks: Iterable[LocalDisk], root: str | None = None, grant: str = ""
+def _need_grants(grants: Sequence[Grant]) -> None:
+    if not grants:
+        raise ConfigError(
+            "name who may use the shares: --grant ACCOUNT (read) for each account or group "
+            "that reads them, --grant-change ACCOUNT for one that writes through them"
+        )
+
+
+def _who(grants: Sequence[Grant]) -> str:
+    return ", ".join(f"{grant.account}: {grant.access.value}" for grant in grants)
+
+
+def folder_steps(
+    platform: Platform, folders: Iterable[LocalDisk], grants: Sequence[Grant]
 ) -> list[Step]:
+    """Share winjobs' data folders (the default of `setup-local`)."""
+    if platform is Platform.WINDOWS:
+        return windows_folder_steps(folders, grants)
+    return linux_folder_steps(folders, grants)
+
+
+def drive_steps(
+    platform: Platform,
+    disks: Iterable[LocalDisk],
+    grants: Sequence[Grant],
+    root: str | None = None,
+) -> list[Step]:
+    """Link and share whole drives (`setup-local --whole-drives`)."""
     where = root or DEFAULT_ROOT[platform]
     if platform is Platform.WINDOWS:
-        return windows_local_steps(disks, where, grant)
-    return linux_local_steps(disks, where, grant)
+        return windows_drive_steps(disks, grants, where)
+    return linux_drive_steps(disks, grants, where)
 
 
 def remote_steps(

@@ -11,7 +11,8 @@ table-driven test. The rules:
 * What the pool starts now: idle workers (office machines and registered pilots) take
   those years first, a core per year, each only years of jobs its solvers may run,
   jobs in the scheduler's order. Busy workers do not count: the years wait until
-  someone frees up, and pilots are for that.
+  someone frees up, and pilots are for that. Nor do idle office machines whose owner's
+  policy gives no work now (outside their schedule, their owner active: docs/worker.md).
 * Pilots to come: those pending in Slurm and those running whose worker has not
   registered yet count with their cores.
 * Submit `ceil(uncovered / cores per pilot)` more pilots, where `uncovered` is what is
@@ -92,7 +93,8 @@ def _uncovered(jobs: Sequence[QueuedWork], workers: Sequence[WorkerInfo]) -> int
     job its solvers may run, jobs in the scheduler's order, biggest workers first."""
     left = {job.job_id: job.years_waiting for job in jobs}
     idle = sorted(
-        (w for w in workers if w.state is WorkerState.IDLE), key=lambda w: (-w.cores, w.name)
+        (w for w in workers if w.state is WorkerState.IDLE and _takes_work(w)),
+        key=lambda w: (-w.cores, w.name),
     )
     for worker in idle:
         cores = worker.cores
@@ -106,6 +108,11 @@ def _uncovered(jobs: Sequence[QueuedWork], workers: Sequence[WorkerInfo]) -> int
                 left[job.job_id] -= taken
                 cores -= taken
     return sum(left.values())
+
+
+def _takes_work(worker: WorkerInfo) -> bool:
+    """Its owner's policy lets it take work now (or it reports no policy)."""
+    return worker.policy is None or worker.policy.takes_work
 
 
 def plan(facts: Facts) -> Plan:

@@ -12,6 +12,7 @@ import json
 import logging
 import platform
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,11 +29,12 @@ from winjobs.wire import (
     WorkerRegistered,
     WorkerRegistration,
 )
-from winjobs.worker.claiming import Claimer
+from winjobs.worker.claiming import Claimer, ClaimMode
 from winjobs.worker.deadline import DrainClock
 from winjobs.worker.finishing import Finisher, Ran, conclude
 from winjobs.worker.heartbeat import HeartbeatThread
 from winjobs.worker.hygiene import TaskFolders, evict_archives, free_disk_bytes, low_disk_reason
+from winjobs.worker.owner import OwnerWatch, watch_for
 from winjobs.worker.reports import Dropped, Failure, Report, Reporter, SharedDone
 from winjobs.worker.retry import Backoff, RetryAborted, retry_transient
 from winjobs.worker.runner import SolverProcess, StopReason, StopRequest, read_tail
@@ -46,6 +48,8 @@ log = logging.getLogger(__name__)
 
 #: How long a worker that refused a task for lack of disk waits before claiming again.
 LOW_DISK_PAUSE_S = 30.0
+#: Longest time between two paused claims (the driver marks a worker offline after 90 s).
+PAUSED_REPORT_MAX_S = 30.0
 
 
 class LogProgress:
@@ -72,6 +76,7 @@ class Agent:
         solvers: dict[str, Solver],
         shutdown: Shutdown | None = None,
         backoff: Backoff | None = None,
+        owner: OwnerWatch | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
@@ -82,6 +87,8 @@ class Agent:
         self.shutdown = shutdown or Shutdown()
         self.backoff = backoff or Backoff(settings.retry_initial_s, settings.retry_max_s)
         self.cores = settings.solver_cores
+        self.owner = owner or watch_for(settings)
+        self.claim_cores = self.cores  #: what the owner's policy lends now (cores=N of a window)
         self.cache = StudyCache(
             client, settings.cache_dir, int(settings.cache_max_bytes), self.backoff
         )
@@ -89,7 +96,12 @@ class Agent:
         self.finisher = Finisher()
         self.reporter = Reporter(client, self.backoff, self.shutdown, settings.report_retry_limit_s)
         self.claimer = Claimer(
-            client, self.shutdown, self.backoff, self.reporter, self._claim_request
+            client,
+            self.shutdown,
+            self.backoff,
+            self.reporter,
+            self._claim_request,
+            paused=lambda: not self.owner.may_take_work(),
         )
         self.shared_output = (
             SharedOutput(settings.shared_output_dir, settings.shared_output_root)
@@ -110,12 +122,28 @@ class Agent:
         a claim finds no work. Returns the number of attempts settled."""
         for stale in self.folders.clean_stale():
             log.info("deleted %s, left by an earlier run of this worker", stale)
+        self.owner.start()
         try:
             self._register()
             self.drain.announce()
             while not self.shutdown.drain.is_set() and not self.drain.reached():
                 if max_tasks is not None and self.handled >= max_tasks:
                     break
+                cores = self.owner.wait_for_work(
+                    self.shutdown.drain,
+                    lambda: self.claimer.announce(ClaimMode.PAUSED),
+                    min(PAUSED_REPORT_MAX_S, max(1.0, self.settings.claim_wait_s)),
+                    give_up=exit_when_idle,
+                    done=self.drain.reached,
+                )
+                if self.drain.reached():  # the owner kept it waiting past its drain time
+                    break
+                if cores is None:
+                    if exit_when_idle and not self.shutdown.drain.is_set():
+                        log.info("the owner's policy gives no work now: exiting (--exit-when-idle)")
+                        break
+                    continue
+                self.claim_cores = cores
                 assignment = self._claim()
                 if assignment is None:
                     if exit_when_idle and not self.shutdown.drain.is_set():
@@ -132,6 +160,7 @@ class Agent:
             pass
         finally:
             self.finisher.wait()  # the last report goes out before the worker stops
+            self.owner.stop()
         if self.registered is not None:
             self.claimer.announce_draining()  # even on --max-tasks: don't count its cores any more
         log.info("worker stopped after %d task(s)", self.handled)
@@ -147,6 +176,7 @@ class Agent:
             transfer=Transfer.SHARED if self.shared_output is not None else Transfer.HTTP,
             shared_output_root=self.shared_output.driver_root if self.shared_output else None,
             config_sha256=config_fingerprint(self.cores, self.solvers),
+            policy=self.owner.report(),
         )
 
     def _register(self) -> None:
@@ -174,12 +204,16 @@ class Agent:
                 self.settings.name,
             )
 
-    def _claim_request(self, draining: bool = False) -> ClaimRequest:
+    def _claim_request(self, mode: ClaimMode) -> ClaimRequest:
         return ClaimRequest(
-            free_cores=self.cores,
-            wait_s=0 if draining else self.drain.claim_wait_s(self.settings.claim_wait_s),
+            free_cores=self.claim_cores,
+            wait_s=(
+                self.drain.claim_wait_s(self.settings.claim_wait_s) if mode is ClaimMode.WORK else 0
+            ),
             free_disk_bytes=free_disk_bytes(self.settings.data_dir),
-            draining=draining,
+            draining=mode is ClaimMode.DRAINING,
+            paused=mode is ClaimMode.PAUSED,
+            policy=self.owner.report(),
         )
 
     def _claim(self) -> TaskAssignment | None:
@@ -206,11 +240,16 @@ class Agent:
             assignment.attempt,
             _years(assignment.years),
         )
-        stop = StopRequest()
+        stop, wake = StopRequest(), threading.Event()
+        if not self.owner.hold(task, stop, wake.set):  # the owner came back meanwhile
+            reason = f"the machine's owner comes first: {self.owner.verdict.reason}"
+            self.reporter.send(assignment, Failure(reason, release=True), stop)
+            return
         name = f"job{assignment.job_id}-task{task}-a{assignment.attempt}"
         try:
             staged = StagedTask.under(self.folders.new(name))
         except OSError as exc:  # a full or read-only disk: not the task's fault
+            self.owner.release()
             failure = Failure(f"cannot create the task folder: {exc}", release=True)
             self.reporter.send(assignment, failure, stop)
             self._pause_s = self.low_disk_pause_s
@@ -222,6 +261,9 @@ class Agent:
             assignment.heartbeat_interval_s,
             LogProgress(staged.log_path).years_done,
             stop,
+            policy=self.owner.report,
+            suspended=lambda: self.owner.suspended(task),
+            wake=wake,
         )
         heartbeat.start()
         self.shutdown.track(stop)
@@ -233,6 +275,8 @@ class Agent:
             heartbeat.stop()
             self.shutdown.untrack(stop)
             raise
+        finally:
+            self.owner.release()  # the solver ended: the owner's policy holds nothing now
         self.finisher.submit(
             f"finish-task-{task}", lambda: self._finish(assignment, staged, stop, heartbeat, result)
         )
@@ -293,7 +337,7 @@ class Agent:
             archive = self._archive(assignment, stop)
             study = unpack_task(archive, staged, assignment.years, sevenzip=self.settings.sevenzip)
         except RetryAborted:
-            return self._stopped(stop.reason or StopReason.SHUTDOWN, staged)
+            return self._stopped(stop.reason or StopReason.SHUTDOWN, staged, detail=stop.detail)
         except SharedPathError as exc:  # this machine's set-up, not the task: hand it back
             log.error("task %d: %s", assignment.task_id, exc)
             self._pause_s = self.low_disk_pause_s
@@ -303,7 +347,7 @@ class Agent:
         except OSError as exc:  # a full or failing disk: this machine's, not the study's
             return Failure(f"could not stage the study: {exc}", kind=FailureKind.MACHINE)
         if stop.is_set():
-            return self._stopped(stop.reason or StopReason.SHUTDOWN, staged)
+            return self._stopped(stop.reason or StopReason.SHUTDOWN, staged, detail=stop.detail)
         return self._run_solver(assignment, staged, study, stop)
 
     def _archive(self, assignment: TaskAssignment, stop: StopRequest) -> Path:
@@ -350,7 +394,7 @@ class Agent:
             str(solver.path),
             "-i",
             str(staged.study_dir),
-            f"--force-parallel={self.cores}",
+            f"--force-parallel={self.claim_cores}",
             "-n",
             str(assignment.task_id),
             *assignment.solver_args,
@@ -365,6 +409,7 @@ class Agent:
             return Failure(
                 f"could not start the solver {solver.path}: {exc}", kind=FailureKind.MACHINE
             )
+        self.owner.attach(process)
         outcome = process.wait(assignment.time_limit_s, stop)
         log.info(
             "task %d: solver ended after %.1f s (exit status %s%s)",
@@ -375,7 +420,8 @@ class Agent:
         )
         self.drain.check_task(assignment.task_id, outcome.seconds)
         if outcome.stopped is not None:
-            return self._stopped(outcome.stopped, staged, assignment.time_limit_s)
+            detail = process.vacate_detail or stop.detail
+            return self._stopped(outcome.stopped, staged, assignment.time_limit_s, detail)
         return Ran(
             exit_code=outcome.exit_code if outcome.exit_code is not None else -1,
             year_by_year=study.year_by_year or "--year-by-year" in assignment.solver_args,
@@ -384,14 +430,19 @@ class Agent:
         )
 
     def _stopped(
-        self, reason: StopReason, staged: StagedTask, time_limit_s: float | None = None
+        self,
+        reason: StopReason,
+        staged: StagedTask,
+        time_limit_s: float | None = None,
+        detail: str = "",
     ) -> Report:
         if reason in (StopReason.CANCELLED, StopReason.LEASE_LOST):
             return Dropped(reason.value)
         tail = read_tail(staged.log_path, self.settings.log_tail_lines)
         if reason is StopReason.TIME_LIMIT:
             return Failure(f"killed at the task time limit of {time_limit_s:g} s", tail)
-        return Failure(reason.value, tail, release=True)
+        # shutdown, or vacated for the owner: not the task's fault, not counted
+        return Failure(detail or reason.value, tail, release=True)
 
 
 def _years(years: list[int]) -> str:

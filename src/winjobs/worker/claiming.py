@@ -11,6 +11,8 @@ Why not let the signal handler cut the claim short (by raising in the main threa
 So the main thread waits in short slices (a signal handler runs between two of them, on
 every system); on a stop it asks the driver to end the claim (a draining claim does),
 takes whatever the claim brings back, and hands back a task if that is what came.
+The owner coming back (worker/owner.py) ends a pending claim the same way, with a paused
+claim instead of a draining one: the worker stays, it just takes no work for now.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from enum import StrEnum
+from typing import Generic, Protocol, TypeVar
 
 from winjobs.client import ClientError, DriverClient
 from winjobs.wire import ClaimRequest, TaskAssignment
@@ -36,6 +39,23 @@ T = TypeVar("T")
 SLICE_S = 0.1
 #: How long a stopping worker waits for the driver to answer its pending claim.
 CLAIM_END_WAIT_S = 5.0
+
+
+class Flag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class Check:
+    """A flag computed by a function."""
+
+    def __init__(self, test: Callable[[], bool]) -> None:
+        self.is_set = test
+
+
+class ClaimMode(StrEnum):
+    WORK = "work"  #: a long-poll for a task
+    PAUSED = "paused"  #: the owner's policy lets it take no work now: answered at once
+    DRAINING = "draining"  #: the worker stops: takes no more work
 
 
 class PendingCall(Generic[T]):
@@ -61,7 +81,7 @@ class PendingCall(Generic[T]):
     def done(self) -> bool:
         return self._done.is_set()
 
-    def wait(self, stop: threading.Event | None = None, timeout: float | None = None) -> bool:
+    def wait(self, stop: Flag | None = None, timeout: float | None = None) -> bool:
         """Wait until the call ends, `stop` is set or `timeout` s passed; True if it ended.
 
         In slices rather than one blocking wait: on Windows a thread blocked on a lock
@@ -89,7 +109,7 @@ class PendingCall(Generic[T]):
 
 
 class Claimer:
-    """One worker's claims: `claim` long-polls, `announce_draining` says it stops."""
+    """One worker's claims: `claim` long-polls, `announce` says it pauses or stops."""
 
     def __init__(
         self,
@@ -97,27 +117,30 @@ class Claimer:
         shutdown: Shutdown,
         backoff: Backoff,
         reporter: Reporter,
-        request: Callable[[bool], ClaimRequest],
+        request: Callable[[ClaimMode], ClaimRequest],
+        paused: Callable[[], bool] = lambda: False,
     ) -> None:
         self.client = client
         self.shutdown = shutdown
         self.backoff = backoff
         self.reporter = reporter
-        self.request = request  #: draining -> the claim to send
+        self.request = request  #: mode -> the claim to send
+        self.paused = paused  #: set while the owner's policy lets the worker take no work
 
     def claim(self) -> TaskAssignment | None:
         """One claim, retried while the driver is away; None when no work came within the
-        wait, or on a stop request (a task that came with it anyway is handed back)."""
+        wait, or on a stop request or a pause (a task that came with it anyway is handed
+        back)."""
         pending = PendingCall(
             lambda: retry_transient(
-                lambda: self.client.claim(self.request(False)),
+                lambda: self.client.claim(self.request(ClaimMode.WORK)),
                 what="claim",
                 backoff=self.backoff,
                 abort=self.shutdown.drain,
             ),
             name="claim",
         )
-        if not pending.wait(stop=self.shutdown.drain):
+        if not pending.wait(stop=Check(lambda: self.shutdown.drain.is_set() or self.paused())):
             self._end(pending)
             if not pending.done:
                 return None  # the driver keeps it: its lease brings back a task, if any
@@ -128,25 +151,28 @@ class Claimer:
                 return None
             raise
         if assignment is not None and self.shutdown.drain.is_set():
-            self._hand_back(assignment)
+            self.hand_back(assignment, StopReason.SHUTDOWN.value)
             return None
         return assignment
 
-    def announce_draining(self) -> None:
-        """Tell the driver this worker takes no more work (shown as draining); it also
-        ends the worker's pending claim, if any."""
+    def announce(self, mode: ClaimMode) -> None:
+        """Tell the driver this worker takes no work for now (paused) or no more
+        (draining); it also ends the worker's pending claim, if any."""
         try:
-            self.client.claim(self.request(True))
+            self.client.claim(self.request(mode))
         except ClientError as exc:
-            log.info("could not tell the driver this worker is stopping: %s", exc)
+            log.info("could not tell the driver this worker is %s: %s", mode.value, exc)
+
+    def announce_draining(self) -> None:
+        self.announce(ClaimMode.DRAINING)
 
     def _end(self, pending: PendingCall[TaskAssignment | None]) -> None:
         """Ask the driver to answer the pending claim now, again each second: a claim
         that reached the driver after the first request (both were on the wire at once)
-        is ended by the next one."""
+        is ended by the next one. Draining when the worker stops, else paused."""
         deadline = time.monotonic() + CLAIM_END_WAIT_S
         while (left := deadline - time.monotonic()) > 0:
-            self.announce_draining()
+            self.announce(ClaimMode.DRAINING if self.shutdown.drain.is_set() else ClaimMode.PAUSED)
             if pending.wait(timeout=min(1.0, left)):
                 return
         log.warning(
@@ -154,11 +180,13 @@ class Claimer:
             CLAIM_END_WAIT_S,
         )
 
-    def _hand_back(self, assignment: TaskAssignment) -> None:
-        """Release a task that came with a claim answered after the stop request (not
-        counted as a failure). Tried once (its stop is set already): the lease brings
-        the task back otherwise."""
-        log.info("task %d came with the last claim", assignment.task_id)
+    def hand_back(self, assignment: TaskAssignment, reason: str) -> None:
+        """Release a task that came with a claim answered after a stop request or a pause
+        (not counted as a failure). Tried once (its stop is set already): the lease
+        brings the task back otherwise."""
+        log.info(
+            "task %d came with the last claim: handing it back (%s)", assignment.task_id, reason
+        )
         stopped = StopRequest()
         stopped.request(StopReason.SHUTDOWN)
-        self.reporter.send(assignment, Failure(StopReason.SHUTDOWN.value, release=True), stopped)
+        self.reporter.send(assignment, Failure(reason, release=True), stopped)

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 
 from winjobs.client import ClientError, DriverClient
-from winjobs.wire import Heartbeat
+from winjobs.wire import Heartbeat, PolicyReport
 from winjobs.worker.runner import StopReason, StopRequest
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,9 @@ class HeartbeatThread:
         interval_s: float,
         progress: Callable[[], int],
         stop_request: StopRequest,
+        policy: Callable[[], PolicyReport | None] = lambda: None,
+        suspended: Callable[[], bool] = lambda: False,
+        wake: threading.Event | None = None,
     ) -> None:
         self._client = client
         self._task_id = task_id
@@ -40,7 +43,10 @@ class HeartbeatThread:
         self._interval_s = max(0.05, interval_s)
         self._progress = progress
         self._stop_request = stop_request
+        self._policy = policy  #: the worker's owner policy state, sent along
+        self._suspended = suspended  #: whether this attempt's solver is suspended
         self._done = threading.Event()
+        self._wake = wake or threading.Event()  #: set: beat now
         self._thread = threading.Thread(
             target=self._loop, name=f"heartbeat-task-{task_id}", daemon=True
         )
@@ -56,14 +62,22 @@ class HeartbeatThread:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def nudge(self) -> None:
+        """Beat now rather than at the next interval (the task was suspended or resumed:
+        the driver shows it at once)."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._done.set()
+        self._wake.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
 
     def _loop(self) -> None:
-        while not self._done.wait(self._interval_s):
-            if not self._beat():
+        while True:
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+            if self._done.is_set() or not self._beat():
                 return
 
     def _beat(self) -> bool:
@@ -74,9 +88,13 @@ class HeartbeatThread:
             log.exception("task %d: reading progress failed", self._task_id)
             years_done = 0
         try:
-            reply = self._client.heartbeat(
-                self._task_id, Heartbeat(attempt=self._attempt, years_done=years_done)
+            beat = Heartbeat(
+                attempt=self._attempt,
+                years_done=years_done,
+                suspended=self._suspended(),
+                policy=self._policy(),
             )
+            reply = self._client.heartbeat(self._task_id, beat)
         except ClientError as exc:
             if exc.status_code in _LOST:
                 log.warning("task %d: %s; dropping it", self._task_id, exc)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from winjobs.ops.sizes import readable_size
+from winjobs.wire import LOW_DISK_REASON
 from winjobs.worker.runner import kill_recorded_solver
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def low_disk_reason(path: Path, minimum: int, needed: int = 0) -> str | None:
     if free - needed >= minimum:
         return None
     return (
-        f"not enough free disk on the worker: {readable_size(free)} free at {path}, "
+        f"{LOW_DISK_REASON}: {readable_size(free)} free at {path}, "
         f"{readable_size(needed)} needed for the task and {readable_size(minimum)} kept free"
     )
 

@@ -39,23 +39,28 @@ class StopReason(StrEnum):
     CANCELLED = "job cancelled"
     LEASE_LOST = "lease lost (task re-assigned)"
     SHUTDOWN = "worker shutting down"
+    VACATED = "vacated: the machine's owner comes first"
 
 
 class StopRequest:
     """A one-shot, thread-safe "stop, because..." shared by heartbeats, signals and the loop.
 
     The first reason wins: a cancel that arrives after a shutdown does not rewrite history.
+    `detail` says more than the reason where there is more to say (why the owner's policy
+    vacated the task).
     """
 
     def __init__(self) -> None:
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._reason: StopReason | None = None
+        self.detail = ""
 
-    def request(self, reason: StopReason) -> None:
+    def request(self, reason: StopReason, detail: str = "") -> None:
         with self._lock:
             if self._reason is None:
                 self._reason = reason
+                self.detail = detail
         self._event.set()
 
     @property
@@ -93,13 +98,16 @@ def kill_process_tree(pid: int, wait_s: float = KILL_WAIT_S) -> None:
     nobody can find through it). On POSIX the solver leads its own session, so the rest of
     its session is killed too: it catches grandchildren orphaned earlier (double forks).
     """
-    victims: dict[int, psutil.Process] = {}
+    _kill_all(pid, _descendants(pid), wait_s)
+
+
+def _descendants(pid: int) -> dict[int, psutil.Process]:
+    """`pid` and every process below it, by pid (empty when it is gone)."""
     try:
         root = psutil.Process(pid)
-        victims = {p.pid: p for p in (root, *root.children(recursive=True))}
+        return {p.pid: p for p in (root, *root.children(recursive=True))}
     except psutil.NoSuchProcess:
-        pass
-    _kill_all(pid, victims, wait_s)
+        return {}
 
 
 def kill_session_leftovers(leader_pid: int, wait_s: float = KILL_WAIT_S) -> None:
@@ -118,6 +126,43 @@ def _kill_all(leader_pid: int, victims: dict[int, psutil.Process], wait_s: float
         with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
     _wait_gone(list(victims.values()), wait_s)
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    """`pid`, every process below it and (POSIX) the rest of the session it leads."""
+    found = _descendants(pid)
+    for member in _session_members(pid):
+        found.setdefault(member.pid, member)
+    return list(found.values())
+
+
+def suspend_process_tree(pid: int) -> list[int]:
+    """Suspend the solver's whole tree at once (SIGSTOP on POSIX, NtSuspendProcess on
+    Windows, both through psutil); returns the pids suspended.
+
+    The root first, so that it starts no new child meanwhile; then the tree is listed
+    again until no new process shows up (one started between the listing and the root's
+    suspension)."""
+    done: set[int] = set()
+    for _ in range(5):
+        fresh = [p for p in _tree(pid) if p.pid not in done]
+        if not fresh:
+            break
+        for process in sorted(fresh, key=lambda p: p.pid != pid):
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                process.suspend()
+            done.add(process.pid)
+    return sorted(done)
+
+
+def resume_process_tree(pid: int) -> list[int]:
+    """Resume what `suspend_process_tree` suspended; returns the pids resumed."""
+    resumed = []
+    for process in _tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            process.resume()
+            resumed.append(process.pid)
+    return sorted(resumed)
 
 
 def _session_members(leader_pid: int) -> list[psutil.Process]:
@@ -175,6 +220,10 @@ class SolverProcess:
         self.pid_file = pid_file
         self._process: subprocess.Popen[bytes] | None = None
         self._started = 0.0
+        self._lock = threading.Lock()
+        self._paused_s = 0.0  #: time spent suspended, not counted against the time limit
+        self._suspended_at: float | None = None
+        self._vacated: str | None = None
 
     @property
     def pid(self) -> int | None:
@@ -212,7 +261,9 @@ class SolverProcess:
                 pass
             if stop.is_set():
                 reason = stop.reason or StopReason.SHUTDOWN
-            elif deadline is not None and time.monotonic() >= deadline:
+            elif self._vacated is not None:
+                reason = StopReason.VACATED
+            elif deadline is not None and time.monotonic() - self.suspended_seconds() >= deadline:
                 reason = StopReason.TIME_LIMIT
             if reason is not None:
                 kill_process_tree(process.pid)
@@ -225,6 +276,46 @@ class SolverProcess:
             stopped=reason,
             seconds=time.monotonic() - self._started,
         )
+
+    def suspend(self) -> list[int]:
+        """Suspend the solver's whole tree (the owner came back); the pids suspended."""
+        with self._lock:
+            process = self._process
+            if process is None or process.returncode is not None or self._suspended_at is not None:
+                return []
+            self._suspended_at = time.monotonic()
+            return suspend_process_tree(process.pid)
+
+    def resume(self) -> list[int]:
+        """Resume a suspended tree; the time it spent suspended is not counted against
+        the task's time limit."""
+        with self._lock:
+            process, since = self._process, self._suspended_at
+            if process is None or since is None:
+                return []
+            self._paused_s += time.monotonic() - since
+            self._suspended_at = None
+            return resume_process_tree(process.pid)
+
+    def vacate(self, detail: str) -> None:
+        """Have `wait` kill the tree and end with StopReason.VACATED: the owner's policy
+        needs the machine back. Ignored once the solver has ended by itself, so a run
+        that finished a moment before keeps its result (a stop request would also cut
+        its upload short)."""
+        self._vacated = detail
+
+    @property
+    def vacate_detail(self) -> str:
+        return self._vacated or ""
+
+    @property
+    def suspended(self) -> bool:
+        return self._suspended_at is not None
+
+    def suspended_seconds(self) -> float:
+        """Time spent suspended so far, including a suspension still going on."""
+        since = self._suspended_at
+        return self._paused_s + (time.monotonic() - since if since is not None else 0.0)
 
     def kill(self) -> None:
         """Kill the solver's tree now (safe to call when it already ended)."""

@@ -16,10 +16,10 @@ import socket
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import psutil
-from pydantic import ByteSize, Field, field_validator, model_validator
+from pydantic import AfterValidator, ByteSize, Field, field_validator, model_validator
 from pydantic_settings import (
     SettingsConfigDict,
 )
@@ -27,6 +27,8 @@ from pydantic_settings import (
 from winjobs.configfiles import DriverUrl, LayeredSettings, Token
 from winjobs.logfiles import LogLevel
 from winjobs.wire import Transfer
+from winjobs.worker.policy import Policy, parse_window, windows_from
+from winjobs.worker.probes import IdleKind
 
 ENV_PREFIX = "WINJOBS_WORKER_"
 
@@ -36,6 +38,14 @@ VERSION_KEY = re.compile(r"^\d+\.\d+$")
 
 def _host_name() -> str:
     return socket.gethostname() or "worker"
+
+
+def _window(text: str) -> str:
+    parse_window(text)  # ValueError: pydantic names the window (`schedule.1`)
+    return text
+
+
+ScheduleWindow = Annotated[str, AfterValidator(_window)]
 
 
 class WorkerSettings(LayeredSettings):
@@ -93,6 +103,27 @@ class WorkerSettings(LayeredSettings):
     #: {"C:\\links\\DRIVER_D": "/mnt/driver_d"}; the longest matching prefix wins.
     path_map: dict[str, str] = Field(default_factory=dict)
 
+    # The owner comes first (docs/worker.md): when this machine lends its cores.
+    #: Windows of local time in which tasks may start: `DAYS [HH:MM-HH:MM] [cores=N]
+    #: [idle=DURATION]`, the first that covers the moment counts (worker/policy.py).
+    schedule: list[ScheduleWindow] = Field(default_factory=lambda: ["always"], min_length=1)
+    #: Where the owner's keyboard and mouse idle time comes from (worker/probes.py).
+    idle_source: IdleKind = IdleKind.AUTO
+    #: idle_source: file: the file whose age is the idle time (touch it: the owner is active).
+    idle_file: Path | None = None
+    #: A suspended task resumes once the owner has been idle this long (at most the
+    #: window's idle= time) and the load and memory conditions hold again.
+    resume_idle_s: float = Field(300.0, ge=0)
+    #: A task suspended this long is vacated: its solver killed, the task handed back.
+    vacate_after_s: float = Field(600.0, gt=0)
+    #: Start (and keep running) only while other programs use at most this much of the
+    #: CPU, in % of the whole machine; the solver's own processes do not count. None: not used.
+    max_other_cpu_percent: float | None = Field(None, gt=0, le=100)
+    #: Start (and keep running) only while at least this much memory is free. None: not used.
+    min_free_memory_bytes: ByteSize | None = None
+    #: How often the owner's activity, the load and the memory are looked at.
+    owner_check_s: float = Field(2.0, gt=0, le=60)
+
     #: When this worker will be stopped from outside: a batch system's time limit (the
     #: end of its Slurm job, docs/slurm.md). A time without a zone is local time, as
     #: `squeue` prints it. No task is claimed after `deadline - drain_margin_s`.
@@ -134,6 +165,25 @@ class WorkerSettings(LayeredSettings):
                 "folder) and shared_output_root (the same folder as the driver reaches it)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _idle_file_given(self) -> WorkerSettings:
+        if self.idle_source is IdleKind.FILE and self.idle_file is None:
+            raise ValueError("idle_source: file needs idle_file (the file to watch)")
+        return self
+
+    @property
+    def owner_policy(self) -> Policy:
+        return Policy(
+            windows=windows_from(self.schedule),
+            default_cores=self.solver_cores,
+            resume_idle_s=self.resume_idle_s,
+            vacate_after_s=self.vacate_after_s,
+            max_other_cpu_percent=self.max_other_cpu_percent,
+            min_free_memory=(
+                int(self.min_free_memory_bytes) if self.min_free_memory_bytes is not None else None
+            ),
+        )
 
     @property
     def solver_cores(self) -> int:

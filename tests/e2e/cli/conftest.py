@@ -34,7 +34,7 @@ SECONDS_PER_YEAR = "0.2"
 def clean_env(**extra: str) -> dict[str, str]:
     """The caller's environment without any WINJOBS_* setting, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WINJOBS_")}
-    env.update(COLUMNS="200", PYTHONUNBUFFERED="1", **extra)
+    env.update({"COLUMNS": "200", "PYTHONUNBUFFERED": "1", **extra})
     return env
 
 
@@ -170,13 +170,19 @@ class User:
         return clean_env(**base)
 
     def run(
-        self, *args: str, timeout: float = 120, token: str | None = None, **env: str
+        self,
+        *args: str,
+        timeout: float = 120,
+        token: str | None = None,
+        cwd: Path | None = None,
+        **env: str,
     ) -> subprocess.CompletedProcess[str]:
         """`winjobs ARGS` as this user; `token` replaces theirs, `env` adds variables."""
         if token is not None:
             env["WINJOBS_TOKEN"] = token
         return subprocess.run(
             winjobs(*args),
+            cwd=cwd,
             env=self.env(**env),
             capture_output=True,
             text=True,

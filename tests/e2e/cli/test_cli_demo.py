@@ -141,6 +141,32 @@ def test_demo_refuses_a_folder_in_use(tmp_path: Path) -> None:
     assert (tmp_path / "busy" / "precious.txt").read_text() == "keep me"
 
 
+def test_demo_shows_the_owner_coming_back(tmp_path: Path) -> None:
+    """`--owner-active-after`: worker 1's task is suspended, vacated and run by worker 2;
+    the job still succeeds, and the summary says what happened."""
+    result = subprocess.run(
+        winjobs("demo", "--owner-active-after", "0", "--data-dir", str(tmp_path / "demo")),
+        env=clean_env(
+            WINJOBS_CONFIG=str(tmp_path / "c.yaml"), WINJOBS_STANDIN_SECONDS_PER_YEAR="1"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "the owner of demo-worker-1 came back 0s after its first task started:" in out
+    assert re.search(
+        r"^  task \d+ \(years [\d-]+\) given back by demo-worker-1: vacated: suspended for \d+s",
+        out,
+        re.MULTILINE,
+    ), out
+    assert "  demo-worker-1 now: owner active: keyboard or mouse used" in out
+    worker_log = (tmp_path / "demo" / "logs" / "worker-1.log").read_text()
+    assert "solver suspended" in worker_log and "vacating" in worker_log
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="the demo is killed with SIGKILL here")
 def test_a_killed_demo_leaves_no_driver_or_worker_running(tmp_path: Path) -> None:
     """Its children run in sessions of their own (Ctrl-C reaches only the demo): killed

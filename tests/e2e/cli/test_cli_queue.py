@@ -80,8 +80,32 @@ def test_priority_cancel_and_refusals(idle_user: User, study: Path) -> None:
     assert no_result.returncode == 1
     assert (
         one_error_line(no_result)
-        == f"error: job {job_id} is cancelled: it has no result to download"
+        == f"error: job {job_id} was cancelled: it has no result to download"
     )
+
+
+def test_hold_and_release(idle_user: User, study: Path) -> None:
+    job_id = submit(idle_user, study, "--years", "1")
+    held = idle_user.run("hold", str(job_id), "--reason", "new costs coming")
+    assert held.returncode == 0, held.stderr
+    assert held.stdout.startswith(f"job {job_id} held: by alice: new costs coming (no new task")
+    job = show(idle_user, job_id)
+    assert (job["status"], job["held"], job["held_by"]) == ("queued", True, "alice")
+    assert "queued, held" in idle_user.run("show", str(job_id)).stdout
+    by_bob = idle_user.run("release", str(job_id), token=TOKENS["bob"])
+    assert by_bob.returncode == 1 and "(HTTP 403)" in one_error_line(by_bob)
+    released = idle_user.run("release", str(job_id))
+    assert (released.returncode, released.stdout) == (
+        0,
+        f"job {job_id} released: it is queued again\n",
+    )
+    twice = idle_user.run("release", str(job_id))
+    assert twice.returncode == 1
+    assert one_error_line(twice) == (
+        f"error: job {job_id} is not held: there is nothing to release (HTTP 409)"
+    )
+    log = idle_user.run("logs", str(job_id)).stdout
+    assert "held by alice: new costs coming" in log and "released by alice" in log
 
 
 def test_an_admin_may_change_any_job(idle_user: User, study: Path) -> None:
@@ -99,7 +123,10 @@ def test_an_admin_may_change_any_job(idle_user: User, study: Path) -> None:
         ["logs", "999999"],
         ["wait", "999999"],
         ["priority", "999999", "10"],
+        ["hold", "999999"],
+        ["release", "999999"],
         ["download", "999999", "x"],
+        ["download", "999999"],  # asked of the driver before looking for a destination
     ],
 )
 def test_unknown_job_is_404_in_one_line(idle_user: User, command: list[str]) -> None:
@@ -130,6 +157,15 @@ def test_unreachable_driver(idle_user: User) -> None:
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "ConnectError" in debug.stderr
 
 
+def test_a_url_that_is_not_the_drivers_says_so(idle_user: User) -> None:
+    docs = f"{idle_user.driver_url}/docs"
+    result = idle_user.run("jobs", "--driver", docs)
+    assert result.returncode == 1
+    line = one_error_line(result)
+    assert line.startswith(f"error: {docs} is not a winjobs driver (GET /docs/api/v1/jobs ")
+    assert f"the driver's address is its root: {idle_user.driver_url}, not {docs}" in line
+
+
 def test_invalid_study_is_refused_before_upload(idle_user: User, study: Path) -> None:
     before = json.loads(idle_user.run("jobs", "--json").stdout)["jobs"]
     general = study / "settings" / "generaldata.ini"
@@ -150,6 +186,7 @@ def test_invalid_study_is_refused_before_upload(idle_user: User, study: Path) ->
         (["--years", "9"], "year 9 is beyond the study's 8 MC years"),
         (["--years", "4-2"], "range 4-2 goes backwards"),
         (["--years", "x"], "'x' is not a year number"),
+        (["--years", "1,1"], "year 1 is given twice"),
         (["--priority", "101"], "--priority must be between 1 and 100"),
     ],
 )

@@ -77,6 +77,27 @@ def test_wait_show_logs_workers_then_download_by_default(busy_user: User, study:
     assert json.loads(elsewhere.stdout)["output"] == str(study.parent / "results" / run.name)
 
 
+def test_printed_paths_are_absolute_and_never_wrapped(
+    busy_user: User, study: Path, tmp_path: Path
+) -> None:
+    """stdout is a pipe here, as in `winjobs download 2 DIR | cat`: no COLUMNS, so Rich
+    would fall back to 80 columns and split a long path."""
+    here = tmp_path / "here"
+    here.mkdir()
+    submitted = busy_user.run(
+        "submit", str(study), "results", "--years", "1", "--download", "--json", cwd=here
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    report = json.loads(submitted.stdout)
+    run = Path(report["output"])
+    assert run.is_absolute() and run.parent == here / "results"
+    far = tmp_path / ("a-folder-with-a-rather-long-name-" * 3) / "results"
+    downloaded = busy_user.run("download", str(report["job_id"]), str(far), COLUMNS="")
+    assert downloaded.returncode == 0, downloaded.stderr
+    assert len(str(far / run.name)) > 80
+    assert downloaded.stdout == f"{far / run.name}\n"
+
+
 def test_failed_job_exits_3_and_retry_runs_it_again(busy_user: User, study: Path) -> None:
     result = busy_user.run("submit", str(study), "--years", str(FAILING_YEAR), "--wait", "--json")
     assert result.returncode == 3, result.stderr

@@ -44,6 +44,7 @@ TOKENS = {
     "alice-token": Identity(name="alice", role=Role.USER),
     "bob-token": Identity(name="bob", role=Role.USER),
     "ops-token": Identity(name="ops", role=Role.ADMIN),
+    "pool-token": Identity(name="pool", role=Role.WORKER),
 }
 
 
@@ -169,11 +170,13 @@ class FakeDriver:
             (r"/jobs/(\d+)/cancel", "POST", self._cancel),
             (r"/jobs/(\d+)/priority", "POST", self._priority),
             (r"/jobs/(\d+)/retry", "POST", self._retry),
+            (r"/jobs/(\d+)/hold", "POST", self._hold_job),
+            (r"/jobs/(\d+)/release", "POST", self._release_job),
             (r"/jobs/(\d+)/log", "GET", self._log),
             (r"/jobs/(\d+)/tasks/(\d+)/log", "GET", self._task_log),
             (r"/jobs/(\d+)/result", "GET", self._result),
             (r"/workers", "GET", self._workers),
-            (r"/workers/[^/]+/release", "POST", self._release),
+            (r"/workers/[^/]+/release", "POST", self._release_worker),
         ]
 
     def _job(self, job_id: int) -> JobDetail | None:
@@ -246,6 +249,28 @@ class FakeDriver:
         self.jobs[job_id] = job
         return _json(job.model_dump(mode="json"))
 
+    def _hold_job(self, request: httpx.Request, who: Identity, job_id: int) -> httpx.Response:
+        job = self._owned(who, job_id)
+        if isinstance(job, httpx.Response):
+            return job
+        if job.status.is_final or job.held:
+            return _error(409, f"cannot hold job {job_id}: it {job.status.phrase}")
+        body = httpx.Response(200, content=request.content).json() if request.content else {}
+        reason = body.get("reason")
+        job = job.model_copy(update={"held": True, "held_by": who.name, "held_reason": reason})
+        self.jobs[job_id] = job
+        return _json(job.model_dump(mode="json"))
+
+    def _release_job(self, request: httpx.Request, who: Identity, job_id: int) -> httpx.Response:
+        job = self._owned(who, job_id)
+        if isinstance(job, httpx.Response):
+            return job
+        if not job.held:
+            return _error(409, f"job {job_id} is not held: there is nothing to release")
+        job = job.model_copy(update={"held": False, "held_by": None, "held_reason": None})
+        self.jobs[job_id] = job
+        return _json(job.model_dump(mode="json"))
+
     def _log(self, request: httpx.Request, who: Identity, job_id: int) -> httpx.Response:
         if job_id not in self.jobs:
             return _error(404, f"job {job_id} not found")
@@ -276,7 +301,7 @@ class FakeDriver:
             }
         )
 
-    def _release(self, request: httpx.Request, who: Identity) -> httpx.Response:
+    def _release_worker(self, request: httpx.Request, who: Identity) -> httpx.Response:
         name = unquote(request.url.path.split("/")[-2])
         if who.role != Role.ADMIN:
             return _error(403, f"this action needs a admin token; {who.name} is a {who.role}")

@@ -19,7 +19,9 @@ from winjobs.cli.demo import (
     standin_solver,
     write_configs,
 )
+from winjobs.cli.demo_owner import OwnerScene
 from winjobs.cli.processes import Child, ChildFailed, Children
+from winjobs.worker.settings import load_settings
 
 
 def plan(tmp_path: Path, workers: int = 2) -> DemoPlan:
@@ -51,6 +53,46 @@ def test_configs_use_the_documented_keys_and_distinct_tokens(tmp_path: Path) -> 
     assert {w["token"] for w in workers} == {demo.worker_token}
     assert workers[0]["solvers"] == {"8.8": str(tmp_path / "solver")}
     assert len({w["data_dir"] for w in workers}) == 3
+
+
+def test_with_an_owner_worker_1_is_an_office_pc_the_others_are_not(tmp_path: Path) -> None:
+    scene = OwnerScene(tmp_path, after_s=2)
+    demo = DemoPlan(
+        root=tmp_path,
+        port=8123,
+        workers=2,
+        antares_version="8.8",
+        solver=tmp_path / "solver",
+        seconds_per_year="3",
+        owner=scene,
+    )
+    _, worker_paths = write_configs(demo)
+    office, other = (load_settings(path) for path in worker_paths)  # valid worker configs
+    assert office.schedule == ["always idle=10m"]
+    assert (office.idle_source.value, office.idle_file) == ("file", scene.marker)
+    assert office.vacate_after_s == 5
+    assert other.schedule == ["always"] and other.idle_file is None
+
+
+def test_the_owner_comes_back_after_worker_1_s_first_solver_started(tmp_path: Path) -> None:
+    scene = OwnerScene(tmp_path, after_s=0.2)
+    scene.start()
+    try:
+        time.sleep(0.5)
+        assert not scene.marker.exists()  # worker 1 has not started a solver yet
+        task = tmp_path / "worker-1" / "tasks" / "job1-task1-a1"
+        task.mkdir(parents=True)
+        (task / "solver.log").write_text("")
+        deadline = time.monotonic() + 10
+        while not scene.marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert scene.came_back and scene.marker.exists()
+        first = scene.marker.stat().st_mtime
+        while scene.marker.stat().st_mtime == first and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert scene.marker.stat().st_mtime > first  # and stays: touched again and again
+    finally:
+        scene.stop()
 
 
 def test_child_environment_drops_the_users_winjobs_settings(

@@ -13,7 +13,6 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 from winjobs.antares.example import example_study_path, write_example_study
 from winjobs.cli import main
-from winjobs.cli.study import format_years
 
 
 def _run(
@@ -75,8 +74,10 @@ def test_human_summary(
     code, out, _ = _run(monkeypatch, capsys, "inspect", str(study))
     assert code == 0
     assert "demo-study" in out
-    assert "0-1, 3-7  (7 years)" in out
-    assert "0: 2.5, 1: 1, 3: 1" in out
+    # 1-based, as `submit --years` takes them: year 3 (0-based 2) is left out
+    assert "active years" in out and "0-based" not in out
+    assert "1-2,4-8  (7 years)" in out
+    assert "1: 2.5, 2: 1, 4: 1" in out
     assert "8.8" in out
 
 
@@ -134,9 +135,9 @@ def test_console_script_exit_status(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize(
-    ("years", "text"),
-    [([], ""), ([3], "3"), ([0, 1, 2], "0-2"), ([0, 2, 3, 4, 7], "0, 2-4, 7"), ([1, 3], "1, 3")],
-)
-def test_format_years(years: list[int], text: str) -> None:
-    assert format_years(years) == text
+def test_one_active_year_is_one_year(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = write_example_study(tmp_path / "demo", nbyears=1)
+    code, out, _ = _run(monkeypatch, capsys, "inspect", str(study))
+    assert code == 0 and "1  (1 year)" in out

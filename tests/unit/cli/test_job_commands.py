@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.unit.cli.conftest import Cli, Result
 from tests.unit.cli.fake_driver import BASE_URL, T0, FakeDriver, make_job, make_task
-from winjobs.wire import JobStatus, PilotInfo, PilotPool, TaskStatus, WorkerState
+from winjobs.wire import (
+    EtaBasis,
+    JobStatus,
+    PilotInfo,
+    PilotPool,
+    PolicyState,
+    TaskStatus,
+    WaitReason,
+    WorkerState,
+)
 
 
 @pytest.fixture
@@ -46,9 +55,29 @@ def test_jobs_lists_newest_first(cli: Cli, two_jobs: FakeDriver) -> None:
     result = cli("jobs")
     assert result.code == 0, result.err
     lines = [line.split() for line in result.out.splitlines()]
-    assert lines[0] == ["ID", "NAME", "SUBMITTER", "PRIO", "STATUS", "PROGRESS", "AGE"]
+    assert lines[0] == ["ID", "NAME", "SUBMITTER", "PRIO", "STATUS", "PROGRESS", "AGE", "WAITING"]
     assert lines[1][:6] == ["2", "winter", "alice", "70", "running", "4/10"]
     assert lines[2][:6] == ["1", "summer", "bob", "50", "succeeded", "10/10"]
+
+
+def test_tables_on_stdout_are_never_wrapped(cli: Cli, fake: FakeDriver) -> None:
+    """stdout is not a terminal here (captured), as when piped: a 300-character name
+    stays on its line whatever COLUMNS says (200 in these tests)."""
+    name = "winter-" + "x" * 293
+    fake.add(make_job(7, name=name, submitter="alice"))
+    lines = cli("jobs").out.splitlines()
+    assert len(lines) == 2
+    assert lines[1].split()[:3] == ["7", name, "alice"]
+
+
+def test_flags_are_shown_bare_in_help(cli: Cli) -> None:
+    """Typer's help showed on/off flags as `--wait <bool>`, as if they took a value."""
+    result = cli("submit", "--help")
+    assert result.code == 0
+    [wait] = [line for line in result.out.splitlines() if "Follow the job" in line]
+    assert wait.split("Follow the job")[0].split() == ["│", "--wait"]
+    assert "<bool>" not in result.out and "--json" in result.out
+    assert "<int>" in cli("priority", "--help").out  # options with a value keep their type
 
 
 def test_jobs_filters_and_json(cli: Cli, two_jobs: FakeDriver) -> None:
@@ -68,6 +97,33 @@ def test_jobs_limit_shows_the_newest_and_says_how_many_more(cli: Cli, two_jobs: 
     assert json.loads(cli("jobs", "--limit", "1", "--json").out)["total"] == 2
     assert "offset" not in two_jobs.requests[-1].url.params
     assert cli("jobs", "--limit", "0").code != 0
+
+
+def test_a_waiting_job_says_why_in_jobs_and_show(cli: Cli, fake: FakeDriver) -> None:
+    reason = WaitReason(
+        code="no_solver",
+        short="no 9.3 solver",
+        message="no online worker has a solver for Antares 9.3 (the online workers have 8.8)",
+        pool_versions=["8.8"],
+    )
+    fake.add(make_job(3, name="future", antares_version="9.3", waiting=reason))
+    listed = cli("jobs")
+    assert listed.code == 0, listed.err
+    row = listed.out.splitlines()[1].split()
+    assert row[:5] == ["3", "future", "alice", "50", "queued"]
+    assert listed.out.splitlines()[1].endswith("no 9.3 solver")
+    shown = cli("show", "3")
+    assert shown.code == 0, shown.err
+    assert "waiting    no online worker has a solver for Antares 9.3" in shown.out
+    assert json.loads(cli("show", "3", "--json").out)["waiting"]["code"] == "no_solver"
+
+
+def test_show_names_what_the_eta_rests_on(cli: Cli, fake: FakeDriver) -> None:
+    fake.add(
+        make_job(4, status=JobStatus.RUNNING, eta_seconds=750.0, eta_basis=EtaBasis.HISTORY.value)
+    )
+    shown = cli("show", "4")
+    assert "eta        12m 30s (from the study's earlier jobs; no year finished yet)" in shown.out
 
 
 def test_show_human_and_json(cli: Cli, two_jobs: FakeDriver) -> None:
@@ -132,10 +188,25 @@ def test_wait_follows_to_success(cli: Cli, two_jobs: FakeDriver) -> None:
     assert result.code == 0, result.err
     assert result.out.strip() == "job 2 succeeded (10 years)"
     assert result.err.splitlines() == [
-        "job 2 running: 6/10 years, 2 task(s) running",
-        "job 2 running: 8/10 years, 1 task(s) running",
+        "job 2 running: 6/10 years, 2 tasks running",
+        "job 2 running: 8/10 years, 1 task running",
         "job 2 succeeded: 10/10 years",
     ]
+
+
+def test_counts_are_singular_for_one(cli: Cli, fake: FakeDriver) -> None:
+    fake.add(make_job(3, years=[4], status=JobStatus.SUCCEEDED, years_done=1))
+    assert cli("wait", "3").out == "job 3 succeeded (1 year)\n"
+    assert "5 (1 year)" in cli("show", "3").out
+
+
+def test_a_job_without_a_result_says_so_in_plain_words(
+    cli: Cli, fake: FakeDriver, tmp_path: Path
+) -> None:
+    fake.add(make_job(6, status=JobStatus.SUCCEEDED))  # its result was removed
+    fake.jobs[6] = fake.jobs[6].model_copy(update={"result_available": False})
+    result = cli("download", "6", str(tmp_path))
+    assert result.err == "error: job 6 has succeeded: it has no result to download\n"
 
 
 @pytest.mark.parametrize(
@@ -197,7 +268,43 @@ def test_retry_only_failed_jobs(cli: Cli, two_jobs: FakeDriver) -> None:
     assert "only a failed job can be retried (HTTP 409)" in refused.err
     two_jobs.jobs[2] = two_jobs.jobs[2].model_copy(update={"status": JobStatus.FAILED})
     result = cli("retry", "2")
-    assert (result.code, result.out) == (0, "job 2 queued again (4/10 (40%) years already done)\n")
+    assert (result.code, result.out) == (0, "job 2 queued again (years already done: 4/10 (40%))\n")
+
+
+def test_hold_and_release(cli: Cli, two_jobs: FakeDriver) -> None:
+    held = cli("hold", "2", "--reason", "new costs coming")
+    assert held.code == 0, held.err
+    assert held.out == (
+        "job 2 held: by alice: new costs coming (no new task starts; 2 running tasks "
+        "finish; winjobs release 2 lets it go on)\n"
+    )
+    assert json.loads(two_jobs.requests[-1].content) == {"reason": "new costs coming"}
+    shown = cli("show", "2").out
+    assert "running, held" in shown and "by alice: new costs coming" in shown
+    assert "running, held" in cli("jobs").out
+    again = cli("hold", "2")
+    assert (again.code, again.err) == (1, "error: cannot hold job 2: it is running (HTTP 409)\n")
+    released = cli("release", "2", "--json")
+    assert released.code == 0 and json.loads(released.out)["held"] is False
+    assert cli("release", "2").err == (
+        "error: job 2 is not held: there is nothing to release (HTTP 409)\n"
+    )
+    assert cli("hold", "2").out.startswith("job 2 held: by alice (no new task starts;")
+    assert cli("release", "2").out == "job 2 released: it is running again\n"
+    refused = cli("hold", "1")
+    assert refused.err.strip() == "error: not allowed: job 1 belongs to bob (HTTP 403)"
+
+
+def test_a_held_job_is_followed_without_an_eta(cli: Cli, two_jobs: FakeDriver) -> None:
+    two_jobs.script(
+        2,
+        [
+            {"held": True, "held_by": "alice", "years_done": 6, "eta_seconds": 30.0},
+            {"years_done": 10, "tasks_running": 0, "status": JobStatus.SUCCEEDED},
+        ],
+    )
+    result = cli("wait", "2")
+    assert result.err.splitlines()[0] == "job 2 running, held: 6/10 years, 2 tasks running"
 
 
 def test_logs_of_job_and_task(cli: Cli, two_jobs: FakeDriver) -> None:
@@ -205,6 +312,9 @@ def test_logs_of_job_and_task(cli: Cli, two_jobs: FakeDriver) -> None:
     two_jobs.task_logs[(2, 6)] = "[solver] MC-Years : [5..6], total: 2"
     assert cli("logs", "2").out == two_jobs.job_logs[2]
     assert cli("logs", "2", "--task", "6").out == "[solver] MC-Years : [5..6], total: 2\n"
+    as_json = json.loads(cli("logs", "2", "--task", "6", "--json").out)
+    assert as_json == {"job_id": 2, "task_id": 6, "log": two_jobs.task_logs[(2, 6)]}
+    assert json.loads(cli("logs", "2", "--json").out)["log"] == two_jobs.job_logs[2]
     missing = cli("logs", "2", "--task", "7")
     assert (missing.code, missing.err.strip()) == (1, "error: job 2 has no task 7 (HTTP 404)")
 
@@ -219,13 +329,44 @@ def test_workers_table_and_json(cli: Cli, fake: FakeDriver) -> None:
         "CORES",
         "VERSIONS",
         "STATE",
+        "POLICY",
+        "NEXT",
+        "WORK",
         "RUNNING",
         "LAST",
         "SEEN",
     ]
-    assert lines[1].split()[:7] == ["pc-01", "4", "8.8", "busy", "task", "6", "(job"]
+    assert lines[1].split()[:8] == ["pc-01", "4", "8.8", "busy", "-", "-", "task", "6"]
     data = json.loads(cli("workers", "--json").out)
     assert [w["name"] for w in data["workers"]] == ["pc-01", "pc-02"]
+
+
+def test_workers_show_their_owner_s_policy_and_next_work(cli: Cli, fake: FakeDriver) -> None:
+    fake.add_worker(
+        "pc-01",
+        state=WorkerState.BUSY,
+        current_task=6,
+        current_job=2,
+        policy=PolicyState.SUSPENDED,
+        policy_reason="keyboard or mouse used 3s ago",
+    )
+    fake.add_worker("pc-02", policy=PolicyState.IN_SCHEDULE)
+    opens = datetime.now(UTC) + timedelta(hours=9, minutes=30, seconds=20)
+    fake.add_worker("pc-03", policy=PolicyState.OUTSIDE_SCHEDULE, next_work_at=opens)
+    fake.add_worker("pc-04", policy=PolicyState.IN_SCHEDULE, state=WorkerState.OFFLINE)
+    cells = {
+        cols[0]: cols[3:7]
+        for cols in (re.split(r"\s{2,}", line.strip()) for line in cli("workers").out.splitlines())
+    }
+    assert cells["pc-01"] == ["busy", "suspended", "when its owner leaves", "task 6 (job 2)"]
+    assert cells["pc-02"] == ["idle", "in schedule", "now", "-"]
+    next_open = f"{opens.astimezone():%a %H:%M} (in 9h 30m)"
+    assert cells["pc-03"] == ["idle", "outside schedule", next_open, "-"]
+    assert cells["pc-04"] == ["offline", "in schedule", "-", "-"]
+    data = json.loads(cli("workers", "--json").out)
+    assert data["workers"][0]["policy"] == "suspended"
+    assert data["workers"][0]["policy_reason"] == "keyboard or mouse used 3s ago"
+    assert datetime.fromisoformat(data["workers"][2]["next_work_at"]) == opens
 
 
 def test_workers_shows_the_pilots_still_pending_in_slurm(cli: Cli, fake: FakeDriver) -> None:

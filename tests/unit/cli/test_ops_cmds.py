@@ -16,7 +16,7 @@ from tests.unit.driver.helpers import TOKENS, Api, packed_study
 from winjobs.cli import links as links_cmd
 from winjobs.cli import main
 from winjobs.cli.clean import Kind, config_kind
-from winjobs.ops.links import Platform, Step
+from winjobs.ops.links import LocalDisk, Platform, Step
 from winjobs.ops.links_apply import Outcome
 from winjobs.wire import JobSubmitFields
 
@@ -103,6 +103,71 @@ def test_windows_asks_before_changing_anything(
     code, out, _ = run(monkeypatch, capsys, "links", "setup-remote", "PC1:D", "--yes")
     assert code == 0 and len(applied) == 1
     assert "done: directory link C:\\links\\PC1_D -> \\\\PC1\\D" in out
+
+
+def test_setup_local_shares_the_data_folder_read_only_to_the_accounts_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The trial's complaint: whole drives to Everyone with change rights, by default."""
+    monkeypatch.setattr(links_cmd, "this_platform", lambda: Platform.LINUX)
+    data = tmp_path / "winjobs"
+    data.mkdir()
+    args = ("links", "setup-local", str(data), "--grant", "pool", "--grant-change", "drv")
+    code, out, err = run(monkeypatch, capsys, *args)
+    assert code == 0, err
+    assert f"net usershare add winjobs {data} 'winjobs: {data}' pool:R,drv:F guest_ok=n" in out
+    assert "Everyone" not in out and " / " not in out and err == ""
+    code, out, _ = run(
+        monkeypatch,
+        capsys,
+        "links",
+        "setup-local",
+        r"D:\winjobs",
+        "--grant",
+        r"CORP\pool",
+        "--platform",
+        "windows",
+    )
+    assert code == 0
+    assert r"net share winjobs=D:\winjobs /GRANT:CORP\pool,READ" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "name the data folders to share"),
+        (("DIR",), "name who may use the shares: --grant ACCOUNT"),
+        (("DIR", "--grant", "pool", "--whole-drives"), "not both"),
+        (("/", "--grant", "pool"), "is a whole drive"),
+        (("missing", "--grant", "pool"), "is not a folder of this machine"),
+    ],
+)
+def test_setup_local_refusals_say_what_to_fix(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    args: tuple[str, ...],
+    message: str,
+) -> None:
+    monkeypatch.setattr(links_cmd, "this_platform", lambda: Platform.LINUX)
+    monkeypatch.chdir(tmp_path)
+    argv = [str(tmp_path) if arg == "DIR" else arg for arg in args]
+    code, out, err = run(monkeypatch, capsys, "links", "setup-local", *argv)
+    assert code == 2 and out == ""
+    assert message in err and err.count("\n") == 1
+
+
+def test_whole_drives_only_on_the_flag_and_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(links_cmd, "this_platform", lambda: Platform.LINUX)
+    monkeypatch.setattr(links_cmd, "fixed_disks", lambda _: [LocalDisk("root", "/")])
+    code, out, err = run(
+        monkeypatch, capsys, "links", "setup-local", "--whole-drives", "--grant", "pool"
+    )
+    assert code == 0
+    assert "net usershare add root / 'winjobs: /' pool:R guest_ok=n" in out
+    assert err.startswith("warning: --whole-drives shares every fixed drive")
 
 
 # --------------------------------------------------------------------------- clean

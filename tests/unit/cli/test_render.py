@@ -15,6 +15,7 @@ from winjobs.cli.render import (
     format_seconds,
     job_view,
     jobs_table,
+    next_work,
     pools_view,
     to_json,
     workers_table,
@@ -23,6 +24,7 @@ from winjobs.wire import (
     JobStatus,
     PilotInfo,
     PilotPool,
+    PolicyState,
     TaskStatus,
     WorkerInfo,
     WorkerState,
@@ -74,7 +76,7 @@ def test_jobs_table_has_one_row_per_job_with_progress() -> None:
         make_job(1, name="summer", submitter="bob", status=JobStatus.SUCCEEDED, years_done=10),
     ]
     table = rows(jobs_table(jobs, NOW))
-    assert table[0] == ["ID", "NAME", "SUBMITTER", "PRIO", "STATUS", "PROGRESS", "AGE"]
+    assert table[0] == ["ID", "NAME", "SUBMITTER", "PRIO", "STATUS", "PROGRESS", "AGE", "WAITING"]
     assert table[1] == [
         "2",
         "winter",
@@ -175,6 +177,7 @@ def test_workers_table() -> None:
             current_job=3,
             last_seen=NOW - timedelta(seconds=4),
             registered_at=T0,
+            policy=PolicyState.IN_SCHEDULE,
         ),
         WorkerInfo(
             id=2,
@@ -195,7 +198,9 @@ def test_workers_table() -> None:
     )
     both = rows(workers_table([uploading], NOW))
     assert len(both) == 2  # the header and one line for the worker, with both tasks
-    assert " ".join(both[1]) == "pc-01 16 8.8, 9.2 busy task 8 (job 3), task 7 (job 3) 4s ago"
+    assert " ".join(both[1]) == (
+        "pc-01 16 8.8, 9.2 busy in schedule after its task task 8 (job 3), task 7 (job 3) 4s ago"
+    )
     table = rows(workers_table(workers, NOW))  # from a driver that sends only current_task
     assert table[1] == [
         "pc-01",
@@ -203,6 +208,11 @@ def test_workers_table() -> None:
         "8.8,",
         "9.2",
         "busy",
+        "in",
+        "schedule",
+        "after",
+        "its",
+        "task",
         "task",
         "7",
         "(job",
@@ -210,7 +220,37 @@ def test_workers_table() -> None:
         "4s",
         "ago",
     ]
-    assert table[2] == ["pc-02", "4", "8.8", "offline", "-", "5m", "ago"]
+    assert table[2] == ["pc-02", "4", "8.8", "offline", "-", "-", "-", "5m", "ago"]
+
+
+def test_next_work_of_a_worker() -> None:
+    base = WorkerInfo(
+        id=1,
+        name="pc",
+        os="Windows-10",
+        cores=4,
+        versions=["8.8"],
+        state=WorkerState.IDLE,
+        last_seen=NOW,
+        registered_at=T0,
+    )
+    opens = NOW + timedelta(hours=2, minutes=5)
+    cases = [
+        ({}, "-"),  # a worker that reports no policy
+        ({"policy": PolicyState.IN_SCHEDULE}, "now"),
+        ({"policy": PolicyState.OWNER_ACTIVE}, "when its owner leaves"),
+        ({"policy": PolicyState.OWNER_ACTIVE, "state": WorkerState.DRAINING}, "-"),
+        (
+            {"policy": PolicyState.OUTSIDE_SCHEDULE, "next_work_at": opens},
+            f"{opens.astimezone():%a %H:%M} (in 2h 05m)",
+        ),
+        (
+            {"policy": PolicyState.OUTSIDE_SCHEDULE, "next_work_at": NOW},
+            f"{NOW.astimezone():%a %H:%M}",
+        ),
+    ]
+    for update, text in cases:
+        assert next_work(base.model_copy(update=update), NOW) == text, update
 
 
 def test_eta_prefers_the_driver_then_the_pace_so_far() -> None:

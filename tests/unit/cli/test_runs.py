@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -46,6 +47,15 @@ def test_merge_command(
         f"merged 2 runs (2 MC years, 25 tables, 2 year-by-year folders) into {out}"
     )
     assert (out / "execution_info.ini").is_file()
+    relative = out.parent / "merged-again"
+    monkeypatch.chdir(out.parent)
+    code, stdout, _ = _run(
+        monkeypatch, capsys, *args[:4], "merged-again", "--mc-ind", "link", "--json", *parts
+    )
+    assert code == 0
+    facts = json.loads(stdout)
+    assert facts["output"] == str(relative) and facts["years"] == [1, 2]
+    assert facts["runs"] == parts and (facts["tables"], facts["mc_ind_years"]) == (25, 2)
     code, stdout, stderr = _run(monkeypatch, capsys, *args)  # OUT exists now
     assert code == 1 and stdout == ""
     assert stderr.startswith("error: ") and "not empty" in stderr

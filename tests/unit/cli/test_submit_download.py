@@ -12,6 +12,7 @@ import pytest
 from tests.unit.cli.conftest import Cli
 from tests.unit.cli.fake_driver import BASE_URL, FakeDriver, make_job, run_folder_zip
 from tests.unit.cli.studies import make_study
+from winjobs.cli import transfer
 from winjobs.cli.localjobs import LocalJobs
 from winjobs.wire import JobStatus
 
@@ -248,3 +249,52 @@ def test_hostile_result_leaves_nothing_behind(cli: Cli, fake: FakeDriver, tmp_pa
     )
     assert list(dest.iterdir()) == []
     assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_an_unknown_job_is_asked_of_the_driver_first(cli: Cli, fake: FakeDriver) -> None:
+    """Not "job 999 was not submitted from this machine" (exit 2): the driver knows best."""
+    result = cli("download", "999")
+    assert (result.code, result.err) == (1, "error: job 999 not found (HTTP 404)\n")
+
+
+@pytest.fixture
+def packed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The studies `submit` packed (it packs nothing before the driver said yes)."""
+    calls: list[Path] = []
+    real = transfer.pack_study
+
+    def pack(study: Path, dest: Path, **kwargs: object) -> object:
+        calls.append(study)
+        return real(study, dest, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(transfer, "pack_study", pack)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        ("wrong", "not signed in (check the token): missing or unknown token (HTTP 401) "
+         "(token from --token)"),
+        ("pool-token", "the token belongs to pool, a worker token: submitting needs a user or "
+         "admin token"),
+    ],
+)  # fmt: skip
+def test_submit_checks_the_token_before_packing(
+    cli: Cli, fake: FakeDriver, tmp_path: Path, packed: list[Path], token: str, message: str
+) -> None:
+    study = make_study(tmp_path)
+    result = cli("submit", str(study), "--driver", BASE_URL, "--token", token, auth=False)
+    assert (result.code, result.err.splitlines()[-1]) == (1, f"error: {message}")
+    assert packed == [] and fake.submissions == []
+    assert cli("submit", str(study)).code == 0 and packed == [study]
+
+
+def test_submit_checks_the_driver_before_packing(
+    cli: Cli, fake: FakeDriver, tmp_path: Path, packed: list[Path]
+) -> None:
+    fake.unreachable = True
+    result = cli("submit", str(make_study(tmp_path)))
+    assert result.code == 1
+    assert result.err.startswith(f"error: cannot reach the driver at {BASE_URL}")
+    assert packed == []

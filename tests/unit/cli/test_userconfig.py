@@ -81,7 +81,7 @@ def test_file_is_not_read_when_flags_give_everything(tmp_path: Path) -> None:
     [
         ("driver: [unclosed\n", r"is not valid YAML \(line 2\)"),
         ("- a\n- b\n", "must be a mapping"),
-        ("drver: http://x\n", "unknown key 'drver' \\(known keys: driver, token\\)"),
+        ("drver: http://x\n", "unknown key 'drver' \\(known keys: driver, token, notify\\)"),
         ("token: [1, 2]\n", "key 'token': Input should be a valid string"),
     ],
 )

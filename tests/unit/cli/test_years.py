@@ -14,7 +14,7 @@ from winjobs.cli.years import YearsError, check_years, format_years, parse_years
         ("1-10,15", [*range(10), 14]),
         ("3-3", [2]),
         (" 2 , 5-6 ", [1, 4, 5]),
-        ("5,1-3,2", [0, 1, 2, 4]),  # unordered and overlapping: sorted, each once
+        ("5,1-3", [0, 1, 2, 4]),  # unordered: sorted
     ],
 )
 def test_parse_gives_sorted_zero_based_years(spec: str, years: list[int]) -> None:
@@ -35,6 +35,9 @@ def test_parse_gives_sorted_zero_based_years(spec: str, years: list[int]) -> Non
         ("1-2-3", "'2-3' is not a year number"),
         ("a", "'a' is not a year number"),
         ("1.5", "'1.5' is not a year number"),
+        ("1,1", "'1,1': year 1 is given twice"),
+        ("5,1-3,2", "year 2 is given twice"),
+        ("1-4,3-6", "year 3 is given twice"),
     ],
 )
 def test_parse_rejects_with_a_reason(spec: str, message: str) -> None:

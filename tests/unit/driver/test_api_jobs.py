@@ -303,7 +303,7 @@ def test_state_conflicts(api: Api, tmp_path: Path) -> None:
     assert conflict.value.status_code == 409
     alice.cancel_job(job_id)
     for call in (lambda: alice.cancel_job(job_id), lambda: alice.set_priority(job_id, 3)):
-        with pytest.raises(ClientError, match="already cancelled") as conflict:
+        with pytest.raises(ClientError, match="it was cancelled") as conflict:
             call()
         assert conflict.value.status_code == 409
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from winjobs.driver.scheduler import (
+    Blocker,
     ChunkFacts,
     Decision,
     JobFacts,
     Pool,
+    Verdict,
+    assess,
     chunk_size,
     eta_seconds,
     pick,
@@ -25,8 +28,9 @@ def job(
     pinned: str | None = None,
     queued: int = 0,
     unassigned: int = 10,
+    held: bool = False,
 ) -> JobFacts:
-    return JobFacts(id, priority, version, pinned, queued, unassigned)
+    return JobFacts(id, priority, version, pinned, queued, unassigned, held)
 
 
 @pytest.mark.parametrize(
@@ -45,6 +49,12 @@ def job(
         ([job(1, priority=90, version="9.2"), job(2)], ["8.8"], Decision(2, "8.8", False)),
         ([job(1, priority=90, pinned="8.8", version="8.6"), job(2, version="8.6")],
          ["8.6"], Decision(2, "8.6", False)),
+        # a held job keeps its place but gives no task: the next job in the order runs
+        ([job(1, priority=90, held=True), job(2)], ["8.8"], Decision(2, "8.8", False)),
+        ([job(1, held=True, queued=2), job(2, queued=1)], ["8.8"], Decision(2, "8.8", True)),
+        ([job(1, held=True), job(2, held=True)], ["8.8"], None),
+        # released again, it is back at its place: before later jobs of its priority
+        ([job(2), job(1, held=False)], ["8.8"], Decision(1, "8.8", False)),
         # nothing runnable
         ([job(1, version="9.2")], ["8.8"], None),
         ([job(1, unassigned=0)], ["8.8"], None),
@@ -53,6 +63,36 @@ def job(
 )  # fmt: skip
 def test_pick(jobs: list[JobFacts], versions: list[str], expected: Decision | None) -> None:
     assert pick(jobs, versions) == expected
+
+
+@pytest.mark.parametrize(
+    ("facts", "versions", "expected"),
+    [
+        (job(1), ["8.8"], Verdict(solver="8.8")),
+        (job(1, version="8.6"), ["9.2", "8.8"], Verdict(solver="8.8")),
+        # nothing left this worker may take: no queued task, no year to cut
+        (job(1, queued=0, unassigned=0), ["8.8"], Verdict(blocker=Blocker.NOTHING_FOR_IT)),
+        (job(1, queued=1, unassigned=0), ["8.8"], Verdict(solver="8.8")),
+        # no solver of the study's major version, or too old a minor
+        (job(1, version="9.3"), ["8.8", "9.2"], Verdict(blocker=Blocker.NO_SOLVER)),
+        (job(1, version="8.8"), ["8.6"], Verdict(blocker=Blocker.NO_SOLVER)),
+        # pinned to 8.8 by its first task: an 8.9 solver could run the study, not the job
+        (job(1, version="8.6", pinned="8.8"), ["8.9"], Verdict(blocker=Blocker.PINNED_VERSION)),
+        (job(1, version="8.6", pinned="8.8"), ["9.2"], Verdict(blocker=Blocker.NO_SOLVER)),
+        (job(1, version="8.6", pinned="8.8"), ["8.6", "8.8"], Verdict(solver="8.8")),
+    ],
+)  # fmt: skip
+def test_assess(facts: JobFacts, versions: list[str], expected: Verdict) -> None:
+    """The one rule the claim (`pick`) and the why-pending reasons (`waiting`) share."""
+    assert assess(facts, versions) == expected
+
+
+def test_pick_takes_the_first_job_assess_allows() -> None:
+    jobs = [job(1, priority=90, version="9.2"), job(2, priority=70), job(3, priority=60)]
+    for versions in (["8.8"], ["9.2"], ["8.8", "9.2"]):
+        allowed = [j for j in sorted(jobs, key=lambda j: -j.priority) if assess(j, versions).solver]
+        decision = pick(jobs, versions)
+        assert decision is not None and decision.job_id == allowed[0].id
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from winjobs.driver.settings import ChunkPolicy, hash_token, load_settings
+from winjobs.driver.settings import ChunkPolicy, hash_token, load_settings, require_tokens
 from winjobs.errors import ConfigError
 
 EXAMPLE = """
@@ -112,16 +112,40 @@ def test_unreadable_files(tmp_path: Path, text: str, message: str) -> None:
         load_settings(tmp_path / "missing.yaml")
 
 
-def test_the_command_exits_2_naming_the_field(tmp_path: Path) -> None:
-    config = write(tmp_path, "port: 70000\n")
+def run_driver(*args: str) -> subprocess.CompletedProcess[str]:
+    """`winjobs driver ARGS` as a user would type it (expected to stop at once)."""
     winjobs = Path(sys.executable).with_name("winjobs")
-    result = subprocess.run(
-        [str(winjobs), "driver", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return subprocess.run(
+        [str(winjobs), "driver", *args], capture_output=True, text=True, timeout=60, check=False
     )
+
+
+def test_the_command_exits_2_naming_the_field(tmp_path: Path) -> None:
+    result = run_driver("--config", str(write(tmp_path, "port: 70000\n")))
     assert result.returncode == 2
     assert "`port`: Input should be less than or equal to 65535" in result.stderr
     assert result.stderr.count("\n") == 1  # one line, no traceback
+
+
+def test_a_driver_without_tokens_refuses_to_start_and_says_where_they_go(tmp_path: Path) -> None:
+    """The README's `winjobs driver --port ... --data-dir ...` without a config used to
+    start a driver that answered 401 to everything; it now stops at once with the fix."""
+    result = run_driver("--port", "0", "--data-dir", str(tmp_path / "data"))
+    assert result.returncode == 2
+    assert "no tokens are configured" in result.stderr
+    assert "tokens:" in result.stderr and "WINJOBS_DRIVER_TOKENS" in result.stderr
+
+
+def test_tokens_can_come_from_the_environment_as_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refusal's other suggested fix, WINJOBS_DRIVER_TOKENS, does work."""
+    monkeypatch.setenv(
+        "WINJOBS_DRIVER_TOKENS", '[{"name": "alice", "role": "user", "token": "s3cret"}]'
+    )
+    settings = load_settings(data_dir=tmp_path)
+    require_tokens(settings)
+    assert [(t.name, t.role) for t in settings.tokens] == [("alice", "user")]
+    monkeypatch.delenv("WINJOBS_DRIVER_TOKENS")
+    with pytest.raises(ConfigError, match="no tokens are configured"):
+        require_tokens(load_settings(data_dir=tmp_path))

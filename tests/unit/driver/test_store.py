@@ -266,7 +266,7 @@ def test_cancel_closes_open_tasks_and_running_ones_hear_it(store: Store) -> None
     beat = store.heartbeat(running.task_id, w, running.attempt, 1, 60)
     assert beat.cancel
     assert store.claim(w, 4, False, None, POLICY) is None
-    with pytest.raises(Conflict, match="already cancelled"):
+    with pytest.raises(Conflict, match=f"cannot cancel job {job_id}: it was cancelled"):
         store.cancel_job(job_id)
     with pytest.raises(Conflict):
         store.set_priority(job_id, 90)

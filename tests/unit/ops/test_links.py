@@ -6,15 +6,22 @@ import pytest
 
 from winjobs.errors import ConfigError
 from winjobs.ops.links import (
+    Access,
+    Grant,
     LocalDisk,
     Platform,
     RemoteShare,
     command_line,
+    drive_steps,
+    folder_steps,
     linux_path_map,
-    local_steps,
+    parse_folder,
     parse_remote,
     remote_steps,
 )
+
+POOL = Grant(r"CORP\winjobs-pool")
+DRIVER = Grant(r"CORP\winjobs-driver", Access.CHANGE)
 
 
 @pytest.mark.parametrize(
@@ -40,22 +47,64 @@ def lines(steps: list, platform: Platform) -> list[str]:  # type: ignore[type-ar
     return [command_line(step.argv, platform) for step in steps]
 
 
-def test_windows_local() -> None:
+def test_windows_shares_only_the_data_folders_to_the_accounts_named() -> None:
+    """Not the original's whole drives to Everyone with change rights: the folder alone,
+    read-only to the readers, change only to the account that writes through the share."""
+    folders = [parse_folder(r"D:\winjobs", Platform.WINDOWS)]
+    steps = folder_steps(Platform.WINDOWS, folders, [POOL, DRIVER])
+    assert lines(steps, Platform.WINDOWS) == [
+        r"net share winjobs=D:\winjobs /GRANT:CORP\winjobs-pool,READ "
+        r'/GRANT:CORP\winjobs-driver,CHANGE "/REMARK:winjobs: D:\winjobs"',
+    ]
+    assert steps[0].check == ("net", "share", "winjobs")  # an existing share is left alone
+    assert all("Everyone" not in arg for step in steps for arg in step.argv)
+    with pytest.raises(ConfigError, match="name who may use the shares: --grant ACCOUNT"):
+        folder_steps(Platform.WINDOWS, folders, [])
+
+
+def test_linux_shares_only_the_data_folders_read_only() -> None:
+    folders = [parse_folder("out=/srv/winjobs/out", Platform.LINUX)]
+    assert lines(folder_steps(Platform.LINUX, folders, [POOL]), Platform.LINUX) == [
+        r"net usershare add out /srv/winjobs/out 'winjobs: /srv/winjobs/out' "
+        r"'CORP\winjobs-pool:R' guest_ok=n",
+    ]
+    assert folder_steps(Platform.LINUX, folders, [DRIVER])[0].argv[-2] == r"CORP\winjobs-driver:F"
+
+
+@pytest.mark.parametrize(
+    ("text", "platform", "message"),
+    [
+        ("D:\\", Platform.WINDOWS, "is a whole drive: name winjobs' data folder"),
+        ("/", Platform.LINUX, "--whole-drives"),
+        ("winjobs", Platform.WINDOWS, "is not an absolute folder"),
+        ("/srv/winjobs", Platform.WINDOWS, "is not an absolute folder"),
+        (r"D:\win jobs", Platform.WINDOWS, "name the share with NAME="),
+    ],
+)
+def test_bad_folders_are_refused(text: str, platform: Platform, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_folder(text, platform)
+
+
+def test_whole_drives_only_to_the_accounts_named() -> None:
     disks = [LocalDisk("C", "C:\\"), LocalDisk("d", "D:\\")]
-    steps = local_steps(Platform.WINDOWS, disks)
+    steps = drive_steps(Platform.WINDOWS, disks, [POOL])
     assert lines(steps, Platform.WINDOWS) == [
         "cmd /c mklink /D C:\\links\\drives\\C C:\\",
-        r'net share C=C:\links\drives\C /GRANT:Everyone,CHANGE "/REMARK:winjobs: drive C"',
+        r"net share C=C:\links\drives\C /GRANT:CORP\winjobs-pool,READ "
+        r'"/REMARK:winjobs: drive C"',
         "cmd /c mklink /D C:\\links\\drives\\D D:\\",
-        r'net share D=C:\links\drives\D /GRANT:Everyone,CHANGE "/REMARK:winjobs: drive D"',
+        r"net share D=C:\links\drives\D /GRANT:CORP\winjobs-pool,READ "
+        r'"/REMARK:winjobs: drive D"',
     ]
     assert (steps[0].link, steps[0].target) == (r"C:\links\drives\C", "C:\\")
-    assert steps[1].check == ("net", "share", "C")  # an existing share is left alone
-    other = local_steps(Platform.WINDOWS, disks[:1], root=r"E:\l", grant=r"CORP\winjobs")
-    assert other[1].argv[3] == r"/GRANT:CORP\winjobs,CHANGE"
-    assert other[0].link == r"E:\l\drives\C"
+    assert drive_steps(Platform.WINDOWS, disks[:1], [POOL], root=r"E:\l")[0].link == (
+        r"E:\l\drives\C"
+    )
     with pytest.raises(ConfigError, match="drive letter"):
-        local_steps(Platform.WINDOWS, [LocalDisk("root", "/")])
+        drive_steps(Platform.WINDOWS, [LocalDisk("root", "/")], [POOL])
+    with pytest.raises(ConfigError, match="--grant ACCOUNT"):
+        drive_steps(Platform.WINDOWS, disks, [])
 
 
 def test_windows_remote() -> None:
@@ -72,14 +121,14 @@ def test_windows_remote() -> None:
     ]
 
 
-def test_linux_local() -> None:
+def test_linux_whole_drives() -> None:
     disks = [LocalDisk("root", "/"), LocalDisk("data", "/data")]
-    assert lines(local_steps(Platform.LINUX, disks), Platform.LINUX) == [
+    assert lines(drive_steps(Platform.LINUX, disks, [POOL]), Platform.LINUX) == [
         "mkdir -p /srv/links/drives",
         "ln -sfn / /srv/links/drives/root",
-        "net usershare add root / 'winjobs: /' Everyone:R guest_ok=n",
+        "net usershare add root / 'winjobs: /' 'CORP\\winjobs-pool:R' guest_ok=n",
         "ln -sfn /data /srv/links/drives/data",
-        "net usershare add data /data 'winjobs: /data' Everyone:R guest_ok=n",
+        "net usershare add data /data 'winjobs: /data' 'CORP\\winjobs-pool:R' guest_ok=n",
     ]
 
 

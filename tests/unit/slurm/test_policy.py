@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from winjobs.slurm.policy import Facts, Phase, Pilot, Plan, plan, runnable_work
-from winjobs.wire import QueuedWork, WorkerInfo, WorkerState
+from winjobs.wire import PolicyState, QueuedWork, WorkerInfo, WorkerState
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
@@ -25,10 +25,11 @@ def worker(
     cores: int,
     state: WorkerState = WorkerState.IDLE,
     versions: tuple[str, ...] = ("8.8",),
+    policy: PolicyState | None = None,
 ) -> WorkerInfo:
     return WorkerInfo(
         id=hash(name) % 1000, name=name, os="Linux", cores=cores, versions=list(versions),
-        state=state, last_seen=NOW, registered_at=NOW,
+        state=state, last_seen=NOW, registered_at=NOW, policy=policy,
     )  # fmt: skip
 
 
@@ -52,6 +53,10 @@ BUSY, IDLE, DRAINING = WorkerState.BUSY, WorkerState.IDLE, WorkerState.DRAINING
         ([job(1, 100)], [], [pilot(str(i), W) for i in range(10, 14)], 0, ()),
         # idle office cores take years first: 20 - 12 = 8 -> one pilot
         ([job(1, 20)], [worker("pc-1", 12)], [], 1, ()),
+        # ... if their owner's policy lets them take work now (docs/worker.md)
+        ([job(1, 20)], [worker("pc-1", 12, policy=PolicyState.IN_SCHEDULE)], [], 1, ()),
+        ([job(1, 20)], [worker("pc-1", 12, policy=PolicyState.OUTSIDE_SCHEDULE)], [], 3, ()),
+        ([job(1, 20)], [worker("pc-1", 12, policy=PolicyState.OWNER_ACTIVE)], [], 3, ()),
         # busy workers do not count: the years wait for nobody
         ([job(1, 20)], [worker("pc-1", 12, BUSY)], [], 3, ()),
         # draining or offline workers neither

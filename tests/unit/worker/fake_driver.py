@@ -61,6 +61,7 @@ class FakeTask:
     output_log_tail: str | None = None
     failures: list[TaskFailure] = field(default_factory=list)
     releases: list[TaskFailure] = field(default_factory=list)
+    suspended_beats: int = 0  #: heartbeats that said its solver was suspended
 
 
 @dataclass
@@ -81,13 +82,14 @@ class FakeDriver:
         self.tasks: dict[int, FakeTask] = {}
         self.workers: dict[int, WorkerRegistration] = {}
         self.draining: set[int] = set()
+        self.paused_claims: list[ClaimRequest] = []  #: claims of workers taking no work now
         self.calls: list[Call] = []
         self.down = False  #: every request fails to connect
         self.refused = 0  #: requests refused while down
         self.errors_to_serve = 0  #: the next N requests answer 503
         self.broken_routes: set[str] = set()  #: paths ending so answer 500, always
         self.refuse_outputs: str | None = None  #: uploads get 422 with this reason
-        self.cut_downloads_after: int | None = None  #: a study download stops after N bytes
+        self.cut_downloads_after: int | None = None  #: the next study download stops after N bytes
         self.max_claim_wait_s = 1.0  #: cap of the long-poll, whatever the worker asks
         self.held_reason: str | None = None  #: registrations are told the worker is held
         #: called when a draining claim arrives, before it ends the worker's waiting claims
@@ -222,10 +224,13 @@ class FakeDriver:
     def _claim(self, request: httpx.Request, worker_id: int) -> httpx.Response:
         claim = ClaimRequest.model_validate_json(request.content)
         self._last_body = claim
-        if claim.draining:  # like the driver: it also ends the worker's waiting claims
-            if self.before_draining is not None:
-                self.before_draining()
-            self.draining.add(worker_id)
+        if not claim.takes_work:  # like the driver: it also ends the worker's waiting claims
+            if claim.draining:
+                if self.before_draining is not None:
+                    self.before_draining()
+                self.draining.add(worker_id)
+            else:
+                self.paused_claims.append(claim)
             self._claim_ends[worker_id] = self._claim_ends.get(worker_id, 0) + 1
             self._changed.notify_all()
             return httpx.Response(204)
@@ -281,6 +286,7 @@ class FakeDriver:
             body = body[: self.cut_downloads_after]
         headers = {"Content-Length": str(len(data) - start)}
         if self.cut_downloads_after is not None and len(body) < len(data) - start:
+            self.cut_downloads_after = None  # once: the download resumes from there
             return httpx.Response(
                 206 if start else 200,
                 headers=headers,
@@ -304,6 +310,7 @@ class FakeDriver:
         if refused := self._owned(task, beat.attempt, worker_id):
             return refused
         task.years_done = beat.years_done
+        task.suspended_beats += beat.suspended
         until = datetime.now(UTC) + timedelta(seconds=self.lease_seconds)
         reply = HeartbeatReply(cancel=task.cancelled, lease_until=until)
         return httpx.Response(200, json=reply.model_dump(mode="json"))

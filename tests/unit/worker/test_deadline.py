@@ -11,7 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.unit.worker.test_agent import World, checked_solvers, study, world  # noqa: F401
+from tests.unit.worker.test_agent import (  # noqa: F401
+    Owner,
+    World,
+    checked_solvers,
+    study,
+    world,
+)
 from winjobs.errors import ConfigError
 from winjobs.wire import TaskStatus
 from winjobs.worker.deadline import DrainClock
@@ -124,3 +130,20 @@ def test_a_solver_signalled_with_its_worker_hands_the_task_back(world: World) ->
     [release] = task.releases
     assert release.reason.startswith("worker stopped by a signal: ")
     assert task.status is TaskStatus.QUEUED
+
+
+def test_a_worker_paused_by_its_owner_stops_at_the_drain_time(world: World) -> None:  # noqa: F811
+    """The owner's policy keeps the worker from claiming; the drain time still ends it,
+    and no task is claimed after it even if the owner leaves then."""
+    owner = Owner()
+    owner.comes_back()
+    task = world.add([0, 1])
+    world.overrides.update(deadline=datetime.now(UTC) + timedelta(seconds=1.5), drain_margin_s=1)
+    agent = world.agent(owner=owner.watch())
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
+    thread.join(20)
+    owner.leaves()
+    assert not thread.is_alive(), "the paused worker kept waiting past its drain time"
+    assert task.attempt == 0  # nothing was leased
+    assert world.driver.draining == {1}

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -71,6 +72,16 @@ def _wait_for_lines(path: Path, count: int, timeout: float = 10.0) -> list[int]:
     raise AssertionError(f"{path} never got {count} pids")
 
 
+def _started_tree(
+    make_script: ScriptFactory, tmp_path: Path, name: str = "tree", body: str = TREE
+) -> tuple[SolverProcess, list[int]]:
+    """A solver that starts two more processes, once all three are up (their pids)."""
+    pid_file = tmp_path / "pids"
+    run = SolverProcess([str(make_script(name, body)), str(pid_file)], tmp_path / "solver.log")
+    run.start()
+    return run, _wait_for_lines(pid_file, 3)
+
+
 def _gone(pids: list[int]) -> bool:
     return not any(
         psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -137,11 +148,7 @@ def test_a_hanging_solver_is_killed_at_the_time_limit(
 def test_a_stop_request_kills_the_whole_tree_quickly(
     make_script: ScriptFactory, tmp_path: Path
 ) -> None:
-    solver = make_script("tree", TREE)
-    pid_file = tmp_path / "pids"
-    run = SolverProcess([str(solver), str(pid_file)], tmp_path / "solver.log")
-    run.start()
-    pids = _wait_for_lines(pid_file, 3)
+    run, pids = _started_tree(make_script, tmp_path)
     stop = StopRequest()
     stop.request(StopReason.CANCELLED)
     stop.request(StopReason.SHUTDOWN)  # the first reason wins
@@ -153,11 +160,7 @@ def test_a_stop_request_kills_the_whole_tree_quickly(
 
 
 def test_orphaned_grandchildren_are_killed_too(make_script: ScriptFactory, tmp_path: Path) -> None:
-    solver = make_script("orphan", ORPHAN)
-    pid_file = tmp_path / "pids"
-    run = SolverProcess([str(solver), str(pid_file)], tmp_path / "solver.log")
-    run.start()
-    pids = _wait_for_lines(pid_file, 3)
+    run, pids = _started_tree(make_script, tmp_path, "orphan", ORPHAN)
     orphan = psutil.Process(pids[2])
     assert orphan.ppid() != pids[0]  # really outside the solver's tree
     run.kill()
@@ -200,6 +203,85 @@ def test_read_tail(tmp_path: Path) -> None:
     log = tmp_path / "big.log"
     log.write_bytes(b"".join(f"line {i}\n".encode() for i in range(100_000)) + b"\xff end")
     assert read_tail(log, 3).splitlines() == ["line 99998", "line 99999", "\ufffd end"]
+
+
+def _statuses(pids: list[int]) -> set[str]:
+    return {psutil.Process(pid).status() for pid in pids}
+
+
+def _wait_status(pids: list[int], wanted: set[str], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not _statuses(pids) <= wanted:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{pids}: {_statuses(pids)}, not {wanted}")
+        time.sleep(0.02)
+
+
+def test_the_whole_tree_is_suspended_and_resumed(
+    make_script: ScriptFactory, tmp_path: Path
+) -> None:
+    run, pids = _started_tree(make_script, tmp_path)
+    assert run.suspend() == sorted(pids)
+    assert run.suspended
+    _wait_status(pids, {psutil.STATUS_STOPPED})
+    assert run.suspend() == []  # once is enough
+    assert run.resume() == sorted(pids)
+    _wait_status(pids, {psutil.STATUS_SLEEPING, psutil.STATUS_RUNNING})
+    assert not run.suspended
+    run.suspend()
+    _wait_status(pids, {psutil.STATUS_STOPPED})
+    stop = StopRequest()
+    stop.request(StopReason.VACATED, "vacated: keyboard used 1s ago")
+    outcome = run.wait(None, stop)  # a suspended tree is killed like any other
+    assert (outcome.stopped, stop.detail) == (StopReason.VACATED, "vacated: keyboard used 1s ago")
+    assert _gone(pids)
+
+
+def test_time_spent_suspended_does_not_count_against_the_time_limit(
+    make_script: ScriptFactory, tmp_path: Path
+) -> None:
+    """Suspended past its 2 s limit, then resumed: it finishes instead of being killed
+    (the owner's breaks are not the task's slowness)."""
+    go = tmp_path / "go"
+    solver = make_script(
+        "waits",
+        "import sys, time\nfrom pathlib import Path\n"
+        "while not Path(sys.argv[1]).exists():\n    time.sleep(0.02)\n",
+    )
+    run = SolverProcess([str(solver), str(go)], tmp_path / "solver.log")
+    run.start()
+    run.suspend()
+    outcomes = []
+    waiter = threading.Thread(target=lambda: outcomes.append(run.wait(2.0, StopRequest())))
+    waiter.start()
+    time.sleep(2.5)  # the scenario: suspended longer than the limit
+    assert run.suspended_seconds() >= 2.5
+    run.resume()
+    go.touch()
+    waiter.join(30)
+    [outcome] = outcomes
+    assert (outcome.stopped, outcome.exit_code) == (None, 0)
+    assert outcome.seconds >= 2.5
+
+
+def test_vacate_kills_a_running_solver_and_spares_the_stop_request(
+    make_script: ScriptFactory, tmp_path: Path
+) -> None:
+    """The owner's policy vacates through the process, not the attempt's stop request: a
+    stop request would also cut short the upload of a run that ended a moment before."""
+    run, pids = _started_tree(make_script, tmp_path)
+    run.suspend()
+    run.vacate("vacated: suspended for 10m")
+    stop = StopRequest()
+    outcome = run.wait(None, stop)
+    assert outcome.stopped is StopReason.VACATED and run.vacate_detail.endswith("10m")
+    assert not stop.is_set() and _gone(pids)
+
+    quick = SolverProcess([str(make_script("quick", "pass\n"))], tmp_path / "quick.log")
+    quick.start()
+    assert quick.wait(None, stop).stopped is None
+    quick.vacate("vacated: too late")  # ended by itself: nothing to vacate
+    assert not stop.is_set()
 
 
 def test_read_tail_drops_the_colour_codes_the_real_solver_writes(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ solvers:               # Antares version -> solver executable
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in ("DRIVER_URL", "TOKEN", "NAME", "CORES", "DATA_DIR", "SOLVERS"):
+    for key in ("DRIVER_URL", "TOKEN", "NAME", "CORES", "DATA_DIR", "SOLVERS", "SCHEDULE"):
         monkeypatch.delenv(f"WINJOBS_WORKER_{key}", raising=False)
 
 
@@ -87,6 +88,13 @@ def test_sizes_accept_units(tmp_path: Path) -> None:
         ("driver_url: ftp://x\n", "`driver_url`: Value error, must be an http://"),
         ("claim_wait_s: 600\n", "`claim_wait_s`: Input should be less than or equal to 60"),
         ("min_free_disk_bytes: lots\n", "`min_free_disk_bytes`"),
+        ("schedule: [always, mon-fry]\n", "`schedule.1`: Value error, 'mon-fry': days are mon"),
+        ("schedule: []\n", "`schedule`: List should have at least 1 item"),
+        ("idle_source: mouse\n", "`idle_source`: Input should be 'auto', 'windows', 'x11'"),
+        ("idle_source: file\n", "idle_source: file needs idle_file"),
+        ("vacate_after_s: 0\n", "`vacate_after_s`: Input should be greater than 0"),
+        ("max_other_cpu_percent: 150\n", "`max_other_cpu_percent`: Input should be less"),
+        ("min_free_memory_bytes: some\n", "`min_free_memory_bytes`"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, extra: str, expected: str) -> None:
@@ -140,3 +148,49 @@ def test_two_loads_do_not_share_their_file(tmp_path: Path) -> None:
     assert first.name == "pc-01"
     assert second.name != "pc-01"
     assert second.cores == 0
+
+
+OFFICE_PC = """\
+schedule:
+  - mon-fri 19:00-07:30
+  - mon-fri 07:30-19:00 cores=2 idle=15m
+  - sat,sun
+max_other_cpu_percent: 30
+min_free_memory_bytes: 2GiB
+vacate_after_s: 900
+"""
+
+
+def test_the_office_pc_of_the_docs_loads(tmp_path: Path) -> None:
+    settings = load_settings(_write(tmp_path, ISSUE_EXAMPLE + OFFICE_PC))
+    policy = settings.owner_policy
+    assert [w.text for w in policy.windows] == [
+        "mon-fri 19:00-07:30",
+        "mon-fri 07:30-19:00 cores=2 idle=15m",
+        "sat,sun",
+    ]
+    assert (policy.default_cores, policy.windows[1].cores, policy.windows[1].idle_s) == (4, 2, 900)
+    assert (policy.max_other_cpu_percent, policy.min_free_memory) == (30, 2 * 1024**3)
+    assert (policy.vacate_after_s, policy.resume_idle_s) == (900, 300)
+
+
+def test_without_a_schedule_the_worker_always_works() -> None:
+    settings = load_settings(None, {"token": "t", "solvers": {"8.8": "/s"}, "cores": 3})
+    assert settings.schedule == ["always"]
+    assert settings.owner_policy.window_at(datetime.now(UTC)) is not None
+    assert settings.owner_policy.max_other_cpu_percent is None
+
+
+def test_the_schedule_from_the_environment_and_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = {"token": "t", "solvers": {"8.8": "/s"}}
+    monkeypatch.setenv("WINJOBS_WORKER_SCHEDULE", '["sat,sun", "mon-fri 20:00-06:00"]')
+    assert load_settings(None, base).schedule == ["sat,sun", "mon-fri 20:00-06:00"]
+    flags = {**base, "schedule": ["always cores=1"]}
+    assert load_settings(None, flags).schedule == ["always cores=1"]
+    monkeypatch.setenv("WINJOBS_WORKER_SCHEDULE", "sat,sun")  # not JSON
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, base)
+    assert 'field "schedule"' in str(caught.value)
+    assert "written in JSON" in str(caught.value)

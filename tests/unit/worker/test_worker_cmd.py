@@ -36,6 +36,12 @@ def test_help_lists_the_options() -> None:
         "--cores",
         "--data-dir",
         "--solver",
+        "--schedule",
+        "--idle-source",
+        "--idle-file",
+        "--vacate-after-s",
+        "--max-other-cpu-percent",
+        "--min-free-memory",
         "WINJOBS_WORKER_CORES",
     ):
         assert option in result.stdout
@@ -79,3 +85,17 @@ def test_a_malformed_solver_flag(tmp_path: Path) -> None:
     result = _run("--token", "t", "--solver", "8.8")
     assert result.returncode == 2
     assert "--solver '8.8': expected VERSION=PATH" in result.stderr
+
+
+def test_a_bad_schedule_or_idle_source_exits_2(tmp_path: Path, make_script: ScriptFactory) -> None:
+    solver = make_script("antares-8.8-solver", "print('8.8.10 (revision )')\n")
+    common = ("--token", "t", "--data-dir", str(tmp_path / "data"), "--solver", f"8.8={solver}")
+    bad = _run(*common, "--schedule", "sat,sun", "--schedule", "weekdays 19:00-07:30")
+    assert bad.returncode == 2
+    assert "`schedule.1`: Value error, 'weekdays': days are mon, tue" in bad.stderr
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    x11 = _run(*common, "--schedule", "always idle=5m", "--idle-source", "x11", env=env)
+    assert x11.returncode == 2
+    assert x11.stderr.strip().splitlines()[-1] == (
+        "error: idle_source: x11: no X11 display ($DISPLAY is not set)"
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from winjobs.driver.api import health, jobs, me, pool, studies, tasks, workers
+from winjobs.driver.api import health, jobs, me, pool, status, studies, tasks, workers
 from winjobs.wire import API_PREFIX
 
 
@@ -20,5 +20,5 @@ def include_routers(app: FastAPI) -> None:
     for module in (workers, tasks):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
-    for module in (me, jobs, studies, pool):
+    for module in (me, jobs, studies, pool, status):
         app.include_router(module.router, prefix=API_PREFIX)

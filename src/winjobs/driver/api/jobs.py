@@ -1,4 +1,5 @@
-"""`/jobs`: submit, list, look at, cancel, re-prioritise, retry, download, read logs."""
+"""`/jobs`: submit, list, look at, cancel, re-prioritise, hold, release, retry, download,
+read logs."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from winjobs.wire import (
     JOBS_LIMIT_DEFAULT,
     JOBS_LIMIT_MAX,
     SUBMIT_ARCHIVE_FIELD,
+    HoldRequest,
     JobCreated,
     JobDetail,
     JobList,
@@ -73,7 +75,7 @@ async def submit_job(
     """
 
     async def check(fields: dict[str, str]) -> None:
-        parse_submit_fields(fields)
+        jobs.check_notify(parse_submit_fields(fields))
 
     dest = jobs.files.temp_path("upload")
     received = await receive_multipart(
@@ -120,6 +122,23 @@ def set_priority(
 ) -> JobDetail:
     """Change a queued or running job's priority (1..100, higher runs first)."""
     return jobs.set_priority(job_id, change.priority, identity)
+
+
+@router.post("/jobs/{job_id}/hold", response_model=JobDetail)
+def hold_job(
+    job_id: int, identity: UserIdentity, jobs: JobsDep, body: HoldRequest | None = None
+) -> JobDetail:
+    """Hold a queued or running job: it keeps its place in the queue but no task of it is
+    claimed until it is released; its running tasks finish. 409 if it has ended or is
+    held already."""
+    return jobs.hold(job_id, identity, body.reason if body else None)
+
+
+@router.post("/jobs/{job_id}/release", response_model=JobDetail)
+def release_job(job_id: int, identity: UserIdentity, jobs: JobsDep) -> JobDetail:
+    """Release a held job: its tasks are claimed again, at its place in the queue. A hold
+    an admin put on someone else's job only an admin releases (403)."""
+    return jobs.release(job_id, identity)
 
 
 @router.post("/jobs/{job_id}/retry", response_model=JobDetail)

@@ -1,5 +1,5 @@
-"""`/workers`: list them; the admin actions on one (`/workers/{name}/release`); the
-worker protocol's register and claim (long-poll)."""
+"""`/workers`: list them; the admin actions on one (`/workers/{name}/hold|drain|release|
+forget`); the worker protocol's register and claim (long-poll)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from winjobs.driver.api.deps import (
 from winjobs.wire import (
     ClaimRequest,
     TaskAssignment,
+    WorkerAction,
     WorkerInfo,
     WorkerList,
     WorkerRegistered,
@@ -38,9 +39,36 @@ def list_workers(_identity: UserIdentity, driver: DriverDep) -> WorkerList:
 
 @router.post("/workers/{name}/release", response_model=WorkerInfo)
 def release_worker(name: str, admin: AdminIdentity, driver: DriverDep) -> WorkerInfo:
-    """Release a held worker (admin): it takes tasks again, its failures in a row
-    forgotten. 404 unknown name, 409 not held."""
+    """Release a held or drained worker (admin): it takes tasks again, its failures in a
+    row forgotten. 404 unknown name, 409 neither held nor drained ("not held")."""
     return driver.pool.release(name, admin)
+
+
+@router.post("/workers/{name}/hold", response_model=WorkerInfo)
+def hold_worker(
+    name: str, admin: AdminIdentity, driver: DriverDep, action: WorkerAction | None = None
+) -> WorkerInfo:
+    """Hold a worker (admin), with a reason: it takes no new task (a running one goes
+    on) until an admin releases it, restarts included. 404 unknown name, 409 held or
+    drained already."""
+    return driver.pool.hold(name, action.reason if action else None, admin)
+
+
+@router.post("/workers/{name}/drain", response_model=WorkerInfo)
+def drain_worker(
+    name: str, admin: AdminIdentity, driver: DriverDep, action: WorkerAction | None = None
+) -> WorkerInfo:
+    """Drain a worker (admin): it finishes its task and takes no new one until it
+    restarts or an admin releases it. 404 unknown name, 409 held or drained already."""
+    return driver.pool.drain(name, action.reason if action else None, admin)
+
+
+@router.post("/workers/{name}/forget", response_model=WorkerInfo)
+def forget_worker(name: str, admin: AdminIdentity, driver: DriverDep) -> WorkerInfo:
+    """Forget an offline worker (admin): it leaves the lists and counts until it is seen
+    again. Answers the worker as it was last shown. 404 unknown name, 409 online (or
+    still holding a task's lease)."""
+    return driver.pool.forget(name, admin)
 
 
 @router.post("/workers/register", response_model=WorkerRegistered)
@@ -66,14 +94,16 @@ async def claim(request: Request) -> Response:
     pool: attempts queue for the store's writer, in arrival order.
 
     Ends with 204 at once, taking nothing, when the driver shuts down or the worker sends
-    a draining claim (how a stopping worker ends the long-poll it has pending). A claim
-    whose worker hung up takes nothing either, when work next wakes it.
+    a draining claim (how a stopping worker ends the long-poll it has pending) or a paused
+    one (its owner's policy lets it take no work now; it also keeps the worker online and
+    its policy state current). A claim whose worker hung up takes nothing either, when
+    work next wakes it.
     """
     driver, worker_id = await worker_call(request)
     claim_request = await json_body(request, ClaimRequest)
     dispatch, signal = driver.dispatch, driver.signal
     deadline = time.monotonic() + min(claim_request.wait_s, driver.settings.claim_max_wait_s)
-    if claim_request.draining:
+    if not claim_request.takes_work:  # draining, or paused by its owner's policy
         signal.end_claims(worker_id)
     ended = signal.ended(worker_id)
     while not ended():
@@ -83,7 +113,7 @@ async def claim(request: Request) -> Response:
             dispatch.claims.count_result(assigned=True)
             return Response(assignment.model_dump_json(), media_type="application/json")
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or claim_request.draining:
+        if remaining <= 0 or not claim_request.takes_work:
             break
         await signal.wait(generation, remaining, worker_id)
         if await request.is_disconnected():

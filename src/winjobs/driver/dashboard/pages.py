@@ -80,10 +80,12 @@ def workers_page(viewer: SignedIn, driver: DriverDep, dashboard: DashboardDep) -
     return dashboard.renderer.page(
         "workers.html",
         **screens.base_context(dashboard, viewer, "workers", "Workers", flashes),
-        **screens.workers_screen(driver),
+        **screens.workers_screen(driver, viewer),
     )
 
 
 @router.get("/fragment/workers", response_class=HTMLResponse)
-def workers_fragment(_viewer: SignedIn, driver: DriverDep, dashboard: DashboardDep) -> HTMLResponse:
-    return dashboard.renderer.page("_workers.html", **screens.workers_screen(driver))
+def workers_fragment(viewer: SignedIn, driver: DriverDep, dashboard: DashboardDep) -> HTMLResponse:
+    return dashboard.renderer.page(
+        "_workers.html", viewer=viewer, **screens.workers_screen(driver, viewer)
+    )

@@ -45,6 +45,11 @@ def since(moment: datetime | None, now: datetime) -> float | None:
     return None if moment is None else (now - moment).total_seconds()
 
 
+def until(moment: datetime, now: datetime) -> float:
+    """Seconds from now to a moment to come (0 once it has passed)."""
+    return max(0.0, (moment - now).total_seconds())
+
+
 def elapsed(start: datetime | None, end: datetime | None, now: datetime) -> float | None:
     if start is None:
         return None

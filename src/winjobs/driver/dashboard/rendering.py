@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.responses import HTMLResponse
 
 from winjobs.driver.dashboard import present
+from winjobs.wire import eta_basis_words
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -41,6 +42,7 @@ def make_environment() -> Environment:
         static_url=static_url,
         percent=present.percent,
         since=present.since,
+        until=present.until,
         elapsed=present.elapsed,
     )
     env.filters.update(
@@ -48,6 +50,7 @@ def make_environment() -> Environment:
         duration=present.duration,
         timestamp=present.timestamp,
         years=present.years,
+        eta_basis=eta_basis_words,
     )
     return env
 

@@ -11,16 +11,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import winjobs
-from winjobs.driver.auth import ensure_can_change
-from winjobs.driver.dashboard import present
+from winjobs.driver import auth
+from winjobs.driver.dashboard import charts, present
 from winjobs.driver.dashboard.deps import Dashboard
 from winjobs.driver.dashboard.security import DASHBOARD_ROLES, Viewer
 from winjobs.driver.dashboard.sessions import Flash
-from winjobs.driver.errors import Forbidden
 from winjobs.driver.runtime import Driver
 from winjobs.wire import JobDetail, JobStatus, JobSummary, WorkerInfo, WorkerState
 
 LOG_LINES = 60  #: lines of the job log shown on its page (the link gives all of it)
+LOAD_HOURS = 6  #: the utilisation chart's window on the jobs page
 
 
 def base_context(
@@ -49,12 +49,18 @@ def jobs_screen(
     people = {t.name for t in driver.settings.tokens if t.role in DASHBOARD_ROLES}
     if filters.submitter:
         people.add(filters.submitter)
+    now = driver.store.clock()
+    load = driver.overview.load_history(LOAD_HOURS)
     return {
+        "pool": driver.overview.status(),
+        "load_chart": charts.utilisation_chart(load.points, now, LOAD_HOURS),
+        "load_hours": LOAD_HOURS,
+        "load_sample_s": load.sample_s,
         "filters": filters,
         "page": page,
         "statuses": [s.value for s in JobStatus],
         "submitters": sorted(people, key=str.lower),
-        "now": driver.store.clock(),
+        "now": now,
         #: the jobs whose page the viewer may open (the others are lines of the queue)
         "readable": {j.id for j in page.items if driver.jobs.may_read(j, viewer.identity)},
     }
@@ -79,11 +85,11 @@ def _jobs_page(
 
 def may_change(viewer: Viewer, job: JobDetail) -> bool:
     """The domain's ownership rule, asked rather than repeated."""
-    try:
-        ensure_can_change(viewer.identity, job.submitter, job.id)
-    except Forbidden:
-        return False
-    return True
+    return auth.may_change(viewer.identity, job.submitter)
+
+
+def may_release(viewer: Viewer, job: JobDetail) -> bool:
+    return auth.may_release(viewer.identity, job.submitter, job.held_by)
 
 
 def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:
@@ -92,11 +98,15 @@ def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:
     log_text, cut = present.log_tail(driver.jobs.job_log(job_id, viewer.identity), LOG_LINES)
     active = not job.status.is_final
     can_change = may_change(viewer, job)
+    can_release = job.held and may_release(viewer, job)
     return {
         "job": job,
         "now": now,
         "running_for": present.elapsed(job.started_at, job.finished_at, now),
         "timeline": present.timeline(job.tasks, now),
+        "progress_chart": charts.years_done_chart(
+            job.tasks, job.years_total, job.started_at, job.finished_at or now, job.eta_seconds
+        ),
         "places": present.year_places(job.tasks),
         #: a task's error is cleared when an attempt succeeds: these are the live problems
         "failures": [t for t in job.tasks if t.error],
@@ -106,11 +116,13 @@ def job_screen(driver: Driver, viewer: Viewer, job_id: int) -> dict[str, Any]:
         "can_cancel": can_change and active,
         "can_prioritise": can_change and active,
         "can_retry": can_change and job.status in (JobStatus.FAILED, JobStatus.CANCELLED),
+        "can_hold": can_change and active and not job.held,
+        "can_release": can_release,
         "show_locations": any(t.output_location for t in job.tasks),
     }
 
 
-def workers_screen(driver: Driver) -> dict[str, Any]:
+def workers_screen(driver: Driver, viewer: Viewer) -> dict[str, Any]:
     now = driver.store.clock()
     listing = driver.pool.list()
     workers: list[WorkerInfo] = listing.workers
@@ -118,7 +130,9 @@ def workers_screen(driver: Driver) -> dict[str, Any]:
     return {
         "workers": workers,
         "states": [(s.value, states[s]) for s in WorkerState if states[s]],
-        "held": [w for w in workers if w.held_reason],
+        "held": [w for w in workers if w.held_reason or w.drain_reason],
         "pools": listing.pools,
         "now": now,
+        #: the admin's buttons (hold, drain, release, forget) on each row
+        "can_act": viewer.is_admin,
     }

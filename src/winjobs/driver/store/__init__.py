@@ -10,13 +10,19 @@ The scheduling decisions come from `scheduler` (pure); the store gathers its fac
 applies its answers. The parts: `claims` (the hot path), `reports` (heartbeat, complete,
 fail, lease sweep), `failures` (failed attempts judged by `failure_policy`, failing
 workers' streaks and holds), `jobs`, `workers` (and the start-up/overview queries),
-`retention` (removing finished jobs, keeping a summary).
+`admin` (an admin's hold, drain, forget), `overview` (the queue's facts for the
+why-pending reasons, task timings, load samples), `retention` (removing finished jobs,
+keeping a summary), `outbox` and `notifications` (job-end messages: recorded with the
+ending, then delivered by the sender).
 """
 
 from __future__ import annotations
 
+from winjobs.driver.store.admin import AdminStore
 from winjobs.driver.store.claims import ClaimStore, claim_in
 from winjobs.driver.store.jobs import JobStore
+from winjobs.driver.store.notifications import DueNotification, NotificationStore
+from winjobs.driver.store.overview import OverviewStore, QueueRows, RunningTask
 from winjobs.driver.store.records import (
     ACTIVE_JOB,
     OPEN_TASK,
@@ -30,6 +36,7 @@ from winjobs.driver.store.records import (
     FailureRules,
     HeldTask,
     NewJob,
+    PolicyStatus,
     Progress,
     TaskEvent,
     describe_years,
@@ -54,14 +61,18 @@ __all__ = [
     "Claimed",
     "Clock",
     "Counts",
+    "DueNotification",
     "FailOutcome",
     "FailureReport",
     "FailureRules",
     "FinishedJob",
     "HeldTask",
     "NewJob",
+    "PolicyStatus",
     "Progress",
+    "QueueRows",
     "Registration",
+    "RunningTask",
     "Store",
     "TaskEvent",
     "Tx",
@@ -75,5 +86,14 @@ __all__ = [
 ]
 
 
-class Store(ClaimStore, ReportStore, JobStore, WorkerStore, RetentionStore):
+class Store(
+    OverviewStore,
+    ClaimStore,
+    ReportStore,
+    JobStore,
+    WorkerStore,
+    RetentionStore,
+    AdminStore,
+    NotificationStore,
+):
     """Transactions over the driver's database. Thread-safe; one instance per app."""

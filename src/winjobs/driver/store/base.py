@@ -17,7 +17,7 @@ from winjobs.driver.models import Job, Task
 from winjobs.driver.store.records import OPEN_TASK, Clock, utcnow
 from winjobs.driver.store.sql import Sql
 from winjobs.driver.store.writer import Writer
-from winjobs.wire import TaskStatus
+from winjobs.wire import JobStatus, TaskStatus
 
 _CLOSE_OPEN_TASKS = (
     update(Task)
@@ -80,7 +80,7 @@ class StoreBase:
         status = conn.execute(select(Job.status).where(Job.id == job_id)).scalar_one_or_none()
         if status is None:
             raise NotFound(f"no job {job_id}")
-        raise Conflict(f"cannot {action} job {job_id}: it is already {status}")
+        raise Conflict(f"cannot {action} job {job_id}: it {JobStatus(status).phrase}")
 
     def _close_open_tasks(self, conn: Connection, job_id: int, now: datetime) -> None:
         conn.execute(_CLOSE_OPEN_TASKS, {"b_job": job_id, "b_now": now})

@@ -7,9 +7,15 @@ and cancels never deadlock.
 
 One claim is five statements: touch the worker, read the active jobs' facts, then either
 take the job's lowest queued task or read the job and cut its next years, mark the job
-started (and advance it), and insert the task.
+started (and advance it), and insert the task. A claim that finds nothing may take over a
+task whose solver has been suspended too long (its worker's owner came back): one more
+statement, only on claims that found no work.
 
-A held worker gets nothing. A queued task a worker failed is invisible to it while it must
+A held job gives no task: its facts say so (`scheduler.pick` skips it), and the job's row,
+read again under its lock before a task starts, says so too (a hold committed meanwhile).
+
+A held worker (failures in a row, or an admin's hold or drain) and a draining or paused
+one get nothing. A queued task a worker failed is invisible to it while it must
 leave the task to others (`failure_policy`): one indexed lookup in `task_failures` per
 queued task (few: only tasks given back are queued), never a scan of the history.
 """
@@ -18,20 +24,25 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy import Connection, text
 
 from winjobs.driver import failure_policy, scheduler
 from winjobs.driver.errors import NotFound
 from winjobs.driver.settings import ChunkPolicy
 from winjobs.driver.store.base import StoreBase
-from winjobs.driver.store.records import Claimed, ClaimPolicy
+from winjobs.driver.store.records import NO_POLICY, Claimed, ClaimPolicy, PolicyStatus
 from winjobs.driver.store.writer import Tx
 
 log = logging.getLogger(__name__)
 
 _TOUCH_WORKER = (
-    "UPDATE workers SET last_seen = :now, draining = :draining, free_disk_bytes = :disk "
+    "UPDATE workers SET last_seen = :now, draining = :draining, free_disk_bytes = :disk, "
+    "policy_state = :policy, policy_reason = :policy_reason, next_work_at = :next_work "
     "WHERE id = :worker "
     "RETURNING name, versions, held_at, fail_streak, streak_since, streak_reason"
 )
@@ -44,9 +55,11 @@ _JOB_FACTS = (
     "SELECT id, priority, antares_version, solver_version, "
     "(SELECT count(*) FROM tasks WHERE tasks.job_id = jobs.id AND tasks.status = 'queued' "
     f"AND {_NOT_AVOIDED}), "
-    "years_total - next_index FROM jobs WHERE status IN ('queued', 'running')"
+    "years_total - next_index, held FROM jobs WHERE status IN ('queued', 'running')"
 )
-_LOCK_JOB = "SELECT id FROM jobs WHERE id = :job"
+#: read under the job's row lock (PostgreSQL): a hold committed after the facts were read
+#: is seen here, so no task of a held job starts
+_LOCK_JOB = "SELECT held FROM jobs WHERE id = :job"
 _LOWEST_QUEUED = (
     f"SELECT id FROM tasks WHERE job_id = :job AND status = 'queued' AND {_NOT_AVOIDED} "
     "ORDER BY first_year LIMIT 1"
@@ -64,13 +77,17 @@ _HOLD_FOR_STREAK = (
 _TAKE_QUEUED = (
     "UPDATE tasks SET status = 'running', attempt = attempt + 1, worker_id = :worker, "
     "worker_name = :worker_name, solver_version = :solver, lease_until = :lease, "
-    "started_at = :now, finished_at = NULL, years_done = 0 "
+    "started_at = :now, finished_at = NULL, years_done = 0, suspended_at = NULL "
     "WHERE id = :task AND status = 'queued' RETURNING attempt, years"
 )
-_JOB_TO_CUT = "SELECT CAST(years AS TEXT), next_index, splittable, status FROM jobs WHERE id = :job"
+_JOB_TO_CUT = (
+    "SELECT CAST(years AS TEXT), next_index, splittable, status, held FROM jobs WHERE id = :job"
+)
+#: online, not draining, not held, and taking work by its owner's policy (or reporting none)
 _POOL = (
     "SELECT coalesce(sum(cores), 0), count(*) FROM workers "
-    "WHERE last_seen >= :online AND NOT draining AND held_at IS NULL"
+    "WHERE last_seen >= :online AND NOT draining AND held_at IS NULL "
+    "AND (policy_state IS NULL OR policy_state = 'in_schedule')"
 )
 #: years of the job in tasks other workers claimed and reported no finished year of yet
 #: (the claiming worker's own running task does not count: it claims once its solver exited)
@@ -95,9 +112,30 @@ _INSERT_TASK = (
     "VALUES (:job, CAST(:years AS JSON), :first_year, :n_years, 'running', 1, 0, :worker, "
     ":worker_name, :solver, :lease, 0, :now, :now) RETURNING id"
 )
+#: running tasks of active jobs, suspended (by their worker's owner) since before the cutoff
+_STALLED = (
+    "SELECT tasks.id, tasks.attempt, tasks.worker_name, tasks.suspended_at, jobs.id, "
+    "jobs.priority, jobs.antares_version, jobs.solver_version "
+    "FROM tasks JOIN jobs ON jobs.id = tasks.job_id "
+    "WHERE tasks.status = 'running' AND tasks.suspended_at <= :cutoff "
+    "AND tasks.worker_id IS DISTINCT FROM :worker AND jobs.status IN ('queued', 'running') "
+    f"AND {_NOT_AVOIDED}"  # nor years that failed on the claiming worker (`failure_policy`)
+)
+#: a new attempt for the claiming worker; the suspended one gets 409 at its next report
+_TAKE_OVER = (
+    "UPDATE tasks SET attempt = attempt + 1, worker_id = :worker, worker_name = :worker_name, "
+    "lease_until = :lease, started_at = :now, years_done = 0, suspended_at = NULL "
+    "WHERE id = :task AND attempt = :old_attempt AND status = 'running' "
+    "AND suspended_at <= :cutoff RETURNING attempt, years"
+)
 
 
 class ClaimStore(StoreBase):
+    def _job_facts(self, conn: Connection, worker_id: int) -> list[scheduler.JobFacts]:
+        """The claim's view of the active jobs, read outside the writer (the why-pending
+        reasons read it as a claim of `worker_id` would)."""
+        return job_facts(conn.execute(text(_JOB_FACTS), {"worker": worker_id}))
+
     def claim(
         self,
         worker_id: int,
@@ -105,10 +143,23 @@ class ClaimStore(StoreBase):
         draining: bool,
         free_disk_bytes: int | None,
         policy: ClaimPolicy,
+        *,
+        paused: bool = False,
+        status: PolicyStatus = NO_POLICY,
     ) -> Claimed | None:
-        """Lease the next task to this worker, cutting new years if needed; None: no work."""
+        """Lease the next task to this worker, cutting new years if needed; None: no work
+        (or a draining, paused or held worker, which takes none)."""
         return self.writer.call(
-            lambda tx: claim_in(tx, worker_id, free_cores, draining, free_disk_bytes, policy)
+            lambda tx: claim_in(
+                tx,
+                worker_id,
+                free_cores,
+                draining,
+                free_disk_bytes,
+                policy,
+                paused=paused,
+                status=status,
+            )
         )
 
 
@@ -119,6 +170,9 @@ def claim_in(
     draining: bool,
     free_disk_bytes: int | None,
     policy: ClaimPolicy,
+    *,
+    paused: bool = False,
+    status: PolicyStatus = NO_POLICY,
 ) -> Claimed | None:
     """`ClaimStore.claim` inside a writer transaction."""
     now = tx.clock()
@@ -127,11 +181,14 @@ def claim_in(
         "now": tx.sql.when(now),
         "draining": draining,
         "disk": free_disk_bytes,
+        "policy": status.state,
+        "policy_reason": status.reason,
+        "next_work": None if status.next_work_at is None else tx.sql.when(status.next_work_at),
     }
     worker = tx.one(_TOUCH_WORKER, params)
     if worker is None:
         raise NotFound(f"no worker {worker_id}: register again")
-    if draining or _held(tx, worker_id, worker, policy, now):
+    if draining or paused or _held(tx, worker_id, worker, policy, now):
         return None
     name, versions = worker[0], tx.sql.read_json(worker[1])
     lease_until = now + timedelta(seconds=policy.lease_seconds)
@@ -139,7 +196,7 @@ def claim_in(
     for _ in range(3):  # a lost race (PostgreSQL only) re-reads the facts
         decision = scheduler.pick(_job_facts(tx, worker_id), versions)
         if decision is None:
-            return None
+            return _take_over(tx, params, versions, now, lease_until, policy)
         params |= {"job": decision.job_id, "solver": decision.solver_version}
         if decision.requeued_task:
             taken = _take_queued(tx, params)
@@ -147,21 +204,34 @@ def claim_in(
             taken = _cut(tx, params, now, free_cores, policy)
         if taken is not None:
             task_id, attempt, years, job = taken
-            return Claimed(
-                task_id=task_id,
-                job_id=decision.job_id,
-                attempt=attempt,
-                years=years,
-                antares_version=job[0],
-                solver_version=decision.solver_version,
-                study_sha256=job[1],
-                study_size=job[2],
-                study_name=job[3],
-                time_limit_s=job[4],
-                worker_name=name,
-                lease_until=lease_until,
-            )
+            return _claimed(decision, task_id, attempt, years, job, name, lease_until)
     return None
+
+
+def _claimed(
+    decision: scheduler.Decision,
+    task_id: int,
+    attempt: int,
+    years: list[int],
+    job: Any,
+    worker_name: str,
+    lease_until: datetime,
+) -> Claimed:
+    """`job`: the started job's row (`_ASSIGNMENT`)."""
+    return Claimed(
+        task_id=task_id,
+        job_id=decision.job_id,
+        attempt=attempt,
+        years=years,
+        antares_version=job[0],
+        solver_version=decision.solver_version,
+        study_sha256=job[1],
+        study_size=job[2],
+        study_name=job[3],
+        time_limit_s=job[4],
+        worker_name=worker_name,
+        lease_until=lease_until,
+    )
 
 
 #: job id -> (its years as stored, parsed): parsing a thousand years on every claim cost
@@ -202,16 +272,75 @@ def _held(tx: Tx, worker_id: int, worker: Any, policy: ClaimPolicy, now: datetim
 
 
 def _job_facts(tx: Tx, worker_id: int) -> list[scheduler.JobFacts]:
+    return job_facts(tx.execute(_JOB_FACTS, {"worker": worker_id}))
+
+
+def job_facts(rows: Iterable[Sequence[Any]]) -> list[scheduler.JobFacts]:
+    """`_JOB_FACTS`' rows as the scheduler reads them (SQLite's booleans are 0 and 1)."""
     facts = scheduler.JobFacts
-    return [facts(*row) for row in tx.execute(_JOB_FACTS, {"worker": worker_id})]
+    return [
+        facts(job_id, priority, version, solver, int(queued), int(unassigned), bool(held))
+        for job_id, priority, version, solver, queued, unassigned, held in rows
+    ]
+
+
+def _take_over(
+    tx: Tx,
+    params: dict[str, Any],
+    versions: list[str],
+    now: datetime,
+    lease_until: datetime,
+    policy: ClaimPolicy,
+) -> Claimed | None:
+    """A worker with nothing else to do takes over a task suspended too long
+    (docs/driver.md, "Suspended tasks"); not counted as a failure of its years."""
+    if policy.reassign_suspended_after_s is None:
+        return None
+    cutoff = now - timedelta(seconds=policy.reassign_suspended_after_s)
+    params = {**params, "cutoff": tx.sql.when(cutoff)}
+    stalled = [
+        scheduler.StalledTask(
+            task_id=int(task_id),
+            attempt=int(attempt),
+            worker=worker_name or "?",
+            # never None: the query wants one
+            suspended_since=now if since is None else tx.sql.read_when(since),
+            job=scheduler.JobFacts(job_id, priority, version, solver, 0, 0),
+        )
+        for task_id, attempt, worker_name, since, job_id, priority, version, solver in (
+            tx.execute(_STALLED, params)
+        )
+    ]
+    choice = scheduler.pick_stalled(stalled, versions)
+    if choice is None:
+        return None
+    task, solver_version = choice
+    params |= {
+        "job": task.job.id,
+        "task": task.task_id,
+        "old_attempt": task.attempt,
+        "solver": solver_version,
+    }
+    if not tx.sql.sqlite:  # lock order everywhere: worker, then job, then tasks
+        tx.execute(tx.sql.for_update(_LOCK_JOB), params)
+    taken = tx.one(_TAKE_OVER, params)
+    if taken is None:
+        return None
+    job = tx.one(_START_JOB, params)
+    decision = scheduler.Decision(task.job.id, solver_version, requeued_task=True)
+    years = list(tx.sql.read_json(taken[1]))
+    name = params["worker_name"]
+    claimed = _claimed(decision, task.task_id, int(taken[0]), years, job, name, lease_until)
+    return replace(claimed, taken_from=task.worker, suspended_since=task.suspended_since)
 
 
 _Taken = tuple[int, int, list[int], Any]
 
 
 def _take_queued(tx: Tx, params: dict[str, Any]) -> _Taken | None:
-    if not tx.sql.sqlite:  # lock order everywhere: worker, then job, then tasks
-        tx.execute(tx.sql.for_update(_LOCK_JOB), params)
+    # lock order everywhere: worker, then job, then tasks (SQLite's writers are serialised)
+    if not tx.sql.sqlite and tx.one(tx.sql.for_update(_LOCK_JOB), params)[0]:
+        return None  # held since its facts were read
     row = tx.one(tx.sql.for_update(_LOWEST_QUEUED, skip_locked=True), params)
     if row is None:
         return None
@@ -227,10 +356,10 @@ def _cut(
     tx: Tx, params: dict[str, Any], now: Any, free_cores: int, policy: ClaimPolicy
 ) -> _Taken | None:
     row = tx.one(tx.sql.for_update(_JOB_TO_CUT), params)
-    text, next_index, splittable, status = row
+    text, next_index, splittable, status, held = row
     job_years = _job_years(params["job"], text)
     remaining = len(job_years) - next_index
-    if status not in ("queued", "running") or remaining <= 0:
+    if status not in ("queued", "running") or held or remaining <= 0:
         return None
     pool, others_starting = scheduler.Pool(cores=0, workers=0), 0
     if policy.chunk_policy is ChunkPolicy.BALANCED:

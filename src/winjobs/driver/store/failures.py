@@ -20,6 +20,7 @@ from winjobs.driver import failure_policy
 from winjobs.driver.errors import Conflict, NotFound
 from winjobs.driver.models import Job, Task, TaskFailure, Worker
 from winjobs.driver.store.base import StoreBase
+from winjobs.driver.store.outbox import record_job_end
 from winjobs.driver.store.records import (
     ACTIVE_JOB,
     FailOutcome,
@@ -66,11 +67,12 @@ _AVOIDED_QUEUED = (
         exists().where(TaskFailure.task_id == Task.id, TaskFailure.avoid.is_(True)),
     )
 )
-#: what a release (or a changed configuration) resets
+#: what a release (or a changed configuration, or a drained worker's restart) resets
 NOT_HELD = {
     "held_at": None,
     "held_reason": None,
     "held_by": None,
+    "drained": False,
     "fail_streak": 0,
     "streak_since": None,
     "streak_reason": None,
@@ -188,17 +190,20 @@ class FailureStore(StoreBase):
                 error=report.reason,
                 log_tail=report.log_tail or None,
                 finished_at=now if fail else None,
+                suspended_at=None,  # a vacated task starts afresh on its next worker
             )
         ).rowcount
         return bool(changed == 1)
 
     def _fail_job(self, conn: Connection, job_id: int, reason: str, now: datetime) -> None:
-        conn.execute(
+        changed = conn.execute(
             update(Job)
             .where(Job.id == job_id, Job.status.in_(ACTIVE_JOB))
             .values(status=JobStatus.FAILED.value, error=reason, finished_at=now)
-        )
+        ).rowcount
         self._close_open_tasks(conn, job_id, now)
+        if changed == 1:
+            record_job_end(conn, job_id, now)
 
     def _candidates(
         self, conn: Connection, rules: FailureRules, now: datetime
@@ -298,8 +303,8 @@ class FailureStore(StoreBase):
         ]
 
     def release_worker(self, name: str) -> str:
-        """An admin's release: the held worker claims again, its streak forgotten;
-        returns the reason it was held for."""
+        """An admin's release: the held (or drained) worker claims again, its streak
+        forgotten; returns the reason it was held for."""
         with self._write() as conn:
             row = conn.execute(
                 self._for_update(

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, select, update
 
 from winjobs.driver.errors import Conflict, NotFound
 from winjobs.driver.models import Job, Task, TaskFailure
 from winjobs.driver.store.base import StoreBase
+from winjobs.driver.store.outbox import record_job_end
 from winjobs.driver.store.records import ACTIVE_JOB, NewJob, Progress
 from winjobs.wire import JobStatus, TaskStatus
 
@@ -55,6 +56,7 @@ class JobStore(StoreBase):
                     splittable=job.splittable,
                     task_time_limit_s=job.task_time_limit_s,
                     warnings=list(job.warnings),
+                    notify=list(job.notify),
                     created_at=now,
                 )
                 .returning(Job.id)
@@ -152,6 +154,39 @@ class JobStore(StoreBase):
             if changed != 1:
                 self._raise_job_not_active(conn, job_id, "change the priority of")
 
+    def hold_job(self, job_id: int, by: str, reason: str | None) -> None:
+        """Hold a queued or running job: claims skip it from now on (its running tasks
+        go on). Conflict if it has ended or is held already."""
+        self._change_hold(job_id, "hold", held=True, by=by, reason=reason)
+
+    def release_job(self, job_id: int) -> None:
+        """Let a held job's tasks be claimed again, at the job's place in the queue."""
+        self._change_hold(job_id, "release", held=False, by=None, reason=None)
+
+    def _change_hold(
+        self, job_id: int, action: str, *, held: bool, by: str | None, reason: str | None
+    ) -> None:
+        """One conditional update (an active job, not already in that state), so that a
+        hold and a release racing each other cannot both succeed."""
+        with self._write() as conn:
+            changed = conn.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status.in_(ACTIVE_JOB), Job.held.is_(not held))
+                .values(held=held, held_by=by, held_reason=reason)
+            ).rowcount
+            if changed != 1:
+                self._refuse_hold_change(conn, job_id, action)
+
+    def _refuse_hold_change(self, conn: Connection, job_id: int, action: str) -> None:
+        job = conn.execute(
+            select(Job.status, Job.held, Job.held_by).where(Job.id == job_id)
+        ).one_or_none()
+        if job is None or job.status not in ACTIVE_JOB:
+            self._raise_job_not_active(conn, job_id, action)
+        elif job.held:
+            raise Conflict(f"job {job_id} is held already (by {job.held_by})")
+        raise Conflict(f"job {job_id} is not held: there is nothing to release")
+
     def cancel_job(self, job_id: int) -> None:
         """Cancel a queued or running job: its open tasks are cancelled at once.
 
@@ -167,6 +202,7 @@ class JobStore(StoreBase):
             if changed != 1:
                 self._raise_job_not_active(conn, job_id, "cancel")
             self._close_open_tasks(conn, job_id, now)
+            record_job_end(conn, job_id, now)
 
     def retry_job(self, job_id: int) -> bool:
         """Re-queue a failed or cancelled job's unfinished work; True if only assembly remains."""
@@ -180,7 +216,8 @@ class JobStore(StoreBase):
                 raise NotFound(f"no job {job_id}")
             if job.status not in (JobStatus.FAILED.value, JobStatus.CANCELLED.value):
                 raise Conflict(
-                    f"job {job_id} is {job.status}: only a failed or cancelled job can be retried"
+                    f"job {job_id} {JobStatus(job.status).phrase}: only a failed or cancelled "
+                    "job can be retried"
                 )
             conn.execute(
                 update(Task)
@@ -216,6 +253,11 @@ class JobStore(StoreBase):
                     error=None,
                     finished_at=None,
                     run_folder=None,
+                    # a retry asks for the years to run: a hold left from before the end
+                    # would keep them waiting without anyone seeing why
+                    held=False,
+                    held_by=None,
+                    held_reason=None,
                 )
             )
             return self._all_years_done(conn, job_id)
@@ -243,19 +285,16 @@ class JobStore(StoreBase):
 
     def finish_job(self, job_id: int, run_folder: str) -> bool:
         """Mark an assembled job succeeded; False if it was cancelled meanwhile."""
+        now = self.clock()
         with self._write() as conn:
-            return (
-                conn.execute(
-                    update(Job)
-                    .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
-                    .values(
-                        status=JobStatus.SUCCEEDED.value,
-                        run_folder=run_folder,
-                        finished_at=self.clock(),
-                    )
-                ).rowcount
-                == 1
-            )
+            changed = conn.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
+                .values(status=JobStatus.SUCCEEDED.value, run_folder=run_folder, finished_at=now)
+            ).rowcount
+            if changed == 1:
+                record_job_end(conn, job_id, now)
+            return changed == 1
 
     def fail_job(self, job_id: int, reason: str) -> bool:
         now = self.clock()
@@ -267,4 +306,5 @@ class JobStore(StoreBase):
             ).rowcount
             if changed == 1:
                 self._close_open_tasks(conn, job_id, now)
+                record_job_end(conn, job_id, now)
             return changed == 1

@@ -50,6 +50,8 @@ class NewJob:
     splittable: bool
     task_time_limit_s: float | None
     warnings: list[str]
+    #: whom to tell when it ends (`wire.parse_notify_target` forms)
+    notify: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class HeldTask:
     job_id: int
     years: list[int]
     solver_version: str | None
+    started_at: datetime | None = None  #: when the attempt was claimed
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,21 @@ class ClaimPolicy:
     worker_offline_s: float
     #: failures in a row that put a worker on hold (0: never; `failure_policy`)
     hold_after_failures: int = 3
+    #: a task suspended this long may go to a worker that finds no other work (None: never)
+    reassign_suspended_after_s: float | None = None
+
+
+@dataclass(frozen=True)
+class PolicyStatus:
+    """A worker's owner-policy state as it reported it (registration, claim, heartbeat);
+    all None: a worker that reports none."""
+
+    state: str | None = None
+    reason: str | None = None
+    next_work_at: datetime | None = None
+
+
+NO_POLICY = PolicyStatus()
 
 
 @dataclass(frozen=True)
@@ -84,6 +102,9 @@ class Claimed:
     time_limit_s: float | None
     worker_name: str
     lease_until: datetime
+    #: a task taken over from a worker whose solver was suspended: that worker, and since when
+    taken_from: str | None = None
+    suspended_since: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,14 @@ from sqlalchemy import Connection, and_, bindparam, select, update
 from winjobs.driver.errors import Conflict, DriverError, NotFound
 from winjobs.driver.models import Job, Task, Worker
 from winjobs.driver.store.failures import FailedAttempt, FailureStore
-from winjobs.driver.store.records import Beat, FailureReport, FailureRules, HeldTask, TaskEvent
+from winjobs.driver.store.records import (
+    Beat,
+    FailureReport,
+    FailureRules,
+    HeldTask,
+    PolicyStatus,
+    TaskEvent,
+)
 from winjobs.driver.store.writer import Tx
 from winjobs.wire import FailureKind, TaskStatus
 
@@ -46,6 +53,11 @@ _LOCK_WORKERS = (
 #: the plain statements of the hot reports
 _P_FENCE = "id = :task AND attempt = :attempt AND worker_id = :worker AND status = 'running'"
 _P_TOUCH = "UPDATE workers SET last_seen = :now WHERE id = :worker"
+#: the same, with the owner-policy state the worker's heartbeat reports
+_P_TOUCH_POLICY = (
+    "UPDATE workers SET last_seen = :now, policy_state = :policy, "
+    "policy_reason = :policy_reason, next_work_at = :next_work WHERE id = :worker"
+)
 #: a completion also ends the worker's failures in a row (rolled back if refused)
 _P_TOUCH_SUCCEEDED = (
     "UPDATE workers SET last_seen = :now, last_success_at = :now, fail_streak = 0, "
@@ -53,10 +65,13 @@ _P_TOUCH_SUCCEEDED = (
 )
 _P_HEARTBEAT = (
     "UPDATE tasks SET lease_until = :lease, "
-    "years_done = CASE WHEN n_years < :done THEN n_years ELSE :done END WHERE " + _P_FENCE
+    "years_done = CASE WHEN n_years < :done THEN n_years ELSE :done END, "
+    # since when its solver is suspended (kept while it stays so; cleared on resume)
+    "suspended_at = CASE WHEN :suspended THEN coalesce(suspended_at, :now) ELSE NULL END "
+    "WHERE " + _P_FENCE
 )
 _P_TASK_STATE = "SELECT status, attempt, worker_id, job_id FROM tasks WHERE id = :task"
-_P_HELD = "SELECT job_id, years, solver_version FROM tasks WHERE " + _P_FENCE
+_P_HELD = "SELECT job_id, years, solver_version, started_at FROM tasks WHERE " + _P_FENCE
 _P_ACCEPTED = (
     "SELECT job_id FROM tasks WHERE id = :task AND attempt = :attempt "
     "AND worker_id = :worker AND status = 'succeeded'"
@@ -64,7 +79,8 @@ _P_ACCEPTED = (
 _P_LOCK_JOB = "SELECT id FROM jobs WHERE id = :job"
 _P_COMPLETE = (
     "UPDATE tasks SET status = 'succeeded', finished_at = :now, lease_until = NULL, "
-    "years_done = n_years, log_tail = :log, error = NULL, output_location = :location "
+    "years_done = n_years, log_tail = :log, error = NULL, output_location = :location, "
+    "suspended_at = NULL "
     "WHERE " + _P_FENCE
 )
 #: whether the job can be assembled: running, every year in a task, every task succeeded
@@ -100,7 +116,8 @@ def held_in(tx: Tx, task_id: int, worker_id: int, attempt: int) -> HeldTask:
     held = tx.one(_P_HELD, params)
     if held is None:
         _refuse(tx, params)
-    return HeldTask(int(held[0]), list(tx.sql.read_json(held[1])), held[2])
+    started = None if held[3] is None else tx.sql.read_when(held[3])
+    return HeldTask(int(held[0]), list(tx.sql.read_json(held[1])), held[2], started)
 
 
 def accepted_in(tx: Tx, task_id: int, worker_id: int, attempt: int) -> int | None:
@@ -111,19 +128,39 @@ def accepted_in(tx: Tx, task_id: int, worker_id: int, attempt: int) -> int | Non
 
 
 def heartbeat_in(
-    tx: Tx, task_id: int, worker_id: int, attempt: int, years_done: int, lease_seconds: float
+    tx: Tx,
+    task_id: int,
+    worker_id: int,
+    attempt: int,
+    years_done: int,
+    lease_seconds: float,
+    *,
+    suspended: bool = False,
+    status: PolicyStatus | None = None,
 ) -> Beat:
+    """`suspended`: the attempt's solver is suspended by its worker's owner; `status`:
+    the owner-policy state the worker reports (None: it reports none, kept as it was)."""
     now = tx.clock()
     lease_until = now + timedelta(seconds=lease_seconds)
-    params = {
+    params: dict[str, Any] = {
         "task": task_id,
         "attempt": attempt,
         "worker": worker_id,
         "now": tx.sql.when(now),
         "lease": tx.sql.when(lease_until),
         "done": years_done,
+        "suspended": suspended,
     }
-    tx.execute(_P_TOUCH, params)
+    if status is None:
+        tx.execute(_P_TOUCH, params)
+    else:
+        next_work = status.next_work_at
+        policy = {
+            "policy": status.state,
+            "policy_reason": status.reason,
+            "next_work": None if next_work is None else tx.sql.when(next_work),
+        }
+        tx.execute(_P_TOUCH_POLICY, params | policy)
     if tx.execute(_P_HEARTBEAT, params).rowcount == 1:
         return Beat(cancel=False, lease_until=lease_until)
     state = tx.one(_P_TASK_STATE, params)
@@ -202,10 +239,27 @@ class ReportStore(FailureStore):
         return self.writer.call(lambda tx: accepted_in(tx, task_id, worker_id, attempt))
 
     def heartbeat(
-        self, task_id: int, worker_id: int, attempt: int, years_done: int, lease_seconds: float
+        self,
+        task_id: int,
+        worker_id: int,
+        attempt: int,
+        years_done: int,
+        lease_seconds: float,
+        *,
+        suspended: bool = False,
+        status: PolicyStatus | None = None,
     ) -> Beat:
         return self.writer.call(
-            lambda tx: heartbeat_in(tx, task_id, worker_id, attempt, years_done, lease_seconds)
+            lambda tx: heartbeat_in(
+                tx,
+                task_id,
+                worker_id,
+                attempt,
+                years_done,
+                lease_seconds,
+                suspended=suspended,
+                status=status,
+            )
         )
 
     def complete_task(

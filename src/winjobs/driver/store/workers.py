@@ -13,8 +13,11 @@ from winjobs.driver.errors import Conflict, Forbidden, NotFound
 from winjobs.driver.models import Job, Task, Worker
 from winjobs.driver.store.base import StoreBase
 from winjobs.driver.store.failures import NOT_HELD
-from winjobs.driver.store.records import Counts
+from winjobs.driver.store.records import NO_POLICY, Counts, PolicyStatus
 from winjobs.wire import JobStatus, TaskStatus
+
+#: not forgotten by an admin, or seen since (`Worker.forgotten_at`)
+REMEMBERED = or_(Worker.forgotten_at.is_(None), Worker.last_seen > Worker.forgotten_at)
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,15 @@ def config_changed(before: str | None, now: str | None) -> bool:
     return before is not None and now is not None and before != now
 
 
+def lifted_by_restart(held: Any, config_sha256: str | None) -> bool:
+    """A registration lifts an admin's drain (the worker restarted: the maintenance it was
+    drained for is done), and the driver's own hold when the configuration changed. An
+    admin's hold stays until an admin releases it."""
+    if held.drained:
+        return True
+    return held.held_by == "driver" and config_changed(held.config_sha256, config_sha256)
+
+
 class WorkerStore(StoreBase):
     def register_worker(
         self,
@@ -44,11 +56,12 @@ class WorkerStore(StoreBase):
         config_sha256: str | None = None,
         *,
         token_name: str,
+        policy: PolicyStatus = NO_POLICY,
     ) -> Registration:
         """Create the worker, or refresh it when a worker of that name registers again
-        with the same token; a held worker stays held unless its configuration changed.
-        The token owns the id (`worker_owner`): another token cannot take a registered
-        name over (Forbidden)."""
+        with the same token (the same worker: its id, hold and history are kept); a held
+        worker stays held unless `lifted_by_restart`. The token owns the id
+        (`worker_owner`): another token cannot take a registered name over (Forbidden)."""
         now = self.clock()
         values: dict[str, Any] = {
             "os": os,
@@ -61,7 +74,11 @@ class WorkerStore(StoreBase):
             "token_name": token_name,
             "registered_at": now,
             "last_seen": now,
+            "policy_state": policy.state,
+            "policy_reason": policy.reason,
+            "next_work_at": policy.next_work_at,
             "config_sha256": config_sha256,
+            "forgotten_at": None,  # a forgotten worker that registers is back
         }
         for _ in range(3):
             try:
@@ -73,6 +90,8 @@ class WorkerStore(StoreBase):
                                 Worker.token_name,
                                 Worker.held_at,
                                 Worker.held_reason,
+                                Worker.held_by,
+                                Worker.drained,
                                 Worker.config_sha256,
                             )
                         ).where(Worker.name == name)
@@ -87,9 +106,7 @@ class WorkerStore(StoreBase):
                             f"worker name {name!r} belongs to another worker token: register "
                             "under another name, or with the token it registered with"
                         )
-                    release = found.held_at is not None and config_changed(
-                        found.config_sha256, config_sha256
-                    )
+                    release = found.held_at is not None and lifted_by_restart(found, config_sha256)
                     changes = {**values, **(NOT_HELD if release else {})}
                     if config_sha256 is None:  # keep the last one known
                         del changes["config_sha256"]
@@ -115,12 +132,13 @@ class WorkerStore(StoreBase):
         return owner
 
     def list_workers(self) -> list[tuple[Worker, list[Task]]]:
-        """Every worker once, by name, with the tasks it is running (the most recently
-        claimed first; none when idle)."""
+        """Every worker (but the forgotten ones) once, by name, with the tasks it is
+        running (the most recently claimed first; none when idle)."""
         current = and_(Task.worker_id == Worker.id, Task.status == TaskStatus.RUNNING.value)
         stmt = (
             select(Worker, Task)
             .outerjoin(Task, current)
+            .where(REMEMBERED)
             .order_by(Worker.name, Worker.id, Task.started_at.desc(), Task.id.desc())
         )
         listing: dict[int, tuple[Worker, list[Task]]] = {}

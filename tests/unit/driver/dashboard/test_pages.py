@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import re
+import socket
 from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from tests.unit.driver.dashboard.conftest import Dash
-from tests.unit.driver.helpers import Api, FakeClock, claim, driver_settings
+from tests.unit.driver.helpers import Api, FakeClock, claim, driver_settings, packed_study
 from winjobs.driver.app import create_app
 from winjobs.driver.dashboard.rendering import static_url
 from winjobs.wire import (
     FailureEvidence,
     FailureKind,
     Heartbeat,
+    JobSubmitFields,
     PilotInfo,
     PilotReport,
+    PolicyReport,
+    PolicyState,
     TaskFailure,
+    WorkerRegistration,
 )
 
 
@@ -164,6 +169,38 @@ def test_the_workers_page(dash: Dash) -> None:
     assert 'badge-offline">offline</span>' in browser.get("/fragment/workers").text
 
 
+def test_the_workers_page_shows_each_owner_s_policy(dash: Dash) -> None:
+    office = dash.api.client("worker-secret")
+    reports = {
+        "office": PolicyReport(state=PolicyState.SUSPENDED, reason="keyboard or mouse used 2s ago"),
+        "night": PolicyReport(
+            state=PolicyState.OUTSIDE_SCHEDULE,
+            reason="outside its schedule (opens mon 19:00)",
+            next_work_at=dash.api.clock() + timedelta(hours=2),
+        ),
+        "lab": PolicyReport(state=PolicyState.IN_SCHEDULE, reason="in window 'always'"),
+    }
+    for name, report in reports.items():
+        office.register_worker(
+            WorkerRegistration(name=name, cores=4, os="Windows-10", versions=["8.8"], policy=report)
+        )
+    dash.api.worker(name="old")  # a worker that reports no policy
+    html = dash.browser("alice").get("/workers").text
+
+    def row(name: str) -> str:
+        found = html[html.index(f'<th scope="row">{name}</th>') :]
+        return found[: found.index("</tr>")]
+
+    assert 'badge-policy-suspended">suspended</span>' in row("office")
+    assert "<small>keyboard or mouse used 2s ago</small>" in row("office")
+    assert "when its owner leaves" in row("office")
+    assert 'badge-policy-outside_schedule">outside schedule</span>' in row("night")
+    assert ">in 2 h 00 min</time>" in row("night")
+    assert 'badge-policy-in_schedule">in schedule</span>' in row("lab")
+    assert "<td>now</td>" in row("lab")
+    assert '<td class="policy">—</td>' in row("old")
+
+
 def test_the_workers_page_shows_held_workers_and_why(dash: Dash) -> None:
     dash.submit("alice", nbyears=12)
     broken, healthy = dash.api.worker(name="broken", cores=2), dash.api.worker(name="healthy")
@@ -217,6 +254,21 @@ def test_static_files_are_served_by_the_driver(dash: Dash) -> None:
 def test_the_dashboard_stays_out_of_the_api_docs(dash: Dash) -> None:
     paths = dash.api.http.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if not p.startswith(("/api/", "/health", "/metrics"))]
+
+
+def test_the_job_page_tells_how_its_notifications_went(dash: Dash) -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/<hook>"
+    alice = dash.api.client("alice-secret")
+    archive = packed_study(dash.tmp, name="told")
+    job_id = alice.submit_job(archive, JobSubmitFields(notify=dead)).job_id
+    assert "Told when it ends" in dash.browser("alice").get(f"/jobs/{job_id}").text
+    alice.cancel_job(job_id)
+    dash.api.driver.notifier.send_due()
+    html = dash.browser("alice").get(f"/jobs/{job_id}").text
+    target = dead.replace("<", "&lt;").replace(">", "&gt;")
+    assert f"<li><code>{target}</code>: retrying after 1 attempt (ConnectError" in html
 
 
 def test_the_workers_page_shows_slurm_pilots(dash: Dash) -> None:

@@ -1,0 +1,30 @@
+"""`/status`: the pool at a glance (`winjobs status`), and its load of the last hours."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from winjobs.driver.api.deps import DriverDep, UserIdentity
+from winjobs.wire import LoadHistory, PoolStatus
+
+router = APIRouter(tags=["status"])
+
+
+@router.get("/status", response_model=PoolStatus)
+def pool_status(_identity: UserIdentity, driver: DriverDep) -> PoolStatus:
+    """Workers by state, cores busy and online, jobs queued and running, years left, the
+    throughput of the last hour and the time to drain the queue at that pace."""
+    return driver.overview.status()
+
+
+@router.get("/status/load", response_model=LoadHistory)
+def pool_load(
+    _identity: UserIdentity,
+    driver: DriverDep,
+    hours: Annotated[float, Query(gt=0, le=168)] = 6.0,
+) -> LoadHistory:
+    """The pool's recorded load (online and busy workers and cores) of the last `hours`
+    (at most a week; the driver keeps `utilisation_keep_hours`), oldest first."""
+    return driver.overview.load_history(hours)
