@@ -290,9 +290,6 @@ class Dispatch:
             return self.collector.keep_output(held.job_id, task_id, attempt, staged)
 
         try:
-            return await self._complete(
-                task_id, worker_id, attempt, log_tail, checked.run, "uploaded", keep
-            )
             ack = await self._complete(
                 task_id, worker_id, attempt, log_tail, checked.run, "uploaded", keep
             )
