@@ -30,8 +30,6 @@ import io
 import multiprocessing
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,14 +42,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.postgres_server
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks, tests
 
+from benchmarks.contenders import stop_driver, wait_healthy, write_study
 from winjobs.antares.archive import pack_folder, pack_study
 from winjobs.antares.output import find_run_folders
 from winjobs.antares.playlist import write_task_playlist
+from winjobs.cli.demo import free_port
 from winjobs.client import ClientError, DriverClient
 from winjobs.standin.cli import run_solver
 from winjobs.wire import (
@@ -70,19 +69,6 @@ TOKENS = [
 ]
 
 
-def write_study(root: Path, nbyears: int) -> Path:
-    (root / "settings").mkdir(parents=True)
-    (root / "input" / "areas").mkdir(parents=True)
-    (root / "input" / "areas" / "list.txt").write_text("north\n")
-    (root / "study.antares").write_text("[antares]\nversion = 880\ncaption = bench\n")
-    (root / "settings" / "generaldata.ini").write_text(
-        "[general]\nmode = Economy\n"
-        f"nbyears = {nbyears}\nyear-by-year = false\nuser-playlist = false\n\n"
-        "[output]\nsynthesis = false\n"
-    )
-    return root
-
-
 def year_runs(study: Path, years: int, workdir: Path) -> dict[int, Path]:
     """One zipped stand-in run per year, as a worker would upload it."""
     runs: dict[int, Path] = {}
@@ -98,12 +84,6 @@ def year_runs(study: Path, years: int, workdir: Path) -> dict[int, Path]:
         run = find_run_folders(task)[-1]
         runs[year] = pack_folder(run, workdir / f"run-{year}.zip", arcname_root=run.name).path
     return runs
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -133,23 +113,10 @@ def driver_process(workdir: Path, database_url: str | None) -> Iterator[str]:
         f"driver process {process.pid} ({'PostgreSQL' if database_url else 'SQLite'})", flush=True
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit((workdir / "driver.log").read_text())
-            time.sleep(0.1)
+        wait_healthy(url, process, workdir / "driver.log")
         yield url
     finally:
-        process.send_signal(signal.SIGINT if os.name != "nt" else signal.CTRL_C_EVENT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_driver(process)
         log.close()
 
 

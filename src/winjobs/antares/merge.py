@@ -1,10 +1,11 @@
 """Merge K partial runs of one study (disjoint year sets) into ONE run folder that looks
 like a single run of all those years (docs/merging.md).
 
-Partial runs may be folders or zipped runs (`<run>.zip`, what the solver writes with
-`result-format = zip`): a zipped one is unpacked (with the archive guards) into a hidden
-folder beside OUT and its years moved from there. With `zipped=True` OUT is written as a
-zipped run, like a single run of a `result-format = zip` study.
+A partial run is a run folder or a zipped run (`<run>.zip`, what the solver writes with
+`result-format = zip`: the run folder or its content inside), read where it is: its
+mc-ind years are extracted into the output (whatever `mc_ind`), and no file of it stays
+open. With `zipped=True` OUT is written as a zipped run, like a single run of a
+`result-format = zip` study.
 
 - mc-all: pooled from the partial mc-all tables (`merge_tables`): needs no year-by-year
   output, so it scales to studies of thousands of years;
@@ -31,6 +32,7 @@ from winjobs.antares.archive import pack_folder
 from winjobs.antares.digest import district_captions
 from winjobs.antares.ini import IniDocument
 from winjobs.antares.merge_steps import (
+    WRITTEN_FILES,
     McIndMode,
     MergeReport,
     PartialRun,
@@ -38,10 +40,17 @@ from winjobs.antares.merge_steps import (
     write_mc_all,
     write_once_files,
 )
-from winjobs.antares.output import RUN_NAME, read_run_info, run_files, year_folders
+from winjobs.antares.output import (
+    RUN_NAME,
+    Run,
+    ZippedRun,
+    read_run_file,
+    read_run_info,
+    run_files,
+    year_folders,
+)
 from winjobs.antares.study import Study, open_study
-from winjobs.antares.unpack import unpack_archive
-from winjobs.errors import ArchiveError, MergeError, OutputError, StudyError
+from winjobs.errors import ArchiveError, IniError, MergeError, OutputError, StudyError
 
 __all__ = ["McIndMode", "MergeReport", "merge_runs"]
 
@@ -65,16 +74,14 @@ def merge_runs(
         raise MergeError(f"{out_dir} already exists and is not empty: choose a new folder")
     if zipped and out_dir.suffix != ".zip":
         raise MergeError(f"a zipped run is named <run>.zip, not {out_dir.name}")
-    unpacked = out_dir.parent / f".{out_dir.name}.inputs"
     staging = out_dir.parent / f".{out_dir.name}.merging"
-    for leftover in (unpacked, staging):
-        if leftover.exists():
-            shutil.rmtree(leftover)
+    if staging.exists():
+        shutil.rmtree(staging)
+    runs = _check_runs(study, [Path(r) for r in run_dirs])
     moved: list[tuple[Path, Path]] = []
     try:
-        runs = _check_runs(study, _folders([Path(r) for r in run_dirs], unpacked))
         staging.mkdir(parents=True)
-        report = MergeReport(out_dir, tuple(study.years), tuple(r.source for r in runs))
+        report = MergeReport(out_dir, tuple(study.years), tuple(r.path for r in runs))
         if study.hot_start:
             report.warnings.append(
                 "the study uses hydro hot start: each year depends on the previous one, so "
@@ -91,8 +98,6 @@ def merge_runs(
                 shutil.move(str(target), str(source))
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    finally:
-        shutil.rmtree(unpacked, ignore_errors=True)
     return report
 
 
@@ -108,25 +113,6 @@ def _publish(staging: Path, out_dir: Path, zipped: bool) -> None:
     if out_dir.exists():
         out_dir.rmdir()
     staging.rename(out_dir)
-
-
-def _folders(paths: list[Path], unpacked: Path) -> list[tuple[Path, Path]]:
-    """(source, folder) per partial run: zipped runs unpacked under `unpacked`."""
-    folders: list[tuple[Path, Path]] = []
-    for index, path in enumerate(paths):
-        if path.is_dir():
-            folders.append((path, path))
-        elif path.is_file() and path.suffix == ".zip":
-            target = unpacked / f"{index}-{path.stem}"
-            try:
-                unpack_archive(path, target)
-            except ArchiveError as exc:
-                raise MergeError(f"partial run {path.name} cannot be unzipped: {exc}") from None
-            folders.append((path, target))
-        else:
-            kind = "not a run folder or zipped run" if path.exists() else "missing"
-            raise MergeError(f"partial run {path} is {kind}")
-    return folders
 
 
 def _run_name(out_dir: Path, name: str | None) -> str:
@@ -152,7 +138,7 @@ def _settings_without_playlist(doc: IniDocument) -> list[tuple[str, str, str]]:
     ]
 
 
-def _check_runs(study: Study, run_dirs: list[tuple[Path, Path]]) -> list[PartialRun]:
+def _check_runs(study: Study, run_dirs: list[Path]) -> list[PartialRun]:
     if not run_dirs:
         raise MergeError("no partial run to merge")
     if study.split_blocker is not None and len(run_dirs) > 1:
@@ -163,39 +149,42 @@ def _check_runs(study: Study, run_dirs: list[tuple[Path, Path]]) -> list[Partial
     original = _settings_without_playlist(IniDocument.read(study.path / "settings/generaldata.ini"))
     runs: list[PartialRun] = []
     owner: dict[int, Path] = {}
-    for source, path in run_dirs:
-        files = frozenset(run_files(path))
+    for path in run_dirs:
+        source = _source(path)
+        files = frozenset(run_files(source))
         if "execution_info.ini" not in files:
             raise MergeError(
-                f"partial run {source.name} did not finish (no execution_info.ini): rerun its years"
+                f"partial run {path.name} did not finish (no execution_info.ini): rerun its years"
             )
         try:
-            info = read_run_info(path)
-        except OutputError as exc:
-            raise MergeError(f"partial run {source.name} cannot be read: {exc}") from None
-        params = IniDocument.read(path / "about-the-study/parameters.ini")
+            info = read_run_info(source)
+            params = IniDocument.parse(
+                read_run_file(source, "about-the-study/parameters.ini") or b"",
+                source=f"{path.name}/about-the-study/parameters.ini",
+            )
+        except (OutputError, IniError) as exc:
+            raise MergeError(f"partial run {path.name} cannot be read: {exc}") from None
         if _settings_without_playlist(params) != original:
             raise MergeError(
-                f"partial run {source.name} was made with other settings than {study.path} "
+                f"partial run {path.name} was made with other settings than {study.path} "
                 "(a different study, or its settings changed since)"
             )
         for year in info.years:
             if year in owner:
                 raise MergeError(
-                    f"MC year {year + 1} is in two partial runs: {owner[year].name} and "
-                    f"{source.name}"
+                    f"MC year {year + 1} is in two partial runs: {owner[year].name} and {path.name}"
                 )
             if year not in study.weights:
                 raise MergeError(
-                    f"partial run {source.name} played year {year + 1}, not in the study"
+                    f"partial run {path.name} played year {year + 1}, not in the study"
                 )
             if info.weights[year] != study.weights[year]:
                 raise MergeError(
-                    f"partial run {source.name} gave year {year + 1} the weight "
+                    f"partial run {path.name} gave year {year + 1} the weight "
                     f"{info.weights[year]}, the study {study.weights[year]}"
                 )
-            owner[year] = source
-        runs.append(PartialRun(path, info, files, source=source, owned=path != source))
+            owner[year] = path
+        runs.append(PartialRun(path, info, files, source))
     versions = sorted({r.info.version for r in runs})
     if len(versions) > 1:
         raise MergeError(f"the partial runs come from different solver versions: {versions}")
@@ -217,10 +206,10 @@ def _check_year_by_year(runs: list[PartialRun]) -> None:
         lacking = [y + 1 for y in run.info.years if y not in present]
         if present and lacking:
             raise MergeError(
-                f"partial run {run.source.name} lacks the year-by-year output of MC years "
+                f"partial run {run.name} lacks the year-by-year output of MC years "
                 f"{', '.join(map(str, lacking))}"
             )
-        holding.setdefault(bool(present), run.source.name)
+        holding.setdefault(bool(present), run.name)
     if len(holding) > 1:
         raise MergeError(
             f"partial run {holding[True]} has year-by-year output and {holding[False]} has "
@@ -230,16 +219,26 @@ def _check_year_by_year(runs: list[PartialRun]) -> None:
 
 def _check_same_study_files(runs: list[PartialRun]) -> None:
     first = runs[0]
-    for name in ("about-the-study/areas.txt", "about-the-study/links.txt"):
-        reference = _read(first.path, name)
+    for name in _STUDY_FILES:
+        reference = read_run_file(first.source, name)
         for other in runs[1:]:
-            if _read(other.path, name) != reference:
+            if read_run_file(other.source, name) != reference:
                 raise MergeError(
-                    f"{first.source.name} and {other.source.name} differ in {name}: "
-                    "runs of different studies"
+                    f"{first.name} and {other.name} differ in {name}: runs of different studies"
                 )
 
 
-def _read(run: Path, relative: str) -> bytes | None:
-    path = run / relative
-    return path.read_bytes() if path.is_file() else None
+#: files that tell which study a run is of
+_STUDY_FILES = ("about-the-study/areas.txt", "about-the-study/links.txt")
+
+
+def _source(path: Path) -> Run:
+    """A run folder as it is, or a zipped run with the small files every merge reads."""
+    if path.is_dir():
+        return path
+    if not path.is_file():
+        raise MergeError(f"partial run {path} is missing")
+    try:
+        return ZippedRun.at(path, preload=(*WRITTEN_FILES, *_STUDY_FILES))
+    except OutputError as exc:
+        raise MergeError(f"partial run {path.name} cannot be read: {exc}") from None

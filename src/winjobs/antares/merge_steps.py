@@ -21,7 +21,7 @@ from winjobs.antares.merge_files import (
     sum_execution_info,
 )
 from winjobs.antares.merge_tables import RunWeight, merge_table
-from winjobs.antares.output import RunInfo
+from winjobs.antares.output import Run, RunInfo, ZippedRun, read_run_file
 from winjobs.antares.study import Study
 from winjobs.antares.values import OutputTable, read_table
 from winjobs.errors import MergeError
@@ -33,7 +33,8 @@ _TABLE = re.compile(
     r"-(?P<period>hourly|daily|weekly|monthly|annual)\.txt"
 )
 _WEEK_BY_WEEK = re.compile(r"optimization/week-by-week/year_(?P<year>\d+)\.txt")
-#: Files the merge writes itself (pooled or synthesised), never copied from a partial run.
+#: Files the merge writes itself (pooled or synthesised), never copied from a partial run
+#: (read for every run: a zipped run preloads them).
 WRITTEN_FILES = frozenset(
     {
         "info.antares-output",
@@ -74,15 +75,26 @@ class MergeReport:
 
 @dataclass(frozen=True)
 class PartialRun:
-    """A partial run as the merge reads it: `path` is its folder (for a zipped run, the
-    folder it was unpacked to: `owned`, so its years are moved whatever `mc_ind` says),
-    `source` what the caller named (messages speak of it)."""
+    """One run to merge: a run folder, or a zipped run read where it is (`source`)."""
 
-    path: Path
+    path: Path  #: the folder, or the zip
     info: RunInfo
     files: frozenset[str]
-    source: Path
-    owned: bool = False
+    source: Run
+
+    @property
+    def name(self) -> str:
+        """The run folder's name (a zipped run's too)."""
+        return self.source.name
+
+    def read(self, relative: str) -> bytes:
+        data = read_run_file(self.source, relative)
+        if data is None:
+            raise MergeError(f"partial run {self.name} has no {relative}")
+        return data
+
+    def read_text(self, relative: str) -> str:
+        return self.read(relative).decode("utf-8")
 
     def share(self) -> RunWeight:
         """W as the solver sums it (C floats, ascending years) and K."""
@@ -131,7 +143,7 @@ def write_mc_all(
         if files != listing[0]:
             odd = sorted(set(files) ^ set(listing[0]))[0]
             raise MergeError(
-                f"{runs[0].source.name} and {run.source.name} differ in their mc-all files "
+                f"{runs[0].name} and {run.name} differ in their mc-all files "
                 f"(e.g. {odd}): runs of different studies or settings"
             )
     shares = [r.share() for r in runs]
@@ -163,7 +175,7 @@ def write_mc_all(
                 annual_links[parent.name] = merged.values
     for relative in rest:
         if relative == prefix + "grid/digest.txt":
-            text = (runs[0].path / relative).read_text("utf-8")
+            text = runs[0].read_text(relative)
             rows = _digest_rows(annual_areas, districts)
             digest = rebuild_digest(text, rows, _link_flows(annual_links))
             _target(out, relative).write_text(digest, "utf-8", newline="")
@@ -172,9 +184,13 @@ def write_mc_all(
 
 
 def _read(run: PartialRun, relative: str, report: MergeReport) -> OutputTable:
-    path = _target(run.path, relative)
-    report.bytes_read += path.stat().st_size
-    return read_table(path)
+    if not isinstance(run.source, ZippedRun):
+        path = _target(run.path, relative)
+        report.bytes_read += path.stat().st_size
+        return read_table(path)
+    data = run.read(relative)
+    report.bytes_read += len(data)
+    return OutputTable.parse(data, source=f"{run.name}/{relative}")
 
 
 def _digest_rows(
@@ -204,18 +220,16 @@ def _copy_once(runs: Sequence[PartialRun], relative: str, out: Path, report: Mer
     """A file every worker writes alike: copied from the first run holding it; a warning
     names it when the runs disagree."""
     holders = [r for r in runs if relative in r.files]
-    first = _target(holders[0].path, relative).read_bytes()
+    first = holders[0].read(relative)
     target = _target(out, relative)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(first)
     if relative in FIRST_RUN_FILES:
         return
-    differing = [
-        r.source.name for r in holders[1:] if _target(r.path, relative).read_bytes() != first
-    ]
+    differing = [r.name for r in holders[1:] if r.read(relative) != first]
     if differing:
         report.warnings.append(
-            f"{relative} differs between partial runs ({holders[0].source.name} kept; "
+            f"{relative} differs between partial runs ({holders[0].name} kept; "
             f"different in {', '.join(differing)})"
         )
 
@@ -228,20 +242,17 @@ def write_once_files(
     (out / "about-the-study" / "parameters.ini").write_bytes(
         (study.path / "settings" / "generaldata.ini").read_bytes()
     )
-    first = runs[0].path
     (out / "info.antares-output").write_bytes(
-        merged_info((first / "info.antares-output").read_bytes(), name)
+        merged_info(runs[0].read("info.antares-output"), name)
     )
     (out / "execution_info.ini").write_bytes(
-        sum_execution_info(
-            [(r.path / "execution_info.ini").read_bytes() for r in runs], sum(counts)
-        )
+        sum_execution_info([r.read("execution_info.ini") for r in runs], sum(counts))
     )
     logs = [
         (
-            r.source.name.removesuffix(".zip"),
+            r.name,
             r.info.years,
-            (r.path / "simulation.log").read_text("utf-8", "replace")
+            r.read("simulation.log").decode("utf-8", "replace")
             if "simulation.log" in r.files
             else "",
         )
@@ -254,7 +265,7 @@ def write_once_files(
     ):
         present = [r for r in runs if file_name in r.files]
         if len(present) == len(runs):
-            texts = [(r.path / file_name).read_text("utf-8") for r in runs]
+            texts = [r.read_text(file_name) for r in runs]
             (out / file_name).write_text(pooler(texts, counts, file_name), "utf-8", newline="")
         elif present:
             report.warnings.append(f"{file_name} is missing from some partial runs: not merged")
@@ -278,7 +289,8 @@ def gather_years(
     moved: list[tuple[Path, Path]],
 ) -> None:
     """mc-ind year folders and week-by-week year files into `out`; appends to `moved`
-    each (source, target) as soon as it is moved, so a failed merge can put it back."""
+    each (source, target) as soon as it is moved, so a failed merge can put it back.
+    Those of a zipped run are extracted into `out`, whatever `how`."""
     for run in runs:
         for year in run.info.years:
             pieces = [
@@ -286,12 +298,17 @@ def gather_years(
                 (f"optimization/week-by-week/year_{year}.txt", False),
             ]
             for relative, is_year_folder in pieces:
+                target = _target(out, relative)
+                if isinstance(run.source, ZippedRun):
+                    if not run.source.has(relative):
+                        continue
+                    run.source.extract(relative, target)
+                    report.mc_ind_years += int(is_year_folder)
+                    continue
                 source = _target(run.path, relative)
                 if not source.exists():
                     continue
-                target = _target(out, relative)
-                chosen: McIndMode = "move" if run.owned else how
-                place(source, target, chosen)
-                if chosen == "move" and not run.owned:
+                place(source, target, how)
+                if how == "move":
                     moved.append((source, target))
                 report.mc_ind_years += int(is_year_folder)

@@ -18,20 +18,25 @@ NO year folder passes, one with some of them but not all does not.
 from __future__ import annotations
 
 import re
+import shutil
 import zipfile
-from collections.abc import Collection, Sequence
+import zlib
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from winjobs.antares.ini import IniDocument, as_bool
 from winjobs.antares.playlist import evaluate_playlist, generaldata_nbyears
+from winjobs.antares.unpack import safe_parts
 from winjobs.errors import IniError, OutputError, StudyError
 
 __all__ = [
     "RUN_KIND",
     "Progress",
+    "Run",
     "RunCheck",
     "RunInfo",
+    "ZippedRun",
     "check_run",
     "fatal_lines",
     "find_run_folders",
@@ -95,6 +100,94 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
+class ZippedRun:
+    """A run folder inside a zip, read without unpacking it: the zip's single top-level
+    folder (how a worker zips its run) or the zip's root (the solver's own `-z` zip).
+
+    Built on an open zip (the driver checking an upload; `contents`: entries already
+    read, by name in the zip), or on a zip file (`at`), which is then opened again for
+    each read (a merge reads hundreds of runs and must not hold a file open for each);
+    `at` reads the files named in `preload` at once and keeps them, for the few files
+    every reader of a run wants."""
+
+    def __init__(
+        self,
+        archive: zipfile.ZipFile,
+        label: str,
+        path: Path | None = None,
+        contents: Mapping[str, bytes] | None = None,
+    ) -> None:
+        self.archive = archive if path is None else None
+        self.path = path
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+        tops = {n.split("/", 1)[0] for n in names}
+        top = next(iter(tops)) if len(tops) == 1 else ""
+        self.prefix = f"{top}/" if top and all(n.startswith(top + "/") for n in names) else ""
+        self.name = top if self.prefix else label
+        self.files = {n[len(self.prefix) :] for n in names}
+        #: entries already read (by their name relative to the run)
+        self._kept: dict[str, bytes] = {
+            name[len(self.prefix) :]: data
+            for name, data in (contents or {}).items()
+            if name.startswith(self.prefix)
+        }
+
+    @classmethod
+    def at(cls, path: Path, preload: Collection[str] = ()) -> ZippedRun:
+        """The zipped run in the file at `path` (OutputError if it is no readable zip)."""
+        try:
+            with zipfile.ZipFile(path) as archive:
+                run = cls(archive, path.name.removesuffix(".zip"), path)
+                for relative in preload:
+                    if relative in run.files:
+                        run._kept[relative] = archive.read(run.prefix + relative)
+        except (OSError, zipfile.BadZipFile, zlib.error) as exc:
+            raise OutputError(f"{path} is not a readable zip ({exc})") from None
+        return run
+
+    def read(self, relative: str) -> bytes | None:
+        if relative not in self.files:
+            return None
+        if relative in self._kept:
+            return self._kept[relative]
+        if self.archive is not None:
+            return self.archive.read(self.prefix + relative)
+        assert self.path is not None
+        with zipfile.ZipFile(self.path) as archive:
+            return archive.read(self.prefix + relative)
+
+    def has(self, relative: str) -> bool:
+        """Whether the run holds this file, or files under this folder."""
+        inside = relative + "/"
+        return relative in self.files or any(f.startswith(inside) for f in self.files)
+
+    def extract(self, relative: str, target: Path) -> None:
+        """Write the file `relative`, or every file under the folder `relative`, as
+        `target` (a file, or a folder made for them)."""
+        inside = relative + "/"
+        wanted = [f for f in sorted(self.files) if f == relative or f.startswith(inside)]
+        if self.path is None:
+            self._extract(self.archive, wanted, relative, target)
+            return
+        with zipfile.ZipFile(self.path) as archive:
+            self._extract(archive, wanted, relative, target)
+
+    def _extract(
+        self, archive: zipfile.ZipFile | None, wanted: list[str], relative: str, target: Path
+    ) -> None:
+        assert archive is not None
+        for name in wanted:
+            below = name[len(relative) :].lstrip("/")
+            path = target.joinpath(*safe_parts(below)) if below else target
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(self.prefix + name) as source, path.open("xb") as sink:
+                shutil.copyfileobj(source, sink, 1 << 20)
+
+
+#: a run folder, a zipped run's path, or a zipped run already open
+Run = Path | ZippedRun
+
+
 def find_run_folders(study_dir: Path) -> list[Path]:
     """Run folders (and zipped runs) in `study_dir/output`, by name."""
     output = Path(study_dir) / "output"
@@ -114,8 +207,10 @@ def new_run_folder(study_dir: Path, before: Collection[str]) -> Path | None:
     return fresh[-1] if fresh else None
 
 
-def run_files(run_dir: Path) -> set[str]:
+def run_files(run_dir: Run) -> set[str]:
     """Relative POSIX paths of the files of a run folder or zipped run."""
+    if isinstance(run_dir, ZippedRun):
+        return set(run_dir.files)
     if run_dir.is_file():
         try:
             with zipfile.ZipFile(run_dir) as zf:
@@ -125,8 +220,10 @@ def run_files(run_dir: Path) -> set[str]:
     return {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
 
 
-def read_run_file(run_dir: Path, relative: str) -> bytes | None:
+def read_run_file(run_dir: Run, relative: str) -> bytes | None:
     """One file of a run folder or zipped run (None when absent)."""
+    if isinstance(run_dir, ZippedRun):
+        return run_dir.read(relative)
     if run_dir.is_file():
         with zipfile.ZipFile(run_dir) as zf:
             try:
@@ -152,7 +249,7 @@ def fatal_lines(text: str) -> list[str]:
 
 
 def check_run(
-    run_dir: Path | None,
+    run_dir: Run | None,
     *,
     exit_code: int,
     expected_years: Sequence[int],
@@ -197,7 +294,7 @@ def year_folders(files: Collection[str]) -> set[int]:
     }
 
 
-def missing_years(run_dir: Path, files: Collection[str], expected: Sequence[int]) -> list[int]:
+def missing_years(run_dir: Run, files: Collection[str], expected: Sequence[int]) -> list[int]:
     """Expected years without year-by-year output, in a run that should have it: none are
     missing when trimming (geographic or thematic) left nothing at all to write per year."""
     present = year_folders(files)
@@ -207,7 +304,7 @@ def missing_years(run_dir: Path, files: Collection[str], expected: Sequence[int]
     return missing
 
 
-def may_skip_year_by_year(run_dir: Path) -> bool:
+def may_skip_year_by_year(run_dir: Run) -> bool:
     """Whether the run's settings may leave no year-by-year file at all: output filters
     (`geographic-trimming`) or a variable selection (`thematic-trimming`)."""
     data = read_run_file(run_dir, "about-the-study/parameters.ini")
@@ -253,7 +350,7 @@ def parse_progress(log_text: str) -> Progress:
     return Progress(min(done, total) if total is not None else done, total)
 
 
-def _ini(run_dir: Path, relative: str) -> IniDocument:
+def _ini(run_dir: Run, relative: str) -> IniDocument:
     data = read_run_file(run_dir, relative)
     if data is None:
         raise OutputError(f"{run_dir.name} has no {relative}")
@@ -263,9 +360,10 @@ def _ini(run_dir: Path, relative: str) -> IniDocument:
         raise OutputError(str(exc)) from None
 
 
-def read_run_info(run_dir: Path) -> RunInfo:
+def read_run_info(run_dir: Run) -> RunInfo:
     """Version, mode, name, date (info.antares-output) and the played years and weights
-    (about-the-study/parameters.ini, replayed like the solver)."""
+    (about-the-study/parameters.ini, replayed like the solver). A zipped run's `path` is
+    its name."""
     info = _ini(run_dir, "info.antares-output")
     params = _ini(run_dir, "about-the-study/parameters.ini")
     try:
@@ -276,7 +374,7 @@ def read_run_info(run_dir: Path) -> RunInfo:
     if playlist.problems:
         raise OutputError(f"{run_dir.name}: " + "; ".join(playlist.problems))
     return RunInfo(
-        path=run_dir,
+        path=Path(run_dir.name) if isinstance(run_dir, ZippedRun) else run_dir,
         version=(info.get("general", "version") or "").strip(),
         mode=(info.get("general", "mode") or "").strip(),
         name=(info.get("general", "name") or "").strip(),

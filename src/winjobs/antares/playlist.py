@@ -26,6 +26,7 @@ only task (year 0) keeps the file unchanged.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,7 +191,8 @@ def _result(state: _State, warnings: list[str], problems: list[str]) -> Playlist
             )
         years = list(range(state.nbyears))
         return Playlist(years, dict.fromkeys(years, 1.0), warnings, problems, {})
-    years = [year for year in range(state.nbyears) if state.active[year]]
+    years = list(itertools.compress(range(state.nbyears), state.active))  # C speed: every
+    # upload of a task output replays its run's playlist over the study's nbyears
     if not years:
         problems.append("the user playlist selects no MC year (the solver refuses to run)")
     weights = {year: state.weight[year] for year in years}

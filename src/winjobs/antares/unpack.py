@@ -29,12 +29,13 @@ from typing import BinaryIO
 from winjobs.antares.archive import find_sevenzip, run_sevenzip
 from winjobs.errors import ArchiveError
 
-__all__ = ["UnpackLimits", "check_archive", "unpack_archive"]
+__all__ = ["UnpackLimits", "check_archive", "safe_parts", "unpack_archive"]
 
 _CHUNK = 1 << 20
 
 _WINDOWS_RESERVED = re.compile(r"(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?", re.IGNORECASE)
-_WINDOWS_FORBIDDEN = set('<>:"|?*') | {chr(code) for code in range(32)}
+_WINDOWS_FORBIDDEN = frozenset('<>:"|?*') | {chr(code) for code in range(32)}
+_DRIVE = re.compile(r"[A-Za-z]:")
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,13 @@ def _declared_entry_count(handle: BinaryIO, size: int, label: str) -> int:
     return int(struct.unpack("<Q", record[32:40])[0])
 
 
-def _safe_parts(name: str) -> tuple[str, ...]:
+def safe_parts(name: str) -> tuple[str, ...]:
     """The path components of an entry name, or ArchiveError if it could escape or cannot
     exist on Windows."""
     clean = name.replace("\\", "/")
     if clean.startswith("/"):
         raise ArchiveError(f"unsafe entry {name!r}: absolute path")
-    if re.match(r"[A-Za-z]:", clean):
+    if _DRIVE.match(clean):
         raise ArchiveError(f"unsafe entry {name!r}: drive letter")
     parts = tuple(part for part in clean.split("/") if part not in ("", "."))
     if not parts:
@@ -94,7 +95,7 @@ def _safe_parts(name: str) -> tuple[str, ...]:
     for part in parts:
         if part == "..":
             raise ArchiveError(f"unsafe entry {name!r}: '..' leads outside the folder")
-        if any(ch in _WINDOWS_FORBIDDEN for ch in part) or part[-1] in " .":
+        if not _WINDOWS_FORBIDDEN.isdisjoint(part) or part[-1] in " .":
             raise ArchiveError(f"unsafe entry {name!r}: not a valid Windows file name")
         if _WINDOWS_RESERVED.fullmatch(part):
             raise ArchiveError(f"unsafe entry {name!r}: reserved Windows device name")
@@ -122,7 +123,7 @@ def _plan(archive: zipfile.ZipFile, archive_size: int, limits: UnpackLimits) -> 
     folders: set[str] = set()
     total = 0
     for info in infos:
-        parts = _safe_parts(info.filename)
+        parts = safe_parts(info.filename)
         is_dir = _entry_kind(info) == "dir"
         key = "/".join(parts).casefold()  # Windows folds case: a/B and a/b collide
         prefixes = {"/".join(parts[:n]).casefold() for n in range(1, len(parts))}
@@ -250,11 +251,19 @@ def unpack_archive(
 
 
 def check_archive(
-    handle: BinaryIO, size: int, label: str, *, limits: UnpackLimits = UnpackLimits()
+    handle: BinaryIO,
+    size: int,
+    label: str,
+    *,
+    limits: UnpackLimits = UnpackLimits(),
+    kept: dict[str, bytes] | None = None,
+    keep_up_to: int = 64 * 1024,
 ) -> zipfile.ZipFile:
     """Check an untrusted zip as `unpack_archive` would, without writing anything: the
     same guards, and every entry read to its end (its CRC checked). Returns the zip,
-    open on `handle`, for reading what it holds (`label` names it in messages).
+    open on `handle`, for reading what it holds (`label` names it in messages); with
+    `kept`, the content of its entries of up to `keep_up_to` bytes is put there (by
+    entry name), so that what is read next needs no second inflate.
 
     How the driver keeps task outputs zipped: checked here once, unpacked only when the
     job's output is assembled."""
@@ -268,11 +277,18 @@ def check_archive(
         for item in plan:
             if item.is_dir:
                 continue
-            with opened.open(item.info) as source:
-                while chunk := source.read(_CHUNK):
-                    read += len(chunk)
-                    if read > limits.max_total_bytes:
-                        raise ArchiveError(f"archive expands beyond {limits.max_total_bytes} bytes")
+            if kept is not None and item.info.file_size <= keep_up_to:
+                data = opened.read(item.info)
+                read += len(data)
+                kept[item.info.filename] = data
+            else:
+                with opened.open(item.info) as source:
+                    while chunk := source.read(_CHUNK):
+                        read += len(chunk)
+                        if read > limits.max_total_bytes:
+                            break
+            if read > limits.max_total_bytes:
+                raise ArchiveError(f"archive expands beyond {limits.max_total_bytes} bytes")
         return opened
     except UnicodeDecodeError as exc:
         raise _not_utf8(label, exc) from exc

@@ -69,6 +69,9 @@ def create_app(settings: DriverSettings, clock: Clock = utcnow) -> FastAPI:
             "but /health needs `Authorization: Bearer <token>`."
         ),
         lifespan=lifespan,
+        # FastAPI's built-in OpenTelemetry looked up its providers on every request (the
+        # driver has its own /metrics); off, it costs nothing
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     tokens = TokenTable(settings.tokens)
     authenticators: list[Authenticator] = [bearer_authenticator(tokens)]

@@ -1,11 +1,16 @@
 """Task outputs in, one job output out.
 
-`accept_output` unpacks an uploaded run folder (with the archive guards), checks it with
-`winjobs.antares.output` (a complete, successful run of exactly the task's years) and
-keeps it under the job's folder. When a job's last task is in, `schedule` queues its
-assembly on the collector's own thread: `winjobs.antares.merge.merge_runs` builds the job's
-run folder inside the job's copy of the study (`study/output/<run folder>/`), moving the
-tasks' `mc-ind` years into it (HTTP mode), and the run folder is zipped for download.
+`check_output` checks an uploaded run zip where it is, without unpacking it: the archive
+guards and every entry's CRC (`winjobs.antares.unpack.check_archive`), then the strict
+run check of `winjobs.antares.output` on the files it holds (a complete, successful run
+of exactly the task's years); `keep_output` moves it under the job's folder, still
+zipped. Unpacking a few files per task cost more than everything else a completion does,
+and unpacking them again for the assembly more than the merge: the merge reads the kept
+zips where they are and extracts their mc-ind years into the job's output. When a job's
+last task is in, `schedule` queues its assembly on the collector's own thread:
+`winjobs.antares.merge.merge_runs` builds the job's run folder inside the job's copy of
+the study (`study/output/<run folder>/`), moving the tasks' `mc-ind` years into it (HTTP
+mode), and the run folder is zipped for download.
 
 Shared mode (docs/shared-mode.md): a task output reported by path is verified where it
 is; with `collect: copy` it is copied in first (`accept_shared`) and then handled like an
@@ -15,27 +20,38 @@ zip is only built when someone downloads it, while the workers holding the years
 
 Assembly is idempotent, so an assembly cut short by a crash is simply redone at start-up
 (`recover`): it is built in `assembly.tmp/` and renamed into place; year folders an
-interrupted run had already moved out of the task outputs are moved back first. Only
-after the result zip exists is the job marked succeeded.
+interrupted run had already moved out of task outputs kept as folders are moved back
+first (kept zips are only read). Only after the result zip exists is the
+job marked succeeded.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import queue
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
+from typing import BinaryIO
 
 from winjobs.antares.archive import pack_folder
 from winjobs.antares.merge import merge_runs
-from winjobs.antares.output import RUN_KIND, check_run, read_run_info
-from winjobs.antares.unpack import UnpackLimits, unpack_archive
+from winjobs.antares.output import (
+    RUN_KIND,
+    Run,
+    ZippedRun,
+    check_run,
+    read_run_file,
+    read_run_info,
+)
+from winjobs.antares.unpack import UnpackLimits, check_archive
 from winjobs.driver import scheduler
 from winjobs.driver.errors import Invalid, Unavailable
-from winjobs.driver.files import DataDir, remove_tree, replace_dir
+from winjobs.driver.files import DataDir, Upload, remove_tree, replace_dir
 from winjobs.driver.models import Job, Task
 from winjobs.driver.shared import SYMLINK_HELP
 from winjobs.driver.store import Store, describe_years
@@ -45,17 +61,17 @@ log = logging.getLogger(__name__)
 
 #: folder name of a task output whose zip held the run folder's content at its root
 _UNNAMED_RUN = "run"
-#: file beside an accepted output's run folder: the sha256 of the upload it came from, so
-#: that a worker sending the same bytes again (its first answer lost) is acknowledged
-UPLOAD_DIGEST = ".upload-sha256"
 
 
-def _run_root(unpacked: Path) -> Path:
-    """The run folder in an unpacked upload: its root, or its only top-level folder."""
-    children = [p for p in unpacked.iterdir() if not p.name.startswith(".")]
-    if len(children) == 1 and children[0].is_dir():
-        return children[0]
-    return unpacked
+def _in_tasks_folder(target: Path, write: Callable[[Path], object]) -> Path:
+    """`write(target)`, making the job's tasks/ folder first if it is missing (the job's
+    first output): a failed write costs less than a stat before every one."""
+    try:
+        write(target)
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write(target)
+    return target
 
 
 def run_folder_name(job: Job, tasks: Sequence[Task]) -> str:
@@ -84,61 +100,71 @@ class Collector:
 
     # ------------------------------------------------------------------ task outputs
 
-    def accept_output(
-        self,
-        task_id: int,
-        years: list[int],
-        solver_version: str | None,
-        upload: Path,
-        sha256: str,
-    ) -> Path:
-        """Unpack and check an uploaded run folder in a temporary folder of its own, which
-        is returned: it becomes the task's output only when `place_output` renames it into
-        place, under the fence (a repeated upload of the same attempt never touches the
-        output another request placed)."""
-        kept = self.files.temp_path("output")
+    def check_output(self, task_id: int, upload: Upload) -> CheckedOutput:
+        """Check an uploaded run zip without unpacking it: the archive guards, every
+        entry's CRC, and the strict run check on the files it holds, with the years it
+        played (`CheckedRun.refusal` then compares them with the task's). Returns it in
+        its own temporary file (the upload's, or a new one for an upload held in
+        memory), to be kept (`keep_output`) or dropped."""
         try:
-            unpack_archive(upload, kept, limits=self.limits, label="the uploaded zip")
-            run = _run_root(kept)
-            verify_task_run(run, years, solver_version)
-            if run == kept:  # give the run folder a name inside its task folder
-                unpacked, kept = kept, self.files.temp_path("output")
-                kept.mkdir()
-                unpacked.replace(kept / _UNNAMED_RUN)
-            remove_tree(kept / UPLOAD_DIGEST)
-            (kept / UPLOAD_DIGEST).write_text(sha256, encoding="ascii")
-            return kept
-        except WinjobsError as exc:
-            remove_tree(kept)
-            raise Invalid(f"task {task_id}: the uploaded output was refused: {exc}") from exc
+            if upload.data is not None:
+                run = self.check_bytes(task_id, upload.data)
+                staged = self.files.temp_path("output")
+                staged.write_bytes(upload.data)
+                return CheckedOutput(run, staged)
+            with upload.path.open("rb") as handle:
+                run = self._check_zip(task_id, handle, upload.path.stat().st_size)
+            return CheckedOutput(run, upload.path)
         except BaseException:
-            remove_tree(kept)
+            upload.path.unlink(missing_ok=True)
             raise
-        finally:
-            upload.unlink(missing_ok=True)
 
-    def accept_shared(
-        self,
-        task_id: int,
-        years: list[int],
-        solver_version: str | None,
-        run: Path,
-        copy: bool,
-    ) -> Path | None:
-        """Verify a run folder on a worker's share; with `copy`, verify a copy of it in a
-        temporary folder instead (returned, for `place_output`), else leave it there (None)."""
+    def check_bytes(self, task_id: int, data: bytes) -> CheckedRun:
+        """`check_output` for an upload held in memory, writing nothing: no I/O, so a
+        small one is checked right where it arrived."""
+        return self._check_zip(task_id, io.BytesIO(data), len(data))
+
+    def _check_zip(self, task_id: int, handle: BinaryIO, size: int) -> CheckedRun:
+        try:
+            contents: dict[str, bytes] = {}
+            with check_archive(
+                handle, size, "the zip", limits=self.limits, kept=contents
+            ) as opened:
+                return inspect_run(ZippedRun(opened, "run", contents=contents))
+        except WinjobsError as exc:
+            raise Invalid(f"task {task_id}: the uploaded output was refused: {exc}") from exc
+
+    def keep_output(self, job_id: int, task_id: int, attempt: int, staged: Path) -> Path:
+        """Move a checked output to its place (before the completion is committed)."""
+        return _in_tasks_folder(
+            self.files.task_output_zip(job_id, task_id, attempt), staged.replace
+        )
+
+    def keep_bytes(self, job_id: int, task_id: int, attempt: int, data: bytes) -> Path:
+        """Write a checked output held in memory to its place (before the completion is
+        committed: a crash in between leaves a file no row refers to, removed at
+        start-up; a report that is not recorded removes it)."""
+        target = self.files.task_output_zip(job_id, task_id, attempt)
+        return _in_tasks_folder(target, lambda path: path.write_bytes(data))
+
+    def discard(self, path: Path | None) -> None:
+        if path is not None:
+            remove_tree(path)
+
+    def check_shared(self, task_id: int, run: Path, copy: bool) -> CheckedOutput:
+        """Check a run folder on a worker's share like an upload; with `copy`, check a
+        copy of it in the driver's data folder instead (`CheckedOutput.path`: the
+        temporary folder holding it, to be kept with `keep_copy`)."""
         if not copy:
             try:
-                verify_task_run(run, years, solver_version)
+                return CheckedOutput(inspect_run(run), None)
             except WinjobsError as exc:
                 raise Invalid(f"task {task_id}: the shared output was refused: {exc}") from exc
-            return None
         holder = self.files.temp_path("output")
         try:
             holder.mkdir()
             shutil.copytree(run, holder / run.name)
-            verify_task_run(holder / run.name, years, solver_version)
-            return holder
+            return CheckedOutput(inspect_run(holder / run.name), holder)
         except WinjobsError as exc:
             remove_tree(holder)
             raise Invalid(f"task {task_id}: the shared output was refused: {exc}") from exc
@@ -147,26 +173,16 @@ class Collector:
             raise Unavailable(
                 f"task {task_id}: cannot copy the output from {run}: {exc.strerror or exc}"
             ) from None
-        except BaseException:
-            remove_tree(holder)
-            raise
 
-    def place_output(self, verified: Path, job_id: int, task_id: int, attempt: int) -> Path:
-        """Rename a verified output into the task's folder. Called only by the request
-        whose completion the store is recording (inside its transaction)."""
+    def keep_copy(self, job_id: int, task_id: int, attempt: int, holder: Path) -> Path:
+        """Move a checked copy of a shared run to its place (before the commit)."""
         target = self.files.task_output(job_id, task_id, attempt)
-        replace_dir(verified, target)
+        replace_dir(holder, target)
         return target
 
-    def accepted_digest(self, job_id: int, task_id: int, attempt: int) -> str | None:
-        """sha256 of the upload an accepted output came from (None: unknown or gone)."""
-        marker = self.files.task_output(job_id, task_id, attempt) / UPLOAD_DIGEST
-        try:
-            return marker.read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError):
-            return None
-
-    def task_run_dir(self, job_id: int, task: Task) -> Path:
+    def task_run(self, job_id: int, task: Task) -> Path:
+        """A task's run for the merge: on the worker's share (shared mode, collect:
+        link), the kept zip (read where it is), or the kept folder (copied from a share)."""
         if task.output_location:  # shared mode, collect: link: on the worker's share
             run = Path(task.output_location)
             try:
@@ -178,11 +194,18 @@ class Collector:
                 f"the output of task {task.id} (years {describe_years(task.years)}) on worker "
                 f"{task.worker_name}'s share cannot be read at {run}: is that machine on?"
             )
+        kept = self.files.task_output_zip(job_id, task.id, task.attempt)
+        if kept.is_file():
+            return kept
+        folder = self._kept_folder(job_id, task)
+        if folder is None:
+            raise Invalid(f"the output of task {task.id} is missing from the driver's data")
+        return folder
+
+    def _kept_folder(self, job_id: int, task: Task) -> Path | None:
         folder = self.files.task_output(job_id, task.id, task.attempt)
         runs = [p for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
-        if len(runs) != 1:
-            raise Invalid(f"the output of task {task.id} is missing from the driver's data")
-        return runs[0]
+        return runs[0] if len(runs) == 1 else None
 
     # ------------------------------------------------------------------ assembly
 
@@ -245,9 +268,9 @@ class Collector:
         final = study / "output" / name
         if final.is_dir():  # renamed into place by an assembly the driver did not record
             return final
-        runs = [self.task_run_dir(job.id, t) for t in tasks]
+        runs = [self.task_run(job.id, t) for t in tasks]
         work = self.files.assembly_dir(job.id)
-        if work.exists():
+        if work.exists():  # a killed assembly: years it moved out of kept folders go back
             restore_moved_years(work, tasks, runs)
             remove_tree(work)
         work.mkdir(parents=True)
@@ -296,31 +319,55 @@ class Collector:
                 ) from None
 
 
-def verify_task_run(run: Path, years: list[int], solver_version: str | None) -> None:
-    """Raise OutputError unless `run` is a finished, successful run of exactly `years`
-    made by the solver version the task was given."""
-    if not (run / "execution_info.ini").is_file():
+@dataclass(frozen=True)
+class CheckedRun:
+    """A task output that passed every check its task has no say in: a finished,
+    successful run of the years it says it played."""
+
+    name: str
+    years: tuple[int, ...]
+    version: str
+
+    def refusal(self, years: list[int], solver_version: str | None) -> str | None:
+        """Why this run cannot complete a task of `years` given `solver_version`."""
+        if sorted(self.years) != sorted(years):
+            return (
+                f"{self.name} played years {describe_years(self.years)}, "
+                f"the task is years {describe_years(years)}"
+            )
+        if solver_version is None:
+            return None
+        try:
+            made_by = scheduler.parse_version(self.version)
+        except ValueError as exc:
+            return f"{self.name}: {exc}"
+        if made_by != scheduler.parse_version(solver_version):
+            return f"{self.name} was made by Antares {made_by}, the task asked for {solver_version}"
+        return None
+
+
+@dataclass(frozen=True)
+class CheckedOutput:
+    """A checked task output and where it waits to be kept: the zip's own temporary
+    file, a temporary folder holding a copy of a shared run, or None (a shared run
+    kept where it is)."""
+
+    run: CheckedRun
+    path: Path | None
+
+
+def inspect_run(run: Run) -> CheckedRun:
+    """Raise OutputError unless `run` (a folder, or a zipped run) is a finished,
+    successful run: the strict check, against the years it played."""
+    if read_run_file(run, "execution_info.ini") is None:
         raise OutputError(f"{run.name} has no execution_info.ini: the run did not finish")
     info = read_run_info(run)
-    if sorted(info.years) != sorted(years):
-        raise OutputError(
-            f"{run.name} played years {describe_years(info.years)}, "
-            f"the task is years {describe_years(years)}"
-        )
-    if solver_version is not None:
-        try:
-            made_by = scheduler.parse_version(info.version)
-        except ValueError as exc:
-            raise OutputError(f"{run.name}: {exc}") from None
-        if made_by != scheduler.parse_version(solver_version):
-            raise OutputError(
-                f"{run.name} was made by Antares {made_by}, the task asked for {solver_version}"
-            )
     check = check_run(
-        run, exit_code=0, expected_years=years, year_by_year=info.year_by_year, log_text=""
+        run, exit_code=0, expected_years=info.years, year_by_year=info.year_by_year, log_text=""
     )
     if not check.ok:
         raise OutputError(check.reason or f"{run.name} is not a successful run")
+    return CheckedRun(run.name, info.years, info.version)
 
 
 def merge_task_runs(study: Path, runs: list[Path], out: Path) -> None:
@@ -330,8 +377,9 @@ def merge_task_runs(study: Path, runs: list[Path], out: Path) -> None:
 
 def link_task_runs(study: Path, runs: list[Path], out: Path, local_tasks: Path) -> None:
     """One run folder whose mc-ind years link to the tasks' runs (shared mode, collect:
-    link); years of runs kept in the driver's own `local_tasks` (uploaded by HTTP workers)
-    are then moved in, since that folder goes once the job is assembled."""
+    link); years of zipped runs (uploaded by HTTP workers) are extracted, and those of
+    runs kept in the driver's own `local_tasks` (copied from a share) moved in, since
+    that folder goes once the job is assembled."""
     try:
         merge_runs(study, runs, out, mc_ind="link")
     except MergeError as exc:
@@ -355,8 +403,14 @@ def restore_moved_years(work: Path, tasks: Sequence[Task], runs: Sequence[Path])
     `merge_runs(mc_ind="move")` moves each year's `<mode>/mc-ind/NNNNN/` folder and its
     `optimization/week-by-week/year_<n>.txt` file out of the task runs into its staging
     folder (inside `work`); it puts them back itself on an error, but not on a kill -9.
+    Only run folders lose years so (a zipped run's are extracted, never moved).
     """
-    owner = {year: run for task, run in zip(tasks, runs, strict=True) for year in task.years}
+    owner = {
+        year: run
+        for task, run in zip(tasks, runs, strict=True)
+        if run.is_dir()
+        for year in task.years
+    }
     for moved in work.glob("*/*/mc-ind/*"):
         if moved.name.isdigit() and (run := owner.get(int(moved.name) - 1)) is not None:
             _put_back(moved, run / moved.parent.parent.name / "mc-ind" / moved.name)

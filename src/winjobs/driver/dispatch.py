@@ -2,33 +2,47 @@
 
 Knows nothing of HTTP. The long-poll waiting itself lives in `api/workers.py` (async, so
 a waiting claim holds no thread); `claim_once` is the single database attempt it repeats.
+Claims, heartbeats and completions are coroutines: their statements run in the store's
+writer thread (batched commits, `store/writer.py`), the checks of task outputs in the
+thread pool, and nothing blocks the event loop.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+
+import anyio.to_thread
 
 from winjobs.driver import failure_policy, scheduler
 from winjobs.driver.auth import WorkerOwners
-from winjobs.driver.collector import Collector
+from winjobs.driver.collector import CheckedOutput, CheckedRun, Collector
 from winjobs.driver.errors import Conflict, Invalid, NotFound, Unavailable
-from winjobs.driver.files import DataDir, remove_tree
+from winjobs.driver.files import DataDir, Upload, same_content
 from winjobs.driver.metrics import ClaimStats, TaskStats
-from winjobs.driver.models import Task
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders
 from winjobs.driver.signals import WorkSignal
 from winjobs.driver.store import (
+    Claimed,
     ClaimPolicy,
     FailOutcome,
     FailureReport,
     FailureRules,
+    HeldTask,
     PolicyStatus,
     Store,
     TaskEvent,
+    Tx,
+    accepted_in,
+    claim_in,
+    complete_in,
     describe_years,
+    heartbeat_in,
+    held_in,
 )
 from winjobs.wire import (
     Ack,
@@ -39,7 +53,6 @@ from winjobs.wire import (
     SharedCompletion,
     TaskAssignment,
     TaskFailure,
-    TaskStatus,
     Transfer,
     WorkerRegistered,
     WorkerRegistration,
@@ -48,6 +61,9 @@ from winjobs.wire import (
 log = logging.getLogger(__name__)
 
 _SHA256_HEX = frozenset("0123456789abcdef")
+#: uploads up to this size are checked in the event loop (a fraction of a millisecond:
+#: less than a hop to the thread pool and back); larger ones in a thread
+_CHECKED_IN_PLACE = 64 * 1024
 
 
 class Dispatch:
@@ -127,34 +143,53 @@ class Dispatch:
             held_reason=registered.held_reason,
         )
 
-    def claim_once(self, worker_id: int, request: ClaimRequest) -> TaskAssignment | None:
+    async def claim_once(self, worker_id: int, request: ClaimRequest) -> TaskAssignment | None:
         """One attempt at leasing a task to this worker (timed for /metrics)."""
         started = time.perf_counter()
-        claimed = self.store.claim(
-            worker_id,
-            free_cores=request.free_cores,
-            draining=request.draining,
-            free_disk_bytes=request.free_disk_bytes,
-            policy=self.policy,
-            paused=request.paused,
-            status=policy_status(request.policy),
-        )
+
+        def operation(tx: Tx) -> Claimed | None:
+            claimed = claim_in(
+                tx,
+                worker_id,
+                request.free_cores,
+                request.draining,
+                request.free_disk_bytes,
+                self.policy,
+                paused=request.paused,
+                status=policy_status(request.policy),
+            )
+            if claimed is None:
+                return None
+            if claimed.taken_from is not None:
+                since = claimed.suspended_since
+                when = f"{since:%H:%M:%S} UTC" if since else "?"
+                tx.log(
+                    claimed.job_id,
+                    f"task {claimed.task_id} taken over from worker {claimed.taken_from}, "
+                    f"whose solver was suspended since {when} (its owner is active): "
+                    "not counted",
+                )
+            tx.log(
+                claimed.job_id,
+                f"task {claimed.task_id} (years {describe_years(claimed.years)}) attempt "
+                f"{claimed.attempt} -> worker {claimed.worker_name} "
+                f"(solver {claimed.solver_version})",
+            )
+            return claimed
+
+        claimed = await self.store.writer.run(operation)
         self.claims.observe(time.perf_counter() - started)
         if claimed is None:
             return None
-        if claimed.taken_from is not None:
-            since = f"{claimed.suspended_since:%H:%M:%S} UTC" if claimed.suspended_since else "?"
-            self._log(
-                claimed.job_id,
-                f"task {claimed.task_id} taken over from worker {claimed.taken_from}, whose "
-                f"solver was suspended since {since} (its owner is active): not counted",
-            )
-        self._log(
-            claimed.job_id,
-            f"task {claimed.task_id} (years {describe_years(claimed.years)}) attempt "
-            f"{claimed.attempt} -> worker {claimed.worker_name} (solver {claimed.solver_version})",
-        )
-        archive = self._shared_archive(worker_id, claimed.task_id, claimed.study_sha256)
+        archive = None
+        if self.shared.enabled:
+            sha256 = claimed.study_sha256
+            if self.shared.knows(worker_id) and self.shared.recently_published(sha256):
+                archive = self._shared_archive(worker_id, claimed.task_id, sha256)  # no I/O
+            else:  # the worker's facts may need the store, the archive the disk
+                archive = await anyio.to_thread.run_sync(
+                    self._shared_archive, worker_id, claimed.task_id, sha256
+                )
         shared = archive is not None
         return TaskAssignment(
             task_id=claimed.task_id,
@@ -185,15 +220,20 @@ class Dispatch:
             log.warning("task %d goes over HTTP: %s", task_id, exc)
             return None
 
-    def heartbeat(self, task_id: int, worker_id: int, beat: Heartbeat) -> HeartbeatReply:
-        result = self.store.heartbeat(
-            task_id,
-            worker_id,
-            beat.attempt,
-            beat.years_done,
-            self.settings.lease_seconds,
-            suspended=beat.suspended,
-            status=policy_status(beat.policy) if beat.policy is not None else None,
+    async def heartbeat(self, task_id: int, worker_id: int, beat: Heartbeat) -> HeartbeatReply:
+        lease = self.settings.lease_seconds
+        status = policy_status(beat.policy) if beat.policy is not None else None
+        result = await self.store.writer.run(
+            lambda tx: heartbeat_in(
+                tx,
+                task_id,
+                worker_id,
+                beat.attempt,
+                beat.years_done,
+                lease,
+                suspended=beat.suspended,
+                status=status,
+            )
         )
         return HeartbeatReply(cancel=result.cancel, lease_until=result.lease_until)
 
@@ -215,122 +255,173 @@ class Dispatch:
         self.record([event])
         return Ack(detail=event.outcome.value)
 
-    def check_report(self, task_id: int, worker_id: int, attempt: int) -> None:
-        """Refuse early (before a long upload) a report the attempt can no longer make.
+    async def check_report(self, task_id: int, worker_id: int, attempt: int) -> None:
+        """Refuse early (before a long upload) a report the attempt can no longer make;
+        a repeat of the attempt's accepted report is let through (it may be answered 200)."""
 
-        An attempt whose output was already accepted may send it again (its first answer
-        was lost): it is compared once received."""
-        try:
-            self.store.check_running(task_id, worker_id, attempt)
-        except Conflict:
-            if not self._delivered(self.store.get_task(task_id), worker_id, attempt):
-                raise
+        def operation(tx: Tx) -> None:
+            try:
+                held_in(tx, task_id, worker_id, attempt)
+            except Conflict:
+                if accepted_in(tx, task_id, worker_id, attempt) is None:
+                    raise
 
-    def receive_output(
-        self, task_id: int, worker_id: int, attempt: int, upload: Path, sha256: str, log_tail: str
+        await self.store.writer.run(operation)
+
+    async def receive_output(
+        self, task_id: int, worker_id: int, attempt: int, log_tail: str, upload: Upload
     ) -> Ack:
-        """Verify an uploaded run folder and record the completion.
+        """Check an uploaded run zip and, if the attempt still holds the task, keep it and
+        record the completion.
 
-        Refused (409) first if the attempt no longer holds the task. Two uploads of one
-        attempt (a retry after a dropped connection) are verified each in a temporary
-        folder of its own; the first recorded wins, the other gets 409, or 200 when it
-        is byte for byte the accepted one."""
-        size = upload.stat().st_size  # the archive as it came (unpacked and gone after)
+        The zip is checked in its own temporary file, in a thread; the writer then checks
+        that the attempt holds the task and that the run is of the task's years, moves
+        the zip into place and records the completion, one report at a time. So of two
+        uploads of the same attempt (a worker retrying after a lost answer) exactly one
+        is accepted; the other gets 409, or 200 when its bytes equal the accepted
+        output's; a losing upload never touches the accepted one."""
+        if upload.data is not None and len(upload.data) <= _CHECKED_IN_PLACE:
+            return await self._receive_small(task_id, worker_id, attempt, log_tail, upload.data)
+        checked = await anyio.to_thread.run_sync(self.collector.check_output, task_id, upload)
+        staged = checked.path
+        assert staged is not None
+
+        def keep(held: HeldTask) -> Path:
+            return self.collector.keep_output(held.job_id, task_id, attempt, staged)
+
         try:
-            self.store.check_running(task_id, worker_id, attempt)
-            task = self.store.get_task(task_id)
-            verified = self.collector.accept_output(
-                task_id, list(task.years), task.solver_version, upload, sha256
+            ack = await self._complete(
+                task_id, worker_id, attempt, log_tail, checked.run, "uploaded", keep
             )
-            ack = self.record_completion(task_id, worker_id, attempt, log_tail, verified)
-        except Conflict:  # before the upload was verified, or while it was
-            task = self.store.get_task(task_id)
-            if self._delivered(task, worker_id, attempt):
-                return self._repeated(task, sha256)
-            raise
-        self.task_stats.upload.observe(size)
+        except Conflict as refused:
+            return await anyio.to_thread.run_sync(
+                self._repeated, task_id, worker_id, attempt, staged, refused
+            )
+        finally:
+            staged.unlink(missing_ok=True)
+        self.task_stats.upload.observe(upload.size)
         return ack
 
-    @staticmethod
-    def _delivered(task: Task, worker_id: int, attempt: int) -> bool:
-        """This attempt of this worker already completed the task."""
-        return (
-            task.status == TaskStatus.SUCCEEDED.value
-            and task.attempt == attempt
-            and task.worker_id == worker_id
-        )
+    async def _receive_small(
+        self, task_id: int, worker_id: int, attempt: int, log_tail: str, data: bytes
+    ) -> Ack:
+        """A small upload held in memory: checked here (no I/O: no thread needed), and
+        written to its place by the writer, without a temporary file."""
+        run = self.collector.check_bytes(task_id, data)
 
-    def _repeated(self, task: Task, sha256: str) -> Ack:
-        """A delivered attempt sends an output again: fine if it is the same bytes."""
-        if self.collector.accepted_digest(task.job_id, task.id, task.attempt) == sha256:
+        def keep(held: HeldTask) -> Path:
+            return self.collector.keep_bytes(held.job_id, task_id, attempt, data)
+
+        try:
+            ack = await self._complete(task_id, worker_id, attempt, log_tail, run, "uploaded", keep)
+        except Conflict as refused:
+            return await anyio.to_thread.run_sync(
+                self._repeated, task_id, worker_id, attempt, data, refused
+            )
+        self.task_stats.upload.observe(len(data))
+        return ack
+
+    def _repeated(
+        self, task_id: int, worker_id: int, attempt: int, content: Path | bytes, refused: Conflict
+    ) -> Ack:
+        """A report of an attempt that no longer holds the task: 200 if it repeats the
+        output this attempt had accepted (byte for byte, while it is kept), else 409."""
+        job_id = self.store.accepted_by(task_id, worker_id, attempt)
+        if job_id is not None and same_content(
+            self.files.task_output_zip(job_id, task_id, attempt), content
+        ):
             return Ack(detail="already accepted")
-        raise Conflict(
-            f"task {task.id}: attempt {task.attempt} already delivered another output; "
-            "this upload is ignored"
-        )
+        raise refused
 
-    def receive_shared(self, task_id: int, worker_id: int, completion: SharedCompletion) -> Ack:
-        """Shared mode: verify the run folder where the worker left it (collect: link) or
+    async def receive_shared(
+        self, task_id: int, worker_id: int, completion: SharedCompletion
+    ) -> Ack:
+        """Shared mode: check the run folder where the worker left it (collect: link) or
         a copy of it (collect: copy), then record the completion like an upload's."""
-        attempt = completion.attempt
-        self.store.check_running(task_id, worker_id, attempt)
-        run = self.shared.run_folder(worker_id, completion.run_path)
-        task = self.store.get_task(task_id)
-        verified = self.collector.accept_shared(
-            task_id, list(task.years), task.solver_version, run, copy=not self.shared.link
-        )
-        location = None if verified is not None else completion.run_path
-        return self.record_completion(
-            task_id, worker_id, attempt, completion.log_tail, verified, location
-        )
 
-    def record_completion(
+        def check() -> CheckedOutput:
+            run = self.shared.run_folder(worker_id, completion.run_path)
+            return self.collector.check_shared(task_id, run, copy=not self.shared.link)
+
+        checked = await anyio.to_thread.run_sync(check)
+        attempt, holder = completion.attempt, checked.path
+        location = None if holder is not None else completion.run_path
+
+        def keep(held: HeldTask) -> Path | None:
+            if holder is None:
+                return None
+            return self.collector.keep_copy(held.job_id, task_id, attempt, holder)
+
+        try:
+            return await self._complete(
+                task_id,
+                worker_id,
+                attempt,
+                completion.log_tail,
+                checked.run,
+                "shared",
+                keep,
+                location,
+            )
+        finally:
+            if holder is not None:
+                await anyio.to_thread.run_sync(self.collector.discard, holder)
+
+    async def _complete(
         self,
         task_id: int,
         worker_id: int,
         attempt: int,
         log_tail: str,
-        verified: Path | None,
+        run: CheckedRun,
+        what: str,
+        keep: Callable[[HeldTask], Path | None],
         output_location: str | None = None,
     ) -> Ack:
-        """Mark the attempt succeeded, renaming its verified output (a temporary folder
-        of its own) into the task's folder inside that transaction: only the request the
-        fence lets through places anything. Queues the job's assembly when it was the
-        last task. The verified folder is removed when the attempt lost the task.
+        """Record a completion in the writer: the attempt must hold the task, the run
+        must be of the task's years and solver; then its output is kept (`keep`, before
+        the commit) and the job's assembly queued if it was the last task.
 
         `output_location`: shared mode with collect: link, where the run stays."""
-        placed: list[Path] = []
 
-        def place(job_id: int) -> None:
-            if verified is not None:
-                placed.append(self.collector.place_output(verified, job_id, task_id, attempt))
+        def operation(tx: Tx) -> Ack:
+            kept: list[Path] = []
+            accepted: list[HeldTask] = []
 
-        try:
-            job_id, ready = self.store.complete_task(
-                task_id, worker_id, attempt, log_tail, output_location, on_accepted=place
-            )
-        except BaseException:
-            for path in placed:  # renamed, then the commit failed: no row refers to it
-                remove_tree(path)
-            raise
-        finally:
-            if verified is not None:
-                remove_tree(verified)  # still there only if it was not placed
-        self._count_success(task_id)
-        if log_tail:
-            self._task_log(job_id, task_id, attempt, log_tail)
-        where = f" (output kept at {output_location})" if output_location else ""
-        self._log(job_id, f"task {task_id} attempt {attempt} succeeded{where}")
-        if ready:
-            self._log(job_id, "every year is done: assembling the output")
-            self.collector.schedule(job_id)
-        return Ack()
+            def accept(held: HeldTask) -> None:
+                refusal = run.refusal(held.years, held.solver_version)
+                if refusal is not None:
+                    raise Invalid(f"task {task_id}: the {what} output was refused: {refusal}")
+                accepted.append(held)
+                if (path := keep(held)) is not None:
+                    kept.append(path)
 
-    def _count_success(self, task_id: int) -> None:
-        task = self.store.get_task(task_id)
-        started = task.started_at
-        seconds = (self.store.clock() - started).total_seconds() if started else None
-        self.task_stats.succeeded(len(task.years), seconds)
+            try:
+                job_id, ready = complete_in(
+                    tx, task_id, worker_id, attempt, log_tail, output_location, accept
+                )
+            except BaseException:
+                for path in kept:
+                    self.collector.discard(path)
+                raise
+            finished = tx.clock()
+            tx.after(lambda: self._count_success(accepted[0], finished))
+            if log_tail:
+                tx.after(lambda: self._task_log(job_id, task_id, attempt, log_tail))
+            where = f" (output kept at {output_location})" if output_location else ""
+            tx.log(job_id, f"task {task_id} attempt {attempt} succeeded{where}")
+            if ready:
+                tx.log(job_id, "every year is done: assembling the output")
+                tx.after(lambda: self.collector.schedule(job_id))
+            return Ack()
+
+        return await self.store.writer.run(operation)
+
+    def _count_success(self, held: HeldTask, finished: datetime) -> None:
+        """Counted once the completion is committed (`Tx.after`)."""
+        started = held.started_at
+        seconds = (finished - started).total_seconds() if started else None
+        self.task_stats.succeeded(len(held.years), seconds)
 
     def study_archive(self, sha256: str) -> Path:
         if len(sha256) != 64 or not set(sha256) <= _SHA256_HEX:
@@ -354,10 +445,7 @@ class Dispatch:
         self.files.append_log(self.files.job_log(job_id), text)
 
     def _task_log(self, job_id: int, task_id: int, attempt: int, text: str) -> None:
-        path = self.files.task_log(job_id, task_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(f"===== attempt {attempt} =====\n{text.rstrip()}\n")
+        self.files.append_task_log(job_id, task_id, attempt, text)
 
 
 def policy_status(report: PolicyReport | None) -> PolicyStatus:

@@ -9,7 +9,6 @@ dashboard) gets them.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 from winjobs.antares.unpack import UnpackLimits
@@ -23,7 +22,7 @@ from winjobs.driver.auth import (
 )
 from winjobs.driver.collector import Collector
 from winjobs.driver.errors import Conflict, Invalid, NotFound, Unavailable
-from winjobs.driver.files import DataDir, remove_tree, replace_dir
+from winjobs.driver.files import DataDir, Upload, read_text, remove_tree, replace_dir
 from winjobs.driver.intake import validate_submission
 from winjobs.driver.models import Job
 from winjobs.driver.overview import Overview
@@ -43,15 +42,6 @@ from winjobs.wire import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A file received in full under the data folder's tmp/ (see api/uploads.py)."""
-
-    path: Path
-    size: int
-    sha256: str
 
 
 class JobService:
@@ -209,13 +199,13 @@ class JobService:
 
     def job_log(self, job_id: int, reader: Identity) -> str:
         self._readable(job_id, reader)
-        return _read_text(self.files.job_log(job_id))
+        return read_text(self.files.job_log(job_id))
 
     def task_log(self, job_id: int, task_id: int, reader: Identity) -> str:
         self._readable(job_id, reader)
         if task_id not in {t.id for t in self.store.job_tasks(job_id)}:
             raise NotFound(f"job {job_id} has no task {task_id}")
-        return _read_text(self.files.task_log(job_id, task_id))
+        return self.files.read_task_log(job_id, task_id)
 
     def may_read(self, job: JobSummary, reader: Identity) -> bool:
         """Whether `reader` may read this job's data (the dashboard links what they may)."""
@@ -274,10 +264,3 @@ class JobService:
 
     def _log(self, job_id: int, text: str) -> None:
         self.files.append_log(self.files.job_log(job_id), text)
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return ""

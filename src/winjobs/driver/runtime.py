@@ -19,7 +19,7 @@ from winjobs.driver.pool import PoolService
 from winjobs.driver.sampler import LoadSampler
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders, symlink_problem
-from winjobs.driver.signals import ClaimGate, WorkSignal
+from winjobs.driver.signals import WorkSignal
 from winjobs.driver.store import Clock, Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ class Driver:
     sweeper: Sweeper
     jobs: JobService
     dispatch: Dispatch
-    claim_gate: ClaimGate
     pool: PoolService
     overview: Overview
     sampler: LoadSampler
@@ -52,6 +51,7 @@ class Driver:
         engine = make_engine(settings.resolved_database_url, pool_size=20)
         migrate(engine)
         store = Store(engine, clock=clock)
+        store.writer.journal = files.append_job_lines
         signal, claims = WorkSignal(), ClaimStats()
         limits = UnpackLimits(
             max_total_bytes=settings.max_unpacked_bytes,
@@ -68,7 +68,6 @@ class Driver:
             on_events=dispatch.record,
             stats=task_stats,
         )
-        gate = ClaimGate(2 if store.is_sqlite else 8)
         pool = PoolService(store, settings, signal)
         overview = Overview(store, settings, pool)
         jobs = JobService(store, files, settings, signal, collector, shared, overview)
@@ -85,7 +84,6 @@ class Driver:
             sweeper,
             jobs,
             dispatch,
-            gate,
             pool,
             overview,
             sampler,
@@ -119,4 +117,5 @@ class Driver:
         self.sweeper.stop()
         self.collector.stop()
         self.notifier.stop()
+        self.store.close()
         self.store.engine.dispose()

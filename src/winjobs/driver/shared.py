@@ -22,6 +22,7 @@ import os
 import posixpath
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -35,6 +36,9 @@ from winjobs.errors import ConfigError
 from winjobs.wire import Transfer
 
 log = logging.getLogger(__name__)
+
+#: how long an archive found on the shared folder is trusted to still be there
+_TRUSTED_FOR_S = 60.0
 
 #: Windows' "A required privilege is not held by the client" (ERROR_PRIVILEGE_NOT_HELD).
 _PRIVILEGE_NOT_HELD = 1314
@@ -132,6 +136,7 @@ class SharedFolders:
         self.link = self.enabled and settings.collect is CollectMode.LINK
         self._workers: dict[int, WorkerShare] = {}
         self._publish_lock = threading.Lock()
+        self._published: dict[str, float] = {}  #: sha256 -> when it was last found there
 
     # ------------------------------------------------------------------ study archives
 
@@ -140,13 +145,17 @@ class SharedFolders:
         return self.root / "studies" / f"{sha256}.zip"
 
     def publish_archive(self, sha256: str) -> Path:
-        """The study archive on the shared folder (copied there if missing)."""
+        """The study archive on the shared folder (copied there if missing). Found there
+        less than a minute ago: trusted without looking (every claim asks)."""
         target = self.archive_path(sha256)
+        if self.recently_published(sha256):
+            return target
         source = self.files.study_archive(sha256)
         with self._publish_lock:
             try:
                 if target.is_file() and target.stat().st_size == source.stat().st_size:
                     os.utime(target)  # just used: `winjobs clean` spares it
+                    self._published[sha256] = time.monotonic()
                     return target
                 target.parent.mkdir(parents=True, exist_ok=True)
                 aside = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
@@ -155,12 +164,21 @@ class SharedFolders:
                     aside.replace(target)
                 finally:
                     aside.unlink(missing_ok=True)
+                self._published[sha256] = time.monotonic()
             except OSError as exc:
                 raise Unavailable(
                     f"cannot write the study archive to the shared folder {self.root}: "
                     f"{exc.strerror or exc}"
                 ) from None
         return target
+
+    def recently_published(self, sha256: str) -> bool:
+        found = self._published.get(sha256)
+        return found is not None and time.monotonic() - found < _TRUSTED_FOR_S
+
+    def knows(self, worker_id: int) -> bool:
+        """Whether this worker's share facts are at hand (no store lookup needed)."""
+        return worker_id in self._workers
 
     def remove_archives(
         self, keep: Collection[str], unused_since: float | None = None
@@ -179,6 +197,7 @@ class SharedFolders:
                 continue
             if path.is_file() and path.name.removesuffix(".zip") not in keep:
                 remove_tree(path)
+                self._published.pop(path.name.removesuffix(".zip"), None)
                 removed.append(path)
         return removed
 

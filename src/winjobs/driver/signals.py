@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-import weakref
 from collections.abc import Callable
 
 _Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Event]
@@ -98,33 +97,3 @@ class WorkSignal:
         finally:
             with self._lock:
                 self._waiters.pop(waiter, None)
-
-
-class ClaimGate:
-    """How many claims may be in the thread pool at once; the others wait in the loop.
-
-    On SQLite claims are serialised anyway (one writer). Fifty claims sent to fifty pool
-    threads all park on the store's lock and are woken in no particular order: the
-    throughput drops and the slowest claims wait far longer than the others. Letting only
-    a couple through at a time (one at the database, one ready to follow) and queueing the
-    rest here, in arrival order and without a thread, measured 10-30 % more claims per
-    second and a much shorter p99 (benchmarks/bench_driver.py). PostgreSQL runs claims in
-    parallel, so it gets a wider gate.
-
-    One asyncio semaphore per event loop: a test client may run each request on its own
-    loop, and an asyncio semaphore must not be waited on from two loops.
-    """
-
-    def __init__(self, width: int) -> None:
-        self.width = width
-        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
-        self._gates = weakref.WeakKeyDictionary()
-        self._lock = threading.Lock()
-
-    def __call__(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            gate = self._gates.get(loop)
-            if gate is None:
-                gate = self._gates[loop] = asyncio.Semaphore(self.width)
-            return gate

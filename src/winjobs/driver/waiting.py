@@ -21,7 +21,7 @@ they are busy; an idle one is about to take it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from winjobs.driver import scheduler
@@ -87,7 +87,7 @@ class QueueFacts:
     def seen_by(self, worker: PoolWorker, job: JobFacts) -> JobFacts:
         """The job as this worker's claim reads it: without the tasks it must avoid."""
         avoided = sum(worker.id in t.avoided_by for t in self.tasks_of(job.id))
-        return replace(job, queued_tasks=job.queued_tasks - avoided) if avoided else job
+        return job._replace(queued_tasks=job.queued_tasks - avoided) if avoided else job
 
     def queue_seen_by(self, worker: PoolWorker) -> list[JobFacts]:
         return [self.seen_by(worker, job) for job in self.jobs]
@@ -116,7 +116,7 @@ def explain_task(facts: QueueFacts, task_id: int) -> WaitReason | None:
 
     def unit(worker: PoolWorker) -> JobFacts:
         mine = 0 if worker.id in task.avoided_by else 1
-        return replace(job, queued_tasks=mine, unassigned_years=0)
+        return job._replace(queued_tasks=mine, unassigned_years=0)
 
     refusals = {task.refused_by: task.refusal or ""} if task.refused_by else {}
     return _explain(facts, job, unit, refusals)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 
 from tests.helpers.output_compare import compare_runs
 from tests.helpers.real_outputs import run_folder
-from winjobs.antares.merge import merge_runs
+from winjobs.antares.archive import pack_folder
+from winjobs.antares.merge import McIndMode, merge_runs
 from winjobs.antares.output import check_run, read_run_info
 from winjobs.errors import MergeError
 
@@ -65,6 +67,36 @@ def test_ntc_partial_runs_merge_into_the_full_run(ntc: dict[str, Path], real_out
     assert sorted(p.name for p in (out / "optimization/week-by-week").iterdir()) == [
         f"year_{y}.txt" for y in range(5)
     ]
+
+
+@pytest.mark.parametrize("how", ["move", "link"])
+def test_zipped_partial_runs_merge_like_their_folders(
+    ntc: dict[str, Path], real_outputs: Path, tmp_path: Path, how: McIndMode
+) -> None:
+    """Runs kept zipped (under their folder's name, or the solver's `-z` zip with the
+    content at the root) are read where they are: the same merged output, byte for byte,
+    whatever `mc_ind` (their years are extracted), and the zips are left as they were."""
+    folders = [run_folder(real_outputs, n) for n in ("ntc-part-1-3", "ntc-part-0-2-4")]
+    zipped = [
+        pack_folder(folders[0], tmp_path / "a.zip", arcname_root=folders[0].name).path,
+        pack_folder(folders[1], tmp_path / f"{folders[1].name}.zip").path,
+    ]
+    before = [z.read_bytes() for z in zipped]
+    out = tmp_path / "output" / ntc["out"].name
+    report = merge_runs(ntc["study"], zipped, out, mc_ind=how)
+    assert report.mc_ind_years == 5 and report.runs == tuple(sorted(zipped))
+    assert _tree(out) == _tree(ntc["out"])
+    assert not any(p.is_symlink() for p in out.rglob("*"))
+    assert [z.read_bytes() for z in zipped] == before
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    """Every file's bytes; the merge's own log lines without their time stamps."""
+    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    files["simulation.log"] = re.sub(
+        rb"^\[[^]]*\]\[winjobs\]", b"", files["simulation.log"], flags=re.M
+    )
+    return files
 
 
 def test_weighted_plc_runs_merge_into_the_full_run(
@@ -213,7 +245,7 @@ def test_refusals(
     areas.write_bytes(original_areas)
     zipped = tmp_path / "run.zip"
     zipped.write_bytes(b"PK")  # a damaged zipped run
-    with pytest.raises(MergeError, match=r"partial run run\.zip cannot be unzipped"):
+    with pytest.raises(MergeError, match=r"run\.zip cannot be read: .* not a readable zip"):
         merge_runs(study, [first, zipped], out)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     out.mkdir()

@@ -11,6 +11,7 @@ import pytest
 from tests.helpers.real_outputs import run_folder
 from winjobs.antares.output import (
     Progress,
+    ZippedRun,
     check_run,
     find_run_folders,
     new_run_folder,
@@ -111,6 +112,49 @@ def test_missing_years_zipped_runs_and_other_failures(real_outputs: Path, tmp_pa
         log.write("[2026-11-25 08:24:10][solver][fatal] out of luck\n")
     check = check_run(broken, exit_code=0, expected_years=[1, 3], year_by_year=True, log_text="")
     assert check.reason == "the run's simulation.log has a fatal error: out of luck"
+
+
+def _small_run(run: Path, years: list[int]) -> Path:
+    """The few files the strict check reads, as the solver writes them."""
+    files = {
+        "execution_info.ini": "[study]\nperformed years = 1\n",
+        "info.antares-output": "[general]\nversion = 880\nname = t\nmode = Economy\n",
+        "about-the-study/parameters.ini": (
+            "[general]\nnbyears = 10\nyear-by-year = true\nuser-playlist = true\n\n"
+            "[playlist]\nplaylist_reset = false\n"
+            + "".join(f"playlist_year + = {year}\n" for year in years)
+        ),
+        "simulation.log": f"{LOG}Exporting the survey results\n",
+    }
+    files |= {f"economy/mc-ind/{year + 1:05d}/areas/a/values-annual.txt": "1" for year in years}
+    for name, text in files.items():
+        (run / name).parent.mkdir(parents=True, exist_ok=True)
+        (run / name).write_text(text)
+    return run
+
+
+@pytest.mark.parametrize("top_folder", [True, False])
+def test_a_zipped_run_is_checked_without_unpacking(tmp_path: Path, top_folder: bool) -> None:
+    """An open zip holding the run under its own top folder (a worker's upload) or at its
+    root (the solver's `-z`) reads like the folder."""
+    run = _small_run(tmp_path / "20261125-0824eco-t", [2, 5])
+    zipped = tmp_path / "run.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        for path in sorted(run.rglob("*")):
+            if path.is_file():
+                inside = path.relative_to(run.parent if top_folder else run).as_posix()
+                zf.write(path, inside)
+    with zipfile.ZipFile(zipped) as zf:
+        packed = ZippedRun(zf, "upload")
+        assert packed.name == (run.name if top_folder else "upload")
+        assert read_run_info(packed).years == read_run_info(run).years == (2, 5)
+        ok = check_run(packed, exit_code=0, expected_years=[2, 5], year_by_year=True, log_text="")
+        assert ok.ok, ok.reason
+        check = check_run(
+            packed, exit_code=0, expected_years=[2, 5, 6], year_by_year=True, log_text=""
+        )
+        assert check.reason == f"{packed.name} lacks mc-ind years 00007"
+        assert packed.read("nothing/here.txt") is None
 
 
 def test_progress_from_partial_logs() -> None:

@@ -38,5 +38,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def store(database_url: str, clock: FakeClock) -> Iterator[Store]:
     engine = make_engine(database_url, pool_size=10)
     migrate(engine)
-    yield Store(engine, clock=clock)
+    store = Store(engine, clock=clock)
+    yield store
+    store.close()
     engine.dispose()

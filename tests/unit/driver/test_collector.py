@@ -174,8 +174,9 @@ def test_assembly_failure_fails_the_job_and_retry_redoes_it(
 
 
 def test_an_interrupted_assembly_is_redone(api: Api, study: Path, tmp_path: Path) -> None:
-    """The driver died in the middle of merge_runs(move): some years had left their task
-    runs. Restarting redoes the assembly from what is on disk and loses no year."""
+    """The driver died in the middle of the merge: some years were extracted into its
+    staging folder. Redoing the assembly starts again from the kept zips (which the
+    merge only reads) and loses no year."""
     job_id = submit(api, study, tmp_path)
     worker = api.worker(cores=2)
     collector = api.driver.collector
@@ -184,27 +185,24 @@ def test_an_interrupted_assembly_is_redone(api: Api, study: Path, tmp_path: Path
     for task in tasks:
         run_and_upload(worker, task, study, tmp_path)
     infos = api.driver.store.job_tasks(job_id)
-    runs = [collector.task_run_dir(job_id, t) for t in infos]
-    # reproduce the kill: a merge moved years into its staging folder, then nothing
+    kept = [api.driver.files.task_output_zip(job_id, t.id, t.attempt) for t in infos]
+    assert all(path.is_file() for path in kept)  # kept zipped, not unpacked
+    # reproduce the kill: a merge had extracted years into its staging folder, then nothing
     work = api.driver.files.assembly_dir(job_id)
-    staging = work / ".name.merging"
-    for run in runs:
-        for year in (run / "economy" / "mc-ind").iterdir():
-            target = staging / "economy" / "mc-ind" / year.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            year.replace(target)
-        week = run / "optimization" / "week-by-week"
-        for file in week.glob("year_*.txt"):
-            target = staging / "optimization" / "week-by-week" / file.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            file.replace(target)
-    assert not any(any((run / "economy" / "mc-ind").iterdir()) for run in runs)
+    _half_done_merge(work)
     collector.assemble(job_id)  # what start-up's recover() queues
     job = api.client("alice-secret").get_job(job_id)
     assert job.status == JobStatus.SUCCEEDED, job.error
     final = api.driver.files.job_study(job_id) / "output" / str(job.run_folder)
     assert len(list((final / "economy" / "mc-ind").iterdir())) == NBYEARS
+    assert not list(final.rglob("cut-by-the-kill.txt"))
     assert not work.exists()
+
+
+def _half_done_merge(work: Path) -> None:
+    staging = work / ".name.merging" / "economy" / "mc-ind" / "00001"
+    staging.mkdir(parents=True)
+    (staging / "cut-by-the-kill.txt").write_text("half written")
 
 
 def test_restore_moved_years_only_moves_what_is_missing(tmp_path: Path) -> None:
@@ -250,8 +248,8 @@ def test_a_job_runs_through_on_postgresql(tmp_path: Path, study: Path, postgres_
 def test_start_up_finishes_an_assembly_the_last_run_left_undone(
     tmp_path: Path, study: Path
 ) -> None:
-    """Every task is in but the driver stopped before assembling: the next start does it
-    (with the half-moved years of a killed merge put back)."""
+    """Every task is in but the driver stopped before assembling (or in the middle of
+    it): the next start does it."""
     from fastapi.testclient import TestClient
 
     from tests.unit.driver.helpers import FakeClock, driver_settings
@@ -266,12 +264,7 @@ def test_start_up_finishes_an_assembly_the_last_run_left_undone(
         worker = api.worker(cores=2)
         for task in (claim(worker, cores=2), claim(worker, cores=2)):
             run_and_upload(worker, task, study, tmp_path)
-        runs = [
-            api.driver.collector.task_run_dir(job_id, t) for t in api.driver.store.job_tasks(job_id)
-        ]
-        moved = api.driver.files.assembly_dir(job_id) / ".x.merging" / "economy" / "mc-ind"
-        moved.mkdir(parents=True)
-        (runs[0] / "economy" / "mc-ind" / "00001").replace(moved / "00001")
+        _half_done_merge(api.driver.files.assembly_dir(job_id))
         assert api.client("alice-secret").get_job(job_id).status == JobStatus.RUNNING
 
     second = create_app(settings, clock=FakeClock())

@@ -46,3 +46,38 @@ def test_log_lines_are_stamped(tmp_path: Path) -> None:
     files.append_log(files.job_log(3), "one\ntwo")
     lines = files.job_log(3).read_text().splitlines()
     assert len(lines) == 2 and lines[0].startswith("[") and lines[1].endswith("] two")
+
+
+def test_task_logs_share_one_file_per_job_and_read_back_per_task(tmp_path: Path) -> None:
+    """Each report's log tail is a record of the job's tasks.log; a task's log is its
+    records, in order (a tail that looks like a record header is taken as text), after
+    what a driver before them wrote in the task's own file."""
+    files = DataDir(tmp_path)
+    files.prepare()
+    old = files.task_log(1, 7)
+    old.parent.mkdir(parents=True)
+    old.write_text("===== attempt 1 =====\nfrom an older driver\n")
+    files.append_task_log(1, 7, 2, "first line\nsecond line\n\n")
+    files.append_task_log(1, 8, 1, "===== task 7 attempt 9: 1 lines =====\nnot a record")
+    files.append_task_log(1, 7, 3, "again")
+    assert files.read_task_log(1, 7) == (
+        "===== attempt 1 =====\nfrom an older driver\n"
+        "===== attempt 2 =====\nfirst line\nsecond line\n"
+        "===== attempt 3 =====\nagain\n"
+    )
+    assert files.read_task_log(1, 8) == (
+        "===== attempt 1 =====\n===== task 7 attempt 9: 1 lines =====\nnot a record\n"
+    )
+    assert files.read_task_log(1, 9) == ""
+    assert files.read_task_log(2, 7) == ""
+
+
+def test_cleanup_keeps_the_zipped_outputs_of_committed_completions(tmp_path: Path) -> None:
+    files = DataDir(tmp_path / "data")
+    files.prepare()
+    kept, orphan = files.task_output_zip(1, 10, 2), files.task_output_zip(1, 10, 1)
+    kept.parent.mkdir(parents=True)
+    for path in (kept, orphan):  # orphan: written, then the driver died before the commit
+        path.write_bytes(b"PK")
+    files.cleanup(job_ids={1}, archives=set(), outputs={(1, 10, 2)})
+    assert [p.name for p in kept.parent.iterdir()] == [kept.name]

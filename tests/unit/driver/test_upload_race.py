@@ -33,19 +33,23 @@ def _same_worker(api: Api, worker: DriverClient) -> DriverClient:
     return again
 
 
-def _hold_after_verification(api: Api, parties: int) -> threading.Barrier:
-    """Every upload waits, once verified, until all of them are: they then race to be
-    recorded (the window a retried upload falls into)."""
+def _hold_after_verification(
+    api: Api, parties: int, monkeypatch: pytest.MonkeyPatch
+) -> threading.Barrier:
+    """Every upload waits, once verified (in a thread: none is checked in the event
+    loop), until all of them are: they then race to be recorded (the window a retried
+    upload falls into)."""
     barrier = threading.Barrier(parties, timeout=60)
+    monkeypatch.setattr("winjobs.driver.dispatch._CHECKED_IN_PLACE", 0)
     collector = api.driver.collector
-    verified: Callable[..., Any] = collector.accept_output
+    verified: Callable[..., Any] = collector.check_output
 
-    def accept_then_wait(*args: Any, **kwargs: Any) -> Any:
-        kept = verified(*args, **kwargs)
+    def check_then_wait(*args: Any, **kwargs: Any) -> Any:
+        checked = verified(*args, **kwargs)
         barrier.wait()
-        return kept
+        return checked
 
-    collector.accept_output = accept_then_wait  # type: ignore[method-assign]
+    monkeypatch.setattr(collector, "check_output", check_then_wait)
     return barrier
 
 
@@ -80,11 +84,13 @@ def _wait_finished(api: Api, job_id: int) -> JobStatus:
     raise AssertionError(f"job {job_id} did not finish")
 
 
-def test_a_repeated_upload_never_deletes_the_accepted_output(api: Api, tmp_path: Path) -> None:
+def test_a_repeated_upload_never_deletes_the_accepted_output(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     study, job_id, worker, task = _submit_and_claim(api, tmp_path)
     first = standin_run(study, task.years, tmp_path, "first")
     second = standin_run(study, task.years, tmp_path, "second")  # another run: other bytes
-    _hold_after_verification(api, 2)
+    _hold_after_verification(api, 2, monkeypatch)
     outcomes = _upload_concurrently([(worker, first), (_same_worker(api, worker), second)], task)
     refused = [o for o in outcomes if isinstance(o, ClientError)]
     assert len(refused) == 1, outcomes
@@ -96,15 +102,16 @@ def test_a_repeated_upload_never_deletes_the_accepted_output(api: Api, tmp_path:
 
 
 def test_a_byte_identical_upload_of_an_accepted_output_is_acknowledged(
-    api: Api, tmp_path: Path
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     study, job_id, worker, task = _submit_and_claim(api, tmp_path)
     run_zip = standin_run(study, task.years, tmp_path, "run")
-    _hold_after_verification(api, 2)
+    _hold_after_verification(api, 2, monkeypatch)
     outcomes = _upload_concurrently([(worker, run_zip), (_same_worker(api, worker), run_zip)], task)
     assert not any(isinstance(o, ClientError) for o in outcomes), outcomes
     assert _wait_finished(api, job_id) is JobStatus.SUCCEEDED
     # once the job is assembled the task outputs are gone: a late copy is only stale
+    monkeypatch.undo()  # (checked as usual: no other upload to wait for)
     with pytest.raises(ClientError) as late:
         worker.complete_task_upload(task.task_id, task.attempt, run_zip)
     assert late.value.status_code == 409
@@ -127,7 +134,5 @@ def test_a_retry_after_the_answer_was_lost_is_acknowledged(api: Api, tmp_path: P
     assert refused.value.status_code == 409
     detail = api.client("alice-secret").get_job(job_id)
     assert detail.tasks[0].status == "succeeded"
-    kept = api.driver.files.task_output(job_id, task.task_id, task.attempt)
-    assert [p.name for p in kept.iterdir() if p.is_dir()] == [
-        next(p.name for p in (tmp_path / "run" / "output").iterdir())
-    ]
+    kept = api.driver.files.task_output_zip(job_id, task.task_id, task.attempt)
+    assert kept.read_bytes() == run_zip.read_bytes()  # the first upload, kept as it came

@@ -1,8 +1,9 @@
 """HTTP layer: one router per resource. Handlers parse, call a service, and answer.
 
 Routes that block (database, files) are plain `def`, run in the thread pool; the few
-`async def` routes are the ones that stream (uploads) or wait (the claim long-poll), and
-they hand every blocking step to the thread pool themselves.
+`async def` routes are the ones that stream (uploads), wait (the claim long-poll) or run
+on the store's writer (claims, heartbeats, completions), and they hand every blocking
+step to a thread themselves.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from winjobs.wire import API_PREFIX
 
 
 def include_routers(app: FastAPI) -> None:
+    """The worker protocol's routes first: a request is matched against the routes in
+    order, and those are the frequent ones."""
+    for module in (workers, tasks):
+        app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
-    for module in (me, jobs, workers, tasks, studies, pool, status):
+    for module in (me, jobs, studies, pool, status):
         app.include_router(module.router, prefix=API_PREFIX)

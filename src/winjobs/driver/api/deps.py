@@ -2,14 +2,22 @@
 
 The identity dependencies are `async def` on purpose: they only hash a token and look it
 up, and a sync dependency would cost every request a thread-pool round trip.
+
+The worker protocol's frequent endpoints (claim, heartbeat, complete) take the request
+alone and call `worker_call` and `json_body` themselves: the same checks, without
+FastAPI's dependency resolution, which cost more than the rest of a claim (measured:
+about 120 µs of the 190 µs a claim-shaped route took with five dependencies). Their
+OpenAPI description comes from `worker_body_doc`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from winjobs.driver.auth import authenticate, require_role
 from winjobs.driver.dispatch import Dispatch
@@ -83,15 +91,60 @@ async def _worker_id(
     worker_id: Annotated[str | None, Header(alias=WORKER_ID_HEADER)] = None,
 ) -> int:
     """The worker id of the header, if the calling token is the one that registered it."""
+    return await _owned_worker_id(get_driver(request), identity, worker_id)
+
+
+async def _owned_worker_id(driver: Driver, identity: Identity, worker_id: str | None) -> int:
     parsed = parse_number(worker_id)
     if parsed is None:
         raise Forbidden(f"send the {WORKER_ID_HEADER} header: register the worker first")
-    owners = get_driver(request).dispatch.owners
+    owners = driver.dispatch.owners
     if owners.known(parsed):
         owners.check(parsed, identity)
     else:  # read once from the database, off the event loop
         await run_in_threadpool(owners.check, parsed, identity)
     return parsed
+
+
+async def worker_call(request: Request) -> tuple[Driver, int]:
+    """The driver and the calling worker's id, checked as `WorkerId` checks them."""
+    identity = authenticate(request, request.app.state.authenticators)
+    require_role(identity, (Role.WORKER,), "the worker protocol")
+    driver = get_driver(request)
+    return driver, await _owned_worker_id(driver, identity, request.headers.get(WORKER_ID_HEADER))
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+async def json_body(request: Request, model: type[Model]) -> Model:
+    """The request's JSON body as `model`; invalid: 422 as FastAPI answers it."""
+    raw = await request.body()
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        raise RequestValidationError(errors, body=raw) from None
+
+
+#: OpenAPI of the worker id header, for the endpoints that read it themselves
+WORKER_ID_PARAMETER = {
+    "name": WORKER_ID_HEADER,
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string"},
+}
+
+
+def worker_body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI of an endpoint taking `model` as JSON and the worker id header."""
+    return {
+        "parameters": [WORKER_ID_PARAMETER],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        },
+    }
 
 
 #: ids in paths: what a database key can be; a larger number is refused (422), never

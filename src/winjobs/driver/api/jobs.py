@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from winjobs.driver.api.deps import IdPath, JobsDep, SettingsDep, UserIdentity
 from winjobs.driver.api.uploads import receive_multipart
 from winjobs.driver.errors import Invalid
-from winjobs.driver.jobs import Upload
+from winjobs.driver.files import Upload
 from winjobs.wire import (
     JOBS_LIMIT_DEFAULT,
     JOBS_LIMIT_MAX,
@@ -126,7 +126,7 @@ def set_priority(
 
 @router.post("/jobs/{job_id}/hold", response_model=JobDetail)
 def hold_job(
-    job_id: int, identity: UserIdentity, jobs: JobsDep, body: HoldRequest | None = None
+    job_id: IdPath, identity: UserIdentity, jobs: JobsDep, body: HoldRequest | None = None
 ) -> JobDetail:
     """Hold a queued or running job: it keeps its place in the queue but no task of it is
     claimed until it is released; its running tasks finish. 409 if it has ended or is
@@ -135,7 +135,7 @@ def hold_job(
 
 
 @router.post("/jobs/{job_id}/release", response_model=JobDetail)
-def release_job(job_id: int, identity: UserIdentity, jobs: JobsDep) -> JobDetail:
+def release_job(job_id: IdPath, identity: UserIdentity, jobs: JobsDep) -> JobDetail:
     """Release a held job: its tasks are claimed again, at its place in the queue. A hold
     an admin put on someone else's job only an admin releases (403)."""
     return jobs.release(job_id, identity)

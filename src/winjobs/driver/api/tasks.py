@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Request, Response
 
-from winjobs.driver.api.deps import DispatchDep, IdPath, SettingsDep, WorkerId, parse_number
+from winjobs.driver.api.deps import (
+    WORKER_ID_PARAMETER,
+    DispatchDep,
+    IdPath,
+    WorkerId,
+    json_body,
+    parse_number,
+    worker_body_doc,
+    worker_call,
+)
 from winjobs.driver.api.uploads import receive_multipart
 from winjobs.driver.errors import Invalid
+from winjobs.driver.files import Upload
 from winjobs.wire import (
     COMPLETE_OUTPUT_FIELD,
     INT32_MAX,
@@ -27,7 +36,11 @@ from winjobs.wire import (
 
 router = APIRouter(tags=["worker protocol"])
 
+#: task outputs up to this size are received in memory, checked there, written once
+_IN_MEMORY_OUTPUT = 4 * 1024 * 1024
+
 _COMPLETE_BODY: dict[str, Any] = {
+    "parameters": [WORKER_ID_PARAMETER],
     "requestBody": {
         "required": True,
         "content": {
@@ -47,16 +60,21 @@ _COMPLETE_BODY: dict[str, Any] = {
                 }
             }
         },
-    }
+    },
 }
 
 
-@router.post("/tasks/{task_id}/heartbeat", response_model=HeartbeatReply)
-def heartbeat(
-    task_id: IdPath, beat: Heartbeat, worker_id: WorkerId, dispatch: DispatchDep
-) -> HeartbeatReply:
+@router.post(
+    "/tasks/{task_id}/heartbeat",
+    response_model=HeartbeatReply,
+    openapi_extra=worker_body_doc(Heartbeat),
+)
+async def heartbeat(task_id: IdPath, request: Request) -> Response:
     """Extend the lease and report progress; `cancel=true` means: stop, drop the task."""
-    return dispatch.heartbeat(task_id, worker_id, beat)
+    driver, worker_id = await worker_call(request)
+    beat = await json_body(request, Heartbeat)
+    reply = await driver.dispatch.heartbeat(task_id, worker_id, beat)
+    return Response(reply.model_dump_json(), media_type="application/json")
 
 
 @router.post("/tasks/{task_id}/fail", response_model=Ack)
@@ -73,44 +91,47 @@ def _attempt(fields: dict[str, str]) -> int:
 
 
 @router.post("/tasks/{task_id}/complete", response_model=Ack, openapi_extra=_COMPLETE_BODY)
-async def complete(
-    task_id: IdPath,
-    request: Request,
-    worker_id: WorkerId,
-    dispatch: DispatchDep,
-    settings: SettingsDep,
-) -> Ack:
+async def complete(task_id: IdPath, request: Request) -> Response:
     """Upload the attempt's run folder (zip, streamed); it is verified before it counts."""
+    driver, worker_id = await worker_call(request)
+    dispatch, settings = driver.dispatch, driver.settings
 
     async def check(fields: dict[str, str]) -> None:
-        attempt = _attempt(fields)
-        await run_in_threadpool(dispatch.check_report, task_id, worker_id, attempt)
+        await dispatch.check_report(task_id, worker_id, _attempt(fields))
 
+    declared = parse_number(request.headers.get("content-length"))
+    small = declared is not None and declared <= _IN_MEMORY_OUTPUT
     dest = dispatch.files.temp_path("output-upload")
     received = await receive_multipart(
-        request, COMPLETE_OUTPUT_FIELD, dest, settings.max_upload_bytes, check
+        request,
+        COMPLETE_OUTPUT_FIELD,
+        dest,
+        settings.max_upload_bytes,
+        None if small else check,  # refused before a long upload; a small one is here
+        memory_limit=_IN_MEMORY_OUTPUT,
+        hashed=False,
     )
     try:
         attempt = _attempt(received.fields)
         log_tail = received.fields.get("log_tail", "")
-        return await run_in_threadpool(
-            dispatch.receive_output,
-            task_id,
-            worker_id,
-            attempt,
-            received.path,
-            received.sha256,
-            log_tail,
-        )
+        upload = Upload(path=received.path, size=received.size, data=received.data)
+        ack = await dispatch.receive_output(task_id, worker_id, attempt, log_tail, upload)
+        return Response(ack.model_dump_json(), media_type="application/json")
     finally:
-        received.path.unlink(missing_ok=True)
+        if received.data is None:
+            received.path.unlink(missing_ok=True)
 
 
-@router.post("/tasks/{task_id}/complete-shared", response_model=Ack)
-def complete_shared(
-    task_id: IdPath, completion: SharedCompletion, worker_id: WorkerId, dispatch: DispatchDep
-) -> Ack:
+@router.post(
+    "/tasks/{task_id}/complete-shared",
+    response_model=Ack,
+    openapi_extra=worker_body_doc(SharedCompletion),
+)
+async def complete_shared(task_id: IdPath, request: Request) -> Response:
     """Shared mode: the run folder stays on the worker's share, at `run_path` as the
     driver reaches it (inside the worker's registered shared output root). It is verified
     there like an upload (and copied in with `collect: copy`) before it counts."""
-    return dispatch.receive_shared(task_id, worker_id, completion)
+    driver, worker_id = await worker_call(request)
+    completion = await json_body(request, SharedCompletion)
+    ack = await driver.dispatch.receive_shared(task_id, worker_id, completion)
+    return Response(ack.model_dump_json(), media_type="application/json")

@@ -4,8 +4,9 @@ Why not FastAPI's `UploadFile`: it spools to the system temp folder (then we wou
 it), cannot stop an oversized upload while it streams, and cannot refuse a stale report
 before its (possibly large) file arrives. Here the body is parsed as it comes
 (python-multipart's push parser): text fields are kept (small), the one file field is
-written to a file under the data folder's tmp/ in batches handed to the thread pool, and
-hashed on the way.
+written to a file under the data folder's tmp/ in batches handed to the thread pool (and
+hashed on the way when asked), or kept in memory when the caller allows it and it is
+small (a task output of a few KB should not cost a file written then read back).
 
 `check_fields` runs when the file part starts (clients send text fields first), so a bad
 submission or a stale attempt is refused before the file is transferred: the rest of the
@@ -36,7 +37,7 @@ from winjobs.driver.files import remove_tree
 log = logging.getLogger(__name__)
 
 _MAX_FIELD_BYTES = 1024 * 1024
-_WRITE_BATCH = 1024 * 1024
+_WRITE_BATCH = 4 * 1024 * 1024
 
 FieldsCheck = Callable[[dict[str, str]], Awaitable[None]]
 
@@ -44,10 +45,11 @@ FieldsCheck = Callable[[dict[str, str]], Awaitable[None]]
 @dataclass
 class Received:
     fields: dict[str, str]
-    path: Path  #: the file's content (exists only if the file part was present)
+    path: Path  #: the file's content, unless `data` holds it (exists only if it was sent)
     size: int = 0
-    sha256: str = ""
+    sha256: str = ""  #: empty unless asked for
     has_file: bool = False
+    data: bytes | None = None  #: the file's content, when it was small enough to keep here
 
 
 @dataclass
@@ -69,7 +71,13 @@ class _Receiver:
         self.fields: dict[str, str] = {}
         self.file_started = False
         self.file_done = False
-        self.file_bytes = bytearray()  # file data parsed but not yet written
+        #: file data parsed but not yet taken (views into the received chunks: no copy)
+        self.file_chunks: list[bytes | memoryview] = []
+        self.file_pending = 0
+
+    def take_file_chunks(self) -> list[bytes | memoryview]:
+        chunks, self.file_chunks, self.file_pending = self.file_chunks, [], 0
+        return chunks
 
     def callbacks(self) -> dict[str, Callable[..., None]]:
         return {
@@ -112,7 +120,10 @@ class _Receiver:
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._is_file():
-            self.file_bytes += data[start:end]
+            # the received chunk is immutable: keep a view; the parser's own buffer is not
+            piece = memoryview(data)[start:end] if isinstance(data, bytes) else data[start:end]
+            self.file_chunks.append(piece)
+            self.file_pending += end - start
             return
         self.part.data += data[start:end]
         if len(self.part.data) > _MAX_FIELD_BYTES:
@@ -138,16 +149,20 @@ async def receive_multipart(
     dest: Path,
     max_file_bytes: int,
     check_fields: FieldsCheck | None = None,
+    *,
+    memory_limit: int = 0,
+    hashed: bool = True,
 ) -> Received:
-    """Read the request body; the file field's content ends up in `dest` (a new file)."""
+    """Read the request body; the file field's content ends up in `dest` (a new file),
+    or in `Received.data` if it is no larger than `memory_limit` (small task outputs:
+    no file is written for them until they are kept). `hashed`: compute its sha256."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_file_bytes + _MAX_FIELD_BYTES:
         raise TooLarge(f"the upload is larger than this driver's limit of {max_file_bytes} bytes")
     receiver = _Receiver(file_field)
     parser = MultipartParser(_boundary(request), receiver.callbacks())  # type: ignore[arg-type]
     received = Received(fields=receiver.fields, path=dest)
-    digest = hashlib.sha256()
-    handle: IO[bytes] | None = None
+    sink = _Sink(dest, max_file_bytes, memory_limit, hashlib.sha256() if hashed else None)
     refused: DriverError | None = None
     try:
         async for chunk in request.stream():
@@ -156,40 +171,32 @@ async def receive_multipart(
             except MultipartParseError as exc:
                 raise Invalid(f"malformed multipart body: {exc}") from exc
             if refused is not None:
-                receiver.file_bytes.clear()  # drain: read the body, keep nothing
+                receiver.take_file_chunks()  # drain: read the body, keep nothing
                 continue
-            if receiver.file_started and handle is None:
+            if receiver.file_started and not received.has_file:
                 if check_fields is not None:
                     try:
                         await check_fields(dict(receiver.fields))
                     except DriverError as exc:
                         refused = exc
-                        receiver.file_bytes.clear()
+                        receiver.take_file_chunks()
                         continue
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                handle = dest.open("xb")
                 received.has_file = True
-            if len(receiver.file_bytes) >= _WRITE_BATCH or (
-                receiver.file_done and receiver.file_bytes
-            ):
-                await _flush(receiver, handle, digest, received, max_file_bytes)
+            if receiver.file_pending >= _WRITE_BATCH or sink.spills(receiver.file_pending):
+                await sink.take(receiver.take_file_chunks())
         parser.finalize()
         if refused is not None:
             raise refused
-        if receiver.file_bytes:
-            await _flush(receiver, handle, digest, received, max_file_bytes)
-        if handle is not None:
-            handle.close()
-            handle = None
         if not received.has_file:
             if check_fields is not None:
                 await check_fields(dict(receiver.fields))
             raise Invalid(f"the request has no file field {file_field!r}")
-        received.sha256 = digest.hexdigest()
+        await sink.take(receiver.take_file_chunks(), last=True)
+        received.size, received.data = sink.size, sink.data
+        received.sha256 = sink.digest.hexdigest() if sink.digest is not None else ""
         return received
     except BaseException as exc:
-        if handle is not None:
-            handle.close()
+        sink.close()
         remove_tree(dest)
         if isinstance(exc, ClientDisconnect):
             log.warning(
@@ -197,29 +204,65 @@ async def receive_multipart(
                 "received, removed)",
                 request.method,
                 request.url.path,
-                received.size,
+                sink.size + receiver.file_pending,
             )
             raise ClientGone("the client hung up during the upload") from None
         raise
 
 
-async def _flush(
-    receiver: _Receiver,
-    handle: IO[bytes] | None,
-    digest: hashlib._Hash,
-    received: Received,
-    max_file_bytes: int,
-) -> None:
-    data = bytes(receiver.file_bytes)
-    receiver.file_bytes.clear()
-    received.size += len(data)
-    if received.size > max_file_bytes:
-        raise TooLarge(f"the upload is larger than this driver's limit of {max_file_bytes} bytes")
-    assert handle is not None
-    target = handle
+class _Sink:
+    """Where the file's bytes go: memory while they fit in `memory_limit`, else `dest`
+    (written in batches by the thread pool, hashed on the way). Batches are lists of
+    views into the received chunks, written as they are: no copy on the way."""
 
-    def hash_and_write() -> None:
-        digest.update(data)
-        target.write(data)
+    def __init__(
+        self, dest: Path, max_bytes: int, memory_limit: int, digest: hashlib._Hash | None
+    ) -> None:
+        self.dest, self.max_bytes, self.memory_limit = dest, max_bytes, memory_limit
+        self.digest = digest
+        self.size = 0
+        self.held: list[bytes | memoryview] = []
+        self.data: bytes | None = None
+        self.handle: IO[bytes] | None = None
 
-    await anyio.to_thread.run_sync(hash_and_write)
+    def spills(self, pending: int) -> bool:
+        """Whether `pending` more bytes make the file too large for memory while it has
+        no file yet: then its file is created at once with what came so far (an upload
+        under way is visible in tmp/, and removed at start-up if the driver dies), and
+        later batches go to it."""
+        return self.handle is None and self.size + pending > self.memory_limit
+
+    async def take(self, chunks: list[bytes | memoryview], last: bool = False) -> None:
+        self.size += sum(len(chunk) for chunk in chunks)
+        if self.size > self.max_bytes:
+            raise TooLarge(
+                f"the upload is larger than this driver's limit of {self.max_bytes} bytes"
+            )
+        self.held += chunks
+        if self.handle is None and self.size <= self.memory_limit:
+            if last:
+                self.data = b"".join(self.held)
+                self.held = []
+                if self.digest is not None:
+                    self.digest.update(self.data)
+            return
+        batch, self.held = self.held, []
+        await anyio.to_thread.run_sync(self._write, batch, last)
+
+    def _write(self, batch: list[bytes | memoryview], last: bool) -> None:
+        if self.handle is None:
+            self.dest.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = self.dest.open("xb", buffering=0)
+        for piece in batch:
+            if self.digest is not None:
+                self.digest.update(piece)
+            view = memoryview(piece)
+            while view:  # an unbuffered write may take part of it
+                view = view[self.handle.write(view) or 0 :]
+        if last:
+            self.close()
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None

@@ -6,17 +6,16 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 
 from winjobs.driver.api.deps import (
     AdminIdentity,
     DispatchDep,
     DriverDep,
-    SettingsDep,
     UserIdentity,
-    WorkerId,
     WorkerIdentity,
+    json_body,
+    worker_body_doc,
+    worker_call,
 )
 from winjobs.wire import (
     ClaimRequest,
@@ -85,19 +84,14 @@ def register(
     "/workers/claim",
     response_model=TaskAssignment,
     responses={204: {"description": "no work appeared within wait_s"}},
+    openapi_extra=worker_body_doc(ClaimRequest),
 )
-async def claim(
-    claim_request: ClaimRequest,
-    request: Request,
-    worker_id: WorkerId,
-    driver: DriverDep,
-    settings: SettingsDep,
-) -> Response:
+async def claim(request: Request) -> Response:
     """Lease a task to the calling worker, waiting up to `wait_s` (long-poll) for one.
 
     Returns at once when work appears: submissions, re-queued tasks and retries wake
-    every waiting claim. The wait holds no thread (only each database attempt does), and
-    database attempts pass a narrow gate (see `signals.ClaimGate`).
+    every waiting claim. Neither the wait nor the database attempt holds a thread of the
+    pool: attempts queue for the store's writer, in arrival order.
 
     Ends with 204 at once, taking nothing, when the driver shuts down or the worker sends
     a draining claim (how a stopping worker ends the long-poll it has pending) or a paused
@@ -105,18 +99,19 @@ async def claim(
     its policy state current). A claim whose worker hung up takes nothing either, when
     work next wakes it.
     """
+    driver, worker_id = await worker_call(request)
+    claim_request = await json_body(request, ClaimRequest)
     dispatch, signal = driver.dispatch, driver.signal
-    deadline = time.monotonic() + min(claim_request.wait_s, settings.claim_max_wait_s)
+    deadline = time.monotonic() + min(claim_request.wait_s, driver.settings.claim_max_wait_s)
     if not claim_request.takes_work:  # draining, or paused by its owner's policy
         signal.end_claims(worker_id)
     ended = signal.ended(worker_id)
     while not ended():
         generation = signal.generation
-        async with driver.claim_gate():
-            assignment = await run_in_threadpool(dispatch.claim_once, worker_id, claim_request)
+        assignment = await dispatch.claim_once(worker_id, claim_request)
         if assignment is not None:
             dispatch.claims.count_result(assigned=True)
-            return JSONResponse(assignment.model_dump(mode="json"))
+            return Response(assignment.model_dump_json(), media_type="application/json")
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not claim_request.takes_work:
             break

@@ -108,9 +108,19 @@ def parse_filters(params: Mapping[str, str]) -> JobFilters:
         except ValueError:
             problems.append(f"unknown status {raw_status!r}: showing every status")
     submitter = params.get("submitter", "").strip() or None
-    raw_page = params.get("page", "").strip()
-    page = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
+    page = _page(params.get("page", "").strip())
     return JobFilters(status=status, submitter=submitter, page=page, problems=tuple(problems))
+
+
+#: more pages than any queue has; a larger number would overflow the database's offset
+_MAX_PAGE = 1_000_000
+
+
+def _page(raw: str) -> int:
+    """The page asked for, else the first (`²` passes str.isdigit but not int())."""
+    if raw.isascii() and raw.isdigit() and 0 < int(raw) <= _MAX_PAGE:
+        return int(raw)
+    return 1
 
 
 T = TypeVar("T")

@@ -19,7 +19,7 @@ ending, then delivered by the sender).
 from __future__ import annotations
 
 from winjobs.driver.store.admin import AdminStore
-from winjobs.driver.store.claims import ClaimStore
+from winjobs.driver.store.claims import ClaimStore, claim_in
 from winjobs.driver.store.jobs import JobStore
 from winjobs.driver.store.notifications import DueNotification, NotificationStore
 from winjobs.driver.store.overview import OverviewStore, QueueRows, RunningTask
@@ -34,6 +34,7 @@ from winjobs.driver.store.records import (
     FailOutcome,
     FailureReport,
     FailureRules,
+    HeldTask,
     NewJob,
     PolicyStatus,
     Progress,
@@ -41,9 +42,16 @@ from winjobs.driver.store.records import (
     describe_years,
     utcnow,
 )
-from winjobs.driver.store.reports import ReportStore
+from winjobs.driver.store.reports import (
+    ReportStore,
+    accepted_in,
+    complete_in,
+    heartbeat_in,
+    held_in,
+)
 from winjobs.driver.store.retention import FinishedJob, RetentionStore
 from winjobs.driver.store.workers import Registration, WorkerStore
+from winjobs.driver.store.writer import Tx
 
 __all__ = [
     "ACTIVE_JOB",
@@ -58,6 +66,7 @@ __all__ = [
     "FailureReport",
     "FailureRules",
     "FinishedJob",
+    "HeldTask",
     "NewJob",
     "PolicyStatus",
     "Progress",
@@ -66,7 +75,13 @@ __all__ = [
     "RunningTask",
     "Store",
     "TaskEvent",
+    "Tx",
+    "accepted_in",
+    "claim_in",
+    "complete_in",
     "describe_years",
+    "heartbeat_in",
+    "held_in",
     "utcnow",
 ]
 

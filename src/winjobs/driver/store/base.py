@@ -15,6 +15,8 @@ from winjobs.driver.db import READ_ONLY, is_sqlite
 from winjobs.driver.errors import Conflict, NotFound
 from winjobs.driver.models import Job, Task
 from winjobs.driver.store.records import OPEN_TASK, Clock, utcnow
+from winjobs.driver.store.sql import Sql
+from winjobs.driver.store.writer import Writer
 from winjobs.wire import JobStatus, TaskStatus
 
 _CLOSE_OPEN_TASKS = (
@@ -43,6 +45,15 @@ class StoreBase:
         self._write_lock: AbstractContextManager[Any] = (
             threading.Lock() if self._sqlite else nullcontext()
         )
+        self.sql = Sql(self._sqlite)
+        #: the hot path's writes (claims, heartbeats, completions), committed in batches
+        self.writer = Writer(
+            engine, self.sql, clock, self._write_lock, max_batch=64 if self._sqlite else 1
+        )
+
+    def close(self) -> None:
+        """Stop the writer (what it has queued is committed first)."""
+        self.writer.stop()
 
     @property
     def is_sqlite(self) -> bool:

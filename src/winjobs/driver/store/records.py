@@ -55,6 +55,16 @@ class NewJob:
 
 
 @dataclass(frozen=True)
+class HeldTask:
+    """What a running attempt holds: its job, its years, the solver version it got."""
+
+    job_id: int
+    years: list[int]
+    solver_version: str | None
+    started_at: datetime | None = None  #: when the attempt was claimed
+
+
+@dataclass(frozen=True)
 class ClaimPolicy:
     chunk_policy: ChunkPolicy
     lease_seconds: float

@@ -2,7 +2,9 @@
 
 Every change is a conditional UPDATE fenced by (task, attempt, worker, status running):
 a report from an attempt that lost the task matches no row, changes nothing, and is
-answered with the reason (`_refuse`). The hot statements are built once.
+answered with the reason (`refusal`). Heartbeats and completions, the frequent ones,
+are plain statements run in the writer's batches (`writer.py`, `sql.py`); failures and
+the lease sweep go through SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -11,18 +13,20 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import Boolean, Connection, and_, bindparam, case, func, null, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
-from winjobs.driver.errors import Conflict, NotFound
-from winjobs.driver.models import Job, Task, UtcDateTime, Worker
+from winjobs.driver.errors import Conflict, DriverError, NotFound
+from winjobs.driver.models import Job, Task, Worker
 from winjobs.driver.store.failures import FailedAttempt, FailureStore
 from winjobs.driver.store.records import (
     Beat,
     FailureReport,
     FailureRules,
+    HeldTask,
     PolicyStatus,
     TaskEvent,
 )
+from winjobs.driver.store.writer import Tx
 from winjobs.wire import FailureKind, TaskStatus
 
 _FENCE = and_(
@@ -34,67 +38,173 @@ _FENCE = and_(
 _TOUCH = (
     update(Worker).where(Worker.id == bindparam("b_worker")).values(last_seen=bindparam("b_now"))
 )
-#: the same, with the owner-policy state the worker's heartbeat reports
-_TOUCH_POLICY = _TOUCH.values(
-    policy_state=bindparam("b_policy"),
-    policy_reason=bindparam("b_policy_reason"),
-    next_work_at=bindparam("b_next_work"),
+_TASK_STATE = select(Task.status, Task.attempt, Task.worker_id, Task.job_id).where(
+    Task.id == bindparam("b_task")
 )
-#: a completion also ends the worker's failures in a row (rolled back if refused)
-_TOUCH_SUCCEEDED = (
-    update(Worker)
-    .where(Worker.id == bindparam("b_worker"))
-    .values(
-        last_seen=bindparam("b_now"),
-        last_success_at=bindparam("b_now"),
-        fail_streak=0,
-        streak_since=None,
-        streak_reason=None,
-    )
-)
+_HELD = select(Task.job_id, Task.years, Task.failures, Task.worker_name).where(_FENCE)
+_LOCK_JOB = select(Job.id).where(Job.id == bindparam("b_job"))
 #: the worker rows of expired attempts, locked before any job (the lock order)
 _LOCK_WORKERS = (
     select(Worker.id)
     .where(Worker.id.in_(bindparam("b_workers", expanding=True)))
     .order_by(Worker.id)
 )
-_HEARTBEAT = (
-    update(Task)
-    .where(_FENCE)
-    .values(
-        lease_until=bindparam("b_lease"),
-        years_done=case(
-            (Task.n_years < bindparam("b_done"), Task.n_years), else_=bindparam("b_done")
-        ),
-        # since when its solver is suspended (kept while it stays so; cleared on resume)
-        suspended_at=case(
-            (
-                bindparam("b_suspended", type_=Boolean()),
-                func.coalesce(Task.suspended_at, bindparam("b_now", type_=UtcDateTime())),
-            ),
-            else_=null(),
-        ),
-    )
+
+#: the plain statements of the hot reports
+_P_FENCE = "id = :task AND attempt = :attempt AND worker_id = :worker AND status = 'running'"
+_P_TOUCH = "UPDATE workers SET last_seen = :now WHERE id = :worker"
+#: the same, with the owner-policy state the worker's heartbeat reports
+_P_TOUCH_POLICY = (
+    "UPDATE workers SET last_seen = :now, policy_state = :policy, "
+    "policy_reason = :policy_reason, next_work_at = :next_work WHERE id = :worker"
 )
-_TASK_STATE = select(Task.status, Task.attempt, Task.worker_id, Task.job_id).where(
-    Task.id == bindparam("b_task")
+#: a completion also ends the worker's failures in a row (rolled back if refused)
+_P_TOUCH_SUCCEEDED = (
+    "UPDATE workers SET last_seen = :now, last_success_at = :now, fail_streak = 0, "
+    "streak_since = NULL, streak_reason = NULL WHERE id = :worker"
 )
-_HELD = select(Task.job_id, Task.years, Task.failures, Task.worker_name).where(_FENCE)
-_LOCK_JOB = select(Job.id).where(Job.id == bindparam("b_job"))
-_COMPLETE = (
-    update(Task)
-    .where(_FENCE)
-    .values(
-        status=TaskStatus.SUCCEEDED.value,
-        finished_at=bindparam("b_now"),
-        lease_until=None,
-        years_done=Task.n_years,
-        log_tail=bindparam("b_log"),
-        error=None,
-        output_location=bindparam("b_location"),
-        suspended_at=None,
-    )
+_P_HEARTBEAT = (
+    "UPDATE tasks SET lease_until = :lease, "
+    "years_done = CASE WHEN n_years < :done THEN n_years ELSE :done END, "
+    # since when its solver is suspended (kept while it stays so; cleared on resume)
+    "suspended_at = CASE WHEN :suspended THEN coalesce(suspended_at, :now) ELSE NULL END "
+    "WHERE " + _P_FENCE
 )
+_P_TASK_STATE = "SELECT status, attempt, worker_id, job_id FROM tasks WHERE id = :task"
+_P_HELD = "SELECT job_id, years, solver_version, started_at FROM tasks WHERE " + _P_FENCE
+_P_ACCEPTED = (
+    "SELECT job_id FROM tasks WHERE id = :task AND attempt = :attempt "
+    "AND worker_id = :worker AND status = 'succeeded'"
+)
+_P_LOCK_JOB = "SELECT id FROM jobs WHERE id = :job"
+_P_COMPLETE = (
+    "UPDATE tasks SET status = 'succeeded', finished_at = :now, lease_until = NULL, "
+    "years_done = n_years, log_tail = :log, error = NULL, output_location = :location, "
+    "suspended_at = NULL "
+    "WHERE " + _P_FENCE
+)
+#: whether the job can be assembled: running, every year in a task, every task succeeded
+_P_JOB_READY = (
+    "SELECT status = 'running' AND next_index >= years_total AND NOT EXISTS "
+    "(SELECT 1 FROM tasks WHERE tasks.job_id = jobs.id AND tasks.status <> 'succeeded') "
+    "FROM jobs WHERE id = :job"
+)
+
+
+def refusal(task_id: int, attempt: int, worker_id: int, state: Any) -> DriverError:
+    """Why a report did not match a running attempt, from the task's (status, attempt,
+    worker id, job id), or None for a task that does not exist."""
+    if state is None:
+        return NotFound(f"no task {task_id}")
+    status, held_attempt, held_worker = state[0], state[1], state[2]
+    if held_attempt != attempt or held_worker != worker_id:
+        return Conflict(
+            f"task {task_id}: attempt {attempt} is stale (the task was given to another "
+            "attempt); this report is ignored"
+        )
+    return Conflict(f"task {task_id} is {status}: this report is ignored")
+
+
+def _refuse(tx: Tx, params: dict[str, Any]) -> NoReturn:
+    state = tx.one(_P_TASK_STATE, params)
+    raise refusal(params["task"], params["attempt"], params["worker"], state)
+
+
+def held_in(tx: Tx, task_id: int, worker_id: int, attempt: int) -> HeldTask:
+    """What the attempt holds; raises 409/404 unless it still holds the task."""
+    params = {"task": task_id, "attempt": attempt, "worker": worker_id}
+    held = tx.one(_P_HELD, params)
+    if held is None:
+        _refuse(tx, params)
+    started = None if held[3] is None else tx.sql.read_when(held[3])
+    return HeldTask(int(held[0]), list(tx.sql.read_json(held[1])), held[2], started)
+
+
+def accepted_in(tx: Tx, task_id: int, worker_id: int, attempt: int) -> int | None:
+    """The job id if this very attempt completed the task, else None."""
+    params = {"task": task_id, "attempt": attempt, "worker": worker_id}
+    row = tx.one(_P_ACCEPTED, params)
+    return None if row is None else int(row[0])
+
+
+def heartbeat_in(
+    tx: Tx,
+    task_id: int,
+    worker_id: int,
+    attempt: int,
+    years_done: int,
+    lease_seconds: float,
+    *,
+    suspended: bool = False,
+    status: PolicyStatus | None = None,
+) -> Beat:
+    """`suspended`: the attempt's solver is suspended by its worker's owner; `status`:
+    the owner-policy state the worker reports (None: it reports none, kept as it was)."""
+    now = tx.clock()
+    lease_until = now + timedelta(seconds=lease_seconds)
+    params: dict[str, Any] = {
+        "task": task_id,
+        "attempt": attempt,
+        "worker": worker_id,
+        "now": tx.sql.when(now),
+        "lease": tx.sql.when(lease_until),
+        "done": years_done,
+        "suspended": suspended,
+    }
+    if status is None:
+        tx.execute(_P_TOUCH, params)
+    else:
+        next_work = status.next_work_at
+        policy = {
+            "policy": status.state,
+            "policy_reason": status.reason,
+            "next_work": None if next_work is None else tx.sql.when(next_work),
+        }
+        tx.execute(_P_TOUCH_POLICY, params | policy)
+    if tx.execute(_P_HEARTBEAT, params).rowcount == 1:
+        return Beat(cancel=False, lease_until=lease_until)
+    state = tx.one(_P_TASK_STATE, params)
+    if state is not None and (state[0], state[1], state[2]) == ("cancelled", attempt, worker_id):
+        return Beat(cancel=True, lease_until=now)
+    raise refusal(task_id, attempt, worker_id, state)
+
+
+#: what a completion checks once the attempt is known to hold the task, before it is
+#: recorded (the output against the task's years; keeping the output): raising refuses
+Acceptance = Callable[[HeldTask], None]
+
+
+def complete_in(
+    tx: Tx,
+    task_id: int,
+    worker_id: int,
+    attempt: int,
+    log_tail: str,
+    output_location: str | None = None,
+    accept: Acceptance | None = None,
+) -> tuple[int, bool]:
+    """Record a finished attempt; returns (job id, whether the job is now ready to be
+    assembled: running, with every year done)."""
+    params: dict[str, Any] = {
+        "task": task_id,
+        "attempt": attempt,
+        "worker": worker_id,
+        "now": tx.sql.when(tx.clock()),
+        "log": log_tail,
+        "location": output_location,
+    }
+    tx.execute(_P_TOUCH_SUCCEEDED, params)
+    held = held_in(tx, task_id, worker_id, attempt)
+    if not tx.sql.sqlite:  # completions of one job in turn: one of them sees "ready"
+        tx.execute(tx.sql.for_update(_P_LOCK_JOB), {"job": held.job_id})
+    if accept is not None:
+        accept(held)
+    if tx.execute(_P_COMPLETE, params).rowcount != 1:
+        _refuse(tx, params)
+    ready = tx.one(_P_JOB_READY, {"job": held.job_id})
+    return held.job_id, bool(ready is not None and ready[0])
+
+
 _EXPIRED = (
     select(
         Task.id,
@@ -117,24 +227,16 @@ class ReportStore(FailureStore):
 
     def _refuse(self, conn: Connection, task_id: int, worker_id: int, attempt: int) -> NoReturn:
         """Raise the right error for a report that did not match a running attempt."""
-        task = conn.execute(_TASK_STATE, {"b_task": task_id}).one_or_none()
-        if task is None:
-            raise NotFound(f"no task {task_id}")
-        if task.attempt != attempt or task.worker_id != worker_id:
-            raise Conflict(
-                f"task {task_id}: attempt {attempt} is stale (the task was given to another "
-                "attempt); this report is ignored"
-            )
-        raise Conflict(f"task {task_id} is {task.status}: this report is ignored")
+        state = conn.execute(_TASK_STATE, {"b_task": task_id}).one_or_none()
+        raise refusal(task_id, attempt, worker_id, state)
 
-    def check_running(self, task_id: int, worker_id: int, attempt: int) -> int:
-        """Raise unless the attempt still holds the task; returns the task's job id."""
-        fence = {"b_task": task_id, "b_attempt": attempt, "b_worker": worker_id}
-        with self._read() as conn:
-            held = conn.execute(_HELD, fence).one_or_none()
-            if held is None:
-                self._refuse(conn, task_id, worker_id, attempt)
-            return int(held.job_id)
+    def check_running(self, task_id: int, worker_id: int, attempt: int) -> HeldTask:
+        """Raise unless the attempt still holds the task; returns what it holds."""
+        return self.writer.call(lambda tx: held_in(tx, task_id, worker_id, attempt))
+
+    def accepted_by(self, task_id: int, worker_id: int, attempt: int) -> int | None:
+        """The job id if this very attempt completed the task, else None."""
+        return self.writer.call(lambda tx: accepted_in(tx, task_id, worker_id, attempt))
 
     def heartbeat(
         self,
@@ -147,36 +249,18 @@ class ReportStore(FailureStore):
         suspended: bool = False,
         status: PolicyStatus | None = None,
     ) -> Beat:
-        now = self.clock()
-        lease_until = now + timedelta(seconds=lease_seconds)
-        params: dict[str, Any] = {
-            "b_task": task_id,
-            "b_attempt": attempt,
-            "b_worker": worker_id,
-            "b_now": now,
-            "b_lease": lease_until,
-            "b_done": years_done,
-            "b_suspended": suspended,
-        }
-        if status is not None:
-            params.update(
-                b_policy=status.state,
-                b_policy_reason=status.reason,
-                b_next_work=status.next_work_at,
+        return self.writer.call(
+            lambda tx: heartbeat_in(
+                tx,
+                task_id,
+                worker_id,
+                attempt,
+                years_done,
+                lease_seconds,
+                suspended=suspended,
+                status=status,
             )
-        with self._write() as conn:
-            conn.execute(_TOUCH if status is None else _TOUCH_POLICY, params)
-            if conn.execute(_HEARTBEAT, params).rowcount == 1:
-                return Beat(cancel=False, lease_until=lease_until)
-            task = conn.execute(_TASK_STATE, params).one_or_none()
-            if (
-                task is not None
-                and task.status == TaskStatus.CANCELLED.value
-                and task.attempt == attempt
-                and task.worker_id == worker_id
-            ):
-                return Beat(cancel=True, lease_until=now)
-            self._refuse(conn, task_id, worker_id, attempt)
+        )
 
     def complete_task(
         self,
@@ -185,33 +269,12 @@ class ReportStore(FailureStore):
         attempt: int,
         log_tail: str,
         output_location: str | None = None,
-        on_accepted: Callable[[int], None] | None = None,
     ) -> tuple[int, bool]:
         """Record a finished attempt; returns (job id, whether the job is now ready to be
-        assembled: running, with every year done).
-
-        `on_accepted(job id)` runs inside the transaction once the fence let this attempt
-        through, before the commit (it places the output's files: an exception undoes it)."""
-        params: dict[str, Any] = {
-            "b_task": task_id,
-            "b_attempt": attempt,
-            "b_worker": worker_id,
-            "b_now": self.clock(),
-            "b_log": log_tail,
-            "b_location": output_location,
-        }
-        with self._write() as conn:
-            conn.execute(_TOUCH_SUCCEEDED, params)
-            held = conn.execute(_HELD, params).one_or_none()
-            if held is None:
-                self._refuse(conn, task_id, worker_id, attempt)
-            job_id = int(held.job_id)
-            self._lock_job(conn, job_id)  # completions of one job in turn: one sees "ready"
-            if conn.execute(_COMPLETE, params).rowcount != 1:
-                self._refuse(conn, task_id, worker_id, attempt)
-            if on_accepted is not None:
-                on_accepted(job_id)
-            return job_id, self._job_ready(conn, job_id)
+        assembled: running, with every year done)."""
+        return self.writer.call(
+            lambda tx: complete_in(tx, task_id, worker_id, attempt, log_tail, output_location)
+        )
 
     def fail_task(
         self,
