@@ -31,7 +31,7 @@ from winjobs.driver.app import RunningDriver
 from winjobs.driver.settings import load_settings
 from winjobs.wire import JobDetail, JobStatus, JobSubmitFields, PilotInfo, PilotReport
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 SCREENSHOTS = PROJECT_ROOT / "tests" / "e2e" / "screenshots"
 CHROMIUM_ARGS = [

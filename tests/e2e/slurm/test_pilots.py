@@ -32,7 +32,7 @@ from tests.slurm_cluster import SPARE_PARTITION, SlurmCluster
 from winjobs.client import DriverClient
 from winjobs.wire import JobDetail, JobStatus, PilotInfo, TaskStatus
 
-pytestmark = [pytest.mark.slow, pytest.mark.slurm]
+pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 
 YEARS = 4
 

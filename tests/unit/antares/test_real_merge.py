@@ -30,7 +30,7 @@ from winjobs.errors import MergeError
 
 __all__ = ["real_solver", "study_variants"]
 
-pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
+pytestmark = [pytest.mark.shared_data, pytest.mark.slow, pytest.mark.xdist_group("real-solver")]
 
 #: Shared studies with no split run to compare, and why.
 NOT_COMPARED = {

@@ -42,7 +42,7 @@ from winjobs.antares.playlist import write_task_playlist
 
 __all__ = ["real_solver", "study_variants"]  # the fixtures this module uses
 
-pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
+pytestmark = [pytest.mark.shared_data, pytest.mark.slow, pytest.mark.xdist_group("real-solver")]
 
 NTC = "multiple-ntc-sc-builder"
 BC = "bc-rhs-scenario-simple-v870"
