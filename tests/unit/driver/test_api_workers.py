@@ -299,6 +299,28 @@ def test_openapi_documents_the_api(api: Api) -> None:
     assert api.http.get("/docs").status_code == 200
 
 
+def _refs(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _refs(value)]
+    return []
+
+
+def test_every_ref_of_the_openapi_document_resolves(api: Api) -> None:
+    """A `$ref` that points nowhere (`#/$defs/...` of an inline schema) stops ReDoc from
+    rendering the whole page."""
+    document = api.http.get("/openapi.json").json()
+    refs = sorted(set(_refs(document)))
+    assert refs
+    for ref in refs:
+        node = document
+        for part in ref.removeprefix("#/").split("/"):
+            assert isinstance(node, dict) and part in node, f"{ref} resolves to nothing"
+            node = node[part]
+
+
 def test_a_worker_running_two_tasks_is_listed_once(api: Api, tmp_path: Path) -> None:
     """It uploads one task while the next runs: one worker, busy, with both tasks, in the
     API, /metrics and the dashboard (an outer join listed it once per task)."""

@@ -137,12 +137,17 @@ WORKER_ID_PARAMETER = {
 
 
 def worker_body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI of an endpoint taking `model` as JSON and the worker id header."""
+    """OpenAPI of an endpoint taking `model` as JSON and the worker id header. The models
+    it refers to are pointed at the document's components (where the endpoints that take
+    them as ordinary bodies put them), not at `$defs` inside this schema: `#/$defs/...`
+    would resolve against the document's root, and ReDoc stops rendering on such a ref."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
     return {
         "parameters": [WORKER_ID_PARAMETER],
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
+            "content": {"application/json": {"schema": schema}},
         },
     }
 
