@@ -287,7 +287,6 @@ class ReportStore(FailureStore):
             counted=False,
         )
 
-
     def _lock_job(self, conn: Connection, job_id: int) -> None:
         if not self._sqlite:
             conn.execute(_LOCK_JOB.with_for_update(), {"b_job": job_id})
