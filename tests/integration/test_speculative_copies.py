@@ -1,7 +1,8 @@
 """Speculative copies on loopback: the real driver, `winjobs worker` processes and the
 stand-in solver. A worker 1200 times slower than the other holds half the job's years;
-once the other worker has done the rest it is idle and copies the slow task, the copy wins, the slow worker is told to stop, and the output
-has each year once and equals a single-machine run."""
+once the other worker has done the rest it is idle and copies the slow task; the copy
+wins, the slow worker is told to stop, and the output has each year once and equals a
+single-machine run."""
 
 from __future__ import annotations
 

@@ -153,7 +153,7 @@ def test_the_originals_failure_promotes_its_copy(store: Store, clock: FakeClock)
 
 
 def test_the_originals_expired_lease_promotes_its_copy(store: Store, clock: FakeClock) -> None:
-    job_id, slow, copy, ids = copied(store, clock)
+    _, slow, copy, ids = copied(store, clock)
     clock.advance(50)
     store.heartbeat(copy.task_id, ids["w1"], copy.attempt, 0, 60)
     clock.advance(20)  # the original's lease (claimed at 0, 60 s) ran out; the copy's not
