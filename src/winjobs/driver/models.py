@@ -2,9 +2,9 @@
 
 Four working tables (jobs, tasks, workers, and `task_failures`: each task's failed
 attempts), `task_copies` (speculative copies of slow tasks), `notifications` (the outbox
-of job-end messages), `job_archive` (what `winjobs clean data` removed) and `pool_samples` (the pool's recent load, for the
-utilisation chart). A job's years are cut into tasks lazily, as workers claim:
-`jobs.next_index` says how many of `jobs.years`
+of job-end messages), `job_archive` (what `winjobs clean data` removed) and
+`pool_samples` (the pool's recent load, for the utilisation chart). A job's years are
+cut into tasks lazily, as workers claim: `jobs.next_index` says how many of `jobs.years`
 (ascending) already belong to a task; the rest are "unassigned". A task keeps its years
 for life: a failed or lost attempt re-queues the same years, so `failures` counts
 failures *of the same years* (the max_attempts rule; `failure_policy` says which count).
