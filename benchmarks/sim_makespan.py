@@ -498,42 +498,23 @@ def _report(
 BENCH_OVERHEADS = Overheads(
     0.05, 0.033, jitter=0.2, heartbeat_s=0.07, start_spread_s=0.01, year_noise=0.005
 )
+
+
+def _case(name: str, cores: tuple[int, ...], times: list[float], *slow: float) -> Scenario:
+    return Scenario(name, cores, tuple(times), BENCH_OVERHEADS, slow)
+
+
 #: the makespan benchmark's cases (96 years), and machines slower or busier than others
 COPY_CASES: dict[str, Scenario] = {
-    "uneven workers": Scenario(
-        "uneven workers", (8, 4, 2, 2), tuple(even_years(96)), BENCH_OVERHEADS
-    ),
-    "uneven years": Scenario(
-        "uneven years", (4, 4, 4, 4), tuple(bench_uneven_years(96)), BENCH_OVERHEADS
-    ),
-    "one worker 10x slower (busy)": Scenario(
-        "one worker 10x slower (busy)",
-        (4, 4, 4, 4),
-        tuple(even_years(96)),
-        BENCH_OVERHEADS,
-        (1.0, 1.0, 1.0, 10.0),
-    ),
-    "one worker 3x slower": Scenario(
-        "one worker 3x slower",
-        (4, 4, 4, 4),
-        tuple(even_years(96)),
-        BENCH_OVERHEADS,
-        (1.0, 1.0, 1.0, 3.0),
-    ),
-    "one worker 2x slower": Scenario(
-        "one worker 2x slower",
-        (4, 4, 4, 4),
-        tuple(even_years(96)),
-        BENCH_OVERHEADS,
-        (1.0, 1.0, 1.0, 2.0),
-    ),
-    "uneven workers, the 8-core 1.5x slower": Scenario(
-        "uneven workers, the 8-core 1.5x slower",
-        (8, 4, 2, 2),
-        tuple(even_years(96)),
-        BENCH_OVERHEADS,
-        (1.5, 1.0, 1.0, 1.0),
-    ),
+    case.name: case
+    for case in (
+        _case("uneven workers", (8, 4, 2, 2), even_years(96)),
+        _case("uneven years", (4, 4, 4, 4), bench_uneven_years(96)),
+        _case("one worker 10x slower (busy)", (4, 4, 4, 4), even_years(96), 1, 1, 1, 10),
+        _case("one worker 3x slower", (4, 4, 4, 4), even_years(96), 1, 1, 1, 3),
+        _case("one worker 2x slower", (4, 4, 4, 4), even_years(96), 1, 1, 1, 2),
+        _case("uneven workers, the 8-core 1.5x slower", (8, 4, 2, 2), even_years(96), 1.5, 1, 1, 1),
+    )
 }
 
 

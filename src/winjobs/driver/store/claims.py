@@ -204,7 +204,7 @@ def claim_in(
             if taken_over is not None or policy.speculation is None:
                 return taken_over
             claimer = speculation.Claimer(worker_id, free_cores, versions)
-            return copy_in(tx, params, facts, claimer, policy.speculation, now, lease_until)
+            return _copy(tx, params, facts, claimer, policy.speculation, now, lease_until)
         params |= {"job": decision.job_id, "solver": decision.solver_version}
         if decision.requeued_task:
             taken = _take_queued(tx, params)
@@ -340,6 +340,37 @@ def _take_over(
     name = params["worker_name"]
     claimed = _claimed(decision, task.task_id, int(taken[0]), years, job, name, lease_until)
     return replace(claimed, taken_from=task.worker, suspended_since=task.suspended_since)
+
+
+def _copy(
+    tx: Tx,
+    params: dict[str, Any],
+    facts: list[scheduler.JobFacts],
+    claimer: speculation.Claimer,
+    rule: speculation.SpeculationRule,
+    now: datetime,
+    lease_until: datetime,
+) -> Claimed | None:
+    """A worker with nothing else to do runs a speculative copy of a slow task, if the
+    rule picks one (docs/driver.md, "Speculative copies")."""
+    started = copy_in(tx, params, facts, claimer, rule, now)
+    if started is None:
+        return None
+    choice = started.choice
+    decision = scheduler.Decision(choice.job_id, choice.solver_version, requeued_task=True)
+    name = params["worker_name"]
+    claimed = _claimed(
+        decision,
+        choice.task.task_id,
+        started.attempt,
+        started.years,
+        started.job,
+        name,
+        lease_until,
+    )
+    return replace(
+        claimed, copy_of=choice.task.attempt, copy_of_worker=started.job[6], behind=choice.behind
+    )
 
 
 _Taken = tuple[int, int, list[int], Any]

@@ -15,10 +15,10 @@ Plain statements on the writer's cursor (`writer.Tx`), like the claim and the re
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from winjobs.driver import scheduler, speculation
-from winjobs.driver.store.records import Claimed, HeldTask
+from winjobs.driver.store.records import HeldTask
 from winjobs.driver.store.writer import Tx
 
 #: the claiming worker failed this task and must leave it to others (`claims`' twin)
@@ -100,6 +100,17 @@ _LOST = (
 )
 
 
+class Started(NamedTuple):
+    """A copy just started: the rule's choice, the copy's attempt, the task's years and
+    the job's assignment row (`claims._ASSIGNMENT`'s columns, then the years and the
+    original's worker)."""
+
+    choice: speculation.Copy
+    attempt: int
+    years: list[int]
+    job: Any
+
+
 def copy_in(
     tx: Tx,
     params: dict[str, Any],
@@ -107,8 +118,7 @@ def copy_in(
     claimer: speculation.Claimer,
     rule: speculation.SpeculationRule,
     now: datetime,
-    lease_until: datetime,
-) -> Claimed | None:
+) -> Started | None:
     """A claim that found no other work: a copy of the task `speculation.pick_copy`
     chooses, if any. Reads only the jobs that have nothing left to hand out."""
     tails = [
@@ -127,23 +137,7 @@ def copy_in(
     if inserted is None:
         return None  # the original ended, or another claim copied it meanwhile
     job = tx.one(_ASSIGNMENT, params)
-    return Claimed(
-        task_id=choice.task.task_id,
-        job_id=choice.job_id,
-        attempt=int(inserted[0]),
-        years=list(tx.sql.read_json(job[5])),
-        antares_version=job[0],
-        solver_version=choice.solver_version,
-        study_sha256=job[1],
-        study_size=job[2],
-        study_name=job[3],
-        time_limit_s=job[4],
-        worker_name=params["worker_name"],
-        lease_until=lease_until,
-        copy_of=choice.task.attempt,
-        copy_of_worker=job[6],
-        behind=choice.behind,
-    )
+    return Started(choice, int(inserted[0]), list(tx.sql.read_json(job[5])), job)
 
 
 def _tail(

@@ -167,15 +167,8 @@ class FailureStore(StoreBase):
         ).one_or_none()
         if copy is None:
             return None
-        still_held = update(Task).where(
-            Task.id == failed.task_id,
-            Task.attempt == failed.attempt,
-            Task.status == TaskStatus.RUNNING.value,
-        )
-        if expired_before is not None:  # a heartbeat may have renewed it meanwhile
-            still_held = still_held.where(Task.lease_until < expired_before)
         changed = conn.execute(
-            still_held.values(
+            _still_held(failed, expired_before).values(
                 attempt=copy.attempt,
                 worker_id=copy.worker_id,
                 worker_name=copy.worker_name,
@@ -235,15 +228,8 @@ class FailureStore(StoreBase):
     ) -> bool:
         """The fenced change of the task: queued again, or failed; False if it moved on."""
         status = TaskStatus.FAILED if fail else TaskStatus.QUEUED
-        still_held = update(Task).where(
-            Task.id == failed.task_id,
-            Task.attempt == failed.attempt,
-            Task.status == TaskStatus.RUNNING.value,
-        )
-        if expired_before is not None:  # a heartbeat may have renewed it meanwhile
-            still_held = still_held.where(Task.lease_until < expired_before)
         changed = conn.execute(
-            still_held.values(
+            _still_held(failed, expired_before).values(
                 status=status.value,
                 failures=failures,
                 lease_until=None,
@@ -380,6 +366,19 @@ class FailureStore(StoreBase):
                 raise Conflict(f"worker {name} is not held")
             conn.execute(update(Worker).where(Worker.id == row.id).values(**NOT_HELD))
             return str(row.held_reason or "")
+
+
+def _still_held(failed: FailedAttempt, expired_before: datetime | None) -> Any:
+    """The fenced UPDATE of the task the failed attempt still holds (and, for a lease
+    expiry, whose lease no heartbeat renewed meanwhile)."""
+    still_held = update(Task).where(
+        Task.id == failed.task_id,
+        Task.attempt == failed.attempt,
+        Task.status == TaskStatus.RUNNING.value,
+    )
+    if expired_before is not None:
+        still_held = still_held.where(Task.lease_until < expired_before)
+    return still_held
 
 
 def _job_reason(
