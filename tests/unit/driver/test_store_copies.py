@@ -206,3 +206,14 @@ def test_a_cancelled_job_cancels_its_copies(store: Store, clock: FakeClock) -> N
     assert store.heartbeat(copy.task_id, ids["w1"], copy.attempt, 0, 60).cancel is True
     with pytest.raises(Conflict):
         store.complete_task(copy.task_id, ids["w1"], copy.attempt, "")
+
+
+def test_a_copied_task_is_not_taken_over_when_suspended(store: Store, clock: FakeClock) -> None:
+    """A suspended task goes to an idle worker (`pick_stalled`), but not once it has a
+    copy: the copy is its remedy already, and a take-over would reuse its attempt."""
+    _, slow, _, ids = copied(store, clock)
+    store.heartbeat(slow.task_id, ids["w3"], slow.attempt, 0, 60, suspended=True)
+    clock.advance(30)
+    takes_over = replace(COPIES, reassign_suspended_after_s=10)
+    assert claim(store, ids["w2"], takes_over) is None
+    assert store.get_task(slow.task_id).worker_name == "w3"
