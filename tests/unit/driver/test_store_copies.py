@@ -217,3 +217,13 @@ def test_a_copied_task_is_not_taken_over_when_suspended(store: Store, clock: Fak
     takes_over = replace(COPIES, reassign_suspended_after_s=10)
     assert claim(store, ids["w2"], takes_over) is None
     assert store.get_task(slow.task_id).worker_name == "w3"
+
+
+def test_a_restarted_driver_gives_copies_a_fresh_lease(store: Store, clock: FakeClock) -> None:
+    job_id, _, copy, ids = copied(store, clock)
+    clock.advance(55)  # the driver was down: the copy's lease (claimed at 16 s) ends at 76 s
+    store.extend_running_leases(60)
+    clock.advance(30)
+    assert store.requeue_expired(RULES) == []
+    assert only_copy(store, job_id).status == "running"
+    assert store.heartbeat(copy.task_id, ids["w1"], copy.attempt, 0, 60).cancel is False
