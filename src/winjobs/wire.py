@@ -98,6 +98,15 @@ class CopyStatus(StrEnum):
     CANCELLED = "cancelled"  #: its job ended
 
 
+#: what people are told of a copy in these states (the others: the state and the reason)
+_COPY_TOLD = {
+    CopyStatus.RUNNING: "runs beside it: the first to finish wins",
+    CopyStatus.WON: "finished first: its output is the task's",
+    CopyStatus.LOST: "was cancelled: the original finished first",
+    CopyStatus.PROMOTED: "went on as the task's attempt: the original failed",
+}
+
+
 class Role(StrEnum):
     USER = "user"  #: submits jobs, sees all jobs, changes only their own
     ADMIN = "admin"  #: changes any job, sees everything
@@ -373,14 +382,9 @@ class TaskCopyInfo(_Response):
         copy = f"attempt {self.attempt} on {self.worker}, a copy of attempt {self.of_attempt}"
         if self.of_worker:
             copy += f" on {self.of_worker}"
-        if self.status is CopyStatus.RUNNING:
-            return f"{copy}, runs beside it: the first to finish wins"
-        if self.status is CopyStatus.WON:
-            return f"{copy}, finished first: its output is the task's"
-        if self.status is CopyStatus.LOST:
-            return f"{copy}, was cancelled: the original finished first"
-        if self.status is CopyStatus.PROMOTED:
-            return f"{copy}, went on as the task's attempt: the original failed"
+        told = _COPY_TOLD.get(self.status)
+        if told is not None:
+            return f"{copy}, {told}"
         return f"{copy}, {self.status.value}" + (f": {self.reason}" if self.reason else "")
 
 
