@@ -259,6 +259,21 @@ class Worker:
         found: psutil.Process = wait_until(find, timeout, f"{self.name}'s solver")
         return found
 
+    def recorded_solver(self, timeout: float = 30.0) -> psutil.Process:
+        """The running solver once the worker has also written it down (`solver.pid` in the
+        task's folder, what a restarted worker kills): a kill -9 between the solver's start
+        and that record leaves an orphan nobody knows of, a window a loaded machine widens."""
+        solver = self.running_solver(timeout)
+
+        def recorded() -> bool:
+            return any(
+                path.read_text(encoding="ascii").split()[:1] == [str(solver.pid)]
+                for path in self.data_dir.rglob("solver.pid")
+            )
+
+        wait_until(recorded, timeout, f"{self.name}'s record of its solver")
+        return solver
+
     def kill9(self) -> None:
         assert self.process is not None
         self.process.kill()

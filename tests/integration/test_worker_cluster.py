@@ -142,7 +142,7 @@ def test_a_killed_worker_s_years_run_elsewhere(
         _registered(client, 1)
         job_id = submit(client, make_study(tmp_path, 8), tmp_path)
         task_id = _running_task(client, job_id, "doomed")
-        orphan = doomed.running_solver()
+        orphan = doomed.recorded_solver()
         leftovers.append(orphan)
         doomed.kill9()
         _start(workers, driver, "rescuer", solver, env={SECONDS: "0.05"})
