@@ -165,7 +165,8 @@ class WaitCode(StrEnum):
     WORKERS_AWAY = "workers_away"
     #: the worker that could run it gave it back for lack of disk
     DISK_REFUSED = "disk_refused"
-    #: jobs ahead of it in the order (priority, then first come) get the workers first
+    #: jobs ahead of it in the order (effective priority, fair share, then first come)
+    #: get the workers first
     JOBS_AHEAD = "jobs_ahead"
     #: every worker that could run it is busy
     WORKERS_BUSY = "workers_busy"
@@ -393,6 +394,9 @@ class JobSummary(_Response):
     held: bool = False
     held_by: str | None = None  #: who held it
     held_reason: str | None = None
+    #: the priority it competes with now: `priority` raised by aging while it waits
+    #: (docs/driver.md, "Fair share and aging"); None once it has ended
+    effective_priority: int | None = None
 
 
 class NotificationInfo(_Response):

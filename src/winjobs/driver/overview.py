@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from winjobs.driver import estimates, waiting
+from winjobs.driver import estimates, fairshare, waiting
 from winjobs.driver.estimates import JobTiming
 from winjobs.driver.pool import PoolService
 from winjobs.driver.settings import DriverSettings
@@ -95,7 +95,15 @@ class Overview:
                     busy_until=busy_until,
                 )
             )
-        queue = waiting.QueueFacts(jobs=rows.jobs, tasks=rows.tasks, workers=pool, now=now)
+        rules, moment = fairshare.order_rules(self.settings), now.timestamp()
+        queue = waiting.QueueFacts(
+            jobs=rows.jobs,
+            tasks=rows.tasks,
+            workers=pool,
+            now=now,
+            order=fairshare.ranking(rows.usage, moment, rules),
+            effective=lambda job: fairshare.effective_priority(job, moment, rules),
+        )
         return Snapshot(rows, infos, queue, per_batch)
 
     # ------------------------------------------------------------------ jobs as read
@@ -135,8 +143,10 @@ class Overview:
         if job.status is JobStatus.QUEUED or job.tasks_running == 0:
             reason = waiting.explain_job(snap.queue, job.id)
         eta = estimates.job_eta(self._timing(job, snap), snap.queue.now)
+        facts = snap.queue.job(job.id)
         return job.model_copy(
             update={
+                "effective_priority": None if facts is None else snap.queue.effective(facts),
                 "waiting": reason,
                 "eta_seconds": eta.seconds if eta is not None else None,
                 "eta_basis": eta.basis.value if eta is not None else None,
