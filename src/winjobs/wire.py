@@ -619,6 +619,28 @@ class WorkerAction(_Request):
 # --------------------------------------------------------------------------- the pool
 
 
+class UserShare(_Response):
+    """One user's share of the pool, as fair share weighs it (`GET /status/shares`)."""
+
+    user: str
+    weight: float  #: set by the admins (`fair_share_weights`); 1 when not set
+    core_hours: float  #: recent usage: core-hours, decayed with the half-life
+    running_cores: int  #: cores the user's running tasks hold now
+    used: float  #: fraction of all users' recent usage (0..1)
+    entitled: float  #: fraction of the listed users' weights (0..1)
+
+
+class Shares(_Response):
+    """How the queue is ordered and each user's share (`GET /status/shares`): the
+    users with recent usage and every user token, least served (per weight) first."""
+
+    scheduling: str  #: `fair_share` or `strict`
+    half_life_hours: float
+    aging_points_per_hour: float
+    aging_max_points: int
+    users: list[UserShare]
+
+
 class PoolStatus(_Response):
     """The pool at a glance (`GET /status`, `winjobs status`): read when asked."""
 

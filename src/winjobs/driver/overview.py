@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -28,7 +28,10 @@ from winjobs.wire import (
     LoadHistory,
     LoadPoint,
     PoolStatus,
+    Role,
+    Shares,
     TaskStatus,
+    UserShare,
     WaitCode,
     WorkerInfo,
     WorkerState,
@@ -202,6 +205,19 @@ class Overview:
             years_left=left,
             years_per_hour=round(per_hour, 2),
             drain_seconds=estimates.drain_seconds(left, per_hour),
+        )
+
+    def shares(self) -> Shares:
+        """The users' shares of the pool: every user token and whoever has a usage."""
+        rules, now = fairshare.order_rules(self.settings), self.store.clock().timestamp()
+        users = [t.name for t in self.settings.tokens if t.role is Role.USER]
+        lines = fairshare.shares(self.store.user_usage(), users, now, rules)
+        return Shares(
+            scheduling=rules.scheduling.value,
+            half_life_hours=self.settings.fair_share_half_life_h,
+            aging_points_per_hour=rules.aging_per_hour,
+            aging_max_points=rules.aging_max,
+            users=[UserShare(**asdict(line)) for line in lines],
         )
 
     def load_sample(self) -> LoadPoint:

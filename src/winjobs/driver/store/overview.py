@@ -95,6 +95,11 @@ class OverviewStore(ClaimStore):
             usage = usage_of(conn)
         return QueueRows(jobs, tasks, running, finished, usage)
 
+    def user_usage(self) -> dict[str, Usage]:
+        """Each user's usage as fair share keeps it (`GET /status/shares`)."""
+        with self._read() as conn:
+            return usage_of(conn)
+
     def _queued_tasks(self, conn: Connection) -> list[QueuedTask]:
         rows = conn.execute(
             select(Task.id, Task.job_id, Task.n_years, Task.worker_name, Task.error)
