@@ -104,7 +104,7 @@ class Overview:
             tasks=rows.tasks,
             workers=pool,
             now=now,
-            order=fairshare.ranking(rows.usage, moment, rules),
+            order=fairshare.ranking(rows.usage, moment, rules, rows.jobs),
             effective=lambda job: fairshare.effective_priority(job, moment, rules),
         )
         return Snapshot(rows, infos, queue, per_batch)

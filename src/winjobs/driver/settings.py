@@ -139,9 +139,10 @@ class DriverSettings(LayeredSettings):
     #: share of a user of weight 1, which every user not listed has
     fair_share_weights: dict[str, float] = Field(default_factory=dict)
     #: aging: a queued job's priority rises by this many points per hour since it was
-    #: submitted, by at most `aging_max_points` (0 and 0: no aging)
+    #: submitted, by at most `aging_max_points` (0: no aging), and the job competes at
+    #: the highest priority of the queue it reaches (`fairshare`)
     aging_points_per_hour: float = Field(1.0, ge=0, le=100)
-    aging_max_points: int = Field(20, ge=0, le=99)
+    aging_max_points: int = Field(50, ge=0, le=99)
     #: upper bound of a claim's long-poll, whatever the worker asks for
     claim_max_wait_s: float = Field(30.0, ge=0, le=60)
     #: a worker not heard from for this long is offline (and not counted when sizing chunks)

@@ -14,6 +14,7 @@ from winjobs.driver.fairshare import (
     OrderRules,
     Usage,
     aged_priority,
+    level,
     ranking,
     settled,
     shares,
@@ -107,27 +108,42 @@ def test_aged_priority(priority: int, waited_h: float, rules: OrderRules, expect
          {"ann": Usage(100 * HOUR, 0, NOW - 10 * DAY), "bob": busy(1)}, FAIR, 1),
         # priority comes first: fair share orders jobs of one (effective) priority only
         ([job(1, "ann", priority=60), job(2, "bob")], {"ann": busy(100)}, FAIR, 1),
-        # aging: bob's priority-50 job waited 6 h (+10, capped): level with ann's fresh 60,
-        # and bob used less
+        # aging lifts a job to a higher level: bob's priority-50 job waited 6 h (+10,
+        # capped) and reaches ann's 60, where bob used less
         ([job(1, "ann", priority=60), job(2, "bob", waited_h=6)], {"ann": busy(100)}, AGING, 2),
-        # aged to 59 only: ann's 60 still goes first
+        # aged to 59 only: it stays at 50, ann's 60 goes first
         ([job(1, "ann", priority=60), job(2, "bob", waited_h=4.5)], {}, AGING, 1),
-        # aging in strict mode too: an old low-priority job overtakes a fresh higher one
-        ([job(1, "ann", priority=55), job(2, "bob", priority=50, waited_h=3)], {},
-         OrderRules(scheduling=Scheduling.STRICT, aging_per_hour=2.0, aging_max=10), 2),
+        # but aging does not reorder a level: ann's job waited 5 h (60 with aging), there is
+        # no level above 50, and bob used less
+        ([job(1, "ann", waited_h=5), job(2, "bob")], {"ann": busy(1)}, AGING, 2),
+        # strictly ordered, aging lifts too: bob's older job reaches 55 and comes first
+        ([job(1, "bob", priority=50, waited_h=3), job(2, "ann", priority=55)], {},
+         OrderRules(scheduling=Scheduling.STRICT, aging_per_hour=2.0, aging_max=10), 1),
+        ([job(1, "bob", priority=50, waited_h=3), job(2, "ann", priority=55)], {}, STRICT, 2),
     ],
 )  # fmt: skip
 def test_pick_in_the_order_of_fair_share_and_aging(
     jobs: list[JobFacts], usage: dict[str, Usage], rules: OrderRules, first: int
 ) -> None:
-    decision = pick(jobs, ["8.8"], ranking(usage, NOW, rules))
+    decision = pick(jobs, ["8.8"], ranking(usage, NOW, rules, jobs))
     assert decision == Decision(first, "8.8", requeued_task=False)
 
 
 def test_a_job_nobody_can_run_is_passed_over_whatever_its_share() -> None:
     jobs = [job(1, "bob")._replace(antares_version="9.2"), job(2, "ann")]
-    decision = pick(jobs, ["8.8"], ranking({"ann": busy(100)}, NOW, FAIR))
+    decision = pick(jobs, ["8.8"], ranking({"ann": busy(100)}, NOW, FAIR, jobs))
     assert decision == Decision(2, "8.8", requeued_task=False)
+
+
+@pytest.mark.parametrize(
+    ("effective", "levels", "expected"),
+    [(59, [20, 50, 60], 50), (60, [20, 50, 60], 60), (99, [20, 50, 60], 60), (10, [20], 10),
+     (10, [], 10)],
+)  # fmt: skip
+def test_level_is_the_highest_priority_reached(
+    effective: int, levels: list[int], expected: int
+) -> None:
+    assert level(effective, levels) == expected
 
 
 def test_shares_lists_users_least_served_first() -> None:

@@ -61,7 +61,7 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     assert settings.chunk_policy is ChunkPolicy.BALANCED
     assert settings.heartbeat_every_s == 15.0
     assert settings.scheduling is Scheduling.FAIR_SHARE
-    assert (settings.aging_points_per_hour, settings.aging_max_points) == (1.0, 20)
+    assert (settings.aging_points_per_hour, settings.aging_max_points) == (1.0, 50)
 
 
 def test_environment_beats_the_file_and_flags_beat_both(

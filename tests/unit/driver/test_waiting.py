@@ -66,7 +66,7 @@ def facts(
         tasks=tasks or [],
         workers=workers,
         now=NOW,
-        order=ranking(usage or {}, now, rules),
+        order=ranking(usage or {}, now, rules, jobs),
         effective=lambda job: effective_priority(job, now, rules),
     )
 
@@ -152,9 +152,9 @@ CASES = [
      facts([of(job(1), "alice"), of(job(2), "bob")], [worker(1, BUSY)], usage=ALICE_USED,
            rules=STRICT),
      2, WaitCode.JOBS_AHEAD, "1 job ahead", ["#1 (priority 50)"]),
-    ("aging: a job that waited 3 h is ahead of a fresh one of higher priority",
+    ("aging: a job that waited 3 h reaches a higher level, where its user used less",
      facts([of(job(1, priority=55), "alice"), of(job(2), "bob", waited_h=3)], [worker(1, BUSY)],
-           rules=AGING),
+           usage=ALICE_USED, rules=AGING),
      1, WaitCode.JOBS_AHEAD, "1 job ahead", ["#2 (priority 50, 56 with aging)"]),
     ("a worker that failed one task still cuts new years",
      facts([job(1, queued=1, unassigned=4)], [worker(1)],

@@ -198,7 +198,8 @@ def claim_in(
     lease_until = now + timedelta(seconds=policy.lease_seconds)
     params |= {"worker_name": name, "lease": tx.sql.when(lease_until)}
     for _ in range(3):  # a lost race (PostgreSQL only) re-reads the facts
-        decision = scheduler.pick(_job_facts(tx, worker_id), versions, _order(tx, policy, now))
+        facts = _job_facts(tx, worker_id)
+        decision = scheduler.pick(facts, versions, _order(tx, policy, now, facts))
         if decision is None:
             return _take_over(tx, params, versions, now, lease_until, policy)
         params |= {"job": decision.job_id, "solver": decision.solver_version}
@@ -213,14 +214,16 @@ def claim_in(
     return None
 
 
-def _order(tx: Tx, policy: ClaimPolicy, now: datetime) -> scheduler.Order:
+def _order(
+    tx: Tx, policy: ClaimPolicy, now: datetime, jobs: list[scheduler.JobFacts]
+) -> scheduler.Order:
     """The queue's order now: the users' usage is read only for fair share (one short
     row per user)."""
     rules = policy.order
     fair = rules.scheduling is Scheduling.FAIR_SHARE
     if not fair and rules.aging_per_hour <= 0:
         return scheduler.job_order
-    return fairshare.ranking(usage_in(tx) if fair else {}, now.timestamp(), rules)
+    return fairshare.ranking(usage_in(tx) if fair else {}, now.timestamp(), rules, jobs)
 
 
 def _claimed(

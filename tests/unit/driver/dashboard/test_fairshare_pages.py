@@ -30,7 +30,7 @@ def test_the_workers_page_shows_each_user_s_share(dash: Dash) -> None:
     dash.api.clock.advance(3600)
     html = dash.browser("ops").get("/workers").text
     assert "Fair share: at one priority, the user with the least recent usage" in html
-    assert "Waiting jobs gain 1.0 priority point per hour, at most 20." in html
+    assert "Waiting jobs gain 1.0 priority point per hour, at most 50." in html
     # bob (nothing used) is served next; alice has used 2 cores for an hour
     assert share_rows(html) == [
         ["bob", "1", "0.0", "0", "0 %", "50 %"],
