@@ -37,7 +37,7 @@ from winjobs.driver.settings import ChunkPolicy, Scheduling
 from winjobs.driver.store.base import StoreBase
 from winjobs.driver.store.records import NO_POLICY, Claimed, ClaimPolicy, PolicyStatus
 from winjobs.driver.store.sql import Sql
-from winjobs.driver.store.usage import settle_in, usage_in
+from winjobs.driver.store.usage import charge_in, settle_in, usage_in
 from winjobs.driver.store.writer import Tx
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ def claim_in(
             taken = _cut(tx, params, now, free_cores, policy)
         if taken is not None:
             task_id, attempt, years, job = taken
-            settle_in(tx, decision.job_id, policy.order.half_life_s)
+            charge_in(tx, decision.job_id, worker_id, True, policy.order.half_life_s)
             return _claimed(decision, task_id, attempt, years, job, name, lease_until)
     return None
 

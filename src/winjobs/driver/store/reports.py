@@ -27,7 +27,7 @@ from winjobs.driver.store.records import (
     PolicyStatus,
     TaskEvent,
 )
-from winjobs.driver.store.usage import settle_in
+from winjobs.driver.store.usage import charge_in
 from winjobs.driver.store.writer import Tx
 from winjobs.wire import FailureKind, TaskStatus
 
@@ -204,7 +204,7 @@ def complete_in(
         accept(held)
     if tx.execute(_P_COMPLETE, params).rowcount != 1:
         _refuse(tx, params)
-    settle_in(tx, held.job_id, half_life_s)
+    charge_in(tx, held.job_id, worker_id, False, half_life_s)
     ready = tx.one(_P_JOB_READY, {"job": held.job_id})
     return held.job_id, bool(ready is not None and ready[0])
 

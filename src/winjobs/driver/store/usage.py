@@ -1,15 +1,17 @@
 """Each user's usage of the pool, kept up to date for fair share (`fairshare.Usage`).
 
-`settle` runs in the transaction that starts or ends one of a user's tasks (a claim, a
-completion, a failure or release, a lost lease, a cancelled or failed job): it brings
-the user's row to now (`fairshare.settled`) and counts again the cores their running
-tasks hold. Two statements, whatever the history: the claim then reads one short row per
-user (`read_usage`), and the order is exact at any moment in between.
+It is written in the transaction that starts or ends one of a user's tasks, which
+brings the user's row to now (`fairshare.settled`) with the cores their running tasks
+hold from then on: the claim then reads one short row per user (`read_usage`), and the
+order is exact at any moment in between.
 
-The cores are counted again rather than added and subtracted: a transition this module
-is not told about (none is known) would make the count wrong only until the user's next
-task starts or ends. On PostgreSQL two transactions of one user may settle at once; the
-later one's count wins, and it is exact again at the user's next transition.
+On the hot path (a claim, a completion) `charge_in` adds or takes away the worker's
+cores: two one-row statements, whatever the history and the number of running tasks.
+The rarer endings (a failure or release, a lost lease, a cancelled or failed job, a
+task taken over) `settle` by counting the cores of the user's running tasks again, which
+also mends any drift of the running count (a worker registered again with other cores
+while its task ran). On PostgreSQL two transactions of one user may write at once; the
+later one wins, and the count is exact again at the user's next settle.
 """
 
 from __future__ import annotations
@@ -41,8 +43,27 @@ _STORE = (
     "as_of = excluded.as_of"
 )
 _READ = "SELECT user_name, core_seconds, running_cores, as_of FROM user_usage"
+#: the user's row and the cores of the worker that starts or ends one of their tasks
+_CHARGE_FACTS = (
+    "SELECT jobs.submitter, (SELECT cores FROM workers WHERE workers.id = :worker), "
+    "user_usage.core_seconds, user_usage.running_cores, user_usage.as_of "
+    "FROM jobs LEFT JOIN user_usage ON user_usage.user_name = jobs.submitter "
+    "WHERE jobs.id = :job"
+)
 
 Run = Callable[[str, dict[str, Any]], Any]
+
+
+def charge_in(tx: Tx, job_id: int, worker_id: int, started: bool, half_life_s: float) -> None:
+    """A task of the job started (`started`) or ended on this worker: its cores are the
+    user's from now on, or no longer."""
+    row = tx.one(_CHARGE_FACTS, {"job": job_id, "worker": worker_id})
+    if row is None:
+        return
+    user, cores, *kept = row
+    before = _usage(*kept)
+    delta = int(cores or 0) * (1 if started else -1)
+    _store(tx.execute, user, before, max(0, before.running_cores + delta), tx.clock(), half_life_s)
 
 
 def settle_in(tx: Tx, job_id: int, half_life_s: float) -> None:
@@ -62,12 +83,26 @@ def _settle(run: Run, job_id: int, now: datetime, half_life_s: float) -> None:
     row = run(_SETTLE_FACTS, {"job": job_id}).fetchone()
     if row is None:
         return
-    user, cores, used, had_cores, as_of = row
-    before = fairshare.NO_USAGE
-    if as_of is not None:
-        before = fairshare.Usage(float(used), int(had_cores), float(as_of))
-    moment = now.timestamp()
-    after = fairshare.settled(before, int(cores), moment, half_life_s)
+    user, cores, *kept = row
+    _store(run, user, _usage(*kept), int(cores), now, half_life_s)
+
+
+def _usage(used: Any, cores: Any, as_of: Any) -> fairshare.Usage:
+    """A user's row as read (all None: the user has none yet)."""
+    if as_of is None:
+        return fairshare.NO_USAGE
+    return fairshare.Usage(float(used), int(cores), float(as_of))
+
+
+def _store(
+    run: Run,
+    user: str,
+    before: fairshare.Usage,
+    cores: int,
+    now: datetime,
+    half_life_s: float,
+) -> None:
+    after = fairshare.settled(before, cores, now.timestamp(), half_life_s)
     params = {"user": user, "used": after.core_seconds, "cores": after.running_cores}
     run(_STORE, params | {"as_of": after.at})
 
