@@ -1,6 +1,7 @@
 """The fair-share simulator (benchmarks/sim_fairshare.py) and, through it, the real order:
-over ten days of the simulated users (the weekend burst meets the next week), fair share serves the light users sooner than the
-strict order, and aging serves the low-priority job sooner."""
+over ten days of the simulated users (the weekend burst meets the next week), fair share
+serves the light users sooner than the strict order, and aging serves the low-priority
+job sooner."""
 
 from __future__ import annotations
 
