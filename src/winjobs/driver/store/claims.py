@@ -293,18 +293,19 @@ def _job_facts(tx: Tx, worker_id: int) -> list[scheduler.JobFacts]:
     return job_facts(tx.execute(_JOB_FACTS, {"worker": worker_id}), tx.sql)
 
 
-#: job id -> when it was submitted (seconds since the epoch): it never changes, and
-#: parsing the dates of every active job on every claim is what it would cost
-_SUBMITTED: dict[int, float] = {}
+#: a job's `created_at` as read -> seconds since the epoch: it never changes, and parsing
+#: the dates of every active job on every claim is what it would cost. Keyed by the value
+#: read, not the job id: SQLite may give a removed job's id to a new one
+_SUBMITTED: dict[Any, float] = {}
 
 
-def _submitted(job_id: int, created_at: Any, sql: Sql) -> float:
-    moment = _SUBMITTED.get(job_id)
+def _submitted(created_at: Any, sql: Sql) -> float:
+    moment = _SUBMITTED.get(created_at)
     if moment is None:
         moment = sql.read_when(created_at).timestamp()
         if len(_SUBMITTED) >= _YEARS_KEPT * 16:
             _SUBMITTED.clear()
-        _SUBMITTED[job_id] = moment
+        _SUBMITTED[created_at] = moment
     return moment
 
 
@@ -321,7 +322,7 @@ def job_facts(rows: Iterable[Sequence[Any]], sql: Sql) -> list[scheduler.JobFact
             int(unassigned),
             bool(held),
             user,
-            _submitted(job_id, created, sql),
+            _submitted(created, sql),
         )
         for job_id, priority, version, solver, queued, unassigned, held, user, created in rows
     ]
