@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from winjobs.driver.fairshare import FAIR_SHARE, OrderRules
 from winjobs.driver.settings import ChunkPolicy
+from winjobs.driver.speculation import SpeculationRule
 from winjobs.wire import FailureKind, JobStatus, TaskStatus
 
 Clock = Callable[[], datetime]
@@ -63,6 +64,7 @@ class HeldTask:
     years: list[int]
     solver_version: str | None
     started_at: datetime | None = None  #: when the attempt was claimed
+    copy: bool = False  #: the attempt is a speculative copy (`models.TaskCopy`)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class ClaimPolicy:
     reassign_suspended_after_s: float | None = None
     #: the queue's order: fair share, aging (`fairshare`)
     order: OrderRules = FAIR_SHARE
+    #: speculative copies of slow tasks for workers that find no other work (None: never)
+    speculation: SpeculationRule | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,10 @@ class Claimed:
     #: a task taken over from a worker whose solver was suspended: that worker, and since when
     taken_from: str | None = None
     suspended_since: datetime | None = None
+    #: a speculative copy: the original attempt it copies, its worker, how far behind
+    copy_of: int | None = None
+    copy_of_worker: str | None = None
+    behind: float | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,11 @@ class FailOutcome(StrEnum):
     JOB_FAILED = "job_failed"  #: reached max_attempts, or the study's error: the job failed
     #: nobody but the workers that failed it can run it now: they may try again
     REOPENED = "reopened"
+    #: a speculative copy failed or was given back: the original runs on
+    COPY_ENDED = "copy_ended"
+    #: the original failed or lost its lease while its copy ran: the copy goes on as the
+    #: task's attempt (not counted: the years are still being computed)
+    COPY_PROMOTED = "copy_promoted"
 
 
 @dataclass(frozen=True)

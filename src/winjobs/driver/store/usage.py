@@ -7,8 +7,9 @@ order is exact at any moment in between.
 
 On the hot path (a claim, a completion) `charge_in` adds or takes away the worker's
 cores: two one-row statements, whatever the history and the number of running tasks.
-The rarer endings (a failure or release, a lost lease, a cancelled or failed job, a
-task taken over) `settle` by counting the cores of the user's running tasks again, which
+The rarer changes (a failure or release, a lost lease, a cancelled or failed job, a
+task taken over, a speculative copy started or ended: `store.copies`) `settle` by
+counting the cores of the user's running tasks and copies again, which
 also mends any drift of the running count (a worker registered again with other cores
 while its task ran). On PostgreSQL two transactions of one user may write at once; the
 later one wins, and the count is exact again at the user's next settle.
@@ -31,7 +32,14 @@ _SETTLE_FACTS = (
     "JOIN jobs AS mine ON mine.id = tasks.job_id "
     "JOIN workers ON workers.id = tasks.worker_id "
     "WHERE tasks.status = 'running' AND mine.submitter = jobs.submitter "
-    "AND mine.status IN ('queued', 'running')), "
+    "AND mine.status IN ('queued', 'running')) + "
+    # and their speculative copies' (store.copies)
+    "(SELECT coalesce(sum(workers.cores), 0) FROM task_copies "
+    "JOIN tasks ON tasks.id = task_copies.task_id "
+    "JOIN jobs AS theirs ON theirs.id = tasks.job_id "
+    "JOIN workers ON workers.id = task_copies.worker_id "
+    "WHERE task_copies.status = 'running' AND theirs.submitter = jobs.submitter "
+    "AND theirs.status IN ('queued', 'running')), "
     "user_usage.core_seconds, user_usage.running_cores, user_usage.as_of "
     "FROM jobs LEFT JOIN user_usage ON user_usage.user_name = jobs.submitter "
     "WHERE jobs.id = :job"
