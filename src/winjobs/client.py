@@ -40,6 +40,7 @@ from winjobs.wire import (
     PoolStatus,
     PriorityChange,
     SharedCompletion,
+    Shares,
     TaskAssignment,
     TaskFailure,
     WorkerAction,
@@ -324,6 +325,10 @@ class DriverClient:
 
     def load_history(self, hours: float = 6.0) -> LoadHistory:
         return self._get("/status/load", LoadHistory, params={"hours": hours})
+
+    def shares(self) -> Shares:
+        """Each user's share of the pool as fair share weighs it."""
+        return self._get("/status/shares", Shares)
 
     # ------------------------------------------------------------------ pool managers
 

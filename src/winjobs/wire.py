@@ -187,7 +187,8 @@ class WaitCode(StrEnum):
     WORKERS_AWAY = "workers_away"
     #: the worker that could run it gave it back for lack of disk
     DISK_REFUSED = "disk_refused"
-    #: jobs ahead of it in the order (priority, then first come) get the workers first
+    #: jobs ahead of it in the order (effective priority, fair share, then first come)
+    #: get the workers first
     JOBS_AHEAD = "jobs_ahead"
     #: every worker that could run it is busy
     WORKERS_BUSY = "workers_busy"
@@ -441,6 +442,9 @@ class JobSummary(_Response):
     held: bool = False
     held_by: str | None = None  #: who held it
     held_reason: str | None = None
+    #: the priority it competes with now: `priority` raised by aging while it waits
+    #: (docs/driver.md, "Fair share and aging"); None once it has ended
+    effective_priority: int | None = None
 
 
 class NotificationInfo(_Response):
@@ -661,6 +665,28 @@ class WorkerAction(_Request):
 
 
 # --------------------------------------------------------------------------- the pool
+
+
+class UserShare(_Response):
+    """One user's share of the pool, as fair share weighs it (`GET /status/shares`)."""
+
+    user: str
+    weight: float  #: set by the admins (`fair_share_weights`); 1 when not set
+    core_hours: float  #: recent usage: core-hours, decayed with the half-life
+    running_cores: int  #: cores the user's running tasks hold now
+    used: float  #: fraction of all users' recent usage (0..1)
+    entitled: float  #: fraction of the listed users' weights (0..1)
+
+
+class Shares(_Response):
+    """How the queue is ordered and each user's share (`GET /status/shares`): the
+    users with recent usage and every user token, least served (per weight) first."""
+
+    scheduling: str  #: `fair_share` or `strict`
+    half_life_hours: float
+    aging_points_per_hour: float
+    aging_max_points: int
+    users: list[UserShare]
 
 
 class PoolStatus(_Response):

@@ -140,6 +140,14 @@ def eta_text(job: JobSummary) -> str | None:
     return format_seconds(job.eta_seconds) + (f" ({basis})" if basis else "")
 
 
+def priority_text(job: JobSummary) -> str:
+    """`50`, or `50 (54 with aging)` once a waiting job has aged."""
+    effective = job.effective_priority
+    if effective is None or effective == job.priority:
+        return str(job.priority)
+    return f"{job.priority} ({effective} with aging)"
+
+
 def job_facts(job: JobDetail, now: datetime) -> Table:
     """The job's header: one `key  value` line per fact worth reading."""
     facts = Table.grid(padding=(0, 2))
@@ -149,7 +157,7 @@ def job_facts(job: JobDetail, now: datetime) -> Table:
         ("job", f"{job.id}  {job.name}"),
         ("status", job_state_text(job)),
         ("submitter", job.submitter),
-        ("priority", str(job.priority)),
+        ("priority", priority_text(job)),
         *([("held", Text(hold_text(job), style="yellow"))] if job.held else []),
         ("study", f"{job.study_name} (Antares {job.antares_version}, {job.mode})"),
         ("years", f"{format_years(job.years)} ({counted(job.years_total, 'year')})"),

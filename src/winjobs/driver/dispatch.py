@@ -17,7 +17,7 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from winjobs.driver import failure_policy, scheduler
+from winjobs.driver import failure_policy, fairshare, scheduler
 from winjobs.driver.auth import WorkerOwners
 from winjobs.driver.collector import CheckedOutput, CheckedRun, Collector
 from winjobs.driver.errors import Conflict, Invalid, NotFound, Unavailable
@@ -94,6 +94,7 @@ class Dispatch:
             worker_offline_s=settings.worker_offline_s,
             reassign_suspended_after_s=settings.reassign_suspended_after_s,
             hold_after_failures=settings.hold_after_failures,
+            order=fairshare.order_rules(settings),
             speculation=speculation_rule(settings),
         )
         self.failure_rules = failure_rules(settings)
@@ -407,7 +408,14 @@ class Dispatch:
 
             try:
                 job_id, ready = complete_in(
-                    tx, task_id, worker_id, attempt, log_tail, output_location, accept
+                    tx,
+                    task_id,
+                    worker_id,
+                    attempt,
+                    log_tail,
+                    output_location,
+                    accept,
+                    half_life_s=self.policy.order.half_life_s,
                 )
             except BaseException:
                 for path in kept:

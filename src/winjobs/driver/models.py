@@ -2,10 +2,11 @@
 
 Four working tables (jobs, tasks, workers, and `task_failures`: each task's failed
 attempts), `task_copies` (speculative copies of slow tasks), `notifications` (the outbox
-of job-end messages), `job_archive` (what `winjobs clean data` removed) and
-`pool_samples` (the pool's recent load, for the utilisation chart). A job's years are
-cut into tasks lazily, as workers claim: `jobs.next_index` says how many of `jobs.years`
-(ascending) already belong to a task; the rest are "unassigned". A task keeps its years
+of job-end messages), `job_archive` (what `winjobs clean data` removed), `pool_samples`
+(the pool's recent load, for the utilisation chart) and `user_usage` (each user's decayed
+usage, for fair share). A job's years are cut into tasks lazily, as workers claim:
+`jobs.next_index` says how many of `jobs.years` (ascending) already belong to a task;
+the rest are "unassigned". A task keeps its years
 for life: a failed or lost attempt re-queues the same years, so `failures` counts
 failures *of the same years* (the max_attempts rule; `failure_policy` says which count).
 """
@@ -293,3 +294,20 @@ class JobArchive(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     removed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class UserUsage(Base):
+    """A user's usage of the pool for fair share (`fairshare.Usage`): the decayed
+    core-seconds at `as_of` and the cores the user's running tasks hold since then, written
+    when one of their tasks starts or ends (`store.usage`), so that a claim reads one
+    short row per user instead of summing the tasks' history.
+
+    `as_of` is in seconds since the epoch (not a date): the claim computes with it, and
+    parsing dates on every claim costs more than the rest of this."""
+
+    __tablename__ = "user_usage"
+
+    user_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    core_seconds: Mapped[float] = mapped_column(Float)
+    running_cores: Mapped[int] = mapped_column(Integer)
+    as_of: Mapped[float] = mapped_column(Float)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from winjobs.driver import estimates, waiting
+from winjobs.driver import estimates, fairshare, waiting
 from winjobs.driver.estimates import JobTiming
 from winjobs.driver.pool import PoolService
 from winjobs.driver.settings import DriverSettings
@@ -28,7 +28,10 @@ from winjobs.wire import (
     LoadHistory,
     LoadPoint,
     PoolStatus,
+    Role,
+    Shares,
     TaskStatus,
+    UserShare,
     WaitCode,
     WorkerInfo,
     WorkerState,
@@ -105,7 +108,15 @@ class Overview:
                     busy_until=busy_until,
                 )
             )
-        queue = waiting.QueueFacts(jobs=rows.jobs, tasks=rows.tasks, workers=pool, now=now)
+        rules, moment = fairshare.order_rules(self.settings), now.timestamp()
+        queue = waiting.QueueFacts(
+            jobs=rows.jobs,
+            tasks=rows.tasks,
+            workers=pool,
+            now=now,
+            order=fairshare.ranking(rows.usage, moment, rules, rows.jobs),
+            effective=lambda job: fairshare.effective_priority(job, moment, rules),
+        )
         return Snapshot(rows, infos, queue, per_batch)
 
     # ------------------------------------------------------------------ jobs as read
@@ -145,8 +156,10 @@ class Overview:
         if job.status is JobStatus.QUEUED or job.tasks_running == 0:
             reason = waiting.explain_job(snap.queue, job.id)
         eta = estimates.job_eta(self._timing(job, snap), snap.queue.now)
+        facts = snap.queue.job(job.id)
         return job.model_copy(
             update={
+                "effective_priority": None if facts is None else snap.queue.effective(facts),
                 "waiting": reason,
                 "eta_seconds": eta.seconds if eta is not None else None,
                 "eta_basis": eta.basis.value if eta is not None else None,
@@ -215,6 +228,19 @@ class Overview:
             if w.policy is not None and w.state is not WorkerState.OFFLINE
         )
         return PoolFacts(pool, counts.jobs, counts.tasks, dict(policies))
+
+    def shares(self) -> Shares:
+        """The users' shares of the pool: every user token and whoever has a usage."""
+        rules, now = fairshare.order_rules(self.settings), self.store.clock().timestamp()
+        users = [t.name for t in self.settings.tokens if t.role is Role.USER]
+        lines = fairshare.shares(self.store.user_usage(), users, now, rules)
+        return Shares(
+            scheduling=rules.scheduling.value,
+            half_life_hours=self.settings.fair_share_half_life_h,
+            aging_points_per_hour=rules.aging_per_hour,
+            aging_max_points=rules.aging_max,
+            users=[UserShare(**asdict(line)) for line in lines],
+        )
 
     def load_sample(self) -> LoadPoint:
         """The pool's load now (what the sampler records)."""

@@ -50,7 +50,8 @@ class Driver:
         files.prepare()
         engine = make_engine(settings.resolved_database_url, pool_size=20)
         migrate(engine)
-        store = Store(engine, clock=clock)
+        half_life_s = settings.fair_share_half_life_h * 3600
+        store = Store(engine, clock=clock, usage_half_life_s=half_life_s)
         store.writer.journal = files.append_job_lines
         signal, claims = WorkSignal(), ClaimStats()
         limits = UnpackLimits(

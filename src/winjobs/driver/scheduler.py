@@ -6,7 +6,10 @@ the whole policy in one page.
 
 Rules (docs/driver.md explains them for users):
 
-* Order: higher priority first; within a priority, first come first served (job id).
+* Order: higher effective priority first (the priority, raised by aging while the job
+  waits); within one, with fair share, the job of the user who used the pool least
+  recently (per weight); then first come first served (job id). `fairshare` has the
+  rules; `pick` takes the order the claim built from them (`fairshare.ranking`).
 * Within a job, years are handed out in ascending order; a re-queued task (its years are
   lower than any unassigned year) is handed out before new years are cut.
 * Version: a worker may run a job when one of its solvers may run the study
@@ -27,13 +30,14 @@ Rules (docs/driver.md explains them for users):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
 
 from winjobs.antares.versions import Version, can_run, parse_version, solver_for
+from winjobs.driver import fairshare
 from winjobs.driver.settings import ChunkPolicy
 
 #: The version rule lives in `winjobs.antares.versions` (the Slurm pool manager applies
@@ -42,6 +46,7 @@ __all__ = [
     "ChunkFacts",
     "Decision",
     "JobFacts",
+    "Order",
     "Pool",
     "Version",
     "can_run",
@@ -65,6 +70,8 @@ class JobFacts(NamedTuple):
     queued_tasks: int  #: tasks waiting for a (new) attempt
     unassigned_years: int  #: years not yet in any task
     held: bool = False  #: held by its owner or an admin: none of its tasks is handed out
+    user: str = ""  #: who submitted it (fair share compares users' usage)
+    submitted_at: float = 0.0  #: seconds since the epoch (aging); 0: not asked for
 
 
 @dataclass(frozen=True)
@@ -75,9 +82,10 @@ class Decision:
     requeued_task: bool
 
 
-def job_order(job: JobFacts) -> tuple[int, int]:
-    """Sort key: higher priority first, then first come first served."""
-    return (-job.priority, job.id)
+#: the sort key of the queue: `fairshare.ranking` builds it from the users' usage and
+#: the clock; without them, the original order (priority, then first come first served)
+Order = Callable[[JobFacts], fairshare.OrderKey]
+job_order: Order = fairshare.strict_order
 
 
 class Blocker(StrEnum):
@@ -119,10 +127,12 @@ def assess(job: JobFacts, worker_versions: Sequence[str]) -> Verdict:
     return Verdict(blocker=Blocker.NO_SOLVER)
 
 
-def pick(jobs: Sequence[JobFacts], worker_versions: Sequence[str]) -> Decision | None:
+def pick(
+    jobs: Sequence[JobFacts], worker_versions: Sequence[str], order: Order = job_order
+) -> Decision | None:
     """The job a worker with these solver versions should work on next, if any: the first
-    job in `job_order` that `assess` lets it take."""
-    for job in sorted(jobs, key=job_order):
+    job in `order` that `assess` lets it take."""
+    for job in sorted(jobs, key=order):
         solver = assess(job, worker_versions).solver
         if solver is not None:
             return Decision(job.id, solver, requeued_task=job.queued_tasks > 0)

@@ -47,6 +47,14 @@ class ChunkPolicy(StrEnum):
     CORES = "cores"  #: the original tool's rule: as many years as the worker has free cores
 
 
+class Scheduling(StrEnum):
+    """The order of jobs of one (effective) priority (see `fairshare`)."""
+
+    #: the user whose recent usage, divided by their weight, is lowest goes first
+    FAIR_SHARE = "fair_share"
+    STRICT = "strict"  #: first come first served, whoever submitted (the original order)
+
+
 class CollectMode(StrEnum):
     """Shared mode: how the tasks' mc-ind years reach the job's merged output."""
 
@@ -122,6 +130,19 @@ class DriverSettings(LayeredSettings):
     #: hold (no new task until released); 0: never (docs/driver.md, "When attempts fail")
     hold_after_failures: int = Field(3, ge=0, le=1000)
     chunk_policy: ChunkPolicy = ChunkPolicy.BALANCED
+    #: the order within a priority: `fair_share` (users share the pool by their recent
+    #: usage) or `strict` (first come first served); docs/driver.md, "Fair share and aging"
+    scheduling: Scheduling = Scheduling.FAIR_SHARE
+    #: the half-life of the usage fair share compares (core-seconds), in hours
+    fair_share_half_life_h: float = Field(24.0, gt=0, le=24 * 365)
+    #: users' weights (token names of users): a user of weight 2 is entitled to twice the
+    #: share of a user of weight 1, which every user not listed has
+    fair_share_weights: dict[str, float] = Field(default_factory=dict)
+    #: aging: a queued job's priority rises by this many points per hour since it was
+    #: submitted, by at most `aging_max_points` (0: no aging), and the job competes at
+    #: the highest priority of the queue it reaches (`fairshare`)
+    aging_points_per_hour: float = Field(1.0, ge=0, le=100)
+    aging_max_points: int = Field(50, ge=0, le=99)
     #: upper bound of a claim's long-poll, whatever the worker asks for
     claim_max_wait_s: float = Field(30.0, ge=0, le=60)
     #: a worker not heard from for this long is offline (and not counted when sizing chunks)
@@ -187,6 +208,15 @@ class DriverSettings(LayeredSettings):
             raise ValueError(
                 f"readers: {', '.join(map(repr, unknown))} is not the name of a user token"
             )
+        unweighed = [name for name in self.fair_share_weights if name not in users]
+        if unweighed:
+            raise ValueError(
+                f"fair_share_weights: {', '.join(map(repr, unweighed))} is not the name of "
+                "a user token"
+            )
+        bad = [f"{name!r}: {w}" for name, w in self.fair_share_weights.items() if not w > 0]
+        if bad:
+            raise ValueError(f"fair_share_weights: weights must be above 0 ({', '.join(bad)})")
         if self.database_url is not None and not self.database_url.startswith(
             ("sqlite:", "postgresql")
         ):

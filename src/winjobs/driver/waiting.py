@@ -3,8 +3,9 @@
 Pure: facts in (the active jobs as the claim reads them, the queued tasks, the workers
 with their state), a `WaitReason` out. Nothing here guesses: each worker is judged by
 `scheduler.assess` on the job *as that worker's claim would see it* (without the tasks it
-failed and must leave to others), the order of jobs is `scheduler.job_order`, and what an
-idle worker would take is `scheduler.pick`. A worker's availability is its state as
+failed and must leave to others), the order of jobs is the claim's (`QueueFacts.order`:
+`fairshare.ranking` of the same usage, rules and clock), and what an idle worker would
+take is `scheduler.pick` in that order. A worker's availability is its state as
 `winjobs workers` shows it, which is what the claim refuses on: offline (it is not
 claiming), held, draining, kept away by its owner's policy.
 
@@ -69,6 +70,10 @@ class QueueFacts:
     tasks: Sequence[QueuedTask]
     workers: Sequence[PoolWorker]
     now: datetime
+    #: the claim's order of the queue (fair share, aging); the original one by default
+    order: scheduler.Order = scheduler.job_order
+    #: each job's effective priority (aging): shown beside its priority when they differ
+    effective: Callable[[JobFacts], int] = lambda job: job.priority
     _by_job: dict[int, list[QueuedTask]] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -153,7 +158,7 @@ def _explain(
     ahead = _jobs_ahead(facts, job, free)
     for worker in free:
         if worker.state is WorkerState.IDLE:
-            decision = scheduler.pick(facts.queue_seen_by(worker), worker.versions)
+            decision = scheduler.pick(facts.queue_seen_by(worker), worker.versions, facts.order)
             if decision is not None and decision.job_id == job.id:
                 return WaitReason(
                     code=WaitCode.STARTING,
@@ -163,7 +168,7 @@ def _explain(
                     workers=[worker.name],
                 )
     busy = [w for w in free if w.state is WorkerState.BUSY]
-    return _behind(ahead, busy, free, versions, facts.now)
+    return _behind(facts, ahead, busy, free, versions)
 
 
 def _could_run(verdict: scheduler.Verdict) -> bool:
@@ -293,22 +298,23 @@ def _all_unavailable(
 
 def _jobs_ahead(facts: QueueFacts, job: JobFacts, workers: Sequence[PoolWorker]) -> list[JobFacts]:
     """Jobs served before this one that some of these workers may take."""
-    mine = scheduler.job_order(job)
+    mine = facts.order(job)
     return [
         other
-        for other in sorted(facts.jobs, key=scheduler.job_order)
-        if scheduler.job_order(other) < mine
+        for other in sorted(facts.jobs, key=facts.order)
+        if facts.order(other) < mine
         and any(scheduler.assess(facts.seen_by(w, other), w.versions).solver for w in workers)
     ]
 
 
 def _behind(
+    facts: QueueFacts,
     ahead: Sequence[JobFacts],
     busy: Sequence[PoolWorker],
     free: Sequence[PoolWorker],
     versions: list[str],
-    now: datetime,
 ) -> WaitReason:
+    now = facts.now
     ends = [w.busy_until for w in busy if w.busy_until is not None]
     free_at = min(ends) if ends and len(ends) == len(busy) else None
     cores = sum(w.cores for w in busy)
@@ -324,7 +330,7 @@ def _behind(
         busy_part = f"{workers} that could run it {'are' if count > 1 else 'is'} busy "
         busy_part += f"({cores} cores); {when}"
     if ahead:
-        listed = ", ".join(f"#{j.id} (priority {j.priority})" for j in ahead[:5])
+        listed = ", ".join(f"#{j.id} ({_priority(facts, j)})" for j in ahead[:5])
         more = f" and {len(ahead) - 5} more" if len(ahead) > 5 else ""
         count_ahead = len(ahead)
         head = (
@@ -347,6 +353,13 @@ def _behind(
         workers=_names(free),
         free_at=free_at,
     )
+
+
+def _priority(facts: QueueFacts, job: JobFacts) -> str:
+    """`priority 50`, or `priority 50, 54 with aging` once it has aged."""
+    effective = facts.effective(job)
+    aged = f", {effective} with aging" if effective != job.priority else ""
+    return f"priority {job.priority}{aged}"
 
 
 def _soon(seconds: float) -> str:

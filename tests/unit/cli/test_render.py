@@ -295,3 +295,15 @@ def test_pools_show_their_pilots_with_slurms_words() -> None:
     lines = text(pools_view([stale], NOW)).splitlines()
     assert "no report for a while: is the manager running?" in lines[1]
     assert lines[2] == "no pilot"
+
+
+@pytest.mark.parametrize(
+    ("effective", "shown"),
+    [(None, "50"), (50, "50"), (57, "50 (57 with aging)")],
+)
+def test_show_gives_the_priority_a_waiting_job_has_aged_to(
+    effective: int | None, shown: str
+) -> None:
+    job = make_job(1, priority=50, effective_priority=effective)
+    [line] = [row for row in rows(job_view(job, NOW)) if row[0] == "priority"]
+    assert " ".join(line[1:]) == shown

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from winjobs.driver.settings import ChunkPolicy, hash_token, load_settings, require_tokens
+from winjobs.driver.settings import (
+    ChunkPolicy,
+    Scheduling,
+    hash_token,
+    load_settings,
+    require_tokens,
+)
 from winjobs.errors import ConfigError
 
 EXAMPLE = """
@@ -54,6 +60,8 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     assert settings.hold_after_failures == 3
     assert settings.chunk_policy is ChunkPolicy.BALANCED
     assert settings.heartbeat_every_s == 15.0
+    assert settings.scheduling is Scheduling.FAIR_SHARE
+    assert (settings.aging_points_per_hour, settings.aging_max_points) == (1.0, 50)
 
 
 def test_environment_beats_the_file_and_flags_beat_both(
@@ -93,6 +101,14 @@ def test_environment_beats_the_file_and_flags_beat_both(
         ),
         ("database_url: mysql://x", "database_url: use sqlite"),
         ("heartbeat_interval_s: 90", "heartbeat_interval_s must be shorter"),
+        ("scheduling: fairest", "`scheduling`: Input should be 'fair_share' or 'strict'"),
+        ("fair_share_weights: {mallory: 2}", "'mallory' is not the name of a user token"),
+        (
+            "tokens: [{name: a, role: user, token: x}]\nfair_share_weights: {a: 0}",
+            "weights must be above 0 ('a': 0.0)",
+        ),
+        ("fair_share_half_life_h: 0", "`fair_share_half_life_h`: Input should be greater"),
+        ("aging_points_per_hour: -1", "`aging_points_per_hour`: Input should be greater"),
     ],
 )
 def test_invalid_configuration_names_the_field(tmp_path: Path, text: str, message: str) -> None:

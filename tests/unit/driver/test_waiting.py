@@ -14,6 +14,7 @@ import pytest
 
 from tests.unit.driver.test_scheduler import job
 from winjobs.driver import scheduler
+from winjobs.driver.fairshare import STRICT, OrderRules, Usage, effective_priority, ranking
 from winjobs.driver.scheduler import JobFacts
 from winjobs.driver.waiting import (
     PoolWorker,
@@ -49,9 +50,35 @@ def worker(
 
 
 def facts(
-    jobs: list[JobFacts], workers: list[PoolWorker], tasks: list[QueuedTask] | None = None
+    jobs: list[JobFacts],
+    workers: list[PoolWorker],
+    tasks: list[QueuedTask] | None = None,
+    usage: dict[str, Usage] | None = None,
+    rules: OrderRules | None = None,
 ) -> QueueFacts:
-    return QueueFacts(jobs=jobs, tasks=tasks or [], workers=workers, now=NOW)
+    """The queue in the original order, or, given usage or rules, as the claim orders it
+    with them (`fairshare.ranking`)."""
+    if usage is None and rules is None:
+        return QueueFacts(jobs=jobs, tasks=tasks or [], workers=workers, now=NOW)
+    rules, now = rules or OrderRules(), NOW.timestamp()
+    return QueueFacts(
+        jobs=jobs,
+        tasks=tasks or [],
+        workers=workers,
+        now=NOW,
+        order=ranking(usage or {}, now, rules, jobs),
+        effective=lambda job: effective_priority(job, now, rules),
+    )
+
+
+def of(job_: JobFacts, user: str, waited_h: float = 0.0) -> JobFacts:
+    """The job submitted by `user`, `waited_h` hours ago."""
+    return job_._replace(user=user, submitted_at=NOW.timestamp() - waited_h * 3600)
+
+
+#: alice used 10 core-hours lately, bob nothing
+ALICE_USED = {"alice": Usage(36_000.0, 0, NOW.timestamp())}
+AGING = OrderRules(aging_per_hour=2.0, aging_max=10)
 
 
 SOON = NOW + timedelta(minutes=4)
@@ -115,6 +142,20 @@ CASES = [
     ("an idle worker takes the job ahead first",
      facts([job(1, priority=90), job(2)], [worker(2)]),
      2, WaitCode.JOBS_AHEAD, "1 job ahead", ["#1 (priority 90)"]),
+    ("fair share: bob's later job goes before the job of alice, who used the pool",
+     facts([of(job(1), "alice"), of(job(2), "bob")], [worker(1, BUSY)], usage=ALICE_USED),
+     1, WaitCode.JOBS_AHEAD, "1 job ahead", ["#2 (priority 50)"]),
+    ("fair share: an idle worker takes bob's job first",
+     facts([of(job(1), "alice"), of(job(2), "bob")], [worker(1)], usage=ALICE_USED),
+     2, WaitCode.STARTING, "starting", ["pc-01"]),
+    ("strict: bob's later job waits behind alice's",
+     facts([of(job(1), "alice"), of(job(2), "bob")], [worker(1, BUSY)], usage=ALICE_USED,
+           rules=STRICT),
+     2, WaitCode.JOBS_AHEAD, "1 job ahead", ["#1 (priority 50)"]),
+    ("aging: a job that waited 3 h reaches a higher level, where its user used less",
+     facts([of(job(1, priority=55), "alice"), of(job(2), "bob", waited_h=3)], [worker(1, BUSY)],
+           usage=ALICE_USED, rules=AGING),
+     1, WaitCode.JOBS_AHEAD, "1 job ahead", ["#2 (priority 50, 56 with aging)"]),
     ("a worker that failed one task still cuts new years",
      facts([job(1, queued=1, unassigned=4)], [worker(1)],
            [QueuedTask(5, 1, avoided_by=frozenset({1}))]),
@@ -187,7 +228,7 @@ def test_a_disk_refusal_is_the_refusing_workers_only() -> None:
 
 
 def _pool_pick(queue: QueueFacts, worker_: PoolWorker) -> int | None:
-    decision = scheduler.pick(queue.queue_seen_by(worker_), worker_.versions)
+    decision = scheduler.pick(queue.queue_seen_by(worker_), worker_.versions, queue.order)
     return decision.job_id if decision is not None else None
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from winjobs.driver.api.deps import DriverDep, UserIdentity
-from winjobs.wire import LoadHistory, PoolStatus
+from winjobs.wire import LoadHistory, PoolStatus, Shares
 
 router = APIRouter(tags=["status"])
 
@@ -28,3 +28,11 @@ def pool_load(
     """The pool's recorded load (online and busy workers and cores) of the last `hours`
     (at most a week; the driver keeps `utilisation_keep_hours`), oldest first."""
     return driver.overview.load_history(hours)
+
+
+@router.get("/status/shares", response_model=Shares)
+def pool_shares(_identity: UserIdentity, driver: DriverDep) -> Shares:
+    """Each user's recent usage of the pool and weight, the least served (per weight)
+    first: the order fair share serves them in at one priority (docs/driver.md, "Fair
+    share and aging")."""
+    return driver.overview.shares()

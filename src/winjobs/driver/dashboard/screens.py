@@ -132,6 +132,7 @@ def workers_screen(driver: Driver, viewer: Viewer) -> dict[str, Any]:
         "states": [(s.value, states[s]) for s in WorkerState if states[s]],
         "held": [w for w in workers if w.held_reason or w.drain_reason],
         "pools": listing.pools,
+        "shares": driver.overview.shares(),
         "now": now,
         #: the admin's buttons (hold, drain, release, forget) on each row
         "can_act": viewer.is_admin,

@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 
 from winjobs.driver.db import READ_ONLY, is_sqlite
 from winjobs.driver.errors import Conflict, NotFound
+from winjobs.driver.fairshare import DAY
 from winjobs.driver.models import Job, Task, TaskCopy
 from winjobs.driver.store.records import OPEN_TASK, Clock, utcnow
 from winjobs.driver.store.sql import Sql
+from winjobs.driver.store.usage import settle
 from winjobs.driver.store.writer import Writer
 from winjobs.wire import JobStatus, TaskStatus
 
@@ -66,9 +68,13 @@ _JOB_DONE_FACTS = select(
 class StoreBase:
     """Engine, clock and transactions. Thread-safe; one instance per app."""
 
-    def __init__(self, engine: Engine, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, engine: Engine, clock: Clock = utcnow, usage_half_life_s: float = DAY
+    ) -> None:
         self.engine = engine
         self.clock = clock
+        #: the half-life of the users' usage (`fairshare`), brought to date as tasks end
+        self.usage_half_life_s = usage_half_life_s
         self._sqlite = is_sqlite(engine)
         self._read_engine = engine.execution_options(**{READ_ONLY: True})
         self._write_lock: AbstractContextManager[Any] = (
@@ -114,6 +120,7 @@ class StoreBase:
     def _close_open_tasks(self, conn: Connection, job_id: int, now: datetime) -> None:
         conn.execute(_CLOSE_OPEN_TASKS, {"b_job": job_id, "b_now": now})
         conn.execute(_CLOSE_RUNNING_COPIES, {"b_job": job_id, "b_now": now})
+        settle(conn, job_id, now, self.usage_half_life_s)
 
     def _all_years_done(self, conn: Connection, job_id: int) -> bool:
         """Every year of the job is in a task and every task succeeded."""

@@ -31,12 +31,14 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from winjobs.driver import failure_policy, scheduler, speculation
+from winjobs.driver import failure_policy, fairshare, scheduler, speculation
 from winjobs.driver.errors import NotFound
-from winjobs.driver.settings import ChunkPolicy
+from winjobs.driver.settings import ChunkPolicy, Scheduling
 from winjobs.driver.store.base import StoreBase
 from winjobs.driver.store.copies import copy_in
 from winjobs.driver.store.records import NO_POLICY, Claimed, ClaimPolicy, PolicyStatus
+from winjobs.driver.store.sql import Sql
+from winjobs.driver.store.usage import charge_in, settle_in, usage_in
 from winjobs.driver.store.writer import Tx
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,8 @@ _JOB_FACTS = (
     "SELECT id, priority, antares_version, solver_version, "
     "(SELECT count(*) FROM tasks WHERE tasks.job_id = jobs.id AND tasks.status = 'queued' "
     f"AND {_NOT_AVOIDED}), "
-    "years_total - next_index, held FROM jobs WHERE status IN ('queued', 'running')"
+    "years_total - next_index, held, submitter, created_at "
+    "FROM jobs WHERE status IN ('queued', 'running')"
 )
 #: read under the job's row lock (PostgreSQL): a hold committed after the facts were read
 #: is seen here, so no task of a held job starts
@@ -137,7 +140,8 @@ class ClaimStore(StoreBase):
     def _job_facts(self, conn: Connection, worker_id: int) -> list[scheduler.JobFacts]:
         """The claim's view of the active jobs, read outside the writer (the why-pending
         reasons read it as a claim of `worker_id` would)."""
-        return job_facts(conn.execute(text(_JOB_FACTS), {"worker": worker_id}))
+        rows = conn.execute(text(_JOB_FACTS), {"worker": worker_id})
+        return job_facts(rows, self.sql)
 
     def claim(
         self,
@@ -198,13 +202,16 @@ def claim_in(
     params |= {"worker_name": name, "lease": tx.sql.when(lease_until)}
     for _ in range(3):  # a lost race (PostgreSQL only) re-reads the facts
         facts = _job_facts(tx, worker_id)
-        decision = scheduler.pick(facts, versions)
+        decision = scheduler.pick(facts, versions, _order(tx, policy, now, facts))
         if decision is None:
             taken_over = _take_over(tx, params, versions, now, lease_until, policy)
             if taken_over is not None or policy.speculation is None:
                 return taken_over
             claimer = speculation.Claimer(worker_id, free_cores, versions)
-            return _copy(tx, params, facts, claimer, policy.speculation, now, lease_until)
+            copied = _copy(tx, params, facts, claimer, policy.speculation, now, lease_until)
+            if copied is not None:  # its cores are the user's too
+                settle_in(tx, copied.job_id, policy.order.half_life_s)
+            return copied
         params |= {"job": decision.job_id, "solver": decision.solver_version}
         if decision.requeued_task:
             taken = _take_queued(tx, params)
@@ -212,8 +219,21 @@ def claim_in(
             taken = _cut(tx, params, now, free_cores, policy)
         if taken is not None:
             task_id, attempt, years, job = taken
+            charge_in(tx, decision.job_id, worker_id, True, policy.order.half_life_s)
             return _claimed(decision, task_id, attempt, years, job, name, lease_until)
     return None
+
+
+def _order(
+    tx: Tx, policy: ClaimPolicy, now: datetime, jobs: list[scheduler.JobFacts]
+) -> scheduler.Order:
+    """The queue's order now: the users' usage is read only for fair share (one short
+    row per user)."""
+    rules = policy.order
+    fair = rules.scheduling is Scheduling.FAIR_SHARE
+    if not fair and rules.aging_per_hour <= 0:
+        return scheduler.job_order
+    return fairshare.ranking(usage_in(tx) if fair else {}, now.timestamp(), rules, jobs)
 
 
 def _claimed(
@@ -280,15 +300,41 @@ def _held(tx: Tx, worker_id: int, worker: Any, policy: ClaimPolicy, now: datetim
 
 
 def _job_facts(tx: Tx, worker_id: int) -> list[scheduler.JobFacts]:
-    return job_facts(tx.execute(_JOB_FACTS, {"worker": worker_id}))
+    return job_facts(tx.execute(_JOB_FACTS, {"worker": worker_id}), tx.sql)
 
 
-def job_facts(rows: Iterable[Sequence[Any]]) -> list[scheduler.JobFacts]:
+#: a job's `created_at` as read -> seconds since the epoch: it never changes, and parsing
+#: the dates of every active job on every claim is what it would cost. Keyed by the value
+#: read, not the job id: SQLite may give a removed job's id to a new one
+_SUBMITTED: dict[Any, float] = {}
+
+
+def _submitted(created_at: Any, sql: Sql) -> float:
+    moment = _SUBMITTED.get(created_at)
+    if moment is None:
+        moment = sql.read_when(created_at).timestamp()
+        if len(_SUBMITTED) >= _YEARS_KEPT * 16:
+            _SUBMITTED.clear()
+        _SUBMITTED[created_at] = moment
+    return moment
+
+
+def job_facts(rows: Iterable[Sequence[Any]], sql: Sql) -> list[scheduler.JobFacts]:
     """`_JOB_FACTS`' rows as the scheduler reads them (SQLite's booleans are 0 and 1)."""
     facts = scheduler.JobFacts
     return [
-        facts(job_id, priority, version, solver, int(queued), int(unassigned), bool(held))
-        for job_id, priority, version, solver, queued, unassigned, held in rows
+        facts(
+            job_id,
+            priority,
+            version,
+            solver,
+            int(queued),
+            int(unassigned),
+            bool(held),
+            user,
+            _submitted(created, sql),
+        )
+        for job_id, priority, version, solver, queued, unassigned, held, user, created in rows
     ]
 
 
@@ -335,6 +381,7 @@ def _take_over(
     if taken is None:
         return None
     job = tx.one(_START_JOB, params)
+    settle_in(tx, task.job.id, policy.order.half_life_s)  # its cores may differ
     decision = scheduler.Decision(task.job.id, solver_version, requeued_task=True)
     years = list(tx.sql.read_json(taken[1]))
     name = params["worker_name"]

@@ -211,6 +211,7 @@ def complete_copy_in(tx: Tx, params: dict[str, Any]) -> bool:
     return True
 
 
-def original_won_in(tx: Tx, params: dict[str, Any]) -> None:
-    """The original completed: its running copy, if any, is cancelled (lease ended)."""
-    tx.execute(_LOST, params)
+def original_won_in(tx: Tx, params: dict[str, Any]) -> bool:
+    """The original completed: its running copy, if any, is cancelled (lease ended);
+    True if there was one."""
+    return bool(tx.execute(_LOST, params).rowcount)

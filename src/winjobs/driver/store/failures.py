@@ -29,6 +29,7 @@ from winjobs.driver.store.records import (
     TaskEvent,
     describe_years,
 )
+from winjobs.driver.store.usage import settle
 from winjobs.wire import FailureKind, JobStatus, TaskStatus
 
 #: another worker completed a task since the streak began (the "while others succeed")
@@ -242,6 +243,8 @@ class FailureStore(StoreBase):
                 attempt=attempt_past_copy(self._sqlite),
             )
         ).rowcount
+        if changed == 1:
+            settle(conn, failed.job_id, now, self.usage_half_life_s)
         return bool(changed == 1)
 
     def _fail_job(self, conn: Connection, job_id: int, reason: str, now: datetime) -> None:

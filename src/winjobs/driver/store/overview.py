@@ -10,16 +10,18 @@ workers avoid them, so `waiting` can see each job as each worker's claim would.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, or_, select
 
 from winjobs.driver.estimates import TaskRun
+from winjobs.driver.fairshare import Usage
 from winjobs.driver.models import Job, PoolSample, Task, TaskFailure, Worker
 from winjobs.driver.scheduler import JobFacts
 from winjobs.driver.store.claims import ClaimStore
 from winjobs.driver.store.records import ACTIVE_JOB
+from winjobs.driver.store.usage import usage_of
 from winjobs.driver.waiting import QueuedTask
 from winjobs.wire import LOW_DISK_REASON, LoadPoint, TaskStatus
 
@@ -46,6 +48,8 @@ class QueueRows:
     running: list[RunningTask]
     #: the active jobs' finished tasks, by job (their time per batch)
     finished: dict[int, list[TaskRun]]
+    #: each user's usage, as the claim reads it (fair share)
+    usage: dict[str, Usage] = field(default_factory=dict)
 
 
 _RUN_COLUMNS = (Task.started_at, Task.finished_at, Task.n_years, Task.years_done, Worker.cores)
@@ -88,7 +92,13 @@ class OverviewStore(ClaimStore):
                 )
             ):
                 finished.setdefault(int(job_id), []).append(_run(rest))
-        return QueueRows(jobs, tasks, running, finished)
+            usage = usage_of(conn)
+        return QueueRows(jobs, tasks, running, finished, usage)
+
+    def user_usage(self) -> dict[str, Usage]:
+        """Each user's usage as fair share keeps it (`GET /status/shares`)."""
+        with self._read() as conn:
+            return usage_of(conn)
 
     def _queued_tasks(self, conn: Connection) -> list[QueuedTask]:
         rows = conn.execute(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from winjobs.driver.fairshare import FAIR_SHARE, OrderRules
 from winjobs.driver.settings import ChunkPolicy
 from winjobs.driver.speculation import SpeculationRule
 from winjobs.wire import FailureKind, JobStatus, TaskStatus
@@ -75,6 +76,8 @@ class ClaimPolicy:
     hold_after_failures: int = 3
     #: a task suspended this long may go to a worker that finds no other work (None: never)
     reassign_suspended_after_s: float | None = None
+    #: the queue's order: fair share, aging (`fairshare`)
+    order: OrderRules = FAIR_SHARE
     #: speculative copies of slow tasks for workers that find no other work (None: never)
     speculation: SpeculationRule | None = None
 

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from sqlalchemy import Connection, and_, bindparam, select, update
 
 from winjobs.driver.errors import Conflict, DriverError, NotFound
+from winjobs.driver.fairshare import DAY
 from winjobs.driver.models import Job, Task, TaskCopy, Worker
 from winjobs.driver.store.copies import (
     cancelled_by_copy,
@@ -34,6 +35,7 @@ from winjobs.driver.store.records import (
     PolicyStatus,
     TaskEvent,
 )
+from winjobs.driver.store.usage import charge_in, settle_in
 from winjobs.driver.store.writer import Tx
 from winjobs.wire import FailureKind, TaskStatus
 
@@ -195,9 +197,10 @@ def complete_in(
     log_tail: str,
     output_location: str | None = None,
     accept: Acceptance | None = None,
+    half_life_s: float = DAY,
 ) -> tuple[int, bool]:
     """Record a finished attempt; returns (job id, whether the job is now ready to be
-    assembled: running, with every year done)."""
+    assembled: running, with every year done). `half_life_s`: of the users' usage."""
     params: dict[str, Any] = {
         "task": task_id,
         "attempt": attempt,
@@ -215,10 +218,15 @@ def complete_in(
     if held.copy:
         if not complete_copy_in(tx, params):
             _refuse(tx, params)
+        copies = True
     elif tx.execute(_P_COMPLETE, params).rowcount == 1:
-        original_won_in(tx, params)
+        copies = original_won_in(tx, params)
     else:
         _refuse(tx, params)
+    if copies:  # two workers stop: the user's cores are counted again
+        settle_in(tx, held.job_id, half_life_s)
+    else:
+        charge_in(tx, held.job_id, worker_id, False, half_life_s)
     ready = tx.one(_P_JOB_READY, {"job": held.job_id})
     return held.job_id, bool(ready is not None and ready[0])
 
@@ -339,7 +347,15 @@ class ReportStore(FailureStore):
         """Record a finished attempt; returns (job id, whether the job is now ready to be
         assembled: running, with every year done)."""
         return self.writer.call(
-            lambda tx: complete_in(tx, task_id, worker_id, attempt, log_tail, output_location)
+            lambda tx: complete_in(
+                tx,
+                task_id,
+                worker_id,
+                attempt,
+                log_tail,
+                output_location,
+                half_life_s=self.usage_half_life_s,
+            )
         )
 
     def fail_task(
