@@ -31,7 +31,12 @@ The `sim` column is what `sim_makespan.py` predicts for the same case and policy
 the overheads measured in this run (mean of 20 simulated runs): where the two disagree,
 the simulator misses something.
 
-Run: `uv run python benchmarks/bench_makespan.py [--seconds-per-year 10] [--runs 2]`.
+A policy `balanced+copies` runs `balanced` with speculative copies on (docs/driver.md,
+"Speculative copies"): the line then also prints the copies started and the core-seconds
+they held, as a share of the job's own (its year times).
+
+Run: `uv run python benchmarks/bench_makespan.py [--seconds-per-year 10] [--runs 2]
+[--policies balanced,balanced+copies]`.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ from tests.integration.harness import (
 from benchmarks.sim_makespan import Overheads, Scenario, bench_uneven_years, real_policy, simulate
 from winjobs.antares.ini import IniDocument
 from winjobs.driver.settings import ChunkPolicy
+from winjobs.driver.speculation import SpeculationRule
 from winjobs.wire import JobDetail, JobStatus, TaskInfo, TaskStatus
 
 YEARS = 96
@@ -99,6 +105,8 @@ class Result:
     overhead_s: float  #: mean per task: wall time minus the solver's batched year time
     serial_s: float  #: mean per task: claim to the worker's next claim, minus batched time
     predicted: float = 0.0  #: the simulator's makespan / ideal given these overheads
+    copies: int = 0  #: speculative copies started
+    copy_core_s: float = 0.0  #: core-seconds they held (until done or cancelled)
 
     @property
     def ratio(self) -> float:
@@ -135,15 +143,18 @@ def _study(root: Path) -> Path:
 
 
 def run_case(root: Path, case: Case, policy: str, seconds: float) -> Result:
+    """`policy`: a chunk policy, `+copies` for speculative copies on."""
     times = year_times(seconds, case.uneven_years)
     solver = standin_solver(root / "bin")
+    chunks, _, extra = policy.partition("+")
     driver = Driver(
         root / f"driver-{policy}",
         settings={
-            "chunk_policy": policy,
+            "chunk_policy": chunks,
             "lease_seconds": 60,
             "heartbeat_interval_s": HEARTBEAT_S,
             "claim_max_wait_s": 10,
+            "speculative_copies": extra == "copies",
         },
     ).start()
     workers: list[Worker] = []
@@ -203,6 +214,11 @@ def _measure(case: Case, policy: str, job: JobDetail, times: list[float]) -> Res
     ]
     serial = _serial_overheads(done, cores_of, times) or overheads
     assert job.finished_at is not None
+    copies = [t.speculative_copy for t in job.tasks if t.speculative_copy is not None]
+    copy_core_s = sum(
+        ((c.finished_at or job.finished_at) - c.started_at).total_seconds() * cores_of[c.worker]
+        for c in copies
+    )
     result = Result(
         case=case.name,
         policy=policy,
@@ -213,6 +229,8 @@ def _measure(case: Case, policy: str, job: JobDetail, times: list[float]) -> Res
         batched_s=batched_bound(times, case.cores),
         overhead_s=statistics.mean(overheads),
         serial_s=statistics.mean(serial),
+        copies=len(copies),
+        copy_core_s=copy_core_s,
     )
     result.predicted = predict(case, policy, times, result)
     return result
@@ -231,8 +249,12 @@ def predict(case: Case, policy: str, times: list[float], measured: Result) -> fl
         year_noise=0.005,
     )
     scenario = Scenario(case.name, case.cores, tuple(times), overheads)
-    choose = real_policy(ChunkPolicy(policy))
-    return statistics.mean(simulate(scenario, choose, seed).ratio for seed in range(20))
+    chunks, _, extra = policy.partition("+")
+    choose = real_policy(ChunkPolicy(chunks))
+    copies = SpeculationRule() if extra == "copies" else None
+    return statistics.mean(
+        simulate(scenario, choose, seed, copies=copies).ratio for seed in range(20)
+    )
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -272,13 +294,21 @@ def main() -> None:
                         f"{result.predicted:>7.3f}"
                         f"{result.batched_s:>8.1f}s{result.makespan_s / result.batched_s:>7.3f}"
                         f"{result.serial_s:>22.2f}s{result.overhead_s:>7.2f}s"
-                        f"{result.assembly_s:>9.1f}s   ({time.monotonic() - started:.0f} s wall)",
+                        f"{result.assembly_s:>9.1f}s   ({time.monotonic() - started:.0f} s wall)"
+                        + _copies_text(result, case),
                         flush=True,
                     )
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     _summary(results)
+
+
+def _copies_text(result: Result, case: Case) -> str:
+    if not result.policy.endswith("+copies"):
+        return ""
+    share = result.copy_core_s / (result.ideal_s * sum(case.cores))
+    return f"  copies {result.copies}, {result.copy_core_s:.0f} core-s ({100 * share:.1f} %)"
 
 
 def _summary(results: list[Result]) -> None:

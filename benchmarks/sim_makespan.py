@@ -35,8 +35,16 @@ import statistics
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from winjobs.driver.scheduler import ChunkFacts, Pool, chunk_size
+from winjobs.driver.scheduler import ChunkFacts, JobFacts, Pool, chunk_size
 from winjobs.driver.settings import ChunkPolicy
+from winjobs.driver.speculation import (
+    Claimer,
+    FinishedTask,
+    JobTail,
+    RunningTask,
+    SpeculationRule,
+    pick_copy,
+)
 
 # ----------------------------------------------------------------------------- year times
 
@@ -115,10 +123,18 @@ class Scenario:
     cores: tuple[int, ...]
     year_times: tuple[float, ...]
     overheads: Overheads
+    #: each worker's year time relative to the year's own (2.0: a machine twice as slow
+    #: or as busy); none: every worker at 1
+    slowness: tuple[float, ...] = ()
+
+    def slow(self, worker: int) -> float:
+        return self.slowness[worker] if self.slowness else 1.0
 
     @property
     def ideal(self) -> float:
-        return sum(self.year_times) / sum(self.cores)
+        """Total year time over the pool's throughput (cores, each at its speed)."""
+        speed = sum(c / self.slow(w) for w, c in enumerate(self.cores))
+        return sum(self.year_times) / speed
 
 
 @dataclass
@@ -229,6 +245,10 @@ class Outcome:
     tasks: int
     chunks: list[tuple[int, int]] = field(default_factory=list)  #: (worker, years) in order
     timeline: list[SimTask] = field(default_factory=list)
+    copies: int = 0  #: speculative copies started
+    copies_won: int = 0  #: of them, reported before their original
+    #: core-seconds the copies held their workers (until done, or cancelled)
+    copy_core_s: float = 0.0
 
     @property
     def ratio(self) -> float:
@@ -247,8 +267,11 @@ def _batches(times: Sequence[float], cores: int) -> Iterator[tuple[float, int]]:
         yield max(batch), len(batch)
 
 
-def simulate(scenario: Scenario, choose: Chooser, seed: int = 0) -> Outcome:
-    """One run of the job: workers claim, stage, run batches, report in the background."""
+def simulate(
+    scenario: Scenario, choose: Chooser, seed: int = 0, copies: SpeculationRule | None = None
+) -> Outcome:
+    """One run of the job: workers claim, stage, run batches, report in the background;
+    with `copies`, workers that find no year left run speculative copies (`_tail`)."""
     rng = random.Random(seed)
     over = scenario.overheads
     times = [_noisy(t, over.year_noise, rng) for t in scenario.year_times]
@@ -277,20 +300,113 @@ def simulate(scenario: Scenario, choose: Chooser, seed: int = 0) -> Outcome:
         size = choose(view)
         if not 1 <= size <= view.unassigned:
             raise ValueError(f"chunk of {size} years out of 1..{view.unassigned}")
-        clock = now + _noisy(over.task_s, over.jitter, rng)
-        batch_ends = []
-        for duration, n in _batches(times[next_year : next_year + size], cores[worker]):
-            clock += duration
-            batch_ends.append((clock, n))
-        reported = max(clock, last_report[worker]) + _noisy(over.finish_s, over.jitter, rng)
-        last_report[worker] = reported
-        tasks.append(SimTask(worker, next_year, size, now, batch_ends, clock, reported))
+        task = _run(scenario, rng, times, worker, now, next_year, size, last_report)
+        tasks.append(task)
         chunks.append((worker, size))
         next_year += size
-        heapq.heappush(free, (clock, worker))
+        heapq.heappush(free, (task.computed, worker))
     start = min(t.claimed for t in tasks)
-    end = max(t.reported for t in tasks)
-    return Outcome(end - start, scenario.ideal, len(tasks), chunks, tasks)
+    outcome = Outcome(0.0, scenario.ideal, len(tasks), chunks, tasks)
+    ends = [t.reported for t in tasks]
+    if copies is not None:
+        _tail(scenario, rng, times, free, last_report, outcome, ends, copies)
+    outcome.makespan = max(ends) - start
+    return outcome
+
+
+def _run(
+    scenario: Scenario,
+    rng: random.Random,
+    times: Sequence[float],
+    worker: int,
+    now: float,
+    first: int,
+    size: int,
+    last_report: list[float],
+) -> SimTask:
+    """One attempt of years[first:first + size] on `worker`, claimed at `now`."""
+    over = scenario.overheads
+    clock = now + _noisy(over.task_s, over.jitter, rng)
+    batch_ends = []
+    slow = scenario.slow(worker)
+    for duration, n in _batches(times[first : first + size], scenario.cores[worker]):
+        clock += duration * slow
+        batch_ends.append((clock, n))
+    reported = max(clock, last_report[worker]) + _noisy(over.finish_s, over.jitter, rng)
+    last_report[worker] = reported
+    return SimTask(worker, first, size, now, batch_ends, clock, reported)
+
+
+def _next_beat(claimed: float, moment: float, heartbeat_s: float) -> float:
+    """The first heartbeat of an attempt claimed at `claimed` at or after `moment`: when
+    it learns that it was cancelled."""
+    return claimed + math.ceil((moment - claimed) / heartbeat_s) * heartbeat_s
+
+
+def _tail(
+    scenario: Scenario,
+    rng: random.Random,
+    times: Sequence[float],
+    free: list[tuple[float, int]],
+    last_report: list[float],
+    outcome: Outcome,
+    ends: list[float],
+    rule: SpeculationRule,
+) -> None:
+    """Every year is in a task: a worker that claims finds nothing and asks the REAL
+    `speculation.pick_copy`; without a copy it claims again a heartbeat later. The first
+    attempt reported wins (`ends`); the loser stops at its next heartbeat after that."""
+    over, cores, tasks = scenario.overheads, scenario.cores, outcome.timeline
+    busy_until = {worker: moment for moment, worker in free}
+    winners: dict[int, SimTask] = {}
+    copied: set[int] = set()
+    while free:
+        now, worker = heapq.heappop(free)
+        if now != busy_until[worker] or all(end <= now for end in ends):
+            continue  # a stale entry (its attempt was cancelled sooner), or the job ended
+        finished = [
+            FinishedTask(w.n_years, cores[w.worker], w.reported - w.claimed)
+            for i, t in enumerate(tasks)
+            if ends[i] <= now and (w := winners.get(i, t))
+        ]
+        running = [
+            RunningTask(
+                i,
+                1,
+                t.worker,
+                t.n_years,
+                cores[t.worker],
+                now - t.claimed,
+                copied=i in copied,
+                years_done=t.years_done(now, over.heartbeat_s),
+            )
+            for i, t in enumerate(tasks)
+            if ends[i] > now
+        ]
+        tail = JobTail(JobFacts(1, 50, "8.8", "8.8", 0, 0), finished, running)
+        choice = pick_copy([tail], Claimer(worker, cores[worker], ("8.8",)), rule)
+        if choice is None:
+            busy_until[worker] = now + over.heartbeat_s
+            heapq.heappush(free, (busy_until[worker], worker))
+            continue
+        i, original = choice.task.task_id, tasks[choice.task.task_id]
+        copy = _run(
+            scenario, rng, times, worker, now, original.first, original.n_years, last_report
+        )
+        copied.add(i)
+        outcome.copies += 1
+        if copy.reported < original.reported:
+            outcome.copies_won += 1
+            winners[i], ends[i], stopped = copy, copy.reported, copy.computed
+            loser_free = _next_beat(original.claimed, copy.reported, over.heartbeat_s)
+            if loser_free < busy_until[original.worker]:
+                busy_until[original.worker] = loser_free
+                heapq.heappush(free, (loser_free, original.worker))
+        else:
+            stopped = min(copy.computed, _next_beat(now, original.reported, over.heartbeat_s))
+        outcome.copy_core_s += (stopped - now) * cores[worker]
+        busy_until[worker] = stopped
+        heapq.heappush(free, (stopped, worker))
 
 
 # ------------------------------------------------------------------------------ the grid
@@ -376,8 +492,60 @@ def _report(
             print(f"    by {key} (mean/worst): {cells}")
 
 
+#: the makespan benchmark's overheads at 30 s per year, as a fraction of a year (1.5 s
+#: serial per task, 1 s more in the background, as `bench_makespan.py` measured them on
+#: a quiet machine; heartbeats every 2 s)
+BENCH_OVERHEADS = Overheads(
+    0.05, 0.033, jitter=0.2, heartbeat_s=0.07, start_spread_s=0.01, year_noise=0.005
+)
+
+
+def _case(name: str, cores: tuple[int, ...], times: list[float], *slow: float) -> Scenario:
+    return Scenario(name, cores, tuple(times), BENCH_OVERHEADS, slow)
+
+
+#: the makespan benchmark's cases (96 years), and machines slower or busier than others
+COPY_CASES: dict[str, Scenario] = {
+    case.name: case
+    for case in (
+        _case("uneven workers", (8, 4, 2, 2), even_years(96)),
+        _case("uneven years", (4, 4, 4, 4), bench_uneven_years(96)),
+        _case("one worker 10x slower (busy)", (4, 4, 4, 4), even_years(96), 1, 1, 1, 10),
+        _case("one worker 3x slower", (4, 4, 4, 4), even_years(96), 1, 1, 1, 3),
+        _case("one worker 2x slower", (4, 4, 4, 4), even_years(96), 1, 1, 1, 2),
+        _case("uneven workers, the 8-core 1.5x slower", (8, 4, 2, 2), even_years(96), 1.5, 1, 1, 1),
+    )
+}
+
+
+def copies_table(rule: SpeculationRule, runs: int = 20) -> list[str]:
+    """Markdown rows: each case's makespan / ideal without and with speculative copies
+    (`balanced`, mean of `runs` seeds), the copies started and won per run, and their
+    cost: the core-seconds they held, as a share of the job's own (its year times)."""
+    balanced = real_policy(ChunkPolicy.BALANCED)
+    rows = [
+        "| case | without copies | with copies | copies per run (won) | copies' core-seconds |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, scenario in COPY_CASES.items():
+        plain = [simulate(scenario, balanced, seed) for seed in range(runs)]
+        spec = [simulate(scenario, balanced, seed, copies=rule) for seed in range(runs)]
+        work = sum(scenario.year_times)
+        rows.append(
+            f"| {name} | {statistics.mean(o.ratio for o in plain):.3f} "
+            f"| {statistics.mean(o.ratio for o in spec):.3f} "
+            f"| {statistics.mean(o.copies for o in spec):.1f} "
+            f"({statistics.mean(o.copies_won for o in spec):.1f}) "
+            f"| {100 * statistics.mean(o.copy_core_s for o in spec) / work:.1f} % |"
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--copies", action="store_true", help="the speculative-copy cases (and nothing else)"
+    )
     parser.add_argument("--patterns", default=",".join(PATTERNS))
     parser.add_argument("--mixes", default=",".join(MIXES))
     parser.add_argument("--years", default=",".join(map(str, YEARS)))
@@ -386,6 +554,11 @@ def main() -> None:
     parser.add_argument("--candidates", action="store_true", help="also the rules not chosen")
     parser.add_argument("--verbose", action="store_true", help="one line per scenario")
     args = parser.parse_args()
+    if args.copies:
+        rule = SpeculationRule()
+        print(f"speculative copies: factor {rule.factor}, min_finished {rule.min_finished}")
+        print("\n".join(copies_table(rule)))
+        return
 
     def grid(draw: int) -> list[Scenario]:
         return list(

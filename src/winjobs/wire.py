@@ -85,6 +85,28 @@ class TaskStatus(StrEnum):
         return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED)
 
 
+class CopyStatus(StrEnum):
+    """Life of a speculative copy of a slow task (docs/driver.md, "Speculative copies")."""
+
+    RUNNING = "running"  #: runs beside the original; the first to complete wins
+    WON = "won"  #: completed first: its output is the task's
+    LOST = "lost"  #: the original completed first: the copy was cancelled
+    PROMOTED = "promoted"  #: the original failed: the copy went on as the task's attempt
+    FAILED = "failed"  #: the copy failed; the original ran on
+    RELEASED = "released"  #: its worker gave it back; the original ran on
+    EXPIRED = "expired"  #: its worker stopped reporting; the original ran on
+    CANCELLED = "cancelled"  #: its job ended
+
+
+#: what people are told of a copy in these states (the others: the state and the reason)
+_COPY_TOLD = {
+    CopyStatus.RUNNING: "runs beside it: the first to finish wins",
+    CopyStatus.WON: "finished first: its output is the task's",
+    CopyStatus.LOST: "was cancelled: the original finished first",
+    CopyStatus.PROMOTED: "went on as the task's attempt: the original failed",
+}
+
+
 class Role(StrEnum):
     USER = "user"  #: submits jobs, sees all jobs, changes only their own
     ADMIN = "admin"  #: changes any job, sees everything
@@ -342,6 +364,30 @@ class JobCreated(_Response):
     warnings: list[str] = []
 
 
+class TaskCopyInfo(_Response):
+    """A second attempt of a task run beside the original on an idle worker, because the
+    original was well behind its job's pace; the first to complete wins."""
+
+    attempt: int  #: the copy's attempt number (one above the original's)
+    of_attempt: int  #: the original attempt it copies
+    of_worker: str | None = None  #: the worker running the original
+    worker: str  #: the worker running the copy
+    status: CopyStatus
+    started_at: datetime
+    finished_at: datetime | None = None
+    reason: str | None = None  #: why it ended
+
+    def describe(self) -> str:
+        """One line for people: what the copy is and what became of it."""
+        copy = f"attempt {self.attempt} on {self.worker}, a copy of attempt {self.of_attempt}"
+        if self.of_worker:
+            copy += f" on {self.of_worker}"
+        told = _COPY_TOLD.get(self.status)
+        if told is not None:
+            return f"{copy}, {told}"
+        return f"{copy}, {self.status.value}" + (f": {self.reason}" if self.reason else "")
+
+
 class TaskInfo(_Response):
     id: int
     job_id: int
@@ -361,6 +407,8 @@ class TaskInfo(_Response):
     waiting: WaitReason | None = None
     #: running, its solver suspended since then (the worker's owner is active)
     suspended_since: datetime | None = None
+    #: its speculative copy, if it ever had one (at most one per task)
+    speculative_copy: TaskCopyInfo | None = None
 
 
 class JobSummary(_Response):

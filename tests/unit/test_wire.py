@@ -15,6 +15,7 @@ from winjobs.wire import (
     JobList,
     JobSubmitFields,
     PolicyReport,
+    TaskCopyInfo,
     TaskFailure,
     WorkerRegistration,
     parse_notify_target,
@@ -129,3 +130,29 @@ def test_a_policy_report_s_next_work_time_must_say_its_zone() -> None:
         {"state": "outside_schedule", "next_work_at": "2026-01-05T19:00+01:00"}
     )
     assert report.next_work_at is not None and report.next_work_at.utcoffset() is not None
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "told"),
+    [
+        ("running", None, "runs beside it: the first to finish wins"),
+        ("won", None, "finished first: its output is the task's"),
+        ("lost", "x", "was cancelled: the original finished first"),
+        ("promoted", None, "went on as the task's attempt: the original failed"),
+        ("failed", "solver exit 1", "failed: solver exit 1"),
+        ("expired", None, "expired"),
+    ],
+)
+def test_a_speculative_copy_described(status: str, reason: str | None, told: str) -> None:
+    copy = TaskCopyInfo.model_validate(
+        {
+            "attempt": 2,
+            "of_attempt": 1,
+            "of_worker": "w3",
+            "worker": "w1",
+            "status": status,
+            "started_at": "2026-12-02T10:00:00Z",
+            "reason": reason,
+        }
+    )
+    assert copy.describe() == f"attempt 2 on w1, a copy of attempt 1 on w3, {told}"

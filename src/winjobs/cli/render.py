@@ -208,6 +208,8 @@ def tasks_table(tasks: Sequence[TaskInfo], now: datetime) -> Table:
             status.append(f": {task.error}", style="red")
         if task.waiting is not None:
             status.append(f" ({task.waiting.short})", style="yellow")
+        if task.speculative_copy is not None:
+            status.append(f"\n{task.speculative_copy.describe()}", style="cyan")
         table.add_row(
             str(task.id),
             format_years(task.years),

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from winjobs.antares.merge import McIndMode, MergeReport, merge_runs
 from winjobs.antares.study import open_study
 from winjobs.cli.app import app, console, err_console
 from winjobs.cli.common import JsonOpt
 from winjobs.ops.words import counted
+
+if TYPE_CHECKING:  # the merge (numpy and all) is imported when a merge runs: every other
+    # command of the command line starts faster without it
+    from winjobs.antares.merge import McIndMode, MergeReport
 
 
 def merge_facts(report: MergeReport) -> dict[str, Any]:
@@ -67,6 +70,8 @@ def merge_command(
     if mc_ind not in ("copy", "move", "link"):
         raise typer.BadParameter("must be copy, move or link", param_hint="--mc-ind")
     how: McIndMode = "copy" if mc_ind == "copy" else "move" if mc_ind == "move" else "link"
+    from winjobs.antares.merge import merge_runs
+
     zipped = open_study(study).zip_output
     if zipped and out.suffix != ".zip":
         out = out.with_name(out.name + ".zip")

@@ -208,13 +208,13 @@ def fetch_result(client: DriverClient, job: JobDetail, dest: Path, console: Cons
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
         try:
-            _check(archive)
-            if _is_zipped_run(archive):
+            if _is_zipped_run(archive):  # kept as it is: checked whole first
+                _check(archive)
                 target = dest / f"{job.run_folder or f'job-{job.id}'}.zip"
                 _refuse_existing(target)
                 archive.replace(target)
                 return target
-            unpacked = staging / "unpacked"
+            unpacked = staging / "unpacked"  # the unpacking applies the same guards
             unpack_archive(archive, unpacked)
         except ArchiveError as exc:
             raise ArchiveError(f"the result of job {job.id} was refused: {exc}") from exc
@@ -234,8 +234,10 @@ def _refuse_existing(target: Path) -> None:
 
 
 def _check(archive: Path) -> None:
-    """A download is checked before anything is read from it or kept: the unpacking
-    guards (names, sizes, counts) and every entry's CRC, nothing written."""
+    """A zipped run is checked before it is kept: the unpacking guards (names, sizes,
+    counts) and every entry's CRC, nothing written. A run that is unpacked is not checked
+    first: the unpacking applies the same guards and CRCs as it writes, all or nothing
+    (checking first decompressed every result twice)."""
     with archive.open("rb") as handle:
         check_archive(handle, archive.stat().st_size, archive.name).close()
 

@@ -26,6 +26,7 @@ from winjobs.driver.metrics import ClaimStats, TaskStats
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.shared import SharedFolders
 from winjobs.driver.signals import WorkSignal
+from winjobs.driver.speculation import SpeculationRule
 from winjobs.driver.store import (
     Claimed,
     ClaimPolicy,
@@ -93,6 +94,7 @@ class Dispatch:
             worker_offline_s=settings.worker_offline_s,
             reassign_suspended_after_s=settings.reassign_suspended_after_s,
             hold_after_failures=settings.hold_after_failures,
+            speculation=speculation_rule(settings),
         )
         self.failure_rules = failure_rules(settings)
 
@@ -169,11 +171,18 @@ class Dispatch:
                     f"whose solver was suspended since {when} (its owner is active): "
                     "not counted",
                 )
+            copy = ""
+            if claimed.copy_of is not None:
+                copy = (
+                    f", a speculative copy of attempt {claimed.copy_of} on worker "
+                    f"{claimed.copy_of_worker}, {claimed.behind:.1f} times behind its "
+                    "job's pace"
+                )
             tx.log(
                 claimed.job_id,
                 f"task {claimed.task_id} (years {describe_years(claimed.years)}) attempt "
                 f"{claimed.attempt} -> worker {claimed.worker_name} "
-                f"(solver {claimed.solver_version})",
+                f"(solver {claimed.solver_version}){copy}",
             )
             return claimed
 
@@ -455,6 +464,13 @@ def policy_status(report: PolicyReport | None) -> PolicyStatus:
     return PolicyStatus(report.state.value, report.reason or None, report.next_work_at)
 
 
+def speculation_rule(settings: DriverSettings) -> SpeculationRule | None:
+    """The speculative-copy rule the claim applies; None: copies are off."""
+    if not settings.speculative_copies:
+        return None
+    return SpeculationRule(settings.speculative_factor, settings.speculative_min_finished)
+
+
 def failure_rules(settings: DriverSettings) -> FailureRules:
     return FailureRules(
         max_attempts=settings.max_attempts,
@@ -469,6 +485,10 @@ def describe_event(event: TaskEvent) -> str:
     on = f" on {event.worker}" if event.worker else ""
     if event.outcome is FailOutcome.RELEASED:
         return f"{head} given back by {event.worker or 'its worker'}: {event.reason}"
+    if event.outcome is FailOutcome.COPY_ENDED:
+        return f"{head}: its copy{on} ended, the original runs on: {event.reason}"
+    if event.outcome is FailOutcome.COPY_PROMOTED:
+        return f"{head}: the original{on} ended, its copy goes on (not counted): {event.reason}"
     if event.outcome is FailOutcome.REOPENED:
         return f"{head}: {event.reason}"
     if event.outcome is FailOutcome.JOB_FAILED:

@@ -155,7 +155,8 @@ class JobService:
         progress = self.store.progress([job_id])[job_id]
         shown = may_change(reader, job.submitter)
         notifications = self.store.job_notifications(job_id) if shown else []
-        detail = views.job_detail(job, tasks, progress, self.store.clock(), notifications)
+        copies = self.store.job_copies(job_id)
+        detail = views.job_detail(job, tasks, progress, self.store.clock(), notifications, copies)
         detail = detail if shown else detail.model_copy(update={"notify": []})
         return self.overview.annotate_detail(detail) if self.overview else detail
 

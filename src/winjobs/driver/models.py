@@ -1,10 +1,10 @@
 """Database schema (SQLAlchemy 2 declarative). Only `store.py` queries these tables.
 
 Four working tables (jobs, tasks, workers, and `task_failures`: each task's failed
-attempts), `notifications` (the outbox of job-end messages), `job_archive` (what
-`winjobs clean data` removed) and `pool_samples` (the pool's recent load, for the
-utilisation chart). A job's years are cut into tasks lazily, as workers claim:
-`jobs.next_index` says how many of `jobs.years`
+attempts), `task_copies` (speculative copies of slow tasks), `notifications` (the outbox
+of job-end messages), `job_archive` (what `winjobs clean data` removed) and
+`pool_samples` (the pool's recent load, for the utilisation chart). A job's years are
+cut into tasks lazily, as workers claim: `jobs.next_index` says how many of `jobs.years`
 (ascending) already belong to a task; the rest are "unassigned". A task keeps its years
 for life: a failed or lost attempt re-queues the same years, so `failures` counts
 failures *of the same years* (the max_attempts rule; `failure_policy` says which count).
@@ -190,6 +190,40 @@ class TaskFailure(Base):
     counted: Mapped[bool] = mapped_column(Boolean)
     avoid: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TaskCopy(Base):
+    """A speculative copy of a running task (`speculation`): a second attempt, with its
+    own worker, fencing token (`attempt`, one above the original's) and lease, running
+    while the original (`of_attempt` on `of_worker_id`) runs on. At most one per task,
+    ever (the unique task id). The first of the two to complete wins; the winning copy's
+    attempt becomes the task's (`tasks.attempt`, `worker_id`), so the output is found
+    where the original's would be; the loser's reports are refused and its worker learns
+    at its next heartbeat that it was cancelled.
+
+    `status`: running, then won, lost (the original completed first), promoted (the
+    original failed or lost its lease: the copy became the task's attempt), failed or
+    released (the copy's own failure, or given back), expired (its lease ran out) or
+    cancelled (the job ended). `reason` says why it ended."""
+
+    __tablename__ = "task_copies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    of_attempt: Mapped[int] = mapped_column(Integer)
+    of_worker_id: Mapped[int | None] = mapped_column(Integer)
+    of_worker_name: Mapped[str | None] = mapped_column(String(200))
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
+    worker_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    years_done: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class PoolSample(Base):

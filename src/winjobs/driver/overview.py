@@ -11,7 +11,7 @@ throughput).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -55,6 +55,16 @@ class Snapshot:
     queue: waiting.QueueFacts
     #: time per batch of each active job's finished tasks
     per_batch: dict[int, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PoolFacts:
+    """`Overview.status_and_counts`: what `/metrics` renders."""
+
+    pool: PoolStatus
+    jobs: Mapping[str, int]  #: jobs by status
+    tasks: Mapping[str, int]  #: tasks by status
+    policies: dict[str, int]  #: online workers by their owner's policy state
 
 
 class Overview:
@@ -166,17 +176,23 @@ class Overview:
     # ------------------------------------------------------------------ the pool
 
     def status(self) -> PoolStatus:
+        return self.status_and_counts().pool
+
+    def status_and_counts(self) -> PoolFacts:
+        """The pool at a glance, the job and task counts it was computed from, and the
+        online workers by their owner's policy: `/metrics` needs all three, from one read
+        of the workers and one count of the database."""
         now = self.store.clock()
         snap = self.snapshot()
         workers = snap.workers
         states = Counter(w.state for w in workers)
         load = pool_load(workers, now)
-        counts = self.store.counts().jobs
+        counts = self.store.counts()
         per_hour = estimates.years_per_hour(
             self.store.recent_runs(now - THROUGHPUT_WINDOW), now, THROUGHPUT_WINDOW
         )
         left = years_left(snap.rows)
-        return PoolStatus(
+        pool = PoolStatus(
             at=now,
             workers_online=load.workers_online,
             workers_idle=states[WorkerState.IDLE],
@@ -187,12 +203,18 @@ class Overview:
             cores_total=load.cores_total,
             cores_busy=load.cores_busy,
             versions=waiting.online_versions(snap.queue.workers),
-            jobs_queued=counts.get(JobStatus.QUEUED.value, 0),
-            jobs_running=counts.get(JobStatus.RUNNING.value, 0),
+            jobs_queued=counts.jobs.get(JobStatus.QUEUED.value, 0),
+            jobs_running=counts.jobs.get(JobStatus.RUNNING.value, 0),
             years_left=left,
             years_per_hour=round(per_hour, 2),
             drain_seconds=estimates.drain_seconds(left, per_hour),
         )
+        policies = Counter(
+            w.policy.value
+            for w in workers
+            if w.policy is not None and w.state is not WorkerState.OFFLINE
+        )
+        return PoolFacts(pool, counts.jobs, counts.tasks, dict(policies))
 
     def load_sample(self) -> LoadPoint:
         """The pool's load now (what the sampler records)."""

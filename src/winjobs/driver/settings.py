@@ -130,6 +130,16 @@ class DriverSettings(LayeredSettings):
     #: back) goes to a worker that finds no other work; None: suspended tasks never move
     #: (their worker vacates them after its own vacate_after_s). docs/driver.md
     reassign_suspended_after_s: float | None = Field(300.0, ge=0)
+    #: speculative copies: a worker that finds no other work runs a second copy of a task
+    #: well behind its job's pace; the first to complete wins (docs/driver.md,
+    #: "Speculative copies"). Off by default: a copy only pays off on a machine several
+    #: times slower than the others, and it costs the cores it holds
+    speculative_copies: bool = False
+    #: a running task is behind when it has run this many times what its rounds take at
+    #: its job's pace (the median time per round of the job's finished tasks)
+    speculative_factor: float = Field(1.5, gt=1, le=100)
+    #: finished tasks of a job needed before its pace is trusted
+    speculative_min_finished: int = Field(2, ge=1, le=1000)
 
     max_upload_bytes: int = Field(20 * 1024**3, gt=0)
     max_years_per_job: int = Field(10_000, ge=1)

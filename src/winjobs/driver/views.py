@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from winjobs.driver import scheduler
-from winjobs.driver.models import Job, Notification, Task, Worker
+from winjobs.driver.models import Job, Notification, Task, TaskCopy, Worker
 from winjobs.driver.store import Progress
 from winjobs.wire import (
+    CopyStatus,
     DeliveryState,
     EtaBasis,
     JobDetail,
@@ -16,6 +17,7 @@ from winjobs.wire import (
     JobSummary,
     NotificationInfo,
     PolicyState,
+    TaskCopyInfo,
     TaskInfo,
     TaskStatus,
     WorkerInfo,
@@ -65,7 +67,20 @@ def job_summary(job: Job, progress: Progress, now: datetime) -> JobSummary:
     )
 
 
-def task_info(task: Task) -> TaskInfo:
+def copy_info(copy: TaskCopy) -> TaskCopyInfo:
+    return TaskCopyInfo(
+        attempt=copy.attempt,
+        of_attempt=copy.of_attempt,
+        of_worker=copy.of_worker_name,
+        worker=copy.worker_name,
+        status=CopyStatus(copy.status),
+        started_at=copy.started_at,
+        finished_at=copy.finished_at,
+        reason=copy.reason,
+    )
+
+
+def task_info(task: Task, copy: TaskCopy | None = None) -> TaskInfo:
     return TaskInfo(
         id=task.id,
         job_id=task.job_id,
@@ -81,6 +96,7 @@ def task_info(task: Task) -> TaskInfo:
         log_tail=task.log_tail,
         output_location=task.output_location,
         suspended_since=task.suspended_at if task.status == TaskStatus.RUNNING.value else None,
+        speculative_copy=None if copy is None else copy_info(copy),
     )
 
 
@@ -90,14 +106,16 @@ def job_detail(
     progress: Progress,
     now: datetime,
     notifications: Sequence[Notification] = (),
+    copies: Sequence[TaskCopy] = (),
 ) -> JobDetail:
     summary = job_summary(job, progress, now)
+    copy_of = {copy.task_id: copy for copy in copies}
     return JobDetail(
         **summary.model_dump(),
         years=list(job.years),
         task_time_limit_s=job.task_time_limit_s,
         run_folder=job.run_folder,
-        tasks=[task_info(t) for t in tasks],
+        tasks=[task_info(t, copy_of.get(t.id)) for t in tasks],
         notify=list(job.notify or []),
         notifications=[notification_info(n) for n in notifications],
     )

@@ -76,66 +76,76 @@ def periods(text: str | None) -> Periods:
 _GENERATION = {"force generation": "force", "force no generation": "never"}
 
 
+class _Section:
+    """One enabled cluster of a `list.ini`: its section name, its keys, its group lower-cased."""
+
+    def __init__(self, listing: IniDocument, name: str) -> None:
+        self.name = name
+        self._listing = listing
+        self.group = (self.get("group") or "").strip().lower()
+
+    def get(self, key: str) -> str | None:
+        return self._listing.get(self.name, key)
+
+    def number(self, key: str) -> float:
+        return number(self.get(key), 0.0)
+
+
+def _enabled_clusters(study_dir: Path, kind: str, area: str) -> list[_Section]:
+    """The enabled sections of `input/<kind>/clusters/<area>/list.ini` (thermal clusters,
+    renewables and short-term storages are listed alike; a missing file lists none)."""
+    listing = read_optional(study_dir / "input" / kind / "clusters" / area / "list.ini")
+    if listing is None:
+        return []
+    return [
+        _Section(listing, name)
+        for name in listing.sections()
+        if as_bool(listing.get(name, "enabled", "true"))
+    ]
+
+
 def _thermal(study_dir: Path, area: str, *, adequacy: bool) -> tuple[Cluster, ...]:
     """The enabled thermal clusters of an area (every one is must-run in adequacy)."""
-    listing = read_optional(study_dir / "input" / "thermal" / "clusters" / area / "list.ini")
-    if listing is None:
-        return ()
-    clusters = []
-    for section in listing.sections():
-        if not as_bool(listing.get(section, "enabled", "true")):
-            continue
-        group = (listing.get(section, "group") or "").strip().lower()
-        generation = (listing.get(section, "gen-ts") or "").strip().lower()
-        clusters.append(
-            Cluster(
-                name=section,
-                unit_count=as_uint(listing.get(section, "unitcount")) or 1,
-                nominal_capacity=number(listing.get(section, "nominalcapacity"), 0.0),
-                group=_THERMAL_GROUP.get(group, "MISC. DTG"),
-                id=area_id(section),
-                generation=_GENERATION.get(generation, "global"),
-                must_run=adequacy or as_bool(listing.get(section, "must-run")),
-            )
+    clusters = [
+        Cluster(
+            name=section.name,
+            unit_count=as_uint(section.get("unitcount")) or 1,
+            nominal_capacity=section.number("nominalcapacity"),
+            group=_THERMAL_GROUP.get(section.group, "MISC. DTG"),
+            id=area_id(section.name),
+            generation=_GENERATION.get((section.get("gen-ts") or "").strip().lower(), "global"),
+            must_run=adequacy or as_bool(section.get("must-run")),
         )
+        for section in _enabled_clusters(study_dir, "thermal", area)
+    ]
     return tuple(sorted(clusters, key=lambda c: c.ident))
 
 
 def _renewables(study_dir: Path, area: str) -> tuple[Renewable, ...]:
-    listing = read_optional(study_dir / "input" / "renewables" / "clusters" / area / "list.ini")
-    if listing is None:
-        return ()
-    found = []
-    for section in listing.sections():
-        if not as_bool(listing.get(section, "enabled", "true")):
-            continue
-        group = (listing.get(section, "group") or "").strip().lower()
-        count = as_uint(listing.get(section, "unitcount")) or 1
-        capacity = count * number(listing.get(section, "nominalcapacity"), 0.0)
-        found.append(Renewable(section, area_id(section), _RENEWABLE_GROUP.get(group, "RENW. 1"),
-                               capacity))  # fmt: skip
+    found = [
+        Renewable(
+            section.name,
+            area_id(section.name),
+            _RENEWABLE_GROUP.get(section.group, "RENW. 1"),
+            (as_uint(section.get("unitcount")) or 1) * section.number("nominalcapacity"),
+        )
+        for section in _enabled_clusters(study_dir, "renewables", area)
+    ]
     return tuple(sorted(found, key=lambda r: r.id))
 
 
 def _storages(study_dir: Path, area: str) -> tuple[Storage, ...]:
-    listing = read_optional(study_dir / "input" / "st-storage" / "clusters" / area / "list.ini")
-    if listing is None:
-        return ()
-    found = []
-    for section in listing.sections():
-        if not as_bool(listing.get(section, "enabled", "true")):
-            continue
-        group = (listing.get(section, "group") or "").strip().lower()
-        found.append(
-            Storage(
-                name=(listing.get(section, "name") or section).strip(),
-                id=area_id(section),
-                group=_STORAGE_GROUP.get(group, "Other1"),
-                injection=number(listing.get(section, "injectionnominalcapacity"), 0.0),
-                withdrawal=number(listing.get(section, "withdrawalnominalcapacity"), 0.0),
-                reservoir=number(listing.get(section, "reservoircapacity"), 0.0),
-            )
+    found = [
+        Storage(
+            name=(section.get("name") or section.name).strip(),
+            id=area_id(section.name),
+            group=_STORAGE_GROUP.get(section.group, "Other1"),
+            injection=section.number("injectionnominalcapacity"),
+            withdrawal=section.number("withdrawalnominalcapacity"),
+            reservoir=section.number("reservoircapacity"),
         )
+        for section in _enabled_clusters(study_dir, "st-storage", area)
+    ]
     return tuple(sorted(found, key=lambda s: s.name))
 
 

@@ -7,6 +7,8 @@ import io
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from tests.unit.cli.conftest import Cli
 from tests.unit.cli.fake_driver import FakeDriver, make_job
 from winjobs.wire import JobStatus
@@ -75,10 +77,12 @@ def test_a_run_of_txt_files_is_unpacked_as_before(
     assert (tmp_path / "output" / RUN / "execution_info.ini").is_file()
 
 
-def test_a_damaged_zipped_run_is_refused_and_leaves_nothing(
-    cli: Cli, fake: FakeDriver, tmp_path: Path
+@pytest.mark.parametrize("result_format", ["zip", "txt-files"])
+def test_a_damaged_run_is_refused_and_leaves_nothing(
+    cli: Cli, fake: FakeDriver, tmp_path: Path, result_format: str
 ) -> None:
-    served = bytearray(_zipped_run())
+    """Kept as a zip (checked whole first) or unpacked (checked as it is written, once)."""
+    served = bytearray(_zipped_run(result_format))
     with zipfile.ZipFile(io.BytesIO(bytes(served))) as opened:
         info = opened.getinfo("economy/mc-ind/00002/areas/north/values-annual.txt")
     served[info.header_offset + 30 + len(info.filename)] ^= 0xFF  # inside its data

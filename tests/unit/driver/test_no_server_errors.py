@@ -336,7 +336,9 @@ def test_no_input_makes_a_server_error(target: Target, method: str, path: str) -
 _ID_ENDPOINTS = [(m, p) for m, p in ENDPOINTS if re.search(r"\{\w*id\}", p)]
 
 
-@pytest.mark.parametrize(("method", "path"), _ID_ENDPOINTS, ids=[f"{m} {p}" for m, p in _ID_ENDPOINTS])
+@pytest.mark.parametrize(
+    ("method", "path"), _ID_ENDPOINTS, ids=[f"{m} {p}" for m, p in _ID_ENDPOINTS]
+)
 @pytest.mark.parametrize("number", [2**63, 2**64, -1])
 def test_an_id_out_of_the_database_range_is_a_client_error(
     target: Target, method: str, path: str, number: int

@@ -12,6 +12,7 @@ import statistics
 
 import pytest
 from benchmarks.sim_makespan import (
+    COPY_CASES,
     MIXES,
     PATTERNS,
     ClaimView,
@@ -28,6 +29,7 @@ from benchmarks.sim_makespan import (
 
 from winjobs.driver.scheduler import Pool
 from winjobs.driver.settings import ChunkPolicy
+from winjobs.driver.speculation import SpeculationRule
 
 EXACT = Overheads(task_s=0.0, finish_s=0.0, jitter=0.0, start_spread_s=0.0, year_noise=0.0)
 BALANCED, CORES = real_policy(ChunkPolicy.BALANCED), real_policy(ChunkPolicy.CORES)
@@ -114,3 +116,18 @@ def test_balanced_over_a_grid_of_scenarios() -> None:
     relative = [a / b for a, b in zip(ratios["balanced"], ratios["cores"], strict=True)]
     assert statistics.mean(relative) < 0.97
     assert max(relative) < 1.05
+
+
+def test_speculative_copies_in_the_simulator() -> None:
+    """A copy of the busy worker's task wins and ends the job far sooner; where no task is
+    behind its pace (the benchmark's uneven workers) no copy is started."""
+    busy = COPY_CASES["one worker 10x slower (busy)"]
+    plain = simulate(busy, BALANCED, seed=1)
+    copied = simulate(busy, BALANCED, seed=1, copies=SpeculationRule())
+    assert (copied.copies, copied.copies_won) == (1, 1)
+    assert copied.makespan < plain.makespan / 2
+    assert copied.copy_core_s > 0
+    uneven = COPY_CASES["uneven workers"]
+    outcome = simulate(uneven, BALANCED, seed=1, copies=SpeculationRule())
+    assert outcome.copies == 0
+    assert outcome.makespan == simulate(uneven, BALANCED, seed=1).makespan

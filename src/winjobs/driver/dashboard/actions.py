@@ -96,7 +96,9 @@ def hold(
 
 
 @router.post("/jobs/{job_id}/release")
-def release(job_id: IdPath, viewer: Actor, jobs: JobsDep, dashboard: DashboardDep) -> RedirectResponse:
+def release(
+    job_id: IdPath, viewer: Actor, jobs: JobsDep, dashboard: DashboardDep
+) -> RedirectResponse:
     def run() -> str:
         jobs.release(job_id, viewer.identity)
         return f"Job {job_id} released: its tasks start again, at its place in the queue."

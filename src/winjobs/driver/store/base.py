@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from winjobs.driver.db import READ_ONLY, is_sqlite
 from winjobs.driver.errors import Conflict, NotFound
-from winjobs.driver.models import Job, Task
+from winjobs.driver.models import Job, Task, TaskCopy
 from winjobs.driver.store.records import OPEN_TASK, Clock, utcnow
 from winjobs.driver.store.sql import Sql
 from winjobs.driver.store.writer import Writer
@@ -24,6 +24,35 @@ _CLOSE_OPEN_TASKS = (
     .where(Task.job_id == bindparam("b_job"), Task.status.in_(OPEN_TASK))
     .values(status=TaskStatus.CANCELLED.value, lease_until=None, finished_at=bindparam("b_now"))
 )
+#: the job's running speculative copies end with it (their workers learn it at their
+#: next heartbeat, as the originals' do)
+_CLOSE_RUNNING_COPIES = (
+    update(TaskCopy)
+    .where(
+        TaskCopy.status == "running",
+        TaskCopy.task_id.in_(select(Task.id).where(Task.job_id == bindparam("b_job"))),
+    )
+    .values(
+        status="cancelled",
+        lease_until=None,
+        finished_at=bindparam("b_now"),
+        reason="the job ended",
+    )
+)
+_COPY_ATTEMPT = func.coalesce(
+    select(TaskCopy.attempt).where(TaskCopy.task_id == Task.id).scalar_subquery(), 0
+)
+
+
+def attempt_past_copy(sqlite: bool) -> Any:
+    """`tasks.attempt` raised to its speculative copy's: a task given back to the queue
+    gets, at its next claim, an attempt number no attempt had (a copy took the number
+    after its original's)."""
+    if sqlite:
+        return func.max(Task.attempt, _COPY_ATTEMPT)
+    return func.greatest(Task.attempt, _COPY_ATTEMPT)
+
+
 _JOB_DONE_FACTS = select(
     Job.status,
     Job.next_index,
@@ -84,6 +113,7 @@ class StoreBase:
 
     def _close_open_tasks(self, conn: Connection, job_id: int, now: datetime) -> None:
         conn.execute(_CLOSE_OPEN_TASKS, {"b_job": job_id, "b_now": now})
+        conn.execute(_CLOSE_RUNNING_COPIES, {"b_job": job_id, "b_now": now})
 
     def _all_years_done(self, conn: Connection, job_id: int) -> bool:
         """Every year of the job is in a task and every task succeeded."""

@@ -31,10 +31,11 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from winjobs.driver import failure_policy, scheduler
+from winjobs.driver import failure_policy, scheduler, speculation
 from winjobs.driver.errors import NotFound
 from winjobs.driver.settings import ChunkPolicy
 from winjobs.driver.store.base import StoreBase
+from winjobs.driver.store.copies import copy_in
 from winjobs.driver.store.records import NO_POLICY, Claimed, ClaimPolicy, PolicyStatus
 from winjobs.driver.store.writer import Tx
 
@@ -119,6 +120,8 @@ _STALLED = (
     "FROM tasks JOIN jobs ON jobs.id = tasks.job_id "
     "WHERE tasks.status = 'running' AND tasks.suspended_at <= :cutoff "
     "AND tasks.worker_id IS DISTINCT FROM :worker AND jobs.status IN ('queued', 'running') "
+    # a task with a speculative copy is not taken over: the copy is already its remedy
+    "AND NOT EXISTS (SELECT 1 FROM task_copies WHERE task_copies.task_id = tasks.id) "
     f"AND {_NOT_AVOIDED}"  # nor years that failed on the claiming worker (`failure_policy`)
 )
 #: a new attempt for the claiming worker; the suspended one gets 409 at its next report
@@ -194,9 +197,14 @@ def claim_in(
     lease_until = now + timedelta(seconds=policy.lease_seconds)
     params |= {"worker_name": name, "lease": tx.sql.when(lease_until)}
     for _ in range(3):  # a lost race (PostgreSQL only) re-reads the facts
-        decision = scheduler.pick(_job_facts(tx, worker_id), versions)
+        facts = _job_facts(tx, worker_id)
+        decision = scheduler.pick(facts, versions)
         if decision is None:
-            return _take_over(tx, params, versions, now, lease_until, policy)
+            taken_over = _take_over(tx, params, versions, now, lease_until, policy)
+            if taken_over is not None or policy.speculation is None:
+                return taken_over
+            claimer = speculation.Claimer(worker_id, free_cores, versions)
+            return _copy(tx, params, facts, claimer, policy.speculation, now, lease_until)
         params |= {"job": decision.job_id, "solver": decision.solver_version}
         if decision.requeued_task:
             taken = _take_queued(tx, params)
@@ -332,6 +340,37 @@ def _take_over(
     name = params["worker_name"]
     claimed = _claimed(decision, task.task_id, int(taken[0]), years, job, name, lease_until)
     return replace(claimed, taken_from=task.worker, suspended_since=task.suspended_since)
+
+
+def _copy(
+    tx: Tx,
+    params: dict[str, Any],
+    facts: list[scheduler.JobFacts],
+    claimer: speculation.Claimer,
+    rule: speculation.SpeculationRule,
+    now: datetime,
+    lease_until: datetime,
+) -> Claimed | None:
+    """A worker with nothing else to do runs a speculative copy of a slow task, if the
+    rule picks one (docs/driver.md, "Speculative copies")."""
+    started = copy_in(tx, params, facts, claimer, rule, now)
+    if started is None:
+        return None
+    choice = started.choice
+    decision = scheduler.Decision(choice.job_id, choice.solver_version, requeued_task=True)
+    name = params["worker_name"]
+    claimed = _claimed(
+        decision,
+        choice.task.task_id,
+        started.attempt,
+        started.years,
+        started.job,
+        name,
+        lease_until,
+    )
+    return replace(
+        claimed, copy_of=choice.task.attempt, copy_of_worker=started.job[6], behind=choice.behind
+    )
 
 
 _Taken = tuple[int, int, list[int], Any]

@@ -18,8 +18,8 @@ from sqlalchemy import Connection, bindparam, exists, insert, select, update
 
 from winjobs.driver import failure_policy
 from winjobs.driver.errors import Conflict, NotFound
-from winjobs.driver.models import Job, Task, TaskFailure, Worker
-from winjobs.driver.store.base import StoreBase
+from winjobs.driver.models import Job, Task, TaskCopy, TaskFailure, Worker
+from winjobs.driver.store.base import StoreBase, attempt_past_copy
 from winjobs.driver.store.outbox import record_job_end
 from winjobs.driver.store.records import (
     ACTIVE_JOB,
@@ -102,7 +102,17 @@ class FailureStore(StoreBase):
         now: datetime,
         expired_before: datetime | None = None,
     ) -> TaskEvent | None:
-        """Re-queue (or fail for good) the attempt; None if it no longer held the task."""
+        """Re-queue (or fail for good) the attempt; None if it no longer held the task.
+
+        An original attempt whose speculative copy runs is not re-queued: the copy goes
+        on as the task's attempt (`_promote_copy`)."""
+        promoted = self._promote_copy(conn, failed, now, expired_before)
+        if promoted is not None:
+            if not promoted:
+                return None
+            if not report.release:
+                self._record_failure(conn, failed, report, False, False, now)
+            return _event(failed, FailOutcome.COPY_PROMOTED, report, counted=False)
         if report.release:
             if not self._requeue(conn, failed, report, failed.failures, False, now, expired_before):
                 return None
@@ -137,6 +147,50 @@ class FailureStore(StoreBase):
             held = self._charge(conn, failed.worker_id, report, rules, now)
         outcome = FailOutcome.JOB_FAILED if verdict.fail_job else FailOutcome.REQUEUED
         return _event(failed, outcome, report, verdict.counted, avoided, held)
+
+    def _promote_copy(
+        self,
+        conn: Connection,
+        failed: FailedAttempt,
+        now: datetime,
+        expired_before: datetime | None,
+    ) -> bool | None:
+        """The failed original's running copy becomes the task's attempt: its fence
+        (attempt, worker, lease) moves to the task row. None: the task has no running
+        copy; False: the original no longer held the task."""
+        copy = conn.execute(
+            select(TaskCopy).where(
+                TaskCopy.task_id == failed.task_id,
+                TaskCopy.of_attempt == failed.attempt,
+                TaskCopy.status == "running",
+            )
+        ).one_or_none()
+        if copy is None:
+            return None
+        changed = conn.execute(
+            _still_held(failed, expired_before).values(
+                attempt=copy.attempt,
+                worker_id=copy.worker_id,
+                worker_name=copy.worker_name,
+                lease_until=copy.lease_until,
+                started_at=copy.started_at,
+                years_done=copy.years_done,
+                suspended_at=None,
+            )
+        ).rowcount
+        if changed != 1:
+            return False
+        conn.execute(
+            update(TaskCopy)
+            .where(TaskCopy.id == copy.id)
+            .values(
+                status="promoted",
+                lease_until=None,
+                finished_at=now,
+                reason=f"the original (attempt {failed.attempt}) failed: the copy goes on",
+            )
+        )
+        return True
 
     def _record_failure(
         self,
@@ -174,15 +228,8 @@ class FailureStore(StoreBase):
     ) -> bool:
         """The fenced change of the task: queued again, or failed; False if it moved on."""
         status = TaskStatus.FAILED if fail else TaskStatus.QUEUED
-        still_held = update(Task).where(
-            Task.id == failed.task_id,
-            Task.attempt == failed.attempt,
-            Task.status == TaskStatus.RUNNING.value,
-        )
-        if expired_before is not None:  # a heartbeat may have renewed it meanwhile
-            still_held = still_held.where(Task.lease_until < expired_before)
         changed = conn.execute(
-            still_held.values(
+            _still_held(failed, expired_before).values(
                 status=status.value,
                 failures=failures,
                 lease_until=None,
@@ -191,6 +238,8 @@ class FailureStore(StoreBase):
                 log_tail=report.log_tail or None,
                 finished_at=now if fail else None,
                 suspended_at=None,  # a vacated task starts afresh on its next worker
+                # past a copy's attempt number: the next attempt gets a number of its own
+                attempt=attempt_past_copy(self._sqlite),
             )
         ).rowcount
         return bool(changed == 1)
@@ -317,6 +366,19 @@ class FailureStore(StoreBase):
                 raise Conflict(f"worker {name} is not held")
             conn.execute(update(Worker).where(Worker.id == row.id).values(**NOT_HELD))
             return str(row.held_reason or "")
+
+
+def _still_held(failed: FailedAttempt, expired_before: datetime | None) -> Any:
+    """The fenced UPDATE of the task the failed attempt still holds (and, for a lease
+    expiry, whose lease no heartbeat renewed meanwhile)."""
+    still_held = update(Task).where(
+        Task.id == failed.task_id,
+        Task.attempt == failed.attempt,
+        Task.status == TaskStatus.RUNNING.value,
+    )
+    if expired_before is not None:
+        still_held = still_held.where(Task.lease_until < expired_before)
+    return still_held
 
 
 def _job_reason(

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, case, delete, func, insert, select, update
 
 from winjobs.driver.errors import Conflict, NotFound
-from winjobs.driver.models import Job, Task, TaskFailure
-from winjobs.driver.store.base import StoreBase
+from winjobs.driver.models import Job, Task, TaskCopy, TaskFailure
+from winjobs.driver.store.base import StoreBase, attempt_past_copy
 from winjobs.driver.store.outbox import record_job_end
 from winjobs.driver.store.records import ACTIVE_JOB, NewJob, Progress
 from winjobs.wire import JobStatus, TaskStatus
@@ -83,6 +83,18 @@ class JobStore(StoreBase):
         with self._session() as session:
             return list(
                 session.scalars(select(Task).where(Task.job_id == job_id).order_by(Task.first_year))
+            )
+
+    def job_copies(self, job_id: int) -> list[TaskCopy]:
+        """The speculative copies of the job's tasks, oldest first."""
+        with self._session() as session:
+            return list(
+                session.scalars(
+                    select(TaskCopy)
+                    .join(Task, Task.id == TaskCopy.task_id)
+                    .where(Task.job_id == job_id)
+                    .order_by(TaskCopy.id)
+                )
             )
 
     def list_jobs(
@@ -232,6 +244,7 @@ class JobStore(StoreBase):
                     lease_until=None,
                     finished_at=None,
                     error=None,
+                    attempt=attempt_past_copy(self._sqlite),
                 )
             )
             # a retry starts afresh: every worker may take the years again

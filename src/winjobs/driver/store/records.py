@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from winjobs.driver.settings import ChunkPolicy
+from winjobs.driver.speculation import SpeculationRule
 from winjobs.wire import FailureKind, JobStatus, TaskStatus
 
 Clock = Callable[[], datetime]
@@ -62,6 +63,7 @@ class HeldTask:
     years: list[int]
     solver_version: str | None
     started_at: datetime | None = None  #: when the attempt was claimed
+    copy: bool = False  #: the attempt is a speculative copy (`models.TaskCopy`)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class ClaimPolicy:
     hold_after_failures: int = 3
     #: a task suspended this long may go to a worker that finds no other work (None: never)
     reassign_suspended_after_s: float | None = None
+    #: speculative copies of slow tasks for workers that find no other work (None: never)
+    speculation: SpeculationRule | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,10 @@ class Claimed:
     #: a task taken over from a worker whose solver was suspended: that worker, and since when
     taken_from: str | None = None
     suspended_since: datetime | None = None
+    #: a speculative copy: the original attempt it copies, its worker, how far behind
+    copy_of: int | None = None
+    copy_of_worker: str | None = None
+    behind: float | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,11 @@ class FailOutcome(StrEnum):
     JOB_FAILED = "job_failed"  #: reached max_attempts, or the study's error: the job failed
     #: nobody but the workers that failed it can run it now: they may try again
     REOPENED = "reopened"
+    #: a speculative copy failed or was given back: the original runs on
+    COPY_ENDED = "copy_ended"
+    #: the original failed or lost its lease while its copy ran: the copy goes on as the
+    #: task's attempt (not counted: the years are still being computed)
+    COPY_PROMOTED = "copy_promoted"
 
 
 @dataclass(frozen=True)

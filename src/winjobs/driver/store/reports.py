@@ -16,10 +16,18 @@ from typing import Any, NoReturn
 from sqlalchemy import Connection, and_, bindparam, select, update
 
 from winjobs.driver.errors import Conflict, DriverError, NotFound
-from winjobs.driver.models import Job, Task, Worker
+from winjobs.driver.models import Job, Task, TaskCopy, Worker
+from winjobs.driver.store.copies import (
+    cancelled_by_copy,
+    complete_copy_in,
+    heartbeat_copy_in,
+    held_copy_in,
+    original_won_in,
+)
 from winjobs.driver.store.failures import FailedAttempt, FailureStore
 from winjobs.driver.store.records import (
     Beat,
+    FailOutcome,
     FailureReport,
     FailureRules,
     HeldTask,
@@ -111,10 +119,13 @@ def _refuse(tx: Tx, params: dict[str, Any]) -> NoReturn:
 
 
 def held_in(tx: Tx, task_id: int, worker_id: int, attempt: int) -> HeldTask:
-    """What the attempt holds; raises 409/404 unless it still holds the task."""
+    """What the attempt holds (the task's original attempt, or its running speculative
+    copy); raises 409/404 unless it still holds the task."""
     params = {"task": task_id, "attempt": attempt, "worker": worker_id}
     held = tx.one(_P_HELD, params)
     if held is None:
+        if (copy := held_copy_in(tx, params)) is not None:
+            return copy
         _refuse(tx, params)
     started = None if held[3] is None else tx.sql.read_when(held[3])
     return HeldTask(int(held[0]), list(tx.sql.read_json(held[1])), held[2], started)
@@ -161,8 +172,10 @@ def heartbeat_in(
             "next_work": None if next_work is None else tx.sql.when(next_work),
         }
         tx.execute(_P_TOUCH_POLICY, params | policy)
-    if tx.execute(_P_HEARTBEAT, params).rowcount == 1:
+    if tx.execute(_P_HEARTBEAT, params).rowcount == 1 or heartbeat_copy_in(tx, params):
         return Beat(cancel=False, lease_until=lease_until)
+    if cancelled_by_copy(tx, params):  # the other copy of the task completed first
+        return Beat(cancel=True, lease_until=now)
     state = tx.one(_P_TASK_STATE, params)
     if state is not None and (state[0], state[1], state[2]) == ("cancelled", attempt, worker_id):
         return Beat(cancel=True, lease_until=now)
@@ -199,7 +212,12 @@ def complete_in(
         tx.execute(tx.sql.for_update(_P_LOCK_JOB), {"job": held.job_id})
     if accept is not None:
         accept(held)
-    if tx.execute(_P_COMPLETE, params).rowcount != 1:
+    if held.copy:
+        if not complete_copy_in(tx, params):
+            _refuse(tx, params)
+    elif tx.execute(_P_COMPLETE, params).rowcount == 1:
+        original_won_in(tx, params)
+    else:
         _refuse(tx, params)
     ready = tx.one(_P_JOB_READY, {"job": held.job_id})
     return held.job_id, bool(ready is not None and ready[0])
@@ -220,7 +238,55 @@ _EXPIRED = (
 )
 
 
+#: a speculative copy whose worker stopped reporting just ends (the original runs on)
+_EXPIRE_COPIES = (
+    update(TaskCopy)
+    .where(TaskCopy.status == "running", TaskCopy.lease_until < bindparam("b_now"))
+    .values(
+        status="expired",
+        lease_until=None,
+        finished_at=bindparam("b_now"),
+        reason="lease expired: its worker stopped reporting",
+    )
+)
+_COPY_HELD = (
+    select(TaskCopy.id, TaskCopy.worker_name, Task.job_id, Task.years)
+    .join(Task, Task.id == TaskCopy.task_id)
+    .where(
+        TaskCopy.task_id == bindparam("b_task"),
+        TaskCopy.attempt == bindparam("b_attempt"),
+        TaskCopy.worker_id == bindparam("b_worker"),
+        TaskCopy.status == "running",
+        Task.status == TaskStatus.RUNNING.value,
+    )
+)
+
+
 class ReportStore(FailureStore):
+    def _end_copy(
+        self, conn: Connection, params: dict[str, Any], report: FailureReport, now: Any
+    ) -> TaskEvent | None:
+        """A speculative copy failed or was given back: it ends, the original runs on
+        (not counted against the task's years nor its worker); None: not a running copy."""
+        copy = conn.execute(_COPY_HELD, params).one_or_none()
+        if copy is None:
+            return None
+        status = "released" if report.release else "failed"
+        conn.execute(
+            update(TaskCopy)
+            .where(TaskCopy.id == copy.id)
+            .values(status=status, lease_until=None, finished_at=now, reason=report.reason)
+        )
+        return TaskEvent(
+            params["b_task"],
+            int(copy.job_id),
+            list(copy.years),
+            FailOutcome.COPY_ENDED,
+            report.reason,
+            worker=copy.worker_name,
+            counted=False,
+        )
+
     def _lock_job(self, conn: Connection, job_id: int) -> None:
         if not self._sqlite:
             conn.execute(_LOCK_JOB.with_for_update(), {"b_job": job_id})
@@ -291,7 +357,10 @@ class ReportStore(FailureStore):
             conn.execute(_TOUCH, params)
             held = conn.execute(_HELD, params).one_or_none()
             if held is None:
-                self._refuse(conn, task_id, worker_id, attempt)
+                ended = self._end_copy(conn, params, report, now)
+                if ended is None:
+                    self._refuse(conn, task_id, worker_id, attempt)
+                return ended
             self._lock_job(conn, int(held.job_id))
             failed = FailedAttempt(
                 task_id,
@@ -313,6 +382,7 @@ class ReportStore(FailureStore):
         now = self.clock()
         events = []
         with self._write() as conn:
+            conn.execute(_EXPIRE_COPIES, {"b_now": now})
             expired = conn.execute(_EXPIRED, {"b_now": now}).all()
             if expired and not self._sqlite:
                 workers = sorted({t.worker_id for t in expired if t.worker_id is not None})

@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from winjobs.driver.errors import Conflict, Forbidden, NotFound
-from winjobs.driver.models import Job, Task, Worker
+from winjobs.driver.models import Job, Task, TaskCopy, Worker
 from winjobs.driver.store.base import StoreBase
 from winjobs.driver.store.failures import NOT_HELD
 from winjobs.driver.store.records import NO_POLICY, Counts, PolicyStatus
@@ -163,6 +163,11 @@ class WorkerStore(StoreBase):
         their workers' fault (they kept running and retried their heartbeats)."""
         until = self.clock() + timedelta(seconds=lease_seconds)
         with self._write() as conn:
+            conn.execute(  # their speculative copies' workers too
+                update(TaskCopy)
+                .where(TaskCopy.status == "running", TaskCopy.lease_until < until)
+                .values(lease_until=until)
+            )
             return int(
                 conn.execute(
                     update(Task)

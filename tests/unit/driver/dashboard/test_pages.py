@@ -9,8 +9,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from tests.unit.driver.dashboard.conftest import Dash
+from tests.unit.driver.dashboard.conftest import TOKENS, Dash
 from tests.unit.driver.helpers import Api, FakeClock, claim, driver_settings, packed_study
+from tests.unit.driver.test_store_copies import copied
 from winjobs.driver.app import create_app
 from winjobs.driver.dashboard.rendering import static_url
 from winjobs.wire import (
@@ -293,3 +294,17 @@ def test_the_workers_page_shows_slurm_pilots(dash: Dash) -> None:
     assert 'badge-pending">PENDING</span>' in pending
     assert "<td>QOSMaxJobsPerUserLimit</td>" in pending and "1 min ago" in pending
     assert "<td>hpc-4242-node07</td>" in html
+
+
+def test_the_job_page_and_the_api_show_a_speculative_copy(dash: Dash) -> None:
+    store = dash.api.driver.store
+    job_id, slow, copy, ids = copied(store, dash.api.clock)
+    line = "attempt 2 on w1, a copy of attempt 1 on w3, runs beside it"
+    assert line in dash.browser("alice").get(f"/jobs/{job_id}").text
+    store.complete_task(copy.task_id, ids["w1"], copy.attempt, "")
+    detail = dash.api.client(TOKENS["alice"]).get_job(job_id)
+    task = next(t for t in detail.tasks if t.id == slow.task_id)
+    assert task.speculative_copy is not None
+    assert (task.worker, task.attempts, task.speculative_copy.status.value) == ("w1", 2, "won")
+    html = dash.browser("alice").get(f"/jobs/{job_id}").text
+    assert "a copy of attempt 1 on w3, finished first: its output is the task&#39;s" in html
