@@ -44,6 +44,13 @@ Progress = Callable[[int, int], None]
 #: Top-level study folders never sent: previous runs and solver logs.
 STUDY_EXCLUDED = frozenset({"output", "logs"})
 _CHUNK = 1 << 20
+#: Deflate level of every archive we write (zlib's and 7-Zip's scale): 1 packs Antares
+#: outputs and studies about 4x faster than zlib's default 6 for archives about 20 %
+#: larger (99 MB of the example study's output: 3.4 s and 18 MB at 6, 0.8 s and 22 MB at
+#: 1). Packing sits on the critical path three times per job (the study at submit, each
+#: task's output on its worker, the result on the driver), where a LAN moves the extra
+#: megabytes faster than level 6 could save them.
+ZIP_LEVEL = 1
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 _UNIX = 3
 _FILE_MODE = (stat.S_IFREG | 0o644) << 16
@@ -173,6 +180,9 @@ def _zip_info(entry: _Entry) -> zipfile.ZipInfo:
     else:
         info.external_attr = _FILE_MODE
         info.compress_type = zipfile.ZIP_DEFLATED
+        # ZipFile(compresslevel=) reaches only entries it names itself; ours carry theirs
+        # (`compress_level` from Python 3.13, which keeps this older name as an alias)
+        info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]
         info.file_size = entry.size
     return info
 
@@ -227,7 +237,7 @@ def _sevenzip_pack(
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write("".join(str(Path(name)) + "\n" for name in names))
-        args = [str(sevenzip), "a", "-tzip", "-mx=5", "-bd", "-y", "-scsUTF-8", str(target)]
+        args = [str(sevenzip), "a", "-tzip", f"-mx={ZIP_LEVEL}", "-bd", "-y", "-scsUTF-8", str(target)]
         run_sevenzip([*args, f"@{list_file}"], cwd=root)
     finally:
         list_file.unlink(missing_ok=True)
