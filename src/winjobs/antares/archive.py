@@ -237,7 +237,16 @@ def _sevenzip_pack(
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write("".join(str(Path(name)) + "\n" for name in names))
-        args = [str(sevenzip), "a", "-tzip", f"-mx={ZIP_LEVEL}", "-bd", "-y", "-scsUTF-8", str(target)]
+        args = [
+            str(sevenzip),
+            "a",
+            "-tzip",
+            f"-mx={ZIP_LEVEL}",
+            "-bd",
+            "-y",
+            "-scsUTF-8",
+            str(target),
+        ]
         run_sevenzip([*args, f"@{list_file}"], cwd=root)
     finally:
         list_file.unlink(missing_ok=True)

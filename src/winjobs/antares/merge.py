@@ -3,8 +3,9 @@ like a single run of all those years (docs/merging.md).
 
 A partial run is a run folder or a zipped run (`<run>.zip`, what the solver writes with
 `result-format = zip`: the run folder or its content inside), read where it is: its
-mc-ind years are extracted into the output (whatever `mc_ind`), and no file of it stays
-open. With `zipped=True` OUT is written as a zipped run, like a single run of a
+mc-ind years are extracted into the output (whatever `mc_ind`); the first
+`HELD_OPEN_RUNS` zips stay open while the merge lasts, the others only for each read.
+With `zipped=True` OUT is written as a zipped run, like a single run of a
 `result-format = zip` study.
 
 - mc-all: pooled from the partial mc-all tables (`merge_tables`): needs no year-by-year
@@ -24,8 +25,9 @@ folders are put back if the merge fails after moving them.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from winjobs.antares.archive import pack_folder
@@ -53,6 +55,10 @@ from winjobs.antares.study import Study, open_study
 from winjobs.errors import ArchiveError, IniError, MergeError, OutputError, StudyError
 
 __all__ = ["McIndMode", "MergeReport", "merge_runs"]
+
+#: zipped partial runs kept open during a merge (each open file is a handle of the
+#: driver process, which also serves its workers)
+HELD_OPEN_RUNS = 128
 
 
 def merge_runs(
@@ -88,9 +94,10 @@ def merge_runs(
                 "the merged result differs from a single run of all years"
             )
         mode = study.mode_folder
-        write_mc_all(runs, staging, mode, report, district_captions(study.path))
-        write_once_files(study, runs, staging, report, _run_name(out_dir, name))
-        gather_years(runs, staging, mode, mc_ind, report, moved)
+        with _held_open(runs):
+            write_mc_all(runs, staging, mode, report, district_captions(study.path))
+            write_once_files(study, runs, staging, report, _run_name(out_dir, name))
+            gather_years(runs, staging, mode, mc_ind, report, moved)
         _publish(staging, out_dir, zipped)
     except BaseException:
         for source, target in reversed(moved):
@@ -99,6 +106,18 @@ def merge_runs(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return report
+
+
+@contextlib.contextmanager
+def _held_open(runs: Sequence[PartialRun]) -> Iterator[None]:
+    """The first `HELD_OPEN_RUNS` zipped runs kept open for the whole merge (it reads
+    each table of every run in turn); the others are opened for each read, so that a job
+    of a thousand one-year tasks stays far from the open-files limit."""
+    with contextlib.ExitStack() as held:
+        for run in runs[:HELD_OPEN_RUNS]:
+            if isinstance(run.source, ZippedRun):
+                held.enter_context(run.source.held_open())
+        yield
 
 
 def _publish(staging: Path, out_dir: Path, zipped: bool) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import shutil
+import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.output_compare import compare_runs
 from tests.helpers.real_outputs import run_folder
+from winjobs.antares import merge
 from winjobs.antares.archive import pack_folder
 from winjobs.antares.merge import McIndMode, merge_runs
 from winjobs.antares.output import check_run, read_run_info
@@ -88,6 +91,41 @@ def test_zipped_partial_runs_merge_like_their_folders(
     assert _tree(out) == _tree(ntc["out"])
     assert not any(p.is_symlink() for p in out.rglob("*"))
     assert [z.read_bytes() for z in zipped] == before
+
+
+@pytest.mark.parametrize("held", [merge.HELD_OPEN_RUNS, 1])
+def test_zipped_runs_are_opened_once_up_to_the_held_limit(
+    ntc: dict[str, Path],
+    real_outputs: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    held: int,
+) -> None:
+    """Every opening of a zip parses its whole directory again: the merge keeps the
+    first HELD_OPEN_RUNS runs open throughout (read at most twice: once when listed, once
+    held), and opens any others for each read, with the same output either way."""
+    folders = [run_folder(real_outputs, n) for n in ("ntc-part-1-3", "ntc-part-0-2-4")]
+    zipped = [
+        pack_folder(folder, tmp_path / f"{folder.name}.zip", arcname_root=folder.name).path
+        for folder in folders
+    ]
+    opened: Counter[str] = Counter()
+    real_zipfile = zipfile.ZipFile
+
+    class CountingZipFile(real_zipfile):
+        def __init__(self, file: object, *args: object, **kwargs: object) -> None:
+            if isinstance(file, Path):
+                opened[file.name] += 1
+            super().__init__(file, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(zipfile, "ZipFile", CountingZipFile)
+    monkeypatch.setattr(merge, "HELD_OPEN_RUNS", held)
+    out = tmp_path / "output" / ntc["out"].name
+    merge_runs(ntc["study"], zipped, out, mc_ind="move")
+    assert _tree(out) == _tree(ntc["out"])
+    first, second = (opened[z.name] for z in sorted(zipped))
+    assert first <= 2
+    assert second <= 2 if held > 1 else second > 10
 
 
 def _tree(root: Path) -> dict[str, bytes]:
