@@ -142,6 +142,9 @@ def row(phase: str, contender: str, tally: Tally, usage: Usage, seconds: float) 
     if usage.threads_cpu_s and tally.cycles:
         busiest = ", ".join(f"{spent / cycles * 1000:.2f}" for spent in usage.threads_cpu_s[:4])
         print(f"    driver CPU ms per cycle by thread, busiest first: {busiest}", flush=True)
+    if usage.children_cpu_s and tally.cycles:
+        spent = usage.children_cpu_s / cycles * 1000
+        print(f"    of the CPU ms per cycle, its assembly process: {spent:.2f}", flush=True)
     for sample in tally.sample_errors[:3]:
         print(f"    {sample}", flush=True)
     return result
@@ -396,8 +399,9 @@ def phase_growth(bench: Bench) -> dict[str, float]:
         f"    RSS MB at each job's end: {', '.join(f'{rss / 1e6:.0f}' for rss in rss_at_ends)}\n"
         f"    jobs: {statuses} ({assembled_after:.1f} s after the last cycle)\n"
         f"    RSS MB: first {usage.rss_first / 1e6:.0f}, max {usage.rss_max / 1e6:.0f}, "
-        f"last {usage.rss_last / 1e6:.0f}; CPU {usage.cpu_s / max(tally.cycles, 1) * 1000:.2f} "
-        "ms/cycle with the assemblies",
+        f"last {usage.rss_last / 1e6:.0f}; its assembly process max "
+        f"{usage.children_rss_max / 1e6:.0f}; CPU {usage.cpu_s / max(tally.cycles, 1) * 1000:.2f} "
+        "ms/cycle with the assemblies (assembly process included)",
         flush=True,
     )
     if rates:
@@ -405,7 +409,8 @@ def phase_growth(bench: Bench) -> dict[str, float]:
         results["growth last job"] = rates[-1][1]
         results["growth last / first"] = rates[-1][1] / rates[0][1]
     results |= {
-        "growth rss max mb": usage.rss_max / 1e6,
+        # the driver and its assembly process: the sum of their peaks (an upper bound)
+        "growth rss max mb": (usage.rss_max + usage.children_rss_max) / 1e6,
         "growth cpu ms": usage.cpu_s / max(tally.cycles, 1) * 1000,
         "growth succeeded": statuses.get("succeeded", 0),
         "growth jobs": len(rates),
@@ -554,7 +559,7 @@ TARGETS = (
         lambda v: f"{v:.2f} ms",
     ),
     Target(
-        "RSS < 150 MB over the growth",
+        "RSS < 150 MB over the growth (driver + assembly process peaks)",
         "growth rss max mb",
         lambda v: v < 150,
         lambda v: f"{v:.0f} MB",

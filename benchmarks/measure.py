@@ -29,8 +29,13 @@ def load_average() -> float:
 
 @dataclass
 class Usage:
+    #: CPU seconds of the process and its children (the driver's assembly process)
     cpu_s: float = 0.0
+    #: of which its children's
+    children_cpu_s: float = 0.0
     rss_max: int = 0
+    #: the largest RSS of its children together (the driver's assembly process)
+    children_rss_max: int = 0
     rss_first: int = 0
     rss_last: int = 0
     load_before: float = 0.0
@@ -44,7 +49,8 @@ class Usage:
 
 class Monitor:
     """Samples a process from `begin(start_at)` (wall clock) until `stop()`: CPU time
-    (user + system, its threads included) and RSS every `every` seconds."""
+    (user + system, its threads and its child processes included: the driver merges in
+    one) and RSS every `every` seconds."""
 
     def __init__(self, pid: int, every: float = 0.2) -> None:
         self.process = psutil.Process(pid)
@@ -68,20 +74,41 @@ class Monitor:
         times = self.process.cpu_times()
         return float(times.user + times.system)
 
+    def _children(self) -> dict[int, float]:
+        """CPU seconds of each live child (a child that ends within the window counts
+        what it spent up to its last sample: samples are every `every`); their RSS
+        together goes to `children_rss_max`."""
+        spent, rss = {}, 0
+        for child in self.process.children(recursive=True):
+            try:
+                times, rss = child.cpu_times(), rss + child.memory_info().rss
+            except psutil.Error:
+                continue
+            spent[child.pid] = float(times.user + times.system)
+        self.usage.children_rss_max = max(self.usage.children_rss_max, rss)
+        return spent
+
     def _threads(self) -> dict[int, float]:
         return {t.id: t.user_time + t.system_time for t in self.process.threads()}
 
     def _run(self) -> None:
         time.sleep(max(0.0, self.start_at - time.time()))
         cpu0, t0, threads0 = self._cpu(), time.perf_counter(), self._threads()
+        children0 = self._children()
+        children = dict(children0)
         usage = self.usage
         while True:
+            children.update(self._children())
             rss = int(self.process.memory_info().rss)
             usage.rss.append((time.perf_counter() - t0, rss))
             usage.rss_max = max(usage.rss_max, rss)
             if self._stop.wait(self.every):
                 break
-        usage.cpu_s = self._cpu() - cpu0
+        children.update(self._children())
+        usage.children_cpu_s = sum(
+            spent - children0.get(pid, 0.0) for pid, spent in children.items()
+        )
+        usage.cpu_s = self._cpu() - cpu0 + usage.children_cpu_s
         threads = self._threads()
         usage.threads_cpu_s = sorted(
             (spent - threads0.get(tid, 0.0) for tid, spent in threads.items()), reverse=True

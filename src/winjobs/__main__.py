@@ -2,4 +2,5 @@
 
 from winjobs.cli import main
 
-main()
+if __name__ == "__main__":  # the driver spawns its assembly process: the usual guard
+    main()

@@ -10,7 +10,8 @@ zips where they are and extracts their mc-ind years into the job's output. When 
 last task is in, `schedule` queues its assembly on the collector's own thread:
 `winjobs.antares.merge.merge_runs` builds the job's run folder inside the job's copy of
 the study (`study/output/<run folder>/`), moving the tasks' `mc-ind` years into it (HTTP
-mode), and the run folder is zipped for download.
+mode), and the run folder is zipped for download. The merge and the zip run in the
+driver's assembly process (`winjobs.driver.assembly`), off the GIL the claims need.
 
 Shared mode (docs/shared-mode.md): a task output reported by path is verified where it
 is; with `collect: copy` it is copied in first (`accept_shared`) and then handled like an
@@ -39,7 +40,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from winjobs.antares.archive import pack_folder
-from winjobs.antares.merge import merge_runs
 from winjobs.antares.output import (
     RUN_KIND,
     Run,
@@ -50,6 +50,7 @@ from winjobs.antares.output import (
 )
 from winjobs.antares.unpack import UnpackLimits, check_archive
 from winjobs.driver import scheduler
+from winjobs.driver.assembly import Assembler, link_task_runs, merge_task_runs
 from winjobs.driver.errors import Invalid, Unavailable
 from winjobs.driver.files import DataDir, Upload, remove_tree, replace_dir
 from winjobs.driver.models import Job, Task
@@ -88,10 +89,13 @@ def run_folder_name(job: Job, tasks: Sequence[Task]) -> str:
 
 
 class Collector:
-    def __init__(self, store: Store, files: DataDir, limits: UnpackLimits) -> None:
+    def __init__(
+        self, store: Store, files: DataDir, limits: UnpackLimits, assembler: Assembler
+    ) -> None:
         self.store = store
         self.files = files
         self.limits = limits
+        self.assembler = assembler  #: where merges and result zips run (`assembly`)
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._zip_lock = threading.Lock()  #: one result zip built at a time (link mode)
         self._thread: threading.Thread | None = None
@@ -224,10 +228,15 @@ class Collector:
         self._thread.start()
 
     def stop(self) -> None:
+        """Let a running assembly end (for up to a minute: it is redone at start-up if
+        cut short), then end the assembly process."""
+        finished = True
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(timeout=60)
+            finished = not self._thread.is_alive()
             self._thread = None
+        self.assembler.close(wait=finished)
 
     def _run(self) -> None:
         while True:
@@ -275,9 +284,17 @@ class Collector:
             remove_tree(work)
         work.mkdir(parents=True)
         if any(t.output_location for t in tasks):
-            link_task_runs(study, runs, work / name, self.files.job_dir(job.id) / "tasks")
+            local_tasks = self.files.job_dir(job.id) / "tasks"
+            try:
+                self.assembler.run(link_task_runs, study, runs, work / name, local_tasks)
+            except MergeError as exc:
+                message = str(exc)
+                if "cannot create the symbolic link" in message:  # the merge's hint is for users
+                    head = message.partition("; on Windows")[0]
+                    raise MergeError(f"{head}; {SYMLINK_HELP}") from None
+                raise
         else:
-            merge_task_runs(study, runs, work / name)
+            self.assembler.run(merge_task_runs, study, runs, work / name)
         replace_dir(work / name, final)
         remove_tree(work)
         return final
@@ -291,7 +308,7 @@ class Collector:
             staging = self.files.temp_path("result")
             root = None if read_run_info(final).zipped else name
             try:
-                pack_folder(final, staging, arcname_root=root)
+                self.assembler.run(pack_folder, final, staging, arcname_root=root)
                 staging.replace(result)
             finally:
                 staging.unlink(missing_ok=True)
@@ -368,33 +385,6 @@ def inspect_run(run: Run) -> CheckedRun:
     if not check.ok:
         raise OutputError(check.reason or f"{run.name} is not a successful run")
     return CheckedRun(run.name, info.years, info.version)
-
-
-def merge_task_runs(study: Path, runs: list[Path], out: Path) -> None:
-    """One run folder from the tasks' runs; their mc-ind years are moved (HTTP mode)."""
-    merge_runs(study, runs, out, mc_ind="move")
-
-
-def link_task_runs(study: Path, runs: list[Path], out: Path, local_tasks: Path) -> None:
-    """One run folder whose mc-ind years link to the tasks' runs (shared mode, collect:
-    link); years of zipped runs (uploaded by HTTP workers) are extracted, and those of
-    runs kept in the driver's own `local_tasks` (copied from a share) moved in, since
-    that folder goes once the job is assembled."""
-    try:
-        merge_runs(study, runs, out, mc_ind="link")
-    except MergeError as exc:
-        message = str(exc)
-        if "cannot create the symbolic link" in message:  # the merge's own hint is for users
-            raise MergeError(f"{message.partition('; on Windows')[0]}; {SYMLINK_HELP}") from None
-        raise
-    inside = local_tasks.resolve()
-    for link in [*out.glob("*/mc-ind/*"), *out.glob("optimization/week-by-week/year_*.txt")]:
-        if not link.is_symlink():
-            continue
-        target = link.readlink()
-        if target.is_relative_to(inside):
-            link.unlink()
-            shutil.move(str(target), str(link))
 
 
 def restore_moved_years(work: Path, tasks: Sequence[Task], runs: Sequence[Path]) -> None:

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from winjobs.antares.unpack import UnpackLimits
+from winjobs.driver.assembly import Assembler, ProcessAssembler
 from winjobs.driver.collector import Collector
 from winjobs.driver.db import make_engine, migrate
 from winjobs.driver.dispatch import Dispatch
@@ -23,6 +24,13 @@ from winjobs.driver.signals import WorkSignal
 from winjobs.driver.store import Clock, Store, utcnow
 
 log = logging.getLogger(__name__)
+
+
+def make_assembler() -> Assembler:
+    """Where a driver runs its merges and result zips: its assembly process. (The unit
+    tests replace this seam with `InlineAssembler`: a process per test app costs more
+    than the test; the loopback and end-to-end drivers keep the process.)"""
+    return ProcessAssembler()
 
 
 @dataclass
@@ -58,7 +66,7 @@ class Driver:
             max_total_bytes=settings.max_unpacked_bytes,
             max_ratio=settings.max_compression_ratio,
         )
-        collector = Collector(store, files, limits)
+        collector = Collector(store, files, limits, make_assembler())
         shared = SharedFolders(settings, files, store)
         task_stats = TaskStats()
         dispatch = Dispatch(store, files, settings, signal, claims, collector, shared, task_stats)

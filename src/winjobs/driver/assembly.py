@@ -1,0 +1,134 @@
+"""The assembly's heavy work (merge, result zip) in a process of its own.
+
+A merge parses and pools every mc-all table of every task, and the result zip deflates
+the whole run: seconds of CPU in Python and numpy. In the driver's process they held the
+GIL against the event loop answering claims and the store's writer committing them, so
+every claim waited behind each assembly. `ProcessAssembler` runs them in one child
+process instead (assemblies are one at a time, as before), and the driver's threads only
+wait for its answer.
+
+The child is started on the first assembly (spawn: the one start method Windows has, and
+no copy of the driver's threads, sockets and database connections) and lives as long as
+the driver. It ends with the driver: at its stop, or within `WATCH_S` of its death
+(`ParentWatch`), so that a driver restarted after a kill -9 does not find an orphan still
+writing the assembly it redoes. A child that dies (killed, out of memory) fails the
+assembly it was running with the reason; the next assembly starts a new child.
+
+The functions run there are this module's (`merge_task_runs`, `link_task_runs`) and
+`pack_folder`: plain paths in, files out, nothing of the driver's state; the child imports
+only them (the merge, numpy), not the driver's database or web layers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from winjobs.antares.merge import merge_runs
+from winjobs.errors import WinjobsError
+from winjobs.parentwatch import FORCED_EXIT, ParentWatch
+
+T = TypeVar("T")
+
+#: how often the child checks that the driver still runs
+WATCH_S = 0.2
+
+
+class AssemblyCrashed(WinjobsError):
+    """The assembly process ended while it was building an output."""
+
+
+class Assembler(Protocol):
+    """Runs an assembly step and returns its result (or raises its exception)."""
+
+    def run(self, step: Callable[..., T], *args: object, **kwargs: object) -> T: ...
+
+    def close(self, wait: bool = True) -> None: ...
+
+
+class InlineAssembler:
+    """The step in the calling thread: for tests of the collector's logic, where a child
+    process per test would cost more than the test."""
+
+    def run(self, step: Callable[..., T], *args: object, **kwargs: object) -> T:
+        return step(*args, **kwargs)
+
+    def close(self, wait: bool = True) -> None:
+        return None
+
+
+class ProcessAssembler:
+    """The step in the driver's assembly process (module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def run(self, step: Callable[..., T], *args: object, **kwargs: object) -> T:
+        pool = self._current()
+        try:
+            return pool.submit(step, *args, **kwargs).result()
+        except BrokenProcessPool:
+            self._forget(pool)
+            raise AssemblyCrashed(
+                "the driver's assembly process ended during the assembly (killed, or out of "
+                "memory?); retry the job to assemble it again"
+            ) from None
+
+    def close(self, wait: bool = True) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=True)
+
+    def _current(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_end_with_parent,
+                    initargs=(os.getpid(),),
+                )
+            return self._pool
+
+    def _forget(self, pool: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _end_with_parent(parent_pid: int) -> None:
+    """In the child: exit at once when the driver is gone."""
+    ParentWatch(
+        parent_pid, on_gone=lambda: os._exit(FORCED_EXIT), interval_s=WATCH_S, grace_s=0
+    ).start()
+
+
+def merge_task_runs(study: Path, runs: list[Path], out: Path) -> None:
+    """One run folder from the tasks' runs; their mc-ind years are moved (HTTP mode)."""
+    merge_runs(study, runs, out, mc_ind="move")
+
+
+def link_task_runs(study: Path, runs: list[Path], out: Path, local_tasks: Path) -> None:
+    """One run folder whose mc-ind years link to the tasks' runs (shared mode, collect:
+    link); years of zipped runs (uploaded by HTTP workers) are extracted, and those of
+    runs kept in the driver's own `local_tasks` (copied from a share) moved in, since
+    that folder goes once the job is assembled."""
+    merge_runs(study, runs, out, mc_ind="link")
+    inside = local_tasks.resolve()
+    for link in [*out.glob("*/mc-ind/*"), *out.glob("optimization/week-by-week/year_*.txt")]:
+        if not link.is_symlink():
+            continue
+        target = link.readlink()
+        if target.is_relative_to(inside):
+            link.unlink()
+            shutil.move(str(target), str(link))

@@ -1,0 +1,81 @@
+"""The driver's assembly process: steps run in a child, errors come back as they were
+raised, a dead child fails one assembly only, and the child never outlives the driver."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from winjobs.driver.assembly import AssemblyCrashed, ProcessAssembler, merge_task_runs
+from winjobs.errors import MergeError
+
+
+@pytest.fixture
+def assembler() -> Iterator[ProcessAssembler]:
+    process = ProcessAssembler()
+    yield process
+    process.close()
+
+
+def test_a_step_runs_in_another_process_and_its_errors_come_back(
+    assembler: ProcessAssembler, tmp_path: Path
+) -> None:
+    child = assembler.run(os.getpid)
+    assert child != os.getpid()
+    assert assembler.run(os.getpid) == child  # one process for every assembly
+    with pytest.raises(MergeError, match="cannot be read"):
+        assembler.run(merge_task_runs, tmp_path / "no-study", [tmp_path / "run"], tmp_path / "o")
+
+
+def test_a_dead_child_fails_its_assembly_and_the_next_one_gets_a_new_child(
+    assembler: ProcessAssembler,
+) -> None:
+    first = assembler.run(os.getpid)
+    with pytest.raises(AssemblyCrashed, match="retry the job"):
+        assembler.run(os._exit, 9)
+    second = assembler.run(os.getpid)
+    assert second != first and psutil.pid_exists(second)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="kill -9 is SIGKILL here")
+def test_the_child_ends_when_the_driver_is_killed(tmp_path: Path) -> None:
+    """A driver killed with -9 leaves no assembly process behind to write into the
+    assembly its restarted self redoes."""
+    script = textwrap.dedent(
+        """
+        import os, sys, time
+        from winjobs.driver.assembly import ProcessAssembler
+        if __name__ == "__main__":
+            child = ProcessAssembler().run(os.getpid)
+            print(child, flush=True)
+            time.sleep(600)
+        """
+    )
+    (tmp_path / "driver.py").write_text(script)
+    with subprocess.Popen(
+        [sys.executable, str(tmp_path / "driver.py")], stdout=subprocess.PIPE, text=True
+    ) as driver:
+        assert driver.stdout is not None
+        child = int(driver.stdout.readline())
+        assert psutil.Process(child).ppid() == driver.pid
+        driver.kill()
+        driver.wait()
+    deadline = time.monotonic() + 30
+    while _running(child):
+        assert time.monotonic() < deadline, "the assembly process outlived its driver"
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
