@@ -31,6 +31,7 @@ from winjobs.cli.render import (
     job_view,
     jobs_table,
     pools_view,
+    shares_view,
     status_view,
     to_json,
     workers_view,
@@ -258,6 +259,24 @@ def list_workers(
         console.print(workers_view(listing.workers, now))
     if listing.pools:
         console.print(pools_view(listing.pools, now))
+
+
+@app.command("shares")
+def pool_shares(
+    driver: DriverOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Each user's share of the pool, as fair share weighs it: weight, recent usage
+    (core-hours, decayed), cores held now; least served per weight first, the next to be
+    served at an equal priority. Also says how the queue is ordered."""
+    with driver_session(driver, token) as (client, _):
+        shares = client.shares()
+    if as_json:
+        typer.echo(to_json(shares))
+    else:
+        console.print(shares_view(shares))
 
 
 @app.command("status")

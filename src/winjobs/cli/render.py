@@ -27,6 +27,7 @@ from winjobs.wire import (
     NotificationInfo,
     PilotPool,
     PoolStatus,
+    Shares,
     TaskInfo,
     TaskStatus,
     WorkerInfo,
@@ -123,7 +124,7 @@ def jobs_table(jobs: Sequence[JobSummary], now: datetime) -> Table:
             str(job.id),
             job.name,
             job.submitter,
-            str(job.priority),
+            priority_text(job, short=True),
             job_state_text(job),
             progress,
             format_age(job.created_at, now),
@@ -140,12 +141,13 @@ def eta_text(job: JobSummary) -> str | None:
     return format_seconds(job.eta_seconds) + (f" ({basis})" if basis else "")
 
 
-def priority_text(job: JobSummary) -> str:
-    """`50`, or `50 (54 with aging)` once a waiting job has aged."""
+def priority_text(job: JobSummary, short: bool = False) -> str:
+    """`50`, or `50 (54 with aging)` once a waiting job has aged (`50 (54)` in a table:
+    the list shows why a job older than its priority says runs first)."""
     effective = job.effective_priority
     if effective is None or effective == job.priority:
         return str(job.priority)
-    return f"{job.priority} ({effective} with aging)"
+    return f"{job.priority} ({effective})" if short else f"{job.priority} ({effective} with aging)"
 
 
 def job_facts(job: JobDetail, now: datetime) -> Table:
@@ -318,6 +320,36 @@ def _hold_note(worker: WorkerInfo, now: datetime) -> Text:
     reason = worker.drain_reason if drained else worker.held_reason
     word = "drained" if drained else "held"
     return Text(f"{word}{when}{who}: {reason}", style="yellow" if drained else "red")
+
+
+def shares_view(shares: Shares) -> Group:
+    """`winjobs shares`: how the queue is ordered, then one line per user, least served
+    per weight first (the next to be served at an equal priority)."""
+    if shares.scheduling == "fair_share":
+        rule = (
+            "fair share: at one priority, the user with the least recent usage per weight "
+            f"goes first (usage halves every {shares.half_life_hours:g} h)"
+        )
+    else:
+        rule = "strict order: at one priority, first come first served"
+    if shares.aging_points_per_hour > 0 and shares.aging_max_points > 0:
+        rule += (
+            f"; waiting jobs gain {shares.aging_points_per_hour:g} priority point(s) per hour, "
+            f"at most {shares.aging_max_points}"
+        )
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("USER", "WEIGHT", "CORE-HOURS", "RUNNING CORES", "USED", "ENTITLED"):
+        table.add_column(column, justify="left" if column == "USER" else "right")
+    for user in shares.users:
+        table.add_row(
+            user.user,
+            f"{user.weight:g}",
+            f"{user.core_hours:.1f}",
+            str(user.running_cores),
+            f"{user.used:.0%}",
+            f"{user.entitled:.0%}",
+        )
+    return Group(Text(rule), table if shares.users else Text("no user yet"))
 
 
 def status_view(pool: PoolStatus) -> Table:

@@ -31,6 +31,7 @@ from winjobs.wire import (
     JobSummary,
     PilotPool,
     Role,
+    Shares,
     TaskInfo,
     TaskStatus,
     WorkerInfo,
@@ -113,6 +114,7 @@ class FakeDriver:
     #: states the next submitted job goes through (as `script`), and its result archive
     next_job_states: list[dict[str, Any]] = field(default_factory=list)
     next_job_result: bytes | None = None
+    shares: Shares | None = None
 
     def add(self, job: JobDetail) -> JobDetail:
         self.jobs[job.id] = job
@@ -176,8 +178,13 @@ class FakeDriver:
             (r"/jobs/(\d+)/tasks/(\d+)/log", "GET", self._task_log),
             (r"/jobs/(\d+)/result", "GET", self._result),
             (r"/workers", "GET", self._workers),
+            (r"/status/shares", "GET", lambda r, who: _json(self._shares())),
             (r"/workers/[^/]+/release", "POST", self._release_worker),
         ]
+
+    def _shares(self) -> dict[str, Any]:
+        assert self.shares is not None, "set FakeDriver.shares first"
+        return self.shares.model_dump(mode="json")
 
     def _job(self, job_id: int) -> JobDetail | None:
         return self.jobs.get(job_id)

@@ -307,3 +307,5 @@ def test_show_gives_the_priority_a_waiting_job_has_aged_to(
     job = make_job(1, priority=50, effective_priority=effective)
     [line] = [row for row in rows(job_view(job, NOW)) if row[0] == "priority"]
     assert " ".join(line[1:]) == shown
+    [_, listed] = rows(jobs_table([job], NOW))
+    assert listed[3:5] == (["50", "(57)"] if effective == 57 else ["50", "queued"])
