@@ -4,11 +4,11 @@
 
 Generates a study of SIZE MB made of many `input/` text time series (8760 rows, tab
 separated integers, like Antares ready-made series), then, in the same run and on the same
-files, packs and unpacks it with our code and with `zip -r` / `unzip` (Info-ZIP, deflate
-level 6 like ours). Each operation runs in a child process so its peak RSS is its own.
-Prints MB/s (uncompressed study bytes per second), the ratio ours/theirs (target >= 0.8)
-and our peak memory (target < 100 MB). With --repeat N each timing is the best of N runs,
-alternating tools, to damp the noise of a shared machine.
+files, packs and unpacks it with our code and with `zip -r` / `unzip` (Info-ZIP, at our
+deflate level, `archive.ZIP_LEVEL`). Each operation runs in a child process so its peak
+RSS is its own. Prints MB/s (uncompressed study bytes per second), the ratio ours/theirs
+(target >= 0.8) and our peak memory (target < 100 MB). With --repeat N each timing is the
+best of N runs, alternating tools, to damp the noise of a shared machine.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from winjobs.antares.archive import ZIP_LEVEL
 
 HOURS = 8760
 COLUMNS = 20
@@ -145,7 +147,9 @@ def run(size_mb: int, repeat: int, workdir: Path) -> dict[str, object]:
         if name not in best or figures["seconds"] < best[name]["seconds"]:
             best[name] = figures
 
-    zip_args = ["zip", "-q", "-r", "-X", str(their_zip), ".", "-x", "output/*", "logs/*"]
+    zip_args = [
+        "zip", f"-{ZIP_LEVEL}", "-q", "-r", "-X", str(their_zip), ".", "-x", "output/*", "logs/*"
+    ]  # fmt: skip
     for attempt in range(repeat):
         _clean(ours_zip, their_zip)
         order = ["ours", "theirs"] if attempt % 2 == 0 else ["theirs", "ours"]
