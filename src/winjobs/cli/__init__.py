@@ -2,38 +2,57 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 
 from winjobs.cli.app import app, err_console
 from winjobs.errors import WinjobsError
 
-__all__ = ["app", "main"]
+__all__ = ["COMMAND_MODULES", "app", "main", "register_commands"]
 
 
-def _register_commands() -> None:
-    """Import the command modules; each registers its commands on `app`."""
-    import winjobs.cli.clean
-    import winjobs.cli.demo
-    import winjobs.cli.driver_cmd
-    import winjobs.cli.jobs
-    import winjobs.cli.links
-    import winjobs.cli.runs
-    import winjobs.cli.slurm_cmd
-    import winjobs.cli.study
-    import winjobs.cli.submit
-    import winjobs.cli.worker_admin
-    import winjobs.cli.worker_cmd  # noqa: F401
+#: the module that registers each top-level command, in `winjobs --help`'s order
+#: (`test_startup.py` checks it against what the modules register)
+COMMAND_MODULES: dict[str, str] = {
+    "clean": "clean",
+    "demo": "demo",
+    "driver": "driver_cmd",
+    **dict.fromkeys(
+        ("jobs", "show", "wait", "cancel", "priority", "hold", "release", "retry", "logs"),
+        "jobs",
+    ),
+    **dict.fromkeys(("workers", "shares", "status"), "jobs"),
+    "links": "links",
+    "merge": "runs",
+    "slurm": "slurm_cmd",
+    "inspect": "study",
+    "submit": "submit",
+    "download": "submit",
+    "worker-admin": "worker_admin",
+    "worker": "worker_cmd",
+}
 
 
-_register_commands()
+def register_commands(argv: Sequence[str]) -> None:
+    """Import the module of the command `argv` names, or all of them (`--help`, no
+    command, a typo): each registers its commands on `app`. A command starts without
+    the others' imports (the worker's agent, the Slurm manager, the demo's processes),
+    and so does the driver's assembly process, which imports this package as its
+    parent's main module."""
+    name = next((arg for arg in argv if not arg.startswith("-")), None)
+    wanted = [COMMAND_MODULES[name]] if name in COMMAND_MODULES else COMMAND_MODULES.values()
+    for module in dict.fromkeys(wanted):
+        importlib.import_module(f"winjobs.cli.{module}")
 
 
 def main() -> None:
     """Entry point of the `winjobs` console script."""
     debug = "--debug" in sys.argv[1:] or os.environ.get("WINJOBS_DEBUG") == "1"
     try:
+        register_commands(sys.argv[1:])
         app(prog_name="winjobs")
     except WinjobsError as exc:
         if debug:
