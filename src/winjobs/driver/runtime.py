@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from winjobs.antares.unpack import UnpackLimits
+from winjobs.driver import fairshare
 from winjobs.driver.assembly import Assembler, ProcessAssembler
 from winjobs.driver.collector import Collector
 from winjobs.driver.db import make_engine, migrate
@@ -58,7 +59,9 @@ class Driver:
         files.prepare()
         engine = make_engine(settings.resolved_database_url, pool_size=20)
         migrate(engine)
-        half_life_s = settings.fair_share_half_life_h * 3600
+        # the one half-life of the users' usage: the store's own writes and the claims'
+        # (`Dispatch.policy.order`) both decay it with the order's rules
+        half_life_s = fairshare.order_rules(settings).half_life_s
         store = Store(engine, clock=clock, usage_half_life_s=half_life_s)
         store.writer.journal = files.append_job_lines
         signal, claims = WorkSignal(), ClaimStats()

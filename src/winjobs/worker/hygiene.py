@@ -21,7 +21,7 @@ from typing import Any
 
 from winjobs.ops.sizes import readable_size
 from winjobs.wire import LOW_DISK_REASON
-from winjobs.worker.runner import kill_recorded_solver
+from winjobs.worker.runner import kill_recorded_solver, kill_solvers_working_in
 
 log = logging.getLogger(__name__)
 
@@ -177,5 +177,8 @@ class TaskFolders:
         for path in stale:
             if kill_recorded_solver(path / SOLVER_PID_FILE):
                 log.warning("killed a solver left running in %s", path)
+        for path in kill_solvers_working_in(stale):  # killed before its pid was recorded
+            log.warning("killed a solver left running in %s (no pid recorded)", path)
+        for path in stale:
             remove_tree(path)
         return stale

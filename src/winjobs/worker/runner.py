@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -363,6 +363,29 @@ def kill_recorded_solver(path: Path) -> bool:
     else:
         kill_session_leftovers(pid)
     return same
+
+
+def kill_solvers_working_in(folders: Collection[Path]) -> list[Path]:
+    """Kill the process trees whose working folder is one of `folders` (or inside one),
+    and return those folders: the solver of a worker killed between starting it and
+    recording its pid, which `kill_recorded_solver` cannot know. Solvers run in their
+    task's folder; processes whose folder cannot be read (another user's) are passed."""
+    roots = {folder.resolve(): folder for folder in folders}
+    if not roots:
+        return []
+    found: dict[Path, list[int]] = {}
+    for process in psutil.process_iter(["cwd"]):
+        cwd = process.info.get("cwd")
+        if not cwd or process.pid == os.getpid():
+            continue
+        where = Path(cwd)
+        for root, folder in roots.items():
+            if where == root or where.is_relative_to(root):
+                found.setdefault(folder, []).append(process.pid)
+    for pids in found.values():
+        for pid in pids:
+            kill_process_tree(pid)
+    return list(found)
 
 
 def read_tail(path: Path, lines: int, max_bytes: int = 256 * 1024) -> str:

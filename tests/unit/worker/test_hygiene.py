@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -140,3 +141,26 @@ def test_a_recorded_pid_now_used_by_another_process_is_left_alone(tmp_path: Path
     pid_file.write_text("garbage")
     assert kill_recorded_solver(pid_file) is False
     assert kill_recorded_solver(tmp_path / "missing") is False
+
+
+def test_a_solver_started_but_not_yet_recorded_is_found_by_its_folder(tmp_path: Path) -> None:
+    """kill -9 of the worker between starting its solver and writing solver.pid: the
+    solver runs in its task's folder, which is how the next start finds it."""
+    folder = tmp_path / "tasks" / "job1-task2-a1"
+    folder.mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    with (
+        subprocess.Popen(sleep, cwd=folder) as orphan,
+        subprocess.Popen(sleep, cwd=outside) as bystander,
+    ):
+        try:
+            assert not (folder / SOLVER_PID_FILE).exists()
+            assert TaskFolders(tmp_path / "tasks").clean_stale() == [folder]
+            assert orphan.wait(10) is not None  # killed (and reaped here)
+            assert not folder.exists()
+            assert bystander.poll() is None  # a process working elsewhere is left alone
+        finally:
+            bystander.kill()
+            orphan.kill()
