@@ -44,6 +44,11 @@ def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return single_machine_run(root, standin_solver(root / "bin"), YEARS)
 
 
+#: Slurm job states before the job's end: COMPLETING (its processes being cleaned up)
+#: comes before COMPLETED, CANCELLED or TIMEOUT
+NOT_ENDED = ("PENDING", "CONFIGURING", "RUNNING", "SUSPENDED", "COMPLETING")
+
+
 def succeeded(client: DriverClient, job_id: int) -> JobDetail:
     job = wait_final(client, job_id, 240)
     assert job.status is JobStatus.SUCCEEDED, job.error
@@ -156,9 +161,7 @@ def test_a_pilot_near_its_time_limit_drains_instead_of_being_killed(
                 "id"
             ]
             wait_until(
-                lambda: (
-                    pool.alive() and cluster.job(first)["JobState"] not in ("PENDING", "RUNNING")
-                ),
+                lambda: pool.alive() and cluster.job(first)["JobState"] not in NOT_ENDED,
                 120,
                 f"pilot {first} to end",
             )
