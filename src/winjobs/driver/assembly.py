@@ -7,9 +7,9 @@ every claim waited behind each assembly. `ProcessAssembler` runs them in one chi
 process instead (assemblies are one at a time, as before), and the driver's threads only
 wait for its answer.
 
-The child is started on the first assembly (spawn: the one start method Windows has, and
-no copy of the driver's threads, sockets and database connections) and lives as long as
-the driver. It ends with the driver: at its stop, or within `WATCH_S` of its death
+The child is started with the driver, in the background (spawn: the one start method
+Windows has, and no copy of the driver's threads, sockets and database connections), and
+lives as long as the driver. It ends with the driver: at its stop, or within `WATCH_S` of its death
 (`ParentWatch`), so that a driver restarted after a kill -9 does not find an orphan still
 writing the assembly it redoes. A child that dies (killed, out of memory) fails the
 assembly it was running with the reason; the next assembly starts a new child.
@@ -21,6 +21,7 @@ only them (the merge, numpy), not the driver's database or web layers.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import shutil
@@ -48,6 +49,8 @@ class AssemblyCrashed(WinjobsError):
 class Assembler(Protocol):
     """Runs an assembly step and returns its result (or raises its exception)."""
 
+    def start(self) -> None: ...
+
     def run(self, step: Callable[..., T], *args: object, **kwargs: object) -> T: ...
 
     def close(self, wait: bool = True) -> None: ...
@@ -56,6 +59,9 @@ class Assembler(Protocol):
 class InlineAssembler:
     """The step in the calling thread: for tests of the collector's logic, where a child
     process per test would cost more than the test."""
+
+    def start(self) -> None:
+        return None
 
     def run(self, step: Callable[..., T], *args: object, **kwargs: object) -> T:
         return step(*args, **kwargs)
@@ -70,6 +76,11 @@ class ProcessAssembler:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Start the child now, in the background (its Python and the merge's imports
+        take a second or two), so that the first job's assembly does not wait for it."""
+        self._current().submit(_warm_up)
 
     def run(self, step: Callable[..., T], *args: object, **kwargs: object) -> T:
         pool = self._current()
@@ -104,6 +115,11 @@ class ProcessAssembler:
             if self._pool is pool:
                 self._pool = None
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _warm_up() -> None:
+    """Import what merges use beyond this module (pandas reads the large tables)."""
+    importlib.import_module("pandas")
 
 
 def _end_with_parent(parent_pid: int) -> None:

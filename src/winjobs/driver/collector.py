@@ -224,6 +224,7 @@ class Collector:
             self.schedule(job_id)
 
     def start(self) -> None:
+        self.assembler.start()
         self._thread = threading.Thread(target=self._run, name="winjobs-collector", daemon=True)
         self._thread.start()
 

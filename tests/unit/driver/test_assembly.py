@@ -35,6 +35,16 @@ def test_a_step_runs_in_another_process_and_its_errors_come_back(
         assembler.run(merge_task_runs, tmp_path / "no-study", [tmp_path / "run"], tmp_path / "o")
 
 
+def test_start_starts_the_child_before_the_first_assembly(assembler: ProcessAssembler) -> None:
+    before = {child.pid for child in psutil.Process().children(recursive=True)}
+    assembler.start()
+    deadline = time.monotonic() + 60
+    while not (started := {c.pid for c in psutil.Process().children(recursive=True)} - before):
+        assert time.monotonic() < deadline, "no assembly process started"
+        time.sleep(0.05)
+    assert assembler.run(os.getpid) in started
+
+
 def test_a_dead_child_fails_its_assembly_and_the_next_one_gets_a_new_child(
     assembler: ProcessAssembler,
 ) -> None:
