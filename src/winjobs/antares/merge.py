@@ -57,7 +57,7 @@ from winjobs.errors import ArchiveError, IniError, MergeError, OutputError, Stud
 __all__ = ["McIndMode", "MergeReport", "merge_runs"]
 
 #: zipped partial runs kept open during a merge (each open file is a handle of the
-#: driver process, which also serves its workers)
+#: merging process: the driver's assembly process, or `winjobs merge`)
 HELD_OPEN_RUNS = 128
 
 

@@ -142,8 +142,8 @@ def eta_text(job: JobSummary) -> str | None:
 
 
 def priority_text(job: JobSummary, short: bool = False) -> str:
-    """`50`, or `50 (54 with aging)` once a waiting job has aged (`50 (54)` in a table:
-    the list shows why a job older than its priority says runs first)."""
+    """`50`, or `50 (54 with aging)` once a waiting job has aged; `short`: `50 (54)`, for
+    the jobs table, where it explains why an older job runs before a higher priority."""
     effective = job.effective_priority
     if effective is None or effective == job.priority:
         return str(job.priority)

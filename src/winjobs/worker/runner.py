@@ -380,7 +380,7 @@ def kill_solvers_working_in(folders: Collection[Path]) -> list[Path]:
             continue
         where = Path(cwd)
         for root, folder in roots.items():
-            if where == root or where.is_relative_to(root):
+            if where.is_relative_to(root):  # the folder itself or below it
                 found.setdefault(folder, []).append(process.pid)
     for pids in found.values():
         for pid in pids:
