@@ -261,8 +261,9 @@ class Worker:
 
     def recorded_solver(self, timeout: float = 30.0) -> psutil.Process:
         """The running solver once the worker has also written it down (`solver.pid` in the
-        task's folder, what a restarted worker kills): a kill -9 between the solver's start
-        and that record leaves an orphan nobody knows of, a window a loaded machine widens."""
+        task's folder, what a restarted worker kills first): a kill -9 before that record
+        leaves an orphan found only by its working folder, so a test of the recorded
+        route waits for the record (a window a loaded machine widens)."""
         solver = self.running_solver(timeout)
 
         def recorded() -> bool:
