@@ -3,7 +3,7 @@
     uv run python benchmarks/bench_vs_original.py            # the full measurement
     uv run python benchmarks/bench_vs_original.py --quick    # shorter phases, about 5 min
     options: --seconds S  --repeat N  --phases claims,cycles,shared,postgresql,growth,upload
-             --growth-jobs N  --upload-mb M  --no-original  --profile DIR
+             --growth-jobs N  --upload-mb M  --no-original  --profile DIR  --profile-gil
 
 The full measurement (issue 14's figures) is the first command, with no option, on a
 quiet 2-core machine (nothing else running: the figures move with the load, which each
@@ -13,7 +13,9 @@ workers on SQLite, and for the same full cycles with ours on PostgreSQL (a real 
 started as the tests start one; skipped with the reason when none can start); shared
 mode against HTTP mode; the 20-job growth; the 200 MB upload. About 25 minutes. Its last
 lines are the figures and each target as met or NOT met. `--profile DIR` adds a py-spy
-profile of every measurement (it slows the driver: not for the figures).
+profile of every measurement (it slows the driver: not for the figures); with
+`--profile-gil`, of the thread holding the GIL only (where the CPU goes, without the
+threads' waits).
 
 Each measurement starts a fresh driver process (ours: `winjobs driver`, SQLite unless
 said; the original: `../shared/baselines/antares-winjobs-original` in its own venv, see
@@ -181,7 +183,9 @@ class Bench:
         if self.args.profile is not None:
             self.args.profile.mkdir(parents=True, exist_ok=True)
             name = f"{self.counter:02d}-{phase}-{contender}.txt".replace(" ", "-")
-            profile = Profiler(running.pid, self.args.profile / name, seconds)
+            profile = Profiler(
+                running.pid, self.args.profile / name, seconds, gil=self.args.profile_gil
+            )
         sampling: AbstractContextManager[object] = profile or nullcontext()
         with Monitor(running.pid) as monitor, sampling:
 
@@ -599,6 +603,11 @@ def main() -> None:
     parser.add_argument("--upload-mb", type=int, help="size of the large upload (200; quick 50)")
     parser.add_argument("--no-original", action="store_true")
     parser.add_argument("--profile", type=Path, help="py-spy every measurement into this folder")
+    parser.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="profile only the thread holding the GIL (where the driver's CPU goes)",
+    )
     args = parser.parse_args()
     quick = args.quick
     args.seconds = args.seconds or (6.0 if quick else 20.0)

@@ -144,8 +144,9 @@ class Profiler:
     """py-spy sampling a process (`py-spy record --format raw`) while a phase runs;
     `top` reads the collapsed stacks back: the functions most often on the stack."""
 
-    def __init__(self, pid: int, out: Path, seconds: float) -> None:
+    def __init__(self, pid: int, out: Path, seconds: float, gil: bool = False) -> None:
         self.out = out
+        self.gil = gil  #: only the thread holding the GIL (`py-spy --gil`): where CPU goes
         self.pid, self.seconds, self.start_at = pid, seconds, time.time()
         self.process: subprocess.Popen[bytes] | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -169,6 +170,8 @@ class Profiler:
         command = [str(spy), "record", "--pid", str(self.pid), "--duration"]
         command += [str(int(self.seconds)), "--format", "raw", "--output", str(self.out)]
         command += ["--rate", "200", "--nonblocking", "--threads"]
+        if self.gil:
+            command.append("--gil")
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

@@ -8,11 +8,14 @@ process instead (assemblies are one at a time, as before), and the driver's thre
 wait for its answer.
 
 The child is started with the driver, in the background (spawn: the one start method
-Windows has, and no copy of the driver's threads, sockets and database connections), and
-lives as long as the driver. It ends with the driver: at its stop, or within `WATCH_S` of its death
-(`ParentWatch`), so that a driver restarted after a kill -9 does not find an orphan still
-writing the assembly it redoes. A child that dies (killed, out of memory) fails the
-assembly it was running with the reason; the next assembly starts a new child.
+Windows has, and no copy of the driver's threads, sockets and database connections). It
+holds numpy and pandas (about 70 MB), so it ends once no assembly has come for
+`idle_s` (the setting `assembly_idle_s`): a driver on an office PC gives that memory
+back between jobs, and the next assembly starts a new child (a second or two). It ends
+with the driver too: at its stop, or within `WATCH_S` of its death (`ParentWatch`), so
+that a driver restarted after a kill -9 does not find an orphan still writing the
+assembly it redoes. A child that dies (killed, out of memory) fails the assembly it was
+running with the reason; the next assembly starts a new child.
 
 The functions run there are this module's (`merge_task_runs`, `link_task_runs`) and
 `pack_folder`: plain paths in, files out, nothing of the driver's state; the child imports
@@ -32,7 +35,6 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from winjobs.antares.merge import merge_runs
 from winjobs.errors import WinjobsError
 from winjobs.parentwatch import FORCED_EXIT, ParentWatch
 
@@ -73,17 +75,20 @@ class InlineAssembler:
 class ProcessAssembler:
     """The step in the driver's assembly process (module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, idle_s: float | None = None) -> None:
+        self.idle_s = idle_s  #: the child ends after this long without a step (None: never)
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
+        self._busy = 0  #: steps submitted and not finished
+        self._idle_timer: threading.Timer | None = None
 
     def start(self) -> None:
         """Start the child now, in the background (its Python and the merge's imports
         take a second or two), so that the first job's assembly does not wait for it."""
-        self._current().submit(_warm_up)
+        self._enter().submit(_warm_up).add_done_callback(lambda _: self._leave())
 
     def run(self, step: Callable[..., T], *args: object, **kwargs: object) -> T:
-        pool = self._current()
+        pool = self._enter()
         try:
             return pool.submit(step, *args, **kwargs).result()
         except BrokenProcessPool:
@@ -92,15 +97,21 @@ class ProcessAssembler:
                 "the driver's assembly process ended during the assembly (killed, or out of "
                 "memory?); retry the job to assemble it again"
             ) from None
+        finally:
+            self._leave()
 
     def close(self, wait: bool = True) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
+            self._cancel_idle_timer()
         if pool is not None:
             pool.shutdown(wait=wait, cancel_futures=True)
 
-    def _current(self) -> ProcessPoolExecutor:
+    def _enter(self) -> ProcessPoolExecutor:
+        """The child for one more step (a new one if it had ended)."""
         with self._lock:
+            self._busy += 1
+            self._cancel_idle_timer()
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
                     max_workers=1,
@@ -109,6 +120,30 @@ class ProcessAssembler:
                     initargs=(os.getpid(),),
                 )
             return self._pool
+
+    def _leave(self) -> None:
+        """One step less; the last one arms the idle timer."""
+        with self._lock:
+            self._busy -= 1
+            if self._busy or self._pool is None or self.idle_s is None:
+                return
+            timer = threading.Timer(self.idle_s, self._end_if_idle, args=(self._pool,))
+            timer.daemon = True
+            timer.name = "winjobs-assembly-idle"
+            self._idle_timer = timer
+            timer.start()
+
+    def _end_if_idle(self, pool: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._busy or self._pool is not pool:
+                return  # a step came meanwhile, or the child was already replaced
+            self._pool, self._idle_timer = None, None
+        pool.shutdown(wait=True)
+
+    def _cancel_idle_timer(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
 
     def _forget(self, pool: ProcessPoolExecutor) -> None:
         with self._lock:
@@ -131,6 +166,8 @@ def _end_with_parent(parent_pid: int) -> None:
 
 def merge_task_runs(study: Path, runs: list[Path], out: Path) -> None:
     """One run folder from the tasks' runs; their mc-ind years are moved (HTTP mode)."""
+    from winjobs.antares.merge import merge_runs  # numpy: in the assembly process only
+
     merge_runs(study, runs, out, mc_ind="move")
 
 
@@ -139,6 +176,8 @@ def link_task_runs(study: Path, runs: list[Path], out: Path, local_tasks: Path) 
     link); years of zipped runs (uploaded by HTTP workers) are extracted, and those of
     runs kept in the driver's own `local_tasks` (copied from a share) moved in, since
     that folder goes once the job is assembled."""
+    from winjobs.antares.merge import merge_runs  # numpy: in the assembly process only
+
     merge_runs(study, runs, out, mc_ind="link")
     inside = local_tasks.resolve()
     for link in [*out.glob("*/mc-ind/*"), *out.glob("optimization/week-by-week/year_*.txt")]:

@@ -27,11 +27,12 @@ from winjobs.driver.store import Clock, Store, utcnow
 log = logging.getLogger(__name__)
 
 
-def make_assembler() -> Assembler:
-    """Where a driver runs its merges and result zips: its assembly process. (The unit
-    tests replace this seam with `InlineAssembler`: a process per test app costs more
-    than the test; the loopback and end-to-end drivers keep the process.)"""
-    return ProcessAssembler()
+def make_assembler(idle_s: float | None) -> Assembler:
+    """Where a driver runs its merges and result zips: its assembly process, ended after
+    `idle_s` without work. (The unit tests replace this seam with `InlineAssembler`: a
+    process per test app costs more than the test; the loopback and end-to-end drivers
+    keep the process.)"""
+    return ProcessAssembler(idle_s)
 
 
 @dataclass
@@ -69,7 +70,7 @@ class Driver:
             max_total_bytes=settings.max_unpacked_bytes,
             max_ratio=settings.max_compression_ratio,
         )
-        collector = Collector(store, files, limits, make_assembler())
+        collector = Collector(store, files, limits, make_assembler(settings.assembly_idle_s))
         shared = SharedFolders(settings, files, store)
         task_stats = TaskStats()
         dispatch = Dispatch(store, files, settings, signal, claims, collector, shared, task_stats)

@@ -169,6 +169,10 @@ class DriverSettings(LayeredSettings):
     max_compression_ratio: float = Field(200.0, gt=1)
     #: default time limit per task (seconds) for jobs that do not set one
     task_time_limit_s: float | None = Field(None, gt=0, le=TIME_LIMIT_MAX_S)
+    #: the assembly process (merges, result zips: about 70 MB with numpy and pandas) ends
+    #: after this many seconds without an assembly, and the next one starts it again;
+    #: None keeps it for as long as the driver runs
+    assembly_idle_s: float | None = Field(300.0, gt=0)
     #: threads serving blocking requests; raised above anyio's 40 so many long-polling
     #: workers and uploads never starve the other requests
     thread_pool_size: int = Field(100, ge=4)

@@ -89,3 +89,37 @@ def _running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_an_idle_child_ends_and_the_next_step_starts_a_new_one() -> None:
+    assembler = ProcessAssembler(idle_s=0.3)
+    try:
+        first = assembler.run(os.getpid)
+        deadline = time.monotonic() + 30
+        while psutil.pid_exists(first):  # shutdown() joins it: no zombie is left
+            assert time.monotonic() < deadline, "the idle assembly process did not end"
+            time.sleep(0.05)
+        second = assembler.run(os.getpid)
+        assert second != first
+    finally:
+        assembler.close()
+
+
+def test_a_child_busy_longer_than_the_idle_time_is_not_ended() -> None:
+    assembler = ProcessAssembler(idle_s=0.5)
+    try:
+        child = assembler.run(os.getpid)
+        assembler.run(time.sleep, 1.5)  # would raise AssemblyCrashed if the child ended
+        assert assembler.run(os.getpid) == child
+    finally:
+        assembler.close()
+
+
+def test_the_driver_process_does_not_import_numpy() -> None:
+    """numpy (and pandas) are the merge's, in the assembly process: about 20 MB that the
+    driver's own process, which never merges, does not hold."""
+    probe = "import sys, winjobs.driver.app; print('numpy' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["False"]
