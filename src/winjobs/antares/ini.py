@@ -80,47 +80,48 @@ class _Line(NamedTuple):
 
 def _content(raw: str) -> str:
     """The line without its line end; the solver also stops a line at a stray CR."""
-    end = len(raw)
-    for terminator in ("\r", "\n"):
-        pos = raw.find(terminator)
-        if pos != -1:
-            end = min(end, pos)
-    return raw[:end]
+    end = raw.find("\r")
+    if end == -1:
+        end = raw.find("\n")
+    else:  # a CR, and maybe an LF before it
+        newline = raw.find("\n", 0, end)
+        end = end if newline == -1 else newline
+    return raw if end == -1 else raw[:end]
 
 
 def _parse_line(raw: str, lineno: int, source: str) -> _Line:
-    offset = 1 if raw.startswith(_BOM) else 0
-    content = _content(raw)[offset:]
+    """One line read the solver's way. (Positional `_Line`s and no more passes over the
+    text than needed: every uploaded task output has two of these files read, a real
+    `parameters.ini` a hundred lines.)"""
+    offset = 1 if raw[:1] == _BOM else 0
+    content = _content(raw)
+    if offset:
+        content = content[1:]
     stripped = content.strip()
     if not stripped or stripped[0] in ";#":
-        return _Line(raw=raw, kind="other")
-    bracket, equals = content.find("["), content.find("=")
-    if bracket != -1 and (equals == -1 or bracket < equals):
+        return _Line(raw, "other")
+    equals = content.find("=")
+    bracket = content.find("[", 0, len(content) if equals == -1 else equals)
+    if bracket != -1:
         close = content.find("]", bracket + 1)
         if close == -1:
             raise IniError(f"{source}: line {lineno}: section header without ']': {stripped!r}")
         name = content[bracket + 1 : close]
         if not name:
             raise IniError(f"{source}: line {lineno}: empty section name")
-        return _Line(raw=raw, kind="section", name=name)
+        return _Line(raw, "section", name)
     if equals == -1:
         raise IniError(
             f"{source}: line {lineno}: expected '[section]' or 'key = value', got {stripped!r}"
         )
     after = content[equals + 1 :]
     if not after:
-        return _Line(raw=raw, kind="other")  # `key =`: the solver drops it
-    lead = len(after) - len(after.lstrip(" \t"))
-    value = after.strip(" \t")
-    start = offset + equals + 1 + lead
-    return _Line(
-        raw=raw,
-        kind="property",
-        key=content[:equals].strip(" \t"),
-        value=value,
-        value_start=start,
-        value_end=start + len(value),
-    )
+        return _Line(raw, "other")  # `key =`: the solver drops it
+    value = after.lstrip(" \t")
+    start = offset + equals + 1 + len(after) - len(value)
+    value = value.rstrip(" \t")
+    key = content[:equals].strip(" \t")
+    return _Line(raw, "property", "", key, value, start, start + len(value))
 
 
 def _split_lines(text: str) -> list[str]:
@@ -149,6 +150,9 @@ class IniDocument:
     def __init__(self, lines: list[_Line], source: str = "<ini>") -> None:
         self._lines = lines
         self._source = source
+        #: (section, key) lower-cased -> the indexes of its properties, in file order;
+        #: built at the first look-up, dropped by every edit (`_edited`)
+        self._index: dict[tuple[str, str], list[int]] | None = None
 
     # -- reading -------------------------------------------------------------------------
 
@@ -258,6 +262,7 @@ class IniDocument:
                 prefix += " "  # `key =` with nothing after '=' would vanish for the solver
             raw = prefix + value + old.raw[old.value_end :]
             self._lines[index] = _parse_line(raw, index + 1, self._source)
+            self._edited()
             return
         headers = self._headers(section)
         if not headers:
@@ -286,6 +291,7 @@ class IniDocument:
             del self._lines[header : self._block_end(header)]
         first = headers[0]
         del self._lines[first + 1 : self._body_end(first)]
+        self._edited()
         self._insert(first + 1, [f"{key} = {value}" for key, value in items])
 
     def remove_section(self, section: str) -> bool:
@@ -293,6 +299,7 @@ class IniDocument:
         headers = self._headers(section)
         for header in reversed(headers):
             del self._lines[header : self._block_end(header)]
+        self._edited()
         return bool(headers)
 
     # -- internals -----------------------------------------------------------------------
@@ -307,19 +314,32 @@ class IniDocument:
 
     def _property_indexes(self, section: str, key: str | None = None) -> list[int]:
         wanted_section = section.lower()
-        wanted_key = key.strip(" \t").lower() if key is not None else None
+        if key is not None:  # one look-up in the index (a read asks a file for many keys)
+            return self._lookup_index().get((wanted_section, key.strip(" \t").lower()), [])
         found: list[int] = []
         inside = False
         for i, line in enumerate(self._lines):
             if line.kind == "section":
                 inside = line.name.lower() == wanted_section
-            elif (
-                inside
-                and line.kind == "property"
-                and (wanted_key is None or line.lookup_key == wanted_key)
-            ):
+            elif inside and line.kind == "property":
                 found.append(i)
         return found
+
+    def _lookup_index(self) -> dict[tuple[str, str], list[int]]:
+        if self._index is None:
+            index: dict[tuple[str, str], list[int]] = {}
+            section = None
+            for i, line in enumerate(self._lines):
+                if line.kind == "section":
+                    section = line.name.lower()
+                elif line.kind == "property" and section is not None:
+                    index.setdefault((section, line.lookup_key), []).append(i)
+            self._index = index
+        return self._index
+
+    def _edited(self) -> None:
+        """After any change to the lines: the index is rebuilt at the next look-up."""
+        self._index = None
 
     def _block_end(self, header: int) -> int:
         """Index of the next section header after `header` (or the end of the file)."""
@@ -351,6 +371,7 @@ class IniDocument:
             self._lines[at - 1] = _parse_line(previous.raw + eol, at, self._source)
         new = [_parse_line(text + eol, at + n + 1, self._source) for n, text in enumerate(texts)]
         self._lines[at:at] = new
+        self._edited()
 
     def _append_section(self, section: str, items: list[tuple[str, str]]) -> None:
         """Append `[section]`, its items and a blank line, the way Antares writes sections."""

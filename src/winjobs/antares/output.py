@@ -18,6 +18,7 @@ NO year folder passes, one with some of them but not all does not.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import zipfile
@@ -233,7 +234,22 @@ def run_files(run_dir: Run) -> set[str]:
                 return {n.rstrip("/") for n in zf.namelist() if not n.endswith("/")}
         except zipfile.BadZipFile as exc:
             raise OutputError(f"{run_dir} is not a readable zip ({exc})") from None
-    return {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
+    found: set[str] = set()
+    _list_files(str(run_dir), "", found)
+    return found
+
+
+def _list_files(folder: str, prefix: str, found: set[str]) -> None:
+    """`run_dir.rglob("*")`'s files, from the directory entries' own types (one scandir
+    per folder, no stat per file: a real run holds hundreds of files, and a shared-mode
+    completion lists them on the worker's share). As `rglob`, a link to a file counts,
+    a link to a folder is not followed."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _list_files(entry.path, f"{prefix}{entry.name}/", found)
+            elif entry.is_file():
+                found.add(prefix + entry.name)
 
 
 def read_run_file(run_dir: Run, relative: str) -> bytes | None:
@@ -247,7 +263,14 @@ def read_run_file(run_dir: Run, relative: str) -> bytes | None:
             except KeyError:
                 return None
     path = run_dir / PurePosixPath(relative)
-    return path.read_bytes() if path.is_file() else None
+    try:  # no stat first: the file is there in a finished run, and a miss costs no more
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError:  # a folder of that name (Windows says PermissionError), or unreadable
+        if path.is_file():
+            raise
+        return None
 
 
 def mode_folder(files: Collection[str]) -> str | None:

@@ -327,3 +327,40 @@ def test_generated_set_changes_exactly_what_it_says(
     target = (section.lower(), key.strip(" \t").lower())
     untouched = [e for e in before if (e[0].lower(), e[1].lower()) != target]
     assert [e for e in reread.entries() if (e[0].lower(), e[1].lower()) != target] == untouched
+
+
+def _lookups(doc: IniDocument) -> dict[tuple[str, str], tuple[str | None, list[str]]]:
+    """What `get` and `get_all` answer for every (section, key) the document holds."""
+    return {
+        (section, key): (doc.get(section, key), doc.get_all(section, key))
+        for section, key, _ in doc.entries()
+    }
+
+
+_edits = st.lists(
+    st.one_of(
+        st.tuples(st.just("set"), _names, _names, _values),
+        st.tuples(st.just("replace"), _names, _names, _values),
+        st.tuples(st.just("remove"), _names, _names, _values),
+    ),
+    max_size=6,
+)
+
+
+@settings(deadline=None)  # the CI machine is shared: timing is noise
+@given(_ini_texts(), _edits)
+def test_look_ups_after_edits_read_like_the_file_parsed_again(
+    sample: tuple[bytes, list[tuple[str, str, str]]], edits: list[tuple[str, str, str, str]]
+) -> None:
+    """Look-ups go through an index of the keys built at the first one: every edit
+    must leave them answering what the edited file, parsed afresh, answers."""
+    doc = IniDocument.parse(sample[0])
+    _lookups(doc)  # the index is built before the edits
+    for kind, section, key, value in edits:
+        if kind == "set":
+            doc.set(section, key, value)
+        elif kind == "replace":
+            doc.replace_section(section, [(key, value)])
+        else:
+            doc.remove_section(section)
+        assert _lookups(doc) == _lookups(IniDocument.parse(doc.to_bytes()))

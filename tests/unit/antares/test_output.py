@@ -16,7 +16,9 @@ from winjobs.antares.output import (
     find_run_folders,
     new_run_folder,
     parse_progress,
+    read_run_file,
     read_run_info,
+    run_files,
 )
 
 LOG = "[2026-11-25 08:24:14][solver][infos] "
@@ -174,3 +176,36 @@ def test_progress_from_partial_logs() -> None:
     coloured = start.replace("[infos]", "\x1b[0;32m[infos]\x1b[0m") + f"{LOG}Year(s) 3 \n"
     assert parse_progress(coloured) == Progress(0, 4)
     assert parse_progress("Year(s) 1 2\nExporting the annual results\n") == Progress(0, None)
+
+
+def test_a_run_folder_s_files_are_rglob_s_files(tmp_path: Path) -> None:
+    """Listed from the directory entries' types, not a stat per file: the same files as
+    `rglob` finds, links to files counted, links to folders not followed."""
+    run = tmp_path / "20261125-0824eco-x"
+    (run / "economy" / "mc-ind" / "00001").mkdir(parents=True)
+    (run / "economy" / "mc-ind" / "00001" / "values-hourly.txt").write_text("v")
+    (run / "info.antares-output").write_text("[general]\n")
+    (run / "empty-folder").mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "inside").mkdir(parents=True)
+    (elsewhere / "inside" / "file.txt").write_text("x")
+    (run / "link-to-file.txt").symlink_to(elsewhere / "inside" / "file.txt")
+    (run / "link-to-folder").symlink_to(elsewhere / "inside", target_is_directory=True)
+    (run / "broken-link").symlink_to(tmp_path / "missing")
+    by_rglob = {p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()}
+    assert run_files(run) == by_rglob == {
+        "economy/mc-ind/00001/values-hourly.txt",
+        "info.antares-output",
+        "link-to-file.txt",
+    }
+
+
+def test_reading_a_run_file_that_is_absent_or_a_folder_gives_none(tmp_path: Path) -> None:
+    run = tmp_path / "20261125-0824eco-x"
+    (run / "about-the-study").mkdir(parents=True)
+    (run / "execution_info.ini").mkdir()
+    (run / "about-the-study" / "parameters.ini").write_bytes(b"[general]\n")
+    assert read_run_file(run, "about-the-study/parameters.ini") == b"[general]\n"
+    assert read_run_file(run, "execution_info.ini") is None
+    assert read_run_file(run, "simulation.log") is None
+    assert read_run_file(run, "about-the-study/parameters.ini/below") is None
