@@ -193,11 +193,15 @@ def test_a_run_folder_s_files_are_rglob_s_files(tmp_path: Path) -> None:
     (run / "link-to-folder").symlink_to(elsewhere / "inside", target_is_directory=True)
     (run / "broken-link").symlink_to(tmp_path / "missing")
     by_rglob = {p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()}
-    assert run_files(run) == by_rglob == {
-        "economy/mc-ind/00001/values-hourly.txt",
-        "info.antares-output",
-        "link-to-file.txt",
-    }
+    assert (
+        run_files(run)
+        == by_rglob
+        == {
+            "economy/mc-ind/00001/values-hourly.txt",
+            "info.antares-output",
+            "link-to-file.txt",
+        }
+    )
 
 
 def test_reading_a_run_file_that_is_absent_or_a_folder_gives_none(tmp_path: Path) -> None:
