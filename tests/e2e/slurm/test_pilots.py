@@ -89,9 +89,15 @@ def test_pilots_run_a_job_and_leave_when_the_queue_is_empty(
                 "a running pilot on the driver",
             )
             assert running[0].worker == pool.worker(running[0].job_id)
-            table = workers_command(driver)  # Slurm's side, with the workers
+
+            # Slurm's side, with the workers: the third pilot waits for a core (the pool
+            # may submit it a moment after the first two started)
+            def pending_table() -> str | None:
+                table = workers_command(driver)
+                return table if "PENDING" in table else None
+
+            table = wait_until(pending_table, 60, "the third pilot pending in `winjobs workers`")
             assert f"Slurm pool {pool.name}" in table and running[0].job_id in table, table
-            assert "PENDING" in table, table  # the third pilot, waiting for a core
             job = succeeded(client, job_id)
             ours = {pool.worker(p["id"]) for p in pool.jobs(every=True)}
             assert {task.worker for task in job.tasks} <= ours
