@@ -21,12 +21,13 @@ import struct
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from winjobs.antares.archive import find_sevenzip, run_sevenzip
+from winjobs.antares.zipstream import StreamedEntry
 from winjobs.errors import ArchiveError
 
 __all__ = ["UnpackLimits", "check_archive", "safe_parts", "unpack_archive"]
@@ -250,6 +251,23 @@ def unpack_archive(
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _streamed(
+    info: zipfile.ZipInfo, streamed: Mapping[int, StreamedEntry] | None
+) -> StreamedEntry | None:
+    """The streamed check of this entry, if it is the very entry the directory names."""
+    entry = streamed.get(info.header_offset) if streamed else None
+    if entry is None:
+        return None
+    same = (
+        entry.name == info.orig_filename
+        and entry.method == info.compress_type
+        and entry.crc == info.CRC
+        and entry.compressed == info.compress_size
+        and entry.size == info.file_size
+    )
+    return entry if same else None
+
+
 def check_archive(
     handle: BinaryIO,
     size: int,
@@ -258,12 +276,17 @@ def check_archive(
     limits: UnpackLimits = UnpackLimits(),
     kept: dict[str, bytes] | None = None,
     keep_up_to: int = 64 * 1024,
+    streamed: Mapping[int, StreamedEntry] | None = None,
 ) -> zipfile.ZipFile:
     """Check an untrusted zip as `unpack_archive` would, without writing anything: the
     same guards, and every entry read to its end (its CRC checked). Returns the zip,
     open on `handle`, for reading what it holds (`label` names it in messages); with
     `kept`, the content of its entries of up to `keep_up_to` bytes is put there (by
     entry name), so that what is read next needs no second inflate.
+
+    `streamed`: entries already checked as the zip arrived (`zipstream.ZipStreamCheck`,
+    by local header offset); one the central directory describes exactly is not read
+    again (its content, if kept there, is taken from it).
 
     How the driver keeps task outputs zipped: checked here once, unpacked only when the
     job's output is assembled."""
@@ -277,7 +300,13 @@ def check_archive(
         for item in plan:
             if item.is_dir:
                 continue
-            if kept is not None and item.info.file_size <= keep_up_to:
+            checked = _streamed(item.info, streamed)
+            wanted = kept is not None and item.info.file_size <= keep_up_to
+            if checked is not None and (not wanted or checked.content is not None):
+                read += checked.size  # checked as it arrived: not read again
+                if kept is not None and checked.content is not None and wanted:
+                    kept[item.info.filename] = checked.content
+            elif kept is not None and wanted:
                 data = opened.read(item.info)
                 read += len(data)
                 kept[item.info.filename] = data

@@ -33,7 +33,7 @@ import logging
 import queue
 import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -49,6 +49,7 @@ from winjobs.antares.output import (
     read_run_info,
 )
 from winjobs.antares.unpack import UnpackLimits, check_archive
+from winjobs.antares.zipstream import StreamedEntry
 from winjobs.driver import scheduler
 from winjobs.driver.assembly import Assembler, link_task_runs, merge_task_runs
 from winjobs.driver.errors import Invalid, Unavailable
@@ -117,7 +118,8 @@ class Collector:
                 staged.write_bytes(upload.data)
                 return CheckedOutput(run, staged)
             with upload.path.open("rb") as handle:
-                run = self._check_zip(task_id, handle, upload.path.stat().st_size)
+                size = upload.path.stat().st_size
+                run = self._check_zip(task_id, handle, size, upload.streamed)
             return CheckedOutput(run, upload.path)
         except BaseException:
             upload.path.unlink(missing_ok=True)
@@ -128,11 +130,17 @@ class Collector:
         small one is checked right where it arrived."""
         return self._check_zip(task_id, io.BytesIO(data), len(data))
 
-    def _check_zip(self, task_id: int, handle: BinaryIO, size: int) -> CheckedRun:
+    def _check_zip(
+        self,
+        task_id: int,
+        handle: BinaryIO,
+        size: int,
+        streamed: Mapping[int, StreamedEntry] | None = None,
+    ) -> CheckedRun:
         try:
             contents: dict[str, bytes] = {}
             with check_archive(
-                handle, size, "the zip", limits=self.limits, kept=contents
+                handle, size, "the zip", limits=self.limits, kept=contents, streamed=streamed
             ) as opened:
                 return inspect_run(ZippedRun(opened, "run", contents=contents))
         except WinjobsError as exc:

@@ -32,11 +32,13 @@ import shutil
 import stat
 import sys
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from winjobs.antares.zipstream import StreamedEntry
 
 
 def _force_remove(func: Callable[..., Any], path: str, _exc: object) -> None:
@@ -73,6 +75,8 @@ class Upload:
     size: int
     sha256: str = ""  #: empty unless the reception hashed it
     data: bytes | None = None
+    #: a zip's entries checked as it arrived (`zipstream`), by local header offset
+    streamed: Mapping[int, StreamedEntry] | None = None
 
 
 def same_content(path: Path, other: Path | bytes) -> bool:

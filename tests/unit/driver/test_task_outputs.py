@@ -116,9 +116,14 @@ def test_concurrent_uploads_of_one_attempt_accept_one_and_keep_it(
     assert job.status == JobStatus.SUCCEEDED, job.error
 
 
+@pytest.mark.parametrize("path", ["held in memory", "through a file"])
 def test_a_damaged_upload_is_refused_and_nothing_is_kept(
-    api: Api, study: Path, tmp_path: Path
+    api: Api, study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
+    """Through a file, the zip's entries are checked as they arrive (`zipstream`): the
+    damaged one is not among those, and the check after the upload finds it."""
+    if path == "through a file":
+        monkeypatch.setattr("winjobs.driver.api.tasks._IN_MEMORY_OUTPUT", 0)
     worker_id, task, content = _one_task(api, study, tmp_path)
     with zipfile.ZipFile(tmp_path / "runs" / "t.zip") as archive:
         info = max(archive.infolist(), key=lambda i: i.compress_size)

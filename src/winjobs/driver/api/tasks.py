@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from winjobs.antares.zipstream import ZipStreamCheck
 from winjobs.driver.api.deps import (
     WORKER_ID_PARAMETER,
     DispatchDep,
@@ -102,6 +103,8 @@ async def complete(task_id: IdPath, request: Request) -> Response:
     declared = parse_number(request.headers.get("content-length"))
     small = declared is not None and declared <= _IN_MEMORY_OUTPUT
     dest = dispatch.files.temp_path("output-upload")
+    # a large zip's entries are checked while it arrives (a small one is held in memory)
+    streamed = None if small else ZipStreamCheck(max_total_bytes=settings.max_unpacked_bytes)
     received = await receive_multipart(
         request,
         COMPLETE_OUTPUT_FIELD,
@@ -110,11 +113,17 @@ async def complete(task_id: IdPath, request: Request) -> Response:
         None if small else check,  # refused before a long upload; a small one is here
         memory_limit=_IN_MEMORY_OUTPUT,
         hashed=False,
+        observe=None if streamed is None else streamed.feed,
     )
     try:
         attempt = _attempt(received.fields)
         log_tail = received.fields.get("log_tail", "")
-        upload = Upload(path=received.path, size=received.size, data=received.data)
+        upload = Upload(
+            path=received.path,
+            size=received.size,
+            data=received.data,
+            streamed=None if streamed is None else streamed.entries,
+        )
         ack = await dispatch.receive_output(task_id, worker_id, attempt, log_tail, upload)
         return Response(ack.model_dump_json(), media_type="application/json")
     finally:

@@ -18,6 +18,7 @@ what it sent so far is removed, as for any refused upload.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -40,6 +41,7 @@ _MAX_FIELD_BYTES = 1024 * 1024
 _WRITE_BATCH = 4 * 1024 * 1024
 
 FieldsCheck = Callable[[dict[str, str]], Awaitable[None]]
+Observer = Callable[[bytes | memoryview], None]
 
 
 @dataclass
@@ -152,10 +154,13 @@ async def receive_multipart(
     *,
     memory_limit: int = 0,
     hashed: bool = True,
+    observe: Observer | None = None,
 ) -> Received:
     """Read the request body; the file field's content ends up in `dest` (a new file),
     or in `Received.data` if it is no larger than `memory_limit` (small task outputs:
-    no file is written for them until they are kept). `hashed`: compute its sha256."""
+    no file is written for them until they are kept). `hashed`: compute its sha256.
+    `observe`: called with the content written to `dest`, in order, as it is written
+    (in the thread that writes it): a task output's zip is checked as it arrives."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_file_bytes + _MAX_FIELD_BYTES:
         raise TooLarge(f"the upload is larger than this driver's limit of {max_file_bytes} bytes")
@@ -163,6 +168,7 @@ async def receive_multipart(
     parser = MultipartParser(_boundary(request), receiver.callbacks())  # type: ignore[arg-type]
     received = Received(fields=receiver.fields, path=dest)
     sink = _Sink(dest, max_file_bytes, memory_limit, hashlib.sha256() if hashed else None)
+    sink.observe = observe
     refused: DriverError | None = None
     try:
         async for chunk in request.stream():
@@ -196,7 +202,7 @@ async def receive_multipart(
         received.sha256 = sink.digest.hexdigest() if sink.digest is not None else ""
         return received
     except BaseException as exc:
-        sink.close()
+        sink.abandon()
         remove_tree(dest)
         if isinstance(exc, ClientDisconnect):
             log.warning(
@@ -212,8 +218,9 @@ async def receive_multipart(
 
 class _Sink:
     """Where the file's bytes go: memory while they fit in `memory_limit`, else `dest`
-    (written in batches by the thread pool, hashed on the way). Batches are lists of
-    views into the received chunks, written as they are: no copy on the way."""
+    (written in batches by the thread pool, hashed and observed on the way, each batch
+    while the next one arrives). Batches are lists of views into the received chunks,
+    written as they are: no copy on the way."""
 
     def __init__(
         self, dest: Path, max_bytes: int, memory_limit: int, digest: hashlib._Hash | None
@@ -224,6 +231,9 @@ class _Sink:
         self.held: list[bytes | memoryview] = []
         self.data: bytes | None = None
         self.handle: IO[bytes] | None = None
+        self.observe: Observer | None = None
+        self._in_flight: asyncio.Future[None] | None = None
+        self._abandoned = False  #: the upload failed while a batch was being written
 
     def spills(self, pending: int) -> bool:
         """Whether `pending` more bytes make the file too large for memory while it has
@@ -247,7 +257,35 @@ class _Sink:
                     self.digest.update(self.data)
             return
         batch, self.held = self.held, []
-        await anyio.to_thread.run_sync(self._write, batch, last)
+        await self._settle()  # one batch in flight at a time: memory stays bounded
+        if last:
+            await anyio.to_thread.run_sync(self._write, batch, True)
+        else:  # written (and observed) while the next batch arrives
+            self._in_flight = asyncio.ensure_future(
+                anyio.to_thread.run_sync(self._write, batch, False)
+            )
+
+    async def _settle(self) -> None:
+        """Wait for the batch in flight (its error, such as a full disk, is raised here)."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            await in_flight
+
+    def abandon(self) -> None:
+        """After an error: close the file; a batch still being written closes and
+        removes it once written (the caller removes it as well)."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is None:
+            self.close()
+            return
+        self._abandoned = True  # seen by the thread writing, after its batch
+        in_flight.add_done_callback(self._after_abandoned)
+
+    def _after_abandoned(self, done: asyncio.Future[None]) -> None:
+        if not done.cancelled():
+            done.exception()  # retrieved: the upload's own error is the one reported
+        self.close()
+        remove_tree(self.dest)
 
     def _write(self, batch: list[bytes | memoryview], last: bool) -> None:
         if self.handle is None:
@@ -259,8 +297,12 @@ class _Sink:
             view = memoryview(piece)
             while view:  # an unbuffered write may take part of it
                 view = view[self.handle.write(view) or 0 :]
-        if last:
+            if self.observe is not None:
+                self.observe(piece)
+        if last or self._abandoned:
             self.close()
+        if self._abandoned:
+            remove_tree(self.dest)
 
     def close(self) -> None:
         if self.handle is not None:
