@@ -1,0 +1,64 @@
+"""Where a large upload's bytes go: written batch by batch while the next arrives, and
+nothing left behind when the upload fails while a batch is being written."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from winjobs.driver.api.uploads import _Sink
+from winjobs.driver.errors import TooLarge
+
+MB = 1024 * 1024
+
+
+def test_batches_are_written_in_order_and_observed(tmp_path: Path) -> None:
+    dest = tmp_path / "tmp" / "upload"
+    seen: list[bytes] = []
+    sink = _Sink(dest, 100 * MB, 0, None)
+    sink.observe = lambda piece: seen.append(bytes(piece))
+    pieces = [bytes([n]) * (MB // 2) for n in range(7)]
+
+    async def receive() -> None:
+        for piece in pieces[:-1]:
+            await sink.take([piece])
+        await sink.take([pieces[-1]], last=True)
+
+    anyio.run(receive)
+    assert dest.read_bytes() == b"".join(pieces)
+    assert b"".join(seen) == b"".join(pieces)
+    assert sink.handle is None  # closed
+
+
+def test_a_failure_while_a_batch_is_written_leaves_no_file(tmp_path: Path) -> None:
+    dest = tmp_path / "tmp" / "upload"
+    writing, release = threading.Event(), threading.Event()
+    sink = _Sink(dest, 6 * MB, 0, None)
+
+    def slow_observer(piece: bytes | memoryview) -> None:
+        writing.set()
+        release.wait(10)
+
+    sink.observe = slow_observer
+
+    async def receive() -> None:
+        await sink.take([b"x" * (4 * MB)])  # in flight: its thread waits in the observer
+        with anyio.fail_after(10):
+            while not writing.is_set():
+                await anyio.sleep(0.01)
+        with pytest.raises(TooLarge):
+            await sink.take([b"y" * (4 * MB)])
+        sink.abandon()  # as the reception does on any error
+        release.set()
+        await anyio.sleep(0.2)  # the batch's thread ends, then its done callback runs
+
+    anyio.run(receive)
+    deadline = time.monotonic() + 10
+    while dest.exists():
+        assert time.monotonic() < deadline, "the abandoned upload's file is still there"
+        time.sleep(0.05)
+    assert sink.handle is None
