@@ -62,3 +62,36 @@ def test_a_failure_while_a_batch_is_written_leaves_no_file(tmp_path: Path) -> No
         assert time.monotonic() < deadline, "the abandoned upload's file is still there"
         time.sleep(0.05)
     assert sink.handle is None
+
+
+def test_a_reception_cancelled_while_a_batch_is_written_leaves_no_file(tmp_path: Path) -> None:
+    """The reception's task is cancelled (the client hung up) while it waits for the
+    batch in flight: the file is left to the thread writing it, which removes it."""
+    dest = tmp_path / "tmp" / "upload"
+    writing, release = threading.Event(), threading.Event()
+    sink = _Sink(dest, 100 * MB, 0, None)
+
+    def slow_observer(piece: bytes | memoryview) -> None:
+        writing.set()
+        release.wait(10)
+
+    sink.observe = slow_observer
+
+    async def receive() -> None:
+        await sink.take([b"x" * (4 * MB)])
+        with anyio.fail_after(10):
+            while not writing.is_set():
+                await anyio.sleep(0.01)
+        with anyio.move_on_after(0.2):  # cancelled while waiting for the batch in flight
+            await sink.take([b"y" * (4 * MB)])
+        sink.abandon()
+        assert sink.handle is not None  # not closed under the thread still writing
+        release.set()
+        await anyio.sleep(0.2)
+
+    anyio.run(receive)
+    deadline = time.monotonic() + 10
+    while dest.exists():
+        assert time.monotonic() < deadline, "the abandoned upload's file is still there"
+        time.sleep(0.05)
+    assert sink.handle is None

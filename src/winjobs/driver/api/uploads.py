@@ -266,10 +266,12 @@ class _Sink:
             )
 
     async def _settle(self) -> None:
-        """Wait for the batch in flight (its error, such as a full disk, is raised here)."""
-        in_flight, self._in_flight = self._in_flight, None
-        if in_flight is not None:
-            await in_flight
+        """Wait for the batch in flight (its error, such as a full disk, is raised here).
+        It stays `_in_flight` until it is done, even if this wait is cancelled: then
+        `abandon` leaves the file to the thread still writing it."""
+        if self._in_flight is not None:
+            await asyncio.shield(self._in_flight)
+            self._in_flight = None
 
     def abandon(self) -> None:
         """After an error: close the file; a batch still being written closes and
