@@ -291,7 +291,6 @@ class IniDocument:
             del self._lines[header : self._block_end(header)]
         first = headers[0]
         del self._lines[first + 1 : self._body_end(first)]
-        self._edited()
         self._insert(first + 1, [f"{key} = {value}" for key, value in items])
 
     def remove_section(self, section: str) -> bool:

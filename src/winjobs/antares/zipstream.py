@@ -114,10 +114,14 @@ class ZipStreamCheck:
         self._pending += view[:taken]
         self._offset += taken
         if len(self._pending) == self._need:
-            {"header": self._read_header, "name": self._read_name}.get(
-                self._state, self._read_descriptor
-            )()
+            self._read_gathered()
         return view[taken:]
+
+    def _read_gathered(self) -> None:
+        """The state's reader, once its bytes are all there."""
+        {"header": self._read_header, "name": self._read_name}.get(
+            self._state, self._read_descriptor
+        )()
 
     def _read_header(self) -> None:
         fields = _LOCAL_HEADER.unpack(bytes(self._pending))
@@ -179,8 +183,8 @@ class ZipStreamCheck:
     def _restart(self, state: str, need: int) -> None:
         self._state, self._need = state, need
         self._pending.clear()
-        if need == 0:
-            self._read_name()
+        if need == 0:  # an entry without name nor extra field: nothing to wait for
+            self._read_gathered()
 
     # -- entry data ----------------------------------------------------------------------
 
