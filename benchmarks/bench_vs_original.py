@@ -3,7 +3,8 @@
     uv run python benchmarks/bench_vs_original.py            # the full measurement
     uv run python benchmarks/bench_vs_original.py --quick    # shorter phases, about 5 min
     options: --seconds S  --repeat N  --phases claims,cycles,shared,postgresql,growth,upload
-             --growth-jobs N  --upload-mb M  --no-original  --profile DIR  --profile-gil
+             --growth-jobs N  --original-growth-jobs N  --upload-mb M  --no-original
+             --profile DIR  --profile-gil
 
 The full measurement (issue 14's figures) is the first command, with no option, on a
 quiet 2-core machine (nothing else running: the figures move with the load, which each
@@ -34,7 +35,9 @@ Phases:
   original (its own storage), full cycles with 10 and with 50 workers, alternating;
 - `growth`: 20 jobs x 1000 years run to the end by 50 workers: cycles/s of each job in
   turn, the driver's RSS and CPU over the 20 000 years (their assemblies included); the
-  original runs the same shape for a bounded time;
+  original runs its first 6 jobs of the same shape to the end (2 with `--quick`; `--original-
+  growth-jobs`), since 20 would take it about 10 minutes, and both are compared over
+  those jobs (last / first);
 - `upload`: one 200 MB task output uploaded while 50 workers claim, against a
   `dd ... conv=fdatasync` write of the same size on the same disk in the same run.
 
@@ -49,6 +52,7 @@ steadiest of them.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -367,6 +371,31 @@ def _rss_at(usage: Usage, at: float) -> int:
     return before[-1] if before else usage.rss_first
 
 
+def _cpu_at(usage: Usage, at: float) -> tuple[float, float]:
+    """CPU seconds (the process, its children) at `at`, interpolated between the two
+    samples around it (a job lasts a few samples: the last sample before it would count
+    up to one sample's CPU against the wrong job)."""
+    samples = [(0.0, 0.0, 0.0), *usage.cpu]
+    for (t0, own0, kids0), (t1, own1, kids1) in itertools.pairwise(samples):
+        if t0 <= at <= t1 and t1 > t0:
+            share = (at - t0) / (t1 - t0)
+            return own0 + share * (own1 - own0), kids0 + share * (kids1 - kids0)
+    return samples[-1][1], samples[-1][2]
+
+
+def _job_cpu_ms(usage: Usage, rates: list[tuple[int | str, float, float]]) -> list[str]:
+    """CPU ms per cycle of each job's stretch, the driver process's + its assembly
+    process's: tells a driver that costs more per cycle as history grows from a machine
+    that gives it less."""
+    spans, previous = [], 0.0
+    for _, rate, end in rates:
+        (own0, kids0), (own1, kids1) = _cpu_at(usage, previous), _cpu_at(usage, end)
+        cycles = max(rate * (end - previous), 1.0)
+        spans.append(f"{(own1 - own0) / cycles * 1e3:.2f}+{(kids1 - kids0) / cycles * 1e3:.2f}")
+        previous = end
+    return spans
+
+
 def _wait_jobs_final(url: str, timeout: float) -> dict[str, int]:
     deadline = time.monotonic() + timeout
     with DriverClient.connect(url, contenders.USER_TOKEN) as user:
@@ -387,7 +416,7 @@ def phase_growth(bench: Bench) -> dict[str, float]:
         contenders.submit_ours(running.url, bench.study_zip_path, jobs)
         shape = Shape("ours", running.url, contenders.WORKER_TOKEN, wait_s=0, runs=bench.run_zips)
         shape.until_empty = True
-        with Monitor(running.pid, every=1.0) as monitor:
+        with Monitor(running.pid, every=0.25) as monitor:
             tally = run_load(shape, 50, 24 * 3600, on_start=monitor.begin)
             cycles_end = time.time()
             statuses = _wait_jobs_final(running.url, 600)
@@ -401,6 +430,7 @@ def phase_growth(bench: Bench) -> dict[str, float]:
     print(
         f"    per job cycles/s: {', '.join(f'{rate:.0f}' for _, rate, _ in rates)}\n"
         f"    RSS MB at each job's end: {', '.join(f'{rss / 1e6:.0f}' for rss in rss_at_ends)}\n"
+        f"    CPU ms/cycle of each job, driver + assembly: {', '.join(_job_cpu_ms(usage, rates))}\n"
         f"    jobs: {statuses} ({assembled_after:.1f} s after the last cycle)\n"
         f"    RSS MB: first {usage.rss_first / 1e6:.0f}, max {usage.rss_max / 1e6:.0f}, "
         f"last {usage.rss_last / 1e6:.0f}; its assembly process max "
@@ -420,27 +450,43 @@ def phase_growth(bench: Bench) -> dict[str, float]:
         "growth jobs": len(rates),
     }
     if not bench.args.no_original and not contenders.original_available():
-        results |= _original_growth(bench)
+        results |= _original_growth(bench, rates)
     return results
 
 
-def _original_growth(bench: Bench) -> dict[str, float]:
-    seconds = bench.args.original_growth_s
+def _original_growth(bench: Bench, ours: list[tuple[int | str, float, float]]) -> dict[str, float]:
+    """The original's first jobs of the growth run to the end (not a time slice: a slice
+    would compare a few of its jobs with all of ours), compared with ours over as many."""
+    jobs, cap = bench.args.original_growth_jobs, bench.args.original_growth_s
+    print(f"    the original: {jobs} jobs x {YEARS} years, until done (at most {cap:.0f} s)")
     with contenders.original(bench.fresh_dir("original-growth")) as running:
-        contenders.submit_original(running.url, bench.study_zip, bench.args.growth_jobs, "grow")
+        contenders.submit_original(running.url, bench.study_zip, jobs, "grow")
         shape = Shape("original", running.url)
+        shape.until_empty = True
         with Monitor(running.pid, every=1.0) as monitor:
-            tally = run_load(shape, 50, seconds, on_start=monitor.begin)
-    bench.rows.append(row("growth", "original", tally, monitor.usage, seconds))
+            tally = run_load(shape, 50, cap, on_start=monitor.begin)
+    elapsed = max((at for at, _ in tally.done), default=1.0)
+    bench.rows.append(row("growth", "original", tally, monitor.usage, elapsed))
     rates = _job_rates(tally.done)
     print(
-        f"    original, {seconds:.0f} s: per job cycles/s "
-        f"{', '.join(f'{rate:.0f}' for _, rate, _ in rates)}",
+        f"    the original: per job cycles/s {', '.join(f'{rate:.0f}' for _, rate, _ in rates)}",
         flush=True,
     )
-    if not rates:
+    if len(rates) < 2 or len(ours) < len(rates):
         return {}
-    return {"original growth first job": rates[0][1], "original growth last job": rates[-1][1]}
+    theirs_ratio = rates[-1][1] / rates[0][1]
+    ours_ratio = ours[len(rates) - 1][1] / ours[0][1]
+    print(
+        f"    over the first {len(rates)} jobs, last / first: ours {ours_ratio:.2f}x, "
+        f"the original {theirs_ratio:.2f}x",
+        flush=True,
+    )
+    return {
+        "original growth first job": rates[0][1],
+        "original growth last job": rates[-1][1],
+        "original growth last / first": theirs_ratio,
+        f"growth last / first over {len(rates)} jobs": ours_ratio,
+    }
 
 
 def _upload_request(running: Running, big: bytes) -> tuple[Connection, list[bytes]]:
@@ -599,7 +645,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20, help="1000-year jobs queued per run")
     parser.add_argument("--claim-jobs", type=int, default=40)
     parser.add_argument("--growth-jobs", type=int, help="jobs of the growth phase (20; quick 5)")
-    parser.add_argument("--original-growth-s", type=float, default=120.0)
+    parser.add_argument(
+        "--original-growth-jobs", type=int, help="the original's growth jobs (6; quick 2)"
+    )
+    parser.add_argument(
+        "--original-growth-s", type=float, default=900.0, help="at most this long (s)"
+    )
     parser.add_argument("--upload-mb", type=int, help="size of the large upload (200; quick 50)")
     parser.add_argument("--no-original", action="store_true")
     parser.add_argument("--profile", type=Path, help="py-spy every measurement into this folder")
@@ -614,8 +665,7 @@ def main() -> None:
     args.repeat = args.repeat or (1 if quick else 2)
     args.growth_jobs = args.growth_jobs or (5 if quick else 20)
     args.upload_mb = args.upload_mb or (50 if quick else 200)
-    if quick:
-        args.original_growth_s = min(args.original_growth_s, 30.0)
+    args.original_growth_jobs = args.original_growth_jobs or (2 if quick else 6)
     phases = set(args.phases.split(","))
     why = contenders.original_available()
     print(

@@ -42,6 +42,9 @@ class Usage:
     load_after: float = 0.0
     #: (seconds since the start, RSS bytes), sampled
     rss: list[tuple[float, int]] = field(default_factory=list)
+    #: (seconds since the start, CPU seconds so far of the process, of its children),
+    #: sampled with the RSS: what each stretch of a long run cost
+    cpu: list[tuple[float, float, float]] = field(default_factory=list)
     #: CPU seconds of each thread over the window, largest first (the first is the
     #: event loop's, in our driver; the writer, the collector, the pool follow)
     threads_cpu_s: list[float] = field(default_factory=list)
@@ -99,8 +102,10 @@ class Monitor:
         usage = self.usage
         while True:
             children.update(self._children())
-            rss = int(self.process.memory_info().rss)
-            usage.rss.append((time.perf_counter() - t0, rss))
+            rss, now = int(self.process.memory_info().rss), time.perf_counter() - t0
+            usage.rss.append((now, rss))
+            children_spent = sum(spent - children0.get(pid, 0.0) for pid, spent in children.items())
+            usage.cpu.append((now, self._cpu() - cpu0, children_spent))
             usage.rss_max = max(usage.rss_max, rss)
             if self._stop.wait(self.every):
                 break

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tests.conftest import PROJECT_ROOT
+from tests.helpers.doc_snippets import documents, python_blocks
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -32,6 +33,28 @@ def test_ruff_lint() -> None:
 def test_ruff_format() -> None:
     result = _run(_tool("ruff"), "format", "--check", "src", "tests", "benchmarks")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_documented_python_is_ruff_clean() -> None:
+    """The Python blocks of README.md and docs/ meet the code's own lint and format."""
+    blocks = [(document, block) for document in documents() for block in python_blocks(document)]
+    assert blocks, "no Python block found in the documents: the pattern is wrong"
+    for document, block in blocks:
+        name = f"{document.relative_to(PROJECT_ROOT)}.py"
+        for command in (
+            ("check", "--stdin-filename", name),
+            ("format", "--check", "--stdin-filename", name),
+        ):
+            result = subprocess.run(
+                (_tool("ruff"), *command, "-"),
+                cwd=PROJECT_ROOT,
+                input=block,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert result.returncode == 0, f"{name}:\n{block}\n{result.stdout}{result.stderr}"
 
 
 @pytest.mark.slow
