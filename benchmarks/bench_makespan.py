@@ -54,6 +54,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.helpers.waiting import wait_until
 from tests.integration.harness import (
     Driver,
     Worker,
@@ -61,7 +62,6 @@ from tests.integration.harness import (
     standin_solver,
     submit,
     wait_final,
-    wait_until,
 )
 
 from benchmarks.sim_makespan import Overheads, Scenario, bench_uneven_years, real_policy, simulate

@@ -52,7 +52,8 @@ def _year_values(variables: tuple[Variable, ...], rows: int, period: str, seed: 
                 for v in variables
             ]
         )
-    return rng.lognormal(0.0, 0.6, size=(rows, len(variables))) * scale
+    values: np.ndarray = rng.lognormal(0.0, 0.6, size=(rows, len(variables))) * scale
+    return values
 
 
 def _write_run(

@@ -160,7 +160,10 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 def stop_driver(process: subprocess.Popen[bytes]) -> None:
     """Ctrl-C, as a user stops it (its shutdown path is exercised too); killed after 60 s."""
-    process.send_signal(signal.SIGINT if os.name != "nt" else signal.CTRL_C_EVENT)
+    if sys.platform == "win32":
+        process.send_signal(signal.CTRL_C_EVENT)
+    else:
+        process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=60)
     except subprocess.TimeoutExpired:

@@ -221,7 +221,7 @@ class _Worker:
         if protocol == "ours-shared":
             payload = {"attempt": attempt, "run_path": self.shape.runs[year]}
             return json_request(f"{API}/tasks/{task_id}/complete-shared", self.headers, payload)
-        head, content, tail = multipart_parts(int(attempt), "run.zip", self.shape.runs[year])  # type: ignore[arg-type]
+        head, content, tail = multipart_parts(int(str(attempt)), "run.zip", self.shape.runs[year])
         headers = {
             **self.headers,
             "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",

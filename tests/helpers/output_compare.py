@@ -75,7 +75,7 @@ def _allowed(
     allowed = units * unit * 1.0001 + relative * np.maximum(np.abs(a), np.abs(b))
     if column.stat == "std" and exp is not None:
         allowed = allowed + math.sqrt(1e-15) * np.abs(exp)
-    return allowed
+    return np.asarray(allowed, dtype=np.float64)
 
 
 def compare_tables(
