@@ -20,7 +20,7 @@ from winjobs.driver import estimates, fairshare, waiting
 from winjobs.driver.estimates import JobTiming
 from winjobs.driver.pool import PoolService
 from winjobs.driver.settings import DriverSettings
-from winjobs.driver.store import QueueRows, Store
+from winjobs.driver.store import QueueRows, Store, WaitingWork
 from winjobs.wire import (
     JobDetail,
     JobStatus,
@@ -118,6 +118,20 @@ class Overview:
             effective=lambda job: fairshare.effective_priority(job, moment, rules),
         )
         return Snapshot(rows, infos, queue, per_batch)
+
+    def waiting_work(self) -> list[WaitingWork]:
+        """The years waiting for a worker, job by job, as the claims will hand them out:
+        held jobs left out (nothing of theirs is handed out), the others in the queue's
+        order (priority raised by aging, then fair share, then first come). A pool
+        manager starts pilots for them in that order."""
+        snap = self.snapshot()
+        facts = {job.id: job for job in snap.rows.jobs}
+        work = [
+            item
+            for item in self.store.waiting_work()
+            if item.job_id in facts and not facts[item.job_id].held
+        ]
+        return sorted(work, key=lambda item: snap.queue.order(facts[item.job_id]))
 
     # ------------------------------------------------------------------ jobs as read
 

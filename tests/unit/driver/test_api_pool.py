@@ -16,10 +16,12 @@ from winjobs.wire import JobSubmitFields, PilotInfo, PilotReport, TaskFailure, W
 P = "/api/v1"
 
 
-def submit(api: Api, tmp_path: Path, priority: int = 50, **options: object) -> int:
+def submit(
+    api: Api, tmp_path: Path, priority: int = 50, token: str = "alice-secret", **options: object
+) -> int:
     archive = packed_study(tmp_path, name=f"s{time.monotonic_ns()}", **options)  # type: ignore[arg-type]
     fields = JobSubmitFields(priority=priority)
-    return api.client("alice-secret").submit_job(archive, fields).job_id
+    return api.client(token).submit_job(archive, fields).job_id
 
 
 def test_demand_counts_unassigned_and_requeued_years_in_the_schedulers_order(
@@ -44,6 +46,29 @@ def test_demand_counts_unassigned_and_requeued_years_in_the_schedulers_order(
     demand = manager.pool_demand()
     [pc] = demand.workers
     assert (pc.name, pc.cores, pc.versions, pc.state) == ("pc-01", 4, ["8.8"], WorkerState.IDLE)
+
+
+def test_demand_follows_fair_share_as_the_claims_do(api: Api, tmp_path: Path) -> None:
+    """Same priority: the user with nothing running comes first, though submitted last
+    (the driver's default order is fair share)."""
+    alices = submit(api, tmp_path, nbyears=10)
+    bobs = submit(api, tmp_path, nbyears=10, token="bob-secret")
+    manager = api.client("worker-secret")
+    assert [j.job_id for j in manager.pool_demand().jobs] == [alices, bobs]  # nobody runs yet
+    assert claim(api.worker("pc-01", cores=4), cores=4).job_id == alices
+    assert [j.job_id for j in manager.pool_demand().jobs] == [bobs, alices]
+    assert claim(api.worker("pc-02", cores=4), cores=4).job_id == bobs  # as the claims go
+
+
+def test_a_held_job_is_no_demand(api: Api, tmp_path: Path) -> None:
+    """Nothing of a held job is handed out: pilots started for it would only idle."""
+    held = submit(api, tmp_path, priority=80, nbyears=6)
+    other = submit(api, tmp_path, nbyears=4)
+    api.client("alice-secret").hold_job(held, "checking the inputs")
+    manager = api.client("worker-secret")
+    assert [j.job_id for j in manager.pool_demand().jobs] == [other]
+    api.client("alice-secret").release_job(held)
+    assert [j.job_id for j in manager.pool_demand().jobs] == [held, other]
 
 
 def test_a_job_with_every_year_running_waits_for_nothing(api: Api, tmp_path: Path) -> None:

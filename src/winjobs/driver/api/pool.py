@@ -14,9 +14,10 @@ router = APIRouter(tags=["pool"])
 
 @router.get("/pool/demand", response_model=PoolDemand)
 def demand(_identity: PoolManager, driver: DriverDep) -> PoolDemand:
-    """The years waiting for a worker, per active job in the order the scheduler serves
-    them (with the study's version and the version the job is pinned to), and every
-    worker with its state, cores and solver versions: the facts a pool manager scales on."""
+    """The years waiting for a worker, per job in the order the claims serve them (held
+    jobs left out; with the study's version and the version the job is pinned to), and
+    every worker with its state, cores and solver versions: the facts a pool manager
+    scales on."""
     jobs = [
         QueuedWork(
             job_id=work.job_id,
@@ -25,7 +26,7 @@ def demand(_identity: PoolManager, driver: DriverDep) -> PoolDemand:
             solver_version=work.solver_version,
             years_waiting=work.years_waiting,
         )
-        for work in driver.store.waiting_work()
+        for work in driver.overview.waiting_work()
     ]
     return PoolDemand(jobs=jobs, workers=driver.pool.list().workers)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from winjobs.driver.store.admin import AdminStore
 from winjobs.driver.store.claims import ClaimStore, claim_in
-from winjobs.driver.store.jobs import JobStore
+from winjobs.driver.store.jobs import JobStore, WaitingWork
 from winjobs.driver.store.notifications import DueNotification, NotificationStore
 from winjobs.driver.store.overview import OverviewStore, QueueRows, RunningTask
 from winjobs.driver.store.records import (
@@ -76,6 +76,7 @@ __all__ = [
     "Store",
     "TaskEvent",
     "Tx",
+    "WaitingWork",
     "accepted_in",
     "claim_in",
     "complete_in",

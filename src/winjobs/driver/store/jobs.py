@@ -139,8 +139,9 @@ class JobStore(StoreBase):
         return {j: found.get(j, Progress(0, 0)) for j in job_ids}
 
     def waiting_work(self) -> list[WaitingWork]:
-        """Active jobs with years waiting for a worker, in the scheduler's order (higher
-        priority first, then first come first served): what a pool manager scales on."""
+        """Active jobs with years waiting for a worker, held ones included (higher
+        priority first, then first come first served; `Overview.waiting_work` orders them
+        as the claims do)."""
         queued_years = (
             select(func.coalesce(func.sum(Task.n_years), 0))
             .where(Task.job_id == Job.id, Task.status == TaskStatus.QUEUED.value)
