@@ -34,7 +34,9 @@ Phases:
 - `postgresql`: ours on a real PostgreSQL server (as the tests start one) against the
   original (its own storage), full cycles with 10 and with 50 workers, alternating;
 - `growth`: 20 jobs x 1000 years run to the end by 50 workers: cycles/s of each job in
-  turn, the driver's RSS and CPU over the 20 000 years (their assemblies included); the
+  turn, the driver's RSS and CPU over the 20 000 years (their assemblies included), the
+  CPU per cycle of each job (the driver's process, its assembly process) beside a speed
+  probe of the machine (`measure.SpeedProbe`); the
   original runs its first 6 jobs of the same shape to the end (2 with `--quick`; `--original-
   growth-jobs`), since 20 would take it about 10 minutes, and both are compared over
   those jobs (last / first);
@@ -82,6 +84,7 @@ from benchmarks.loadgen import (
 from benchmarks.measure import (
     Monitor,
     Profiler,
+    SpeedProbe,
     Usage,
     busiest_thread,
     load_average,
@@ -396,6 +399,18 @@ def _job_cpu_ms(usage: Usage, rates: list[tuple[int | str, float, float]]) -> li
     return spans
 
 
+def _job_probe_ms(
+    probe: SpeedProbe, start_at: float, rates: list[tuple[int | str, float, float]]
+) -> list[str]:
+    """`SpeedProbe`'s mean during each job (wall clock: the load's start + seconds)."""
+    spans, previous = [], 0.0
+    for _, _, end in rates:
+        mean = probe.mean_ms(start_at + previous, start_at + end)
+        spans.append("-" if mean is None else f"{mean:.1f}")
+        previous = end
+    return spans
+
+
 def _wait_jobs_final(url: str, timeout: float) -> dict[str, int]:
     deadline = time.monotonic() + timeout
     with DriverClient.connect(url, contenders.USER_TOKEN) as user:
@@ -416,7 +431,7 @@ def phase_growth(bench: Bench) -> dict[str, float]:
         contenders.submit_ours(running.url, bench.study_zip_path, jobs)
         shape = Shape("ours", running.url, contenders.WORKER_TOKEN, wait_s=0, runs=bench.run_zips)
         shape.until_empty = True
-        with Monitor(running.pid, every=0.25) as monitor:
+        with Monitor(running.pid, every=0.25) as monitor, SpeedProbe() as probe:
             tally = run_load(shape, 50, 24 * 3600, on_start=monitor.begin)
             cycles_end = time.time()
             statuses = _wait_jobs_final(running.url, 600)
@@ -431,6 +446,8 @@ def phase_growth(bench: Bench) -> dict[str, float]:
         f"    per job cycles/s: {', '.join(f'{rate:.0f}' for _, rate, _ in rates)}\n"
         f"    RSS MB at each job's end: {', '.join(f'{rss / 1e6:.0f}' for rss in rss_at_ends)}\n"
         f"    CPU ms/cycle of each job, driver + assembly: {', '.join(_job_cpu_ms(usage, rates))}\n"
+        f"    the machine's speed probe, CPU ms of its fixed work during each job: "
+        f"{', '.join(_job_probe_ms(probe, monitor.start_at, rates))}\n"
         f"    jobs: {statuses} ({assembled_after:.1f} s after the last cycle)\n"
         f"    RSS MB: first {usage.rss_first / 1e6:.0f}, max {usage.rss_max / 1e6:.0f}, "
         f"last {usage.rss_last / 1e6:.0f}; its assembly process max "

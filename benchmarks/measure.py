@@ -129,6 +129,62 @@ class Monitor:
         return self.usage
 
 
+#: the probe's fixed work, timed in its own CPU time every second (`SpeedProbe`)
+_PROBE = """
+import sys, time
+def work():
+    total = 0
+    for i in range(200_000):
+        total += i * i % 7
+    return total
+while True:
+    spent = time.thread_time()
+    work()
+    spent = time.thread_time() - spent
+    print(f"{time.time():.3f} {spent * 1000:.3f}", flush=True)
+    time.sleep(1.0)
+"""
+
+
+class SpeedProbe:
+    """What this machine gives one process's CPU, sampled beside a measurement: a fixed
+    piece of pure-Python work every second, timed in the probe's own CPU time (so the
+    load around it does not count, only how fast a CPU second is now). On the
+    development machine a CPU second is worth more in the first minute of load after a
+    quiet spell: a driver's CPU per cycle that falls as the probe's time falls is the
+    machine, not the driver. About 0.5 % of one core."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _PROBE], stdout=subprocess.PIPE, text=True
+        )
+        self.samples: list[tuple[float, float]] = []  #: (wall clock time, ms)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            at, spent = line.split()
+            self.samples.append((float(at), float(spent)))
+
+    def mean_ms(self, start: float, end: float) -> float | None:
+        """The work's mean CPU ms over [start, end] (wall clock times)."""
+        inside = [spent for at, spent in self.samples if start <= at <= end]
+        return sum(inside) / len(inside) if inside else None
+
+    def stop(self) -> None:
+        self._process.kill()
+        self._process.wait()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> SpeedProbe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 def sequential_write_mb_s(folder: Path, size: int, block: int = 1 << 20) -> float:
     """`dd if=/dev/zero of=FILE bs=1M conv=fdatasync`: MB/s written and flushed to disk."""
     path = folder / f"dd-{os.getpid()}.bin"
