@@ -41,6 +41,7 @@ from winjobs.wire import (
     PriorityChange,
     SharedCompletion,
     Shares,
+    SubmissionCheck,
     TaskAssignment,
     TaskFailure,
     WorkerAction,
@@ -235,6 +236,12 @@ class DriverClient:
 
     def me(self) -> Identity:
         return self._get("/me", Identity)
+
+    def check_submission(self, antares_version: str) -> SubmissionCheck:
+        """What the driver would warn of a new job of this version (before uploading)."""
+        return self._get(
+            "/submissions/check", SubmissionCheck, params={"antares_version": antares_version}
+        )
 
     def submit_job(
         self,

@@ -365,6 +365,15 @@ class JobCreated(_Response):
     warnings: list[str] = []
 
 
+class SubmissionCheck(_Response):
+    """What the driver would warn of a new job of this Antares version, before its study
+    is packed and uploaded (`GET /submissions/check`): the same as `JobCreated.warnings`
+    says of the pool after the upload (no online worker can run it), minutes earlier."""
+
+    antares_version: str
+    warnings: list[str] = []
+
+
 class TaskCopyInfo(_Response):
     """A second attempt of a task run beside the original on an idle worker, because the
     original was well behind its job's pace; the first to complete wins."""

@@ -69,10 +69,12 @@ def test_why_it_waits_status_and_the_admins_hand_on_workers(tmp_path: Path) -> N
         # a 9.3 study: warned at submission, and the reason in `jobs` and `show`
         sent = run_winjobs(driver.url, USER_TOKEN, "submit", str(_study_93(tmp_path)))
         assert sent.returncode == 0, sent.stderr
+        told = " ".join(sent.stderr.split())
         assert (
             "warning from the driver: no online worker can run this job now: no online worker "
             "has a solver for Antares 9.3 (the online workers have 8.8"
-        ) in " ".join(sent.stderr.split())
+        ) in told
+        assert told.count("warning from the driver") == 1, "told before the upload, once"
         future = int(sent.stdout.split()[-1])
         listed = run_winjobs(driver.url, USER_TOKEN, "jobs")
         row = next(line for line in listed.stdout.splitlines() if line.split()[0] == str(future))

@@ -142,6 +142,7 @@ def send_study(
     for warning in study.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     check_submitter(client)
+    told = warn_of_pool(client, study.version, console)
     with tempfile.TemporaryDirectory(prefix="winjobs-submit-") as tmp:
         archive = Path(tmp) / "study.zip"
         with bytes_progress(console, "packing") as bar:
@@ -162,8 +163,24 @@ def send_study(
         connection.driver_url, created.job_id, study.path
     )
     for warning in created.warnings:
-        console.print(f"[yellow]warning from the driver:[/] {warning}", highlight=False)
+        if warning not in told:
+            console.print(f"[yellow]warning from the driver:[/] {warning}", highlight=False)
     return created
+
+
+def warn_of_pool(client: DriverClient, antares_version: str, console: Console) -> list[str]:
+    """Before minutes of packing and uploading: what the driver would warn of a job of
+    this version now (no online worker can run it); the user may stop there. A driver
+    too old to answer warns after the upload, as it always did."""
+    try:
+        warnings = client.check_submission(antares_version).warnings
+    except ClientError as exc:
+        if exc.status_code != 404:
+            raise
+        return []
+    for warning in warnings:
+        console.print(f"[yellow]warning from the driver:[/] {warning}", highlight=False)
+    return warnings
 
 
 def default_destination(connection: Connection, job_id: int) -> Path:

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from winjobs.antares.unpack import UnpackLimits
+from winjobs.antares.versions import parse_version
 from winjobs.driver import views
 from winjobs.driver.auth import (
     ensure_can_change,
@@ -39,6 +40,7 @@ from winjobs.wire import (
     JobStatus,
     JobSubmitFields,
     JobSummary,
+    SubmissionCheck,
 )
 
 log = logging.getLogger(__name__)
@@ -124,6 +126,17 @@ class JobService:
         if unrunnable is not None:
             self._log(job_id, f"waiting: {unrunnable}")
         return JobCreated(job_id=job_id, warnings=[*job.warnings, *filter(None, [unrunnable])])
+
+    def check_submission(self, antares_version: str) -> SubmissionCheck:
+        """What a submission of a study of this version would be warned of, before it is
+        uploaded (422 for a text that is no Antares version)."""
+        try:
+            version = parse_version(antares_version)
+        except ValueError as exc:
+            raise Invalid(f"antares_version: {exc}") from None
+        spelled = f"{version.major}.{version.minor}"
+        unrunnable = self.overview.unrunnable_version(spelled) if self.overview else None
+        return SubmissionCheck(antares_version=spelled, warnings=[*filter(None, [unrunnable])])
 
     def check_notify(self, fields: JobSubmitFields) -> list[str]:
         """The job's notification targets, if this driver can serve them (422 else)."""

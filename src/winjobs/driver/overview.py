@@ -19,6 +19,7 @@ from typing import TypeVar
 from winjobs.driver import estimates, fairshare, waiting
 from winjobs.driver.estimates import JobTiming
 from winjobs.driver.pool import PoolService
+from winjobs.driver.scheduler import JobFacts
 from winjobs.driver.settings import DriverSettings
 from winjobs.driver.store import QueueRows, Store, WaitingWork
 from winjobs.wire import (
@@ -33,6 +34,7 @@ from winjobs.wire import (
     TaskStatus,
     UserShare,
     WaitCode,
+    WaitReason,
     WorkerInfo,
     WorkerState,
 )
@@ -47,6 +49,14 @@ UNRUNNABLE = (
     WaitCode.WORKERS_OFFLINE.value,
     WaitCode.PINNED_VERSION_GONE.value,
 )
+#: the id a job not submitted yet has in `unrunnable_version` (no stored job has it)
+_NOT_SUBMITTED = -1
+
+
+def _unrunnable(reason: WaitReason | None) -> str | None:
+    if reason is None or reason.code not in UNRUNNABLE:
+        return None
+    return f"no online worker can run this job now: {reason.message}"
 
 
 @dataclass(frozen=True)
@@ -158,10 +168,32 @@ class Overview:
     def unrunnable(self, job_id: int) -> str | None:
         """What a submission must hear at once: no online worker can run the job (no
         solver for its version, or only offline ones); None when some worker can."""
-        reason = waiting.explain_job(self.snapshot().queue, job_id)
-        if reason is None or reason.code not in UNRUNNABLE:
-            return None
-        return f"no online worker can run this job now: {reason.message}"
+        return _unrunnable(waiting.explain_job(self.snapshot().queue, job_id))
+
+    def unrunnable_version(self, antares_version: str) -> str | None:
+        """`unrunnable` for a job of this version not submitted yet: a user told before
+        packing and uploading a large study, not after. The job is put in the queue as
+        it would come (a year to cut, last in line); only whether a worker can run it
+        is told."""
+        snap = self.snapshot()
+        coming = JobFacts(
+            id=_NOT_SUBMITTED,
+            priority=0,
+            antares_version=antares_version,
+            solver_version=None,
+            queued_tasks=0,
+            unassigned_years=1,
+            submitted_at=snap.queue.now.timestamp(),
+        )
+        queue = waiting.QueueFacts(
+            jobs=[*snap.queue.jobs, coming],
+            tasks=snap.queue.tasks,
+            workers=snap.queue.workers,
+            now=snap.queue.now,
+            order=snap.queue.order,
+            effective=snap.queue.effective,
+        )
+        return _unrunnable(waiting.explain_job(queue, _NOT_SUBMITTED))
 
     def _annotated(self, job: J, snap: Snapshot) -> J:
         if job.status.is_final:

@@ -115,6 +115,9 @@ class FakeDriver:
     next_job_states: list[dict[str, Any]] = field(default_factory=list)
     next_job_result: bytes | None = None
     shares: Shares | None = None
+    #: what it warns a submission of (`/submissions/check` and the upload's answer);
+    #: None: a driver from before that check (404 there, no warning)
+    pool_warnings: list[str] | None = None
 
     def add(self, job: JobDetail) -> JobDetail:
         self.jobs[job.id] = job
@@ -180,7 +183,16 @@ class FakeDriver:
             (r"/workers", "GET", self._workers),
             (r"/status/shares", "GET", lambda r, who: _json(self._shares())),
             (r"/workers/[^/]+/release", "POST", self._release_worker),
+            *(
+                [(r"/submissions/check", "GET", self._check_submission)]
+                if self.pool_warnings is not None
+                else []
+            ),
         ]
+
+    def _check_submission(self, request: httpx.Request, who: Identity) -> httpx.Response:
+        version = request.url.params["antares_version"]
+        return _json({"antares_version": version, "warnings": self.pool_warnings})
 
     def _shares(self) -> dict[str, Any]:
         assert self.shares is not None, "set FakeDriver.shares first"
@@ -350,7 +362,7 @@ class FakeDriver:
             self.script(job_id, self.next_job_states)
         if self.next_job_result is not None:
             self.results[job_id] = self.next_job_result
-        return _json({"job_id": job_id, "warnings": []}, 201)
+        return _json({"job_id": job_id, "warnings": self.pool_warnings or []}, 201)
 
 
 def _parse_multipart(request: httpx.Request) -> tuple[dict[str, str], bytes | None]:

@@ -34,6 +34,38 @@ def names_in(archive: bytes) -> set[str]:
     return set(zipfile.ZipFile(io.BytesIO(archive)).namelist())
 
 
+NO_SOLVER = (
+    "no online worker can run this job now: no online worker has a solver for Antares 8.8 "
+    "(no worker is online)"
+)
+
+
+def test_submit_warns_of_the_pool_before_packing_and_once(
+    cli: Cli, fake: FakeDriver, tmp_path: Path, user_dir: Path
+) -> None:
+    """The warning an upload would get comes before minutes of packing and uploading;
+    the driver's answer to the upload repeats it, and it is not printed twice."""
+    fake.pool_warnings = [NO_SOLVER]
+    result = cli("submit", str(make_study(tmp_path)))
+    assert result.code == 0, result.err
+    told = " ".join(result.err.split())
+    assert told.count("warning from the driver") == 1
+    assert f"warning from the driver: {NO_SOLVER}" in told
+    asked = [r.url.path for r in fake.requests]
+    assert asked.index("/api/v1/submissions/check") < asked.index("/api/v1/jobs")
+    [check] = [r for r in fake.requests if r.url.path.endswith("/submissions/check")]
+    assert check.url.params["antares_version"] == "8.8"
+
+
+def test_submit_to_a_driver_without_the_check_goes_on(
+    cli: Cli, fake: FakeDriver, tmp_path: Path, user_dir: Path
+) -> None:
+    assert fake.pool_warnings is None  # the fake answers 404 there, as an older driver
+    result = cli("submit", str(make_study(tmp_path)))
+    assert result.code == 0, result.err
+    assert "warning from the driver" not in result.err and len(fake.submissions) == 1
+
+
 def test_submit_packs_without_output_and_sends_the_fields(
     cli: Cli, fake: FakeDriver, tmp_path: Path, user_dir: Path
 ) -> None:

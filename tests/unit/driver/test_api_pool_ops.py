@@ -18,6 +18,7 @@ from winjobs.wire import (
     JobSubmitFields,
     PolicyReport,
     PolicyState,
+    SubmissionCheck,
     TaskFailure,
     WaitCode,
     WorkerRegistration,
@@ -49,6 +50,32 @@ def test_submit_warns_when_no_online_worker_can_run_the_study(api: Api, tmp_path
     )
     _, fine = submit(api, tmp_path)  # an 8.8 study: pc-01 runs it
     assert fine == []
+
+
+def test_a_submission_is_warned_before_its_upload(api: Api, tmp_path: Path) -> None:
+    """`winjobs submit` asks before packing: the same warning the upload would get."""
+    user = api.client("alice-secret")
+    assert user.check_submission("8.8").warnings == [
+        "no online worker can run this job now: no online worker has a solver for Antares "
+        "8.8 (no worker is online)"
+    ]
+    api.worker("pc-01", versions=("8.8",))
+    assert user.check_submission("880") == SubmissionCheck(antares_version="8.8", warnings=[])
+    before = user.check_submission("9.3").warnings
+    assert user.list_jobs().total == 0, "asking submits nothing"
+    _, after = submit(api, tmp_path, version="9.3")
+    assert before == after and len(before) == 1  # the same words, minutes earlier
+
+    api.clock.advance(3600)  # pc-01 has not been seen for an hour: offline
+    [offline] = user.check_submission("8.8").warnings
+    assert "the workers with a solver for Antares 8.8 are offline: pc-01" in offline
+
+    with pytest.raises(ClientError) as bad:
+        user.check_submission("eight")
+    assert bad.value.status_code == 422 and "'eight' is not an Antares version" in str(bad.value)
+    with pytest.raises(ClientError) as denied:
+        api.client("worker-secret").check_submission("8.8")
+    assert denied.value.status_code == 403
 
 
 def test_jobs_ahead_and_busy_workers_and_the_queued_tasks_reason(api: Api, tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from winjobs.wire import (
     JobStatus,
     JobSubmitFields,
     PriorityChange,
+    SubmissionCheck,
 )
 
 router = APIRouter(tags=["jobs"])
@@ -87,6 +88,18 @@ async def submit_job(
         return await run_in_threadpool(jobs.submit, upload, fields, identity.name)
     finally:
         received.path.unlink(missing_ok=True)
+
+
+@router.get("/submissions/check", response_model=SubmissionCheck)
+def check_submission(
+    _identity: UserIdentity,
+    jobs: JobsDep,
+    antares_version: Annotated[str, Query(min_length=1, max_length=20)],
+) -> SubmissionCheck:
+    """What a new job of this Antares version (`8.8`, `880`) would be warned of, asked
+    before its study is packed and uploaded (`winjobs submit` does): no online worker
+    has a solver for it, or only offline ones have."""
+    return jobs.check_submission(antares_version)
 
 
 @router.get("/jobs", response_model=JobList)
