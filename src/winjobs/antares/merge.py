@@ -48,11 +48,12 @@ from winjobs.antares.output import (
     ZippedRun,
     read_run_file,
     read_run_info,
+    read_run_ini,
     run_files,
     year_folders,
 )
 from winjobs.antares.study import Study, open_study
-from winjobs.errors import ArchiveError, IniError, MergeError, OutputError, StudyError
+from winjobs.errors import ArchiveError, MergeError, OutputError, StudyError
 
 __all__ = ["McIndMode", "MergeReport", "merge_runs"]
 
@@ -176,12 +177,9 @@ def _check_runs(study: Study, run_dirs: list[Path]) -> list[PartialRun]:
                 f"partial run {path.name} did not finish (no execution_info.ini): rerun its years"
             )
         try:
-            info = read_run_info(source)
-            params = IniDocument.parse(
-                read_run_file(source, "about-the-study/parameters.ini") or b"",
-                source=f"{path.name}/about-the-study/parameters.ini",
-            )
-        except (OutputError, IniError) as exc:
+            params = read_run_ini(source, "about-the-study/parameters.ini")
+            info = read_run_info(source, params)
+        except OutputError as exc:
             raise MergeError(f"partial run {path.name} cannot be read: {exc}") from None
         if _settings_without_playlist(params) != original:
             raise MergeError(

@@ -389,7 +389,8 @@ def parse_progress(log_text: str) -> Progress:
     return Progress(min(done, total) if total is not None else done, total)
 
 
-def _ini(run_dir: Run, relative: str) -> IniDocument:
+def read_run_ini(run_dir: Run, relative: str) -> IniDocument:
+    """One of the run's INI files, parsed (OutputError when absent or unreadable)."""
     data = read_run_file(run_dir, relative)
     if data is None:
         raise OutputError(f"{run_dir.name} has no {relative}")
@@ -399,12 +400,13 @@ def _ini(run_dir: Run, relative: str) -> IniDocument:
         raise OutputError(str(exc)) from None
 
 
-def read_run_info(run_dir: Run) -> RunInfo:
+def read_run_info(run_dir: Run, params: IniDocument | None = None) -> RunInfo:
     """Version, mode, name, date (info.antares-output) and the played years and weights
-    (about-the-study/parameters.ini, replayed like the solver). A zipped run's `path` is
-    its name."""
-    info = _ini(run_dir, "info.antares-output")
-    params = _ini(run_dir, "about-the-study/parameters.ini")
+    (about-the-study/parameters.ini, replayed like the solver; `params`: that file as
+    the caller already parsed it). A zipped run's `path` is its name."""
+    info = read_run_ini(run_dir, "info.antares-output")
+    if params is None:
+        params = read_run_ini(run_dir, "about-the-study/parameters.ini")
     try:
         nbyears = generaldata_nbyears(params)
     except StudyError as exc:
