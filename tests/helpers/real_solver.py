@@ -33,6 +33,7 @@ from tests.conftest import SHARED_ANTARES
 from tests.helpers.study_variants import copy_study
 from winjobs.antares.output import find_run_folders
 from winjobs.antares.playlist import write_task_playlist
+from winjobs.worker.runner import solver_environment
 
 #: The wrapper script of the real solver (sets the library path, runs bin/antares-8.8-solver).
 REAL_SOLVER = SHARED_ANTARES / "solver-8.8" / "antares-solver"
@@ -119,6 +120,8 @@ class RealSolver:
         if years is not None:
             write_task_playlist(copy, years)
         argv = [str(self.executable), "-i", str(copy), *args]
+        temp = self._fresh(f"{study.name}-{label}-tmp")  # runs at once must not share one
+        temp.mkdir(parents=True)
         started = time.monotonic()
         try:
             done = subprocess.run(
@@ -127,6 +130,7 @@ class RealSolver:
                 stderr=subprocess.STDOUT,
                 timeout=self.timeout,
                 check=False,
+                env=solver_environment(temp),
             )
         except subprocess.TimeoutExpired as exc:
             printed = (exc.stdout or b"").decode("utf-8", "replace")

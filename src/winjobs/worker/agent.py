@@ -401,7 +401,11 @@ class Agent:
         ]
         before = {path.name for path in find_run_folders(staged.study_dir)}
         process = SolverProcess(
-            command, staged.log_path, cwd=staged.folder, pid_file=staged.pid_file
+            command,
+            staged.log_path,
+            cwd=staged.folder,
+            pid_file=staged.pid_file,
+            temp_dir=staged.temp_dir,
         )
         try:
             process.start()

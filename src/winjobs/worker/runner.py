@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -204,8 +204,30 @@ def _running(process: psutil.Process) -> bool:
         return False
 
 
+#: where a program finds its temporary folder: TMPDIR on POSIX, TMP then TEMP on
+#: Windows (GetTempPath, which the solver's std::filesystem::temp_directory_path reads)
+TEMP_VARIABLES = ("TMPDIR", "TMP", "TEMP")
+
+
+def solver_environment(temp_dir: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The worker's environment with a temporary folder of the solver's own.
+
+    With `[output] result-format = zip` the solver writes each weekly problem to the
+    temporary folder under a name that says only the year and week
+    (`problem-1-1--optim-nb-1.mps`), reads it back into the zip and deletes it. Two
+    solvers on one machine with the same temporary folder (two tasks, or the PC owner's
+    own Antares run beside a worker's) then overwrite and delete each other's files:
+    one fails on a file that no longer exists, or zips the other's problem into its run.
+    Seen with the real 8.8 solver (benchmarks/fidelity.py running two at once)."""
+    environment = dict(os.environ if base is None else base)
+    for name in TEMP_VARIABLES:
+        environment[name] = str(temp_dir)
+    return environment
+
+
 class SolverProcess:
-    """One solver invocation, its output appended to `log_path`."""
+    """One solver invocation, its output appended to `log_path`; `temp_dir`: its own
+    temporary folder (`solver_environment`), made if missing."""
 
     def __init__(
         self,
@@ -213,11 +235,13 @@ class SolverProcess:
         log_path: Path,
         cwd: Path | None = None,
         pid_file: Path | None = None,
+        temp_dir: Path | None = None,
     ) -> None:
         self.command = [str(part) for part in command]
         self.log_path = log_path
         self.cwd = cwd
         self.pid_file = pid_file
+        self.temp_dir = temp_dir
         self._process: subprocess.Popen[bytes] | None = None
         self._started = 0.0
         self._lock = threading.Lock()
@@ -230,8 +254,13 @@ class SolverProcess:
         return self._process.pid if self._process is not None else None
 
     def start(self) -> None:
-        """Start the solver: no shell, the worker's environment, output to the log file."""
+        """Start the solver: no shell, the worker's environment (with its own temporary
+        folder, if given), output to the log file."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        environment = None
+        if self.temp_dir is not None:
+            self.temp_dir.mkdir(parents=True, exist_ok=True)
+            environment = solver_environment(self.temp_dir)
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 self.command,
@@ -239,6 +268,7 @@ class SolverProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.cwd,
+                env=environment,
                 **_detached(),
             )
         self._started = time.monotonic()

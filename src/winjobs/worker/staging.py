@@ -39,6 +39,8 @@ class StagedTask:
     study_dir: Path  #: the unpacked study the solver runs on
     log_path: Path  #: the solver's stdout and stderr
     pid_file: Path  #: the running solver's pid, for a later worker to clean up after us
+    #: the solver's temporary folder (`runner.solver_environment`), gone with the task's
+    temp_dir: Path
 
     @classmethod
     def under(cls, folder: Path) -> StagedTask:
@@ -47,6 +49,7 @@ class StagedTask:
             study_dir=folder / "study",
             log_path=folder / "solver.log",
             pid_file=folder / SOLVER_PID_FILE,
+            temp_dir=folder / "tmp",
         )
 
 

@@ -42,6 +42,7 @@ def main() -> int:
     run = study / "output" / f"20240501-1000eco-{name}"
     (run / "economy" / "mc-all").mkdir(parents=True)
     log("infos", f"options: {' '.join(args[2:])} ({parallel})")
+    log("infos", f"temporary folder: {os.environ.get('TMPDIR')}, {os.environ.get('TEMP')}")
     log("infos", f"MC-Years : [1 .. {nbyears}], total: {len(years)}")
     seconds = float(os.environ.get("MINI_SECONDS_PER_YEAR", "0.01"))
     fail_year = os.environ.get("MINI_FAIL_YEAR")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import sys
 import threading
@@ -193,6 +194,23 @@ def test_the_solver_gets_the_command_line_and_heartbeats_carry_progress(world: W
     assert (folder / "study" / "settings" / "generaldata.ini").read_text().count(
         "playlist_year + ="
     ) == 2
+
+
+def test_each_task_gives_its_solver_a_temporary_folder_of_its_own(world: World) -> None:
+    """The real solver writes a zip run's weekly problems there under names of year and
+    week only: two solvers sharing one folder delete each other's files."""
+    first, second = world.add([0]), world.add([1])
+    assert world.agent().run(exit_when_idle=True) == 2
+    told = [
+        re.search(r"temporary folder: (\S+), (\S+)", t.output_log_tail or "")
+        for t in (first, second)
+    ]
+    folders = [Path(m.group(1)) for m in told if m is not None]
+    assert len(folders) == 2 and folders[0] != folders[1], told
+    for found, folder in zip(told, folders, strict=True):
+        assert found is not None and found.group(2) == str(folder)  # TEMP too (Windows)
+        assert folder.name == "tmp" and folder.is_relative_to(world.tmp_path)
+        assert not folder.exists(), "it goes with the task's folder"
 
 
 def test_a_failing_solver_is_reported_with_the_log_tail(world: World) -> None:

@@ -15,6 +15,7 @@ from winjobs.worker.runner import (
     StopRequest,
     kill_process_tree,
     read_tail,
+    solver_environment,
 )
 
 PROGRESS = """
@@ -293,3 +294,47 @@ def test_read_tail_drops_the_colour_codes_the_real_solver_writes(tmp_path: Path)
         b"[2026-12-02 04:05:33][solver]\x1b[0;31m[fatal]\x1b[0m Year 3 failed at week 19.\n"
     )
     assert read_tail(log, 1) == "[2026-12-02 04:05:33][solver][fatal] Year 3 failed at week 19."
+
+
+ENVIRONMENT = """
+    import os, sys
+    print(os.environ.get("TMPDIR"), os.environ.get("TMP"), os.environ.get("TEMP"))
+    print(os.environ.get("WINJOBS_TEST_KEPT"))
+"""
+
+
+def test_the_solver_gets_a_temporary_folder_of_its_own(
+    make_script: ScriptFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TMPDIR (POSIX), TMP and TEMP (Windows) all name it; the rest of the worker's
+    environment is passed on; the folder is made."""
+    monkeypatch.setenv("WINJOBS_TEST_KEPT", "yes")
+    temp = tmp_path / "task" / "tmp"
+    log = tmp_path / "solver.log"
+    run = SolverProcess([str(make_script("env", ENVIRONMENT))], log, temp_dir=temp)
+    run.start()
+    assert run.wait(time_limit_s=30, stop=StopRequest()).exit_code == 0
+    assert log.read_text().split("\n")[:2] == [f"{temp} {temp} {temp}", "yes"]
+    assert temp.is_dir()
+
+
+def test_without_a_temporary_folder_the_solver_inherits_the_workers(
+    make_script: ScriptFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    log = tmp_path / "solver.log"
+    run = SolverProcess([str(make_script("env", ENVIRONMENT))], log)
+    run.start()
+    assert run.wait(time_limit_s=30, stop=StopRequest()).exit_code == 0
+    assert log.read_text().startswith(f"{tmp_path} ")
+
+
+def test_solver_environment_leaves_the_given_one_alone() -> None:
+    base = {"PATH": "/bin", "TMPDIR": "/tmp"}
+    assert solver_environment(Path("t"), base) == {
+        "PATH": "/bin",
+        "TMPDIR": "t",
+        "TMP": "t",
+        "TEMP": "t",
+    }
+    assert base == {"PATH": "/bin", "TMPDIR": "/tmp"}
