@@ -197,8 +197,8 @@ def test_the_solver_gets_the_command_line_and_heartbeats_carry_progress(world: W
 
 
 def test_each_task_gives_its_solver_a_temporary_folder_of_its_own(world: World) -> None:
-    """The real solver writes a zip run's weekly problems there under names of year and
-    week only: two solvers sharing one folder delete each other's files."""
+    """The real solver writes the weekly problems it exports there under names of year
+    and week only: two solvers sharing one folder delete each other's files."""
     first, second = world.add([0]), world.add([1])
     assert world.agent().run(exit_when_idle=True) == 2
     told = [
