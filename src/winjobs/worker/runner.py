@@ -212,14 +212,14 @@ TEMP_VARIABLES = ("TMPDIR", "TMP", "TEMP")
 def solver_environment(temp_dir: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The worker's environment with a temporary folder of the solver's own.
 
-    A study that exports its weekly problems (`include-exportmps`, an output filter's
-    usual companion) has the solver write each of them to the temporary folder under a
-    name of year and week only (`problem-1-1--optim-nb-1.mps`), copy it into the run
-    (or its zip) and delete it. Two solvers on one machine with the same temporary
-    folder (two tasks, or the PC owner's own Antares run beside a worker's) then
-    overwrite and delete each other's files: one fails on a file that no longer exists,
-    or copies the other's problem, another user's data, into its run. Seen with the
-    real 8.8 solver (strace; benchmarks/fidelity.py running two at once)."""
+    A study that exports its weekly problems (`include-exportmps`) has the solver write
+    each of them to the temporary folder under a name of year and week only
+    (`problem-1-1--optim-nb-1.mps`), copy it into the run (or its zip) and delete it.
+    Two solvers on one machine with the same temporary folder (two tasks, or the PC
+    owner's own Antares run beside a worker's) then overwrite and delete each other's
+    files: one fails on a file that no longer exists, or copies the other's problem,
+    another user's data, into its run. Seen with the real 8.8 solver (strace;
+    benchmarks/fidelity.py running two at once)."""
     environment = dict(os.environ if base is None else base)
     for name in TEMP_VARIABLES:
         environment[name] = str(temp_dir)

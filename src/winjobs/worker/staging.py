@@ -39,7 +39,8 @@ class StagedTask:
     study_dir: Path  #: the unpacked study the solver runs on
     log_path: Path  #: the solver's stdout and stderr
     pid_file: Path  #: the running solver's pid, for a later worker to clean up after us
-    #: the solver's temporary folder (`runner.solver_environment`), gone with the task's
+    #: the solver's own temporary folder (`runner.solver_environment`), deleted with
+    #: the attempt's folder
     temp_dir: Path
 
     @classmethod
