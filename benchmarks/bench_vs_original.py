@@ -386,16 +386,26 @@ def _cpu_at(usage: Usage, at: float) -> tuple[float, float]:
     return samples[-1][1], samples[-1][2]
 
 
+def _job_windows(
+    rates: list[tuple[int | str, float, float]],
+) -> list[tuple[float, float, float]]:
+    """(start, end, cycles) of each job's stretch: from the previous job's last report
+    (the first: from the start) to its own (seconds since the load's start)."""
+    windows, previous = [], 0.0
+    for _, rate, end in rates:
+        windows.append((previous, end, max(rate * (end - previous), 1.0)))
+        previous = end
+    return windows
+
+
 def _job_cpu_ms(usage: Usage, rates: list[tuple[int | str, float, float]]) -> list[str]:
     """CPU ms per cycle of each job's stretch, the driver process's + its assembly
     process's: tells a driver that costs more per cycle as history grows from a machine
     that gives it less."""
-    spans, previous = [], 0.0
-    for _, rate, end in rates:
-        (own0, kids0), (own1, kids1) = _cpu_at(usage, previous), _cpu_at(usage, end)
-        cycles = max(rate * (end - previous), 1.0)
+    spans = []
+    for start, end, cycles in _job_windows(rates):
+        (own0, kids0), (own1, kids1) = _cpu_at(usage, start), _cpu_at(usage, end)
         spans.append(f"{(own1 - own0) / cycles * 1e3:.2f}+{(kids1 - kids0) / cycles * 1e3:.2f}")
-        previous = end
     return spans
 
 
@@ -403,12 +413,10 @@ def _job_probe_ms(
     probe: SpeedProbe, start_at: float, rates: list[tuple[int | str, float, float]]
 ) -> list[str]:
     """`SpeedProbe`'s mean during each job (wall clock: the load's start + seconds)."""
-    spans, previous = [], 0.0
-    for _, _, end in rates:
-        mean = probe.mean_ms(start_at + previous, start_at + end)
-        spans.append("-" if mean is None else f"{mean:.1f}")
-        previous = end
-    return spans
+    means = (
+        probe.mean_ms(start_at + start, start_at + end) for start, end, _ in _job_windows(rates)
+    )
+    return ["-" if mean is None else f"{mean:.1f}" for mean in means]
 
 
 def _wait_jobs_final(url: str, timeout: float) -> dict[str, int]:

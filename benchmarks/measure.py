@@ -131,7 +131,7 @@ class Monitor:
 
 #: the probe's fixed work, timed in its own CPU time every second (`SpeedProbe`)
 _PROBE = """
-import sys, time
+import time
 def work():
     total = 0
     for i in range(200_000):
@@ -149,10 +149,10 @@ while True:
 class SpeedProbe:
     """What this machine gives one process's CPU, sampled beside a measurement: a fixed
     piece of pure-Python work every second, timed in the probe's own CPU time (so the
-    load around it does not count, only how fast a CPU second is now). On the
-    development machine a CPU second is worth more in the first minute of load after a
-    quiet spell: a driver's CPU per cycle that falls as the probe's time falls is the
-    machine, not the driver. About 0.5 % of one core."""
+    load around it does not count, only how fast a CPU second is now). A driver whose
+    CPU per cycle moves while the probe's time moves with it is seeing the machine; one
+    that moves alone is not (or sees what a tight loop does not feel: caches, system
+    calls). About 0.5 % of one core."""
 
     def __init__(self) -> None:
         self._process = subprocess.Popen(
