@@ -33,6 +33,7 @@ import logging
 import queue
 import shutil
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
@@ -54,6 +55,7 @@ from winjobs.driver import scheduler
 from winjobs.driver.assembly import Assembler, link_task_runs, merge_task_runs
 from winjobs.driver.errors import Invalid, Unavailable
 from winjobs.driver.files import DataDir, Upload, remove_tree, replace_dir
+from winjobs.driver.metrics import TaskStats
 from winjobs.driver.models import Job, Task
 from winjobs.driver.shared import SYMLINK_HELP
 from winjobs.driver.store import Store, describe_years
@@ -91,12 +93,18 @@ def run_folder_name(job: Job, tasks: Sequence[Task]) -> str:
 
 class Collector:
     def __init__(
-        self, store: Store, files: DataDir, limits: UnpackLimits, assembler: Assembler
+        self,
+        store: Store,
+        files: DataDir,
+        limits: UnpackLimits,
+        assembler: Assembler,
+        stats: TaskStats | None = None,
     ) -> None:
         self.store = store
         self.files = files
         self.limits = limits
         self.assembler = assembler  #: where merges and result zips run (`assembly`)
+        self.stats = stats or TaskStats()  #: assembly durations (`/metrics`)
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._zip_lock = threading.Lock()  #: one result zip built at a time (link mode)
         self._thread: threading.Thread | None = None
@@ -267,6 +275,7 @@ class Collector:
         if job_id not in self.store.jobs_awaiting_assembly():
             return
         log_path = self.files.job_log(job_id)
+        started = time.monotonic()
         try:
             name = run_folder_name(job, tasks)
             final = self._merged_output(job, tasks, name)
@@ -278,7 +287,11 @@ class Collector:
                 self.files.append_log(log_path, reason)
             return
         if self.store.finish_job(job_id, name):
-            self.files.append_log(log_path, f"succeeded: output {name} assembled")
+            seconds = time.monotonic() - started
+            self.stats.assembly.observe(seconds)
+            took = f"{seconds:.1f} s, {len(tasks)} task outputs"
+            self.files.append_log(log_path, f"succeeded: output {name} assembled in {took}")
+            log.info("job %d: output %s assembled in %s", job_id, name, took)
             remove_tree(self.files.job_dir(job_id) / "tasks")
 
     def _merged_output(self, job: Job, tasks: Sequence[Task], name: str) -> Path:

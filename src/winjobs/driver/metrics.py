@@ -19,6 +19,8 @@ from winjobs.wire import FailureKind, JobStatus, PolicyState, PoolStatus, TaskSt
 CLAIM_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 #: upper bounds (seconds) of the task duration buckets: a minute to a day
 DURATION_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400)
+#: upper bounds (seconds) of the output assembly buckets: a second to four hours
+ASSEMBLY_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 14400)
 #: upper bounds (bytes) of the upload size buckets: 1 MB to 10 GB
 UPLOAD_BUCKETS = (10**6, 10**7, 10**8, 5 * 10**8, 10**9, 5 * 10**9, 10**10)
 #: the failure reasons always listed (with 0), so a dashboard's query finds them
@@ -80,9 +82,10 @@ class ClaimStats:
 
 
 class TaskStats:
-    """What the tasks did since the driver started: counted once each, where it happens
-    (a completion recorded, a failure report judged, a lease found expired), never
-    derived from rows that a retry or a clean-up could change or remove."""
+    """What the tasks (and the assemblies of their outputs) did since the driver started:
+    counted once each, where it happens (a completion recorded, a failure report judged, a
+    lease found expired, an output assembled), never derived from rows that a retry or a
+    clean-up could change or remove."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -96,6 +99,13 @@ class TaskStats:
         )
         self.upload = Histogram(
             "winjobs_task_upload_bytes", "Size of the task outputs uploaded.", UPLOAD_BUCKETS
+        )
+        #: the wait between a job's last year done and its output ready, of the jobs that
+        #: succeeded: what to look at when jobs stay "running" with every year done
+        self.assembly = Histogram(
+            "winjobs_assembly_duration_seconds",
+            "Time to assemble the output of the jobs that succeeded (merge and result zip).",
+            ASSEMBLY_BUCKETS,
         )
 
     def succeeded(self, years: int, seconds: float | None) -> None:
@@ -198,6 +208,7 @@ def render(
     )
     lines += stats.duration.lines()
     lines += stats.upload.lines()
+    lines += stats.assembly.lines()
     policies = policies or {}
     lines += _gauge(
         "winjobs_workers_policy",

@@ -70,9 +70,10 @@ class Driver:
             max_total_bytes=settings.max_unpacked_bytes,
             max_ratio=settings.max_compression_ratio,
         )
-        collector = Collector(store, files, limits, make_assembler(settings.assembly_idle_s))
-        shared = SharedFolders(settings, files, store)
         task_stats = TaskStats()
+        assembler = make_assembler(settings.assembly_idle_s)
+        collector = Collector(store, files, limits, assembler, task_stats)
+        shared = SharedFolders(settings, files, store)
         dispatch = Dispatch(store, files, settings, signal, claims, collector, shared, task_stats)
         sweeper = Sweeper(
             store,

@@ -3,6 +3,7 @@ from real-format runs written by the stand-in solver."""
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -74,7 +75,12 @@ def test_a_job_is_assembled_into_one_downloadable_run(
         n.startswith(f"{job.run_folder}/economy/mc-ind/00004/") for n in names
     )
     assert "all good" in alice.task_log(job_id, tasks[0].task_id)
-    assert "succeeded: output" in alice.job_log(job_id)
+    assert re.search(
+        rf"succeeded: output {job.run_folder} assembled in \d+\.\d s, {len(tasks)} task outputs",
+        alice.job_log(job_id),
+    )
+    metrics = api.raw("ops-secret").get("/metrics").text
+    assert "winjobs_assembly_duration_seconds_count 1\n" in metrics
 
 
 def test_a_year_subset_is_assembled_as_such(api: Api, study: Path, tmp_path: Path) -> None:
