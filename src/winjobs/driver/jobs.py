@@ -20,6 +20,7 @@ from winjobs.driver.auth import (
     ensure_can_release,
     may_change,
     may_read,
+    may_release,
 )
 from winjobs.driver.collector import Collector
 from winjobs.driver.errors import Conflict, Invalid, NotFound, Unavailable
@@ -233,9 +234,10 @@ class JobService:
 
     # ------------------------------------------------------------------ change
 
-    def _owned(self, job_id: int, identity: Identity) -> None:
+    def _owned(self, job_id: int, identity: Identity) -> Job:
         job = self.store.get_job(job_id)
         ensure_can_change(identity, job.submitter, job_id)
+        return job
 
     def cancel(self, job_id: int, identity: Identity) -> JobDetail:
         self._owned(job_id, identity)
@@ -267,9 +269,14 @@ class JobService:
         return self.detail(job_id, identity)
 
     def retry(self, job_id: int, identity: Identity) -> JobDetail:
-        self._owned(job_id, identity)
-        only_assembly = self.store.retry_job(job_id)
-        self._log(job_id, f"retried by {identity.name}: unfinished years queued again")
+        """Queue the unfinished years again. A hold left from before the job ended is
+        lifted when the caller may release it; an admin's hold on someone else's job stays
+        (a cancel then a retry must not undo what only an admin may undo)."""
+        job = self._owned(job_id, identity)
+        lift_hold = may_release(identity, job.submitter, job.held_by)
+        only_assembly = self.store.retry_job(job_id, lift_hold=lift_hold)
+        still = "" if lift_hold or not job.held else f" (still held by {job.held_by})"
+        self._log(job_id, f"retried by {identity.name}: unfinished years queued again{still}")
         if only_assembly:
             self.collector.schedule(job_id)
         else:

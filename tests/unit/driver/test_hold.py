@@ -135,6 +135,33 @@ def test_who_may_hold_and_release(api: Api, tmp_path: Path) -> None:
     assert not alice.get_job(job_id).held
 
 
+def test_a_cancel_then_a_retry_does_not_undo_an_admins_hold(api: Api, tmp_path: Path) -> None:
+    """The owner may cancel and retry their job, but an admin's hold survives the retry
+    (it lifted it: a way round "only an admin releases it"); the owner's own hold does
+    not, nor does an admin's hold when the admin retries."""
+    alice, ops = api.client("alice-secret"), api.client("ops-secret")
+    w = api.worker(cores=4)
+    job_id = alice.submit_job(packed_study(tmp_path), JobSubmitFields()).job_id
+    ops.hold_job(job_id, "the pool is needed for the winter study")
+    alice.cancel_job(job_id)
+    retried = alice.retry_job(job_id)
+    assert retried.status == JobStatus.QUEUED
+    assert (retried.held, retried.held_by, retried.held_reason) == (
+        True,
+        "ops",
+        "the pool is needed for the winter study",
+    )
+    assert "queued again (still held by ops)" in alice.job_log(job_id)
+    assert w.claim(ClaimRequest(free_cores=4, wait_s=0)) is None  # nothing to hand out
+    with pytest.raises(ClientError, match="held by ops, an admin"):
+        alice.release_job(job_id)
+    ops.cancel_job(job_id)
+    assert ops.retry_job(job_id).held is False  # the admin's retry lifts it
+    alice.hold_job(job_id)
+    alice.cancel_job(job_id)
+    assert alice.retry_job(job_id).held is False  # her own hold: lifted, as before
+
+
 def test_a_held_running_job_in_the_api(api: Api, tmp_path: Path) -> None:
     alice = api.client("alice-secret")
     job_id = alice.submit_job(packed_study(tmp_path, nbyears=8), JobSubmitFields()).job_id

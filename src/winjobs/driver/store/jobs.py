@@ -217,8 +217,10 @@ class JobStore(StoreBase):
             self._close_open_tasks(conn, job_id, now)
             record_job_end(conn, job_id, now)
 
-    def retry_job(self, job_id: int) -> bool:
-        """Re-queue a failed or cancelled job's unfinished work; True if only assembly remains."""
+    def retry_job(self, job_id: int, lift_hold: bool = True) -> bool:
+        """Re-queue a failed or cancelled job's unfinished work; True if only assembly
+        remains. `lift_hold`: a hold left from before the end is lifted (else kept, with its
+        reason: `JobService.retry` keeps an admin's hold the caller may not release)."""
         with self._write() as conn:
             job = conn.execute(
                 self._for_update(select(Job.status, Job.next_index, Job.years_total)).where(
@@ -259,6 +261,10 @@ class JobStore(StoreBase):
                 .select_from(Task)
                 .where(Task.job_id == job_id, Task.status == TaskStatus.SUCCEEDED.value)
             ).scalar_one()
+            # a retry asks for the years to run: a hold left from before the end would
+            # keep them waiting without anyone seeing why, unless it is one the caller
+            # may not lift
+            unheld = {"held": False, "held_by": None, "held_reason": None} if lift_hold else {}
             conn.execute(
                 update(Job)
                 .where(Job.id == job_id)
@@ -267,11 +273,7 @@ class JobStore(StoreBase):
                     error=None,
                     finished_at=None,
                     run_folder=None,
-                    # a retry asks for the years to run: a hold left from before the end
-                    # would keep them waiting without anyone seeing why
-                    held=False,
-                    held_by=None,
-                    held_reason=None,
+                    **unheld,
                 )
             )
             return self._all_years_done(conn, job_id)
