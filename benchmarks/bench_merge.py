@@ -11,7 +11,14 @@ Then it times
 and prints MB/s of values files processed and the ratio. Target: merge <= 2x the read.
 The machine is shared: each timing is the best of `--repeat` runs.
 
+Then the merge's memory as the number of partial runs grows: `--memory-runs 8,64`
+(default) one-year runs of a 2-area study are merged, each count in a fresh process,
+which prints its peak RSS; the ratio of the largest count's peak to the smallest's is
+printed against the target <= 1.25 (a merge holds one run's table at a time: its memory
+must not grow with the number of tasks of a job). `--memory-runs ""` skips it.
+
     uv run python benchmarks/bench_merge.py [--areas 20] [--links 10] [--repeat 3]
+                                            [--memory-runs 8,64]
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -104,12 +113,61 @@ def _write_run(
     return run
 
 
+def _peak_rss_mb() -> float:
+    if sys.platform == "win32":
+        import psutil
+
+        return float(psutil.Process().memory_info().peak_wset) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _merge_in_this_process(study: Path, runs: Path, out: Path) -> None:
+    """The child of the memory phase: one merge, then its peak RSS and time on stdout."""
+    started = time.perf_counter()
+    merge_runs(study, sorted(runs.iterdir()), out, mc_ind="link")
+    print(f"{_peak_rss_mb():.0f} {time.perf_counter() - started:.2f}")
+
+
+def _memory_phase(work: Path, counts: list[int]) -> None:
+    """Peak RSS of merging N one-year runs, for each N, each in a fresh process."""
+    peaks: dict[int, float] = {}
+    for count in counts:
+        study = write_example_study(work / f"memory-study-{count}", nbyears=count)
+        general = IniDocument.read(study / "settings/generaldata.ini")
+        general.set("general", "year-by-year", "false")
+        general.write(study / "settings/generaldata.ini")
+        runs = work / f"memory-runs-{count}"
+        for year in range(count):
+            _write_run(runs, general, (year,), areas=2, links=1)
+        child = subprocess.run(
+            [sys.executable, __file__, "--child-merge", str(study), str(runs)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        peak, seconds = (float(x) for x in child.stdout.split())
+        peaks[count] = peak
+        print(f"merge of {count:4d} one-year runs: peak RSS {peak:.0f} MB, {seconds:.1f} s")
+    low, high = min(counts), max(counts)
+    print(
+        f"peak RSS ratio {high} runs / {low} runs: {peaks[high] / peaks[low]:.2f}; target <= 1.25"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--areas", type=int, default=20)
     parser.add_argument("--links", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--memory-runs", default="8,64", help="comma-separated run counts")
+    parser.add_argument("--child-merge", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child_merge:
+        study, runs = args.child_merge
+        _merge_in_this_process(study, runs, runs.parent / f"{runs.name}-merged" / "run")
+        return
     work = Path(tempfile.mkdtemp(prefix="bench-merge-"))
     try:
         study = write_example_study(work / "study", nbyears=8)
@@ -158,6 +216,9 @@ def main() -> None:
             f"{merge_median / read_median:.2f} (median times), per attempt "
             f"{', '.join(f'{x:.2f}' for x in pairs)}; target <= 2"
         )
+        counts = [int(x) for x in args.memory_runs.split(",") if x]
+        if counts:
+            _memory_phase(work, counts)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

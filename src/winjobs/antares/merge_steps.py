@@ -157,10 +157,12 @@ def write_mc_all(
                 rest.append(relative)
             continue
         id_name = f"{match['dir']}/id-{match['period']}.txt"
-        tables = [_read(r, relative, report) for r in runs]
         with_ids = match["kind"] == "values" and id_name in runs[0].files
-        ids = [_read(r, id_name, report) for r in runs] if with_ids else None
-        merged = merge_table(tables, ids, shares, relative)
+        tables = (
+            (_read(r, relative, report), _read(r, id_name, report) if with_ids else None)
+            for r in runs
+        )  # read one run at a time: the merge folds each in and drops it
+        merged = merge_table(tables, shares, relative)
         merged.values.write(_target(out, relative))
         report.tables += 1
         if merged.ids is not None:

@@ -8,7 +8,7 @@ run's layout and decimals (widened when another run printed more decimals).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from winjobs.antares.mcall import statistic
-from winjobs.antares.stats import Summary, pool
+from winjobs.antares.stats import Pooling, Summary
 from winjobs.antares.textnum import ZERO
 from winjobs.antares.values import OutputTable
 from winjobs.antares.variables import Column, rule_for
@@ -122,17 +122,15 @@ def _order(matrix: NDArray[np.float64]) -> Literal["C", "F"]:
     return "F" if matrix.flags.f_contiguous and not matrix.flags.c_contiguous else "C"
 
 
-def _check_same_layout(tables: Sequence[OutputTable], what: str) -> None:
-    first = tables[0]
+def _check_same_layout(first: OutputTable, other: OutputTable, what: str) -> None:
     layout = [(c.caption, c.unit, c.stat) for c in first.columns]
-    for other in tables[1:]:
-        if [(c.caption, c.unit, c.stat) for c in other.columns] != layout or (
-            other.index != first.index
-        ):
-            raise MergeError(
-                f"{what}: the partial runs disagree on its columns or rows "
-                "(runs of different studies or settings?)"
-            )
+    if [(c.caption, c.unit, c.stat) for c in other.columns] != layout or (
+        other.index != first.index
+    ):
+        raise MergeError(
+            f"{what}: the partial runs disagree on its columns or rows "
+            "(runs of different studies or settings?)"
+        )
 
 
 @dataclass
@@ -143,23 +141,41 @@ class MergedTable:
 
 
 def merge_table(
-    tables: Sequence[OutputTable],
-    id_tables: Sequence[OutputTable] | None,
+    tables: Iterable[tuple[OutputTable, OutputTable | None]],
     shares: Sequence[RunWeight],
     what: str,
 ) -> MergedTable:
-    """Pool one values/details table (and its id table) over the partial runs."""
-    _check_same_layout(tables, what)
-    if id_tables is not None:
-        _check_same_layout(id_tables, what.replace("values-", "id-"))
-    first = tables[0]
+    """Pool one values/details table (and its id table) over the partial runs.
+
+    `tables` gives each run's table and id table in the order of `shares`; each is
+    folded in as it comes (`stats.Pooling`) and can be dropped at once, so the merge of
+    many runs holds one run's table at a time."""
+    pairs = iter(tables)
+    first_pair = next(pairs, None)
+    if first_pair is None:
+        raise MergeError(f"{what}: no partial run to merge")
+    first, first_ids = first_pair
     groups = column_groups(first.columns)
-    layout = _layout(groups, None if id_tables is None else id_tables[0])
-    summaries = [
-        _summary(t, None if id_tables is None else id_tables[k], layout, shares[k])
-        for k, t in enumerate(tables)
+    layout = _layout(groups, first_ids)
+    pooling = Pooling([s.weight for s in shares], [s.count for s in shares])
+    pooling.add(_summary(first, first_ids, layout, shares[0]))
+    decimals = [c.decimals for c in first.columns]
+    rules = [rule_for(first.kind, g.caption, g.stats) for g in groups]
+    unknown = [
+        col for g, rule in zip(groups, rules, strict=True) if rule is None for col in g.columns
     ]
-    pooled = pool(summaries)
+    all_zero = {col: bool(np.all(np.abs(first.values[:, col]) < ZERO)) for col in unknown}
+    added = 1
+    for table, ids in pairs:
+        _check_same_layout(first, table, what)
+        if first_ids is not None and ids is not None:
+            _check_same_layout(first_ids, ids, what.replace("values-", "id-"))
+        pooling.add(_summary(table, ids, layout, shares[added]))
+        decimals = [max(d, c.decimals) for d, c in zip(decimals, table.columns, strict=True)]
+        for col in unknown:
+            all_zero[col] = all_zero[col] and bool(np.all(np.abs(table.values[:, col]) < ZERO))
+        added += 1
+    pooled = pooling.result()
     out = np.empty(first.values.shape, order=_order(first.values))
     not_applicable = (
         np.zeros(out.shape, dtype=bool)
@@ -167,11 +183,10 @@ def merge_table(
         else first.not_applicable.copy()
     )
     notes: list[str] = []
-    for j, group in enumerate(groups):
-        rule = rule_for(first.kind, group.caption, group.stats)
+    for j, (group, rule) in enumerate(zip(groups, rules, strict=True)):
         for col, stat in zip(group.columns, group.stats, strict=True):
             if rule is None:
-                if all(np.all(np.abs(t.values[:, col]) < ZERO) for t in tables):
+                if all_zero[col]:
                     out[:, col] = 0.0
                     continue
                 not_applicable[:, col] = True
@@ -179,14 +194,11 @@ def merge_table(
                 notes.append(f"{what}: {group.caption} has no known pooling rule: printed N/A")
                 continue
             out[:, col] = statistic(pooled, stat, rule, first.period)[:, j]
-    columns = [
-        Column(c.caption, c.unit, c.stat, max(t.columns[i].decimals for t in tables))
-        for i, c in enumerate(first.columns)
-    ]
+    columns = [Column(c.caption, c.unit, c.stat, decimals[i]) for i, c in enumerate(first.columns)]
     merged = first.with_values(out, columns, not_applicable if not_applicable.any() else None)
     merged_ids = None
-    if id_tables is not None:
-        merged_ids = _merge_ids(id_tables[0], groups, pooled)
+    if first_ids is not None:
+        merged_ids = _merge_ids(first_ids, groups, pooled)
     return MergedTable(merged, merged_ids, notes)
 
 

@@ -15,6 +15,7 @@ Two entry points, both vectorised over whole matrices (any shape of cells):
   W = sum W_k; EXP = sum (W_k/W) EXP_k; variance = sum (W_k/W) (std_k^2 + (EXP_k - EXP)^2),
   the pooled form, which avoids the E[x^2] - EXP^2 cancellation; share weighted by year
   counts K_k; min/max: the best candidate, its year the earliest within 1e-7 of it.
+  `Pooling` does it one part at a time (a merge of many runs holds one run's table).
 
 Printed partial values are rounded, so a pooled result matches a single run within
 printing tolerance, not bit for bit; `pool` is exact on exact inputs.
@@ -93,35 +94,145 @@ def pool(parts: Sequence[Summary]) -> Summary:
     """Statistics of the union of the parts' (disjoint) year sets."""
     if not parts:
         raise ValueError("nothing to pool")
-    weight = float(sum(p.weight for p in parts))
-    count = sum(p.count for p in parts)
-    if weight <= 0:
-        raise ValueError("the partial runs' weights sum to zero")
-    exp = _weighted_sum([p.exp for p in parts], [p.weight / weight for p in parts])
-    if all(p.share is p.exp for p in parts) and all(
-        p.weight / weight == p.count / count for p in parts
-    ):
-        share = exp  # unit weights: the shares pool like the means
-    else:
-        share = _weighted_sum([p.share for p in parts], [p.count / count for p in parts])
-    variance = np.zeros_like(exp)
-    for p in parts:
-        spread = p.exp - exp
+    pooling = Pooling([p.weight for p in parts], [p.count for p in parts])
+    for part in parts:
+        pooling.add(part)
+    return pooling.result()
+
+
+class Pooling:
+    """`pool`, one part at a time, holding only running statistics: a merge of a thousand
+    partial runs needs the memory of one run's table, not of a thousand.
+
+    The parts' weights and year counts are known before their values (a run's
+    parameters.ini says them), so EXP and the shares are summed with their final ratios,
+    in the parts' order, as `pool` always did. The variance is Chan's pairwise update
+    of the weighted sum of squared deviations (no E[x^2] - EXP^2 cancellation). An
+    extreme keeps the earliest year among the candidates within eps of the best so far:
+    the same year as the solver's ascending-year scan whenever candidates are equal or
+    further apart than eps (always, for printed values); a chain of values closer than
+    eps each may end on another year of the same value within eps."""
+
+    def __init__(self, weights: Sequence[float], counts: Sequence[int]) -> None:
+        self.weight = float(sum(weights))
+        self.count = sum(counts)
+        if not weights:
+            raise ValueError("nothing to pool")
+        if self.weight <= 0:
+            raise ValueError("the partial runs' weights sum to zero")
+        self._ratios = [
+            (w / self.weight, k / self.count) for w, k in zip(weights, counts, strict=True)
+        ]
+        #: with unit weights a part's share pools like its mean: no second sum is kept
+        #: while every part's share is its mean (`_summary` of the merge)
+        self._share_is_exp = all(w == c for w, c in self._ratios)
+        self._added = 0
+        self._seen = 0.0  #: weight of the parts added
+        self._exp: Floats | None = None
+        self._share: Floats | None = None
+        self._mean: Floats | None = None  #: mean of the parts added
+        self._squares: Floats | None = None  #: their weighted sum of squared deviations
+        self._low: Floats | None = None
+        self._low_year: Years | None = None
+        self._high: Floats | None = None
+        self._high_year: Years | None = None
+
+    def add(self, part: Summary) -> None:
+        """Fold in the next part (the parts come in the order of the weights given)."""
+        if self._added == len(self._ratios):
+            raise ValueError("more parts than weights")
+        ratio, count_ratio = self._ratios[self._added]
+        self._added += 1
+        if self._exp is None:
+            self._first(part, ratio)
+        else:
+            self._next(part, ratio)
+        if not self._share_is_exp:
+            self._share = _accumulate(self._share, part.share, count_ratio)
+
+    def _first(self, part: Summary, ratio: float) -> None:
+        self._exp = _accumulate(None, part.exp, ratio)
+        if part.share is not part.exp:
+            self._share_is_exp = False
+        self._seen = part.weight
+        self._mean = np.array(part.exp, dtype=np.float64, copy=True)
+        self._squares = part.std * part.std * part.weight
+        self._low, self._low_year = _first_extreme(part.min, part.min_year)
+        self._high, self._high_year = _first_extreme(part.max, part.max_year)
+
+    def _next(self, part: Summary, ratio: float) -> None:
+        assert self._exp is not None and self._mean is not None and self._squares is not None
+        if self._share_is_exp and part.share is not part.exp:
+            self._share = self._exp.copy()  # so far the shares summed as the means did
+            self._share_is_exp = False
+        self._exp += part.exp * ratio
+        seen, weight = self._seen, part.weight
+        total = seen + weight
+        spread = part.exp - self._mean
+        self._mean += spread * (weight / total)
         spread *= spread
-        spread += p.std * p.std
-        spread *= p.weight / weight
-        variance += spread
-    std = np.sqrt(np.maximum(0.0, variance, out=variance), out=variance)
-    low, low_year = _pool_extreme([p.min for p in parts], [p.min_year for p in parts], True)
-    high, high_year = _pool_extreme([p.max for p in parts], [p.max_year for p in parts], False)
-    return Summary(weight, count, exp, std, low, low_year, high, high_year, share)
+        spread *= seen * weight / total
+        spread += part.std * part.std * weight
+        self._squares += spread
+        self._seen = total
+        assert self._low is not None and self._low_year is not None
+        assert self._high is not None and self._high_year is not None
+        _next_extreme(self._low, self._low_year, part.min, part.min_year, lower=True)
+        _next_extreme(self._high, self._high_year, part.max, part.max_year, lower=False)
+
+    def result(self) -> Summary:
+        """The pooled statistics, once every part is in."""
+        if self._added != len(self._ratios) or self._exp is None:
+            raise ValueError(f"{len(self._ratios) - self._added} parts were not added")
+        assert self._squares is not None and self._low is not None and self._high is not None
+        assert self._low_year is not None and self._high_year is not None
+        variance = self._squares / self._seen
+        std = np.sqrt(np.maximum(0.0, variance, out=variance), out=variance)
+        share = self._exp if self._share_is_exp or self._share is None else self._share
+        for years in (self._low_year, self._high_year):
+            years[years == _NO_YEAR] = 0
+        return Summary(
+            self.weight,
+            self.count,
+            self._exp,
+            std,
+            self._low,
+            self._low_year,
+            self._high,
+            self._high_year,
+            share,
+        )
 
 
-def _weighted_sum(arrays: Sequence[Floats], ratios: Sequence[float]) -> Floats:
-    total = np.zeros_like(np.asarray(arrays[0], dtype=np.float64))
-    for array, ratio in zip(arrays, ratios, strict=True):
-        total += array * ratio
+#: no candidate year yet (larger than any, so that `minimum` takes any real one)
+_NO_YEAR = np.iinfo(np.int64).max
+
+
+def _accumulate(total: Floats | None, array: Floats, ratio: float) -> Floats:
+    if total is None:
+        total = np.zeros_like(np.asarray(array, dtype=np.float64))
+    total += array * ratio
     return total
+
+
+def _first_extreme(values: Floats, years: Years) -> tuple[Floats, Years]:
+    best = np.array(values, dtype=np.float64, copy=True)
+    return best, np.where(np.isnan(best), _NO_YEAR, years).astype(np.int64)
+
+
+def _next_extreme(
+    best: Floats, best_year: Years, candidate: Floats, year: Years, *, lower: bool
+) -> None:
+    """Fold one part's extreme into the best so far (in place): the years kept are those
+    of the candidates within eps of the new best, the earliest one of them."""
+    new = (np.fmin if lower else np.fmax)(best, candidate)  # NaN-skipping
+    if lower:
+        keep, take = best <= new + TIE_EPSILON, candidate <= new + TIE_EPSILON
+    else:
+        keep, take = best >= new - TIE_EPSILON, candidate >= new - TIE_EPSILON
+    best_year[~keep] = _NO_YEAR
+    np.minimum(best_year, np.where(take, year, _NO_YEAR), out=best_year)
+    best[...] = new
 
 
 def _improve(best: Floats, best_year: Years, x: Floats, year: int | Years, *, lower: bool) -> None:
@@ -129,24 +240,3 @@ def _improve(best: Floats, best_year: Years, x: Floats, year: int | Years, *, lo
     better = x < best - TIE_EPSILON if lower else x > best + TIE_EPSILON
     np.copyto(best, x, where=better)
     np.copyto(best_year, year, where=better)
-
-
-def _pool_extreme(
-    extremes: Sequence[Floats], years: Sequence[Years], lower: bool
-) -> tuple[Floats, Years]:
-    """One candidate per part: the best value, and the earliest year among the candidates
-    within eps of it. This is the solver's ascending-year scan whenever candidates are
-    equal or further apart than eps (always, for printed values); a chain of values
-    closer than eps each may end on another year of the same value within eps."""
-    pick = np.fmin if lower else np.fmax  # NaN-skipping
-    best = np.array(extremes[0], dtype=np.float64, copy=True)
-    for candidate in extremes[1:]:
-        pick(best, candidate, out=best)
-    limit = best + TIE_EPSILON if lower else best - TIE_EPSILON
-    none = np.iinfo(np.int64).max
-    best_year = np.full(best.shape, none, dtype=np.int64)
-    for candidate, year in zip(extremes, years, strict=True):
-        near = candidate <= limit if lower else candidate >= limit
-        np.minimum(best_year, np.where(near, year, none), out=best_year)
-    best_year[best_year == none] = 0
-    return best, best_year
