@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.helpers
 from tests.conftest import shared_studies
 from tests.helpers.fidelity import SplitResult, check_split, random_split
 from tests.helpers.real_solver import REAL_SOLVER_REASON, RealSolver, real_solver_path
-from tests.helpers.study_variants import VARIANTS, VariantCache
+from tests.helpers.study_variants import VARIANTS, NotApplicable, VariantCache
 
 from winjobs.antares.study import open_study
 from winjobs.errors import StudyError
@@ -103,7 +103,11 @@ def main() -> int:
             continue
         for variant in variants:
             label = f"{source.name} [{variant}]"
-            study = cache.get(source, variant)
+            try:
+                study = cache.get(source, variant)
+            except NotApplicable as exc:
+                print(f"skip  {label}: the variant does not apply: {exc}")
+                continue
             try:
                 splits = _splits(study, f"{source.name}-{variant}", args.splits)
             except StudyError as exc:

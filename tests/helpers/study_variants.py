@@ -219,8 +219,11 @@ def _meshed(study: Path) -> None:
     for path in (study / "input" / "links").glob("*/capacities/*.txt"):
         rows = [row.split("\t") for row in path.read_text().splitlines()]
         path.write_text("".join("\t".join(f"{float(v) * 8:g}" for v in r) + "\n" for r in rows))
+    areas = area_ids(study)
+    if len(areas) < 2:
+        raise NotApplicable(f"the loop needs two areas; the study has {len(areas)}")
     set_impedances(study, 1.0)
-    first, second = area_ids(study)[:2]
+    first, second = areas[:2]
     add_link(study, first, second, capacity=300, impedance=0.1)
 
 
@@ -275,6 +278,11 @@ def set_district_output(study: Path, output: bool) -> None:
 # -- variants ---------------------------------------------------------------------------
 
 
+class NotApplicable(Exception):
+    """A variant's edits make no sense for this study (say, a loop between two areas in a
+    study of one): nothing to compare, where a crash would stop a whole sweep."""
+
+
 @dataclass(frozen=True)
 class Variant:
     """Named edits of a study copy; the name keys the caches (use a new name for new edits)."""
@@ -283,8 +291,14 @@ class Variant:
     apply: Callable[[Path], None]
 
     def make(self, source: Path, dest: Path) -> Path:
+        """The edited copy; raises NotApplicable (leaving no copy) when the edits do not
+        apply to this study."""
         study = copy_study(source, dest)
-        self.apply(study)
+        try:
+            self.apply(study)
+        except NotApplicable:
+            shutil.rmtree(study)
+            raise
         return study
 
 

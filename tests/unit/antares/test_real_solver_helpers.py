@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.real_solver import RealSolver, real_solver
-from tests.helpers.study_variants import VariantCache, study_variants
+from tests.helpers.study_variants import NotApplicable, VariantCache, study_variants
 from winjobs.antares.ini import IniDocument
 from winjobs.antares.output import read_run_info
 from winjobs.antares.values import read_table
@@ -51,3 +51,16 @@ def test_a_failing_study_reports_the_solvers_words(
     assert run.exit_code != 0 and run.fatal
     with pytest.raises(AssertionError, match="real solver failed on milp-accurate-uc"):
         run.folder()
+
+
+def test_a_variant_that_does_not_apply_says_so_and_leaves_no_copy(
+    shared_antares: Path, tmp_path: Path
+) -> None:
+    """The meshed variant closes a loop between two areas: a one-area study cannot have
+    it (the fidelity sweep over every study and variant crashed there)."""
+    cache = VariantCache(tmp_path)
+    with pytest.raises(NotApplicable, match="the loop needs two areas; the study has 1"):
+        cache.get(shared_antares / "studies" / "playlist-1-cold", "meshed")
+    assert not (tmp_path / "meshed" / "playlist-1-cold").exists()
+    two_areas = cache.get(shared_antares / "studies" / "multiple-ntc-sc-builder", "meshed")
+    assert (two_areas / "input" / "links").is_dir()
