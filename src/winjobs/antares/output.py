@@ -21,6 +21,8 @@ import contextlib
 import os
 import re
 import shutil
+import stat
+import sys
 import zipfile
 import zlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -42,6 +44,7 @@ __all__ = [
     "check_run",
     "fatal_lines",
     "find_run_folders",
+    "first_link",
     "missing_years",
     "mode_folder",
     "new_run_folder",
@@ -250,6 +253,36 @@ def _list_files(folder: str, prefix: str, found: set[str]) -> None:
                 _list_files(entry.path, f"{prefix}{entry.name}/", found)
             elif entry.is_file():
                 found.add(prefix + entry.name)
+
+
+def first_link(folder: Path, windows: bool = sys.platform == "win32") -> str | None:
+    """The relative POSIX path of a symbolic link inside `folder` (on Windows also a
+    junction, or any other reparse point), None if there is none.
+
+    A solver's run holds no link. One in a run that a worker reports on its share could
+    make the driver read, copy or merge one of its own files (another job's data, a
+    secret) into a job's output. `windows` is the seam the tests use for that branch."""
+    pending = [(str(folder), "")]
+    while pending:
+        path, prefix = pending.pop()
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if _is_link(entry, windows):
+                    return prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, f"{prefix}{entry.name}/"))
+    return None
+
+
+def _is_link(entry: os.DirEntry[str], windows: bool) -> bool:
+    if entry.is_symlink():
+        return True
+    if not windows:
+        return False
+    # a junction is a reparse point that is not a symlink (Python < 3.12 has no
+    # is_junction); the attribute comes with the directory listing on Windows: no stat
+    attributes: int = getattr(entry.stat(follow_symlinks=False), "st_file_attributes", 0)
+    return bool(attributes & stat.FILE_ATTRIBUTE_REPARSE_POINT)
 
 
 def read_run_file(run_dir: Run, relative: str) -> bytes | None:

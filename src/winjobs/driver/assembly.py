@@ -35,7 +35,8 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from winjobs.errors import WinjobsError
+from winjobs.antares.output import first_link
+from winjobs.errors import MergeError, WinjobsError
 from winjobs.parentwatch import FORCED_EXIT, ParentWatch
 
 T = TypeVar("T")
@@ -178,8 +179,11 @@ def link_task_runs(study: Path, runs: list[Path], out: Path, local_tasks: Path) 
     that folder goes once the job is assembled."""
     from winjobs.antares.merge import merge_runs  # numpy: in the assembly process only
 
-    merge_runs(study, runs, out, mc_ind="link")
     inside = local_tasks.resolve()
+    for run in runs:
+        if run.is_dir() and not run.resolve().is_relative_to(inside):
+            _refuse_links(run)
+    merge_runs(study, runs, out, mc_ind="link")
     for link in [*out.glob("*/mc-ind/*"), *out.glob("optimization/week-by-week/year_*.txt")]:
         if not link.is_symlink():
             continue
@@ -187,3 +191,15 @@ def link_task_runs(study: Path, runs: list[Path], out: Path, local_tasks: Path) 
         if target.is_relative_to(inside):
             link.unlink()
             shutil.move(str(target), str(link))
+
+
+def _refuse_links(run: Path) -> None:
+    """A run on a worker's share was checked for links when it was reported; one added
+    since (the share is the worker's) must not make the merge read the driver's own files
+    into the job's output."""
+    if (link := first_link(run)) is not None:
+        raise MergeError(
+            f"{run} holds a symbolic link or junction ({link}), added after the run was "
+            "reported: the driver does not follow links out of a worker's run; remove it, then "
+            "retry the job"
+        )

@@ -46,6 +46,7 @@ from winjobs.antares.output import (
     Run,
     ZippedRun,
     check_run,
+    first_link,
     read_run_file,
     read_run_info,
 )
@@ -183,7 +184,11 @@ class Collector:
         holder = self.files.temp_path("output")
         try:
             holder.mkdir()
-            shutil.copytree(run, holder / run.name)
+            # links copied as links, then refused: a link swapped in after the check of
+            # the share is never followed into the driver's own files
+            shutil.copytree(run, holder / run.name, symlinks=True)
+            if (link := first_link(holder / run.name)) is not None:
+                raise OutputError(f"{run.name} holds a symbolic link or junction ({link})")
             return CheckedOutput(inspect_run(holder / run.name), holder)
         except WinjobsError as exc:
             remove_tree(holder)

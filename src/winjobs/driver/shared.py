@@ -28,6 +28,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from winjobs.antares.output import first_link
 from winjobs.driver.errors import Invalid, Unavailable
 from winjobs.driver.files import DataDir, remove_tree
 from winjobs.driver.settings import CollectMode, DriverSettings
@@ -115,6 +116,33 @@ def is_under(path: str, root: str) -> bool:
         return False
     inner, outer = _normal(path), _normal(root).rstrip(separators)
     return inner.startswith(outer) and len(inner) > len(outer) and inner[len(outer)] in separators
+
+
+def _refuse_links(run: Path, run_path: str, share: WorkerShare) -> None:
+    """Refuse a run that leads out of the worker's share through a link: the run folder
+    (or a folder above it, inside the share) being one, or a link inside the run.
+
+    `is_under` compares text, so that the share's own link on the driver keeps its
+    meaning; here both are resolved, now that the worker has just written the run and
+    its share is on. Without this, a worker could have the driver copy or merge one of
+    the driver's own files (another job's output, a secret) into a job's result."""
+    assert share.output_root is not None
+    try:
+        real_run = run.resolve(strict=True)
+        real_root = Path(share.output_root).resolve(strict=True)
+        link = first_link(run)
+    except OSError as exc:
+        raise Unavailable(f"cannot read {run_path}: {exc.strerror or exc}") from None
+    if real_run == real_root or not real_run.is_relative_to(real_root):
+        raise Invalid(
+            f"run_path {run_path!r} leads out of worker {share.name}'s shared output folder "
+            "through a symbolic link or junction: report the run folder itself"
+        )
+    if link is not None:
+        raise Invalid(
+            f"run_path {run_path!r} holds a symbolic link or junction ({link}): a solver's "
+            "run has none; the driver does not follow links out of a worker's run"
+        )
 
 
 @dataclass(frozen=True)
@@ -248,4 +276,5 @@ class SharedFolders:
                 f"run_path {run_path} is not a folder the driver can read (is the share of "
                 f"{share.name} reachable from the driver under that path?)"
             )
+        _refuse_links(run, run_path, share)
         return run

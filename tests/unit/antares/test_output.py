@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import stat
+import types
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +19,7 @@ from winjobs.antares.output import (
     ZippedRun,
     check_run,
     find_run_folders,
+    first_link,
     new_run_folder,
     parse_progress,
     read_run_file,
@@ -213,3 +219,47 @@ def test_reading_a_run_file_that_is_absent_or_a_folder_gives_none(tmp_path: Path
     assert read_run_file(run, "execution_info.ini") is None
     assert read_run_file(run, "simulation.log") is None
     assert read_run_file(run, "about-the-study/parameters.ini/below") is None
+
+
+def test_first_link_finds_a_link_at_any_depth(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "economy" / "mc-all" / "areas" / "a").mkdir(parents=True)
+    (run / "economy" / "mc-all" / "areas" / "a" / "values-hourly.txt").write_text("x")
+    assert first_link(run) is None
+    (run / "economy" / "mc-all" / "areas" / "a" / "id-hourly.txt").symlink_to(tmp_path)
+    assert first_link(run) == "economy/mc-all/areas/a/id-hourly.txt"
+    (run / "economy" / "mc-all" / "areas" / "a" / "id-hourly.txt").unlink()
+    (run / "economy" / "mc-ind").symlink_to(tmp_path, target_is_directory=True)
+    assert first_link(run) == "economy/mc-ind"  # reported, never walked into
+
+
+class _Entry:
+    """A directory entry as Windows lists it: a junction is no symlink to Python 3.11,
+    only a reparse point in the file attributes."""
+
+    def __init__(self, name: str, attributes: int, folder: bool) -> None:
+        self.name, self.path, self._attributes, self._folder = name, name, attributes, folder
+
+    def is_symlink(self) -> bool:
+        return False
+
+    def is_dir(self, follow_symlinks: bool = True) -> bool:
+        return self._folder
+
+    def stat(self, follow_symlinks: bool = True) -> object:
+        return types.SimpleNamespace(st_file_attributes=self._attributes)
+
+
+def test_on_windows_a_junction_is_a_link(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    listing = [
+        _Entry("simulation.log", stat.FILE_ATTRIBUTE_ARCHIVE, folder=False),
+        _Entry("economy", stat.FILE_ATTRIBUTE_DIRECTORY | stat.FILE_ATTRIBUTE_REPARSE_POINT, True),
+    ]
+
+    @contextlib.contextmanager
+    def scandir(path: str) -> Iterator[list[_Entry]]:
+        yield listing if path == str(tmp_path) else []
+
+    monkeypatch.setattr(os, "scandir", scandir)  # what first_link lists with
+    assert first_link(tmp_path, windows=True) == "economy"
+    assert first_link(tmp_path, windows=False) is None  # elsewhere the attribute is unknown
