@@ -118,14 +118,17 @@ def is_under(path: str, root: str) -> bool:
     return inner.startswith(outer) and len(inner) > len(outer) and inner[len(outer)] in separators
 
 
-def _refuse_links(run: Path, run_path: str, share: WorkerShare) -> None:
-    """Refuse a run that leads out of the worker's share through a link: the run folder
-    (or a folder above it, inside the share) being one, or a link inside the run.
+def _refuse_escapes(run: Path, run_path: str, share: WorkerShare, driver_data: Path) -> None:
+    """Refuse a run that leads out of the worker's share through a link (the run folder,
+    or a folder above it inside the share, being one; or a link inside the run), or that
+    lies in the driver's own data folder.
 
     `is_under` compares text, so that the share's own link on the driver keeps its
     meaning; here both are resolved, now that the worker has just written the run and
     its share is on. Without this, a worker could have the driver copy or merge one of
-    the driver's own files (another job's output, a secret) into a job's result."""
+    the driver's own files (another job's output, a secret) into a job's result; and a
+    worker that registered the driver's data folder as its share could report another
+    job's kept run as its own."""
     assert share.output_root is not None
     try:
         real_run = run.resolve(strict=True)
@@ -137,6 +140,11 @@ def _refuse_links(run: Path, run_path: str, share: WorkerShare) -> None:
         raise Invalid(
             f"run_path {run_path!r} leads out of worker {share.name}'s shared output folder "
             "through a symbolic link or junction: report the run folder itself"
+        )
+    if real_run.is_relative_to(driver_data):
+        raise Invalid(
+            f"run_path {run_path!r} lies in the driver's own data folder: a worker's "
+            "shared output folder must be a folder of its own"
         )
     if link is not None:
         raise Invalid(
@@ -276,5 +284,5 @@ class SharedFolders:
                 f"run_path {run_path} is not a folder the driver can read (is the share of "
                 f"{share.name} reachable from the driver under that path?)"
             )
-        _refuse_links(run, run_path, share)
+        _refuse_escapes(run, run_path, share, self.files.root)
         return run

@@ -130,3 +130,18 @@ def test_a_link_added_to_a_linked_run_after_its_report_fails_the_assembly(
     written = [p for p in outputs.rglob("*") if p.is_file() and not p.is_symlink()]
     assert not any(SECRET in p.read_text(errors="replace") for p in written)
     assert link_api.raw("alice-secret").get(f"/api/v1/jobs/{job_id}/result").status_code == 409
+
+
+def test_a_run_in_the_driver_s_own_data_folder_is_refused(
+    copy_api: Api, study: Path, tmp_path: Path
+) -> None:
+    """A worker that registers the driver's data folder as its share could report a run
+    the driver keeps for another job (copy mode) as its own output."""
+    data = copy_api.driver.files.root
+    worker = shared_worker(copy_api, data)
+    submit(copy_api, study, tmp_path)
+    task = claim(worker, cores=2)
+    run = run_on_share(task, data / "looks-like-a-share")
+    with pytest.raises(ClientError, match="lies in the driver's own data folder") as refused:
+        _report(worker, task, run)
+    assert refused.value.status_code == 422
