@@ -350,6 +350,9 @@ class Dispatch:
         a copy of it (collect: copy), then record the completion like an upload's."""
 
         def check() -> CheckedOutput:
+            # a stale attempt gets its 409 before a whole run is read or copied from a
+            # share (the commit checks the attempt again)
+            self.store.check_running(task_id, worker_id, completion.attempt)
             run = self.shared.run_folder(worker_id, completion.run_path)
             return self.collector.check_shared(task_id, run, copy=not self.shared.link)
 

@@ -145,3 +145,33 @@ def test_a_run_in_the_driver_s_own_data_folder_is_refused(
     with pytest.raises(ClientError, match="lies in the driver's own data folder") as refused:
         _report(worker, task, run)
     assert refused.value.status_code == 422
+
+
+def test_a_stale_attempt_is_refused_before_its_run_is_copied(
+    copy_api: Api, study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attempt is checked first: a worker whose task went to another attempt gets its
+    409 without the driver copying a whole run from its share for nothing."""
+    share = tmp_path / "share-pc1"
+    share.mkdir()
+    worker = shared_worker(copy_api, share)
+    submit(copy_api, study, tmp_path)
+    task = claim(worker, cores=2)
+    run = run_on_share(task, share)
+    copies: list[Path] = []
+    check_shared = copy_api.driver.collector.check_shared
+    monkeypatch.setattr(
+        copy_api.driver.collector,
+        "check_shared",
+        lambda task_id, path, copy: copies.append(path) or check_shared(task_id, path, copy),
+    )
+    stale = SharedCompletion(attempt=task.attempt + 1, run_path=str(run), log_tail="")
+    with pytest.raises(ClientError, match="is stale") as refused:
+        worker.complete_task_shared(task.task_id, stale)
+    assert refused.value.status_code == 409
+    nowhere = SharedCompletion(attempt=task.attempt + 1, run_path=str(share / "nope"), log_tail="")
+    with pytest.raises(ClientError, match="is stale"):
+        worker.complete_task_shared(task.task_id, nowhere)
+    assert copies == []
+    _report(worker, task, run)  # its own attempt is taken, copied once
+    assert copies == [run]
