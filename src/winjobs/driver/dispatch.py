@@ -109,6 +109,8 @@ class Dispatch:
                 bad.append(str(exc))
         if bad:
             raise Invalid("versions: " + "; ".join(bad))
+        if registration.transfer is Transfer.SHARED:
+            self.shared.check_output_root(registration.name, registration.shared_output_root)
         registered = self.store.register_worker(
             name=registration.name,
             os=registration.os,

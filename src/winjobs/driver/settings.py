@@ -189,6 +189,9 @@ class DriverSettings(LayeredSettings):
     shared_root: Path | None = None
     #: shared mode: `link` (mc-ind years stay on the workers' shares) or `copy`
     collect: CollectMode = CollectMode.LINK
+    #: shared mode: the folders, as the driver reaches them (e.g. C:\links), inside which
+    #: a worker's shared output folder must lie; empty: any folder a worker registers
+    worker_share_roots: list[str] = Field(default_factory=list)
     #: how often the pool's load (online and busy cores) is recorded for the utilisation
     #: chart, and for how long samples are kept
     utilisation_sample_s: float = Field(60.0, ge=1)

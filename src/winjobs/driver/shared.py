@@ -259,6 +259,21 @@ class SharedFolders:
         share = self.worker(worker_id)
         return share.transfer is Transfer.SHARED and bool(share.output_root)
 
+    def check_output_root(self, name: str, output_root: str | None) -> None:
+        """A registered shared output folder must lie inside one of `worker_share_roots`
+        (when the driver lists some): a worker cannot offer the driver any folder it
+        reads, such as someone's own Antares runs on the driver's machine."""
+        allowed = self.settings.worker_share_roots
+        if not allowed or output_root is None:
+            return
+        if not any(is_under(output_root, root) for root in allowed):
+            raise Invalid(
+                f"worker {name}: shared_output_root {output_root!r} is not inside the "
+                f"folders this driver takes workers' shares from ({', '.join(allowed)}: "
+                "its worker_share_roots); use the path under which the driver reaches "
+                "this worker's share"
+            )
+
     def run_folder(self, worker_id: int, run_path: str) -> Path:
         """Check a reported run path (bad: 422) and return it; 503 if it cannot be read."""
         if not self.enabled:
@@ -269,6 +284,7 @@ class SharedFolders:
                 f"worker {share.name} did not register a shared output folder "
                 "(transfer: shared and shared_output_root in its config)"
             )
+        self.check_output_root(share.name, share.output_root)  # registered before the list
         if not is_under(run_path, share.output_root):
             raise Invalid(
                 f"run_path {run_path!r} is not inside worker {share.name}'s shared output "

@@ -7,18 +7,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
-from tests.unit.driver.helpers import Api, FakeClock, claim
+from tests.unit.driver.helpers import Api, FakeClock, claim, driver_settings
 from tests.unit.driver.test_shared_mode import (
     copy_api,
     link_api,
     run_on_share,
+    shared_api,
     shared_worker,
     study,
     submit,
     wait_assembled,
 )
 from winjobs.client import ClientError, DriverClient
+from winjobs.driver.app import create_app
 from winjobs.wire import ClaimRequest, JobStatus, SharedCompletion, TaskAssignment
 
 __all__ = ["copy_api", "link_api", "study"]
@@ -175,3 +178,40 @@ def test_a_stale_attempt_is_refused_before_its_run_is_copied(
     assert copies == []
     _report(worker, task, run)  # its own attempt is taken, copied once
     assert copies == [run]
+
+
+def test_worker_share_roots_bound_what_a_worker_may_register(
+    study: Path, tmp_path: Path, clock: FakeClock
+) -> None:
+    """With `worker_share_roots`, a worker's shared output folder must lie inside one of
+    them, at its registration and at each report (a worker registered before the list
+    was set is held to it too)."""
+    shares = tmp_path / "links"
+    (shares / "PC1_D").mkdir(parents=True)
+    elsewhere = tmp_path / "home" / "bob"
+    elsewhere.mkdir(parents=True)
+    for open_api in shared_api(tmp_path, clock, "copy"):  # the driver without the list
+        early = shared_worker(open_api, elsewhere, name="pc-early")  # taken
+        submit(open_api, study, tmp_path)
+        task = claim(early, cores=2)
+        run = run_on_share(task, elsewhere)
+
+    bounded = driver_settings(
+        tmp_path / "driver",
+        transfer="shared",
+        shared_root=tmp_path / "driver-share",
+        collect="copy",
+        worker_share_roots=[str(shares)],
+    )
+    app = create_app(bounded, clock=clock)
+    with TestClient(app) as http:
+        api = Api(app=app, http=http, clock=clock)
+        with pytest.raises(ClientError, match="is not inside the folders this driver") as no:
+            shared_worker(api, elsewhere, name="pc-late")
+        assert no.value.status_code == 422
+        assert "worker_share_roots" in str(no.value)
+        shared_worker(api, shares / "PC1_D", name="pc1")  # inside: taken
+        again = api.client("worker-secret")  # pc-early's id, registered before the list
+        again.worker_id = early.worker_id
+        with pytest.raises(ClientError, match="is not inside the folders this driver"):
+            _report(again, task, run)
