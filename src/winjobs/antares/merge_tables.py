@@ -165,8 +165,7 @@ def merge_table(
         col for g, rule in zip(groups, rules, strict=True) if rule is None for col in g.columns
     ]
     all_zero = {col: bool(np.all(np.abs(first.values[:, col]) < ZERO)) for col in unknown}
-    added = 1
-    for table, ids in pairs:
+    for added, (table, ids) in enumerate(pairs, start=1):
         _check_same_layout(first, table, what)
         if first_ids is not None and ids is not None:
             _check_same_layout(first_ids, ids, what.replace("values-", "id-"))
@@ -174,7 +173,6 @@ def merge_table(
         decimals = [max(d, c.decimals) for d, c in zip(decimals, table.columns, strict=True)]
         for col in unknown:
             all_zero[col] = all_zero[col] and bool(np.all(np.abs(table.values[:, col]) < ZERO))
-        added += 1
     pooled = pooling.result()
     out = np.empty(first.values.shape, order=_order(first.values))
     not_applicable = (

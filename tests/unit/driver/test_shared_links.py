@@ -42,6 +42,18 @@ def secret(tmp_path: Path) -> Path:
     return path
 
 
+def _run_on_its_share(
+    api: Api, study: Path, tmp_path: Path
+) -> tuple[DriverClient, TaskAssignment, Path]:
+    """A shared worker pc1 with its share, one job, and its first task's run on the share."""
+    share = tmp_path / "share-pc1"
+    share.mkdir()
+    worker = shared_worker(api, share)
+    submit(api, study, tmp_path)
+    task = claim(worker, cores=2)
+    return worker, task, run_on_share(task, share)
+
+
 def _report(worker: DriverClient, task: TaskAssignment, run_path: Path) -> None:
     worker.complete_task_shared(
         task.task_id, SharedCompletion(attempt=task.attempt, run_path=str(run_path), log_tail="")
@@ -76,12 +88,7 @@ def test_a_link_inside_a_run_is_refused(
     mode: str, request: pytest.FixtureRequest, study: Path, tmp_path: Path, secret: Path
 ) -> None:
     api: Api = request.getfixturevalue(f"{mode}_api")
-    share = tmp_path / "share-pc1"
-    share.mkdir()
-    worker = shared_worker(api, share)
-    submit(api, study, tmp_path)
-    task = claim(worker, cores=2)
-    run = run_on_share(task, share)
+    worker, task, run = _run_on_its_share(api, study, tmp_path)
     (run / "about-the-study" / "notes.txt").symlink_to(secret)
     with pytest.raises(
         ClientError, match=r"holds a symbolic link or junction \(about-the-study/notes.txt\)"
@@ -155,12 +162,7 @@ def test_a_stale_attempt_is_refused_before_its_run_is_copied(
 ) -> None:
     """The attempt is checked first: a worker whose task went to another attempt gets its
     409 without the driver copying a whole run from its share for nothing."""
-    share = tmp_path / "share-pc1"
-    share.mkdir()
-    worker = shared_worker(copy_api, share)
-    submit(copy_api, study, tmp_path)
-    task = claim(worker, cores=2)
-    run = run_on_share(task, share)
+    worker, task, run = _run_on_its_share(copy_api, study, tmp_path)
     copies: list[Path] = []
     check_shared = copy_api.driver.collector.check_shared
     monkeypatch.setattr(
@@ -172,7 +174,9 @@ def test_a_stale_attempt_is_refused_before_its_run_is_copied(
     with pytest.raises(ClientError, match="is stale") as refused:
         worker.complete_task_shared(task.task_id, stale)
     assert refused.value.status_code == 409
-    nowhere = SharedCompletion(attempt=task.attempt + 1, run_path=str(share / "nope"), log_tail="")
+    nowhere = SharedCompletion(
+        attempt=task.attempt + 1, run_path=str(run.parent / "nope"), log_tail=""
+    )
     with pytest.raises(ClientError, match="is stale"):
         worker.complete_task_shared(task.task_id, nowhere)
     assert copies == []
